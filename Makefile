@@ -1,0 +1,43 @@
+# demandcast: the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DBT_PROFILES_DIR := profiles
+export GX_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+DEMO_DIR := data/demo
+
+.PHONY: setup demo build check lint test bench clean
+
+$(BIN)/dbt: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(BIN)/dbt
+
+setup: $(BIN)/dbt  ## create .venv and install demandcast with its pinned tools
+
+$(DEMO_DIR)/orders.parquet: | $(BIN)/dbt
+	$(BIN)/demandcast demo --out $(DEMO_DIR)
+
+demo: setup $(DEMO_DIR)/orders.parquet  ## generate the demo plant and build every table
+	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/dbt build
+	$(BIN)/demandcast check --db warehouse/dev.duckdb --docs reports/data_docs
+
+lint: setup  ## ruff on the package, sqlfluff on the SQL
+	$(BIN)/ruff check src tests scripts python_models
+	$(BIN)/ruff format --check src tests scripts python_models
+	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/sqlfluff lint models tests/data
+
+test: setup lint  ## the whole test suite (what CI runs)
+	$(BIN)/pytest
+	$(BIN)/python scripts/ci_data_check.py
+
+bench: setup  ## speed and memory figures for the README
+	$(BIN)/python scripts/bench_build.py
+	$(BIN)/python scripts/bench_automl.py
+
+clean:
+	rm -rf target logs warehouse/*.duckdb* reports data

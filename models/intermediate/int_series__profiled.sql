@@ -1,0 +1,133 @@
+{#- One row per series: history length, intermittency (ADI, CV²) and the
+    Syntetos–Boylan class, lifecycle, and whether it can be backtested. -#}
+
+with
+
+filled as (
+
+    select * from {{ ref('int_series__filled') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_erp__products') }}
+
+),
+
+context as (
+
+    select * from {{ ref('int_run__context') }}
+
+),
+
+stats as (
+
+    select
+        series_id,
+        plant_id,
+        product_id,
+        min(period_start) as first_period,
+        max(period_start) as last_period,
+        max(period_start) filter (where demand > 0) as last_demand_period,
+        count(*) as n_periods,
+        count(*) filter (where demand > 0) as n_nonzero,
+        sum(demand) as total_demand,
+        sum(sales_quantity) as total_sales,
+        sum(return_quantity) as total_returns,
+        avg(demand) as mean_demand,
+        avg(demand) filter (where demand > 0) as mean_nonzero,
+        stddev_pop(demand) filter (where demand > 0) as sd_nonzero
+    from filled
+    group by all
+
+),
+
+measured as (
+
+    select
+        *,
+        coalesce(
+            date_diff('{{ frequency() }}', last_demand_period, last_period),
+            n_periods
+        ) as trailing_zero_periods,
+        1 - cast(n_nonzero as double) / n_periods as zero_share,
+        case
+            when n_nonzero > 0 then cast(n_periods as double) / n_nonzero
+        end as adi,
+        case
+            when n_nonzero > 0 and mean_nonzero > 0
+                then power(coalesce(sd_nonzero, 0) / mean_nonzero, 2)
+        end as cv2
+    from stats
+
+),
+
+classified as (
+
+    select
+        *,
+        case
+            when n_nonzero = 0 then 'no_demand'
+            when adi < 1.32 and cv2 < 0.49 then 'smooth'
+            when adi < 1.32 then 'erratic'
+            when cv2 < 0.49 then 'intermittent'
+            else 'lumpy'
+        end as demand_class
+    from measured
+
+),
+
+final as (
+
+    select
+        classified.series_id,
+        classified.plant_id,
+        classified.product_id,
+        products.product_group,
+        classified.first_period,
+        classified.last_period,
+        classified.last_demand_period,
+        classified.n_periods,
+        classified.n_nonzero,
+        classified.zero_share,
+        classified.adi,
+        classified.cv2,
+        classified.demand_class,
+        classified.trailing_zero_periods,
+        case
+            when
+                products.discontinued_date is not null
+                and products.discontinued_date <= context.forecast_origin
+                then 'discontinued'
+            when
+                classified.n_nonzero = 0
+                or classified.trailing_zero_periods >= greatest(
+                    {{ var('lifecycle_periods') }},
+                    ceil(3 * classified.adi)
+                )
+                then 'discontinued'
+            when
+                classified.n_periods <= {{ var('lifecycle_periods') }}
+                or products.launch_date > cast(
+                    context.forecast_origin
+                    - {{ period_interval(var('lifecycle_periods')) }} as date
+                )
+                then 'new'
+            else 'active'
+        end as lifecycle,
+        classified.n_periods
+        >= {{ var('min_train_length') }} + {{ var('horizon') }}
+            as is_backtestable,
+        classified.total_demand,
+        classified.total_sales,
+        classified.total_returns,
+        classified.mean_demand
+    from classified
+    cross join context
+    left join products
+        on classified.product_id = products.product_id
+
+)
+
+select * from final

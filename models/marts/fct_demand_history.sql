@@ -1,0 +1,27 @@
+{#- Demand history per series and period, zeros filled: what the forecast
+    is plotted against. -#}
+
+with
+
+filled as (
+
+    select * from {{ ref('int_series__filled') }}
+
+),
+
+final as (
+
+    select
+        series_id,
+        plant_id,
+        product_id,
+        period_start,
+        demand,
+        sales_quantity,
+        return_quantity,
+        n_lines
+    from filled
+
+)
+
+select * from final

@@ -1,0 +1,58 @@
+{{ config(materialized='table') }}
+
+with
+
+source as (
+
+    select * from {{ source('erp', 'orders') }}
+
+),
+
+renamed as (
+
+    select
+        -- lineage
+        source_file,
+        source_row,
+        raw_row_hash,
+
+        -- ids
+        cast(product_id as varchar) as product_id,
+        cast(plant_id as varchar) as plant_id,
+
+        -- dates
+        {{ parse_or_fail('order_date', 'date') }} as order_date,
+
+        -- numerics
+        {{ parse_or_fail('quantity', 'double') }} as quantity
+
+    from source
+
+),
+
+flagged as (
+
+    select
+        row_number() over (order by source_file, source_row) as order_line_id,
+        source_file,
+        source_row,
+        order_date,
+        product_id,
+        plant_id,
+        quantity,
+        quantity < 0 as is_return,
+        row_number() over (
+            partition by raw_row_hash order by source_file, source_row
+        ) > 1 as is_duplicate
+
+    from renamed
+
+),
+
+final as (
+
+    select * from flagged
+
+)
+
+select * from final
