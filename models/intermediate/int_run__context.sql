@@ -1,8 +1,15 @@
-{#- One row that every later stage reads: the run id, the frequency and the
-    forecast origin (start of the last period in the history). By default the
-    origin is the last complete period in the data. -#}
+{#- One row that every later stage reads: the run id, the frequency, the
+    forecast origin (start of the last period in the history; by default the
+    last complete period in the data) and the forecasting settings. -#}
+-- depends_on: {{ ref('gate_orders') }}
 
 with
+
+started as (
+
+    select * from {{ ref('int_run__started') }}
+
+),
 
 orders as (
 
@@ -47,7 +54,7 @@ origin as (
 final as (
 
     select
-        '{{ invocation_id }}' as run_id,
+        started.run_id,
         '{{ frequency() }}' as frequency,
         forecast_origin,
         cast(
@@ -55,10 +62,24 @@ final as (
         ) as forecast_start,
         cast({{ var('horizon') }} as integer) as horizon,
         cast({{ var('season_length') }} as integer) as season_length,
+        -- the forecasting knobs, recorded with the run and read by the
+        -- Python models (validated there, with the var named)
+        cast({{ var('n_windows') }} as integer) as n_windows,
+        cast({{ var('step_size') or 'null' }} as integer) as step_size,
+        '{{ var("selection_metric") }}' as selection_metric,
+        '{{ tojson(var("candidates")) }}' as candidates,
+        '{{ tojson(var("levels")) }}' as levels,
+        cast({{ var('n_jobs') }} as integer) as n_jobs,
+        '{{ var("engine") }}' as engine,
+        cast({{ var('min_train_length') }} as integer) as min_train_length,
+        cast({{ var('selection_margin') }} as double) as selection_margin,
+        cast({{ var('ensemble_top_k') }} as integer) as ensemble_top_k,
+        cast({{ var('route_by_class') }} as boolean) as route_by_class,
         data_start_date,
         data_end_date,
-        current_timestamp as started_at
+        started.started_at
     from origin
+    cross join started
 
 )
 

@@ -1,5 +1,6 @@
 {#- One row per series with its names and profile: what a planner filters
     the forecast by. -#}
+-- depends_on: {{ ref('gate_series') }}
 
 with
 

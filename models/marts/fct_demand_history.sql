@@ -1,5 +1,6 @@
 {#- Demand history per series and period, zeros filled: what the forecast
     is plotted against. -#}
+-- depends_on: {{ ref('gate_series') }}
 
 with
 

@@ -1,0 +1,21 @@
+{#- The run's identity and the gate settings; upstream of every gate, so the
+    gates can record results under the run id before anything else runs. -#}
+
+with
+
+final as (
+
+    select
+        '{{ invocation_id }}' as run_id,
+        '{{ target.name }}' as target_name,
+        current_date as run_date,
+        current_timestamp as started_at,
+        cast({{ var('max_duplicate_share') }} as double)
+            as max_duplicate_share,
+        cast({{ var('allow_negative_demand') }} as boolean)
+            as allow_negative_demand,
+        '{{ tojson(var("gate_modes")) }}' as gate_modes
+
+)
+
+select * from final

@@ -1,0 +1,67 @@
+{#- Backtest accuracy of every candidate on every series, with the series'
+    demand class: what the leaderboard and a data scientist read. -#}
+-- depends_on: {{ ref('gate_forecast') }}
+
+with
+
+metrics as (
+
+    select * from {{ ref('int_forecast__backtest') }}
+
+),
+
+series as (
+
+    select * from {{ ref('int_series__profiled') }}
+
+),
+
+champions as (
+
+    select * from {{ ref('int_forecast__champions') }}
+
+),
+
+context as (
+
+    select * from {{ ref('int_run__context') }}
+
+),
+
+final as (
+
+    select
+        -- keys
+        metrics.series_id,
+        series.plant_id,
+        series.product_id,
+        metrics.model_name,
+
+        -- scores
+        metrics.n_windows,
+        metrics.mae,
+        metrics.rmse,
+        metrics.bias,
+        metrics.smape,
+        metrics.wape,
+        metrics.mase,
+        metrics.rmsse,
+        metrics.status,
+        metrics.error_message,
+        coalesce(metrics.model_name = champions.champion, false)
+            as is_champion,
+
+        -- context
+        series.demand_class,
+        context.run_id,
+        context.forecast_origin
+    from metrics
+    inner join series
+        on metrics.series_id = series.series_id
+    left join champions
+        on metrics.series_id = champions.series_id
+    cross join context
+
+)
+
+select * from final

@@ -1,0 +1,55 @@
+{#- The forecast planners read: one row per series and future period of the
+    latest good run, with intervals and the model behind it. Built only when
+    the forecast gate has passed, so a failed run leaves it as it was. -#}
+-- depends_on: {{ ref('gate_forecast') }}
+
+with
+
+predictions as (
+
+    select * from {{ ref('int_forecast__predictions') }}
+
+),
+
+series as (
+
+    select * from {{ ref('int_series__profiled') }}
+
+),
+
+context as (
+
+    select * from {{ ref('int_run__context') }}
+
+),
+
+final as (
+
+    select
+        -- keys
+        series.plant_id,
+        series.product_id,
+        predictions.series_id,
+        predictions.period_start,
+        predictions.step,
+
+        -- forecast
+        predictions.forecast,
+        {{ interval_columns('predictions') }}
+
+        -- provenance
+        predictions.model_name,
+        predictions.method,
+        predictions.fallback_reason,
+        series.demand_class,
+        context.run_id,
+        context.forecast_origin,
+        context.started_at as forecast_created_at
+    from predictions
+    inner join series
+        on predictions.series_id = series.series_id
+    cross join context
+
+)
+
+select * from final

@@ -1,0 +1,41 @@
+"""The edge between dbt and the package: the run's settings from the warehouse."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from demandcast.config import Settings
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row of int_run__context (or int_run__started): who, when and how."""
+
+    run_id: str
+    values: dict[str, Any]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.values.get(key, default)
+        return default if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+    def json(self, key: str) -> Any:
+        """A var stored as JSON text by the SQL (lists and mappings)."""
+        return json.loads(self.values[key])
+
+    @property
+    def settings(self) -> Settings:
+        """The forecasting settings, validated, with the var named on error."""
+        return Settings.from_mapping(self.values)
+
+
+def read_run(relation: Any) -> Run:
+    """Read the one-row run table from a dbt relation (DuckDB) or a DataFrame."""
+    frame = relation if isinstance(relation, pd.DataFrame) else relation.df()
+    if len(frame) != 1:
+        raise ValueError(f"expected one run row, found {len(frame)}")
+    row = frame.iloc[0].to_dict()
+    return Run(run_id=str(row["run_id"]), values=row)

@@ -1,0 +1,92 @@
+"""Shared fixtures: a small demo plant and a real `dbt build` on it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# Small enough for CI, large enough for every demand class and lifecycle.
+SMALL_DEMO = {"n_plants": 2, "n_products": 40, "years": 3, "seed": 7}
+FAST_VARS = "{candidates: fast, n_windows: 2}"
+
+
+@dataclass
+class DbtResult:
+    returncode: int
+    output: str
+
+
+@dataclass
+class Project:
+    """A warehouse file and raw folder of a test's own, built by the real dbt."""
+
+    raw: Path
+    db: Path
+    target: Path
+
+    def dbt(self, *args: str, vars: str | None = FAST_VARS, raw: Path | None = None) -> DbtResult:
+        env = {
+            **os.environ,
+            "DBT_PROFILES_DIR": str(ROOT / "profiles"),
+            "DEMANDCAST_DB": str(self.db),
+            "DEMANDCAST_RAW_PATH": str(raw or self.raw),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "GX_ANALYTICS_ENABLED": "false",
+        }
+        cmd = [str(BIN / "dbt"), *args, "--target-path", str(self.target), "--log-path",
+               str(self.target / "logs")]
+        if vars:
+            cmd += ["--vars", vars]
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        return DbtResult(done.returncode, done.stdout + done.stderr)
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def checksum(self, table: str) -> str:
+        """A checksum of a table's rows, independent of their order."""
+        rows = self.query(f"select * from {table}")
+        digest = hashlib.sha256()
+        for row in sorted(map(repr, rows)):
+            digest.update(row.encode())
+        return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> Path:
+    from demandcast.demo import write_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    write_demo(out, **SMALL_DEMO)
+    return out
+
+
+@pytest.fixture(scope="session")
+def built(small_demo, tmp_path_factory) -> Project:
+    """The small demo, built once by `dbt build` with the fast candidate set."""
+    work = tmp_path_factory.mktemp("built")
+    project = Project(raw=small_demo, db=work / "wh.duckdb", target=work / "target")
+    result = project.dbt("build")
+    assert result.returncode == 0, result.output[-4000:]
+    return project
+
+
+@pytest.fixture
+def built_copy(built, tmp_path) -> Project:
+    """A private copy of the built warehouse, for tests that break things."""
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(built.db, db)
+    return Project(raw=built.raw, db=db, target=tmp_path / "target")
