@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_DIR := data/demo
 
-.PHONY: setup demo build check lint test bench clean
+.PHONY: setup demo lint test ci-check bench clean
 
 $(BIN)/dbt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ lint: setup  ## ruff on the package, sqlfluff on the SQL
 
 test: setup lint  ## the whole test suite (what CI runs)
 	$(BIN)/pytest
-	$(BIN)/python scripts/ci_data_check.py
+	$(MAKE) ci-check
+
+ci-check: setup  ## build a small demo on the ci target with every gate, then the standalone check
+	$(BIN)/demandcast demo --out data/ci --products 60
+	DEMANDCAST_RAW_PATH=data/ci $(BIN)/dbt build --target ci
+	$(BIN)/demandcast check --db warehouse/ci.duckdb --docs reports/data_docs
 
 bench: setup  ## speed and memory figures for the README
 	$(BIN)/python scripts/bench_build.py

@@ -56,9 +56,9 @@ final as (
     select
         started.run_id,
         '{{ frequency() }}' as frequency,
-        forecast_origin,
+        origin.forecast_origin,
         cast(
-            forecast_origin + {{ period_interval() }} as date
+            origin.forecast_origin + {{ period_interval() }} as date
         ) as forecast_start,
         cast({{ var('horizon') }} as integer) as horizon,
         cast({{ var('season_length') }} as integer) as season_length,
@@ -75,8 +75,8 @@ final as (
         cast({{ var('selection_margin') }} as double) as selection_margin,
         cast({{ var('ensemble_top_k') }} as integer) as ensemble_top_k,
         cast({{ var('route_by_class') }} as boolean) as route_by_class,
-        data_start_date,
-        data_end_date,
+        origin.data_start_date,
+        origin.data_end_date,
         started.started_at
     from origin
     cross join started

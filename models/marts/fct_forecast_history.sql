@@ -16,7 +16,25 @@ forecast as (
 
 final as (
 
-    select * from forecast
+    select
+        plant_id,
+        product_id,
+        series_id,
+        period_start,
+        step,
+        forecast,
+        {%- for level in var('levels') %}
+            lo_{{ level }},
+            hi_{{ level }},
+        {%- endfor %}
+        model_name,
+        method,
+        fallback_reason,
+        demand_class,
+        run_id,
+        forecast_origin,
+        forecast_created_at
+    from forecast
     {% if is_incremental() %}
         where run_id not in (select distinct run_id from {{ this }})
     {% endif %}

@@ -10,6 +10,34 @@ metrics as (
 
 ),
 
+scored as (
+
+    select
+        model_name,
+        demand_class,
+        is_champion,
+        {{ var('selection_metric') }} as score,
+        mase,
+        rmsse,
+        wape,
+        smape,
+        bias
+    from metrics
+    union all
+    select
+        model_name,
+        'all' as demand_class,
+        is_champion,
+        {{ var('selection_metric') }} as score,
+        mase,
+        rmsse,
+        wape,
+        smape,
+        bias
+    from metrics
+
+),
+
 by_class as (
 
     select
@@ -17,15 +45,15 @@ by_class as (
         demand_class,
         count(*) as n_series,
         count(*) filter (where is_champion) as n_wins,
-        avg({{ var('selection_metric') }}) as mean_score,
-        median({{ var('selection_metric') }}) as median_score,
+        avg(score) as mean_score,
+        median(score) as median_score,
         avg(mase) as mean_mase,
         avg(rmsse) as mean_rmsse,
         avg(wape) as mean_wape,
         avg(smape) as mean_smape,
         avg(bias) as mean_bias
-    from metrics
-    group by grouping sets ((model_name, demand_class), (model_name))
+    from scored
+    group by 1, 2
 
 ),
 
@@ -33,7 +61,7 @@ final as (
 
     select
         model_name,
-        coalesce(demand_class, 'all') as demand_class,
+        demand_class,
         n_series,
         n_wins,
         cast(n_wins as double) / n_series as win_share,
@@ -46,11 +74,11 @@ final as (
         mean_smape,
         mean_bias,
         rank() over (
-            partition by coalesce(demand_class, 'all')
+            partition by demand_class
             order by n_wins desc, mean_score asc
         ) as win_rank,
         rank() over (
-            partition by coalesce(demand_class, 'all')
+            partition by demand_class
             order by mean_score asc
         ) as score_rank
     from by_class

@@ -1,0 +1,142 @@
+"""End to end: the real `dbt build` on a small demo plant, in a warehouse of its own."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
+
+
+def test_build_creates_series_with_every_class_and_lifecycle(built):
+    classes = {c for (c,) in built.query("select distinct demand_class from dim_series")}
+    assert {"smooth", "erratic", "intermittent", "lumpy"} <= classes
+    lifecycles = {c for (c,) in built.query("select distinct lifecycle from dim_series")}
+    assert lifecycles == {"new", "active", "discontinued"}
+
+
+def test_series_have_one_row_per_period_up_to_the_origin(built):
+    (origin,) = built.query("select forecast_origin from int_run__context")[0]
+    bad = built.query(
+        f"""
+        select series_id from fct_demand_history group by 1
+        having max(period_start) != date '{origin}'
+            or count(*) != date_diff('week', min(period_start), max(period_start)) + 1
+        """
+    )
+    assert bad == []
+
+
+def test_net_demand_equals_order_lines_returns_included(built):
+    orders = duckdb.sql(
+        f"select sum(quantity) from (select distinct * from '{built.raw}/orders.parquet')"
+    ).fetchone()[0]
+    (history,) = built.query("select sum(demand) from fct_demand_history")[0]
+    (after,) = built.query(
+        "select coalesce(sum(quantity), 0) from mon_orders__excluded"
+        " where reason = 'after_forecast_origin'"
+    )[0]
+    assert history + after == pytest.approx(orders)
+
+
+def test_duplicates_and_returns_are_flagged_not_dropped(built):
+    (lines,) = duckdb.sql(f"select count(*) from '{built.raw}/orders.parquet'").fetchone()
+    n, dup, ret = built.query(
+        "select count(*), count(*) filter (is_duplicate), count(*) filter (is_return)"
+        " from stg_erp__orders"
+    )[0]
+    assert n == lines and dup > 0 and ret > 0
+    (excluded,) = built.query(
+        "select n_lines from mon_orders__excluded where reason = 'exact_duplicate'"
+    )[0]
+    assert excluded == dup
+
+
+def _corrupt(src, dst, select_sql: str, fmt: str = "parquet"):
+    dst.mkdir()
+    for name in ("products.parquet", "plants.parquet"):
+        shutil.copy(src / name, dst / name)
+    con = duckdb.connect()
+    con.execute(f"create view orders as select * from '{src}/orders.parquet'")
+    target = dst / f"orders.{fmt}"
+    con.execute(f"copy ({select_sql}) to '{target}'" + (" (header)" if fmt == "csv" else ""))
+    return target
+
+
+BAD_INPUTS = {
+    "missing column": (
+        "select * exclude (quantity) from orders",
+        "parquet",
+        ["orders.parquet", "quantity", "missing"],
+    ),
+    "unparseable date": (
+        "select order_id, case when order_id = (select min(order_id) from orders)"
+        " then '2024-02-30' else cast(order_date as varchar) end as order_date,"
+        " product_id, plant_id, quantity from orders",
+        "csv",
+        ["orders.csv", "order_date", "2024-02-30"],
+    ),
+    "non-numeric quantity": (
+        "select order_id, order_date, product_id, plant_id,"
+        " case when order_id = (select max(order_id) from orders) then 'twelve'"
+        " else cast(quantity as varchar) end as quantity from orders",
+        "csv",
+        ["orders.csv", "quantity", "twelve"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_stops_the_build_naming_file_and_column_and_keeps_tables(
+    case, built_copy, tmp_path
+):
+    select_sql, fmt, words = BAD_INPUTS[case]
+    raw = tmp_path / "raw"
+    _corrupt(built_copy.raw, raw, select_sql, fmt)
+    before = {t: built_copy.checksum(t) for t in BI_TABLES}
+
+    result = built_copy.dbt("build", raw=raw)
+
+    assert result.returncode != 0
+    for word in words:
+        assert word in result.output, (word, result.output[-3000:])
+    assert {t: built_copy.checksum(t) for t in BI_TABLES} == before
+
+
+def test_csv_and_parquet_folder_inputs_give_the_same_series(built, tmp_path):
+    expected = built.checksum("int_series__filled")
+    for layout in ("csv", "folder"):
+        raw = tmp_path / layout
+        raw.mkdir()
+        for name in ("products.parquet", "plants.parquet"):
+            shutil.copy(built.raw / name, raw / name)
+        con = duckdb.connect()
+        src = f"'{built.raw}/orders.parquet'"
+        if layout == "csv":
+            con.execute(f"copy (select * from {src}) to '{raw}/orders.csv' (header)")
+        else:
+            (raw / "orders").mkdir()
+            con.execute(
+                f"copy (select * from {src} where year(order_date) < 2025)"
+                f" to '{raw}/orders/part-0.parquet'"
+            )
+            con.execute(
+                f"copy (select * from {src} where year(order_date) >= 2025)"
+                f" to '{raw}/orders/part-1.parquet'"
+            )
+        project = type(built)(
+            raw=raw, db=tmp_path / f"{layout}.duckdb", target=tmp_path / f"target-{layout}"
+        )
+        result = project.dbt("build", "--select", "+int_series__filled")
+        assert result.returncode == 0, result.output[-3000:]
+        assert project.checksum("int_series__filled") == expected, layout
+
+
+def test_missing_orders_file_names_the_raw_path(built_copy, tmp_path):
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    result = built_copy.dbt("build", raw=empty)
+    assert result.returncode != 0
+    assert "no orders file" in result.output and str(empty) in result.output
