@@ -13,8 +13,14 @@ started as (
 
 orders as (
 
-    select order_date from {{ ref('stg_erp__orders') }}
-    where not is_duplicate and order_date is not null
+    -- a line dated after the run (the orders gate flags it) must not move
+    -- the origin into the future
+    select orders.order_date
+    from {{ ref('stg_erp__orders') }} as orders
+    cross join started
+    where
+        not orders.is_duplicate
+        and orders.order_date <= started.run_date
 
 ),
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from demandcast.config import Settings
@@ -19,8 +20,10 @@ class Run:
     values: dict[str, Any]
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self.values.get(key, default)
-        return default if value is None or (isinstance(value, float) and pd.isna(value)) else value
+        value = self.values.get(key)
+        if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+            return default
+        return value
 
     def json(self, key: str) -> Any:
         """A var stored as JSON text by the SQL (lists and mappings)."""
@@ -29,7 +32,18 @@ class Run:
     @property
     def settings(self) -> Settings:
         """The forecasting settings, validated, with the var named on error."""
-        return Settings.from_mapping(self.values)
+        return Settings.from_dbt(_ConfigView(self))
+
+
+class _ConfigView:
+    """The run row seen as a dbt Python model's `dbt.config`, for Settings.from_dbt."""
+
+    def __init__(self, run: Run) -> None:
+        self.config = self
+        self._run = run
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._run.get(key, default)
 
 
 def read_run(relation: Any) -> Run:
@@ -37,5 +51,5 @@ def read_run(relation: Any) -> Run:
     frame = relation if isinstance(relation, pd.DataFrame) else relation.df()
     if len(frame) != 1:
         raise ValueError(f"expected one run row, found {len(frame)}")
-    row = frame.iloc[0].to_dict()
+    row = {k: v.item() if isinstance(v, np.generic) else v for k, v in frame.iloc[0].items()}
     return Run(run_id=str(row["run_id"]), values=row)

@@ -45,8 +45,14 @@ class Project:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "GX_ANALYTICS_ENABLED": "false",
         }
-        cmd = [str(BIN / "dbt"), *args, "--target-path", str(self.target), "--log-path",
-               str(self.target / "logs")]
+        cmd = [
+            str(BIN / "dbt"),
+            *args,
+            "--target-path",
+            str(self.target),
+            "--log-path",
+            str(self.target / "logs"),
+        ]
         if vars:
             cmd += ["--vars", vars]
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)

@@ -1,0 +1,144 @@
+"""The gates inside `dbt build`: bad data of each kind fails the right gate, with a
+message naming the problem; nothing downstream runs; the BI tables keep their rows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import duckdb
+import pytest
+
+BI_TABLES = ["fct_demand_forecast", "fct_model_registry", "fct_forecast_history", "dim_series"]
+
+
+def _raw_copy(src, dst, orders_sql: str):
+    """A raw folder whose orders are `orders_sql` over the good orders (view `orders`)."""
+    dst.mkdir()
+    for name in ("products.parquet", "plants.parquet"):
+        shutil.copy(src / name, dst / name)
+    con = duckdb.connect()
+    con.execute(f"create view orders as select * from '{src}/orders.parquet'")
+    con.execute(f"copy ({orders_sql}) to '{dst}/orders.parquet'")
+    return dst
+
+
+def _statuses(project) -> dict[str, str]:
+    results = json.loads((project.target / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[-1]: r["status"] for r in results}
+
+
+def _assert_gate_stopped_build(project, before, result, gate, words):
+    assert result.returncode != 0
+    statuses = _statuses(project)
+    assert statuses[gate] == "error", statuses.get(gate)
+    for table in ("fct_demand_forecast", "fct_model_registry"):
+        assert statuses.get(table) == "skipped", (table, statuses.get(table))
+    for word in words:
+        assert word in result.output, (word, result.output[-3000:])
+    assert "Traceback" not in result.output
+    assert {t: project.checksum(t) for t in BI_TABLES} == before
+    suite = gate.removeprefix("gate_")
+    failed = project.query(
+        f"select count(*) from gate_results where suite = '{suite}' and not success"
+    )[0][0]
+    assert failed > 0, "the failed run's gate results are kept"
+
+
+RAW_CASES = {
+    "null product id": (
+        "select * replace (case when order_id = (select min(order_id) from orders)"
+        " then null else product_id end as product_id) from orders",
+        ["orders", "product_id"],
+    ),
+    "future date": (
+        "select * replace (case when order_id = (select min(order_id) from orders)"
+        " then date '2099-01-01' else order_date end as order_date) from orders",
+        ["orders", "order_date", "2099-01-01"],
+    ),
+    "duplicates above threshold": (
+        "select * from orders union all"
+        " (select * from orders order by order_id limit (select count(*) // 20 from orders))",
+        ["orders", "is_duplicate"],
+    ),
+    "returns beyond sales": (
+        "select * from orders union all"
+        " select 'X-RETURN' as order_id, max(order_date) as order_date, product_id, plant_id,"
+        " -10 * sum(quantity) - 1000 as quantity from orders"
+        " where product_id = (select min(product_id) from orders) group by all",
+        ["return_quantity"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(RAW_CASES))
+def test_bad_orders_fail_the_orders_gate_and_keep_the_bi_tables(case, built_copy, tmp_path):
+    sql, words = RAW_CASES[case]
+    raw = _raw_copy(built_copy.raw, tmp_path / "raw", sql)
+    before = {t: built_copy.checksum(t) for t in BI_TABLES}
+    result = built_copy.dbt("build", raw=raw)
+    _assert_gate_stopped_build(built_copy, before, result, "gate_orders", words)
+
+
+# A stage table corrupted in place (as a bug in its SQL or model would), then the
+# build from that gate on: the gate must catch it.
+STAGE_CASES = {
+    "series with a gap": (
+        "gate_series",
+        "delete from int_series__filled where series_id = (select min(series_id)"
+        " from int_series__filled) and period_index = 5",
+        ["series"],
+    ),
+    "negative demand": (
+        "gate_series",
+        "update int_series__filled set demand = -50 where period_index = 3"
+        " and series_id = (select min(series_id) from int_series__filled)",
+        ["series", "demand"],
+    ),
+    "inverted intervals": (
+        "gate_forecast",
+        "update int_forecast__predictions set lo_95 = hi_95 + 10 where step = 2",
+        ["forecast", "lo_95"],
+    ),
+    "missing series": (
+        "gate_forecast",
+        "delete from int_forecast__predictions where series_id ="
+        " (select min(series_id) from int_forecast__predictions)",
+        ["forecast", "series_id"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(STAGE_CASES))
+def test_corrupt_stage_fails_its_gate_and_keeps_the_bi_tables(case, built_copy):
+    gate, sql, words = STAGE_CASES[case]
+    before = {t: built_copy.checksum(t) for t in BI_TABLES}
+    with duckdb.connect(str(built_copy.db)) as con:
+        con.execute(sql)
+    result = built_copy.dbt("build", "--select", f"{gate}+")
+    _assert_gate_stopped_build(built_copy, before, result, gate, words)
+
+
+def test_clean_build_passes_every_gate(built):
+    rows = built.query(
+        "select suite, count(*), count(*) filter (not success) from gate_results"
+        " where run_id = (select run_id from int_run__context) group by 1 order by 1"
+    )
+    assert [r[0] for r in rows] == ["backtest", "forecast", "orders", "series"]
+    assert all(failed == 0 and n > 3 for _, n, failed in rows), rows
+
+
+def test_warn_mode_records_the_failure_and_builds_on(built_copy, tmp_path):
+    sql, _ = RAW_CASES["duplicates above threshold"]
+    raw = _raw_copy(built_copy.raw, tmp_path / "raw", sql)
+    result = built_copy.dbt(
+        "build",
+        raw=raw,
+        vars="{candidates: fast, n_windows: 2, gate_modes: {orders: warn}}",
+    )
+    assert result.returncode == 0, result.output[-3000:]
+    (failed,) = built_copy.query(
+        "select count(*) from gate_results where suite = 'orders' and not success"
+        " and run_id = (select run_id from int_run__context)"
+    )[0]
+    assert failed > 0
