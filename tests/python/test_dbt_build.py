@@ -32,7 +32,7 @@ def test_series_have_one_row_per_period_up_to_the_origin(built):
 def test_net_demand_equals_order_lines_returns_included(built):
     orders = duckdb.sql(
         f"select sum(quantity) from (select distinct * from '{built.raw}/orders.parquet')"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     (history,) = built.query("select sum(demand) from fct_demand_history")[0]
     (after,) = built.query(
         "select coalesce(sum(quantity), 0) from mon_orders__excluded"
@@ -42,7 +42,7 @@ def test_net_demand_equals_order_lines_returns_included(built):
 
 
 def test_duplicates_and_returns_are_flagged_not_dropped(built):
-    (lines,) = duckdb.sql(f"select count(*) from '{built.raw}/orders.parquet'").fetchone()
+    (lines,) = duckdb.sql(f"select count(*) from '{built.raw}/orders.parquet'").fetchall()[0]
     n, dup, ret = built.query(
         "select count(*), count(*) filter (is_duplicate), count(*) filter (is_return)"
         " from stg_erp__orders"
@@ -129,7 +129,7 @@ def test_csv_and_parquet_folder_inputs_give_the_same_series(built, tmp_path):
         project = type(built)(
             raw=raw, db=tmp_path / f"{layout}.duckdb", target=tmp_path / f"target-{layout}"
         )
-        result = project.dbt("build", "--select", "+int_series__filled")
+        result = project.dbt("run", "--select", "+int_series__filled")
         assert result.returncode == 0, result.output[-3000:]
         assert project.checksum("int_series__filled") == expected, layout
 
