@@ -23,9 +23,7 @@ def _check(argv: list[str]) -> int:
         default=os.environ.get("DEMANDCAST_DB", "warehouse/dev.duckdb"),
         help="DuckDB file built by dbt (default: $DEMANDCAST_DB or warehouse/dev.duckdb)",
     )
-    parser.add_argument(
-        "--docs", default="reports/data_docs", help="folder for the Data Docs HTML"
-    )
+    parser.add_argument("--docs", default="reports/data_docs", help="folder for the Data Docs HTML")
     args = parser.parse_args(argv)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     from demandcast import gates

@@ -1,0 +1,428 @@
+"""Rolling-origin backtest of every candidate on every eligible series.
+
+`run_backtest(series, profiles, settings)` returns one row per series x
+candidate (the `int_forecast__backtest` contract): the accuracy of the
+candidate over the series' backtest windows, or why it has none.
+
+How the work is organised:
+
+- Eligible series are backtestable and not discontinued. A series is scored on
+  `n_windows` origins `step_size` apart, or on as many as its history allows
+  with `min_train_length` periods before the earliest origin (at least one;
+  otherwise its rows say 'skipped' and it gets the cold-start forecast).
+- Series are grouped by (windows that fit, candidates that apply): the
+  candidates that apply depend on the demand class (route_by_class: the
+  catalog's `classes` tags) and on the seasons of history (season-requiring
+  candidates). Each group is one StatsForecast `cross_validation` call over
+  all its series and candidates: a handful of calls per run, never one per
+  series.
+- Every model is wrapped in `Guarded`: a candidate that raises on a series
+  gives NaN there, the row says 'failed' with the error message, the run goes
+  on.
+- Combinations (fixed members, and the per-series top-k by the selection
+  metric) are built from the members' backtest forecasts and scored on the
+  same windows.
+- Only aggregated metrics leave; the per-step frame is dropped group by group.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from statsforecast import StatsForecast
+
+from demandcast.catalog import Candidate, Catalog, Guarded, error_of, load_catalog
+from demandcast.config import Settings
+from demandcast.frames import to_sf
+from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
+
+log = logging.getLogger(__name__)
+
+BACKTEST_COLUMNS = (
+    "series_id",
+    "model_name",
+    "n_windows",
+    *METRIC_COLUMNS,
+    "status",
+    "error_message",
+)
+MAX_ERROR_RERUNS = 200
+
+
+@dataclass
+class BacktestStats:
+    """Counters of one run, for benchmarks and logs."""
+
+    n_series: int = 0
+    n_calls: int = 0
+    n_fits: int = 0
+    cv_seconds: float = 0.0
+
+
+def run_backtest(
+    series: pd.DataFrame,
+    profiles: pd.DataFrame,
+    settings: Settings,
+    catalog: Catalog | None = None,
+    stats: BacktestStats | None = None,
+) -> pd.DataFrame:
+    """Backtest every applicable candidate on every eligible series; one row per pair."""
+    catalog = catalog or load_catalog()
+    stats = stats if stats is not None else BacktestStats()
+    cands = catalog.resolve(settings.candidates, settings.season_length)
+    singles = [c for c in cands if not c.is_combination]
+    combos = [c for c in cands if c.is_combination]
+    plan = _plan(series, profiles, settings, singles)
+    stats.n_series = len(plan)
+    if plan.empty:
+        return pd.DataFrame(columns=list(BACKTEST_COLUMNS))
+    df = to_sf(series, ids=plan.index)
+    parts = [_skipped_rows(plan, singles, combos, settings)]
+    for (n_win, key), members in plan[plan["n_windows"] > 0].groupby(
+        ["n_windows", "run_key"], sort=True
+    ):
+        run = [c for c in singles if c.name in set(key.split("|"))] if key else []
+        group_df = df[df["unique_id"].isin(members.index)]
+        parts.append(
+            _backtest_group(group_df, members, run, combos, int(n_win), settings, catalog, stats)
+        )
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    order = {c.name: i for i, c in enumerate(cands)}
+    out["_o"] = out["model_name"].map(order)
+    out = out.sort_values(["series_id", "_o"], kind="stable").drop(columns="_o")
+    out["n_windows"] = out["n_windows"].astype("int64")
+    for col in ("series_id", "model_name", "status", "error_message"):
+        out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
+    return out[list(BACKTEST_COLUMNS)].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------ plan
+
+
+def _plan(
+    series: pd.DataFrame, profiles: pd.DataFrame, settings: Settings, singles: list[Candidate]
+) -> pd.DataFrame:
+    """Per eligible series: demand class, windows that fit, seasons, candidates to run."""
+    need = {"series_id", "demand_class", "lifecycle", "is_backtestable"}
+    missing = need - set(profiles.columns)
+    if missing:
+        raise ValueError(f"profiles frame lacks columns {sorted(missing)}")
+    prof = profiles.drop_duplicates("series_id").set_index("series_id")
+    prof.index = prof.index.astype(str)
+    eligible = prof["is_backtestable"].fillna(False).astype(bool) & (
+        prof["lifecycle"] != "discontinued"
+    )
+    lengths = series.groupby(series["series_id"].astype(str)).size()
+    prof = prof[eligible & prof.index.isin(lengths.index)]
+    h, step = settings.horizon, settings.step_size
+    n = lengths.reindex(prof.index).to_numpy()
+    fit = (n - h - settings.min_train_length) // step + 1
+    n_win = np.clip(fit, 0, settings.n_windows)
+    first_train = n - h - (np.maximum(n_win, 1) - 1) * step
+    plan = pd.DataFrame(
+        {
+            "demand_class": prof["demand_class"].astype(str).to_numpy(),
+            "n_periods": n,
+            "n_windows": n_win,
+            "first_train": first_train,
+        },
+        index=prof.index,
+    )
+    keys = {}
+    for cls, train in (
+        plan[["demand_class", "first_train"]].drop_duplicates().itertuples(index=False)
+    ):
+        run = [c.name for c in singles if _applies(c, cls, train, settings)[0]]
+        keys[(cls, train)] = "|".join(run)
+    plan["run_key"] = [keys[k] for k in zip(plan["demand_class"], plan["first_train"], strict=True)]
+    return plan
+
+
+def _applies(c: Candidate, demand_class: str, train: int, settings: Settings) -> tuple[bool, str]:
+    """Whether a single candidate runs on a series (`train` periods before the first origin)."""
+    if settings.route_by_class and demand_class not in c.classes:
+        return False, f"not run on {demand_class} series (route_by_class; catalog classes tag)"
+    m = settings.season_length
+    need = c.needs_seasons(m)
+    if need and train < need * m:
+        return False, f"needs {need} season(s) of {m} periods before the earliest backtest origin"
+    if train < c.min_history:
+        return False, f"needs {c.min_history} periods of history before the earliest origin"
+    return True, ""
+
+
+def _skipped_rows(
+    plan: pd.DataFrame, singles: list[Candidate], combos: list[Candidate], settings: Settings
+) -> pd.DataFrame:
+    """Rows for candidates that do not run on a series, with the reason."""
+    short = plan[plan["n_windows"] == 0]
+    names = [c.name for c in [*singles, *combos]]
+    need = settings.min_train_length + settings.horizon
+    frame = pd.DataFrame(
+        {
+            "series_id": np.repeat(short.index.to_numpy(), len(names)),
+            "model_name": np.tile(np.asarray(names, dtype=object), len(short)),
+            "n_windows": 0,
+            "error_message": np.repeat(
+                [
+                    f"history of {n} periods is shorter than min_train_length + horizon = {need}"
+                    for n in short["n_periods"]
+                ],
+                len(names),
+            ),
+        }
+    )
+    long = plan[plan["n_windows"] > 0]
+    extra = []
+    for (cls, train), grp in long.groupby(["demand_class", "first_train"]):
+        reasons = [(c.name, _applies(c, cls, train, settings)) for c in singles]
+        for name, (ok, why) in reasons:
+            if not ok:
+                extra.append(
+                    pd.DataFrame(
+                        {
+                            "series_id": grp.index,
+                            "model_name": name,
+                            "n_windows": grp["n_windows"].to_numpy(),
+                            "error_message": why,
+                        }
+                    )
+                )
+    frame = pd.concat([f for f in [frame, *extra] if len(f)] or [frame], ignore_index=True)
+    for col in METRIC_COLUMNS:
+        frame[col] = np.nan
+    frame["status"] = "skipped"
+    return frame
+
+
+# ------------------------------------------------------------------- one CV group
+
+
+def _backtest_group(
+    df: pd.DataFrame,
+    members: pd.DataFrame,
+    run: list[Candidate],
+    combos: list[Candidate],
+    n_win: int,
+    settings: Settings,
+    catalog: Catalog,
+    stats: BacktestStats,
+) -> pd.DataFrame:
+    h, step = settings.horizon, settings.step_size
+    ids = np.sort(members.index.to_numpy().astype(str))
+    n = len(ids)
+    t = n_win * h
+    names = [c.name for c in run]
+    if run:
+        models = [Guarded(catalog.build(c.name, settings.season_length)) for c in run]
+        sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
+        start = time.perf_counter()
+        cv = _cross_validation(sf, df, h, n_win, step, settings)
+        stats.cv_seconds += time.perf_counter() - start
+        stats.n_calls += 1
+        stats.n_fits += n * n_win * len(run)
+        cv_ids = cv["unique_id"].to_numpy()[::t].astype(str)
+        if not np.array_equal(cv_ids, ids):
+            raise RuntimeError("cross_validation returned series in an unexpected order")
+        y = cv["y"].to_numpy(dtype=float).reshape(n, t)
+        f = cv[names].to_numpy(dtype=float).reshape(n, t, len(run))
+        del cv
+    else:
+        y = np.zeros((n, t))
+        f = np.zeros((n, t, 0))
+    scales = _scales(df, members, settings).reindex(ids)
+    s_mae, s_mse = scales["scale_mae"].to_numpy(), scales["scale_mse"].to_numpy()
+    base = score_arrays(y, f, s_mae, s_mse)
+    failed = ~np.isfinite(f).all(axis=1)  # (series, model)
+    errors = _error_messages(df, ids, failed, run, n_win, settings, catalog)
+
+    blocks = [_rows(ids, names, n_win, base, failed, errors)]
+    crit = _criterion(base, settings.selection_metric, failed)
+    window_crit = _window_criteria(y, f, s_mae, s_mse, n_win, h, settings, failed, crit)
+    for combo in combos:
+        fc, why = _combine(combo, f, names, crit, window_crit, settings.ensemble_top_k)
+        res = score_arrays(y, fc[:, :, None], s_mae, s_mse)
+        bad = ~np.isfinite(fc).all(axis=1)[:, None]
+        msgs = {(i, 0): why[i] for i in np.nonzero(bad[:, 0])[0]}
+        block = _rows(ids, [combo.name], n_win, res, bad, msgs)
+        block.loc[bad[:, 0], "status"] = "skipped"
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def _cross_validation(
+    sf: StatsForecast, df: pd.DataFrame, h: int, n_win: int, step: int, settings: Settings
+) -> pd.DataFrame:
+    """One StatsForecast cross_validation call, local or on a distributed engine."""
+    if settings.engine == "local":
+        return sf.cross_validation(df=df, h=h, n_windows=n_win, step_size=step, refit=True)
+    raise NotImplementedError(
+        f"var 'engine': '{settings.engine}' is reserved for StatsForecast's fugue backends "
+        "(pass a Dask/Ray frame to StatsForecast); this build runs 'local' only"
+    )
+
+
+def _scales(df: pd.DataFrame, members: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """MASE/RMSSE scales from the history before each series' earliest origin."""
+    pos = df.groupby("unique_id", sort=False).cumcount().to_numpy()
+    first = members["first_train"].reindex(df["unique_id"]).to_numpy()
+    return seasonal_scales(df[pos < first], settings.season_length)
+
+
+def _criterion(metrics: dict, metric: str, failed: np.ndarray) -> np.ndarray:
+    """Selection scores (series, model), failed/NaN as +inf."""
+    crit = metrics[metric]
+    crit = np.abs(crit) if metric == "bias" else crit
+    return np.where(failed | ~np.isfinite(crit), np.inf, crit)
+
+
+def top_k_order(crit: np.ndarray, k: int) -> np.ndarray:
+    """Indices of each row's k best columns: lowest score first, then catalog order."""
+    return np.argsort(crit, axis=1, kind="stable")[:, :k]
+
+
+def _window_criteria(
+    y: np.ndarray,
+    f: np.ndarray,
+    s_mae: np.ndarray,
+    s_mse: np.ndarray,
+    n_win: int,
+    h: int,
+    settings: Settings,
+    failed: np.ndarray,
+    crit: np.ndarray,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per window: its columns, and the selection scores on the *other* windows.
+
+    A per-series top-k combination is scored honestly: on each window its
+    members are the k best on the remaining windows (leave one window out),
+    so its backtest score is not flattered by having picked the members on
+    the very errors it is judged by. With one window there is nothing to
+    leave out and the members are picked in-sample.
+    """
+    cols = [np.arange(w * h, (w + 1) * h) for w in range(n_win)]
+    if n_win == 1 or f.shape[2] == 0:
+        return [(c, crit) for c in cols]
+    out = []
+    for w, c in enumerate(cols):
+        rest = np.concatenate([cols[v] for v in range(n_win) if v != w])
+        res = score_arrays(y[:, rest], f[:, rest, :], s_mae, s_mse)
+        out.append((c, _criterion(res, settings.selection_metric, failed)))
+    return out
+
+
+def _combine(
+    combo: Candidate,
+    f: np.ndarray,
+    names: list[str],
+    crit: np.ndarray,
+    window_criteria: list[tuple[np.ndarray, np.ndarray]],
+    k: int,
+) -> tuple[np.ndarray, list[str]]:
+    """A combination's backtest forecasts (series, T) and why a series has none."""
+    n, t = f.shape[:2]
+    agg = np.nanmean if combo.combine == "mean" else np.nanmedian
+    ok = np.isfinite(crit)
+    if combo.is_top_k:
+        if not names:
+            return np.full((n, t), np.nan), ["no single candidate ran"] * n
+        pick = np.full((n, t, min(k, len(names))), np.nan)
+        for cols, crit_w in window_criteria:  # members chosen without the scored window
+            order = top_k_order(crit_w, k)
+            chosen = np.take_along_axis(ok, order, axis=1)
+            sel = np.take_along_axis(f[:, cols, :], order[:, None, :], axis=2)
+            pick[:, cols, :] = np.where(chosen[:, None, :], sel, np.nan)
+        n_ok = np.minimum(ok.sum(axis=1), k)
+        enough = n_ok >= min(2, k)
+        why = [f"only {c} single candidate(s) succeeded" for c in n_ok]
+    else:
+        idx = [names.index(m) for m in combo.members if m in names]
+        if not idx:
+            return np.full((n, t), np.nan), [
+                f"none of its members {list(combo.members)} ran on this series"
+            ] * n
+        sub_ok = ok[:, idx]
+        pick = np.where(sub_ok[:, None, :], f[:, :, idx], np.nan)
+        n_ok = sub_ok.sum(axis=1)
+        enough = (n_ok >= 2) & (2 * n_ok >= len(combo.members))
+        why = [f"only {c} of its {len(combo.members)} members ran and succeeded" for c in n_ok]
+    with np.errstate(all="ignore"), _quiet():
+        out = agg(pick, axis=2)
+    out[~enough] = np.nan
+    return out, why
+
+
+def _rows(
+    ids: np.ndarray,
+    names: list[str],
+    n_win: int,
+    metrics: dict,
+    failed: np.ndarray,
+    errors: dict,
+) -> pd.DataFrame:
+    n, m = len(ids), len(names)
+    frame = pd.DataFrame(
+        {
+            "series_id": np.repeat(ids, m),
+            "model_name": np.tile(np.asarray(names, dtype=object), n),
+            "n_windows": n_win,
+        }
+    )
+    for col in METRIC_COLUMNS:
+        frame[col] = metrics[col].reshape(-1)
+    flat_failed = failed.reshape(-1)
+    frame["status"] = np.where(flat_failed, "failed", "ok")
+    msg = np.full(n * m, None, dtype=object)
+    for (i, j), text in errors.items():
+        msg[i * m + j] = text
+    frame["error_message"] = msg
+    return frame
+
+
+def _error_messages(
+    df: pd.DataFrame,
+    ids: np.ndarray,
+    failed: np.ndarray,
+    run: list[Candidate],
+    n_win: int,
+    settings: Settings,
+    catalog: Catalog,
+) -> dict[tuple[int, int], str]:
+    """Error text per failed (series, model): the model re-run here on the first window."""
+    pairs = np.argwhere(failed)
+    if len(pairs) == 0:
+        return {}
+    h, step = settings.horizon, settings.step_size
+    values = df.groupby("unique_id", sort=True)["y"].apply(np.asarray)
+    out = {}
+    for count, (i, j) in enumerate(pairs):
+        if count >= MAX_ERROR_RERUNS:
+            out[(i, j)] = "raised during the backtest (message not captured: too many failures)"
+            continue
+        y = values[ids[i]]
+        model = catalog.build(run[j].name, settings.season_length)
+        for w in range(n_win):  # the first window it fails on
+            cutoff = len(y) - h - (n_win - 1 - w) * step
+            out[(i, j)] = error_of(model, y[:cutoff], h)
+            if not out[(i, j)].startswith("failed in a worker"):
+                break
+    log.warning("backtest: %d series x candidate pairs failed", len(pairs))
+    return out
+
+
+class _quiet:
+    """Silence numpy's 'mean of empty slice' warnings for all-NaN combinations."""
+
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)

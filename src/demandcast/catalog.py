@@ -1,0 +1,503 @@
+"""The candidate catalog: which forecasters compete, read from catalog.yml.
+
+Candidates are data (see catalog.yml for the schema). This module loads and
+validates them, resolves the `candidates` var (a named set or a list of names)
+and builds StatsForecast-compatible model instances with the season length
+injected. Plug-ins are referenced by import path `package.module:Class`.
+
+It also holds the two small model classes the engine itself needs:
+`Deseasonalized` (MSTL adjustment + a non-seasonal model, used for long
+seasons) and `Guarded` (turns a model's exception on one series into NaN so
+one bad series never fails a StatsForecast call).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from statsforecast import models as sf_models
+from statsforecast.models import _predict_mstl_seas
+from statsforecast.mstl import mstl
+
+CATALOG_PATH = Path(__file__).with_name("catalog.yml")
+DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
+_SEASON_MODES = ("none", "optional", "required")
+_ENTRY_KEYS = {
+    "name",
+    "model",
+    "kwargs",
+    "season",
+    "min_seasons",
+    "long_season",
+    "max_season",
+    "min_history",
+    "intervals",
+    "tags",
+    "combine",
+    "members",
+    "description",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One catalog entry: a model to build, or a combination of other entries."""
+
+    name: str
+    model: str | None = None
+    kwargs: dict = field(default_factory=dict)
+    season: str = "none"
+    min_seasons: int = 1
+    long_season: dict | None = None
+    max_season: int | None = None
+    min_history: int = 0
+    native_intervals: bool = False
+    family: str = ""
+    cost: str = "low"
+    classes: tuple[str, ...] = DEMAND_CLASSES
+    combine: str | None = None
+    members: tuple[str, ...] | str = ()
+
+    @property
+    def is_combination(self) -> bool:
+        return self.combine is not None
+
+    @property
+    def is_top_k(self) -> bool:
+        return self.members == "top_k"
+
+    def needs_seasons(self, season_length: int) -> int:
+        """Full seasons of history the candidate needs (0: none)."""
+        if self.season == "required" and season_length > 1:
+            return self.min_seasons
+        return 0
+
+    def required_history(self, season_length: int) -> int:
+        """Periods of history the candidate needs to forecast at all."""
+        return max(self.min_history, self.needs_seasons(season_length) * season_length)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All catalog entries, the named sets and the per-class defaults."""
+
+    candidates: dict[str, Candidate]
+    sets: dict[str, tuple[str, ...]]
+    defaults: dict[str, str]
+    long_season: int = 24
+
+    def available(self, season_length: int) -> list[Candidate]:
+        """Entries usable with this season length (catalog order)."""
+        out = []
+        for cand in self.candidates.values():
+            if cand.season == "required" and season_length < 2:
+                continue
+            if cand.max_season is not None and season_length > cand.max_season:
+                continue
+            out.append(cand)
+        return out
+
+    def resolve(self, spec: str | Sequence[str], season_length: int) -> list[Candidate]:
+        """The candidates a var names (a set or a list), plus combination members.
+
+        Members of a requested combination are added (and scored) too, so every
+        number on the leaderboard comes from the same backtest. Entries that do
+        not apply to this season length are dropped.
+        """
+        if isinstance(spec, str):
+            if spec in self.sets:
+                names = list(self.sets[spec])
+            elif spec == "all":
+                names = list(self.candidates)
+            elif spec in self.candidates:
+                names = [spec]
+            else:
+                raise ValueError(
+                    f"var 'candidates': {spec!r} is neither a set ({', '.join(self.sets)}) "
+                    "nor a candidate name"
+                )
+        else:
+            names = list(spec)
+        unknown = [n for n in names if n not in self.candidates]
+        if unknown:
+            raise ValueError(
+                f"var 'candidates': unknown candidate(s) {unknown}; "
+                f"see {CATALOG_PATH.name} for the names"
+            )
+        usable = {c.name for c in self.available(season_length)}
+        wanted: set[str] = set()
+        for name in names:
+            wanted.add(name)
+            cand = self.candidates[name]
+            if cand.is_combination and not cand.is_top_k:
+                wanted.update(cand.members)
+        return [c for c in self.candidates.values() if c.name in wanted and c.name in usable]
+
+    def default_for(self, demand_class: str) -> str | None:
+        return self.defaults.get(demand_class)
+
+    def build(self, name: str, season_length: int) -> Any:
+        """A fresh model instance for a single (non-combination) candidate."""
+        cand = self.candidates[name]
+        if cand.is_combination:
+            raise ValueError(f"candidate '{name}' is a combination; build its members")
+        spec = {"model": cand.model, "kwargs": cand.kwargs}
+        season = cand.season
+        if cand.long_season is not None and season_length > self.long_season:
+            spec = cand.long_season
+            season = "required"
+        model = _build_spec(spec, name, season_length, inject=season != "none")
+        model.alias = name
+        return model
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Read and validate a catalog file (default: the packaged catalog.yml)."""
+    path = Path(path) if path is not None else CATALOG_PATH
+    return _load_cached(str(path.resolve()), path.stat().st_mtime)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, mtime: float) -> Catalog:
+    with open(path) as fh:
+        raw = yaml.safe_load(fh)
+    where = Path(path).name
+    if not isinstance(raw, dict) or not isinstance(raw.get("candidates"), list):
+        raise ValueError(f"{where}: expected a mapping with a 'candidates' list")
+    candidates: dict[str, Candidate] = {}
+    for i, entry in enumerate(raw["candidates"]):
+        cand = _parse_entry(entry, f"{where}: candidates[{i}]")
+        if cand.name in candidates:
+            raise ValueError(f"{where}: candidate name '{cand.name}' is used twice")
+        candidates[cand.name] = cand
+    for cand in candidates.values():
+        if cand.is_combination and not cand.is_top_k:
+            missing = [m for m in cand.members if m not in candidates]
+            nested = [m for m in cand.members if m in candidates and candidates[m].is_combination]
+            if missing or nested:
+                raise ValueError(
+                    f"{where}: combination '{cand.name}' has unknown or combined members "
+                    f"{missing + nested}"
+                )
+    sets: dict[str, tuple[str, ...]] = {}
+    for set_name, members in (raw.get("sets") or {}).items():
+        if members == "all":
+            members = list(candidates)
+        if not isinstance(members, list) or not members:
+            raise ValueError(f"{where}: set '{set_name}' must be 'all' or a list of names")
+        unknown = [m for m in members if m not in candidates]
+        if unknown:
+            raise ValueError(f"{where}: set '{set_name}' names unknown candidates {unknown}")
+        sets[set_name] = tuple(members)
+    defaults = dict(raw.get("defaults") or {})
+    for cls, name in defaults.items():
+        if cls not in DEMAND_CLASSES:
+            raise ValueError(f"{where}: defaults: unknown demand class '{cls}'")
+        if name not in candidates:
+            raise ValueError(f"{where}: defaults: '{cls}' names unknown candidate '{name}'")
+    catalog = Catalog(candidates, sets, defaults, int(raw.get("long_season", 24)))
+    for cand in candidates.values():  # fail at load, not mid-run, on a bad class path
+        if not cand.is_combination:
+            _resolve_class(cand.model, cand.name)
+            if cand.long_season:
+                _resolve_class(cand.long_season.get("model"), cand.name)
+    return catalog
+
+
+def _parse_entry(entry: Any, where: str) -> Candidate:
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise ValueError(f"{where}: each candidate needs a 'name'")
+    name = str(entry["name"])
+    where = f"{where} ('{name}')"
+    extra = set(entry) - _ENTRY_KEYS
+    if extra:
+        raise ValueError(f"{where}: unknown keys {sorted(extra)}")
+    if not _NAME_RE.match(name):
+        raise ValueError(f"{where}: name must match {_NAME_RE.pattern}")
+    tags = entry.get("tags") or {}
+    classes = tags.get("classes", DEMAND_CLASSES)
+    if classes == "all":
+        classes = DEMAND_CLASSES
+    bad = [c for c in classes if c not in DEMAND_CLASSES]
+    if bad:
+        raise ValueError(f"{where}: unknown demand classes {bad}")
+    season = entry.get("season", "none")
+    if season not in _SEASON_MODES:
+        raise ValueError(f"{where}: season must be one of {_SEASON_MODES}")
+    combine = entry.get("combine")
+    members: tuple[str, ...] | str = ()
+    if combine is not None:
+        if combine not in ("mean", "median"):
+            raise ValueError(f"{where}: combine must be 'mean' or 'median'")
+        members = entry.get("members")
+        if members != "top_k":
+            if not isinstance(members, list) or len(members) < 2:
+                raise ValueError(f"{where}: members must be 'top_k' or a list of >= 2 names")
+            members = tuple(members)
+    elif not entry.get("model"):
+        raise ValueError(f"{where}: needs 'model' (a class) or 'combine' + 'members'")
+    return Candidate(
+        name=name,
+        model=entry.get("model"),
+        kwargs=dict(entry.get("kwargs") or {}),
+        season=season,
+        min_seasons=int(entry.get("min_seasons", 1)),
+        long_season=entry.get("long_season"),
+        max_season=entry.get("max_season"),
+        min_history=int(entry.get("min_history", 0)),
+        native_intervals=entry.get("intervals") == "native",
+        family=str(tags.get("family", "")),
+        cost=str(tags.get("cost", "low")),
+        classes=tuple(classes),
+        combine=combine,
+        members=members,
+    )
+
+
+def _resolve_class(path: Any, name: str) -> type:
+    """The class an entry names: ours, StatsForecast's, or `module:Class`."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"candidate '{name}': 'model' must be a class name or 'module:Class'")
+    if ":" in path:
+        module_name, _, class_name = path.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ValueError(
+                f"candidate '{name}': cannot import plug-in module '{module_name}' "
+                f"({type(error).__name__}: {error})"
+            ) from error
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            raise ValueError(
+                f"candidate '{name}': module '{module_name}' has no class '{class_name}'"
+            )
+    elif path in _BUILTIN:
+        cls = _BUILTIN[path]
+    else:
+        cls = getattr(sf_models, path, None)
+        if cls is None:
+            raise ValueError(
+                f"candidate '{name}': '{path}' is not a StatsForecast model; "
+                "use 'package.module:Class' for a plug-in"
+            )
+    missing = [m for m in ("forecast", "new") if not callable(getattr(cls, m, None))]
+    if not inspect.isclass(cls) or missing:
+        raise ValueError(
+            f"candidate '{name}': '{path}' does not meet the model contract "
+            f"(needs a class with methods forecast(y, h, ...) and new(); missing {missing}); "
+            "see demandcast/plugins/example.py"
+        )
+    return cls
+
+
+def _build_spec(spec: Any, name: str, season_length: int, inject: bool) -> Any:
+    if not isinstance(spec, dict) or "model" not in spec:
+        raise ValueError(f"candidate '{name}': a model spec needs a 'model' key, got {spec!r}")
+    cls = _resolve_class(spec["model"], name)
+    kwargs = {}
+    for key, value in (spec.get("kwargs") or {}).items():
+        if isinstance(value, dict) and "model" in value:
+            value = _build_spec(value, name, season_length, inject=False)
+        kwargs[key] = value
+    if inject:
+        kwargs.setdefault("season_length", season_length)
+    try:
+        return cls(**kwargs)
+    except Exception as error:
+        raise ValueError(
+            f"candidate '{name}': {spec['model']}(**{kwargs}) failed: {error}"
+        ) from error
+
+
+# --------------------------------------------------------------------- engine models
+
+
+class Deseasonalized(sf_models._TS):
+    """A non-seasonal model on the seasonally adjusted series, the season added back.
+
+    method 'fourier' (default): the seasonal component is `harmonics` sine and
+    cosine pairs of period `period`, fitted by least squares together with a
+    linear trend (only the seasonal part is removed). Six coefficients instead
+    of 52 free weekly values: what two or three years of weekly history can
+    actually pin down, and with period 365.25 / 7 = 52.18 weeks for a 52-week
+    season (365.25 days for 365) the cycle stays on the calendar year. Needs
+    one season of history plus the coefficients.
+
+    method 'stl': StatsForecast's MSTL decomposition (STL, seasonal window
+    11); the seasonal component is forecast seasonal-naively, so sharp
+    recurring features (a shutdown week) are kept. Needs two seasons. The
+    decomposition of the last few series is cached: several candidates on the
+    same backtest window pay for one STL fit.
+
+    Below the history it needs it is the inner model alone, as AutoETS is
+    non-seasonal when a season does not fit. Intervals are the inner model's.
+    """
+
+    def __init__(
+        self,
+        season_length: int,
+        model: Any,
+        method: str = "fourier",
+        harmonics: int = 3,
+        period: float | None = None,
+        alias: str = "Deseasonalized",
+    ):
+        if method not in ("fourier", "stl"):
+            raise ValueError(f"method must be 'fourier' or 'stl', got {method!r}")
+        if hasattr(model, "season_length") and model.season_length not in (1, [1]):
+            raise ValueError("the inner model of Deseasonalized must be non-seasonal")
+        self.season_length = int(season_length)
+        self.model = model
+        self.method = method
+        self.harmonics = int(harmonics)
+        if period is None:
+            period = {52: 365.25 / 7, 365: 365.25}.get(self.season_length, self.season_length)
+        self.period = float(period)
+        self.alias = alias
+        self.prediction_intervals = None
+
+    def new(self):
+        b = super().new()
+        b.model = self.model.new()
+        return b
+
+    def _min_length(self) -> int:
+        if self.method == "stl":
+            return 2 * self.season_length
+        return self.season_length + 2 * self.harmonics + 2
+
+    def _terms(self, t: np.ndarray) -> np.ndarray:
+        angle = 2 * np.pi * np.outer(t, np.arange(1, self.harmonics + 1)) / self.period
+        return np.hstack([np.sin(angle), np.cos(angle)])
+
+    def _seasonal(self, y: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """In-sample and future seasonal components."""
+        n = y.size
+        if self.method == "stl":
+            comp = _decompose(y, [self.season_length], {})
+            seas_in = comp["seasonal"].to_numpy()
+            return seas_in, _predict_mstl_seas(comp, h=h, season_length=[self.season_length])
+        t = np.arange(n)
+        terms = self._terms(t)
+        design = np.column_stack([np.ones(n), t / n, terms])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        return terms @ coef[2:], self._terms(np.arange(n, n + h)) @ coef[2:]
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None):
+        self.y_ = np.asarray(y, dtype=float)
+        return self
+
+    def predict(self, h: int, X: np.ndarray | None = None, level: list | None = None):
+        return self.forecast(y=self.y_, h=h, level=level)
+
+    def forecast(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: list | None = None,
+        fitted: bool = False,
+    ):
+        y = np.asarray(y, dtype=float)
+        if y.size < self._min_length():
+            return self.model.forecast(y=y, h=h, fitted=fitted, **_level_kw(level))
+        seas_in, seas_h = self._seasonal(y, h)
+        res = self.model.forecast(y=y - seas_in, h=h, fitted=fitted, **_level_kw(level))
+        return {
+            k: np.asarray(v, dtype=float) + (seas_in if "fitted" in k else seas_h)
+            for k, v in res.items()
+        }
+
+
+_STL_CACHE: OrderedDict = OrderedDict()
+
+
+def _decompose(y: np.ndarray, season_length: list[int], stl_kwargs: dict):
+    key = (tuple(season_length), repr(sorted(stl_kwargs.items())), y.tobytes())
+    hit = _STL_CACHE.get(key)
+    if hit is None:
+        hit = mstl(x=y, period=season_length, stl_kwargs=stl_kwargs)
+        _STL_CACHE[key] = hit
+        if len(_STL_CACHE) > 8:
+            _STL_CACHE.popitem(last=False)
+    return hit
+
+
+def _level_kw(level: list | None) -> dict:
+    return {} if level is None else {"level": level}
+
+
+_BUILTIN: dict[str, type] = {"Deseasonalized": Deseasonalized}
+
+
+class Guarded(sf_models._TS):
+    """Wraps a model so an exception on one series gives NaN forecasts, not a failed run.
+
+    StatsForecast's `fallback_model` would silently substitute another model's
+    numbers under the candidate's name; NaN keeps the failure visible, and the
+    caller records it (status 'failed' with the error message).
+    """
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.alias = model.alias
+        self.prediction_intervals = None
+
+    def new(self):
+        return Guarded(self.model.new())
+
+    def forecast(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: list | None = None,
+        fitted: bool = False,
+    ) -> dict:
+        try:
+            with warnings.catch_warnings():  # convergence chatter; failures are recorded
+                warnings.simplefilter("ignore")
+                res = self.model.forecast(y=y, h=h, **_level_kw(level))
+            mean = np.asarray(res["mean"], dtype=float)
+            if mean.shape != (h,):
+                raise ValueError(f"forecast returned shape {mean.shape}, expected ({h},)")
+            if not np.all(np.isfinite(mean)):
+                raise ValueError("forecast contains NaN or infinite values")
+            return res
+        except Exception:
+            out = {"mean": np.full(h, np.nan)}
+            for lv in sorted(level or [], reverse=True):
+                out[f"lo-{lv}"] = np.full(h, np.nan)
+            for lv in sorted(level or []):
+                out[f"hi-{lv}"] = np.full(h, np.nan)
+            return out
+
+
+def error_of(model: Any, y: np.ndarray, h: int, level: list | None = None) -> str:
+    """The error a model raises on one series (re-run in this process to get its message)."""
+    try:
+        res = model.new().forecast(y=np.asarray(y, dtype=float), h=h, **_level_kw(level))
+        mean = np.asarray(res["mean"], dtype=float)
+        if mean.shape != (h,) or not np.all(np.isfinite(mean)):
+            return "forecast contains NaN or infinite values or has the wrong length"
+        return "failed in a worker process; succeeded when re-run"
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"[:500]

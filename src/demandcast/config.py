@@ -1,0 +1,289 @@
+"""Run settings for the forecasting engine, read from dbt vars.
+
+Every knob of backtest, selection and forecast lives in one frozen dataclass so
+the three steps cannot disagree. `Settings.from_dbt(dbt)` reads the same names
+from a dbt Python model's config (dbt vars arrive there as strings more often
+than not), parses them and raises a ValueError naming the var when one is bad.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from numpy import bool_ as np_bool
+
+FREQUENCIES: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS"}
+"""Our frequency names and the pandas offsets of their period starts."""
+
+METRICS: tuple[str, ...] = ("mae", "rmse", "bias", "smape", "wape", "mase", "rmsse")
+ENGINES: tuple[str, ...] = ("local", "dask", "ray")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Knobs of one forecasting run; defaults suit weekly demand.
+
+    - frequency: 'day' | 'week' | 'month'; periods start on the day, on Monday
+      ('W-MON') or on the first of the month ('MS').
+    - horizon: periods forecast ahead, and the length of each backtest window.
+    - season_length: periods per seasonal cycle (52 weeks, 12 months, 7 days).
+    - n_windows: backtest origins per series (rolling origin); a series with a
+      shorter history is backtested on as many windows as fit (at least one).
+    - step_size: periods between two backtest origins. Default: the horizon, so
+      the windows do not overlap and every period is scored once; a smaller
+      step gives more, correlated, scores for the same cost per window.
+    - selection_metric: the score selection minimises. Default 'rmsse': scale
+      free, comparable across series, and unlike the MAE family (mase, wape)
+      it does not reward forecasting zero on intermittent series.
+    - candidates: a named set of catalog.yml ('default', 'fast',
+      'intermittent', ...) or a list of candidate names.
+    - levels: prediction interval levels in percent.
+    - n_jobs: processes StatsForecast uses (-1: all cores).
+    - min_train_length: fewest periods of history before the earliest backtest
+      origin; a series with less than min_train_length + horizon periods is not
+      backtested and gets the cold-start forecast. Default: 2 x horizon.
+    - ensemble_top_k: members of the per-series top-k combinations.
+    - selection_margin: relative improvement the best candidate needs over the
+      demand class's default before it replaces it. Default 0.2 (20% lower
+      score): on the demo data (scripts/accuracy.py) smaller margins let the
+      noise of a three-window backtest replace a robust default with a worse
+      model.
+    - route_by_class: run the expensive candidates only on the demand classes
+      their catalog tags name (intermittent series skip AutoARIMA & co.).
+    - engine: 'local' runs StatsForecast in this process; 'dask' and 'ray' hand
+      the fitting to StatsForecast's fugue backends.
+    """
+
+    frequency: str = "week"
+    horizon: int = 13
+    season_length: int = 52
+    n_windows: int = 3
+    step_size: int | None = None
+    selection_metric: str = "rmsse"
+    candidates: str | tuple[str, ...] = "default"
+    levels: tuple[int, ...] = (80, 95)
+    n_jobs: int = 1
+    min_train_length: int | None = None
+    ensemble_top_k: int = 3
+    selection_margin: float = 0.2
+    route_by_class: bool = True
+    engine: str = "local"
+
+    def __post_init__(self) -> None:
+        _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
+        for name in ("horizon", "season_length", "n_windows", "ensemble_top_k"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, name, value, "an integer >= 1")
+        if self.step_size is None:
+            object.__setattr__(self, "step_size", self.horizon)
+        _check(
+            isinstance(self.step_size, int) and self.step_size >= 1,
+            "step_size",
+            self.step_size,
+            "an integer >= 1",
+        )
+        if self.min_train_length is None:
+            object.__setattr__(self, "min_train_length", 2 * self.horizon)
+        _check(
+            isinstance(self.min_train_length, int) and self.min_train_length >= 1,
+            "min_train_length",
+            self.min_train_length,
+            "an integer >= 1",
+        )
+        _check(self.selection_metric in METRICS, "selection_metric", self.selection_metric, METRICS)
+        if isinstance(self.candidates, list):
+            object.__setattr__(self, "candidates", tuple(self.candidates))
+        _check(
+            isinstance(self.candidates, str)
+            or (
+                isinstance(self.candidates, tuple)
+                and len(self.candidates) > 0
+                and all(isinstance(c, str) and c for c in self.candidates)
+            ),
+            "candidates",
+            self.candidates,
+            "a set name or a non-empty list of candidate names",
+        )
+        levels = self.levels
+        if isinstance(levels, numbers.Real):
+            levels = (levels,)
+        _check(
+            isinstance(levels, list | tuple)
+            and len(levels) > 0
+            and all(
+                isinstance(lv, numbers.Real) and not isinstance(lv, bool) and 0 < lv < 100
+                for lv in levels
+            ),
+            "levels",
+            self.levels,
+            "a non-empty list of numbers between 0 and 100",
+        )
+        levels = tuple(sorted({int(lv) if float(lv).is_integer() else lv for lv in levels}))
+        object.__setattr__(self, "levels", levels)
+        _check(
+            isinstance(self.n_jobs, int) and (self.n_jobs >= 1 or self.n_jobs == -1),
+            "n_jobs",
+            self.n_jobs,
+            "an integer >= 1, or -1 for all cores",
+        )
+        _check(
+            isinstance(self.selection_margin, numbers.Real) and 0 <= self.selection_margin < 1,
+            "selection_margin",
+            self.selection_margin,
+            "a number in [0, 1)",
+        )
+        _check(
+            isinstance(self.route_by_class, bool),
+            "route_by_class",
+            self.route_by_class,
+            "true or false",
+        )
+        _check(self.engine in ENGINES, "engine", self.engine, ENGINES)
+
+    @property
+    def freq(self) -> str:
+        """The pandas offset alias of a period start."""
+        return FREQUENCIES[self.frequency]
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dbt(cls, dbt: Any) -> Settings:
+        """Build settings from a dbt Python model's `dbt.config.get`, parsing strings."""
+        return cls.from_mapping({f.name: dbt.config.get(f.name) for f in fields(cls)})
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Build settings from a mapping of var values (strings, JSON text or Python values).
+
+        Keys that are not settings are ignored; None, NaN and '' mean "use the default".
+        """
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = values.get(f.name)
+            if _missing(raw):
+                continue
+            kwargs[f.name] = _PARSERS[f.name](f.name, raw)
+        return cls(**kwargs)
+
+
+def _missing(raw: Any) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, float) and math.isnan(raw):
+        return True
+    return isinstance(raw, str) and raw.strip().lower() in ("", "none", "null")
+
+
+def _check(ok: bool, name: str, value: Any, expected: Any) -> None:
+    if not ok:
+        if isinstance(expected, list | tuple):
+            expected = "one of " + ", ".join(map(str, expected))
+        raise ValueError(f"var '{name}': invalid value {value!r}, expected {expected}")
+
+
+def _literal(name: str, raw: Any) -> Any:
+    """A Python/JSON literal from a dbt var string ('13', '[80, 95]', 'true')."""
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError, TypeError):
+            continue
+    return text
+
+
+def _int(name: str, raw: Any) -> int:
+    value = _literal(name, raw)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if float(value).is_integer():
+            value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"var '{name}': invalid value {raw!r}, expected an integer")
+    return value
+
+
+def _float(name: str, raw: Any) -> float:
+    value = _literal(name, raw)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"var '{name}': invalid value {raw!r}, expected a number")
+    return float(value)
+
+
+def _str(name: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"var '{name}': invalid value {raw!r}, expected a string")
+    return raw.strip().strip("'\"").lower()
+
+
+def _bool(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool | np_bool):
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"var '{name}': invalid value {raw!r}, expected true or false")
+
+
+def _levels(name: str, raw: Any) -> tuple:
+    if hasattr(raw, "tolist"):  # a numpy array from the warehouse
+        raw = raw.tolist()
+    value = _literal(name, raw)
+    if isinstance(value, str):  # "80, 95" or "80"
+        try:
+            value = [float(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        except ValueError:
+            raise ValueError(
+                f"var '{name}': invalid value {raw!r}, expected a list of numbers like [80, 95]"
+            ) from None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"var '{name}': invalid value {raw!r}, expected a list like [80, 95]")
+    return tuple(value)
+
+
+def _candidates(name: str, raw: Any) -> str | tuple[str, ...]:
+    if hasattr(raw, "tolist"):
+        raw = raw.tolist()
+    value = _literal(name, raw)
+    if isinstance(value, str):
+        text = value.strip()
+        if "," in text:  # "Naive, SeasonalNaive"
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return text
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(v.strip() for v in value)
+    raise ValueError(
+        f"var '{name}': invalid value {raw!r}, expected a set name or a list of candidate names"
+    )
+
+
+_PARSERS = {
+    "frequency": _str,
+    "horizon": _int,
+    "season_length": _int,
+    "n_windows": _int,
+    "step_size": _int,
+    "selection_metric": _str,
+    "candidates": _candidates,
+    "levels": _levels,
+    "n_jobs": _int,
+    "min_train_length": _int,
+    "ensemble_top_k": _int,
+    "selection_margin": _float,
+    "route_by_class": _bool,
+    "engine": _str,
+}

@@ -1,0 +1,477 @@
+"""Forecasts: refit each series' champion on its full history, forecast `horizon` periods.
+
+`forecast_series(series, profiles, champions, settings)` returns one row per
+forecast series x step (the `int_forecast__predictions` contract):
+
+- method 'champion': the champion refit on all history. Work is grouped by
+  model: one StatsForecast `forecast` call per model over every series that
+  needs it (a combination needs each of its members), never one per series.
+  Combinations average (or take the median of) the members that refit
+  without error.
+- Intervals at every level in `settings.levels`: the model's own where the
+  catalog says `intervals: native` and the champion is a single model;
+  otherwise conformal, from the champion's errors on the series' backtest
+  windows (see intervals.py; one StatsForecast `cross_validation` call per
+  model and window count). Never missing, clipped at 0 and nested.
+- method 'fallback': the champion (every member) raised at refit; the series
+  gets the window average below, and fallback_reason says what failed.
+- method 'cold_start': active series without a champion (too short to
+  backtest, new products, or nothing succeeded in the backtest). The level is
+  the mean of the last min(n, horizon) periods, shrunk towards the median
+  level of established series of the same product group while the history is
+  shorter than the horizon (weight n / horizon); sigma is the standard
+  deviation of those periods (the group's when n < 2), at least sqrt(level)
+  (Poisson), widened by sqrt(1 + 1/n). Flat over the horizon.
+- Discontinued series get no rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from statsforecast import StatsForecast
+
+from demandcast.catalog import Catalog, Guarded, error_of, load_catalog
+from demandcast.config import Settings
+from demandcast.frames import future_periods, to_sf
+from demandcast.intervals import conformal_bounds, finalize, normal_bounds
+from demandcast.selection import parse_champion
+
+log = logging.getLogger(__name__)
+
+COLD_START_MODEL = "ColdStartAverage"
+FALLBACK_MODEL = "WindowAverage"
+MAX_ERROR_RERUNS = 200
+SMALL_CALL = 200  # series; below this a StatsForecast call runs in-process (no pool start-up)
+
+
+@dataclass
+class ForecastStats:
+    """Counters of one run, for benchmarks and logs."""
+
+    n_calls: int = 0
+    n_fits: int = 0
+
+
+def prediction_columns(levels) -> list[str]:
+    cols = ["series_id", "period_start", "step", "forecast"]
+    for lv in levels:
+        cols += [f"lo_{lv}", f"hi_{lv}"]
+    return [*cols, "model_name", "method", "fallback_reason"]
+
+
+def forecast_series(
+    series: pd.DataFrame,
+    profiles: pd.DataFrame,
+    champions: pd.DataFrame,
+    settings: Settings,
+    catalog: Catalog | None = None,
+    stats: ForecastStats | None = None,
+) -> pd.DataFrame:
+    """Forecast every active series: its champion, a fallback, or the cold-start method."""
+    catalog = catalog or load_catalog()
+    stats = stats if stats is not None else ForecastStats()
+    df = to_sf(series)
+    if df.empty:
+        return pd.DataFrame(columns=prediction_columns(settings.levels))
+    prof = profiles.drop_duplicates("series_id").set_index(profiles["series_id"].astype(str))
+    last = df.groupby("unique_id", sort=True)["ds"].max()
+    lifecycle = prof["lifecycle"].reindex(last.index).fillna("active")
+    active = last.index[lifecycle.to_numpy() != "discontinued"]
+    champ = (
+        champions.assign(series_id=champions["series_id"].astype(str))
+        .drop_duplicates("series_id")
+        .set_index("series_id")
+    )
+    champ = champ.reindex(active)
+    champ_n_windows = champ["n_windows"]
+    champ = champ["champion"].dropna()
+    champ = champ[champ.astype(str).str.len() > 0].astype(str)
+
+    parts = []
+    cold_ids = active.difference(champ.index)
+    if len(champ):
+        fc, failed = _champion_forecasts(df, champ, champ_n_windows, settings, catalog, stats)
+        parts.append(fc)
+        cold_from_failure = failed
+    else:
+        cold_from_failure = pd.Series(dtype=object)
+    baseline = _window_average(df, prof, active, settings)
+    if len(cold_ids):
+        parts.append(_baseline_rows(baseline, cold_ids, settings, COLD_START_MODEL, "cold_start"))
+    if len(cold_from_failure):
+        rows = _baseline_rows(
+            baseline, cold_from_failure.index, settings, FALLBACK_MODEL, "fallback"
+        )
+        rows["fallback_reason"] = cold_from_failure.reindex(rows["unique_id"]).to_numpy()
+        parts.append(rows)
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=prediction_columns(settings.levels))
+    out = pd.concat(parts, ignore_index=True)
+    periods = future_periods(
+        last.loc[out["unique_id"].unique()], settings.horizon, settings.frequency
+    )
+    out = out.merge(periods, on=["unique_id", "step"], how="left")
+    out = out.rename(columns={"unique_id": "series_id", "ds": "period_start"})
+    out["period_start"] = pd.to_datetime(out["period_start"]).dt.date
+    out["step"] = out["step"].astype("int64")
+    out = out.sort_values(["series_id", "step"], kind="stable").reset_index(drop=True)
+    for col in ("series_id", "model_name", "method", "fallback_reason"):
+        out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
+    return out[prediction_columns(settings.levels)]
+
+
+# ---------------------------------------------------------------- champion forecasts
+
+
+def _champion_forecasts(
+    df: pd.DataFrame,
+    champ: pd.Series,
+    n_windows: pd.Series,
+    settings: Settings,
+    catalog: Catalog,
+    stats: ForecastStats,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Rows for series whose champion (or some member) refits; reasons for those that fail."""
+    levels = list(settings.levels)
+    specs, unknown = _expand(champ.unique(), catalog)
+    pairs = (
+        pd.DataFrame({"unique_id": champ.index, "champion": champ.to_numpy()})
+        .merge(specs, on="champion", how="inner")
+        .sort_values(["unique_id", "member"], kind="stable")
+    )
+    known_ids = pairs["unique_id"].unique()
+    # a member needing more history than the series has sits out (as in the backtest)
+    length = df.groupby("unique_id").size().reindex(pairs["unique_id"]).to_numpy()
+    m = settings.season_length
+    need = pairs["member"].map(lambda c: catalog.candidates[c].required_history(m)).to_numpy()
+    short = pairs[length < need].groupby("unique_id")["member"].agg(", ".join)
+    pairs = pairs[length >= need]
+    conformal = pairs[pairs["conformal"]]
+
+    fcst, cv = [], []
+    for member, grp in pairs.groupby("member", sort=True):
+        native = catalog.candidates[member].native_intervals
+        ids = grp["unique_id"].unique()
+        fcst.append(_forecast_member(df, ids, member, native, settings, catalog))
+        stats.n_calls += 1
+        stats.n_fits += len(ids)
+        need_cv = conformal.loc[conformal["member"] == member, "unique_id"].unique()
+        if len(need_cv):
+            w = n_windows.reindex(need_cv).fillna(1).clip(lower=1).astype(int)
+            for n_win, ids_w in w.groupby(w):
+                cv.append(_cv_member(df, ids_w.index, member, int(n_win), settings, catalog))
+                stats.n_calls += 1
+                stats.n_fits += len(ids_w) * int(n_win)
+    fcst = pd.concat(fcst, ignore_index=True) if fcst else _empty_member_frame(levels)
+
+    # members that refit without error
+    ok = fcst.groupby(["unique_id", "member"])["mean"].apply(lambda s: bool(np.isfinite(s).all()))
+    ok = ok.rename("ok").reset_index()
+    pairs = pairs.merge(ok, on=["unique_id", "member"], how="left")
+    pairs["ok"] = pairs["ok"].fillna(False).astype(bool)
+    failures = _refit_errors(df, pairs[~pairs["ok"]], settings, catalog)
+    good = pairs[pairs["ok"]]
+
+    out = _champion_rows(df, champ, pairs, good, fcst, cv, failures, settings)
+    ids = out["unique_id"].unique()
+
+    # series none of whose members refit, and champions the catalog does not know
+    failed_ids = np.setdiff1d(known_ids, ids)
+    fail_txt = failures.groupby("unique_id")["text"].agg("; ".join)
+    failed = pd.Series(
+        [
+            f"champion {champ[i]} failed at refit: {fail_txt[i]}"
+            if i in fail_txt.index
+            else f"champion {champ[i]} needs more history than the series has ({short.get(i)})"
+            for i in failed_ids
+        ],
+        index=failed_ids,
+        dtype=object,
+    )
+    if len(unknown):
+        lost = champ[champ.isin(unknown)]
+        extra = pd.Series(
+            [f"champion {c} is not in the catalog" for c in lost], index=lost.index, dtype=object
+        )
+        failed = pd.concat([failed, extra])
+    return out, failed
+
+
+def _champion_rows(
+    df: pd.DataFrame,
+    champ: pd.Series,
+    pairs: pd.DataFrame,
+    good: pd.DataFrame,
+    fcst: pd.DataFrame,
+    cv: list[pd.DataFrame],
+    failures: pd.DataFrame,
+    settings: Settings,
+) -> pd.DataFrame:
+    """Forecast and interval rows of the series with at least one member that refit."""
+    h, levels = settings.horizon, list(settings.levels)
+    if good.empty:
+        return pd.DataFrame(columns=["unique_id", "step", "forecast"])
+    # point forecasts: single, mean and median combinations of the good members
+    f = fcst.merge(good[["unique_id", "member", "combine"]], on=["unique_id", "member"])
+    point = _aggregate(f, ["unique_id", "step"], "mean")
+    n_good = good.groupby("unique_id").size()
+    n_all = pairs.groupby("unique_id").size()
+
+    # bounds: native for single native champions, conformal otherwise
+    ids = point["unique_id"].unique()
+    p = point.pivot(index="unique_id", columns="step", values="mean").reindex(ids)
+    mean = p.to_numpy()
+    native_ids = pairs.loc[~pairs["conformal"], "unique_id"].unique()
+    bounds = {k: np.full_like(mean, np.nan) for lv in levels for k in (f"lo_{lv}", f"hi_{lv}")}
+    is_native = np.isin(ids, native_ids)
+    if is_native.any():
+        nat = fcst[fcst["unique_id"].isin(ids[is_native])]
+        for key in bounds:
+            piv = nat.pivot(index="unique_id", columns="step", values=key).reindex(ids[is_native])
+            bounds[key][is_native] = piv.to_numpy()
+    if cv:
+        res = _residuals(pd.concat(cv, ignore_index=True), good)
+        if len(res):
+            conf = conformal_bounds(mean, res.reindex(ids).to_numpy(), levels)
+            use = ~is_native[:, None] | ~np.isfinite(bounds[f"lo_{levels[0]}"])
+            for key in bounds:
+                bounds[key] = np.where(use, conf[key], bounds[key])
+    # last resort (no residuals, or non-finite native bounds): Gaussian on recent spread
+    missing = ~np.isfinite(np.stack([bounds[k] for k in bounds])).all(axis=(0, 2))
+    if missing.any():
+        sigma = _recent_sigma(df, ids[missing], h)
+        rough = normal_bounds(mean[missing], sigma, levels)
+        for key in bounds:
+            bounds[key][missing] = rough[key]
+    mean, bounds = finalize(mean, bounds, levels)
+
+    out = _frame(ids, mean, bounds, levels)
+    out["model_name"] = champ.reindex(ids).to_numpy().repeat(h)
+    out["method"] = "champion"
+    partial = (n_good.reindex(ids) < n_all.reindex(ids)).to_numpy()
+    reason = np.full(len(ids), None, dtype=object)
+    if partial.any():
+        fail_txt = failures.groupby("unique_id")["text"].agg("; ".join)
+        reason[partial] = [
+            f"member(s) failed at refit, combined the rest: {fail_txt.get(i, '')}"
+            for i in ids[partial]
+        ]
+    out["fallback_reason"] = reason.repeat(h)
+    return out
+
+
+def _empty_member_frame(levels) -> pd.DataFrame:
+    cols = ["unique_id", "member", "step", "mean"]
+    cols += [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
+    return pd.DataFrame(columns=cols).astype({"mean": float})
+
+
+def _expand(champions: np.ndarray, catalog: Catalog) -> tuple[pd.DataFrame, list[str]]:
+    """champion -> its members, how they combine, and whether intervals are conformal."""
+    rows, unknown = [], []
+    for champion in champions:
+        name, members = parse_champion(champion)
+        cand = catalog.candidates.get(name)
+        if cand is None or any(m not in catalog.candidates for m in members):
+            unknown.append(champion)
+            continue
+        if cand.is_combination:
+            members = members or list(cand.members)
+            rows += [(champion, m, cand.combine, True) for m in members]
+        else:
+            rows.append((champion, name, "single", not cand.native_intervals))
+    specs = pd.DataFrame(rows, columns=["champion", "member", "combine", "conformal"])
+    return specs, unknown
+
+
+def _sf(models: list, n_series: int, settings: Settings) -> StatsForecast:
+    n_jobs = settings.n_jobs if n_series >= SMALL_CALL else 1
+    return StatsForecast(models=models, freq=settings.freq, n_jobs=n_jobs)
+
+
+def _forecast_member(
+    df: pd.DataFrame,
+    ids: np.ndarray,
+    member: str,
+    native: bool,
+    settings: Settings,
+    catalog: Catalog,
+) -> pd.DataFrame:
+    """One StatsForecast forecast call: a member on every series that needs it."""
+    _check_engine(settings)
+    h, levels = settings.horizon, list(settings.levels)
+    model = Guarded(catalog.build(member, settings.season_length))
+    sf = _sf([model], len(ids), settings)
+    res = sf.forecast(df=df[df["unique_id"].isin(ids)], h=h, level=levels if native else None)
+    res = res.sort_values(["unique_id", "ds"], kind="stable")
+    out = pd.DataFrame(
+        {
+            "unique_id": res["unique_id"].astype(str).to_numpy(),
+            "member": member,
+            "step": np.tile(np.arange(1, h + 1), len(res) // h),
+            "mean": res[member].to_numpy(dtype=float),
+        }
+    )
+    for lv in levels:
+        for side in ("lo", "hi"):
+            col = f"{member}-{side}-{lv}"
+            out[f"{side}_{lv}"] = res[col].to_numpy(dtype=float) if col in res else np.nan
+    return out
+
+
+def _cv_member(
+    df: pd.DataFrame,
+    ids: pd.Index,
+    member: str,
+    n_win: int,
+    settings: Settings,
+    catalog: Catalog,
+) -> pd.DataFrame:
+    """The member's forecasts on the series' backtest windows (for conformal intervals)."""
+    _check_engine(settings)
+    model = Guarded(catalog.build(member, settings.season_length))
+    sf = _sf([model], len(ids), settings)
+    res = sf.cross_validation(
+        df=df[df["unique_id"].isin(ids)],
+        h=settings.horizon,
+        n_windows=n_win,
+        step_size=settings.step_size,
+        refit=True,
+    )
+    return pd.DataFrame(
+        {
+            "unique_id": res["unique_id"].astype(str).to_numpy(),
+            "member": member,
+            "cutoff": res["cutoff"].to_numpy(),
+            "ds": res["ds"].to_numpy(),
+            "y": res["y"].to_numpy(dtype=float),
+            "pred": res[member].to_numpy(dtype=float),
+        }
+    )
+
+
+def _check_engine(settings: Settings) -> None:
+    if settings.engine != "local":
+        raise NotImplementedError(
+            f"var 'engine': '{settings.engine}' is reserved for StatsForecast's fugue backends; "
+            "this build runs 'local' only"
+        )
+
+
+def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """Per key: the value of a single member, or the mean / median over members."""
+    parts = []
+    for how, grp in frame.groupby("combine", sort=True):
+        agg = "median" if how == "median" else "mean"
+        parts.append(grp.groupby(keys, sort=False)[value].agg(agg).reset_index())
+    return pd.concat(parts, ignore_index=True)
+
+
+def _residuals(cv: pd.DataFrame, good: pd.DataFrame) -> pd.DataFrame:
+    """Signed residuals (actual - combined backtest forecast), one row per series, NaN-padded."""
+    c = cv.merge(good[["unique_id", "member", "combine"]], on=["unique_id", "member"])
+    c = c[np.isfinite(c["pred"])]
+    if c.empty:
+        return pd.DataFrame()
+    # a combination's backtest forecast uses the members that have a forecast on each point
+    pred = _aggregate(c, ["unique_id", "cutoff", "ds"], "pred")
+    y = c.groupby(["unique_id", "cutoff", "ds"], sort=False)["y"].first().reset_index()
+    r = pred.merge(y, on=["unique_id", "cutoff", "ds"])
+    r["r"] = r["y"] - r["pred"]
+    r["k"] = r.groupby("unique_id").cumcount()
+    return r.pivot(index="unique_id", columns="k", values="r")
+
+
+def _refit_errors(
+    df: pd.DataFrame, failed: pd.DataFrame, settings: Settings, catalog: Catalog
+) -> pd.DataFrame:
+    """The error text of each member that failed at refit (re-run here for its message)."""
+    if failed.empty:
+        return pd.DataFrame(columns=["unique_id", "text"])
+    values = df[df["unique_id"].isin(failed["unique_id"])].groupby("unique_id")["y"]
+    texts = []
+    for count, (uid, member) in enumerate(zip(failed["unique_id"], failed["member"], strict=True)):
+        if count < MAX_ERROR_RERUNS:
+            model = catalog.build(member, settings.season_length)
+            msg = error_of(model, values.get_group(uid).to_numpy(), settings.horizon)
+        else:
+            msg = "raised at refit (message not captured: too many failures)"
+        texts.append(f"{member}: {msg}")
+    log.warning("forecast: %d series x model refits failed", len(failed))
+    return pd.DataFrame({"unique_id": failed["unique_id"].to_numpy(), "text": texts})
+
+
+def _frame(ids: np.ndarray, mean: np.ndarray, bounds: dict, levels) -> pd.DataFrame:
+    h = mean.shape[1]
+    out = pd.DataFrame(
+        {
+            "unique_id": np.repeat(ids, h),
+            "step": np.tile(np.arange(1, h + 1), len(ids)),
+            "forecast": mean.ravel(),
+        }
+    )
+    for lv in levels:
+        out[f"lo_{lv}"] = bounds[f"lo_{lv}"].ravel()
+        out[f"hi_{lv}"] = bounds[f"hi_{lv}"].ravel()
+    return out
+
+
+def _recent_sigma(df: pd.DataFrame, ids: np.ndarray, h: int) -> np.ndarray:
+    recent = df[df["unique_id"].isin(ids)].groupby("unique_id", sort=True).tail(h)
+    g = recent.groupby("unique_id", sort=True)["y"]
+    sd = g.std(ddof=1).reindex(ids).fillna(0).to_numpy()
+    level = g.mean().reindex(ids).fillna(0).to_numpy()
+    return np.maximum(sd, np.sqrt(np.maximum(level, 0)))
+
+
+# ------------------------------------------------------------ cold start, fallback
+
+
+def _window_average(
+    df: pd.DataFrame, prof: pd.DataFrame, ids: pd.Index, settings: Settings
+) -> pd.DataFrame:
+    """Level and sigma per series for the cold-start / fallback method (see module doc)."""
+    h = settings.horizon
+    recent = df[df["unique_id"].isin(ids)].groupby("unique_id", sort=True).tail(h)
+    g = recent.groupby("unique_id", sort=True)["y"]
+    stats = pd.DataFrame({"own": g.mean(), "sd": g.std(ddof=0), "n": g.size()})
+    n_hist = df.groupby("unique_id", sort=True).size().reindex(stats.index)
+    stats["n_hist"] = n_hist
+    stats.loc[stats["n_hist"] < 2, "sd"] = np.nan
+    group = prof["product_group"] if "product_group" in prof.columns else None
+    if group is not None:
+        stats["group"] = group.reindex(stats.index).to_numpy()
+        est = stats[(stats["n_hist"] >= h) & stats["group"].notna()]
+        peers = est.groupby("group").agg(g_level=("own", "median"), g_sd=("sd", "median"))
+        stats = stats.join(peers, on="group")
+    else:
+        stats["g_level"] = np.nan
+        stats["g_sd"] = np.nan
+    w = np.minimum(1.0, stats["n_hist"] / h)
+    g_level = stats["g_level"].fillna(stats["own"])
+    stats["level"] = w * stats["own"] + (1 - w) * g_level
+    sd = stats["sd"].fillna(stats["g_sd"]).fillna(0.0)
+    floor = np.sqrt(stats["level"].clip(lower=0))
+    stats["sigma"] = np.maximum(sd, floor) * np.sqrt(1 + 1 / stats["n_hist"])
+    return stats[["level", "sigma"]]
+
+
+def _baseline_rows(
+    baseline: pd.DataFrame, ids, settings: Settings, model_name: str, method: str
+) -> pd.DataFrame:
+    ids = np.asarray(sorted(ids), dtype=object)
+    b = baseline.reindex(ids)
+    h, levels = settings.horizon, list(settings.levels)
+    mean = np.repeat(b["level"].to_numpy()[:, None], h, axis=1)
+    bounds = normal_bounds(mean, b["sigma"].to_numpy(), levels)
+    mean, bounds = finalize(mean, bounds, levels)
+    out = _frame(ids, mean, bounds, levels)
+    out["model_name"] = model_name
+    out["method"] = method
+    out["fallback_reason"] = None
+    return out

@@ -1,0 +1,175 @@
+"""Forecast accuracy metrics, vectorised over series x model.
+
+Definitions (e = forecast - actual, over all scored periods of a series and
+model, i.e. every step of every backtest window):
+
+- mae   = mean |e|
+- rmse  = sqrt(mean e^2)
+- bias  = mean e (signed: > 0 over-forecasts); selection minimises |bias|
+- smape = mean 2|e| / (|actual| + |forecast|), 0 where both are 0; in [0, 2]
+- wape  = sum |e| / sum |actual|; NaN when the actuals are all 0 and e is not
+- mase  = mae / scale_mae, rmsse = sqrt(mean e^2 / scale_mse), where the
+  scales are the in-sample mean absolute / squared error of the seasonal
+  naive forecast on the history before the (earliest) forecast origin; naive-1
+  when that history is not longer than a season. Zero-scale guard: a flat
+  history falls back to naive-1, then to the mean |y| (mean y^2), then to 1.
+
+Everything is computed from per-group sums (np.bincount over group codes):
+no Python loop per series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+METRIC_COLUMNS = ("mae", "rmse", "bias", "smape", "wape", "mase", "rmsse")
+
+
+def seasonal_scales(history: pd.DataFrame, season_length: int) -> pd.DataFrame:
+    """Per-series MASE / RMSSE denominators from a unique_id/ds/y history frame.
+
+    Returns a frame indexed by unique_id with scale_mae, scale_mse, scale_lag.
+    """
+    df = history.sort_values(["unique_id", "ds"], kind="stable")
+    codes, ids = pd.factorize(df["unique_id"], sort=True)
+    y = df["y"].to_numpy(dtype=float)
+    n = np.bincount(codes, minlength=len(ids))
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]])
+    pos = np.arange(len(y)) - starts[codes]
+
+    def lag_sums(lag: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ok = pos >= lag
+        d = np.zeros_like(y)
+        d[ok] = y[ok] - y[np.nonzero(ok)[0] - lag]
+        cnt = np.bincount(codes, weights=ok.astype(float), minlength=len(ids))
+        s_abs = np.bincount(codes, weights=np.abs(d) * ok, minlength=len(ids))
+        s_sq = np.bincount(codes, weights=d * d * ok, minlength=len(ids))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return s_abs / cnt, s_sq / cnt, cnt
+
+    use_seasonal = n > season_length if season_length > 1 else np.zeros(len(ids), bool)
+    s_mae, s_mse, _ = lag_sums(season_length) if season_length > 1 else (None, None, None)
+    n_mae, n_mse, _ = lag_sums(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lvl_mae = np.bincount(codes, weights=np.abs(y), minlength=len(ids)) / n
+        lvl_mse = np.bincount(codes, weights=y * y, minlength=len(ids)) / n
+    lag = np.where(use_seasonal, season_length, 1)
+    scale_mae = n_mae.copy()
+    scale_mse = n_mse.copy()
+    if s_mae is not None:
+        scale_mae = np.where(use_seasonal, s_mae, scale_mae)
+        scale_mse = np.where(use_seasonal, s_mse, scale_mse)
+    for fallback_mae, fallback_mse in ((n_mae, n_mse), (lvl_mae, lvl_mse)):
+        bad = ~(scale_mae > 0)
+        scale_mae = np.where(bad, fallback_mae, scale_mae)
+        scale_mse = np.where(bad, fallback_mse, scale_mse)
+        lag = np.where(bad, 1, lag)
+    bad = ~(scale_mae > 0) | ~(scale_mse > 0)
+    scale_mae = np.where(bad, 1.0, scale_mae)
+    scale_mse = np.where(bad, 1.0, scale_mse)
+    return pd.DataFrame(
+        {"scale_mae": scale_mae, "scale_mse": scale_mse, "scale_lag": lag},
+        index=pd.Index(ids, name="unique_id"),
+    )
+
+
+def score(
+    df: pd.DataFrame,
+    scales: pd.DataFrame | None = None,
+    keys: Sequence[str] = ("unique_id", "model"),
+    actual: str = "y",
+    forecast: str = "y_hat",
+) -> pd.DataFrame:
+    """Metrics per group of a long frame of actuals and forecasts.
+
+    `df` has the `keys` columns (the first is the series id), `actual` and
+    `forecast`; `scales` (from `seasonal_scales`) is indexed by series id.
+    A group with any non-finite forecast gets NaN metrics and n_failed > 0.
+    Without scales, mase and rmsse are NaN.
+    """
+    keys = list(keys)
+    codes, uniques = _group_codes(df, keys)
+    g = len(uniques)
+    y = df[actual].to_numpy(dtype=float)
+    f = df[forecast].to_numpy(dtype=float)
+    sums = _sums(codes, g, y, f)
+    out = uniques.copy()
+    if scales is not None:
+        sc = scales.reindex(out[keys[0]].to_numpy())
+        s_mae, s_mse = sc["scale_mae"].to_numpy(), sc["scale_mse"].to_numpy()
+    else:
+        s_mae = s_mse = np.full(g, np.nan)
+    for name, values in _finish(sums, s_mae, s_mse).items():
+        out[name] = values
+    return out
+
+
+def score_arrays(
+    y: np.ndarray, f: np.ndarray, scale_mae: np.ndarray, scale_mse: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Metrics from arrays: y (series, T), f (series, T, models) -> each (series, models)."""
+    n, t, m = f.shape
+    codes = np.repeat(np.arange(n * m).reshape(n, 1, m), t, axis=1).ravel()
+    yy = np.broadcast_to(y[:, :, None], f.shape).ravel()
+    sums = _sums(codes, n * m, yy, f.ravel())
+    res = _finish(sums, np.repeat(scale_mae, m), np.repeat(scale_mse, m))
+    return {k: v.reshape(n, m) for k, v in res.items()}
+
+
+def _group_codes(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    grouped = df.groupby(keys, sort=True, observed=True)
+    codes = grouped.ngroup().to_numpy()
+    uniques = grouped.size().reset_index()[keys]
+    return codes, uniques
+
+
+def _sums(codes: np.ndarray, g: int, y: np.ndarray, f: np.ndarray) -> dict[str, np.ndarray]:
+    finite = np.isfinite(f)
+    e = np.where(finite, f - y, 0.0)
+    ae = np.abs(e)
+    denom = np.abs(y) + np.abs(np.where(finite, f, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sm = np.where(denom > 0, 2 * ae / denom, 0.0)
+
+    def bc(w):
+        return np.bincount(codes, weights=w, minlength=g)
+
+    return {
+        "n": bc(finite.astype(float)),
+        "n_failed": bc((~finite).astype(float)),
+        "abs": bc(ae),
+        "sq": bc(e * e),
+        "err": bc(e),
+        "smape": bc(sm),
+        "abs_y": bc(np.abs(y) * finite),
+    }
+
+
+def _finish(sums: dict, scale_mae: np.ndarray, scale_mse: np.ndarray) -> dict[str, np.ndarray]:
+    n = sums["n"]
+    ok = (n > 0) & (sums["n_failed"] == 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mae = sums["abs"] / n
+        mse = sums["sq"] / n
+        wape = np.where(
+            sums["abs_y"] > 0, sums["abs"] / sums["abs_y"], np.where(sums["abs"] == 0, 0.0, np.nan)
+        )
+        res = {
+            "mae": mae,
+            "rmse": np.sqrt(mse),
+            "bias": sums["err"] / n,
+            "smape": sums["smape"] / n,
+            "wape": wape,
+            "mase": mae / scale_mae,
+            "rmsse": np.sqrt(mse / scale_mse),
+        }
+    return {k: np.where(ok, v, np.nan) for k, v in res.items()}
+
+
+def selection_score(metrics: pd.DataFrame, metric: str) -> pd.Series:
+    """The score selection minimises: the metric itself, |bias| for bias."""
+    values = metrics[metric].astype(float)
+    return values.abs() if metric == "bias" else values

@@ -1,0 +1,1 @@
+"""Forecaster plug-ins: classes a catalog.yml entry names by import path."""

@@ -1,0 +1,157 @@
+"""The rolling-origin backtest (demandcast.backtest)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
+from demandcast.catalog import load_catalog
+from demandcast.config import Settings
+from demandcast.frames import profile_series, synthetic_series
+
+FAST = ("Naive", "SeasonalNaive", "HistoricAverage", "SES0.1", "CrostonSBA", "MeanTopK")
+
+
+def _settings(**kw) -> Settings:
+    return Settings(**{"candidates": FAST, **kw})
+
+
+def _frame(values: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    parts = []
+    for sid, y in values.items():
+        periods = pd.date_range("2022-01-03", periods=len(y), freq="W-MON")
+        parts.append(pd.DataFrame({"series_id": sid, "period_start": periods.date, "demand": y}))
+    series = pd.concat(parts, ignore_index=True)
+    return series, profile_series(series)
+
+
+def test_one_row_per_eligible_series_and_candidate_with_the_contract_columns():
+    series, profiles = synthetic_series(8, 156, seed=3)
+    profiles.loc[0, "lifecycle"] = "discontinued"
+    profiles.loc[1, "is_backtestable"] = False
+    out = run_backtest(series, profiles, _settings())
+    assert tuple(out.columns) == BACKTEST_COLUMNS
+    n_cands = len(load_catalog().resolve(FAST, 52))
+    assert len(out) == 6 * n_cands
+    assert not out["series_id"].isin(profiles["series_id"][:2]).any()
+    assert not out.duplicated(["series_id", "model_name"]).any()
+    ok = out[out["status"] == "ok"]
+    assert ok[["mae", "rmse", "smape", "mase", "rmsse"]].notna().all().all()
+    assert (ok["n_windows"] == 3).all()
+
+
+def test_naive_on_a_ramp_has_the_known_error():
+    # y_t = t: naive forecasts the last value, so errors are -1..-13 on every window
+    series, profiles = _frame({"ramp": np.arange(156, dtype=float)})
+    out = run_backtest(series, profiles, _settings(candidates=("Naive",)))
+    r = out.set_index("model_name").loc["Naive"]
+    assert r["mae"] == pytest.approx(7.0)
+    assert r["bias"] == pytest.approx(-7.0)
+    assert r["rmse"] == pytest.approx(np.sqrt(np.mean(np.arange(1, 14) ** 2)))
+    # scale: seasonal naive error of the ramp before the first origin is 52
+    assert r["mase"] == pytest.approx(7.0 / 52)
+
+
+def test_short_series_get_as_many_windows_as_fit():
+    rng = np.random.default_rng(0)
+    lengths = {"w3": 156, "w2": 60, "w1": 45, "short": 30}
+    series, profiles = _frame({k: rng.poisson(20, n).astype(float) for k, n in lengths.items()})
+    profiles["is_backtestable"] = True  # let the backtest itself find 'short' too short
+    stats = BacktestStats()
+    out = run_backtest(series, profiles, _settings(), stats=stats)
+    windows = out.groupby("series_id")["n_windows"].max()
+    assert windows.to_dict() == {"w3": 3, "w2": 2, "w1": 1, "short": 0}
+    short = out[out["series_id"] == "short"]
+    assert (short["status"] == "skipped").all()
+    assert short["error_message"].str.contains("shorter than min_train_length").all()
+    # seasonal naive needs a season before the earliest origin: skipped on w2, w1
+    snaive = out[out["model_name"] == "SeasonalNaive"].set_index("series_id")["status"]
+    assert snaive["w3"] == "ok" and snaive["w2"] == "skipped"
+    assert stats.n_calls == 3  # one cross_validation per window count, not per series
+
+
+def test_one_cross_validation_call_per_group_not_per_series():
+    series, profiles = synthetic_series(24, 156, seed=5)
+    stats = BacktestStats()
+    run_backtest(series, profiles, _settings(), stats=stats)
+    # all series have three windows; the fast set runs everything on every class
+    assert stats.n_calls == 1
+    assert stats.n_fits == 24 * 3 * 5
+
+
+def test_routing_skips_expensive_candidates_on_intermittent_series():
+    series, profiles = synthetic_series(8, 156, seed=2)
+    settings = _settings(candidates=("Naive", "AutoETS", "CrostonSBA"))
+    out = run_backtest(series, profiles, settings).merge(
+        profiles[["series_id", "demand_class"]], on="series_id"
+    )
+    ets = out[out["model_name"] == "AutoETS"]
+    sparse = ets["demand_class"].isin(["intermittent", "lumpy"])
+    assert (ets.loc[sparse, "status"] == "skipped").all()
+    assert ets.loc[sparse, "error_message"].str.contains("route_by_class").all()
+    assert (ets.loc[~sparse, "status"] == "ok").all()
+    unrouted = run_backtest(series, profiles, settings.with_(route_by_class=False))
+    assert (unrouted["status"] == "ok").all()
+
+
+def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path):
+    path = tmp_path / "catalog.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            candidates:
+              - {name: Naive, model: Naive}
+              - {name: HistoricAverage, model: HistoricAverage}
+              - name: Fragile
+                model: test_backtest:RaisesOnBigValues
+            defaults: {smooth: HistoricAverage}
+            """
+        )
+    )
+    catalog = load_catalog(path)
+    rng = np.random.default_rng(1)
+    series, profiles = _frame(
+        {"small": rng.uniform(1, 5, 120), "big": rng.uniform(1, 5, 120) + 1000.0}
+    )
+    out = run_backtest(series, profiles, Settings(candidates="all"), catalog)
+    r = out.set_index(["series_id", "model_name"])
+    assert r.loc[("small", "Fragile"), "status"] == "ok"
+    assert r.loc[("big", "Fragile"), "status"] == "failed"
+    assert "too big for me" in r.loc[("big", "Fragile"), "error_message"]
+    assert np.isnan(r.loc[("big", "Fragile"), "mae"])
+    assert r.loc[("big", "Naive"), "status"] == "ok"
+
+
+def test_combinations_are_scored_on_the_same_windows():
+    series, profiles = synthetic_series(8, 156, seed=4)
+    settings = _settings(
+        candidates=("Naive", "SES0.1", "HistoricAverage", "ComboLevel", "MeanTopK")
+    )
+    out = run_backtest(series, profiles, settings)
+    combos = out[out["model_name"].isin(["ComboLevel", "MeanTopK"])]
+    assert (combos["status"] == "ok").all()
+    assert (combos["n_windows"] == 3).all()
+    # a mean combination's bias is the mean of its members' biases
+    r = out.set_index(["series_id", "model_name"])["bias"]
+    members = ["SESOptimized", "WindowAverage13", "CrostonOptimized", "TSB0.1_0.1"]
+    sid = out["series_id"].iloc[0]
+    assert r[(sid, "ComboLevel")] == pytest.approx(np.mean([r[(sid, m)] for m in members]))
+
+
+class RaisesOnBigValues:
+    """A plug-in that fails on some series (for the failure test)."""
+
+    def __init__(self, alias: str = "Fragile"):
+        self.alias = alias
+
+    def new(self):
+        return RaisesOnBigValues(self.alias)
+
+    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):
+        if np.max(y) > 100:
+            raise ValueError("too big for me")
+        return {"mean": np.full(h, float(np.mean(y)))}

@@ -1,0 +1,181 @@
+"""The candidate catalog (catalog.yml as data) and how the settings name candidates."""
+
+from __future__ import annotations
+
+import textwrap
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from demandcast.catalog import Deseasonalized, load_catalog
+from demandcast.config import Settings
+from demandcast.plugins.example import DampedSeasonalAverage
+
+
+def _write(tmp_path, body: str):
+    path = tmp_path / "catalog.yml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_default_set_has_at_least_50_distinct_candidates_for_weekly_data():
+    cat = load_catalog()
+    names = [c.name for c in cat.resolve("default", season_length=52)]
+    assert len(names) == len(set(names)) >= 50
+    families = {cat.candidates[n].family for n in names}
+    assert {"benchmark", "exponential_smoothing", "theta", "arima", "ces"} <= families
+    assert {"decomposition", "intermittent", "plugin", "ensemble"} <= families
+
+
+def test_every_single_candidate_builds_and_forecasts():
+    cat = load_catalog()
+    rng = np.random.default_rng(1)
+    t = np.arange(120)
+    y = 50 + 10 * np.sin(2 * np.pi * t / 52) + rng.normal(0, 3, t.size)
+    for cand in cat.resolve("default", season_length=52):
+        if cand.is_combination:
+            continue
+        model = cat.build(cand.name, season_length=52)
+        assert model.alias == cand.name
+        mean = model.forecast(y=y, h=13)["mean"]
+        assert mean.shape == (13,) and np.isfinite(mean).all(), cand.name
+
+
+def test_long_seasons_deseasonalise_and_short_ones_stay_native():
+    cat = load_catalog()
+    weekly = cat.build("AutoETS", season_length=52)
+    monthly = cat.build("AutoETS", season_length=12)
+    assert isinstance(weekly, Deseasonalized) and weekly.method == "fourier"
+    assert weekly.period == pytest.approx(365.25 / 7)
+    assert type(monthly).__name__ == "AutoETS" and monthly.season_length == 12
+    assert cat.build("MSTL.SES", season_length=52).method == "stl"
+    # multiplicative Holt-Winters only exists for short seasons
+    assert "HoltWintersMultiplicative" not in {c.name for c in cat.resolve("all", 52)}
+    assert "HoltWintersMultiplicative" in {c.name for c in cat.resolve("all", 12)}
+
+
+def test_resolve_a_list_adds_combination_members_and_rejects_unknown_names():
+    cat = load_catalog()
+    names = [c.name for c in cat.resolve(["Naive", "ComboIntermittent"], 52)]
+    assert {"Naive", "ComboIntermittent", "CrostonSBA", "TSB0.1_0.1", "ADIDA", "IMAPA"} == set(
+        names
+    )
+    with pytest.raises(ValueError, match="var 'candidates'.*NoSuchModel"):
+        cat.resolve(["Naive", "NoSuchModel"], 52)
+    with pytest.raises(ValueError, match="var 'candidates'"):
+        cat.resolve("no_such_set", 52)
+
+
+def test_plugin_by_import_path(tmp_path):
+    path = _write(
+        tmp_path,
+        """
+        candidates:
+          - name: Mine
+            model: demandcast.plugins.example:DampedSeasonalAverage
+            kwargs: {window_size: 8, damping: 0.3}
+            season: optional
+          - name: Naive
+            model: Naive
+        defaults: {smooth: Naive}
+        """,
+    )
+    cat = load_catalog(path)
+    model = cat.build("Mine", season_length=52)
+    assert isinstance(model, DampedSeasonalAverage)
+    assert (model.alias, model.window_size, model.damping, model.season_length) == (
+        "Mine",
+        8,
+        0.3,
+        52,
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("no_such_pkg.mod:Thing", "cannot import plug-in module 'no_such_pkg.mod'"),
+        ("demandcast.plugins.example:Nope", "has no class 'Nope'"),
+        ("demandcast.config:Settings", "does not meet the model contract"),
+        ("NotAStatsForecastModel", "is not a StatsForecast model"),
+    ],
+)
+def test_bad_model_path_fails_at_load_with_a_clear_error(tmp_path, model, message):
+    path = _write(
+        tmp_path,
+        f"""
+        candidates:
+          - name: Broken
+            model: {model}
+        """,
+    )
+    with pytest.raises(ValueError, match="candidate 'Broken'") as err:
+        load_catalog(path)
+    assert message in str(err.value)
+
+
+def test_catalog_structure_errors_name_the_problem(tmp_path):
+    dup = _write(
+        tmp_path,
+        """
+        candidates:
+          - {name: A, model: Naive}
+          - {name: A, model: Naive}
+        """,
+    )
+    with pytest.raises(ValueError, match="'A' is used twice"):
+        load_catalog(dup)
+    combo = _write(
+        tmp_path,
+        """
+        candidates:
+          - {name: A, model: Naive}
+          - {name: C, combine: mean, members: [A, Missing]}
+        """,
+    )
+    with pytest.raises(ValueError, match="combination 'C'"):
+        load_catalog(combo)
+
+
+class _Dbt:
+    def __init__(self, values: dict):
+        self.config = SimpleNamespace(get=values.get)
+
+
+def test_settings_from_dbt_parse_strings():
+    s = Settings.from_dbt(
+        _Dbt(
+            {
+                "horizon": "13",
+                "levels": "[95, 80]",
+                "candidates": "fast",
+                "n_jobs": "2",
+                "route_by_class": "false",
+                "selection_margin": "0.2",
+                "step_size": "",
+            }
+        )
+    )
+    assert (s.horizon, s.levels, s.candidates, s.n_jobs) == (13, (80, 95), "fast", 2)
+    assert s.route_by_class is False and s.selection_margin == 0.2
+    assert s.step_size == 13 and s.min_train_length == 26  # defaults derive from the horizon
+    listed = Settings.from_dbt(_Dbt({"candidates": '["Naive", "SeasonalNaive"]'}))
+    assert listed.candidates == ("Naive", "SeasonalNaive")
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("horizon", "abc"),
+        ("horizon", "0"),
+        ("selection_metric", "mape"),
+        ("levels", "[80, 120]"),
+        ("frequency", "fortnight"),
+        ("route_by_class", "maybe"),
+        ("engine", "spark"),
+    ],
+)
+def test_settings_from_dbt_name_the_bad_var(var, value):
+    with pytest.raises(ValueError, match=f"var '{var}'"):
+        Settings.from_dbt(_Dbt({var: value}))

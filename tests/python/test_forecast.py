@@ -1,0 +1,180 @@
+"""Forecasts from champions, cold start and fallback (demandcast.forecast)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from demandcast.backtest import run_backtest
+from demandcast.catalog import load_catalog
+from demandcast.config import Settings
+from demandcast.forecast import forecast_series, prediction_columns
+from demandcast.frames import profile_series, synthetic_series
+from demandcast.intervals import conformal_bounds, finalize
+from demandcast.selection import select_champions
+
+FAST = ("Naive", "SeasonalNaive", "HistoricAverage", "SES0.1", "Theta", "CrostonSBA", "MeanTopK")
+
+
+def _pipeline(series, profiles, settings, catalog=None):
+    metrics = run_backtest(series, profiles, settings, catalog)
+    champions = select_champions(metrics, profiles, settings, catalog)
+    return champions, forecast_series(series, profiles, champions, settings, catalog)
+
+
+@pytest.fixture(scope="module")
+def run():
+    series, profiles = synthetic_series(12, 156, seed=7)
+    profiles.loc[profiles.index[-1], "lifecycle"] = "discontinued"
+    settings = Settings(candidates=FAST)
+    champions, fc = _pipeline(series, profiles, settings)
+    return series, profiles, settings, champions, fc
+
+
+def test_exactly_horizon_rows_per_active_series_with_the_contract_columns(run):
+    series, profiles, settings, _, fc = run
+    assert list(fc.columns) == prediction_columns(settings.levels)
+    assert list(fc.columns)[4:8] == ["lo_80", "hi_80", "lo_95", "hi_95"]
+    counts = fc.groupby("series_id").size()
+    assert (counts == settings.horizon).all()
+    discontinued = profiles.loc[profiles["lifecycle"] == "discontinued", "series_id"]
+    assert set(counts.index) == set(profiles["series_id"]) - set(discontinued)
+    steps = fc.groupby("series_id")["step"].apply(list)
+    assert all(s == list(range(1, 14)) for s in steps)
+
+
+def test_periods_are_the_weeks_after_the_last_one(run):
+    series, _, _, _, fc = run
+    last = pd.Timestamp(max(series["period_start"]))
+    first = fc[fc["step"] == 1]["period_start"].map(pd.Timestamp)
+    assert (first == last + pd.Timedelta(weeks=1)).all()
+    thirteenth = fc[fc["step"] == 13]["period_start"].map(pd.Timestamp)
+    assert (thirteenth == last + pd.Timedelta(weeks=13)).all()
+    assert (first.dt.dayofweek == 0).all()  # weeks start on Monday
+
+
+def test_intervals_are_nested_non_negative_and_never_missing(run):
+    fc = run[4]
+    cols = ["lo_95", "lo_80", "forecast", "hi_80", "hi_95"]
+    values = fc[cols].to_numpy()
+    assert np.isfinite(values).all()
+    assert (values >= 0).all()
+    assert (np.diff(values, axis=1) >= -1e-9).all()
+    assert (fc["hi_95"] > fc["lo_95"]).mean() > 0.9  # intervals have width
+    assert (fc["method"] == "champion").all()
+    assert (
+        fc["model_name"] == fc["series_id"].map(run[3].set_index("series_id")["champion"])
+    ).all()
+
+
+def test_cold_start_for_new_and_short_series():
+    rng = np.random.default_rng(3)
+    long = rng.poisson(20, 156).astype(float)
+    new = np.array([4.0, 6.0, 8.0])
+    parts = []
+    for sid, y in {"long": long, "new": new}.items():
+        periods = pd.date_range(end="2024-12-30", periods=len(y), freq="W-MON")
+        parts.append(pd.DataFrame({"series_id": sid, "period_start": periods.date, "demand": y}))
+    series = pd.concat(parts, ignore_index=True)
+    profiles = profile_series(series)
+    settings = Settings(candidates=("Naive", "HistoricAverage"))
+    champions, fc = _pipeline(series, profiles, settings)
+    assert list(champions["series_id"]) == ["long"]
+    cold = fc[fc["series_id"] == "new"]
+    assert len(cold) == 13 and (cold["method"] == "cold_start").all()
+    assert cold["forecast"].nunique() == 1  # flat
+    # 3 of 13 periods of its own history: level shrinks towards the group (no group: itself)
+    assert cold["forecast"].iloc[0] == pytest.approx(6.0)
+    assert (cold["hi_95"] > cold["hi_80"]).all() and (cold["lo_80"] < 6.0).all()
+
+
+class Boom:
+    """Fits short histories, raises on the full one: fails only at refit."""
+
+    def __init__(self, alias: str = "Boom"):
+        self.alias = alias
+
+    def new(self):
+        return Boom(self.alias)
+
+    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):
+        if len(y) > 150:  # the longest backtest window trains on 143
+            raise RuntimeError("boom at refit")
+        return {"mean": np.full(h, float(np.mean(y[-4:])))}
+
+
+def test_champion_failing_at_refit_falls_back_with_the_reason(tmp_path):
+    path = tmp_path / "catalog.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            candidates:
+              - {name: Boom, model: "test_forecast:Boom"}
+              - {name: Naive, model: Naive, intervals: native}
+            defaults: {smooth: Boom, erratic: Boom, intermittent: Boom, lumpy: Boom}
+            """
+        )
+    )
+    catalog = load_catalog(path)
+    series, profiles = synthetic_series(4, 156, seed=1)
+    settings = Settings(candidates="all", selection_margin=0.99)
+    champions, fc = _pipeline(series, profiles, settings, catalog)
+    assert (champions["champion"] == "Boom").all()  # fine in the backtest
+    assert (fc["method"] == "fallback").all()
+    assert (fc["model_name"] == "WindowAverage").all()
+    assert fc["fallback_reason"].str.contains("champion Boom failed at refit").all()
+    assert fc["fallback_reason"].str.contains("boom at refit").all()
+    assert np.isfinite(fc[["forecast", "lo_95", "hi_95"]].to_numpy()).all()
+
+
+def test_a_top_k_champion_is_rebuilt_from_its_members():
+    series, profiles = synthetic_series(2, 156, seed=2)
+    settings = Settings(candidates=("Naive", "HistoricAverage", "SES0.1"))
+    champions = pd.DataFrame(
+        {
+            "series_id": profiles["series_id"],
+            "champion": "MeanTopK[Naive|HistoricAverage]",
+            "n_windows": 3,
+        }
+    )
+    fc = forecast_series(series, profiles, champions, settings)
+    sid = profiles["series_id"].iloc[0]
+    y = series.loc[series["series_id"] == sid, "demand"].to_numpy()
+    expected = max((y[-1] + y.mean()) / 2, 0)
+    got = fc[fc["series_id"] == sid]["forecast"].to_numpy()
+    assert got == pytest.approx(np.full(13, expected))
+    assert (fc["method"] == "champion").all() and fc["fallback_reason"].isna().all()
+
+
+def test_discontinued_series_get_no_rows():
+    series, profiles = synthetic_series(2, 156, seed=2)
+    profiles["lifecycle"] = "discontinued"
+    none = pd.DataFrame(columns=["series_id", "champion", "n_windows"])
+    fc = forecast_series(series, profiles, none, Settings())
+    assert fc.empty and list(fc.columns) == prediction_columns((80, 95))
+
+
+def test_finalize_clips_at_zero_and_nests_crossing_bounds():
+    forecast = np.array([[5.0, -1.0]])
+    bounds = {
+        "lo_80": np.array([[6.0, -3.0]]),  # above the forecast: pulled down to it
+        "hi_80": np.array([[9.0, 2.0]]),
+        "lo_95": np.array([[5.5, -5.0]]),  # narrower than the 80% bound: widened to it
+        "hi_95": np.array([[8.0, np.nan]]),  # missing: at least the 80% bound
+    }
+    f, b = finalize(forecast, bounds, [80, 95])
+    assert f.tolist() == [[5.0, 0.0]]
+    assert b["lo_80"].tolist() == [[5.0, 0.0]] and b["lo_95"].tolist() == [[5.0, 0.0]]
+    assert b["hi_80"].tolist() == [[9.0, 2.0]] and b["hi_95"].tolist() == [[9.0, 2.0]]
+
+
+def test_conformal_bounds_use_split_conformal_ranks():
+    residuals = np.array([np.arange(1.0, 40.0)])  # 39 residuals 1..39
+    b = conformal_bounds(np.zeros((1, 2)), residuals, [80, 95])
+    # a = 0.1: floor(40 * 0.1) = 4th and ceil(40 * 0.9) = 36th smallest
+    assert b["lo_80"][0, 0] == 4.0 and b["hi_80"][0, 0] == 36.0
+    # a = 0.025: 1st and 39th, the extremes
+    assert b["lo_95"][0, 0] == 1.0 and b["hi_95"][0, 0] == 39.0

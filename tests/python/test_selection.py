@@ -1,0 +1,158 @@
+"""Champion selection (demandcast.selection)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from demandcast.backtest import run_backtest
+from demandcast.catalog import load_catalog
+from demandcast.config import Settings
+from demandcast.frames import profile_series
+from demandcast.selection import CHAMPION_COLUMNS, parse_champion, select_champions
+
+CANDIDATES = ("Naive", "HistoricAverage", "WindowAverage13", "SeasonalNaive", "SES0.1")
+
+
+@pytest.fixture
+def weak_default_catalog(tmp_path):
+    """Packaged models, but a weak default (Naive) for every class."""
+    path = tmp_path / "catalog.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            candidates:
+              - {name: Naive, model: Naive}
+              - {name: HistoricAverage, model: HistoricAverage}
+              - {name: WindowAverage13, model: WindowAverage, kwargs: {window_size: 13}}
+              - {name: SeasonalNaive, model: SeasonalNaive, season: required}
+              - {name: SES0.1, model: SimpleExponentialSmoothing, kwargs: {alpha: 0.1}}
+              - {name: MeanTopK, combine: mean, members: top_k}
+            defaults: {smooth: Naive, erratic: Naive, intermittent: Naive, lumpy: Naive}
+            """
+        )
+    )
+    return load_catalog(path)
+
+
+def _panel(make, n: int = 4, length: int = 156, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    parts = []
+    for i in range(n):
+        y = make(t, rng)
+        periods = pd.date_range("2022-01-03", periods=length, freq="W-MON")
+        parts.append(
+            pd.DataFrame({"series_id": f"s{i}", "period_start": periods.date, "demand": y})
+        )
+    series = pd.concat(parts, ignore_index=True)
+    return series, profile_series(series)
+
+
+def _run(series, profiles, catalog, **kw):
+    settings = Settings(candidates="all", **kw)
+    metrics = run_backtest(series, profiles, settings, catalog)
+    return select_champions(metrics, profiles, settings, catalog), metrics
+
+
+def test_pure_seasonal_series_choose_the_seasonal_method(weak_default_catalog):
+    series, profiles = _panel(
+        lambda t, rng: 100 + 40 * np.sin(2 * np.pi * t / 52) + rng.normal(0, 1, t.size)
+    )
+    champions, _ = _run(series, profiles, weak_default_catalog)
+    assert tuple(champions.columns) == CHAMPION_COLUMNS
+    assert (champions["champion"] == "SeasonalNaive").all()
+    assert champions["reason"].str.contains("beats default Naive").all()
+    assert (champions["n_windows"] == 3).all()
+    assert (champions["runner_up"] != champions["champion"]).all()
+    assert (champions["champion_score"] <= champions["runner_up_score"]).all()
+
+
+def test_constant_series_choose_a_mean_type_method(weak_default_catalog):
+    series, profiles = _panel(lambda t, rng: 50 + rng.normal(0, 5, t.size))
+    champions, _ = _run(series, profiles, weak_default_catalog, selection_margin=0.0)
+    mean_type = {"HistoricAverage", "WindowAverage13", "SES0.1"}
+    picked = champions["champion"].map(lambda c: parse_champion(c)[0])
+    assert picked.isin(mean_type | {"MeanTopK"}).all()
+    top_k = champions.loc[picked == "MeanTopK", "champion"]
+    assert top_k.map(lambda c: set(parse_champion(c)[1]) <= mean_type).all()
+
+
+def test_default_is_kept_unless_the_evidence_clears_the_margin():
+    metrics = pd.DataFrame(
+        {
+            "series_id": ["a", "a", "b", "b"],
+            "model_name": ["ComboSTAT", "Naive", "ComboSTAT", "Naive"],
+            "n_windows": 3,
+            "rmsse": [1.0, 0.95, 1.0, 0.80],
+            "status": "ok",
+        }
+    )
+    profiles = pd.DataFrame({"series_id": ["a", "b"], "demand_class": ["smooth", "smooth"]})
+    out = select_champions(metrics, profiles, Settings(selection_margin=0.1)).set_index("series_id")
+    assert out.loc["a", "champion"] == "ComboSTAT"  # 5% better: noise
+    assert "within the 10% margin" in out.loc["a", "reason"]
+    assert out.loc["a", "runner_up"] == "Naive"
+    assert out.loc["b", "champion"] == "Naive"  # 20% better: clear
+    assert "beats default ComboSTAT (smooth) by 20.0%" in out.loc["b", "reason"]
+    argmin = select_champions(metrics, profiles, Settings(selection_margin=0.0))
+    assert (argmin["champion"] == "Naive").all()
+
+
+def test_a_default_without_a_score_gives_way_to_the_best():
+    metrics = pd.DataFrame(
+        {
+            "series_id": ["a", "a"],
+            "model_name": ["ComboSTAT", "Naive"],
+            "n_windows": 2,
+            "rmsse": [np.nan, 0.9],
+            "status": ["failed", "ok"],
+        }
+    )
+    profiles = pd.DataFrame({"series_id": ["a"], "demand_class": ["smooth"]})
+    out = select_champions(metrics, profiles, Settings()).iloc[0]
+    assert out["champion"] == "Naive" and "failed" in out["reason"]
+    assert out["n_candidates"] == 1 and out["n_windows"] == 2
+
+
+def test_ties_are_broken_by_catalog_order_whatever_the_row_order():
+    names = ["WindowAverage13", "Naive", "HistoricAverage", "SES0.1"]  # not catalog order
+    metrics = pd.DataFrame(
+        {
+            "series_id": "a",
+            "model_name": names,
+            "n_windows": 3,
+            "rmsse": 0.5,
+            "status": "ok",
+        }
+    )
+    profiles = pd.DataFrame({"series_id": ["a"], "demand_class": ["no_demand"]})
+    catalog = load_catalog()
+    settings = Settings(selection_margin=0.0)
+    no_default = catalog.__class__(catalog.candidates, catalog.sets, {}, catalog.long_season)
+    first = select_champions(metrics, profiles, settings, no_default)
+    again = select_champions(metrics.iloc[::-1], profiles, settings, no_default)
+    assert first.equals(again)
+    order = list(catalog.candidates)
+    assert first["champion"].iloc[0] == min(names, key=order.index)  # Naive
+    assert first["runner_up"].iloc[0] == "HistoricAverage"
+
+
+def test_top_k_champion_names_its_members_in_backtest_rank_order():
+    metrics = pd.DataFrame(
+        {
+            "series_id": "a",
+            "model_name": ["Naive", "HistoricAverage", "SES0.1", "WindowAverage13", "MeanTopK"],
+            "n_windows": 3,
+            "rmsse": [0.9, 0.7, 0.8, 1.0, 0.5],
+            "status": "ok",
+        }
+    )
+    profiles = pd.DataFrame({"series_id": ["a"], "demand_class": ["smooth"]})
+    out = select_champions(metrics, profiles, Settings(ensemble_top_k=3)).iloc[0]
+    assert out["champion"] == "MeanTopK[HistoricAverage|SES0.1|Naive]"
+    assert parse_champion(out["champion"]) == ("MeanTopK", ["HistoricAverage", "SES0.1", "Naive"])
+    assert "members HistoricAverage, SES0.1, Naive" in out["reason"]
