@@ -77,7 +77,7 @@ final as (
         '{{ tojson(var("levels")) }}' as levels,
         cast({{ var('n_jobs') }} as integer) as n_jobs,
         '{{ var("engine") }}' as engine,
-        cast({{ var('min_train_length') }} as integer) as min_train_length,
+        cast({{ min_train_length() }} as integer) as min_train_length,
         cast({{ var('selection_margin') }} as double) as selection_margin,
         cast({{ var('ensemble_top_k') }} as integer) as ensemble_top_k,
         cast({{ var('route_by_class') }} as boolean) as route_by_class,

@@ -19,7 +19,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 # Small enough for CI, large enough for every demand class and lifecycle.
 SMALL_DEMO = {"n_plants": 2, "n_products": 40, "years": 3, "seed": 7}
-FAST_VARS = "{candidates: fast, n_windows: 2}"
+FAST_VARS = "{candidates: fast, n_windows: 2, n_jobs: 2}"
 
 
 @dataclass

@@ -6,6 +6,7 @@ import shutil
 
 import duckdb
 import pytest
+from conftest import Project
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -140,3 +141,78 @@ def test_missing_orders_file_names_the_raw_path(built_copy, tmp_path):
     result = built_copy.dbt("build", raw=empty)
     assert result.returncode != 0
     assert "no orders file" in result.output and str(empty) in result.output
+
+
+def _ordered_intervals_and_full_horizon(project, horizon: int) -> None:
+    bad = project.query(
+        f"""
+        select series_id, count(*) as n from fct_demand_forecast group by 1
+        having count(*) != {horizon} or min(step) != 1 or max(step) != {horizon}
+        """
+    )
+    assert bad == []
+    (inverted,) = project.query(
+        "select count(*) from fct_demand_forecast where not"
+        " (lo_95 <= lo_80 and lo_80 <= forecast and forecast <= hi_80 and hi_80 <= hi_95)"
+        " or forecast < 0 or lo_95 is null or hi_95 is null"
+    )[0]
+    assert inverted == 0
+    forecast = {s for (s,) in project.query("select distinct series_id from fct_demand_forecast")}
+    expected = {
+        s
+        for (s,) in project.query(
+            "select series_id from dim_series where lifecycle != 'discontinued'"
+        )
+    }
+    assert forecast == expected
+
+
+def test_every_live_series_gets_horizon_rows_with_ordered_intervals(built):
+    _ordered_intervals_and_full_horizon(built, 13)
+    (discontinued,) = built.query(
+        "select count(*) from fct_forecast_exceptions where exception_type = 'discontinued'"
+    )[0]
+    assert (
+        discontinued
+        == built.query("select count(*) from dim_series where lifecycle = 'discontinued'")[0][0]
+    )
+
+
+def test_the_build_used_two_worker_processes(built):
+    # the fixture builds with n_jobs: 2; the run context records what ran
+    assert built.query("select n_jobs from int_run__context") == [(2,)]
+
+
+def test_monthly_data_with_an_18_month_horizon(tmp_path):
+    from demandcast.demo import write_demo
+
+    raw = tmp_path / "raw"
+    write_demo(raw, n_plants=1, n_products=30, years=4, seed=11)
+    project = Project(raw=raw, db=tmp_path / "m.duckdb", target=tmp_path / "target")
+    result = project.dbt(
+        "build",
+        vars="{frequency: month, horizon: 18, season_length: 12, candidates: fast, n_windows: 2}",
+    )
+    assert result.returncode == 0, result.output[-4000:]
+    _ordered_intervals_and_full_horizon(project, 18)
+    (not_month_start,) = project.query(
+        "select count(*) from fct_demand_forecast where day(period_start) != 1"
+    )[0]
+    assert not_month_start == 0
+    (backtested,) = project.query("select count(distinct series_id) from fct_backtest_metrics")[0]
+    assert backtested > 0
+
+
+def test_default_catalog_backtests_at_least_50_candidates(tmp_path):
+    from demandcast.demo import write_demo
+
+    raw = tmp_path / "raw"
+    write_demo(raw, n_plants=1, n_products=16, years=3, seed=5)
+    project = Project(raw=raw, db=tmp_path / "d.duckdb", target=tmp_path / "target")
+    result = project.dbt("build", vars=None)
+    assert result.returncode == 0, result.output[-4000:]
+    (n_candidates,) = project.query(
+        "select count(distinct model_name) from fct_backtest_metrics where status = 'ok'"
+    )[0]
+    assert n_candidates >= 50
+    _ordered_intervals_and_full_horizon(project, 13)
