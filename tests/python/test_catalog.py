@@ -28,6 +28,7 @@ def test_default_set_has_at_least_50_distinct_candidates_for_weekly_data():
     assert {"decomposition", "intermittent", "plugin", "ensemble"} <= families
 
 
+@pytest.mark.filterwarnings("ignore:possible convergence problem")
 def test_every_single_candidate_builds_and_forecasts():
     cat = load_catalog()
     rng = np.random.default_rng(1)
