@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_DIR := data/demo
 
-.PHONY: setup demo lint test ci-check bench clean
+.PHONY: setup demo lint test ci-check bench accuracy clean
 
 $(BIN)/dbt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,12 @@ ci-check: setup  ## build a small demo on the ci target with every gate, then th
 	DEMANDCAST_RAW_PATH=data/ci $(BIN)/dbt build --target ci
 	$(BIN)/demandcast check --db warehouse/ci.duckdb --docs reports/data_docs
 
-bench: setup  ## speed and memory figures for the README
-	$(BIN)/python scripts/bench_build.py
-	$(BIN)/python scripts/bench_automl.py
+bench: setup  ## speed and memory figures for the README (about 25 minutes on 2 cores)
+	$(BIN)/python scripts/bench_build.py --products 200 2000
+	$(BIN)/python scripts/bench_automl.py --series 2000 --years 3 --n-jobs 2
+
+accuracy: setup  ## does selection pay? holdout accuracy on the demo's unseen future
+	$(BIN)/python scripts/accuracy.py --plants 2 --products 300 --origins 0,13,26,39 --n-jobs 2
 
 clean:
 	rm -rf target logs warehouse/*.duckdb* reports data

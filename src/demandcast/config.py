@@ -1,9 +1,9 @@
 """Run settings for the forecasting engine, read from dbt vars.
 
 Every knob of backtest, selection and forecast lives in one frozen dataclass so
-the three steps cannot disagree. `Settings.from_dbt(dbt)` reads the same names
-from a dbt Python model's config (dbt vars arrive there as strings more often
-than not), parses them and raises a ValueError naming the var when one is bad.
+the three steps cannot disagree. `Settings.from_mapping(values)` reads the same
+names from the run row int_run__context (dbt vars, often as strings or JSON
+text), parses them and raises a ValueError naming the var when one is bad.
 """
 
 from __future__ import annotations
@@ -154,11 +154,6 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
-
-    @classmethod
-    def from_dbt(cls, dbt: Any) -> Settings:
-        """Build settings from a dbt Python model's `dbt.config.get`, parsing strings."""
-        return cls.from_mapping({f.name: dbt.config.get(f.name) for f in fields(cls)})
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:

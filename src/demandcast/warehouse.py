@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,25 +24,10 @@ class Run:
             return default
         return value
 
-    def json(self, key: str) -> Any:
-        """A var stored as JSON text by the SQL (lists and mappings)."""
-        return json.loads(self.values[key])
-
     @property
     def settings(self) -> Settings:
         """The forecasting settings, validated, with the var named on error."""
-        return Settings.from_dbt(_ConfigView(self))
-
-
-class _ConfigView:
-    """The run row seen as a dbt Python model's `dbt.config`, for Settings.from_dbt."""
-
-    def __init__(self, run: Run) -> None:
-        self.config = self
-        self._run = run
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._run.get(key, default)
+        return Settings.from_mapping({key: self.get(key) for key in self.values})
 
 
 def read_run(relation: Any) -> Run:

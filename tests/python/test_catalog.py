@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -139,29 +138,22 @@ def test_catalog_structure_errors_name_the_problem(tmp_path):
         load_catalog(combo)
 
 
-class _Dbt:
-    def __init__(self, values: dict):
-        self.config = SimpleNamespace(get=values.get)
-
-
-def test_settings_from_dbt_parse_strings():
-    s = Settings.from_dbt(
-        _Dbt(
-            {
-                "horizon": "13",
-                "levels": "[95, 80]",
-                "candidates": "fast",
-                "n_jobs": "2",
-                "route_by_class": "false",
-                "selection_margin": "0.2",
-                "step_size": "",
-            }
-        )
+def test_settings_parse_var_strings():
+    s = Settings.from_mapping(
+        {
+            "horizon": "13",
+            "levels": "[95, 80]",
+            "candidates": "fast",
+            "n_jobs": "2",
+            "route_by_class": "false",
+            "selection_margin": "0.2",
+            "step_size": "",
+        }
     )
     assert (s.horizon, s.levels, s.candidates, s.n_jobs) == (13, (80, 95), "fast", 2)
     assert s.route_by_class is False and s.selection_margin == 0.2
     assert s.step_size == 13 and s.min_train_length == 26  # defaults derive from the horizon
-    listed = Settings.from_dbt(_Dbt({"candidates": '["Naive", "SeasonalNaive"]'}))
+    listed = Settings.from_mapping({"candidates": '["Naive", "SeasonalNaive"]'})
     assert listed.candidates == ("Naive", "SeasonalNaive")
 
 
@@ -177,6 +169,6 @@ def test_settings_from_dbt_parse_strings():
         ("engine", "spark"),
     ],
 )
-def test_settings_from_dbt_name_the_bad_var(var, value):
+def test_settings_name_the_bad_var(var, value):
     with pytest.raises(ValueError, match=f"var '{var}'"):
-        Settings.from_dbt(_Dbt({var: value}))
+        Settings.from_mapping({var: value})
