@@ -25,13 +25,7 @@ usable as (
         {{ period_start('orders.order_date') }} as period_start
     from orders
     cross join context
-    where
-        not orders.is_duplicate
-        and orders.plant_id is not null
-        and orders.product_id is not null
-        and orders.order_date is not null
-        and orders.quantity is not null
-        and orders.order_date < context.forecast_start
+    where {{ usable_order_line() }}
 
 ),
 

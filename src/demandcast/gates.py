@@ -460,15 +460,21 @@ def _forecast_series(df: pd.DataFrame, v: Mapping[str, Any]) -> pd.DataFrame:
             count(steps.series_id) as n_steps,
             max(steps.forecast) as forecast_max,
             any_value(history.history_max) as history_max,
-            {float(v["max_history_multiple"])} * any_value(history.history_max)
-                + {float(v["history_allowance"])} as plausible_max
+            -- a cold start borrows its level from the product group by design:
+            -- the bound on its own (short) history does not apply
+            case when not bool_and(coalesce(steps.method, '') = 'cold_start') then
+                {float(v["max_history_multiple"])} * any_value(history.history_max)
+                + {float(v["history_allowance"])}
+            end as plausible_max
         from expected
         left join steps using (series_id)
         left join history using (series_id)
         group by all
         order by all
         """,
-        steps=df[["series_id", "forecast"]],
+        steps=df[["series_id", "forecast"]].assign(
+            method=df["method"] if "method" in df.columns else None
+        ),
         expected=_ids(ids, "series_id"),
         history=_history_frame(v.get("history_max")),
     )

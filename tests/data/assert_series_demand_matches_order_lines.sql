@@ -27,12 +27,7 @@ from_orders as (
         sum(orders.quantity) as quantity
     from orders
     cross join context
-    where
-        not orders.is_duplicate
-        and orders.plant_id is not null
-        and orders.product_id is not null
-        and orders.quantity is not null
-        and orders.order_date < context.forecast_start
+    where {{ usable_order_line() }}
     group by 1
 
 ),

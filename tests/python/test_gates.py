@@ -627,3 +627,15 @@ def test_check_warehouse_takes_the_dbt_vars_as_params(tmp_path, capsys):
 def test_check_warehouse_without_a_file_says_so(tmp_path, capsys):
     assert check_warehouse(tmp_path / "nope.duckdb", tmp_path / "docs") == 1
     assert "no warehouse file" in capsys.readouterr().out
+
+
+def test_a_cold_start_is_not_judged_against_its_own_short_history():
+    frame = forecast()
+    first = frame["series_id"] == SERIES[0]
+    frame.loc[first, ["forecast", "lo_95", "lo_80", "hi_80", "hi_95"]] = [500, 400, 450, 550, 600]
+    context = CONTEXTS["forecast"]
+    with pytest.raises(GateFailed, match="plausible_max"):
+        run_gate("forecast", frame, run_id="t", context=context)
+    frame.loc[first, "method"] = "cold_start"
+    results = run_gate("forecast", frame, run_id="t", context=context)
+    assert results["success"].dropna().all()
