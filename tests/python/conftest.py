@@ -71,6 +71,19 @@ class Project:
         return digest.hexdigest()
 
 
+def raw_with_orders(src: Path, dst: Path, orders_sql: str, fmt: str = "parquet") -> Path:
+    """A raw folder beside `src` whose orders are `orders_sql` over the good orders
+    (a view named `orders`), written as Parquet or CSV; products and plants copied."""
+    dst.mkdir()
+    for name in ("products.parquet", "plants.parquet"):
+        shutil.copy(src / name, dst / name)
+    con = duckdb.connect()
+    con.execute(f"create view orders as select * from '{src}/orders.parquet'")
+    target = dst / f"orders.{fmt}"
+    con.execute(f"copy ({orders_sql}) to '{target}'" + (" (header)" if fmt == "csv" else ""))
+    return dst
+
+
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> Path:
     from demandcast.demo import write_demo

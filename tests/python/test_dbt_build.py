@@ -6,7 +6,7 @@ import shutil
 
 import duckdb
 import pytest
-from conftest import Project
+from conftest import Project, raw_with_orders
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -55,17 +55,6 @@ def test_duplicates_and_returns_are_flagged_not_dropped(built):
     assert excluded == dup
 
 
-def _corrupt(src, dst, select_sql: str, fmt: str = "parquet"):
-    dst.mkdir()
-    for name in ("products.parquet", "plants.parquet"):
-        shutil.copy(src / name, dst / name)
-    con = duckdb.connect()
-    con.execute(f"create view orders as select * from '{src}/orders.parquet'")
-    target = dst / f"orders.{fmt}"
-    con.execute(f"copy ({select_sql}) to '{target}'" + (" (header)" if fmt == "csv" else ""))
-    return target
-
-
 BAD_INPUTS = {
     "missing column": (
         "select * exclude (quantity) from orders",
@@ -95,7 +84,7 @@ def test_bad_input_stops_the_build_naming_file_and_column_and_keeps_tables(
 ):
     select_sql, fmt, words = BAD_INPUTS[case]
     raw = tmp_path / "raw"
-    _corrupt(built_copy.raw, raw, select_sql, fmt)
+    raw_with_orders(built_copy.raw, raw, select_sql, fmt)
     before = {t: built_copy.checksum(t) for t in BI_TABLES}
 
     result = built_copy.dbt("build", raw=raw)

@@ -4,23 +4,12 @@ message naming the problem; nothing downstream runs; the BI tables keep their ro
 from __future__ import annotations
 
 import json
-import shutil
 
 import duckdb
 import pytest
+from conftest import raw_with_orders
 
 BI_TABLES = ["fct_demand_forecast", "fct_model_registry", "fct_forecast_history", "dim_series"]
-
-
-def _raw_copy(src, dst, orders_sql: str):
-    """A raw folder whose orders are `orders_sql` over the good orders (view `orders`)."""
-    dst.mkdir()
-    for name in ("products.parquet", "plants.parquet"):
-        shutil.copy(src / name, dst / name)
-    con = duckdb.connect()
-    con.execute(f"create view orders as select * from '{src}/orders.parquet'")
-    con.execute(f"copy ({orders_sql}) to '{dst}/orders.parquet'")
-    return dst
 
 
 def _statuses(project) -> dict[str, str]:
@@ -74,7 +63,7 @@ RAW_CASES = {
 @pytest.mark.parametrize("case", list(RAW_CASES))
 def test_bad_orders_fail_the_orders_gate_and_keep_the_bi_tables(case, built_copy, tmp_path):
     sql, words = RAW_CASES[case]
-    raw = _raw_copy(built_copy.raw, tmp_path / "raw", sql)
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql)
     before = {t: built_copy.checksum(t) for t in BI_TABLES}
     result = built_copy.dbt("build", raw=raw)
     _assert_gate_stopped_build(built_copy, before, result, "gate_orders", words)
@@ -130,7 +119,7 @@ def test_clean_build_passes_every_gate(built):
 
 def test_warn_mode_records_the_failure_and_builds_on(built_copy, tmp_path):
     sql, _ = RAW_CASES["duplicates above threshold"]
-    raw = _raw_copy(built_copy.raw, tmp_path / "raw", sql)
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql)
     result = built_copy.dbt(
         "build",
         raw=raw,
