@@ -1,8 +1,10 @@
 """Backtest every candidate on every eligible series: one metrics row per
-series x candidate (demandcast.backtest)."""
+series x candidate (demandcast.backtest). The pooled residual quantiles for
+the forecast's intervals go to main.int_forecast__calibration."""
 
 from demandcast import backtest
-from demandcast.warehouse import read_run
+from demandcast.intervals import Calibration
+from demandcast.warehouse import read_run, write_calibration
 
 
 def model(dbt, session):
@@ -11,4 +13,7 @@ def model(dbt, session):
     run = read_run(dbt.ref("int_run__context"))
     series = dbt.ref("int_series__filled").df()
     profiles = dbt.ref("int_series__profiled").df()
-    return backtest.run_backtest(series, profiles, run.settings)
+    calibration = Calibration()
+    metrics = backtest.run_backtest(series, profiles, run.settings, calibration=calibration)
+    write_calibration(session, calibration.quantiles(run.settings.levels))
+    return metrics

@@ -1,8 +1,8 @@
-"""Refit each champion on all history and forecast the horizon with
-intervals; cold start for short series (demandcast.forecast)."""
+"""Refit each champion on all history and forecast the horizon with pooled
+conformal intervals; cold start for new products (demandcast.forecast)."""
 
 from demandcast import forecast
-from demandcast.warehouse import read_run
+from demandcast.warehouse import read_calibration, read_run
 
 
 def model(dbt, session):
@@ -11,4 +11,7 @@ def model(dbt, session):
     series = dbt.ref("int_series__filled").df()
     profiles = dbt.ref("int_series__profiled").df()
     champions = dbt.ref("int_forecast__champions").df()
-    return forecast.forecast_series(series, profiles, champions, run.settings)
+    calibration = read_calibration(session)
+    return forecast.forecast_series(
+        series, profiles, champions, run.settings, calibration=calibration
+    )

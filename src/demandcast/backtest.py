@@ -22,13 +22,19 @@ How the work is organised:
 - Combinations (fixed members, and the per-series top-k by the selection
   metric) are built from the members' backtest forecasts and scored on the
   same windows.
+- Expensive models marked `forward` in the catalog (ETS, theta, ARIMA) are
+  estimated once per series at the first backtest origin and applied to the
+  later windows through StatsForecast's `forward` (`backtest_refit` false,
+  the default); the others are refit on every window.
 - Only aggregated metrics leave; the per-step frame is dropped group by group.
+  Its residuals, scaled per series, feed a `Calibration`: per demand class,
+  candidate and horizon step, the quantiles the forecast's intervals use
+  (intervals.py).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +44,7 @@ from statsforecast import StatsForecast
 from demandcast.catalog import Candidate, Catalog, Guarded, error_of, load_catalog
 from demandcast.config import Settings
 from demandcast.frames import to_sf
+from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
 
 log = logging.getLogger(__name__)
@@ -60,7 +67,6 @@ class BacktestStats:
     n_series: int = 0
     n_calls: int = 0
     n_fits: int = 0
-    cv_seconds: float = 0.0
 
 
 def run_backtest(
@@ -69,10 +75,15 @@ def run_backtest(
     settings: Settings,
     catalog: Catalog | None = None,
     stats: BacktestStats | None = None,
+    calibration: Calibration | None = None,
 ) -> pd.DataFrame:
-    """Backtest every applicable candidate on every eligible series; one row per pair."""
+    """Backtest every applicable candidate on every eligible series; one row per pair.
+
+    Pass a `Calibration` to collect the scaled residuals for pooled conformal intervals.
+    """
     catalog = catalog or load_catalog()
     stats = stats if stats is not None else BacktestStats()
+    calibration = calibration if calibration is not None else Calibration()
     cands = catalog.resolve(settings.candidates, settings.season_length)
     singles = [c for c in cands if not c.is_combination]
     combos = [c for c in cands if c.is_combination]
@@ -88,7 +99,9 @@ def run_backtest(
         run = [c for c in singles if c.name in set(key.split("|"))] if key else []
         group_df = df[df["unique_id"].isin(members.index)]
         parts.append(
-            _backtest_group(group_df, members, run, combos, int(n_win), settings, catalog, stats)
+            _backtest_group(
+                group_df, members, run, combos, int(n_win), settings, catalog, stats, calibration
+            )
         )
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
     order = {c.name: i for i, c in enumerate(cands)}
@@ -211,6 +224,7 @@ def _backtest_group(
     settings: Settings,
     catalog: Catalog,
     stats: BacktestStats,
+    calibration: Calibration,
 ) -> pd.DataFrame:
     h, step = settings.horizon, settings.step_size
     ids = np.sort(members.index.to_numpy().astype(str))
@@ -218,11 +232,13 @@ def _backtest_group(
     t = n_win * h
     names = [c.name for c in run]
     if run:
-        models = [Guarded(catalog.build(c.name, settings.season_length)) for c in run]
+        forward = not settings.backtest_refit
+        models = [
+            Guarded(catalog.build(c.name, settings.season_length), forward and c.forward)
+            for c in run
+        ]
         sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
-        start = time.perf_counter()
         cv = _cross_validation(sf, df, h, n_win, step, settings)
-        stats.cv_seconds += time.perf_counter() - start
         stats.n_calls += 1
         stats.n_fits += n * n_win * len(run)
         cv_ids = cv["unique_id"].to_numpy()[::t].astype(str)
@@ -241,6 +257,8 @@ def _backtest_group(
     errors = _error_messages(df, ids, failed, run, n_win, settings, catalog)
 
     blocks = [_rows(ids, names, n_win, base, failed, errors)]
+    classes = members["demand_class"].reindex(ids).to_numpy()
+    calibration.add(classes, names, y, f, s_mae, base["mae"], n_win)
     crit = _criterion(base, settings.selection_metric, failed)
     window_crit = _window_criteria(y, f, s_mae, s_mse, n_win, h, settings, failed, crit)
     for combo in combos:
@@ -251,6 +269,7 @@ def _backtest_group(
         block = _rows(ids, [combo.name], n_win, res, bad, msgs)
         block.loc[bad[:, 0], "status"] = "skipped"
         blocks.append(block)
+        calibration.add(classes, [combo.name], y, fc[:, :, None], s_mae, res["mae"], n_win)
     return pd.concat(blocks, ignore_index=True)
 
 
@@ -259,7 +278,9 @@ def _cross_validation(
 ) -> pd.DataFrame:
     """One StatsForecast cross_validation call, local or on a distributed engine."""
     if settings.engine == "local":
-        return sf.cross_validation(df=df, h=h, n_windows=n_win, step_size=step, refit=True)
+        return sf.cross_validation(
+            df=df, h=h, n_windows=n_win, step_size=step, refit=settings.backtest_refit
+        )
     raise NotImplementedError(
         f"var 'engine': '{settings.engine}' is reserved for StatsForecast's fugue backends "
         "(pass a Dask/Ray frame to StatsForecast); this build runs 'local' only"

@@ -48,6 +48,8 @@ _ENTRY_KEYS = {
     "combine",
     "members",
     "description",
+    "full_only_below_long_season",
+    "forward",
 }
 
 
@@ -69,6 +71,8 @@ class Candidate:
     classes: tuple[str, ...] = DEMAND_CLASSES
     combine: str | None = None
     members: tuple[str, ...] | str = ()
+    full_only_below_long_season: bool = False
+    forward: bool = False
 
     @property
     def is_combination(self) -> bool:
@@ -97,6 +101,7 @@ class Catalog:
     sets: dict[str, tuple[str, ...]]
     defaults: dict[str, str]
     long_season: int = 24
+    pool: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def available(self, season_length: int) -> list[Candidate]:
         """Entries usable with this season length (catalog order)."""
@@ -119,6 +124,8 @@ class Catalog:
         if isinstance(spec, str):
             if spec in self.sets:
                 names = list(self.sets[spec])
+                if spec == "default" and season_length <= self.long_season:
+                    names = [n for n in names if not self.candidates[n].full_only_below_long_season]
             elif spec == "all":
                 names = list(self.candidates)
             elif spec in self.candidates:
@@ -144,9 +151,6 @@ class Catalog:
             if cand.is_combination and not cand.is_top_k:
                 wanted.update(cand.members)
         return [c for c in self.candidates.values() if c.name in wanted and c.name in usable]
-
-    def default_for(self, demand_class: str) -> str | None:
-        return self.defaults.get(demand_class)
 
     def build(self, name: str, season_length: int) -> Any:
         """A fresh model instance for a single (non-combination) candidate."""
@@ -210,7 +214,16 @@ def _load_cached(path: str, mtime: float) -> Catalog:
             raise ValueError(f"{where}: defaults: unknown demand class '{cls}'")
         if name not in candidates:
             raise ValueError(f"{where}: defaults: '{cls}' names unknown candidate '{name}'")
-    catalog = Catalog(candidates, sets, defaults, int(raw.get("long_season", 24)))
+    pool = {
+        cls: tuple(names) for cls, names in ((raw.get("selection") or {}).get("pool") or {}).items()
+    }
+    for cls, names in pool.items():
+        unknown = [p for p in names if p not in candidates]
+        if cls not in DEMAND_CLASSES or unknown:
+            raise ValueError(
+                f"{where}: selection.pool.{cls}: unknown demand class or candidates {unknown}"
+            )
+    catalog = Catalog(candidates, sets, defaults, int(raw.get("long_season", 24)), pool)
     for cand in candidates.values():  # fail at load, not mid-run, on a bad class path
         if not cand.is_combination:
             _resolve_class(cand.model, cand.name)
@@ -266,6 +279,8 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
         classes=tuple(classes),
         combine=combine,
         members=members,
+        full_only_below_long_season=bool(entry.get("full_only_below_long_season", False)),
+        forward=bool(entry.get("forward", False)),
     )
 
 
@@ -455,13 +470,44 @@ class Guarded(sf_models._TS):
     caller records it (status 'failed' with the error message).
     """
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, forward: bool = False):
         self.model = model
         self.alias = model.alias
+        self.use_forward = forward and callable(getattr(model, "forward", None))
         self.prediction_intervals = None
+        self._fitted: Any = None
 
     def new(self):
-        return Guarded(self.model.new())
+        return Guarded(self.model.new(), self.use_forward)
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Guarded:
+        """Estimate once (backtest with refit=False); `forward` applies it to later windows."""
+        self._fitted = None
+        if self.use_forward:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self._fitted = self.model.new().fit(y=np.asarray(y, dtype=float))
+            except Exception:
+                self._fitted = _FAILED
+        return self
+
+    def forward(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: list | None = None,
+        fitted: bool = False,
+    ) -> dict:
+        """The first window's estimate applied to this window's history (expensive models), or
+        a full refit (cheap models and those without `forward`)."""
+        if self._fitted is None:
+            return self.forecast(y=y, h=h, level=level)
+        if self._fitted is _FAILED:
+            return self._nan(h, level)
+        return self._guard(lambda: self._fitted.forward(y=y, h=h, **_level_kw(level)), h, level)
 
     def forecast(
         self,
@@ -472,10 +518,13 @@ class Guarded(sf_models._TS):
         level: list | None = None,
         fitted: bool = False,
     ) -> dict:
+        return self._guard(lambda: self.model.forecast(y=y, h=h, **_level_kw(level)), h, level)
+
+    def _guard(self, run: Any, h: int, level: list | None) -> dict:
         try:
             with warnings.catch_warnings():  # convergence chatter; failures are recorded
                 warnings.simplefilter("ignore")
-                res = self.model.forecast(y=y, h=h, **_level_kw(level))
+                res = run()
             mean = np.asarray(res["mean"], dtype=float)
             if mean.shape != (h,):
                 raise ValueError(f"forecast returned shape {mean.shape}, expected ({h},)")
@@ -483,12 +532,19 @@ class Guarded(sf_models._TS):
                 raise ValueError("forecast contains NaN or infinite values")
             return res
         except Exception:
-            out = {"mean": np.full(h, np.nan)}
-            for lv in sorted(level or [], reverse=True):
-                out[f"lo-{lv}"] = np.full(h, np.nan)
-            for lv in sorted(level or []):
-                out[f"hi-{lv}"] = np.full(h, np.nan)
-            return out
+            return self._nan(h, level)
+
+    @staticmethod
+    def _nan(h: int, level: list | None) -> dict:
+        out = {"mean": np.full(h, np.nan)}
+        for lv in sorted(level or [], reverse=True):
+            out[f"lo-{lv}"] = np.full(h, np.nan)
+        for lv in sorted(level or []):
+            out[f"hi-{lv}"] = np.full(h, np.nan)
+        return out
+
+
+_FAILED = object()
 
 
 def error_of(model: Any, y: np.ndarray, h: int, level: list | None = None) -> str:

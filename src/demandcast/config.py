@@ -35,9 +35,10 @@ class Settings:
     - season_length: periods per seasonal cycle (52 weeks, 12 months, 7 days).
     - n_windows: backtest origins per series (rolling origin); a series with a
       shorter history is backtested on as many windows as fit (at least one).
-    - step_size: periods between two backtest origins. Default: the horizon, so
-      the windows do not overlap and every period is scored once; a smaller
-      step gives more, correlated, scores for the same cost per window.
+    - step_size: periods between two backtest origins. Default: a third of the
+      horizon (rounded up), so the windows stay close to the forecast origin
+      and every series with a little more than one window of history gets
+      several of them.
     - selection_metric: the score selection minimises. Default 'rmsse': scale
       free, comparable across series, and unlike the MAE family (mase, wape)
       it does not reward forecasting zero on intermittent series.
@@ -49,11 +50,16 @@ class Settings:
       origin; a series with less than min_train_length + horizon periods is not
       backtested and gets the cold-start forecast. Default: 2 x horizon.
     - ensemble_top_k: members of the per-series top-k combinations.
-    - selection_margin: relative improvement the best candidate needs over the
-      demand class's default before it replaces it. Default 0.2 (20% lower
-      score): on the demo data (scripts/accuracy.py) smaller margins let the
-      noise of a three-window backtest replace a robust default with a worse
-      model.
+    - selection_margin: relative improvement another member of the selection
+      pool (robust combinations) needs over the class champion before a series
+      switches to it. Default 0.1.
+    - single_margin: the same for any candidate outside the pool (single
+      models, per-series top-k, plug-ins). Default 0.5: on real monthly data a
+      single model that wins a few backtest windows by less is mostly noise.
+    - backtest_refit: false (default) estimates the expensive models (those
+      with StatsForecast's `forward`) once, at the first backtest origin, and
+      applies the estimate to the later windows; cheap models are refit on
+      every window. true refits everything on every window.
     - route_by_class: run the expensive candidates only on the demand classes
       their catalog tags name (intermittent series skip AutoARIMA & co.).
     - engine: 'local' runs StatsForecast in this process; 'dask' and 'ray' hand
@@ -71,8 +77,10 @@ class Settings:
     n_jobs: int = 1
     min_train_length: int | None = None
     ensemble_top_k: int = 3
-    selection_margin: float = 0.2
+    selection_margin: float = 0.1
+    single_margin: float = 0.5
     route_by_class: bool = True
+    backtest_refit: bool = False
     engine: str = "local"
 
     def __post_init__(self) -> None:
@@ -81,7 +89,7 @@ class Settings:
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "an integer >= 1")
         if self.step_size is None:
-            object.__setattr__(self, "step_size", self.horizon)
+            object.__setattr__(self, "step_size", -(-self.horizon // 3))
         _check(
             isinstance(self.step_size, int) and self.step_size >= 1,
             "step_size",
@@ -89,7 +97,7 @@ class Settings:
             "an integer >= 1",
         )
         if self.min_train_length is None:
-            object.__setattr__(self, "min_train_length", 2 * self.horizon)
+            object.__setattr__(self, "min_train_length", max(self.horizon, self.season_length // 2))
         _check(
             isinstance(self.min_train_length, int) and self.min_train_length >= 1,
             "min_train_length",
@@ -132,18 +140,18 @@ class Settings:
             self.n_jobs,
             "an integer >= 1, or -1 for all cores",
         )
-        _check(
-            isinstance(self.selection_margin, numbers.Real) and 0 <= self.selection_margin < 1,
-            "selection_margin",
-            self.selection_margin,
-            "a number in [0, 1)",
-        )
-        _check(
-            isinstance(self.route_by_class, bool),
-            "route_by_class",
-            self.route_by_class,
-            "true or false",
-        )
+        for name in ("selection_margin", "single_margin"):
+            value = getattr(self, name)
+            _check(
+                isinstance(value, numbers.Real) and 0 <= value < 1,
+                name,
+                value,
+                "a number in [0, 1)",
+            )
+        for name in ("route_by_class", "backtest_refit"):
+            _check(
+                isinstance(getattr(self, name), bool), name, getattr(self, name), "true or false"
+            )
         _check(self.engine in ENGINES, "engine", self.engine, ENGINES)
 
     @property
@@ -279,6 +287,8 @@ _PARSERS = {
     "min_train_length": _int,
     "ensemble_top_k": _int,
     "selection_margin": _float,
+    "single_margin": _float,
     "route_by_class": _bool,
+    "backtest_refit": _bool,
     "engine": _str,
 }

@@ -8,11 +8,14 @@ forecast series x step (the `int_forecast__predictions` contract):
   needs it (a combination needs each of its members), never one per series.
   Combinations average (or take the median of) the members that refit
   without error.
-- Intervals at every level in `settings.levels`: the model's own where the
-  catalog says `intervals: native` and the champion is a single model;
-  otherwise conformal, from the champion's errors on the series' backtest
-  windows (see intervals.py; one StatsForecast `cross_validation` call per
-  model and window count). Never missing, clipped at 0 and nested.
+- Intervals at every level in `settings.levels`: pooled conformal, from the
+  backtest's calibration table (per demand class, champion and horizon step;
+  see intervals.py), scaled per series. Where the table has no row for the
+  champion: the model's own intervals where it has them, else Gaussian on the
+  recent spread. Never missing, clipped at 0 and nested.
+- A series too short to backtest gets its class champion fitted on all it has
+  (n_windows 0); its interval scale is its MASE scale times the square root of
+  the median backtest MASE of its class's champions.
 - method 'fallback': the champion (every member) raised at refit; the series
   gets the window average below, and fallback_reason says what failed.
 - method 'cold_start': active series without a champion (too short to
@@ -37,7 +40,8 @@ from statsforecast import StatsForecast
 from demandcast.catalog import Catalog, Guarded, error_of, load_catalog
 from demandcast.config import Settings
 from demandcast.frames import future_periods, to_sf
-from demandcast.intervals import conformal_bounds, finalize, normal_bounds
+from demandcast.intervals import finalize, normal_bounds, pooled_bounds
+from demandcast.metrics import seasonal_scales
 from demandcast.selection import parse_champion
 
 log = logging.getLogger(__name__)
@@ -70,8 +74,12 @@ def forecast_series(
     settings: Settings,
     catalog: Catalog | None = None,
     stats: ForecastStats | None = None,
+    calibration: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Forecast every active series: its champion, a fallback, or the cold-start method."""
+    """Forecast every active series: its champion, a fallback, or the cold-start method.
+
+    `calibration`: the backtest's pooled residual quantiles (Calibration.quantiles).
+    """
     catalog = catalog or load_catalog()
     stats = stats if stats is not None else ForecastStats()
     df = to_sf(series)
@@ -87,14 +95,14 @@ def forecast_series(
         .set_index("series_id")
     )
     champ = champ.reindex(active)
-    champ_n_windows = champ["n_windows"]
+    scale = _interval_scales(df, prof, champ, settings)
     champ = champ["champion"].dropna()
     champ = champ[champ.astype(str).str.len() > 0].astype(str)
 
     parts = []
     cold_ids = active.difference(champ.index)
     if len(champ):
-        fc, failed = _champion_forecasts(df, champ, champ_n_windows, settings, catalog, stats)
+        fc, failed = _champion_forecasts(df, champ, scale, calibration, settings, catalog, stats)
         parts.append(fc)
         cold_from_failure = failed
     else:
@@ -128,10 +136,37 @@ def forecast_series(
 # ---------------------------------------------------------------- champion forecasts
 
 
+def _interval_scales(
+    df: pd.DataFrame, prof: pd.DataFrame, champ: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
+    """Per series: demand class and the scale of its pooled conformal interval."""
+    out = pd.DataFrame(index=champ.index)
+    out["demand_class"] = prof["demand_class"].reindex(champ.index).astype(str).to_numpy()
+    for col in ("interval_scale", "scale_mae"):
+        if col not in champ.columns:
+            champ = champ.assign(**{col: np.nan})
+    given = champ["interval_scale"].astype(float)
+    missing = given.isna() & champ["champion"].notna()
+    if missing.any():
+        known = champ[given.notna()]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mase = (known["interval_scale"] / known["scale_mae"]) ** 2
+        per_class = mase.groupby(out.loc[known.index, "demand_class"]).median()
+        ids = given.index[missing]
+        hist = seasonal_scales(df[df["unique_id"].isin(ids)], settings.season_length)
+        ratio = (
+            out.loc[ids, "demand_class"].map(per_class).fillna(mase.median() if len(mase) else 1.0)
+        )
+        given[ids] = hist["scale_mae"].reindex(ids).to_numpy() * np.sqrt(ratio.to_numpy())
+    out["scale"] = given
+    return out
+
+
 def _champion_forecasts(
     df: pd.DataFrame,
     champ: pd.Series,
-    n_windows: pd.Series,
+    scale: pd.DataFrame,
+    calibration: pd.DataFrame | None,
     settings: Settings,
     catalog: Catalog,
     stats: ForecastStats,
@@ -151,22 +186,17 @@ def _champion_forecasts(
     need = pairs["member"].map(lambda c: catalog.candidates[c].required_history(m)).to_numpy()
     short = pairs[length < need].groupby("unique_id")["member"].agg(", ".join)
     pairs = pairs[length >= need]
-    conformal = pairs[pairs["conformal"]]
 
-    fcst, cv = [], []
+    has_calibration = calibration is not None and not calibration.empty
+    fcst = []
     for member, grp in pairs.groupby("member", sort=True):
-        native = catalog.candidates[member].native_intervals
+        # native intervals only as the fallback without a calibration table (ETS's
+        # simulated intervals would double the cost of the refit)
+        native = catalog.candidates[member].native_intervals and not has_calibration
         ids = grp["unique_id"].unique()
         fcst.append(_forecast_member(df, ids, member, native, settings, catalog))
         stats.n_calls += 1
         stats.n_fits += len(ids)
-        need_cv = conformal.loc[conformal["member"] == member, "unique_id"].unique()
-        if len(need_cv):
-            w = n_windows.reindex(need_cv).fillna(1).clip(lower=1).astype(int)
-            for n_win, ids_w in w.groupby(w):
-                cv.append(_cv_member(df, ids_w.index, member, int(n_win), settings, catalog))
-                stats.n_calls += 1
-                stats.n_fits += len(ids_w) * int(n_win)
     fcst = pd.concat(fcst, ignore_index=True) if fcst else _empty_member_frame(levels)
 
     # members that refit without error
@@ -177,7 +207,7 @@ def _champion_forecasts(
     failures = _refit_errors(df, pairs[~pairs["ok"]], settings, catalog)
     good = pairs[pairs["ok"]]
 
-    out = _champion_rows(df, champ, pairs, good, fcst, cv, failures, settings)
+    out = _champion_rows(df, champ, pairs, good, fcst, scale, calibration, failures, settings)
     ids = out["unique_id"].unique()
 
     # series none of whose members refit, and champions the catalog does not know
@@ -208,7 +238,8 @@ def _champion_rows(
     pairs: pd.DataFrame,
     good: pd.DataFrame,
     fcst: pd.DataFrame,
-    cv: list[pd.DataFrame],
+    scale: pd.DataFrame,
+    calibration: pd.DataFrame | None,
     failures: pd.DataFrame,
     settings: Settings,
 ) -> pd.DataFrame:
@@ -222,25 +253,23 @@ def _champion_rows(
     n_good = good.groupby("unique_id").size()
     n_all = pairs.groupby("unique_id").size()
 
-    # bounds: native for single native champions, conformal otherwise
+    # bounds: pooled conformal; the model's own for single native champions without
+    # calibration rows
     ids = point["unique_id"].unique()
     p = point.pivot(index="unique_id", columns="step", values="mean").reindex(ids)
     mean = p.to_numpy()
+    base = np.asarray([parse_champion(c)[0] for c in champ.reindex(ids)], dtype=object)
+    sc = scale.reindex(ids)
+    bounds = pooled_bounds(
+        mean, sc["scale"].to_numpy(float), sc["demand_class"].to_numpy(), base, calibration, levels
+    )
     native_ids = pairs.loc[~pairs["conformal"], "unique_id"].unique()
-    bounds = {k: np.full_like(mean, np.nan) for lv in levels for k in (f"lo_{lv}", f"hi_{lv}")}
-    is_native = np.isin(ids, native_ids)
+    is_native = np.isin(ids, native_ids) & ~np.isfinite(bounds[f"lo_{levels[0]}"]).all(axis=1)
     if is_native.any():
         nat = fcst[fcst["unique_id"].isin(ids[is_native])]
         for key in bounds:
             piv = nat.pivot(index="unique_id", columns="step", values=key).reindex(ids[is_native])
             bounds[key][is_native] = piv.to_numpy()
-    if cv:
-        res = _residuals(pd.concat(cv, ignore_index=True), good)
-        if len(res):
-            conf = conformal_bounds(mean, res.reindex(ids).to_numpy(), levels)
-            use = ~is_native[:, None] | ~np.isfinite(bounds[f"lo_{levels[0]}"])
-            for key in bounds:
-                bounds[key] = np.where(use, conf[key], bounds[key])
     # last resort (no residuals, or non-finite native bounds): Gaussian on recent spread
     missing = ~np.isfinite(np.stack([bounds[k] for k in bounds])).all(axis=(0, 2))
     if missing.any():
@@ -324,37 +353,6 @@ def _forecast_member(
     return out
 
 
-def _cv_member(
-    df: pd.DataFrame,
-    ids: pd.Index,
-    member: str,
-    n_win: int,
-    settings: Settings,
-    catalog: Catalog,
-) -> pd.DataFrame:
-    """The member's forecasts on the series' backtest windows (for conformal intervals)."""
-    _check_engine(settings)
-    model = Guarded(catalog.build(member, settings.season_length))
-    sf = _sf([model], len(ids), settings)
-    res = sf.cross_validation(
-        df=df[df["unique_id"].isin(ids)],
-        h=settings.horizon,
-        n_windows=n_win,
-        step_size=settings.step_size,
-        refit=True,
-    )
-    return pd.DataFrame(
-        {
-            "unique_id": res["unique_id"].astype(str).to_numpy(),
-            "member": member,
-            "cutoff": res["cutoff"].to_numpy(),
-            "ds": res["ds"].to_numpy(),
-            "y": res["y"].to_numpy(dtype=float),
-            "pred": res[member].to_numpy(dtype=float),
-        }
-    )
-
-
 def _check_engine(settings: Settings) -> None:
     if settings.engine != "local":
         raise NotImplementedError(
@@ -370,21 +368,6 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
         agg = "median" if how == "median" else "mean"
         parts.append(grp.groupby(keys, sort=False)[value].agg(agg).reset_index())
     return pd.concat(parts, ignore_index=True)
-
-
-def _residuals(cv: pd.DataFrame, good: pd.DataFrame) -> pd.DataFrame:
-    """Signed residuals (actual - combined backtest forecast), one row per series, NaN-padded."""
-    c = cv.merge(good[["unique_id", "member", "combine"]], on=["unique_id", "member"])
-    c = c[np.isfinite(c["pred"])]
-    if c.empty:
-        return pd.DataFrame()
-    # a combination's backtest forecast uses the members that have a forecast on each point
-    pred = _aggregate(c, ["unique_id", "cutoff", "ds"], "pred")
-    y = c.groupby(["unique_id", "cutoff", "ds"], sort=False)["y"].first().reset_index()
-    r = pred.merge(y, on=["unique_id", "cutoff", "ds"])
-    r["r"] = r["y"] - r["pred"]
-    r["k"] = r.groupby("unique_id").cumcount()
-    return r.pivot(index="unique_id", columns="k", values="r")
 
 
 def _refit_errors(

@@ -1,12 +1,20 @@
-"""Prediction intervals: conformal from backtest residuals, and the rules every interval obeys.
+"""Prediction intervals: pooled conformal quantiles, and the rules every interval obeys.
 
-Conformal intervals (for combinations and for models without native
-intervals): the champion is re-run on the series' backtest windows; the
-signed residuals r = actual - forecast over all windows and steps are pooled,
-and the interval at level L runs from the (1-L)/2 to the (1+L)/2 rank of r
-(split-conformal ranks, see conformal_bounds). Signed residuals keep the skew
-of demand (a long upper tail); pooling over steps gives one width for the
-whole horizon, which is what 2-3 windows of 13 steps can support.
+Pooled conformal intervals. A series has a few backtest windows, far too few
+residuals for its own quantiles at every horizon step. So the backtest
+(`Calibration`) pools the residuals r = actual - forecast of every series of a
+demand class, per candidate and horizon step, each divided by the series'
+scale s = sqrt(scale_mae * mae): the geometric mean of the MASE denominator
+(in-sample seasonal-naive error) and the candidate's own backtest MAE on the
+series. The interval at level L for a champion is then
+
+    forecast[step] + s * quantile_{(1-L)/2 .. (1+L)/2}(r / s | class, candidate, step)
+
+Quantiles per step let the interval widen with the horizon as the backtest
+errors did; signed residuals keep the skew of demand; the per-series scale
+makes one pooled distribution serve series of any size and difficulty.
+`conformal_bounds` (a series' own residuals, split-conformal ranks) remains
+for callers with enough residuals of their own.
 
 Every interval then: is clipped at 0 with the forecast, contains the forecast,
 and nests (lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95).
@@ -17,7 +25,107 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
+
+ALL_CLASSES = "*"
+"""The demand_class of the calibration rows pooled over every class (the fallback)."""
+MIN_RESIDUALS = 200
+"""Scaled residuals a (class, candidate, step) needs before its own quantiles are used: a
+2.5 % tail (95 % interval) then rests on at least five of them."""
+
+
+class Calibration:
+    """Scaled backtest residuals per (demand class, candidate), pooled over series."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, str], list[np.ndarray]] = {}
+
+    def add(
+        self,
+        classes: np.ndarray,
+        names: Sequence[str],
+        y: np.ndarray,
+        f: np.ndarray,
+        scale_mae: np.ndarray,
+        mae: np.ndarray,
+        n_windows: int,
+    ) -> None:
+        """y (series, windows*h), f (series, windows*h, models), mae (series, models)."""
+        n, t = y.shape
+        h = t // n_windows
+        for j, name in enumerate(names):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scale = np.sqrt(scale_mae * mae[:, j])
+                r = (y - f[:, :, j]) / np.where(scale > 0, scale, np.nan)[:, None]
+            r = r.reshape(n, n_windows, h).astype(np.float32)
+            ok = np.isfinite(r).all(axis=(1, 2))
+            for cls in np.unique(classes[ok]):
+                rows = r[ok & (classes == cls)].reshape(-1, h)
+                self._parts.setdefault((str(cls), name), []).append(rows)
+
+    def quantiles(self, levels: Sequence[float]) -> pd.DataFrame:
+        """One row per (demand_class, model_name, step): n_residuals, lo_<L>, hi_<L>.
+
+        Each candidate also gets rows pooled over all classes (demand_class '*').
+        """
+        pooled: dict[tuple[str, str], list[np.ndarray]] = {}
+        for (cls, name), parts in self._parts.items():
+            pooled.setdefault((cls, name), []).extend(parts)
+            pooled.setdefault((ALL_CLASSES, name), []).extend(parts)
+        cols = ["demand_class", "model_name", "step", "n_residuals"]
+        cols += [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
+        rows = []
+        for (cls, name), parts in sorted(pooled.items()):
+            r = np.concatenate(parts)
+            h = r.shape[1]
+            row = {
+                "demand_class": np.repeat(cls, h),
+                "model_name": np.repeat(name, h),
+                "step": np.arange(1, h + 1),
+                "n_residuals": np.repeat(len(r), h),
+            }
+            for lv in levels:
+                a = (1 - lv / 100) / 2
+                row[f"lo_{lv}"] = np.quantile(r, a, axis=0)
+                row[f"hi_{lv}"] = np.quantile(r, 1 - a, axis=0)
+            rows.append(pd.DataFrame(row))
+        if not rows:
+            return pd.DataFrame(columns=cols)
+        out = pd.concat(rows, ignore_index=True)
+        return out.astype({"step": "int64", "n_residuals": "int64"})[cols]
+
+
+def pooled_bounds(
+    forecast: np.ndarray,
+    scale: np.ndarray,
+    demand_class: np.ndarray,
+    model: np.ndarray,
+    table: pd.DataFrame | None,
+    levels: Sequence[float],
+) -> dict[str, np.ndarray]:
+    """Bounds forecast + scale * q[step] from a Calibration table; NaN where it has no row.
+
+    forecast (series, h); scale, demand_class, model (series,). A (class, model) with
+    fewer than MIN_RESIDUALS residuals uses the model's rows pooled over all classes.
+    """
+    n, h = forecast.shape
+    out = {f"{side}_{lv}": np.full((n, h), np.nan) for lv in levels for side in ("lo", "hi")}
+    if table is None or table.empty or n == 0:
+        return out
+    t = table[table["n_residuals"] >= MIN_RESIDUALS]
+    q = {key: grp.set_index("step") for key, grp in t.groupby(["demand_class", "model_name"])}
+    steps = np.arange(1, h + 1)
+    keys = pd.DataFrame({"c": demand_class, "m": model})
+    for (cls, name), idx in keys.groupby(["c", "m"], sort=False).indices.items():
+        grp = q.get((cls, name), q.get((ALL_CLASSES, name)))
+        if grp is None:
+            continue
+        grp = grp.reindex(steps).ffill()  # a longer horizon than backtested: the last step's
+        s = scale[idx][:, None]
+        for key in out:
+            out[key][idx] = forecast[idx] + s * grp[key].to_numpy(dtype=float)[None, :]
+    return out
 
 
 def conformal_bounds(

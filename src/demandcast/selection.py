@@ -1,17 +1,29 @@
 """Champion selection: the candidate each series is forecast with, and why.
 
-Picking each series' lowest backtest error fits the noise of a three-window
-backtest (DESIGN.md, Principles). So every demand class has a strong default
-in catalog.yml (a robust combination for smooth and erratic series, an
-intermittent-demand combination for intermittent and lumpy ones), and a
-series leaves its default only when the best candidate's score is lower by
-more than `selection_margin` (relative). Combinations, including each
-series' own top-k mean and median, compete as ordinary candidates.
+Picking each series' lowest backtest error fits the noise of a few backtest
+windows: on real monthly data it loses to one robust combination applied to
+every series. So selection is pooled first, per series second:
 
-Ties are broken by catalog order, then name, so a run is reproducible.
-A per-series top-k combination is named with its members,
+1. Per demand class, the **class champion** is the member of the catalog's
+   `selection.pool` for the class (robust combinations) with the lowest
+   geometric mean score over the class's series, every member judged on the
+   same series. A class with fewer
+   than `MIN_POOL_SERIES` backtested series keeps the catalog's `defaults:`.
+2. A series leaves its class champion for another pool member only when that
+   member's score is lower by more than `selection_margin`, and for any other
+   candidate (a single model, a per-series top-k, a plug-in) only when it is
+   lower by more than `single_margin`: one model's win on a handful of windows
+   is mostly noise, a combination's is less so.
+3. A series too short to backtest but not new (lifecycle 'active') is fitted
+   with its class champion on all the history it has (n_windows 0); new
+   products get the cold-start method in the forecast step.
+
+Ties are broken by catalog order, then name, so a run is reproducible. A
+per-series top-k combination is named with its members,
 `MeanTopK[AutoETS|AutoTheta|SESOptimized]`, which is all the forecast step
-needs to rebuild it.
+needs to rebuild it. Each champion carries `scale_mae` (the MASE scale of its
+backtest) and `interval_scale`, the per-series scale of the pooled conformal
+intervals (see intervals.py).
 """
 
 from __future__ import annotations
@@ -34,8 +46,13 @@ CHAMPION_COLUMNS = (
     "runner_up_score",
     "n_candidates",
     "n_windows",
+    "class_champion",
+    "scale_mae",
+    "interval_scale",
     "reason",
 )
+MIN_POOL_SERIES = 10
+"""Backtested series a demand class needs before its champion is chosen from its own data."""
 _MEMBERS_RE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.]*)\[(?P<members>[^\]]+)\]$")
 
 
@@ -47,13 +64,38 @@ def parse_champion(champion: str) -> tuple[str, list[str]]:
     return match["name"], match["members"].split("|")
 
 
+def class_champions(
+    scores: pd.DataFrame,
+    classes: pd.Series,
+    pool: dict[str, tuple[str, ...]],
+    defaults: dict[str, str],
+) -> dict[str, tuple[str, str]]:
+    """Per demand class: (champion, why). The pool member with the lowest mean score over the
+    class's series on which every compared member scored; the catalog default otherwise."""
+    out: dict[str, tuple[str, str]] = {}
+    wide = scores.pivot(index="series_id", columns="model_name", values="score")
+    for cls in sorted(classes.dropna().unique()):
+        ids = classes.index[classes.to_numpy() == cls]
+        sub = wide.reindex(index=ids, columns=[p for p in pool.get(cls, ()) if p in wide.columns])
+        sub = sub.loc[:, sub.notna().mean() >= 0.9]  # members that ran on (almost) all
+        common = sub.dropna()
+        if len(common) >= MIN_POOL_SERIES and common.shape[1] > 0:
+            # geometric mean: scale-free, and one series' blown-up score cannot decide
+            means = np.log(common.clip(lower=1e-9)).mean()
+            best = means.idxmin()  # first in catalog order on ties
+            out[cls] = (best, f"lowest geometric mean score over {len(common)} {cls} series")
+        elif defaults.get(cls):
+            out[cls] = (defaults[cls], f"catalog default for {cls} ({len(common)} series to pool)")
+    return out
+
+
 def select_champions(
     metrics: pd.DataFrame,
     profiles: pd.DataFrame,
     settings: Settings,
     catalog: Catalog | None = None,
 ) -> pd.DataFrame:
-    """One champion per backtested series (with at least one scored candidate)."""
+    """One champion per backtested series, and the class champion for active short series."""
     catalog = catalog or load_catalog()
     metric = settings.selection_metric
     need = {"series_id", "model_name", "status", "n_windows", metric}
@@ -61,16 +103,22 @@ def select_champions(
     if missing:
         raise ValueError(f"metrics frame lacks columns {sorted(missing)}")
     order = {name: i for i, name in enumerate(catalog.candidates)}
-    m = metrics[list(need)].copy()
+    cols = list(need | ({"mae", "mase"} & set(metrics.columns)))
+    m = metrics[cols].copy()
     m["score"] = selection_score(m, metric)
     m = m[(m["status"] == "ok") & np.isfinite(m["score"])]
-    if m.empty:
-        return pd.DataFrame(columns=list(CHAMPION_COLUMNS))
     m["series_id"] = m["series_id"].astype(str)
     m["_order"] = m["model_name"].map(order).fillna(len(order))
     m = m.sort_values(["series_id", "score", "_order", "model_name"], kind="stable")
 
     prof = profiles.drop_duplicates("series_id").set_index(profiles["series_id"].astype(str))
+    demand_class = prof["demand_class"].astype(str)
+    series_class = demand_class.reindex(m["series_id"].unique())
+    per_class = class_champions(m, series_class, catalog.pool, catalog.defaults)
+    short = _short_series(prof, m["series_id"].unique(), per_class, metric)
+    if m.empty:
+        return short if len(short) else pd.DataFrame(columns=list(CHAMPION_COLUMNS))
+
     per = m.groupby("series_id", sort=True)
     out = pd.DataFrame(
         {
@@ -80,8 +128,9 @@ def select_champions(
             "n_windows": per["n_windows"].max(),
         }
     )
-    out["demand_class"] = prof["demand_class"].reindex(out.index).fillna("smooth")
-    out["default"] = out["demand_class"].map(catalog.defaults)
+    out["demand_class"] = demand_class.reindex(out.index).fillna("smooth")
+    out["default"] = out["demand_class"].map(lambda c: per_class.get(c, (None, ""))[0])
+    out["default_why"] = out["demand_class"].map(lambda c: per_class.get(c, (None, ""))[1])
     scores = m.set_index(["series_id", "model_name"])["score"]
     key = pd.MultiIndex.from_arrays([out.index, out["default"].fillna("")])
     out["default_score"] = scores.reindex(key).to_numpy()
@@ -90,50 +139,127 @@ def select_champions(
     )["status"]
     out["default_status"] = status[~status.index.duplicated()].reindex(key).to_numpy()
 
-    margin = settings.selection_margin
+    pairs = {(c, p) for c, names in catalog.pool.items() for p in names}
+    row_class = demand_class.reindex(m["series_id"]).to_numpy()
+    in_pool = pd.Series(
+        [(c, p) in pairs for c, p in zip(row_class, m["model_name"], strict=True)], index=m.index
+    )
+    best_pool = m[in_pool].groupby("series_id").first()
+    best_single = m[~in_pool].groupby("series_id").first()
+    out["pool_best"] = best_pool["model_name"].reindex(out.index)
+    out["pool_score"] = best_pool["score"].reindex(out.index)
+    out["single_best"] = best_single["model_name"].reindex(out.index)
+    out["single_score"] = best_single["score"].reindex(out.index)
     has_default = np.isfinite(out["default_score"])
-    switch = has_default & (out["best_score"] < out["default_score"] * (1 - margin))
-    keep = has_default & ~switch
-    out["champion"] = np.where(keep, out["default"], out["best"])
-    out["champion_score"] = np.where(keep, out["default_score"], out["best_score"])
+    d = out["default_score"]
+    champion = np.where(has_default, out["default"], out["best"])
+    score = np.where(has_default, d, out["best_score"])
+    by_pool = has_default & (out["pool_score"] < d * (1 - settings.selection_margin))
+    champion = np.where(by_pool, out["pool_best"], champion)
+    score = np.where(by_pool, out["pool_score"], score)
+    by_single = (
+        has_default
+        & (out["single_score"] < d * (1 - settings.single_margin))
+        & (out["single_score"] < score)
+    )
+    out["champion"] = np.where(by_single, out["single_best"], champion)
+    out["champion_score"] = np.where(by_single, out["single_score"], score)
+    out["class_champion"] = out["default"]
 
     ranked = m[["series_id", "model_name", "score"]]
     champ = out["champion"].reindex(ranked["series_id"]).to_numpy()
     others = ranked[ranked["model_name"].to_numpy() != champ].groupby("series_id").first()
     out["runner_up"] = others["model_name"].reindex(out.index)
     out["runner_up_score"] = others["score"].reindex(out.index)
-    out["reason"] = [
-        _reason(r, metric, margin) for r in out.itertuples()
-    ]  # one string per series; no model fitting here
+    out["reason"] = [_reason(r, metric, settings) for r in out.itertuples()]
+    _interval_scales(out, m)
     _name_top_k(out, m, catalog, settings.ensemble_top_k)
 
     out["selection_metric"] = metric
     out = out.reset_index(names="series_id")
+    out = pd.concat([out[list(CHAMPION_COLUMNS)], short], ignore_index=True)
     out["n_candidates"] = out["n_candidates"].astype("int64")
     out["n_windows"] = out["n_windows"].astype("int64")
-    for col in ("series_id", "champion", "selection_metric", "runner_up", "reason"):
+    for col in ("series_id", "champion", "selection_metric", "runner_up", "class_champion"):
         out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
-    return out[list(CHAMPION_COLUMNS)]
+    out["reason"] = out["reason"].astype("string")
+    for col in ("champion_score", "runner_up_score", "scale_mae", "interval_scale"):
+        out[col] = out[col].astype("float64")
+    return (
+        out[list(CHAMPION_COLUMNS)].sort_values("series_id", kind="stable").reset_index(drop=True)
+    )
 
 
-def _reason(r, metric: str, margin: float) -> str:
+def _short_series(
+    prof: pd.DataFrame, backtested: np.ndarray, per_class: dict, metric: str
+) -> pd.DataFrame:
+    """Active series too short to backtest: their class champion, fitted on all they have."""
+    if "lifecycle" not in prof.columns:
+        return pd.DataFrame(columns=list(CHAMPION_COLUMNS))
+    fit = prof[(prof["lifecycle"] == "active") & ~prof.index.isin(backtested)]
+    fit = fit[fit["demand_class"].isin(list(per_class))]
+    n = fit["n_periods"] if "n_periods" in fit.columns else pd.Series(np.nan, index=fit.index)
+    champion = fit["demand_class"].map(lambda c: per_class[c][0])
+    return pd.DataFrame(
+        {
+            "series_id": fit.index.astype(str),
+            "champion": champion.to_numpy(),
+            "selection_metric": metric,
+            "champion_score": np.nan,
+            "runner_up": None,
+            "runner_up_score": np.nan,
+            "n_candidates": 0,
+            "n_windows": 0,
+            "class_champion": champion.to_numpy(),
+            "scale_mae": np.nan,
+            "interval_scale": np.nan,
+            "reason": [
+                f"history of {k:.0f} periods is too short to backtest: the {c} class champion, "
+                "fitted on all of it"
+                for k, c in zip(n, fit["demand_class"], strict=True)
+            ],
+        }
+    )
+
+
+def _interval_scales(out: pd.DataFrame, m: pd.DataFrame) -> None:
+    """scale_mae (the MASE denominator) and the conformal scale sqrt(scale_mae * champion mae)."""
+    if not {"mae", "mase"} <= set(m.columns):
+        out["scale_mae"] = np.nan
+        out["interval_scale"] = np.nan
+        return
+    row = m.set_index(["series_id", "model_name"])
+    key = pd.MultiIndex.from_arrays([out.index, out["champion"]])
+    mae = row["mae"][~row.index.duplicated()].reindex(key).to_numpy()
+    mase = row["mase"][~row.index.duplicated()].reindex(key).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(mase > 0, mae / mase, np.nan)
+    out["scale_mae"] = scale
+    out["interval_scale"] = np.sqrt(scale * mae)
+
+
+def _reason(r, metric: str, settings: Settings) -> str:
     if r.default is None or (isinstance(r.default, float) and np.isnan(r.default)):
-        return f"no default for demand class {r.demand_class}: lowest {metric}"
+        return f"no class champion for demand class {r.demand_class}: lowest {metric}"
     if not np.isfinite(r.default_score):
         state = r.default_status if isinstance(r.default_status, str) else "not backtested"
-        return f"default {r.default} has no score ({state}): lowest {metric}"
-    if r.best == r.default:
-        return f"default {r.default} ({r.demand_class}) has the lowest {metric}"
-    gain = 1 - r.best_score / r.default_score if r.default_score > 0 else 0.0
+        return f"class champion {r.default} has no score ({state}): lowest {metric}"
+    head = f"class champion {r.default} ({r.demand_class}: {r.default_why})"
     if r.champion == r.default:
+        if r.best == r.default:
+            return f"{head} has the lowest {metric}"
+        gain = 1 - r.best_score / r.default_score if r.default_score > 0 else 0.0
         return (
-            f"kept default {r.default} ({r.demand_class}, {metric} {r.default_score:.3f}): "
-            f"best {r.best} ({r.best_score:.3f}) is {gain:.1%} better, "
-            f"within the {margin:.0%} margin"
+            f"kept {head}, {metric} {r.default_score:.3f}: best {r.best} "
+            f"({r.best_score:.3f}) is {gain:.1%} better, within the margin "
+            f"({settings.selection_margin:.0%} for the pool, {settings.single_margin:.0%} else)"
         )
+    gain = 1 - r.champion_score / r.default_score if r.default_score > 0 else 0.0
+    by_pool = isinstance(r.pool_best, str) and r.champion == r.pool_best
+    margin = settings.selection_margin if by_pool else settings.single_margin
     return (
-        f"{r.best} beats default {r.default} ({r.demand_class}) by {gain:.1%} on {metric} "
-        f"({r.best_score:.3f} vs {r.default_score:.3f}; margin {margin:.0%})"
+        f"{r.champion} beats {head} by {gain:.1%} on {metric} "
+        f"({r.champion_score:.3f} vs {r.default_score:.3f}; margin {margin:.0%})"
     )
 
 

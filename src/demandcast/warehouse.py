@@ -37,3 +37,23 @@ def read_run(relation: Any) -> Run:
         raise ValueError(f"expected one run row, found {len(frame)}")
     row = {k: v.item() if isinstance(v, np.generic) else v for k, v in frame.iloc[0].items()}
     return Run(run_id=str(row["run_id"]), values=row)
+
+
+CALIBRATION_TABLE = "main.int_forecast__calibration"
+"""Pooled residual quantiles of the latest backtest, written beside int_forecast__backtest."""
+
+
+def write_calibration(con: Any, table: pd.DataFrame) -> None:
+    """Replace the calibration table with this backtest's quantiles."""
+    con.register("_calibration_new", table)
+    con.execute(f"create or replace table {CALIBRATION_TABLE} as select * from _calibration_new")
+    con.unregister("_calibration_new")
+
+
+def read_calibration(con: Any) -> pd.DataFrame | None:
+    """The calibration table, or None before any backtest wrote one."""
+    found = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'main' and table_name = 'int_forecast__calibration'"
+    ).fetchone()[0]
+    return con.execute(f"select * from {CALIBRATION_TABLE}").df() if found else None

@@ -62,7 +62,7 @@ def test_short_series_get_as_many_windows_as_fit():
     series, profiles = _frame({k: rng.poisson(20, n).astype(float) for k, n in lengths.items()})
     profiles["is_backtestable"] = True  # let the backtest itself find 'short' too short
     stats = BacktestStats()
-    out = run_backtest(series, profiles, _settings(), stats=stats)
+    out = run_backtest(series, profiles, _settings(step_size=13), stats=stats)
     windows = out.groupby("series_id")["n_windows"].max()
     assert windows.to_dict() == {"w3": 3, "w2": 2, "w1": 1, "short": 0}
     short = out[out["series_id"] == "short"]

@@ -152,7 +152,7 @@ def test_settings_parse_var_strings():
     )
     assert (s.horizon, s.levels, s.candidates, s.n_jobs) == (13, (80, 95), "fast", 2)
     assert s.route_by_class is False and s.selection_margin == 0.2
-    assert s.step_size == 13 and s.min_train_length == 26  # defaults derive from the horizon
+    assert s.step_size == 5 and s.min_train_length == 26  # defaults derive from the horizon
     listed = Settings.from_mapping({"candidates": '["Naive", "SeasonalNaive"]'})
     assert listed.candidates == ("Naive", "SeasonalNaive")
 

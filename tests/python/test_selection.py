@@ -65,7 +65,7 @@ def test_pure_seasonal_series_choose_the_seasonal_method(weak_default_catalog):
     champions, _ = _run(series, profiles, weak_default_catalog)
     assert tuple(champions.columns) == CHAMPION_COLUMNS
     assert (champions["champion"] == "SeasonalNaive").all()
-    assert champions["reason"].str.contains("beats default Naive").all()
+    assert champions["reason"].str.contains("beats class champion Naive").all()
     assert (champions["n_windows"] == 3).all()
     assert (champions["runner_up"] != champions["champion"]).all()
     assert (champions["champion_score"] <= champions["runner_up_score"]).all()
@@ -73,7 +73,9 @@ def test_pure_seasonal_series_choose_the_seasonal_method(weak_default_catalog):
 
 def test_constant_series_choose_a_mean_type_method(weak_default_catalog):
     series, profiles = _panel(lambda t, rng: 50 + rng.normal(0, 5, t.size))
-    champions, _ = _run(series, profiles, weak_default_catalog, selection_margin=0.0)
+    champions, _ = _run(
+        series, profiles, weak_default_catalog, selection_margin=0.0, single_margin=0.0
+    )
     mean_type = {"HistoricAverage", "WindowAverage13", "SES0.1"}
     picked = champions["champion"].map(lambda c: parse_champion(c)[0])
     assert picked.isin(mean_type | {"MeanTopK"}).all()
@@ -81,32 +83,83 @@ def test_constant_series_choose_a_mean_type_method(weak_default_catalog):
     assert all(set(parse_champion(c)[1]) <= mean_type for c in top_k)
 
 
-def test_default_is_kept_unless_the_evidence_clears_the_margin():
+def test_a_series_leaves_its_class_champion_only_when_the_evidence_clears_the_margin():
+    # a: the other pool member 5 % better (noise); b: 20 % better (pool margin 10 %), with a
+    # single model 40 % better (single margin 50 %: noise); c: a single model 60 % better
     metrics = pd.DataFrame(
         {
-            "series_id": ["a", "a", "b", "b"],
-            "model_name": ["ComboSTAT", "Naive", "ComboSTAT", "Naive"],
+            "series_id": np.repeat(["a", "b", "c"], 3),
+            "model_name": ["ComboMean", "ComboMedian", "Naive"] * 3,
             "n_windows": 3,
-            "rmsse": [1.0, 0.95, 1.0, 0.80],
+            "rmsse": [1.0, 0.95, 1.1, 1.0, 0.80, 0.60, 1.0, 1.0, 0.40],
             "status": "ok",
         }
     )
-    profiles = pd.DataFrame({"series_id": ["a", "b"], "demand_class": ["smooth", "smooth"]})
-    out = select_champions(metrics, profiles, Settings(selection_margin=0.1)).set_index("series_id")
-    assert out.loc["a", "champion"] == "ComboSTAT"  # 5% better: noise
-    assert "within the 10% margin" in out.loc["a", "reason"]
-    assert out.loc["a", "runner_up"] == "Naive"
-    assert out.loc["b", "champion"] == "Naive"  # 20% better: clear
-    assert "beats default ComboSTAT (smooth) by 20.0%" in out.loc["b", "reason"]
-    argmin = select_champions(metrics, profiles, Settings(selection_margin=0.0))
-    assert (argmin["champion"] == "Naive").all()
+    profiles = pd.DataFrame({"series_id": ["a", "b", "c"], "demand_class": "smooth"})
+    out = select_champions(metrics, profiles, Settings()).set_index("series_id")
+    assert (out["class_champion"] == "ComboMean").all()  # catalog default: too few to pool
+    assert out.loc["a", "champion"] == "ComboMean"
+    assert "within the margin" in out.loc["a", "reason"]
+    assert out.loc["a", "runner_up"] == "ComboMedian"
+    assert out.loc["b", "champion"] == "ComboMedian"
+    assert "beats class champion ComboMean" in out.loc["b", "reason"]
+    assert "by 20.0%" in out.loc["b", "reason"]
+    assert out.loc["c", "champion"] == "Naive" and "margin 50%" in out.loc["c", "reason"]
+    argmin = select_champions(metrics, profiles, Settings(selection_margin=0, single_margin=0))
+    assert argmin.set_index("series_id")["champion"].to_dict() == {
+        "a": "ComboMedian",
+        "b": "Naive",
+        "c": "Naive",
+    }
+
+
+def test_the_class_champion_is_the_pool_member_best_over_the_class():
+    # 12 smooth series: ComboMean best on 11, far off on one (which the arithmetic mean
+    # would let decide for ComboMedian)
+    ids = [f"s{i}" for i in range(12)]
+    rmsse = {"ComboMean": [0.7] * 11 + [10.0], "ComboMedian": [0.9] * 12}
+    metrics = pd.DataFrame(
+        [
+            {"series_id": s, "model_name": m, "n_windows": 3, "rmsse": v[i], "status": "ok"}
+            for m, v in rmsse.items()
+            for i, s in enumerate(ids)
+        ]
+    )
+    profiles = pd.DataFrame({"series_id": ids, "demand_class": "smooth"})
+    out = select_champions(metrics, profiles, Settings())
+    assert (out["class_champion"] == "ComboMean").all()
+    assert out["reason"].str.contains("lowest geometric mean score over 12 smooth").all()
+
+
+def test_a_series_too_short_to_backtest_gets_its_class_champion():
+    metrics = pd.DataFrame(
+        {
+            "series_id": ["a", "a"],
+            "model_name": ["ComboMean", "Naive"],
+            "n_windows": 3,
+            "rmsse": [1.0, 1.2],
+            "status": "ok",
+        }
+    )
+    profiles = pd.DataFrame(
+        {
+            "series_id": ["a", "short", "new"],
+            "demand_class": "smooth",
+            "lifecycle": ["active", "active", "new"],
+            "n_periods": [156, 30, 5],
+        }
+    )
+    out = select_champions(metrics, profiles, Settings()).set_index("series_id")
+    assert list(out.index) == ["a", "short"]  # new products: cold start in the forecast
+    assert out.loc["short", "champion"] == "ComboMean" and out.loc["short", "n_windows"] == 0
+    assert "30 periods is too short to backtest" in out.loc["short", "reason"]
 
 
 def test_a_default_without_a_score_gives_way_to_the_best():
     metrics = pd.DataFrame(
         {
             "series_id": ["a", "a"],
-            "model_name": ["ComboSTAT", "Naive"],
+            "model_name": ["ComboMean", "Naive"],
             "n_windows": 2,
             "rmsse": [np.nan, 0.9],
             "status": ["failed", "ok"],

@@ -1,0 +1,83 @@
+"""Pooled conformal intervals (demandcast.intervals) and the backtest's forward shortcut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from statsforecast.models import AutoCES, AutoETS
+
+from demandcast.catalog import Guarded
+from demandcast.intervals import ALL_CLASSES, Calibration, pooled_bounds
+
+
+def _calibration(n_series: int = 100, h: int = 2) -> Calibration:
+    """Residuals 1..n_series at step 1 and twice that at step 2, scale 1 for every series."""
+    cal = Calibration()
+    r = np.arange(1, n_series + 1, dtype=float)
+    y = np.column_stack([r, 2 * r])  # one window of h = 2
+    f = np.zeros((n_series, h, 1))
+    cal.add(
+        np.repeat("smooth", n_series), ["M"], y, f, np.ones(n_series), np.ones((n_series, 1)), 1
+    )
+    return cal
+
+
+def test_quantiles_are_per_step_and_also_pooled_over_classes():
+    q = _calibration().quantiles([80])
+    smooth = q[q["demand_class"] == "smooth"].set_index("step")
+    assert list(q["demand_class"].unique()) == [ALL_CLASSES, "smooth"]
+    assert smooth.loc[1, "n_residuals"] == 100
+    assert smooth.loc[1, "lo_80"] == pytest.approx(np.quantile(np.arange(1, 101), 0.1))
+    assert smooth.loc[2, "hi_80"] == pytest.approx(2 * np.quantile(np.arange(1, 101), 0.9))
+
+
+def test_residuals_are_divided_by_the_geometric_mean_of_the_two_scales():
+    cal = Calibration()
+    y = np.full((300, 1), 8.0)
+    f = np.zeros((300, 1, 1))
+    # scale sqrt(4 * 16) = 8: every scaled residual is 1
+    cal.add(np.repeat("smooth", 300), ["M"], y, f, np.full(300, 4.0), np.full((300, 1), 16.0), 1)
+    q = cal.quantiles([95])
+    assert np.allclose(q[["lo_95", "hi_95"]].to_numpy(), 1.0)
+
+
+def test_pooled_bounds_scale_per_series_and_fall_back_to_all_classes():
+    table = _calibration(n_series=300).quantiles([80])
+    forecast = np.array([[10.0, 10.0], [10.0, 10.0], [10.0, 10.0]])
+    out = pooled_bounds(
+        forecast,
+        scale=np.array([1.0, 2.0, 1.0]),
+        demand_class=np.array(["smooth", "smooth", "lumpy"]),
+        model=np.array(["M", "M", "Unknown"]),
+        table=table,
+        levels=[80],
+    )
+    lo1 = np.quantile(np.arange(1, 301), 0.1)
+    assert out["lo_80"][0, 0] == pytest.approx(10 + lo1)
+    assert out["lo_80"][1, 0] == pytest.approx(10 + 2 * lo1)  # twice the scale
+    assert np.isnan(out["hi_80"][2]).all()  # no rows for the model at all
+    lumpy = pooled_bounds(
+        forecast[:1], np.ones(1), np.array(["lumpy"]), np.array(["M"]), table, [80]
+    )
+    assert lumpy["lo_80"][0, 0] == pytest.approx(10 + lo1)  # the '*' rows
+
+
+def test_small_classes_use_the_rows_pooled_over_all_classes():
+    table = _calibration(n_series=50).quantiles([80])  # 50 residuals: below MIN_RESIDUALS
+    out = pooled_bounds(
+        np.zeros((1, 2)), np.ones(1), np.array(["smooth"]), np.array(["M"]), table, [80]
+    )
+    assert np.isnan(out["lo_80"]).all()  # '*' has the same 50: nothing trustworthy
+
+
+def test_forward_applies_the_first_estimate_and_refit_models_fit_again():
+    rng = np.random.default_rng(3)
+    y = 50 + 10 * np.sin(np.arange(96) * 2 * np.pi / 12) + rng.normal(0, 2, 96)
+    ets = Guarded(AutoETS(season_length=12, alias="AutoETS"), forward=True)
+    ets.fit(y[:60])
+    expected = AutoETS(season_length=12).fit(y[:60]).forward(y=y[:84], h=12)["mean"]
+    assert np.allclose(ets.forward(y=y[:84], h=12)["mean"], expected)
+    ces = Guarded(AutoCES(season_length=12, alias="AutoCES"), forward=False)
+    ces.fit(y[:60])
+    refit = AutoCES(season_length=12).forecast(y=y[:84], h=12)["mean"]
+    assert np.allclose(ces.forward(y=y[:84], h=12)["mean"], refit)
