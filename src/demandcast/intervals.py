@@ -13,9 +13,6 @@ series. The interval at level L for a champion is then
 Quantiles per step let the interval widen with the horizon as the backtest
 errors did; signed residuals keep the skew of demand; the per-series scale
 makes one pooled distribution serve series of any size and difficulty.
-`conformal_bounds` (a series' own residuals, split-conformal ranks) remains
-for callers with enough residuals of their own.
-
 Every interval then: is clipped at 0 with the forecast, contains the forecast,
 and nests (lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95).
 """
@@ -125,34 +122,6 @@ def pooled_bounds(
         s = scale[idx][:, None]
         for key in out:
             out[key][idx] = forecast[idx] + s * grp[key].to_numpy(dtype=float)[None, :]
-    return out
-
-
-def conformal_bounds(
-    forecast: np.ndarray, residuals: np.ndarray, levels: Sequence[float]
-) -> dict[str, np.ndarray]:
-    """Bounds from pooled signed residuals, with the split-conformal rank rule.
-
-    forecast: (series, h); residuals: (series, k) actual - forecast, NaN-padded.
-    With n residuals, the bounds at level L are the floor((n+1)a)-th smallest
-    and the ceil((n+1)(1-a))-th smallest residual, a = (1-L)/2 (clamped to the
-    sample), which keeps the finite-sample coverage guarantee that a plain
-    quantile loses. Returns {'lo_<L>': (series, h), 'hi_<L>': ...}; NaN where a
-    series has no residual.
-    """
-    r = np.sort(np.where(np.isfinite(residuals), residuals, np.nan), axis=1)  # NaN last
-    n = np.isfinite(r).sum(axis=1)
-    has = n > 0
-    rows = np.arange(r.shape[0])
-    out = {}
-    for lv in levels:
-        a = (1 - lv / 100) / 2
-        k_lo = np.clip(np.floor((n + 1) * a + 1e-9), 1, np.maximum(n, 1)).astype(int) - 1
-        k_hi = np.clip(np.ceil((n + 1) * (1 - a) - 1e-9), 1, np.maximum(n, 1)).astype(int) - 1
-        lo = np.where(has, r[rows, k_lo], np.nan)[:, None]
-        hi = np.where(has, r[rows, k_hi], np.nan)[:, None]
-        out[f"lo_{lv}"] = forecast + lo
-        out[f"hi_{lv}"] = forecast + hi
     return out
 
 

@@ -13,7 +13,7 @@ from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.forecast import forecast_series, prediction_columns
 from demandcast.frames import profile_series, synthetic_series
-from demandcast.intervals import conformal_bounds, finalize
+from demandcast.intervals import finalize
 from demandcast.selection import select_champions
 
 FAST = ("Naive", "SeasonalNaive", "HistoricAverage", "SES0.1", "Theta", "CrostonSBA", "MeanTopK")
@@ -169,12 +169,3 @@ def test_finalize_clips_at_zero_and_nests_crossing_bounds():
     assert f.tolist() == [[5.0, 0.0]]
     assert b["lo_80"].tolist() == [[5.0, 0.0]] and b["lo_95"].tolist() == [[5.0, 0.0]]
     assert b["hi_80"].tolist() == [[9.0, 2.0]] and b["hi_95"].tolist() == [[9.0, 2.0]]
-
-
-def test_conformal_bounds_use_split_conformal_ranks():
-    residuals = np.array([np.arange(1.0, 40.0)])  # 39 residuals 1..39
-    b = conformal_bounds(np.zeros((1, 2)), residuals, [80, 95])
-    # a = 0.1: floor(40 * 0.1) = 4th and ceil(40 * 0.9) = 36th smallest
-    assert b["lo_80"][0, 0] == 4.0 and b["hi_80"][0, 0] == 36.0
-    # a = 0.025: 1st and 39th, the extremes
-    assert b["lo_95"][0, 0] == 1.0 and b["hi_95"][0, 0] == 39.0

@@ -14,6 +14,8 @@ from demandcast.config import Settings
 from demandcast.frames import profile_series
 from demandcast.selection import CHAMPION_COLUMNS, parse_champion, select_champions
 
+RMSSE = Settings(selection_metric="rmsse", single_margin=0.5)
+"""Settings for the hand-made metric frames, which hold rmsse only."""
 CANDIDATES = ("Naive", "HistoricAverage", "WindowAverage13", "SeasonalNaive", "SES0.1")
 
 
@@ -96,7 +98,7 @@ def test_a_series_leaves_its_class_champion_only_when_the_evidence_clears_the_ma
         }
     )
     profiles = pd.DataFrame({"series_id": ["a", "b", "c"], "demand_class": "smooth"})
-    out = select_champions(metrics, profiles, Settings()).set_index("series_id")
+    out = select_champions(metrics, profiles, RMSSE).set_index("series_id")
     assert (out["class_champion"] == "ComboMean").all()  # catalog default: too few to pool
     assert out.loc["a", "champion"] == "ComboMean"
     assert "within the margin" in out.loc["a", "reason"]
@@ -105,7 +107,7 @@ def test_a_series_leaves_its_class_champion_only_when_the_evidence_clears_the_ma
     assert "beats class champion ComboMean" in out.loc["b", "reason"]
     assert "by 20.0%" in out.loc["b", "reason"]
     assert out.loc["c", "champion"] == "Naive" and "margin 50%" in out.loc["c", "reason"]
-    argmin = select_champions(metrics, profiles, Settings(selection_margin=0, single_margin=0))
+    argmin = select_champions(metrics, profiles, RMSSE.with_(selection_margin=0, single_margin=0))
     assert argmin.set_index("series_id")["champion"].to_dict() == {
         "a": "ComboMedian",
         "b": "Naive",
@@ -126,7 +128,7 @@ def test_the_class_champion_is_the_pool_member_best_over_the_class():
         ]
     )
     profiles = pd.DataFrame({"series_id": ids, "demand_class": "smooth"})
-    out = select_champions(metrics, profiles, Settings())
+    out = select_champions(metrics, profiles, RMSSE)
     assert (out["class_champion"] == "ComboMean").all()
     assert out["reason"].str.contains("lowest geometric mean score over 12 smooth").all()
 
@@ -149,7 +151,7 @@ def test_a_series_too_short_to_backtest_gets_its_class_champion():
             "n_periods": [156, 30, 5],
         }
     )
-    out = select_champions(metrics, profiles, Settings()).set_index("series_id")
+    out = select_champions(metrics, profiles, RMSSE).set_index("series_id")
     assert list(out.index) == ["a", "short"]  # new products: cold start in the forecast
     assert out.loc["short", "champion"] == "ComboMean" and out.loc["short", "n_windows"] == 0
     assert "30 periods is too short to backtest" in out.loc["short", "reason"]
@@ -166,7 +168,7 @@ def test_a_default_without_a_score_gives_way_to_the_best():
         }
     )
     profiles = pd.DataFrame({"series_id": ["a"], "demand_class": ["smooth"]})
-    out = select_champions(metrics, profiles, Settings()).iloc[0]
+    out = select_champions(metrics, profiles, RMSSE).iloc[0]
     assert out["champion"] == "Naive" and "failed" in out["reason"]
     assert out["n_candidates"] == 1 and out["n_windows"] == 2
 
@@ -184,7 +186,7 @@ def test_ties_are_broken_by_catalog_order_whatever_the_row_order():
     )
     profiles = pd.DataFrame({"series_id": ["a"], "demand_class": ["no_demand"]})
     catalog = load_catalog()
-    settings = Settings(selection_margin=0.0)
+    settings = RMSSE.with_(selection_margin=0.0)
     no_default = catalog.__class__(catalog.candidates, catalog.sets, {}, catalog.long_season)
     first = select_champions(metrics, profiles, settings, no_default)
     again = select_champions(metrics.iloc[::-1], profiles, settings, no_default)
@@ -205,7 +207,7 @@ def test_top_k_champion_names_its_members_in_backtest_rank_order():
         }
     )
     profiles = pd.DataFrame({"series_id": ["a"], "demand_class": ["smooth"]})
-    out = select_champions(metrics, profiles, Settings(ensemble_top_k=3)).iloc[0]
+    out = select_champions(metrics, profiles, RMSSE.with_(ensemble_top_k=3)).iloc[0]
     assert out["champion"] == "MeanTopK[HistoricAverage|SES0.1|Naive]"
     assert parse_champion(out["champion"]) == ("MeanTopK", ["HistoricAverage", "SES0.1", "Naive"])
     assert "members HistoricAverage, SES0.1, Naive" in out["reason"]
