@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_DIR := data/demo
 
-.PHONY: setup demo lint test ci-check bench accuracy clean
+.PHONY: setup demo lint test ci-check bench accuracy competition clean
 
 $(BIN)/dbt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,12 @@ bench: setup  ## speed and memory figures for the README (about 25 minutes on 2 
 	$(BIN)/python scripts/bench_build.py --products 200 2000
 	$(BIN)/python scripts/bench_automl.py --series 2000 --years 3 --n-jobs 2
 
-accuracy: setup  ## does selection pay? holdout accuracy on the demo's unseen future
-	$(BIN)/python scripts/accuracy.py --plants 2 --products 300 --origins 0,13,26,39 --n-jobs 2
+accuracy: setup  ## does selection pay? real dbt builds scored on the demo's unseen future
+	$(BIN)/python scripts/accuracy.py --demo --origins 0,13 --json reports/accuracy_demo.json
+
+competition: setup  ## the M3 and Tourism monthly series in the input shape, with their futures
+	$(BIN)/python scripts/competition_data.py --dataset m3 --out data/m3_monthly
+	$(BIN)/python scripts/competition_data.py --dataset tourism --out data/tourism_monthly
 
 clean:
 	rm -rf target logs warehouse/*.duckdb* reports data

@@ -37,6 +37,7 @@ from demandcast.config import Settings
 from demandcast.demo import write_demo
 from demandcast.forecast import ForecastStats, forecast_series
 from demandcast.frames import series_from_orders, synthetic_series, to_sf
+from demandcast.intervals import Calibration
 from demandcast.selection import select_champions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,13 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     sampler = MemorySampler()
     sampler.start()
     with Stage("backtest") as st:
-        metrics = run_backtest(series, profiles, settings, catalog, stats=bstats)
+        calibration = Calibration()
+        metrics = run_backtest(series, profiles, settings, catalog, bstats, calibration)
+        quantiles = calibration.quantiles(settings.levels)
     rows.append(st.row(series=bstats.n_series, fits=bstats.n_fits, calls=bstats.n_calls))
     with Stage("select") as st:
         champions = select_champions(metrics, profiles, settings, catalog)
     rows.append(st.row(series=len(champions), fits=0, calls=0))
     with Stage("forecast") as st:
-        fc = forecast_series(series, profiles, champions, settings, catalog, stats=fstats)
+        fc = forecast_series(
+            series, profiles, champions, settings, catalog, fstats, calibration=quantiles
+        )
     rows.append(
         st.row(series=int(fc["series_id"].nunique()), fits=fstats.n_fits, calls=fstats.n_calls)
     )

@@ -44,6 +44,7 @@ final as (
         champions.runner_up_score,
         champions.n_candidates,
         champions.n_windows,
+        champions.class_champion,
         champions.reason,
         series.demand_class,
 
