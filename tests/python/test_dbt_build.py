@@ -167,6 +167,18 @@ def test_every_live_series_gets_horizon_rows_with_ordered_intervals(built):
     )
 
 
+def test_the_backtest_writes_the_calibration_the_forecast_reads(built):
+    # the small demo has too few residuals per class and step for pooled quantiles
+    # (fewer than 200): the table is written, and its counts say why it is not used
+    rows = built.query(
+        "select demand_class, model_name, step, n_residuals, lo_80, hi_95 "
+        "from int_forecast__calibration"
+    )
+    assert rows and {r[0] for r in rows} >= {"*"}
+    assert {r[2] for r in rows} == set(range(1, 14))
+    assert all(r[4] <= r[5] for r in rows)
+
+
 def test_the_build_used_two_worker_processes(built):
     # the fixture builds with n_jobs: 2; the run context records what ran
     assert built.query("select n_jobs from int_run__context") == [(2,)]

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 from statsforecast.models import AutoCES, AutoETS
 
+from demandcast.backtest import run_backtest
 from demandcast.catalog import Guarded
+from demandcast.config import Settings
+from demandcast.forecast import forecast_series
+from demandcast.frames import synthetic_series
 from demandcast.intervals import ALL_CLASSES, Calibration, pooled_bounds
+from demandcast.selection import select_champions
 
 
 def _calibration(n_series: int = 100, h: int = 2) -> Calibration:
@@ -81,3 +86,31 @@ def test_forward_applies_the_first_estimate_and_refit_models_fit_again():
     ces.fit(y[:60])
     refit = AutoCES(season_length=12).forecast(y=y[:84], h=12)["mean"]
     assert np.allclose(ces.forward(y=y[:84], h=12)["mean"], refit)
+
+
+def test_champion_intervals_are_the_pooled_quantiles_times_the_series_scale():
+    series, profiles = synthetic_series(90, 156, seed=4)
+    settings = Settings(candidates=("Naive", "SES0.1", "WindowAverage13", "ComboLevel"), n_jobs=1)
+    cal = Calibration()
+    metrics = run_backtest(series, profiles, settings, calibration=cal)
+    table = cal.quantiles(settings.levels)
+    champions = select_champions(metrics, profiles, settings)
+    fc = forecast_series(series, profiles, champions, settings, calibration=table)
+    pooled = table[(table["demand_class"] == ALL_CLASSES) & (table["n_residuals"] >= 200)]
+    assert len(pooled)  # 90 series x 3 windows
+    q = table.set_index(["demand_class", "model_name", "step"])["hi_95"]
+    got = fc[fc["method"] == "champion"].merge(champions, on="series_id")
+    got = got.merge(profiles[["series_id", "demand_class"]], on="series_id")
+    n_checked = 0
+    for row in got.itertuples():
+        key = (row.demand_class, row.champion, row.step)
+        ok = (
+            key in q.index
+            and table.set_index(["demand_class", "model_name", "step"]).loc[key, "n_residuals"]
+            >= 200
+        )
+        quantile = q[key] if ok else q.get((ALL_CLASSES, row.champion, row.step), np.nan)
+        if row.forecast > 0 and quantile > 0 and np.isfinite(row.interval_scale):
+            assert row.hi_95 == pytest.approx(row.forecast + row.interval_scale * quantile)
+            n_checked += 1
+    assert n_checked > 0
