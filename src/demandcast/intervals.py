@@ -11,7 +11,7 @@ series. The interval at level L for a champion is then
     forecast[step] + s * quantile_{(1-L)/2 .. (1+L)/2}(r / s | class, candidate, step)
 
 Quantiles per step let the interval widen with the horizon as the backtest
-errors did; signed residuals keep the skew of demand; the per-series scale
+errors did (never narrowing: a step's quantile is at least the one before); signed residuals keep the skew of demand; the per-series scale
 makes one pooled distribution serve series of any size and difficulty.
 Every interval then: is clipped at 0 with the forecast, contains the forecast,
 and nests (lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95).
@@ -82,10 +82,10 @@ class Calibration:
                 "step": np.arange(1, h + 1),
                 "n_residuals": np.repeat(len(r), h),
             }
-            for lv in levels:
+            for lv in levels:  # an interval never narrows with the horizon
                 a = (1 - lv / 100) / 2
-                row[f"lo_{lv}"] = np.quantile(r, a, axis=0)
-                row[f"hi_{lv}"] = np.quantile(r, 1 - a, axis=0)
+                row[f"lo_{lv}"] = np.minimum.accumulate(np.quantile(r, a, axis=0))
+                row[f"hi_{lv}"] = np.maximum.accumulate(np.quantile(r, 1 - a, axis=0))
             rows.append(pd.DataFrame(row))
         if not rows:
             return pd.DataFrame(columns=cols)

@@ -114,3 +114,14 @@ def test_champion_intervals_are_the_pooled_quantiles_times_the_series_scale():
             assert row.hi_95 == pytest.approx(row.forecast + row.interval_scale * quantile)
             n_checked += 1
     assert n_checked > 0
+
+
+def test_an_interval_never_narrows_with_the_horizon():
+    cal = Calibration()
+    r = np.arange(1, 301, dtype=float)
+    y = np.column_stack([2 * r, r])  # step 2's residuals are half step 1's
+    f = np.zeros((300, 2, 1))
+    cal.add(np.repeat("smooth", 300), ["M"], y, f, np.ones(300), np.ones((300, 1)), 1)
+    q = cal.quantiles([80]).query("demand_class == 'smooth'").set_index("step")
+    assert q.loc[2, "hi_80"] == q.loc[1, "hi_80"]
+    assert q.loc[2, "lo_80"] == pytest.approx(np.quantile(r, 0.1))  # the smaller lower bound
