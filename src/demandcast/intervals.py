@@ -11,8 +11,10 @@ series. The interval at level L for a champion is then
     forecast[step] + s * quantile_{(1-L)/2 .. (1+L)/2}(r / s | class, candidate, step)
 
 Quantiles per step let the interval widen with the horizon as the backtest
-errors did (never narrowing: a step's quantile is at least the one before); signed residuals keep the skew of demand; the per-series scale
-makes one pooled distribution serve series of any size and difficulty.
+errors did (never narrowing: a step's quantile is at least the one before);
+signed residuals keep the skew of demand; the per-series scale makes one
+pooled distribution serve series of any size and difficulty.
+
 Every interval then: is clipped at 0 with the forecast, contains the forecast,
 and nests (lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95).
 """
