@@ -91,3 +91,12 @@ def test_the_packaged_catalog_ships_the_plugin_by_import_path():
     entry = load_catalog().candidates["DampedSeasonalAverage"]
     assert entry.model == "demandcast.plugins.example:DampedSeasonalAverage"
     assert entry.family == "plugin"
+
+
+def test_the_plugin_forecasts_a_horizon_longer_than_its_season():
+    from demandcast.plugins.example import DampedSeasonalAverage
+
+    y = np.tile(np.arange(12, dtype=float), 5)  # five seasons of 0..11
+    model = DampedSeasonalAverage(season_length=12, damping=1.0)
+    mean = model.forecast(y=y, h=18)["mean"]
+    assert mean == pytest.approx(np.r_[np.arange(12), np.arange(6)])

@@ -73,13 +73,13 @@ class DampedSeasonalAverage(_TS):
             raise ValueError("empty history")
         level = y[-self.window_size :].mean()
         m = self.season_length
-        n_seasons = (y.size - h) // m if m > 1 else 0
-        if n_seasons < 1:
+        if m < 2 or y.size < m:
             return np.full(h, level)
-        # positions of the same period in each of the past full seasons
+        # the same period of each past season (a horizon longer than a season wraps)
         steps = np.arange(1, h + 1)
-        idx = (y.size - 1 + steps)[None, :] - m * np.arange(1, n_seasons + 1)[:, None]
-        seasonal = y[idx].mean(axis=0)
+        last = y.size - 1 + steps - m * ((steps - 1) // m + 1)
+        idx = last[None, :] - m * np.arange(y.size // m)[:, None]
+        seasonal = np.nanmean(np.where(idx >= 0, y[np.clip(idx, 0, None)], np.nan), axis=0)
         return (1.0 - self.damping) * level + self.damping * seasonal
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> DampedSeasonalAverage:
