@@ -47,7 +47,8 @@ bench: setup  ## speed and memory figures for the README (about 25 minutes on 2 
 accuracy: setup  ## does selection pay? real dbt builds scored on the demo's unseen future
 	$(BIN)/python scripts/accuracy.py --demo --origins 0,13 --json reports/accuracy_demo.json
 
-competition: setup  ## the M3 and Tourism monthly series in the input shape, with their futures
+competition: setup  ## M1, M3 and Tourism monthly series in the input shape, with their futures
+	$(BIN)/python scripts/competition_data.py --dataset m1 --out data/m1_monthly
 	$(BIN)/python scripts/competition_data.py --dataset m3 --out data/m3_monthly
 	$(BIN)/python scripts/competition_data.py --dataset tourism --out data/tourism_monthly
 
