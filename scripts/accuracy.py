@@ -125,16 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--products", type=int, default=200, help="demo products per plant")
     ap.add_argument("--origins", default="0,13", help="demo origins, weeks before its end")
     ap.add_argument("--vars", default="{}", help="dbt vars (YAML) of every configuration")
-    ap.add_argument("--config", action="append", default=[], help="NAME=VARS: an ablation")
+    ap.add_argument(
+        "--config", action="append", default=[], help="NAME={var: value, ...}: an ablation"
+    )
     ap.add_argument("--json", type=Path, default=ROOT / "reports" / "accuracy.json")
     args = ap.parse_args(argv)
     if not args.data and not args.demo:
         ap.error("give --data DIR or --demo")
     base = yaml.safe_load(args.vars) or {}
-    configs = [("default", {})] + [
-        (name, yaml.safe_load(text) or {})
-        for name, _, text in (c.partition("=") for c in args.config)
-    ]
+    configs = [("default", {})]
+    for text in args.config:
+        name, _, spec = text.rpartition("={")
+        extra = yaml.safe_load("{" + spec) if name else None
+        if not isinstance(extra, dict):
+            ap.error(f"--config {text!r}: expected NAME={{var: value, ...}}")
+        configs.append((name, extra))
     work = Path(tempfile.mkdtemp(prefix="demandcast-accuracy-"))
     if args.demo:
         from demandcast.demo import write_demo
