@@ -177,7 +177,8 @@ def select_champions(
 
     out["selection_metric"] = metric
     out = out.reset_index(names="series_id")
-    out = pd.concat([out[list(CHAMPION_COLUMNS)], short], ignore_index=True)
+    parts = [out[list(CHAMPION_COLUMNS)], short]
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
     out["n_candidates"] = out["n_candidates"].astype("int64")
     out["n_windows"] = out["n_windows"].astype("int64")
     for col in ("series_id", "champion", "selection_metric", "runner_up", "class_champion"):
