@@ -103,17 +103,28 @@ def demo_origin(demo: Path, weeks_back: int, horizon: int, work: Path) -> tuple[
         [cut],
     )
     actuals = work / f"actuals_{weeks_back}.parquet"
-    con.execute(
+    con.execute(  # every series with history, every week after the cut: no order = 0
         f"""copy (
-            select plant_id, product_id, date_trunc('week', order_date)::date as period_start,
-                sum(quantity)::double as y
-            from (select distinct * from read_parquet('{orders}'))
-            where order_date > ?
-              and date_trunc('week', order_date) + interval 6 day <= ?
-              and date_trunc('week', order_date) <= ? + interval ({horizon * 7}) day
-            group by all
+            with lines as (select distinct * from read_parquet('{orders}')),
+            series as (select distinct plant_id, product_id from lines where order_date <= $cut),
+            weeks as (
+                select unnest(generate_series(
+                    date_trunc('week', $cut::date + 1)::date,
+                    date_trunc('week', $cut::date + 1)::date + interval ({horizon - 1}) week,
+                    interval 1 week
+                ))::date as period_start
+            ),
+            demand as (
+                select plant_id, product_id, date_trunc('week', order_date)::date as period_start,
+                    sum(quantity)::double as y
+                from lines where order_date > $cut group by all
+            )
+            select s.plant_id, s.product_id, w.period_start, coalesce(d.y, 0) as y
+            from series as s cross join weeks as w
+            left join demand as d using (plant_id, product_id, period_start)
+            where w.period_start + interval 6 day <= $end
         ) to '{actuals}' (format parquet)""",
-        [cut, end, cut],
+        {"cut": cut, "end": end},
     )
     return raw, actuals
 

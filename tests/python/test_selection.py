@@ -14,7 +14,7 @@ from demandcast.config import Settings
 from demandcast.frames import profile_series
 from demandcast.selection import CHAMPION_COLUMNS, parse_champion, select_champions
 
-RMSSE = Settings(selection_metric="rmsse", single_margin=0.5)
+RMSSE = Settings(selection_metric="rmsse", selection_margin=0.1, single_margin=0.5)
 """Settings for the hand-made metric frames, which hold rmsse only."""
 CANDIDATES = ("Naive", "HistoricAverage", "WindowAverage13", "SeasonalNaive", "SES0.1")
 
