@@ -53,12 +53,13 @@ class Settings:
     - ensemble_top_k: members of the per-series top-k combinations.
     - selection_margin: relative improvement another member of the selection
       pool (robust combinations) needs over the class champion before a series
-      switches to it. Default 0.5: on M1 and on the demo, switching at 10 %
-      lost to keeping the class champion (scripts/accuracy.py ablations).
+      switches to it. Default 0.9 (a tenth of the class champion's error:
+      only where the class champion is broken on the series): on M1 and the
+      demo no smaller margin beat keeping the class champion on both
+      (scripts/accuracy.py ablations; the README has the rows).
     - single_margin: the same for any candidate outside the pool (single
-      models, per-series top-k, plug-ins). Default 0.8 (a fifth of the class
-      champion's error): on real monthly data a single model that wins a few
-      backtest windows by less is mostly noise.
+      models, per-series top-k, plug-ins). Default 0.9: on real monthly data a
+      single model that wins a few backtest windows by less is mostly noise.
     - backtest_refit: false (default) estimates the expensive models (those
       with StatsForecast's `forward`) once, at the first backtest origin, and
       applies the estimate to the later windows; cheap models are refit on
@@ -80,8 +81,8 @@ class Settings:
     n_jobs: int = 1
     min_train_length: int | None = None
     ensemble_top_k: int = 3
-    selection_margin: float = 0.5
-    single_margin: float = 0.8
+    selection_margin: float = 0.9
+    single_margin: float = 0.9
     route_by_class: bool = True
     backtest_refit: bool = False
     engine: str = "local"

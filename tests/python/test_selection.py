@@ -64,7 +64,7 @@ def test_pure_seasonal_series_choose_the_seasonal_method(weak_default_catalog):
     series, profiles = _panel(
         lambda t, rng: 100 + 40 * np.sin(2 * np.pi * t / 52) + rng.normal(0, 1, t.size)
     )
-    champions, _ = _run(series, profiles, weak_default_catalog)
+    champions, _ = _run(series, profiles, weak_default_catalog, single_margin=0.5)
     assert tuple(champions.columns) == CHAMPION_COLUMNS
     assert (champions["champion"] == "SeasonalNaive").all()
     assert champions["reason"].str.contains("beats class champion Naive").all()
