@@ -36,7 +36,10 @@ final as (
         forecast_created_at
     from forecast
     {% if is_incremental() %}
-        where run_id not in (select distinct run_id from {{ this }})
+        where
+            run_id not in (
+                select distinct published.run_id from {{ this }} as published
+            )
     {% endif %}
 
 )

@@ -60,7 +60,10 @@ final as (
         on champions.series_id = series.series_id
     cross join context
     {% if is_incremental() %}
-        where context.run_id not in (select distinct run_id from {{ this }})
+        where
+            context.run_id not in (
+                select distinct published.run_id from {{ this }} as published
+            )
     {% endif %}
 
 )
