@@ -1,6 +1,6 @@
 {#- Runs on-run-start. Finds the raw files under var('raw_path') and exposes
     them as views in the schema `raw`, which the sources in
-    models/staging/erp read. orders is required and may be orders.parquet, a
+    models/staging/erp read. The path reaches SQL only as a quoted literal. orders is required and may be orders.parquet, a
     folder orders/ of Parquet files, or orders.csv; products and plants are
     optional (an empty view stands in). A missing file or column stops the
     run before any table is touched. -#}
@@ -14,16 +14,16 @@
     ] -%}
     {%- for pattern, format in candidates -%}
         {%- set found = run_query(
-            "select count(*) from glob('" ~ pattern ~ "')") -%}
+            "select count(*) from glob(" ~ sql_string(pattern) ~ ")") -%}
         {%- if found.columns[0].values()[0] > 0 -%}
             {%- if format == 'parquet' -%}
                 {{ return({'pattern': pattern, 'sql':
-                    "read_parquet('" ~ pattern ~ "', filename = true,"
+                    "read_parquet(" ~ sql_string(pattern) ~ ", filename = true,"
                     ~ " file_row_number = true, union_by_name = true)",
                     'row': 'file_row_number + 1'}) }}
             {%- else -%}
                 {{ return({'pattern': pattern, 'sql':
-                    "read_csv('" ~ pattern ~ "', filename = true,"
+                    "read_csv(" ~ sql_string(pattern) ~ ", filename = true,"
                     ~ " all_varchar = true, header = true)",
                     'row': 'row_number() over ()'}) }}
             {%- endif -%}

@@ -39,7 +39,9 @@ origin as (
         data_start_date,
         data_end_date,
         {% if var('forecast_origin') -%}
-            {{ period_start("cast('" ~ var('forecast_origin') ~ "' as date)") }}
+            {{ period_start(
+                "cast(" ~ sql_string(var('forecast_origin')) ~ " as date)"
+            ) }}
         {%- else -%}
             case
                 when
@@ -72,11 +74,11 @@ final as (
         -- Python models (validated there, with the var named)
         cast({{ var('n_windows') }} as integer) as n_windows,
         cast({{ var('step_size') or 'null' }} as integer) as step_size,
-        '{{ var("selection_metric") }}' as selection_metric,
-        '{{ tojson(var("candidates")) }}' as candidates,
-        '{{ tojson(var("levels")) }}' as levels,
+        {{ sql_string(var('selection_metric')) }} as selection_metric,
+        {{ sql_string(tojson(var('candidates'))) }} as candidates,
+        {{ sql_string(tojson(var('levels'))) }} as levels,
         cast({{ var('n_jobs') }} as integer) as n_jobs,
-        '{{ var("engine") }}' as engine,
+        {{ sql_string(var('engine')) }} as engine,
         cast({{ min_train_length() }} as integer) as min_train_length,
         cast({{ var('selection_margin') }} as double) as selection_margin,
         cast({{ var('single_margin') }} as double) as single_margin,

@@ -14,7 +14,7 @@ final as (
             as max_duplicate_share,
         cast({{ var('allow_negative_demand') }} as boolean)
             as allow_negative_demand,
-        '{{ tojson(var("gate_modes")) }}' as gate_modes
+        {{ sql_string(tojson(var('gate_modes'))) }} as gate_modes
 
 )
 
