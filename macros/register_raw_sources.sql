@@ -1,6 +1,8 @@
 {#- Runs on-run-start. Finds the raw files under var('raw_path') and exposes
     them as views in the schema `raw`, which the sources in
-    models/staging/erp read. The path reaches SQL only as a quoted literal. orders is required and may be orders.parquet, a
+    models/staging/erp read (the path reaches SQL only as a quoted literal;
+    CSV quotes are always '"', found or not in the sniffed sample). orders is
+    required and may be orders.parquet, a
     folder orders/ of Parquet files, or orders.csv; products and plants are
     optional (an empty view stands in). A missing file or column stops the
     run before any table is touched. -#}
@@ -24,6 +26,7 @@
             {%- else -%}
                 {{ return({'pattern': pattern, 'sql':
                     "read_csv(" ~ sql_string(pattern) ~ ", filename = true,"
+                    ~ " quote = '\"', escape = '\"',"
                     ~ " all_varchar = true, header = true)",
                     'row': 'row_number() over ()'}) }}
             {%- endif -%}

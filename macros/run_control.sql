@@ -64,6 +64,16 @@
 {% endmacro %}
 
 
+{#- Whether main.<name> exists, asked of DuckDB (dbt's relation cache does not
+    know tables made by hooks in this run). -#}
+{% macro main_table_exists(name) %}
+    {%- set found = run_query(
+        "select count(*) from information_schema.tables"
+        ~ " where table_schema = 'main' and table_name = " ~ sql_string(name)) -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
+{% endmacro %}
+
+
 {#- The append-only tables: they keep every published run's rows. -#}
 {% macro append_only_tables() %}
     {{ return(['fct_forecast_history', 'fct_model_registry']) }}
@@ -79,11 +89,9 @@
         ~ " status varchar, message varchar)") -%}
     {#- a run that failed, was killed or published nothing leaves no rows behind -#}
     {%- for table in append_only_tables() -%}
-        {%- set relation = adapter.get_relation(
-            database=target.database, schema='main', identifier=table) -%}
-        {%- if relation is not none -%}
+        {%- if main_table_exists(table) -%}
             {%- do run_query(
-                "delete from " ~ relation ~ " where run_id in (select run_id"
+                "delete from main." ~ table ~ " where run_id in (select run_id"
                 ~ " from main.demandcast_runs where status <> 'published')") -%}
         {%- endif -%}
     {%- endfor -%}
@@ -101,8 +109,7 @@
 
 {% macro end_run(results) %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- if adapter.get_relation(database=target.database, schema='main',
-        identifier='demandcast_runs') is none -%}
+    {%- if not main_table_exists('demandcast_runs') -%}
         {{ return('') }}  {#- the run stopped in on-run-start -#}
     {%- endif -%}
     {%- set statuses = {} -%}

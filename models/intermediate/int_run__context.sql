@@ -16,7 +16,7 @@ orders as (
     -- a line dated after the run (the orders gate flags it) must not move
     -- the origin into the future
     select orders.order_date
-    from {{ ref('stg_erp__orders') }} as orders
+    from {{ ref('int_orders__screened') }} as orders
     cross join started
     where
         not orders.is_duplicate
@@ -87,6 +87,17 @@ final as (
         cast({{ var('route_by_class') }} as boolean) as route_by_class,
         origin.data_start_date,
         origin.data_end_date,
+        -- what the run gate holds the origin to
+        {{ period_start('origin.data_start_date') }} as data_start_period,
+        {{ period_start('origin.data_end_date') }} as data_end_period,
+        {{ period_start('started.run_date') }} as run_period,
+        -- periods from the origin to the run date's period: an old extract
+        -- or an origin set long ago both forecast periods already past
+        cast(datediff(
+            '{{ frequency() }}',
+            origin.forecast_origin,
+            {{ period_start('started.run_date') }}
+        ) as integer) as stale_periods,
         started.started_at
     from origin
     cross join started

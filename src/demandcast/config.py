@@ -306,7 +306,15 @@ _PARSERS = {
 
 # --- every dbt var, checked once before the build touches a table -------------------
 
-GATE_SUITES: tuple[str, ...] = ("orders", "run", "series", "backtest", "forecast")
+GATE_SUITES: tuple[str, ...] = (
+    "orders",
+    "products",
+    "plants",
+    "run",
+    "series",
+    "backtest",
+    "forecast",
+)
 GATE_MODES: tuple[str, ...] = ("fail", "warn")
 OUTLIER_ACTIONS: tuple[str, ...] = ("fail", "cap")
 

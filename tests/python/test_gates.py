@@ -107,7 +107,7 @@ CONTEXTS = {
     "forecast": {
         "horizon": HORIZON,
         "expected_series_ids": SERIES,
-        "history_max": {s: 15.0 for s in SERIES},
+        "history_p90": {s: 15.0 for s in SERIES},
     },
 }
 
