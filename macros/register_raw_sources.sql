@@ -37,7 +37,8 @@
 
 {% macro register_raw_sources() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set raw_path = var('raw_path') | string -%}
+    {%- set raw_path = (var('raw_path')
+        or env_var('DEMANDCAST_RAW_PATH', 'data/demo')) | string -%}
     {%- set contract = {
         'orders': ['order_date', 'product_id', 'plant_id', 'quantity'],
         'products': ['product_id', 'product_name', 'product_group',
