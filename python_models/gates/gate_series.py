@@ -9,6 +9,7 @@ def model(dbt, session):
     # read by gates.warehouse_context
     dbt.ref("int_run__started")
     dbt.ref("stg_erp__products")
+    dbt.ref("int_orders__screened")
     return gates.gate_in_build(
         {"run": dbt.ref("int_run__context"), "series": dbt.ref("int_series__filled")},
         con=session,

@@ -1066,7 +1066,7 @@ def warehouse_context(
                     "select product_id from main.stg_erp__products"
                     " where (discontinued_date is null or discontinued_date > ?)"
                     " and (launch_date is null or launch_date <= ?)"
-                    " and product_id in (select product_id from main.stg_erp__orders"
+                    " and product_id in (select product_id from main.int_orders__screened"
                     " where not is_duplicate and order_date <= ?)",
                     [origin, origin, origin],
                 ).fetchall()
