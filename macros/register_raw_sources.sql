@@ -1,6 +1,8 @@
 {#- Runs on-run-start. Finds the raw files under var('raw_path') and exposes
     them as views in the schema `raw`, which the sources in
-    models/staging/erp read. orders is required and may be orders.parquet, a
+    models/staging/erp read (the path reaches SQL only as a quoted literal;
+    CSV quotes are always '"', found or not in the sniffed sample). orders is
+    required and may be orders.parquet, a
     folder orders/ of Parquet files, or orders.csv; products and plants are
     optional (an empty view stands in). A missing file or column stops the
     run before any table is touched. -#}
@@ -14,16 +16,17 @@
     ] -%}
     {%- for pattern, format in candidates -%}
         {%- set found = run_query(
-            "select count(*) from glob('" ~ pattern ~ "')") -%}
+            "select count(*) from glob(" ~ sql_string(pattern) ~ ")") -%}
         {%- if found.columns[0].values()[0] > 0 -%}
             {%- if format == 'parquet' -%}
                 {{ return({'pattern': pattern, 'sql':
-                    "read_parquet('" ~ pattern ~ "', filename = true,"
+                    "read_parquet(" ~ sql_string(pattern) ~ ", filename = true,"
                     ~ " file_row_number = true, union_by_name = true)",
                     'row': 'file_row_number + 1'}) }}
             {%- else -%}
                 {{ return({'pattern': pattern, 'sql':
-                    "read_csv('" ~ pattern ~ "', filename = true,"
+                    "read_csv(" ~ sql_string(pattern) ~ ", filename = true,"
+                    ~ " quote = '\"', escape = '\"',"
                     ~ " all_varchar = true, header = true)",
                     'row': 'row_number() over ()'}) }}
             {%- endif -%}
@@ -34,7 +37,8 @@
 
 {% macro register_raw_sources() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set raw_path = var('raw_path') | string -%}
+    {%- set raw_path = (var('raw_path')
+        or env_var('DEMANDCAST_RAW_PATH', 'data/demo')) | string -%}
     {%- set contract = {
         'orders': ['order_date', 'product_id', 'plant_id', 'quantity'],
         'products': ['product_id', 'product_name', 'product_group',

@@ -6,7 +6,7 @@ with
 
 orders as (
 
-    select * from {{ ref('stg_erp__orders') }}
+    select * from {{ ref('int_orders__screened') }}
 
 ),
 

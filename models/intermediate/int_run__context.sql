@@ -16,7 +16,7 @@ orders as (
     -- a line dated after the run (the orders gate flags it) must not move
     -- the origin into the future
     select orders.order_date
-    from {{ ref('stg_erp__orders') }} as orders
+    from {{ ref('int_orders__screened') }} as orders
     cross join started
     where
         not orders.is_duplicate
@@ -39,7 +39,9 @@ origin as (
         data_start_date,
         data_end_date,
         {% if var('forecast_origin') -%}
-            {{ period_start("cast('" ~ var('forecast_origin') ~ "' as date)") }}
+            {{ period_start(
+                "cast(" ~ sql_string(var('forecast_origin')) ~ " as date)"
+            ) }}
         {%- else -%}
             case
                 when
@@ -72,11 +74,11 @@ final as (
         -- Python models (validated there, with the var named)
         cast({{ var('n_windows') }} as integer) as n_windows,
         cast({{ var('step_size') or 'null' }} as integer) as step_size,
-        '{{ var("selection_metric") }}' as selection_metric,
-        '{{ tojson(var("candidates")) }}' as candidates,
-        '{{ tojson(var("levels")) }}' as levels,
+        {{ sql_string(var('selection_metric')) }} as selection_metric,
+        {{ sql_string(tojson(var('candidates'))) }} as candidates,
+        {{ sql_string(tojson(var('levels'))) }} as levels,
         cast({{ var('n_jobs') }} as integer) as n_jobs,
-        '{{ var("engine") }}' as engine,
+        {{ sql_string(var('engine')) }} as engine,
         cast({{ min_train_length() }} as integer) as min_train_length,
         cast({{ var('selection_margin') }} as double) as selection_margin,
         cast({{ var('single_margin') }} as double) as single_margin,
@@ -85,6 +87,17 @@ final as (
         cast({{ var('route_by_class') }} as boolean) as route_by_class,
         origin.data_start_date,
         origin.data_end_date,
+        -- what the run gate holds the origin to
+        {{ period_start('origin.data_start_date') }} as data_start_period,
+        {{ period_start('origin.data_end_date') }} as data_end_period,
+        {{ period_start('started.run_date') }} as run_period,
+        -- periods from the origin to the run date's period: an old extract
+        -- or an origin set long ago both forecast periods already past
+        cast(datediff(
+            '{{ frequency() }}',
+            origin.forecast_origin,
+            {{ period_start('started.run_date') }}
+        ) as integer) as stale_periods,
         started.started_at
     from origin
     cross join started

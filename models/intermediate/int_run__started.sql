@@ -14,7 +14,11 @@ final as (
             as max_duplicate_share,
         cast({{ var('allow_negative_demand') }} as boolean)
             as allow_negative_demand,
-        '{{ tojson(var("gate_modes")) }}' as gate_modes
+        cast({{ var('max_staleness_periods') or 'null' }} as integer)
+            as max_staleness_periods,
+        cast({{ var('max_forecast_multiple') }} as double)
+            as max_forecast_multiple,
+        {{ sql_string(tojson(var('gate_modes'))) }} as gate_modes
 
 )
 

@@ -1,5 +1,7 @@
 {#- One row per series and period, from the series' first period with
-    demand to the forecast origin; periods without orders are zeros. -#}
+    demand to the forecast origin; periods without orders are zeros.
+    plausible_max: var('outlier_ratio') x the median of the series' positive
+    periods (5 or more of them), the bound the series gate holds demand to. -#}
 
 with
 
@@ -21,7 +23,13 @@ series as (
         series_id,
         plant_id,
         product_id,
-        min(period_start) as first_period
+        min(period_start) as first_period,
+        case
+            when count(*) filter (where demand > 0) >= 5
+                then
+                    {{ var('outlier_ratio') }}
+                    * median(demand) filter (where demand > 0)
+        end as plausible_max
     from aggregated
     group by all
 
@@ -33,6 +41,7 @@ spine as (
         series.series_id,
         series.plant_id,
         series.product_id,
+        series.plausible_max,
         cast(
             unnest(generate_series(
                 series.first_period,
@@ -62,7 +71,8 @@ final as (
         coalesce(aggregated.sales_quantity, 0) as sales_quantity,
         coalesce(aggregated.return_quantity, 0) as return_quantity,
         cast(coalesce(aggregated.n_lines, 0) as integer) as n_lines,
-        aggregated.series_id is null as is_filled
+        aggregated.series_id is null as is_filled,
+        spine.plausible_max
     from spine
     left join aggregated
         on

@@ -65,7 +65,7 @@ final as (
         n_series,
         n_wins,
         cast(n_wins as double) / n_series as win_share,
-        '{{ var("selection_metric") }}' as selection_metric,
+        {{ sql_string(var('selection_metric')) }} as selection_metric,
         mean_score,
         median_score,
         mean_mase,

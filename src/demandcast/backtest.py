@@ -276,14 +276,9 @@ def _backtest_group(
 def _cross_validation(
     sf: StatsForecast, df: pd.DataFrame, h: int, n_win: int, step: int, settings: Settings
 ) -> pd.DataFrame:
-    """One StatsForecast cross_validation call, local or on a distributed engine."""
-    if settings.engine == "local":
-        return sf.cross_validation(
-            df=df, h=h, n_windows=n_win, step_size=step, refit=settings.backtest_refit
-        )
-    raise NotImplementedError(
-        f"var 'engine': '{settings.engine}' is reserved for StatsForecast's fugue backends "
-        "(pass a Dask/Ray frame to StatsForecast); this build runs 'local' only"
+    """One StatsForecast cross_validation call (the var check allows engine 'local' only)."""
+    return sf.cross_validation(
+        df=df, h=h, n_windows=n_win, step_size=step, refit=settings.backtest_refit
     )
 
 

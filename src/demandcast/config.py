@@ -22,7 +22,8 @@ FREQUENCIES: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS"}
 """Our frequency names and the pandas offsets of their period starts."""
 
 METRICS: tuple[str, ...] = ("mae", "rmse", "bias", "smape", "wape", "mase", "rmsse")
-ENGINES: tuple[str, ...] = ("local", "dask", "ray")
+ENGINES: tuple[str, ...] = ("local",)
+"""Execution engines this version runs (Dask and Ray through Fugue are not built yet)."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ class Settings:
       every window. true refits everything on every window.
     - route_by_class: run the expensive candidates only on the demand classes
       their catalog tags name (intermittent series skip AutoARIMA & co.).
-    - engine: 'local' runs StatsForecast in this process; 'dask' and 'ray' hand
-      the fitting to StatsForecast's fugue backends.
+    - engine: 'local' runs StatsForecast in this process (the only engine of
+      this version).
     """
 
     frequency: str = "week"
@@ -156,7 +157,12 @@ class Settings:
             _check(
                 isinstance(getattr(self, name), bool), name, getattr(self, name), "true or false"
             )
-        _check(self.engine in ENGINES, "engine", self.engine, ENGINES)
+        _check(
+            self.engine in ENGINES,
+            "engine",
+            self.engine,
+            "local (dask and ray are not available in this version)",
+        )
 
     @property
     def freq(self) -> str:
@@ -296,3 +302,136 @@ _PARSERS = {
     "backtest_refit": _bool,
     "engine": _str,
 }
+
+
+# --- every dbt var, checked once before the build touches a table -------------------
+
+GATE_SUITES: tuple[str, ...] = (
+    "orders",
+    "products",
+    "plants",
+    "run",
+    "series",
+    "backtest",
+    "forecast",
+)
+GATE_MODES: tuple[str, ...] = ("fail", "warn")
+OUTLIER_ACTIONS: tuple[str, ...] = ("fail", "cap")
+
+
+def _date(name: str, raw: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(raw, dt.date):
+        return raw
+    try:
+        return dt.date.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise ValueError(
+            f"var '{name}': invalid value {raw!r}, expected a date like 2025-12-01"
+        ) from None
+
+
+def _between(low: float, high: float | None, closed_high: bool = True):
+    def parse(name: str, raw: Any) -> float:
+        value = _float(name, raw)
+        ok = value >= low and (high is None or (value <= high if closed_high else value < high))
+        if not ok or math.isnan(value):
+            upper = "" if high is None else (f" and <= {high}" if closed_high else f" and < {high}")
+            raise ValueError(
+                f"var '{name}': invalid value {raw!r}, expected a number >= {low}{upper}"
+            )
+        return value
+
+    return parse
+
+
+def _count(minimum: int):
+    def parse(name: str, raw: Any) -> int:
+        value = _int(name, raw)
+        if value < minimum:
+            raise ValueError(
+                f"var '{name}': invalid value {raw!r}, expected an integer >= {minimum}"
+            )
+        return value
+
+    return parse
+
+
+def _one_of(choices: tuple[str, ...]):
+    def parse(name: str, raw: Any) -> str:
+        value = _str(name, raw)
+        if value not in choices:
+            raise ValueError(
+                f"var '{name}': invalid value {raw!r}, expected one of {', '.join(choices)}"
+            )
+        return value
+
+    return parse
+
+
+def _text(name: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError(f"var '{name}': invalid value {raw!r}, expected a non-empty path")
+    return raw
+
+
+def _gate_modes(name: str, raw: Any) -> dict[str, str]:
+    value = _literal(name, raw)
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"var '{name}': invalid value {raw!r}, expected a mapping like {{orders: fail}}"
+        )
+    bad = {k: v for k, v in value.items() if k not in GATE_SUITES or v not in GATE_MODES}
+    if bad:
+        raise ValueError(
+            f"var '{name}': invalid entries {bad}, expected suites "
+            f"{', '.join(GATE_SUITES)} each mapped to {' or '.join(GATE_MODES)}"
+        )
+    return dict(value)
+
+
+_OTHER_VARS = {
+    "raw_path": _text,
+    "forecast_origin": _date,
+    "lifecycle_periods": _count(1),
+    "max_duplicate_share": _between(0.0, 1.0),
+    "allow_negative_demand": _bool,
+    "gate_modes": _gate_modes,
+    "outlier_ratio": _between(1.0, None),
+    "outlier_action": _one_of(OUTLIER_ACTIONS),
+    "max_forecast_multiple": _between(1.0, None),
+    "max_staleness_periods": _count(0),
+    "published_path": _text,
+}
+
+VAR_NAMES: tuple[str, ...] = tuple(_PARSERS) + tuple(_OTHER_VARS)
+"""Every dbt var of the project (dbt_project.yml lists the same, with defaults)."""
+
+
+def check_vars(values: Mapping[str, Any]) -> list[str]:
+    """One message per wrong var (naming it, its value and what is allowed); [] when all hold.
+
+    Null means the default for every var. The candidate names are checked against the
+    catalog, so a typo stops the run before a table is touched, not at the backtest.
+    """
+    errors: list[str] = []
+    for name, raw in values.items():
+        if name not in VAR_NAMES or _missing(raw):
+            continue
+        parse = _PARSERS.get(name) or _OTHER_VARS[name]
+        try:
+            parsed = parse(name, raw)
+            if name in _PARSERS:
+                Settings(**{name: parsed})
+        except ValueError as exc:
+            errors.append(str(exc))
+    if not errors:
+        from demandcast.catalog import load_catalog
+
+        try:
+            settings = Settings.from_mapping(values)
+            load_catalog().resolve(settings.candidates, settings.season_length)
+        except ValueError as exc:
+            errors.append(str(exc))
+    return errors

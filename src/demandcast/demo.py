@@ -425,20 +425,29 @@ def _truth_table(
     )
 
 
+def last_sunday(today: dt.date | None = None) -> dt.date:
+    """The last day of the last complete ISO week before `today`."""
+    today = today or dt.date.today()
+    return today - dt.timedelta(days=today.weekday() + 1)
+
+
 def write_demo(
     out_dir: str | Path,
     n_plants: int = 2,
     n_products: int = 200,
     years: int = 3,
     seed: int = 42,
-    end_date: str | dt.date = "2026-11-22",
+    end_date: str | dt.date | None = None,
     future_days: int = 182,
 ) -> dict:
     """Write orders, products, plants and truth Parquet files of a synthetic manufacturer.
 
-    ``n_products`` is per plant; the plants share about 80% of their products. Returns the
-    file paths and counts.
+    ``n_products`` is per plant; the plants share about 80% of their products. The history
+    ends on ``end_date``, by default the last Sunday before today, so the demo is never a
+    stale extract. Returns the file paths and counts.
     """
+    if end_date is None:
+        end_date = last_sunday()
     started = time.perf_counter()
     if n_plants < 1 or n_products < 1 or years < 1 or future_days < 0:
         raise ValueError(
@@ -508,7 +517,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=int, default=3, help="years of order history (default: 3)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     parser.add_argument(
-        "--end-date", default="2026-11-22", help="last day of the history (default: 2026-11-22)"
+        "--end-date",
+        default=None,
+        help="last day of the history, YYYY-MM-DD (default: the last Sunday before today)",
     )
     parser.add_argument(
         "--future-days",

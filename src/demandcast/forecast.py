@@ -332,7 +332,6 @@ def _forecast_member(
     catalog: Catalog,
 ) -> pd.DataFrame:
     """One StatsForecast forecast call: a member on every series that needs it."""
-    _check_engine(settings)
     h, levels = settings.horizon, list(settings.levels)
     model = Guarded(catalog.build(member, settings.season_length))
     sf = _sf([model], len(ids), settings)
@@ -351,14 +350,6 @@ def _forecast_member(
             col = f"{member}-{side}-{lv}"
             out[f"{side}_{lv}"] = res[col].to_numpy(dtype=float) if col in res else np.nan
     return out
-
-
-def _check_engine(settings: Settings) -> None:
-    if settings.engine != "local":
-        raise NotImplementedError(
-            f"var 'engine': '{settings.engine}' is reserved for StatsForecast's fugue backends; "
-            "this build runs 'local' only"
-        )
 
 
 def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:

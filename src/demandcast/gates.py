@@ -29,7 +29,7 @@ import yaml
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-SUITE_NAMES = ("orders", "series", "backtest", "forecast")
+SUITE_NAMES = ("orders", "products", "plants", "run", "series", "backtest", "forecast")
 MODES = ("fail", "warn")
 SAMPLE_ROWS = 5
 RESULTS_TABLE = "main.gate_results"
@@ -443,11 +443,11 @@ def _backtest_series(df: pd.DataFrame, v: Mapping[str, Any]) -> pd.DataFrame:
 
 def _history_frame(history: Any) -> pd.DataFrame:
     if history is None:
-        return pd.DataFrame({"series_id": pd.Series(dtype="object"), "history_max": []})
+        return pd.DataFrame({"series_id": pd.Series(dtype="object"), "history_p90": []})
     if isinstance(history, pd.DataFrame):
-        return history[["series_id", "history_max"]]
+        return history[["series_id", "history_p90"]]
     series = pd.Series(history, dtype="float64") if isinstance(history, Mapping) else history
-    return pd.DataFrame({"series_id": series.index.astype("object"), "history_max": series.values})
+    return pd.DataFrame({"series_id": series.index.astype("object"), "history_p90": series.values})
 
 
 def _forecast_series(df: pd.DataFrame, v: Mapping[str, Any]) -> pd.DataFrame:
@@ -459,11 +459,11 @@ def _forecast_series(df: pd.DataFrame, v: Mapping[str, Any]) -> pd.DataFrame:
             expected.series_id,
             count(steps.series_id) as n_steps,
             max(steps.forecast) as forecast_max,
-            any_value(history.history_max) as history_max,
+            any_value(history.history_p90) as history_p90,
             -- a cold start borrows its level from the product group by design:
             -- the bound on its own (short) history does not apply
             case when not bool_and(coalesce(steps.method, '') = 'cold_start') then
-                {float(v["max_history_multiple"])} * any_value(history.history_max)
+                {float(v["max_history_multiple"])} * any_value(history.history_p90)
                 + {float(v["history_allowance"])}
             end as plausible_max
         from expected
@@ -476,7 +476,7 @@ def _forecast_series(df: pd.DataFrame, v: Mapping[str, Any]) -> pd.DataFrame:
             method=df["method"] if "method" in df.columns else None
         ),
         expected=_ids(ids, "series_id"),
-        history=_history_frame(v.get("history_max")),
+        history=_history_frame(v.get("history_p90")),
     )
 
 
@@ -987,21 +987,34 @@ def run_gate(
     return results
 
 
-def gate_in_build(suite: str, df: Any, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Run a gate inside `dbt build`: run id, mode and context come from the warehouse; a
-    failure is recorded and returned as `blocking` rows, and the post-hook gate_verdict
-    fails the node with the report (dbt-duckdb would print a traceback before it)."""
+def gate_in_build(
+    suites: str | Mapping[str, Any], df: Any = None, con: duckdb.DuckDBPyConnection = None
+) -> pd.DataFrame:
+    """Run a gate inside `dbt build`: one suite on `df`, or several ({suite: frame}), as one
+    checkpoint. Run id, modes and context come from the warehouse; failures are recorded and
+    returned as `blocking` rows carrying the joined report, and the post-hook gate_verdict
+    fails the node with it (dbt-duckdb would print a traceback before it)."""
+    frames = {suites: df} if isinstance(suites, str) else dict(suites)
     started = _one_row(con, "int_run__started")
     modes = json.loads(started.get("gate_modes") or "{}")
-    return run_gate(
-        suite,
-        df,
-        con=con,
-        run_id=started.get("run_id"),
-        mode=modes.get(suite, "fail"),
-        context=warehouse_context(con, suite),
-        raise_on_failure=False,
-    )
+    results = [
+        run_gate(
+            suite,
+            frame,
+            con=con,
+            run_id=started.get("run_id"),
+            mode=modes.get(suite, "fail"),
+            context=warehouse_context(con, suite),
+            raise_on_failure=False,
+        )
+        for suite, frame in frames.items()
+    ]
+    out = pd.concat(results, ignore_index=True)
+    blocking = out["blocking"].astype(bool)
+    reports = [r for r in out.loc[blocking, "report"].dropna().unique()]
+    out["report"] = out["report"].astype(object)
+    out.loc[blocking, "report"] = "\n\n".join(reports)
+    return out
 
 
 # --- the standalone check (CI) ------------------------------------------------------
@@ -1038,6 +1051,8 @@ def warehouse_context(
     if suite == "orders":
         context["run_date"] = run_date or started.get("run_date")
         context["max_duplicate_share"] = started.get("max_duplicate_share")
+    elif suite == "run":
+        context["max_staleness_periods"] = started.get("max_staleness_periods")
     elif suite == "series":
         context["allow_negative_demand"] = started.get("allow_negative_demand")
         context["forecast_origin"] = origin
@@ -1051,7 +1066,7 @@ def warehouse_context(
                     "select product_id from main.stg_erp__products"
                     " where (discontinued_date is null or discontinued_date > ?)"
                     " and (launch_date is null or launch_date <= ?)"
-                    " and product_id in (select product_id from main.stg_erp__orders"
+                    " and product_id in (select product_id from main.int_orders__screened"
                     " where not is_duplicate and order_date <= ?)",
                     [origin, origin, origin],
                 ).fetchall()
@@ -1068,10 +1083,13 @@ def warehouse_context(
         ]
     if suite == "forecast":
         context["horizon"] = run.get("horizon")
+        context["max_history_multiple"] = started.get("max_forecast_multiple")
         if _table_exists(con, "int_series__filled"):
-            context["history_max"] = con.execute(
-                "select series_id, max(demand) as history_max "
-                "from main.int_series__filled group by all"
+            # robust: one absurd period cannot raise the bound the way it raises the maximum
+            context["history_p90"] = con.execute(
+                "select series_id, coalesce(quantile_cont(demand, 0.9)"
+                " filter (where demand > 0), 0) as history_p90"
+                " from main.int_series__filled group by all"
             ).df()
     return {k: v for k, v in context.items() if v is not None and not _is_missing(v)}
 
@@ -1108,7 +1126,7 @@ def check_warehouse(
     failed_any = False
     reports = []
     try:
-        run_id = str(_one_row(con, "int_run__context").get("run_id") or "") or (
+        run_id = str(_one_row(con, "int_run__started").get("run_id") or "") or (
             f"check-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
         )
         for name in suites:

@@ -6,7 +6,7 @@ import shutil
 
 import duckdb
 import pytest
-from conftest import Project, raw_with_orders
+from conftest import Project
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -55,46 +55,6 @@ def test_duplicates_and_returns_are_flagged_not_dropped(built):
     assert excluded == dup
 
 
-BAD_INPUTS = {
-    "missing column": (
-        "select * exclude (quantity) from orders",
-        "parquet",
-        ["orders.parquet", "quantity", "missing"],
-    ),
-    "unparseable date": (
-        "select order_id, case when order_id = (select min(order_id) from orders)"
-        " then '2024-02-30' else cast(order_date as varchar) end as order_date,"
-        " product_id, plant_id, quantity from orders",
-        "csv",
-        ["orders.csv", "order_date", "2024-02-30"],
-    ),
-    "non-numeric quantity": (
-        "select order_id, order_date, product_id, plant_id,"
-        " case when order_id = (select max(order_id) from orders) then 'twelve'"
-        " else cast(quantity as varchar) end as quantity from orders",
-        "csv",
-        ["orders.csv", "quantity", "twelve"],
-    ),
-}
-
-
-@pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_stops_the_build_naming_file_and_column_and_keeps_tables(
-    case, built_copy, tmp_path
-):
-    select_sql, fmt, words = BAD_INPUTS[case]
-    raw = tmp_path / "raw"
-    raw_with_orders(built_copy.raw, raw, select_sql, fmt)
-    before = {t: built_copy.checksum(t) for t in BI_TABLES}
-
-    result = built_copy.dbt("build", raw=raw)
-
-    assert result.returncode != 0
-    for word in words:
-        assert word in result.output, (word, result.output[-3000:])
-    assert {t: built_copy.checksum(t) for t in BI_TABLES} == before
-
-
 def test_csv_and_parquet_folder_inputs_give_the_same_series(built, tmp_path):
     expected = built.checksum("int_series__filled")
     for layout in ("csv", "folder"):
@@ -122,14 +82,6 @@ def test_csv_and_parquet_folder_inputs_give_the_same_series(built, tmp_path):
         result = project.dbt("run", "--select", "+int_series__filled")
         assert result.returncode == 0, result.output[-3000:]
         assert project.checksum("int_series__filled") == expected, layout
-
-
-def test_missing_orders_file_names_the_raw_path(built_copy, tmp_path):
-    empty = tmp_path / "nothing"
-    empty.mkdir()
-    result = built_copy.dbt("build", raw=empty)
-    assert result.returncode != 0
-    assert "no orders file" in result.output and str(empty) in result.output
 
 
 def _ordered_intervals_and_full_horizon(project, horizon: int) -> None:

@@ -38,6 +38,7 @@ def orders() -> pd.DataFrame:
     frame.insert(2, "source_row", frame["order_line_id"] + 1)
     frame["is_return"] = frame["quantity"] < 0
     frame["is_duplicate"] = False
+    frame["plausible_max"] = 1000 * 12.5  # outlier_ratio x the series' median line
     return frame
 
 
@@ -56,7 +57,33 @@ def series() -> pd.DataFrame:
     frame["return_quantity"] = 0.0
     frame["n_lines"] = 1
     frame["is_filled"] = False
+    frame["plausible_max"] = 1000 * 12.5
     return frame
+
+
+def run() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "run_id": ["t"],
+            "forecast_origin": [ORIGIN],
+            "data_start_period": [ORIGIN - 5 * WEEK],
+            "data_end_period": [ORIGIN],
+            "run_period": [ORIGIN + 2 * WEEK],
+            "stale_periods": [2],
+        }
+    )
+
+
+def products() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"source_file": "products.csv", "source_row": [2, 3], "product_id": ["A", "B"]}
+    )
+
+
+def plants() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"source_file": "plants.csv", "source_row": [2, 3], "plant_id": ["P1", "P2"]}
+    )
 
 
 def backtest() -> pd.DataFrame:
@@ -95,9 +122,20 @@ def forecast() -> pd.DataFrame:
     return frame
 
 
-FRAMES = {"orders": orders, "series": series, "backtest": backtest, "forecast": forecast}
+FRAMES = {
+    "orders": orders,
+    "products": products,
+    "plants": plants,
+    "run": run,
+    "series": series,
+    "backtest": backtest,
+    "forecast": forecast,
+}
 CONTEXTS = {
     "orders": {"run_date": "2024-12-31"},
+    "products": {},
+    "plants": {},
+    "run": {"max_staleness_periods": 13},
     "series": {
         "active_product_ids": ["A", "B"],
         "frequency": "week",
@@ -107,7 +145,7 @@ CONTEXTS = {
     "forecast": {
         "horizon": HORIZON,
         "expected_series_ids": SERIES,
-        "history_max": {s: 15.0 for s in SERIES},
+        "history_p90": {s: 15.0 for s in SERIES},
     },
 }
 
@@ -214,7 +252,63 @@ CASES = {
         "expect_column_pair_values_a_to_be_greater_than_b",
         "series.sales_quantity, return_quantity",
     ),
+    "a line far above its series' median": (
+        "orders",
+        lambda f: _set(f, _first, "quantity", 1e9),
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "plausible_max, quantity",
+    ),
+    "empty orders": (
+        "orders",
+        lambda f: f.iloc[:0],
+        "expect_table_row_count_to_be_between",
+        "",
+    ),
+    # master data
+    "product listed twice": (
+        "products",
+        lambda f: f.assign(product_id="A"),
+        "expect_column_values_to_be_unique",
+        "product_id",
+    ),
+    "product without an id": (
+        "products",
+        lambda f: _set(f, _first, "product_id", None),
+        "expect_column_values_to_not_be_null",
+        "product_id",
+    ),
+    "plant listed twice": (
+        "plants",
+        lambda f: f.assign(plant_id="P1"),
+        "expect_column_values_to_be_unique",
+        "plant_id",
+    ),
+    # the run's origin
+    "origin before the data": (
+        "run",
+        lambda f: f.assign(forecast_origin=ORIGIN - 9 * WEEK),
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "forecast_origin, data_start_period",
+    ),
+    "origin after the data": (
+        "run",
+        lambda f: f.assign(forecast_origin=ORIGIN + WEEK),
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "data_end_period, forecast_origin",
+    ),
+    "stale extract": (
+        "run",
+        lambda f: f.assign(stale_periods=40),
+        "expect_column_values_to_be_between",
+        "stale_periods",
+    ),
     # series
+    "a period far above its series' median": (
+        "series",
+        lambda f: _set(f, _first, "demand", 1e9),
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "plausible_max, demand",
+    ),
     "gap in a series": (
         "series",
         lambda f: _drop(f, lambda g: g["period_index"].eq(2) & g["series_id"].eq("P1|A")),
@@ -366,6 +460,9 @@ CASES = {
 
 # Defects that, rightly, break a second rule as well.
 ALSO_FAILS = {
+    "infinite quantity": {
+        ("expect_column_pair_values_a_to_be_greater_than_b", "plausible_max, quantity")
+    },
     "index not from zero": {
         ("expect_column_values_to_be_between", "series.missing_periods"),
         ("expect_column_values_to_be_between", "series.misplaced_periods"),
@@ -397,7 +494,10 @@ def test_failure_message_shows_offending_rows():
     assert "quantity values must never be null" in message  # the rule in words
     assert "observed: 2 of 19 rows unexpected" in message
     rows = [line.split() for line in message.splitlines() if "orders.csv" in line]
-    assert rows == [["4", "orders.csv", "5", "NaN"], ["8", "orders.csv", "9", "NaN"]]
+    assert rows == [
+        ["orders.csv", "5", "P1", "A", "2024-01-22", "NaN"],
+        ["orders.csv", "9", "P1", "B", "2024-01-08", "NaN"],
+    ]
     assert "less than or equal to 2024-12-31" in message
     date_row = next(line for line in message.splitlines() if line.strip().startswith("2031"))
     assert date_row.split() == ["2031-01-01", "1", "6"]  # the date, its lines, the first line
@@ -497,7 +597,7 @@ def test_results_are_recorded_even_when_the_gate_fails_and_the_caller_rolls_back
     sample = con.execute(
         "select failing_rows_sample from main.gate_results where not success"
     ).fetchall()[0][0]
-    assert '"product_id": null' in sample and '"order_line_id": 1' in sample
+    assert '"product_id": null' in sample and '"source_row": 2' in sample
     con.close()
 
 
@@ -540,40 +640,24 @@ def _warehouse(path, spoil=None):
     if spoil:
         spoil(frames)
     con = duckdb.connect(str(path))
+    frames["products"] = frames["products"].assign(
+        product_name="a", product_group="g", launch_date=pd.NaT, discontinued_date=pd.NaT
+    )
+    frames["run"] = frames["run"].assign(run_id="run-1", frequency="week", horizon=HORIZON)
     tables = {
-        "stg_erp__orders": frames["orders"],
-        "int_series__filled": frames["series"],
-        "int_forecast__backtest": frames["backtest"],
-        "int_forecast__predictions": frames["forecast"],
-        "stg_erp__products": pd.DataFrame(
-            {
-                "product_id": ["A", "B", "C"],
-                "product_name": ["a", "b", "c"],
-                "product_group": ["g", "g", "g"],
-                "launch_date": pd.NaT,
-                "discontinued_date": [pd.NaT, pd.NaT, pd.Timestamp("2020-01-01")],
-            }
-        ),
-        "int_series__profiled": pd.DataFrame(
-            {"series_id": SERIES, "is_backtestable": True, "lifecycle": "active"}
-        ),
-        "int_run__started": pd.DataFrame(
-            {
-                "run_id": ["run-1"],
-                "run_date": [pd.Timestamp("2024-12-31").date()],
-                "max_duplicate_share": [0.01],
-                "allow_negative_demand": [False],
-            }
-        ),
-        "int_run__context": pd.DataFrame(
-            {
-                "run_id": ["run-1"],
-                "frequency": ["week"],
-                "forecast_origin": [ORIGIN.date()],
-                "horizon": [HORIZON],
-            }
-        ),
+        gates.load_suite(name).table: frame for name, frame in frames.items() if name[0] != "_"
     }
+    tables["int_series__profiled"] = pd.DataFrame(
+        {"series_id": SERIES, "is_backtestable": True, "lifecycle": "active"}
+    )
+    tables["int_run__started"] = pd.DataFrame(
+        {
+            "run_id": ["run-1"],
+            "run_date": [pd.Timestamp("2024-12-31").date()],
+            "max_duplicate_share": [0.01],
+            "allow_negative_demand": [False],
+        }
+    )
     for name, frame in tables.items():
         if name in frames.get("_drop", ()):
             continue
@@ -589,7 +673,7 @@ def test_check_warehouse_passes_a_good_warehouse_and_writes_data_docs(tmp_path, 
     docs = tmp_path / "docs"
     assert check_warehouse(db, docs) == 0
     out = capsys.readouterr().out
-    assert [line.split()[:2] for line in out.splitlines()[:4]] == [
+    assert [line.split()[:2] for line in out.splitlines()[: len(FRAMES)]] == [
         [suite, "passed"] for suite in FRAMES
     ]
     assert (docs / "index.html").is_file()

@@ -16,9 +16,9 @@ renamed as (
         source_row,
         raw_row_hash,
 
-        -- ids
-        cast(product_id as varchar) as product_id,
-        cast(plant_id as varchar) as plant_id,
+        -- ids (trimmed: 'P1 ' and 'P1' are one product)
+        nullif(trim(cast(product_id as varchar)), '') as product_id,
+        nullif(trim(cast(plant_id as varchar)), '') as plant_id,
 
         -- dates
         {{ parse_or_fail('order_date', 'date') }} as order_date,

@@ -9,8 +9,12 @@ source as (
 renamed as (
 
     select
-        -- ids
-        cast(plant_id as varchar) as plant_id,
+        -- lineage
+        source_file,
+        source_row,
+
+        -- ids (trimmed: 'P1 ' and 'P1' are one product)
+        nullif(trim(cast(plant_id as varchar)), '') as plant_id,
 
         -- text
         cast(plant_name as varchar) as plant_name

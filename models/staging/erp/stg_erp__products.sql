@@ -9,8 +9,12 @@ source as (
 renamed as (
 
     select
-        -- ids
-        cast(product_id as varchar) as product_id,
+        -- lineage
+        source_file,
+        source_row,
+
+        -- ids (trimmed: 'P1 ' and 'P1' are one product)
+        nullif(trim(cast(product_id as varchar)), '') as product_id,
 
         -- text
         cast(product_name as varchar) as product_name,

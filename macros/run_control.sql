@@ -1,0 +1,183 @@
+{#- A run's life: vars checked before anything is touched (on-run-start), rows
+    of runs that never published taken back out of the append-only tables, and
+    the published copy replaced in one step when, and only when, every model
+    and test of the project ran in this invocation and passed (on-run-end). -#}
+
+
+{#- A value as a SQL string literal: input reaches SQL quoted, never pasted. -#}
+{% macro sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+
+{#- Every var of the project, by name (dbt_project.yml holds the defaults;
+    a test keeps the three lists, here, there and in config.py, equal). -#}
+{% macro project_vars() %}
+    {%- set names = [
+        'raw_path', 'frequency', 'horizon', 'season_length', 'forecast_origin',
+        'n_windows', 'step_size', 'backtest_refit', 'selection_metric',
+        'selection_margin', 'single_margin', 'ensemble_top_k', 'route_by_class',
+        'candidates', 'levels', 'n_jobs', 'engine', 'min_train_length',
+        'lifecycle_periods', 'max_duplicate_share', 'allow_negative_demand',
+        'outlier_ratio', 'outlier_action', 'max_forecast_multiple',
+        'max_staleness_periods', 'gate_modes', 'published_path',
+    ] -%}
+    {%- set values = {} -%}
+    {%- for name in names -%}
+        {%- set value = var(name, none) -%}
+        {%- if value is not none and value is not string and value is not number
+            and value is not boolean and value is not mapping
+            and value is not sequence -%}
+            {%- set value = value | string -%}  {#- a YAML date -#}
+        {%- endif -%}
+        {%- do values.update({name: value}) -%}
+    {%- endfor -%}
+    {{ return(values) }}
+{% endmacro %}
+
+
+{% macro check_vars() %}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set checked = run_query(
+        'select demandcast_check_vars('
+        ~ sql_string(tojson(project_vars())) ~ ')') -%}
+    {%- set errors = checked.columns[0].values()[0] -%}
+    {%- if errors -%}
+        {{ exceptions.raise_compiler_error(
+            "demandcast: wrong vars; the run stopped before touching any table:\n  "
+            ~ errors | replace('\n', '\n  ')) }}
+    {%- endif -%}
+    {{ return('') }}
+{% endmacro %}
+
+
+{#- Where BI tools read: the var published_path, or beside the warehouse file
+    (warehouse/dev.duckdb -> warehouse/dev_published.duckdb). -#}
+{% macro published_path() %}
+    {%- set path = var('published_path', none) -%}
+    {%- if path -%}{{ return(path) }}{%- endif -%}
+    {%- set db = target.path | string -%}
+    {%- if db.endswith('.duckdb') -%}
+        {{ return(db[:-7] ~ '_published.duckdb') }}
+    {%- endif -%}
+    {{ return(db ~ '_published.duckdb') }}
+{% endmacro %}
+
+
+{#- Whether main.<name> exists, asked of DuckDB (dbt's relation cache does not
+    know tables made by hooks in this run). -#}
+{% macro main_table_exists(name) %}
+    {%- set found = run_query(
+        "select count(*) from information_schema.tables"
+        ~ " where table_schema = 'main' and table_name = " ~ sql_string(name)) -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
+{% endmacro %}
+
+
+{#- The append-only tables: they keep every published run's rows. -#}
+{% macro append_only_tables() %}
+    {{ return(['fct_forecast_history', 'fct_model_registry']) }}
+{% endmacro %}
+
+
+{% macro begin_run() %}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- do run_query(
+        "create table if not exists main.demandcast_runs ("
+        ~ " run_id varchar primary key, target_name varchar,"
+        ~ " started_at timestamp, finished_at timestamp,"
+        ~ " status varchar, message varchar)") -%}
+    {#- a run that failed, was killed or published nothing leaves no rows behind -#}
+    {%- for table in append_only_tables() -%}
+        {%- if main_table_exists(table) -%}
+            {%- do run_query(
+                "delete from main." ~ table ~ " where run_id in (select run_id"
+                ~ " from main.demandcast_runs where status <> 'published')") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do run_query(
+        "update main.demandcast_runs set status = 'abandoned',"
+        ~ " message = 'the process ended before the run finished'"
+        ~ " where status = 'started'") -%}
+    {%- do run_query(
+        "insert into main.demandcast_runs values ("
+        ~ sql_string(invocation_id) ~ ", " ~ sql_string(target.name)
+        ~ ", current_timestamp, null, 'started', null)") -%}
+    {{ return('') }}
+{% endmacro %}
+
+
+{% macro end_run(results) %}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- if not main_table_exists('demandcast_runs') -%}
+        {{ return('') }}  {#- the run stopped in on-run-start -#}
+    {%- endif -%}
+    {%- set statuses = {} -%}
+    {%- for result in results -%}
+        {%- do statuses.update({result.node.unique_id: result.status | string}) -%}
+    {%- endfor -%}
+    {%- set missing = {'model': [], 'test': []} -%}
+    {%- set failed = [] -%}
+    {%- set published = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.package_name == project_name
+        and node.resource_type in ['model', 'test', 'seed', 'unit_test'] -%}
+        {%- set status = statuses.get(node.unique_id) -%}
+        {%- if status is none -%}
+            {%- do missing['model' if node.resource_type in ['model', 'seed']
+                else 'test'].append(node.name) -%}
+        {%- elif status not in ['success', 'pass', 'warn'] -%}
+            {%- do failed.append(node.name ~ ' (' ~ status ~ ')') -%}
+        {%- endif -%}
+        {%- if node.resource_type == 'model' and 'published' in node.tags -%}
+            {%- do published.append(node.alias) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set path = published_path() -%}
+    {%- if failed or missing.model or missing.test -%}
+        {%- if failed -%}
+            {%- set why = failed | length ~ ' node(s) did not pass: '
+                ~ (failed | sort)[:8] | join(', ') -%}
+        {%- else -%}
+            {%- set left = missing.model | sort -%}
+            {%- set why = 'the selection left out ' ~ left | length
+                ~ ' model(s) (' ~ left[:6] | join(', ')
+                ~ (', ...' if left | length > 6 else '') ~ ') and '
+                ~ missing.test | length ~ ' test(s); only a complete'
+                ~ ' dbt build publishes' -%}
+        {%- endif -%}
+        {%- do run_query(
+            "update main.demandcast_runs set status = 'not published',"
+            ~ " finished_at = current_timestamp, message = " ~ sql_string(why)
+            ~ " where run_id = " ~ sql_string(invocation_id)) -%}
+        {%- do exceptions.warn("demandcast: run " ~ invocation_id
+            ~ " NOT published: " ~ why ~ ". " ~ path
+            ~ " still holds the last good run.") -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set staging = path ~ '.' ~ invocation_id ~ '.tmp' -%}
+    {%- do run_query(
+        "attach " ~ sql_string(staging) ~ " as demandcast_publishing") -%}
+    {%- for table in published | sort -%}
+        {%- do run_query(
+            "create table demandcast_publishing.main." ~ table
+            ~ " as select * from main." ~ table) -%}
+    {%- endfor -%}
+    {%- do run_query(
+        "create table demandcast_publishing.main.publication as select"
+        ~ " run_id, " ~ sql_string(target.name) ~ " as target_name, frequency, horizon, season_length,"
+        ~ " forecast_origin, forecast_start, data_start_date, data_end_date,"
+        ~ " started_at, current_timestamp as published_at"
+        ~ " from main.int_run__context") -%}
+    {%- do run_query("detach demandcast_publishing") -%}
+    {%- do run_query(
+        "update main.demandcast_runs set status = 'published',"
+        ~ " finished_at = current_timestamp, message = " ~ sql_string(path)
+        ~ " where run_id = " ~ sql_string(invocation_id)) -%}
+    {%- do run_query(
+        "select demandcast_replace_file(" ~ sql_string(staging) ~ ", "
+        ~ sql_string(path) ~ ")") -%}
+    {{ log("demandcast: run " ~ invocation_id ~ " published to " ~ path
+        ~ " (" ~ published | length ~ " tables)", info=true) }}
+    {{ return('') }}
+{% endmacro %}

@@ -1,0 +1,50 @@
+"""The vars: one list of names in three places, and one message per wrong var."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+from conftest import ROOT
+
+from demandcast.config import VAR_NAMES, check_vars
+
+
+def _project_defaults() -> dict:
+    return yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
+
+
+def test_dbt_project_the_run_start_macro_and_config_name_the_same_vars():
+    macro = (ROOT / "macros" / "run_control.sql").read_text()
+    listed = re.search(r"macro project_vars\(\).*?\[(.*?)\]", macro, re.S).group(1)
+    in_macro = re.findall(r"'(\w+)'", listed)
+    assert sorted(in_macro) == sorted(_project_defaults()) == sorted(VAR_NAMES)
+
+
+def test_the_shipped_defaults_pass():
+    assert check_vars(_project_defaults()) == []
+
+
+def test_every_wrong_var_gets_its_own_message_naming_value_and_what_is_allowed():
+    errors = check_vars(
+        {
+            "horizon": 0,
+            "max_duplicate_share": "abc",
+            "gate_modes": {"orderz": "fail"},
+            "frequency": "fortnight",
+            "levels": [80, 120],
+            "outlier_action": "drop",
+            "forecast_origin": "2025-13-01",
+        }
+    )
+    assert len(errors) == 7, errors
+    for name in ("horizon", "max_duplicate_share", "gate_modes", "frequency", "levels"):
+        assert any(e.startswith(f"var '{name}'") for e in errors), (name, errors)
+    assert "var 'outlier_action': invalid value 'drop', expected one of fail, cap" in errors
+    assert any("'2025-13-01'" in e and "2025-12-01" in e for e in errors)
+
+
+def test_null_means_the_default_and_a_set_or_list_of_candidates_is_checked():
+    assert check_vars({"horizon": None, "candidates": "fast"}) == []
+    (error,) = check_vars({"candidates": ["AutoETS", "NoSuchModel"]})
+    assert "NoSuchModel" in error and "unknown candidate" in error

@@ -1,0 +1,416 @@
+"""What each kind of bad input gets, on a real `dbt build` over a copy of a good warehouse:
+the exit code, a message naming what is wrong, and a published copy (what BI tools read)
+whose every table is unchanged. The README's "What bad input gets" lists the same cases."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import duckdb
+import pytest
+from conftest import BIN, raw_with_orders
+
+FIRST_LINE = "(select min(order_id) from orders)"
+# a series that sells every week: the one with the most order lines
+BUSY = (
+    "(select product_id from orders where plant_id = (select min(plant_id) from orders)"
+    " group by 1 order by count(*) desc, 1 limit 1)"
+)
+
+
+def _one_line(sql_value: str, column: str) -> str:
+    """The good orders with one line's `column` replaced by `sql_value`."""
+    return (
+        f"select * replace (case when order_id = {FIRST_LINE} then {sql_value}"
+        f" else {column} end as {column}) from orders"
+    )
+
+
+def _busy_line(quantity: str) -> str:
+    """The good orders with the busiest series' last line set to `quantity`."""
+    last = (
+        f"(select max(order_id) from orders where product_id = {BUSY}"
+        " and plant_id = (select min(plant_id) from orders))"
+    )
+    return (
+        f"select * replace (case when order_id = {last} then {quantity}"
+        " else quantity end as quantity) from orders"
+    )
+
+
+def _stopped(project, before, result, *words, code=None):
+    """The build failed (with `code` when given), said every word, and published nothing."""
+    assert result.returncode != 0, result.output[-3000:]
+    if code is not None:
+        assert result.returncode == code, result.output[-3000:]
+    for word in words:
+        assert word in result.output, (word, result.output[-4000:])
+    assert "Traceback" not in result.output, result.output[-4000:]
+    assert project.published_checksums() == before
+
+
+# --- bad order lines: stopped by the orders gate or by staging ----------------------
+
+ORDERS = {
+    "null product id": (_one_line("null", "product_id"), "parquet", ["orders", "product_id"]),
+    "date in the future": (
+        _one_line("date '2099-01-01'", "order_date"),
+        "parquet",
+        ["order_date", "2099-01-01"],
+    ),
+    "duplicates above the threshold": (
+        "select * from orders union all"
+        " (select * from orders order by order_id limit (select count(*) // 20 from orders))",
+        "parquet",
+        ["is_duplicate", "max_duplicate_share"],
+    ),
+    "returns beyond sales (negative demand)": (
+        "select * from orders union all"
+        " select 'X-RETURN' as order_id, max(order_date) as order_date, product_id, plant_id,"
+        " -10 * sum(quantity) - 1000 as quantity from orders"
+        " where product_id = (select min(product_id) from orders) group by all",
+        "parquet",
+        ["return_quantity"],
+    ),
+    "missing column": (
+        "select * exclude (quantity) from orders",
+        "parquet",
+        ["orders.parquet", "quantity", "missing"],
+        2,
+    ),
+    "unparseable date": (
+        "select order_id, case when order_id = (select min(order_id) from orders)"
+        " then '2024-02-30' else cast(order_date as varchar) end as order_date,"
+        " product_id, plant_id, quantity from orders",
+        "csv",
+        ["orders.csv", "order_date", "2024-02-30"],
+    ),
+    "text quantity": (
+        "select order_id, order_date, product_id, plant_id,"
+        " case when order_id = (select max(order_id) from orders) then 'twelve'"
+        " else cast(quantity as varchar) end as quantity from orders",
+        "csv",
+        ["orders.csv", "quantity", "twelve"],
+    ),
+    "decimal comma": (
+        "select order_id, order_date, product_id, plant_id,"
+        " case when order_id = (select max(order_id) from orders) then '12,5'"
+        " else cast(quantity as varchar) end as quantity from orders",
+        "csv",
+        ["orders.csv", "quantity", "12,5"],
+    ),
+    "one line of 1e12": (
+        _busy_line("1e12"),
+        "parquet",
+        ["plausible_max", "1e+12", "outlier_ratio"],
+    ),
+    "one line of 1e6 in a series of a few hundred a week": (
+        _busy_line("1e6"),
+        "parquet",
+        ["plausible_max", "1e+06", "outlier_ratio"],
+    ),
+    "empty orders file": (
+        "select * from orders where false",
+        "parquet",
+        ["expect_table_row_count_to_be_between", "empty orders extract"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ORDERS))
+def test_bad_orders_stop_the_build_and_publish_nothing(case, built_copy, tmp_path):
+    sql, fmt, words, *code = ORDERS[case]  # exit 1: a gate or test; 2: before any node
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql, fmt)
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(built_copy, before, result, *words, code=code[0] if code else 1)
+
+
+def test_latin1_orders_stop_the_build_naming_file_line_and_encoding(built_copy, tmp_path):
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", "select * from orders", "csv")
+    text = (raw / "orders.csv").read_text(encoding="utf-8").splitlines()
+    text[5] = text[5].replace(",P", ",Pé", 1)
+    (raw / "orders.csv").write_bytes(("\n".join(text) + "\n").encode("latin-1"))
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(built_copy, before, result, "orders.csv", "Line: 6", "not utf-8 encoded")
+
+
+def test_an_absurd_line_is_capped_and_recorded_when_the_var_says_so(built_copy, tmp_path):
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", _busy_line("1e6"))
+    result = built_copy.dbt(
+        "build", raw=raw, vars="{candidates: fast, n_windows: 2, outlier_action: cap}"
+    )
+    assert result.returncode == 0, result.output[-3000:]
+    capped = built_copy.query(
+        "select original_quantity, capped_quantity, plausible_max, median_line_quantity"
+        " from mon_orders__capped",
+        built_copy.published,
+    )
+    assert len(capped) == 1
+    original, kept, threshold, median = capped[0]
+    assert original == 1e6 and kept == threshold == pytest.approx(1000 * median)
+    (top,) = built_copy.query(
+        "select max(forecast) from fct_demand_forecast", built_copy.published
+    )[0]
+    assert top < 10_000
+
+
+# --- master data and keys ------------------------------------------------------------
+
+
+def _raw_with_master(built_copy, tmp_path, products_sql=None, plants_sql=None):
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", "select * from orders")
+    con = duckdb.connect()
+    for name, sql in (("products", products_sql), ("plants", plants_sql)):
+        if sql:
+            con.execute(f"create view {name} as select * from '{built_copy.raw}/{name}.parquet'")
+            (raw / f"{name}.parquet").unlink()
+            con.execute(f"copy ({sql}) to '{raw}/{name}.csv' (header)")
+    return raw
+
+
+def test_duplicated_plant_is_named_by_the_plants_gate(built_copy, tmp_path):
+    raw = _raw_with_master(
+        built_copy, tmp_path, plants_sql="select * from plants union all select * from plants"
+    )
+    (plant,) = built_copy.query("select min(plant_id) from stg_erp__plants")[0]
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(built_copy, before, result, "Gate 'plants' failed", "plant_id", plant, code=1)
+
+
+def test_duplicated_product_is_named_by_the_products_gate(built_copy, tmp_path):
+    raw = _raw_with_master(
+        built_copy,
+        tmp_path,
+        products_sql="select * from products union all"
+        " (select * from products order by product_id limit 1)",
+    )
+    (product,) = built_copy.query("select min(product_id) from stg_erp__products")[0]
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(built_copy, before, result, "Gate 'products' failed", "product_id", product, code=1)
+
+
+def test_series_keys_cannot_collide_and_ids_are_trimmed(built_copy, tmp_path):
+    extra = (
+        "select * from orders union all"
+        " select 'K' || n as order_id, o.order_date, p.product_id, p.plant_id, 5 as quantity"
+        " from (select max(order_date) - 28 as order_date from orders) as o,"
+        " (values ('C', 'A|B'), ('B|C', 'A'), ('P1 ', 'A'), ('P1', 'A'))"
+        " as p(product_id, plant_id),"
+        " range(3) as r(n)"
+    )
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", extra)
+    result = built_copy.dbt(
+        "build", "--select", "+int_orders__aggregated", "--indirect-selection", "cautious", raw=raw
+    )
+    assert result.returncode == 0, result.output[-3000:]
+    rows = built_copy.query(
+        "select series_id, plant_id, product_id, sum(n_lines) from int_orders__aggregated"
+        " where plant_id in ('A', 'A|B') group by all order by all"
+    )
+    assert rows == [("A\\|B|C", "A|B", "C", 3), ("A|B\\|C", "A", "B|C", 3), ("A|P1", "A", "P1", 6)]
+    assert "NOT published" in result.output
+
+
+# --- vars, origin and staleness: stopped before anything is published -----------------
+
+
+def test_wrong_vars_are_named_one_per_line_before_any_table(built_copy):
+    before = built_copy.published_checksums()
+    mtime = built_copy.db.stat().st_mtime
+    result = built_copy.dbt(
+        "build",
+        vars="{horizon: 0, max_duplicate_share: abc, step_size: 0, lifecycle_periods: -1,"
+        " engine: dask, outlier_action: drop}",
+    )
+    _stopped(
+        built_copy,
+        before,
+        result,
+        "wrong vars; the run stopped before touching any table",
+        "var 'horizon': invalid value 0",
+        "var 'max_duplicate_share': invalid value 'abc'",
+        "var 'step_size': invalid value 0",
+        "var 'lifecycle_periods': invalid value -1",
+        "var 'engine': invalid value 'dask'",
+        "var 'outlier_action': invalid value 'drop', expected one of fail, cap",
+    )
+    assert built_copy.db.stat().st_mtime == mtime
+
+
+def test_an_unknown_candidate_is_named_before_any_table(built_copy):
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", vars="{candidates: [AutoETS, NoSuchModel]}")
+    _stopped(built_copy, before, result, "unknown candidate(s) ['NoSuchModel']")
+
+
+@pytest.mark.parametrize(
+    ("origin", "words"),
+    [
+        ("2099-01-05", ["forecast_origin", "data_end_period", "after the last order"]),
+        ("2001-01-01", ["forecast_origin", "data_start_period", "before the first order"]),
+        ("2024-01-01", ["stale_periods", "max_staleness_periods"]),
+    ],
+    ids=["future", "before the data", "long past"],
+)
+def test_an_origin_outside_the_data_or_long_past_stops_the_run_gate(built_copy, origin, words):
+    before = built_copy.published_checksums()
+    result = built_copy.dbt(
+        "build", vars=f"{{candidates: fast, n_windows: 2, forecast_origin: '{origin}'}}"
+    )
+    _stopped(built_copy, before, result, "Gate 'run' failed", *words, code=1)
+
+
+def test_a_stale_extract_stops_the_run_gate(built_copy, tmp_path):
+    raw = raw_with_orders(
+        built_copy.raw,
+        tmp_path / "raw",
+        "select * from orders where order_date < (select max(order_date) - 200 from orders)",
+    )
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(built_copy, before, result, "Gate 'run' failed", "stale_periods", code=1)
+
+
+# --- SQL from input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["env", "var"])
+def test_a_raw_path_holding_sql_is_only_a_path(built_copy, how):
+    evil = "x'); drop table fct_demand_forecast; --"
+    before = built_copy.published_checksums()
+    if how == "env":
+        result = built_copy.dbt("build", raw=evil)
+    else:
+        result = built_copy.dbt("build", vars=json.dumps({"raw_path": evil}))
+    _stopped(built_copy, before, result, "no orders file in raw_path", evil)
+    assert built_copy.query("select count(*) from fct_demand_forecast")[0][0] > 0
+
+
+# --- partial selections, kills, locks and readers --------------------------------------
+
+
+def test_a_partial_selection_publishes_nothing_and_says_so(built_copy):
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", "--select", "+fct_demand_forecast")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "NOT published: the selection left out" in result.output
+    assert "only a complete dbt build publishes" in result.output
+    assert built_copy.published_checksums() == before
+    (status,) = built_copy.query(
+        "select status from demandcast_runs order by started_at desc limit 1"
+    )[0]
+    assert status == "not published"
+
+
+def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
+    # the plants gate only warns, so the duplicated plant reaches dim_series, whose
+    # unique test on series_id fails after the forecast tables were rebuilt
+    raw = _raw_with_master(
+        built_copy, tmp_path, plants_sql="select * from plants union all select * from plants"
+    )
+    before = built_copy.published_checksums()
+    vars_ = "{candidates: fast, n_windows: 2, n_jobs: 2, gate_modes: {plants: warn}}"
+    result = built_copy.dbt("build", raw=raw, vars=vars_)
+    assert result.returncode == 1, result.output[-3000:]
+    assert "NOT published" in result.output and "unique_dim_series_series_id" in result.output
+    assert built_copy.published_checksums() == before
+
+
+def _start_build(project, log):
+    cmd, env = project.command("build", vars="{candidates: fast, n_windows: 2, n_jobs: 2}")
+    return subprocess.Popen(
+        cmd,
+        cwd=project.db.parent,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _wait_for(path, text, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        assert proc.poll() is None, path.read_text()[-3000:]
+        time.sleep(0.2)
+    raise AssertionError(f"no {text!r} in {path} after {timeout} s")
+
+
+def test_a_killed_build_publishes_nothing_and_leaves_no_rows(built_copy, tmp_path):
+    before = built_copy.published_checksums()
+    log_path = tmp_path / "build.log"
+    with log_path.open("w") as log:
+        proc = _start_build(built_copy, log)
+        _wait_for(log_path, "START python table model main.int_forecast__backtest", proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert built_copy.published_checksums() == before
+    result = built_copy.dbt("build", "--select", "stg_erp__plants")
+    assert result.returncode == 0, result.output[-3000:]
+    statuses = [s for (s,) in built_copy.query("select status from demandcast_runs")]
+    assert "abandoned" in statuses
+    assert built_copy.published_checksums() == before
+
+
+def test_readers_never_block_a_build_and_never_see_a_mix(built_copy, tmp_path):
+    # a raw folder with a quote and a space in its name works like any other
+    raw = tmp_path / "plant's raw"
+    shutil.copytree(built_copy.raw, raw)
+    built_copy.raw = raw
+    reader = duckdb.connect(str(built_copy.published), read_only=True)
+    old_run = reader.execute("select run_id from publication").fetchone()[0]
+    log_path = tmp_path / "build.log"
+    with log_path.open("w") as log:
+        proc = _start_build(built_copy, log)
+        _wait_for(log_path, "START python table model main.gate_orders", proc)
+        second = built_copy.dbt("build")  # the same warehouse, at the same time
+        runs_seen = set()
+        while proc.poll() is None:
+            for table in ("publication", "fct_demand_forecast", "fct_backtest_metrics"):
+                query = f"select distinct run_id from {table}"
+                runs_seen |= {r for (r,) in reader.execute(query).fetchall()}
+            time.sleep(0.5)
+    assert proc.returncode == 0, log_path.read_text()[-3000:]
+    assert second.returncode != 0
+    assert "is in use by another process" in second.output
+    assert "Traceback" not in second.output
+    assert runs_seen == {old_run}, "the open reader saw only the run it opened"
+    reader.close()
+    fresh = duckdb.connect(str(built_copy.published), read_only=True)
+    new_run = fresh.execute("select run_id from publication").fetchone()[0]
+    assert new_run != old_run
+    for table in ("fct_demand_forecast", "fct_backtest_metrics", "mon_orders__excluded"):
+        runs = {r for (r,) in fresh.execute(f"select distinct run_id from {table}").fetchall()}
+        assert runs <= {new_run}, (table, runs)
+    registry = {
+        r for (r,) in fresh.sql("select distinct run_id from fct_model_registry").fetchall()
+    }
+    assert {old_run, new_run} <= registry
+    fresh.close()
+
+
+def test_check_labels_its_report_with_the_failed_run(built_copy, tmp_path):
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", _one_line("null", "product_id"))
+    result = built_copy.dbt("build", raw=raw)
+    assert result.returncode == 1
+    (run_id,) = built_copy.query(
+        "select run_id from demandcast_runs order by started_at desc limit 1"
+    )[0]
+    done = subprocess.run(
+        [str(BIN / "demandcast"), "check", "--db", str(built_copy.db), "--docs", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert run_id in done.stdout
