@@ -30,6 +30,7 @@ lint: setup  ## ruff on the package, sqlfluff on the SQL
 	$(BIN)/ruff check src tests scripts python_models
 	$(BIN)/ruff format --check src tests scripts python_models
 	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/sqlfluff lint models tests/data
+	$(BIN)/dbt-score lint --run-dbt-parse --show failing-items  # docs and tests of every node: 10.0
 
 test: setup lint  ## the whole test suite (what CI runs)
 	$(BIN)/pytest
@@ -38,6 +39,7 @@ test: setup lint  ## the whole test suite (what CI runs)
 ci-check: setup  ## build a small demo on the ci target with every gate, then the standalone check
 	$(BIN)/demandcast demo --out data/ci --products 60
 	DEMANDCAST_RAW_PATH=data/ci $(BIN)/dbt build --target ci
+	DEMANDCAST_RAW_PATH=data/ci $(BIN)/dbt source freshness --target ci
 	$(BIN)/demandcast check --db warehouse/ci.duckdb --docs reports/data_docs
 
 bench: setup  ## speed and memory figures for the README (about 25 minutes on 2 cores)

@@ -81,7 +81,9 @@
 
 
 {% macro begin_run() %}
-    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- if not execute or flags.WHICH not in ['build', 'run', 'test', 'seed'] -%}
+        {{ return('') }}  {#- freshness, docs generate, ...: not a run -#}
+    {%- endif -%}
     {%- do run_query(
         "create table if not exists main.demandcast_runs ("
         ~ " run_id varchar primary key, target_name varchar,"
@@ -108,7 +110,9 @@
 
 
 {% macro end_run(results) %}
-    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- if not execute or flags.WHICH not in ['build', 'run', 'test', 'seed'] -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- if not main_table_exists('demandcast_runs') -%}
         {{ return('') }}  {#- the run stopped in on-run-start -#}
     {%- endif -%}

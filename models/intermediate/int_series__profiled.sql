@@ -21,6 +21,12 @@ context as (
 
 ),
 
+demand_classes as (
+
+    select * from {{ ref('demand_classes') }}
+
+),
+
 stats as (
 
     select
@@ -66,15 +72,19 @@ measured as (
 classified as (
 
     select
-        *,
+        measured.*,
         case
-            when n_nonzero = 0 then 'no_demand'
-            when adi < 1.32 and cv2 < 0.49 then 'smooth'
-            when adi < 1.32 then 'erratic'
-            when cv2 < 0.49 then 'intermittent'
-            else 'lumpy'
+            when measured.n_nonzero = 0 then 'no_demand'
+            else demand_classes.demand_class
         end as demand_class
     from measured
+    left join demand_classes
+        on
+            measured.adi >= demand_classes.adi_from
+            and measured.adi < coalesce(demand_classes.adi_below, 'infinity')
+            and coalesce(measured.cv2, 0) >= demand_classes.cv2_from
+            and coalesce(measured.cv2, 0)
+            < coalesce(demand_classes.cv2_below, 'infinity')
 
 ),
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import duckdb
@@ -169,3 +170,26 @@ def test_default_catalog_backtests_at_least_50_candidates(tmp_path):
     )[0]
     assert n_candidates >= 50
     _ordered_intervals_and_full_horizon(project, 13)
+
+
+def test_docs_generate_runs_without_raw_files(tmp_path):
+    empty = tmp_path / "raw"
+    empty.mkdir()
+    project = Project(raw=empty, db=tmp_path / "docs.duckdb", target=tmp_path / "target")
+    result = project.dbt("docs", "generate", vars=None)
+    assert result.returncode == 0, result.output[-3000:]
+    catalog = json.loads((project.target / "catalog.json").read_text())
+    assert (
+        "model.demandcast.fct_demand_forecast"
+        in json.loads((project.target / "manifest.json").read_text())["nodes"]
+    )
+    assert catalog["errors"] is None
+    assert not (tmp_path / "docs_published.duckdb").exists()
+
+
+def test_source_freshness_passes_on_a_fresh_extract_and_publishes_nothing(built_copy):
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("source", "freshness", vars=None)
+    assert result.returncode == 0, result.output[-3000:]
+    assert "PASS freshness of erp.orders" in result.output
+    assert built_copy.published_checksums() == before
