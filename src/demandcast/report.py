@@ -130,18 +130,25 @@ def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> s
 # --- plots ----------------------------------------------------------------------------
 
 
+def _steps(dx: int, units: np.ndarray) -> str:
+    """Relative line segments `dx` periods apart through `units` ('' for one point)."""
+    if len(units) < 2:
+        return ""
+    return "l" + " ".join(f"{dx} {d}" for d in np.diff(units)).replace(" -", "-")
+
+
 def _path(start: int, units: np.ndarray) -> str:
-    """A polyline through (start + i, units[i]) in relative steps of one period."""
-    steps = np.diff(units)
-    return f"M{start} {units[0]}l" + " ".join(f"1 {d}" for d in steps).replace(" -", "-")
+    """A polyline through (start + i, units[i]); one point is a dot (round line cap)."""
+    return f"M{start} {units[0]}" + (_steps(1, units) or "h0")
 
 
 def _band(start: int, lo: np.ndarray, hi: np.ndarray) -> str:
-    """A closed area between `lo` and `hi`, from x = start, one period apart."""
-    back = np.diff(lo[::-1])
-    forward = " ".join(f"1 {d}" for d in np.diff(hi)).replace(" -", "-")
-    backward = " ".join(f"-1 {d}" for d in back).replace(" -", "-")
-    return f"M{start} {hi[0]}l{forward}L{start + len(lo) - 1} {lo[-1]}l{backward}Z"
+    """A closed area between `lo` and `hi`, from x = start, one period apart (one period:
+    a bar half a period wide, left of the last period)."""
+    if len(lo) == 1:
+        return f"M{start - 0.5} {hi[0]}h0.5V{lo[0]}h-0.5Z"
+    end = start + len(lo) - 1
+    return f"M{start} {hi[0]}{_steps(1, hi)}L{end} {lo[-1]}{_steps(-1, lo[::-1])}Z"
 
 
 def _plot(
@@ -161,8 +168,8 @@ def _plot(
         [forecast] + [b for pair in bands for b in pair] if forecast is not None else []
     )
     stacked = np.concatenate([v[np.isfinite(v)] for v in values])
-    low = min(0.0, float(stacked.min())) if stacked.size else 0.0
-    top = _nice_ceiling(float(stacked.max()) - low if stacked.size else 1.0) + low
+    low = -_nice_ceiling(-float(stacked.min())) if stacked.size and stacked.min() < 0 else 0.0
+    top = _nice_ceiling(float(stacked.max())) if stacked.size else 1.0
 
     def units(v: np.ndarray) -> np.ndarray:
         return np.rint((v - low) / (top - low) * Y_UNITS).astype(int)
@@ -611,7 +618,8 @@ article h3{margin:0;font-size:14px}article h3 span{font-weight:400;color:var(--m
 svg.plot{display:block;width:100%;height:auto}svg.plot text{font-size:10px;fill:var(--mute)}
 svg.plot text.e{text-anchor:end}.plot path{fill:none}.plot .g{stroke:#edf0f3}
 .plot .o{stroke:#9aa5b1;stroke-dasharray:3 3}.plot .h,.plot .f{stroke-width:1.6;
-vector-effect:non-scaling-stroke;stroke-linejoin:round}.plot .h{stroke:var(--h)}
+vector-effect:non-scaling-stroke;stroke-linejoin:round;stroke-linecap:round}
+.plot .h{stroke:var(--h)}
 .plot .f{stroke:var(--f)}.plot .b0{fill:#fbd6c3}.plot .b1{fill:#f5a987}.plot .b2{fill:#ef8a5c}
 .k.b0{background:#fbd6c3}.k.b1{background:#f5a987}.k.b2{background:#ef8a5c}
 footer{color:var(--mute);font-size:12px;padding-bottom:30px}

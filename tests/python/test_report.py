@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from demandcast import report
@@ -323,3 +324,40 @@ def test_max_series_and_cli(built, tmp_path, capsys):
     assert cli(["report", "--db", str(built.db), "--out", str(out)]) == 1
     assert "not a published demandcast file" in capsys.readouterr().out
     assert cli(["report", "--db", str(tmp_path / "missing.duckdb"), "--out", str(out)]) == 1
+
+
+EDGE_CASES = {
+    "one period of history (a launch in the last period)": ([np.nan] * 5 + [4.0], [3.0, 3.0]),
+    "no history in the window": ([np.nan] * 6, [1.0, 2.0]),
+    "no forecast (discontinued)": ([5.0, 0.0, 0.0, 0.0, 0.0, 0.0], None),
+    "one-step horizon": ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [6.0]),
+    "all zero": ([0.0] * 6, [0.0, 0.0]),
+    "net returns (negative demand)": ([3.0, -2.0, 4.0, 1.0, 0.0, 2.0], [1.0, 1.0]),
+}
+
+
+def _edge_plots() -> list[str]:
+    plots = []
+    for history, forecast in EDGE_CASES.values():
+        fc = None if forecast is None else np.array(forecast)
+        bands = [] if fc is None else [(fc * 0.5, fc * 2 + 1), (fc * 0.8, fc * 1.5 + 0.5)]
+        horizon = 2 if fc is None else len(fc)
+        plots.append(report._plot(np.array(history), fc, bands, ("a", "b", "c"), horizon))
+    return plots
+
+
+def test_plot_paths_are_complete():
+    """Every path command has its numbers (a lone 'l' is an SVG error)."""
+    for name, svg in zip(EDGE_CASES, _edge_plots(), strict=True):
+        for d in re.findall(r' d="([^"]*)"', svg):
+            assert not re.search(r"[lLhHvVM](?![-\d.])", d), (name, d)
+
+
+def test_edge_case_plots_render(browser, tmp_path):
+    page = tmp_path / "edge.html"
+    plots = zip(EDGE_CASES, _edge_plots(), strict=True)
+    body = "".join(f"<h3>{name}</h3>{svg}" for name, svg in plots)
+    page.write_text(f'<!doctype html><meta charset="utf-8"><style>{report.CSS}</style>{body}')
+    browser.open(page)
+    assert browser.js("document.querySelectorAll('svg.plot').length") == len(EDGE_CASES)
+    assert browser.errors() == []
