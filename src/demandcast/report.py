@@ -84,7 +84,7 @@ def _num(value: Any, digits: int = 0) -> str:
     if value is None or pd.isna(value):
         return "–"
     value = float(value)
-    if digits == 0 and abs(value) < 10 and value != round(value):
+    if digits == 0 and abs(value) < 100 and value != round(value):
         digits = 1
     return f"{value:,.{digits}f}"
 
