@@ -442,6 +442,12 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
+def _within_levels(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Levels L with a within_L column in `table`."""
+    cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
+    return [c.removeprefix("within_") for c in cols if c.startswith("within_")]
+
+
 def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
     title = '<h2 id="accuracy">Forecast accuracy</h2>'
     n = (
@@ -455,7 +461,7 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
             "runs' forecasts once the actuals of their periods have arrived, so it fills from "
             "the first run after a published forecast's first period.</p>"
         )
-    levels = sorted(interval_levels_from(con, "mon_forecast_accuracy"), key=float)
+    levels = sorted(_within_levels(con, "mon_forecast_accuracy"), key=float)
     cover = "".join(f", avg(within_{lv}::int) as cov_{lv}" for lv in levels)
 
     def grouped(by: str) -> pd.DataFrame:
@@ -496,12 +502,6 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def interval_levels_from(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Levels L with a within_L column in `table`."""
-    cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
-    return [c.removeprefix("within_") for c in cols if c.startswith("within_")]
-
-
 def _gates_section(warehouse: str | Path | None, run_id: str) -> str:
     title = '<h2 id="gates">Gate results</h2>'
     if warehouse is None:
@@ -539,9 +539,12 @@ def _gates_section(warehouse: str | Path | None, run_id: str) -> str:
         )
     note = ""
     if later:
+        later_id, started, status, message = later
+        state = "running, or died" if status == "started" else status
+        why = f": {_e(message)}" if message else ""
         note = (
-            f'<p class="warn">A later run, {_e(later[0])} ({_date(later[1])}), is '
-            f"<b>{_e(later[2])}</b>: {_e(later[3])}. This report shows the last published run.</p>"
+            f'<p class="warn">A later run, {_e(later_id)} (started {_date(started)}), is '
+            f"<b>{_e(state)}</b>{why}. This report shows the last published run.</p>"
         )
     if results.empty:
         return (
