@@ -60,6 +60,7 @@ class Chromium:
         args = [
             exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-extensions", "--disable-background-networking", "--disable-sync",
+            "--disable-dev-shm-usage",
             "--remote-debugging-pipe", f"--user-data-dir={self.profile}",
             f"--window-size={width},{height}", "about:blank",
         ]  # fmt: skip
