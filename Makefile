@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_DIR := data/demo
 
-.PHONY: setup demo lint test ci-check bench accuracy competition clean
+.PHONY: setup browser demo lint test ci-check bench accuracy competition clean
 
 $(BIN)/dbt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,27 @@ $(BIN)/dbt: pyproject.toml
 
 setup: $(BIN)/dbt  ## create .venv and install demandcast with its pinned tools
 
+# The report test opens the report in headless Chromium (Debian's package; nothing is
+# downloaded at test time). Installed only when missing; CI (CI set) must have it.
+browser:  ## install Debian's chromium for the report test, when missing
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  fi; \
+	  command -v chromium >/dev/null || { \
+	    echo "make browser: chromium is not installed and could not be; the report test will fail in CI, skip elsewhere" >&2; \
+	    [ -z "$$CI" ]; }; }
+
 $(DEMO_DIR)/orders.parquet: | $(BIN)/dbt
 	$(BIN)/demandcast demo --out $(DEMO_DIR)
 
-demo: setup $(DEMO_DIR)/orders.parquet  ## generate the demo plant and build every table
-	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/dbt build
+demo: setup $(DEMO_DIR)/orders.parquet  ## generate the demo plant, build every table, write the report
+	$(BIN)/demandcast build --raw $(DEMO_DIR)
 	$(BIN)/demandcast check --db warehouse/dev.duckdb --docs reports/data_docs
+	$(BIN)/demandcast report --db warehouse/dev_published.duckdb --warehouse warehouse/dev.duckdb \
+	  --out reports/forecast.html
 
 lint: setup  ## ruff on the package, sqlfluff on the SQL
 	$(BIN)/ruff check src tests scripts python_models
@@ -32,15 +47,17 @@ lint: setup  ## ruff on the package, sqlfluff on the SQL
 	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/sqlfluff lint models tests/data
 	$(BIN)/dbt-score lint --run-dbt-parse --show failing-items  # docs and tests of every node: 10.0
 
-test: setup lint  ## the whole test suite (what CI runs)
+test: setup browser lint  ## the whole test suite (what CI runs)
 	$(BIN)/pytest
 	$(MAKE) ci-check
 
 ci-check: setup  ## build a small demo on the ci target with every gate, then the standalone check
 	$(BIN)/demandcast demo --out data/ci --products 60
-	DEMANDCAST_RAW_PATH=data/ci $(BIN)/dbt build --target ci
+	$(BIN)/demandcast build --target ci --raw data/ci
 	DEMANDCAST_RAW_PATH=data/ci $(BIN)/dbt source freshness --target ci
 	$(BIN)/demandcast check --db warehouse/ci.duckdb --docs reports/data_docs
+	$(BIN)/demandcast report --db warehouse/ci_published.duckdb --warehouse warehouse/ci.duckdb \
+	  --out reports/forecast_ci.html
 
 bench: setup  ## speed and memory figures for the README (about 25 minutes on 2 cores)
 	$(BIN)/python scripts/bench_build.py --products 200 2000

@@ -1,6 +1,7 @@
 {#- The forecast planners read: one row per series and future period of the
-    latest good run, with intervals and the model behind it. Built only when
-    the forecast gate has passed, so a failed run leaves it as it was. -#}
+    latest good run, with intervals, the model behind it, and the plant's and
+    product's names (from dim_series) so a BI tool needs no join. Built only
+    when the forecast gate has passed, so a failed run leaves it as it was. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -13,7 +14,7 @@ predictions as (
 
 series as (
 
-    select * from {{ ref('int_series__profiled') }}
+    select * from {{ ref('dim_series') }}
 
 ),
 
@@ -32,6 +33,10 @@ final as (
         predictions.series_id,
         predictions.period_start,
         predictions.step,
+
+        -- names
+        series.plant_name,
+        series.product_name,
 
         -- forecast
         predictions.forecast,

@@ -22,6 +22,8 @@ final as (
         series_id,
         period_start,
         step,
+        plant_name,
+        product_name,
         forecast,
         {%- for level in var('levels') %}
             lo_{{ level }},

@@ -1,0 +1,765 @@
+"""`demandcast report`: one self-contained HTML page of a published run, for planners.
+
+Reads the published copy (`warehouse/<target>_published.duckdb`) read-only, and, when
+given, the working warehouse for the run's gate results. The page holds everything
+it shows: inline CSS, a few lines of inline JavaScript for the search box, and one
+inline SVG per series drawn here (recent history, the forecast and its intervals).
+A Content-Security-Policy forbids the page any request, so it opens the same on a
+machine without a network as in a browser with one.
+
+Size: the history shown is capped (two seasons, at least two horizons), and each plot
+is drawn in a coordinate system of whole numbers (x = period index, y = 0..1000 of the
+series' scale) with relative path commands, about 1.5 kB per series.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import math
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from demandcast.evaluate import interval_levels
+
+# plot geometry, in SVG pixels (the plot scales to the card's width)
+WIDTH, HEIGHT = 600, 150
+X0, X1, Y0, Y1 = 52, 590, 8, 120
+Y_UNITS = 1000  # the y axis in whole units: a path point is a few characters
+PERIOD_WORD = {"day": "days", "week": "weeks", "month": "months"}
+METRIC_NAMES = {
+    "mase": "MASE",
+    "rmsse": "RMSSE",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "smape": "sMAPE",
+    "wape": "WAPE",
+    "bias": "bias",
+}
+
+
+class ReportError(Exception):
+    """The input cannot make a report (missing file, not a published copy)."""
+
+
+@dataclass
+class Run:
+    """The publication row: the run the published copy holds."""
+
+    row: dict[str, Any]
+
+    @property
+    def horizon(self) -> int:
+        return int(self.row["horizon"])
+
+    @property
+    def season_length(self) -> int:
+        return int(self.row.get("season_length") or 1)
+
+    @property
+    def frequency(self) -> str:
+        return str(self.row.get("frequency") or "")
+
+
+# --- formatting -----------------------------------------------------------------------
+
+
+def _e(value: Any) -> str:
+    """HTML-escaped text; '' for None and NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    """A number as a planner reads it: thousands separated, '–' when missing."""
+    if value is None or pd.isna(value):
+        return "–"
+    value = float(value)
+    if digits == 0 and abs(value) < 100 and value != round(value):
+        digits = 1
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{100 * float(value):.1f} %"
+
+
+def _date(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None and stamp == stamp.normalize():
+        return str(stamp.date())
+    return stamp.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at least `value` (an axis top)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * power >= value * (1 - 1e-9):
+            return step * power
+    return 10 * power
+
+
+def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
+    """An HTML table; columns from `numeric_from` on are right-aligned numbers (already text)."""
+    head = "".join(
+        f"<th{' class=n' if i >= numeric_from else ''}>{h}</th>" for i, h in enumerate(header)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{' class=n' if i >= numeric_from else ''}>{c}</td>" for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --- plots ----------------------------------------------------------------------------
+
+
+def _steps(dx: int, units: np.ndarray) -> str:
+    """Relative line segments `dx` periods apart through `units` ('' for one point)."""
+    if len(units) < 2:
+        return ""
+    return "l" + " ".join(f"{dx} {d}" for d in np.diff(units)).replace(" -", "-")
+
+
+def _path(start: int, units: np.ndarray) -> str:
+    """A polyline through (start + i, units[i]); one point is a dot (round line cap)."""
+    return f"M{start} {units[0]}" + (_steps(1, units) or "h0")
+
+
+def _band(start: int, lo: np.ndarray, hi: np.ndarray) -> str:
+    """A closed area between `lo` and `hi`, from x = start, one period apart (one period:
+    a bar half a period wide, left of the last period)."""
+    if len(lo) == 1:
+        return f"M{start - 0.5} {hi[0]}h0.5V{lo[0]}h-0.5Z"
+    end = start + len(lo) - 1
+    return f"M{start} {hi[0]}{_steps(1, hi)}L{end} {lo[-1]}{_steps(-1, lo[::-1])}Z"
+
+
+def _plot(
+    history: np.ndarray,
+    forecast: np.ndarray | None,
+    bands: list[tuple[np.ndarray, np.ndarray]],
+    labels: tuple[str, str, str],
+    horizon: int,
+) -> str:
+    """One series' inline SVG: history (NaN before the series starts), then the forecast
+    from the last period of history, with its bands (widest first). Every plot spans the
+    same periods (history + horizon), so plots line up."""
+    n_hist = len(history)
+    n_total = n_hist + horizon
+    known = history[~np.isnan(history)]
+    values = [known] + (
+        [forecast] + [b for pair in bands for b in pair] if forecast is not None else []
+    )
+    stacked = np.concatenate([v[np.isfinite(v)] for v in values])
+    low = -_nice_ceiling(-float(stacked.min())) if stacked.size and stacked.min() < 0 else 0.0
+    top = _nice_ceiling(float(stacked.max())) if stacked.size else 1.0
+
+    def units(v: np.ndarray) -> np.ndarray:
+        return np.rint((v - low) / (top - low) * Y_UNITS).astype(int)
+
+    sx = (X1 - X0) / max(n_total - 1, 1)
+    sy = (Y1 - Y0) / Y_UNITS
+    parts = []
+    for i, (lo, hi) in enumerate(bands):
+        parts.append(f'<path class="b{i}" d="{_band(n_hist, units(lo), units(hi))}"/>')
+    first = int(np.argmax(~np.isnan(history))) if known.size else n_hist
+    if known.size:
+        parts.append(f'<path class="h" d="{_path(first, units(history[first:]))}"/>')
+    if forecast is not None and len(forecast):
+        last = history[-1] if not np.isnan(history[-1]) else forecast[0]
+        line = units(np.concatenate([[last], forecast]))
+        parts.append(f'<path class="f" d="{_path(n_hist - 1, line)}"/>')
+    x_origin = X0 + (n_hist - 1) * sx
+    mid = (low + top) / 2
+    first_label, origin_label, last_label = labels
+    axis = (
+        f'<path class="g" d="M{X0} {Y0}H{X1}M{X0} {(Y0 + Y1) / 2:g}H{X1}M{X0} {Y1}H{X1}"/>'
+        f'<path class="o" d="M{x_origin:.1f} {Y0}V{Y1}"/>'
+        f'<text x="{X0 - 4}" y="{Y0 + 4}" class="e">{_num(top)}</text>'
+        f'<text x="{X0 - 4}" y="{(Y0 + Y1) / 2 + 4:g}" class="e">{_num(mid)}</text>'
+        f'<text x="{X0 - 4}" y="{Y1 + 4}" class="e">{_num(low)}</text>'
+        f'<text x="{X0}" y="{HEIGHT - 12}">{first_label}</text>'
+        f'<text x="{x_origin - 4:.1f}" y="{HEIGHT - 12}" class="e">{origin_label}</text>'
+        f'<text x="{X1}" y="{HEIGHT - 12}" class="e">{last_label}</text>'
+    )
+    return (
+        f'<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" role="img">{axis}'
+        f'<g transform="matrix({sx:.5g} 0 0 {-sy:.5g} {X0} {Y1})">{"".join(parts)}</g></svg>'
+    )
+
+
+# --- reading the published copy ---------------------------------------------------------
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {t for (t,) in con.execute("show tables").fetchall()}
+
+
+def _read_run(con: duckdb.DuckDBPyConnection, db: Path) -> Run:
+    if "publication" not in _tables(con):
+        raise ReportError(
+            f"{db} has no table `publication`: not a published demandcast file. Pass the "
+            "copy a good `dbt build` writes, warehouse/<target>_published.duckdb."
+        )
+    frame = con.execute("select * from publication").df()
+    if len(frame) != 1:
+        raise ReportError(f"{db}: `publication` has {len(frame)} rows, not one")
+    row = {k: (None if pd.isna(v) else v) for k, v in frame.iloc[0].items()}
+    return Run(row)
+
+
+def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.DataFrame:
+    limit = f"limit {int(max_series)}" if max_series else ""
+    return con.execute(f"""
+        select s.series_id, s.plant_id, s.plant_name, s.product_id, s.product_name,
+            s.product_group, s.demand_class, s.lifecycle, s.total_demand,
+            f.model_name, f.method
+        from dim_series as s
+        left join (
+            select series_id, any_value(model_name) as model_name, any_value(method) as method
+            from fct_demand_forecast group by series_id
+        ) as f using (series_id)
+        order by s.total_demand desc nulls last, s.series_id
+        {limit}""").df()
+
+
+def _history_matrix(
+    con: duckdb.DuckDBPyConnection, ids: list[str], n_periods: int
+) -> tuple[list[Any], pd.DataFrame]:
+    """The last `n_periods` periods of history, and demand per series × period (NaN before
+    a series starts)."""
+    periods = [
+        p
+        for (p,) in con.execute(
+            "select distinct period_start from fct_demand_history order by 1 desc limit ?",
+            [int(n_periods)],
+        ).fetchall()
+    ][::-1]
+    if not periods:
+        return [], pd.DataFrame(index=ids)
+    con.register("report_ids", pd.DataFrame({"series_id": ids}))
+    frame = con.execute(
+        """select series_id, period_start, demand from fct_demand_history
+        where period_start >= ? and series_id in (select series_id from report_ids)""",
+        [periods[0]],
+    ).df()
+    con.unregister("report_ids")
+    frame["period_start"] = pd.to_datetime(frame["period_start"])
+    matrix = frame.pivot(index="series_id", columns="period_start", values="demand")
+    return periods, matrix.reindex(index=ids, columns=pd.to_datetime(periods))
+
+
+def _forecast_matrices(
+    con: duckdb.DuckDBPyConnection, horizon: int, levels: list[str]
+) -> tuple[list[Any], dict[str, pd.DataFrame]]:
+    """Forecast periods (by step) and one series × step matrix per column."""
+    columns = ["forecast"] + [f"{s}_{lv}" for lv in levels for s in ("lo", "hi")]
+    frame = con.execute(
+        f"select series_id, step, period_start, {', '.join(columns)} from fct_demand_forecast"
+    ).df()
+    steps = list(range(1, horizon + 1))
+    periods = frame.groupby("step")["period_start"].min().reindex(steps).tolist()
+    return periods, {
+        c: frame.pivot(index="series_id", columns="step", values=c).reindex(columns=steps)
+        for c in columns
+    }
+
+
+# --- sections --------------------------------------------------------------------------
+
+
+def _series_section(
+    con: duckdb.DuckDBPyConnection, run: Run, max_series: int | None, history_periods: int | None
+) -> tuple[str, int, int]:
+    """The series cards, largest first; returns (html, cards shown, series in the run)."""
+    n_all = con.execute("select count(*) from dim_series").fetchone()[0]
+    series = _series_frame(con, max_series)
+    ids = series["series_id"].tolist()
+    levels = sorted(interval_levels(con, "fct_demand_forecast"), key=float)
+    n_hist = history_periods or max(2 * run.season_length, 2 * run.horizon)
+    hist_periods, history = _history_matrix(con, ids, n_hist)
+    fc_periods, fc = _forecast_matrices(con, run.horizon, levels)
+    word = PERIOD_WORD.get(run.frequency, "periods")
+    labels = (
+        _date(hist_periods[0]) if hist_periods else "",
+        _date(hist_periods[-1]) if hist_periods else "",
+        _date(fc_periods[-1]) if fc_periods and not pd.isna(fc_periods[-1]) else "",
+    )
+    cards = []
+    for row in series.itertuples(index=False):
+        hist = history.loc[row.series_id].to_numpy(dtype=float) if len(history.columns) else None
+        has_fc = row.series_id in fc["forecast"].index
+        if hist is None:
+            hist = np.full(1, np.nan)
+        forecast = bands = None
+        if has_fc:
+            forecast = fc["forecast"].loc[row.series_id].to_numpy(dtype=float)
+            keep = ~np.isnan(forecast)
+            forecast = forecast[keep] if keep.any() else None
+            bands = (
+                []
+                if forecast is None
+                else [
+                    (
+                        fc[f"lo_{lv}"].loc[row.series_id].to_numpy(dtype=float)[keep],
+                        fc[f"hi_{lv}"].loc[row.series_id].to_numpy(dtype=float)[keep],
+                    )
+                    for lv in reversed(levels)
+                ]
+            )
+        svg = _plot(hist, forecast, bands or [], labels, run.horizon)
+        recent = hist[-run.horizon :]
+        if forecast is not None:
+            outlook = (
+                f"next {len(forecast)} {word} <b>{_num(forecast.sum())}</b> · last "
+                f"{len(recent)} {word} {_num(np.nansum(recent))}"
+            )
+            model = f"{_e(row.model_name)} ({_e(row.method)})"
+        else:
+            outlook = f"last {len(recent)} {word} {_num(np.nansum(recent))}"
+            model = "no forecast" + (": discontinued" if row.lifecycle == "discontinued" else "")
+        key = " ".join(
+            str(v).lower()
+            for v in (
+                row.series_id,
+                row.plant_id,
+                row.plant_name,
+                row.product_id,
+                row.product_name,
+                row.product_group,
+            )
+            if v is not None and not pd.isna(v)
+        )
+        title = _e(row.product_name or row.product_id)
+        plant = _e(row.plant_name or row.plant_id)
+        cards.append(
+            f'<article data-k="{_e(key)}"><h3>{title} <span>· {plant}</span></h3>'
+            f'<p class="m">{_e(row.series_id)} · {_e(row.product_group)} · '
+            f"{_e(row.demand_class)} · {_e(row.lifecycle)} · {model}</p>"
+            f'<p class="m">{outlook} · total to date {_num(row.total_demand)}</p>{svg}</article>'
+        )
+    legend_bands = "".join(
+        f'<span class="k b{i}"></span>{_e(lv)} %' for i, lv in enumerate(reversed(levels))
+    )
+    capped = (
+        f" The {len(cards):,} largest of the run's {n_all:,} series are shown "
+        f"(<code>--max-series</code>); fct_demand_forecast holds them all."
+        if len(cards) < n_all
+        else ""
+    )
+    head = (
+        f'<h2 id="series">Series</h2><p>Largest first (total demand to date). The last '
+        f"{len(hist_periods)} {word} of history, the forecast from the origin, and its "
+        f"prediction intervals.{capped}</p>"
+        f'<div class="tools"><input id="q" type="search" autocomplete="off" '
+        f'placeholder="Filter by plant, product, id or name" aria-label="Filter series">'
+        f'<span id="n">{len(cards):,} of {len(cards):,} series</span>'
+        f'<span class="legend"><span class="k h"></span>history <span class="k f"></span>'
+        f"forecast {legend_bands}</span></div>"
+        f'<p id="none" hidden>No series matches the filter.</p>'
+    )
+    return head + '<div id="cards">' + "".join(cards) + "</div>", len(cards), n_all
+
+
+def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
+    if "fct_model_leaderboard" not in _tables(con):
+        return '<h2 id="leaderboard">Model leaderboard</h2><p>No leaderboard in this file.</p>'
+    board = con.execute("""
+        select * from fct_model_leaderboard
+        order by demand_class = 'all' desc, demand_class, win_rank, score_rank, model_name""").df()
+    overall = board[board["demand_class"] == "all"]
+    metrics = overall["selection_metric"].dropna()
+    metric = METRIC_NAMES.get(metrics.iloc[0], metrics.iloc[0]) if len(metrics) else "score"
+    rows = [
+        [
+            _e(r.model_name),
+            _num(r.n_wins),
+            _pct(r.win_share),
+            _num(r.n_series),
+            _num(r.median_score, 3),
+            _num(r.mean_mase, 3),
+            _pct(r.mean_wape),
+            _num(r.score_rank),
+        ]
+        for r in overall.itertuples(index=False)
+    ]
+    winners = board[(board["demand_class"] != "all") & (board["win_rank"] == 1)]
+    by_class = [
+        [
+            _e(r.demand_class),
+            _e(r.model_name),
+            _num(r.n_wins),
+            _pct(r.win_share),
+            _num(r.n_series),
+            _num(r.median_score, 3),
+        ]
+        for r in winners.itertuples(index=False)
+    ]
+    header = [
+        "model",
+        "series won",
+        "win share",
+        "series scored",
+        f"median {_e(metric)}",
+        "mean MASE",
+        "mean WAPE",
+        "score rank",
+    ]
+    return (
+        '<h2 id="leaderboard">Model leaderboard</h2>'
+        f"<p>Every candidate's backtest over all series, most series won first; the "
+        f"champion of each series was picked on {_e(metric)}.</p>"
+        + _table(
+            [
+                "demand class",
+                "most chosen",
+                "series won",
+                "win share",
+                "series scored",
+                f"median {_e(metric)}",
+            ],
+            by_class,
+            numeric_from=2,
+        )
+        + f"<details><summary>All {len(rows)} candidates</summary>{_table(header, rows)}</details>"
+    )
+
+
+def _within_levels(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Levels L with a within_L column in `table`."""
+    cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
+    return [c.removeprefix("within_") for c in cols if c.startswith("within_")]
+
+
+def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
+    title = '<h2 id="accuracy">Forecast accuracy</h2>'
+    n = (
+        con.execute("select count(*) from mon_forecast_accuracy").fetchone()[0]
+        if ("mon_forecast_accuracy" in _tables(con))
+        else 0
+    )
+    if not n:
+        return (
+            f"{title}<p>None yet: <code>mon_forecast_accuracy</code> has no rows. It scores past "
+            "runs' forecasts once the actuals of their periods have arrived, so it fills from "
+            "the first run after a published forecast's first period.</p>"
+        )
+    levels = sorted(_within_levels(con, "mon_forecast_accuracy"), key=float)
+    cover = "".join(f", avg(within_{lv}::int) as cov_{lv}" for lv in levels)
+
+    def grouped(by: str) -> pd.DataFrame:
+        return con.execute(f"""
+            select {by} as g, count(*) as n, count(distinct series_id) as series,
+                sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,
+                sum(error) / nullif(sum(abs(actual)), 0) as bias,
+                avg(abs_error) as mae {cover}
+            from mon_forecast_accuracy group by all order by 1""").df()
+
+    span = con.execute("""select count(distinct run_id), min(period_start), max(period_start)
+        from mon_forecast_accuracy""").fetchone()
+    header_tail = ["forecasts", "series", "WAPE", "bias", "MAE"] + [
+        f"within {lv} %" for lv in levels
+    ]
+
+    def rows(frame: pd.DataFrame) -> list[list[str]]:
+        return [
+            [
+                _e(r["g"]),
+                _num(r["n"]),
+                _num(r["series"]),
+                _pct(r["wape"]),
+                _pct(r["bias"]),
+                _num(r["mae"], 2),
+            ]
+            + [_pct(r[f"cov_{lv}"]) for lv in levels]
+            for _, r in frame.iterrows()
+        ]
+
+    return (
+        f"{title}<p>{span[0]} past run(s) against the actuals of {_date(span[1])} to "
+        f"{_date(span[2])}. WAPE = sum |error| / sum |actual|; bias = sum error / sum |actual|.</p>"
+        "<h3>By demand class</h3>"
+        + _table(["demand class", *header_tail], rows(grouped("demand_class")))
+        + "<h3>By horizon step</h3>"
+        + _table(["step", *header_tail], rows(grouped("step")))
+    )
+
+
+def _gates_section(warehouse: str | Path | None, run_id: str) -> str:
+    title = '<h2 id="gates">Gate results</h2>'
+    if warehouse is None:
+        return (
+            f"{title}<p>Not shown: the gate results live in the working warehouse, not the "
+            "published copy. Pass <code>--warehouse warehouse/&lt;target&gt;.duckdb</code>.</p>"
+        )
+    path = Path(warehouse)
+    if not path.is_file():
+        return f"{title}<p>Not shown: no warehouse file at <code>{_e(path)}</code>.</p>"
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        return (
+            f"{title}<p>Not shown: cannot open <code>{_e(path)}</code> read-only (a build "
+            f"running?): {_e(first)}</p>"
+        )
+    with con:
+        tables = _tables(con)
+        if "gate_results" not in tables:
+            return f"{title}<p>Not shown: <code>{_e(path)}</code> has no gate_results table.</p>"
+        results = con.execute(
+            "select * from gate_results where run_id = ? order by suite, expectation", [run_id]
+        ).df()
+        later = (
+            con.execute(
+                """select run_id, started_at, status, message from demandcast_runs
+                where started_at > (select started_at from demandcast_runs where run_id = ?)
+                order by started_at desc limit 1""",
+                [run_id],
+            ).fetchone()
+            if "demandcast_runs" in tables
+            else None
+        )
+    note = ""
+    if later:
+        later_id, started, status, message = later
+        state = "running, or died" if status == "started" else status
+        why = f": {_e(message)}" if message else ""
+        note = (
+            f'<p class="warn">A later run, {_e(later_id)} (started {_date(started)}), is '
+            f"<b>{_e(state)}</b>{why}. This report shows the last published run.</p>"
+        )
+    if results.empty:
+        return (
+            f"{title}{note}<p>No gate results for run {_e(run_id)} in <code>{_e(path)}</code>.</p>"
+        )
+    summary = (
+        results.assign(ok=results["success"].fillna(True).astype(bool))
+        .groupby(["suite", "mode"], sort=False)
+        .agg(n=("ok", "size"), passed=("ok", "sum"))
+        .reset_index()
+    )
+    rows = [
+        [_e(r.suite), _e(r.mode), _num(r.n), _num(r.passed), _num(r.n - r.passed)]
+        for r in summary.itertuples(index=False)
+    ]
+    failed = results[results["success"].eq(False)]
+    failing = ""
+    if not failed.empty:
+        failing = (
+            "<h3>Expectations that did not hold (mode warn: recorded, not blocking)</h3>"
+            + _table(
+                ["suite", "expectation", "column", "observed", "rows"],
+                [
+                    [
+                        _e(r.suite),
+                        _e(r.expectation),
+                        _e(r.column_name),
+                        _e(r.observed_value),
+                        _num(r.unexpected_count),
+                    ]
+                    for r in failed.itertuples(index=False)
+                ],
+                numeric_from=4,
+            )
+        )
+    total, passed = len(results), int(summary["passed"].sum())
+    return (
+        f"{title}{note}<p>{passed} of {total} expectations held in run {_e(run_id)} "
+        f"(from <code>{_e(path)}</code>).</p>"
+        + _table(["suite", "mode", "expectations", "held", "failed"], rows, numeric_from=2)
+        + failing
+    )
+
+
+# --- the page -----------------------------------------------------------------------------
+
+CSS = """
+:root{--ink:#1d2733;--mute:#5d6b7a;--line:#d9dee4;--h:#2f4b6e;--f:#d9480f;--bg:#f6f7f9}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",
+Roboto,"DejaVu Sans",sans-serif;color:var(--ink);background:var(--bg)}
+header,main,footer{max-width:1280px;margin:0 auto;padding:0 20px}
+header{padding-top:18px}h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:28px 0 8px;
+padding-top:8px;border-top:1px solid var(--line)}h3{font-size:14px;margin:14px 0 6px}
+dl.run{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:6px 18px;
+margin:8px 0}dl.run div{background:#fff;border:1px solid var(--line);border-radius:6px;
+padding:6px 10px}dt{font-size:12px;color:var(--mute)}dd{margin:0;font-weight:600;
+overflow-wrap:anywhere}nav a{margin-right:14px;color:var(--h)}
+table{border-collapse:collapse;background:#fff;margin:6px 0 10px;font-size:13px}
+th,td{border:1px solid var(--line);padding:3px 8px;text-align:left}th{background:#eef1f4}
+.n{text-align:right;font-variant-numeric:tabular-nums}details{margin:6px 0}
+summary{cursor:pointer;color:var(--h)}.warn{color:#a61e1e}code{font-size:12px}
+.tools{position:sticky;top:0;z-index:2;background:var(--bg);padding:8px 0;display:flex;
+gap:14px;align-items:center;flex-wrap:wrap;border-bottom:1px solid var(--line)}
+#q{font:inherit;padding:6px 10px;width:340px;max-width:100%;border:1px solid #aab4bf;
+border-radius:6px}#n{color:var(--mute)}.legend{color:var(--mute);font-size:12px}
+.k{display:inline-block;width:18px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
+.k.h{height:2px;background:var(--h)}.k.f{height:2px;background:var(--f)}
+#cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:12px;
+margin:12px 0 24px}article{background:#fff;border:1px solid var(--line);border-radius:8px;
+padding:8px 12px 2px;content-visibility:auto;contain-intrinsic-size:auto 250px}
+article h3{margin:0;font-size:14px}article h3 span{font-weight:400;color:var(--mute)}
+.m{margin:1px 0;font-size:12px;color:var(--mute)}.m b{color:var(--ink)}
+[hidden]{display:none!important}
+svg.plot{display:block;width:100%;height:auto}svg.plot text{font-size:10px;fill:var(--mute)}
+svg.plot text.e{text-anchor:end}.plot path{fill:none}.plot .g{stroke:#edf0f3}
+.plot .o{stroke:#9aa5b1;stroke-dasharray:3 3}.plot .h,.plot .f{stroke-width:1.6;
+vector-effect:non-scaling-stroke;stroke-linejoin:round;stroke-linecap:round}
+.plot .h{stroke:var(--h)}
+.plot .f{stroke:var(--f)}.plot .b0{fill:#fbd6c3}.plot .b1{fill:#f5a987}.plot .b2{fill:#ef8a5c}
+.k.b0{background:#fbd6c3}.k.b1{background:#f5a987}.k.b2{background:#ef8a5c}
+footer{color:var(--mute);font-size:12px;padding-bottom:30px}
+"""
+
+SCRIPT = """
+(function () {
+  var q = document.getElementById('q'), n = document.getElementById('n');
+  var none = document.getElementById('none');
+  var cards = Array.prototype.slice.call(document.querySelectorAll('#cards > article'));
+  function apply() {
+    var terms = q.value.toLowerCase().split(/\\s+/).filter(Boolean), shown = 0;
+    cards.forEach(function (c) {
+      var key = c.getAttribute('data-k'), hit = terms.every(function (t) {
+        return key.indexOf(t) >= 0;
+      });
+      c.hidden = !hit;
+      if (hit) shown++;
+    });
+    n.textContent = shown.toLocaleString('en') + ' of ' + cards.length.toLocaleString('en') +
+      ' series';
+    none.hidden = shown > 0;
+  }
+  q.addEventListener('input', apply);
+  var m = location.hash.match(/^#q=(.*)$/);
+  if (m) { q.value = decodeURIComponent(m[1]); apply(); }
+})();
+"""
+
+# No request may leave the page: every resource is inline.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+def _header(run: Run, db: Path) -> str:
+    r = run.row
+    fields = [
+        ("run", r.get("run_id")),
+        ("target", r.get("target_name")),
+        ("forecast origin", _date(r.get("forecast_origin"))),
+        ("horizon", f"{run.horizon} {PERIOD_WORD.get(run.frequency, 'periods')}"),
+        ("frequency", run.frequency),
+        ("history", f"{_date(r.get('data_start_date'))} to {_date(r.get('data_end_date'))}"),
+        ("published at", _date(r.get("published_at"))),
+        ("file", db.name),
+    ]
+    items = "".join(f"<div><dt>{k}</dt><dd>{_e(v)}</dd></div>" for k, v in fields)
+    return (
+        f"<header><h1>Demand forecast</h1><dl class=run>{items}</dl>"
+        '<nav><a href="#gates">Gate results</a><a href="#accuracy">Accuracy</a>'
+        '<a href="#leaderboard">Model leaderboard</a><a href="#series">Series</a></nav></header>'
+    )
+
+
+def write_report(
+    db: str | Path,
+    out: str | Path,
+    warehouse: str | Path | None = None,
+    max_series: int | None = None,
+    history_periods: int | None = None,
+) -> dict[str, Any]:
+    """Write the HTML report of the published copy `db` to `out`; returns what it wrote
+    (path, bytes, series shown and in the run, seconds)."""
+    started = time.perf_counter()
+    db = Path(db)
+    if not db.is_file():
+        raise ReportError(f"no published file at {db}; run `demandcast build` first")
+    if max_series is not None and max_series < 1:
+        raise ReportError("--max-series must be at least 1")
+    with duckdb.connect(str(db), read_only=True) as con:
+        run = _read_run(con, db)
+        series_html, shown, n_all = _series_section(con, run, max_series, history_periods)
+        body = (
+            _header(run, db)
+            + "<main>"
+            + _gates_section(warehouse, str(run.row["run_id"]))
+            + _accuracy_section(con)
+            + _leaderboard_section(con)
+            + series_html
+            + "</main>"
+        )
+    version = metadata.version("demandcast")
+    written = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>Demand forecast · origin {_date(run.row.get('forecast_origin'))} · run "
+        f"{_e(str(run.row['run_id'])[:8])}</title><style>{CSS}</style></head><body>{body}"
+        f"<footer>Written by demandcast {version} report at {written} from "
+        f"{_e(db.name)}. Self-contained: the page makes no request.</footer>"
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return {
+        "path": str(out),
+        "bytes": out.stat().st_size,
+        "series_shown": shown,
+        "series": n_all,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line for `demandcast report`."""
+    parser = argparse.ArgumentParser(
+        prog="demandcast report",
+        description="Write one self-contained HTML report of the published run: history, "
+        "forecast and intervals per series, the model leaderboard, accuracy, gate results.",
+    )
+    parser.add_argument(
+        "--db",
+        default="warehouse/dev_published.duckdb",
+        help="the published copy, read-only (default: warehouse/dev_published.duckdb)",
+    )
+    parser.add_argument("--out", default="reports/forecast.html", help="HTML file to write")
+    parser.add_argument(
+        "--warehouse",
+        help="the working warehouse (warehouse/<target>.duckdb), read-only, for the gate results",
+    )
+    parser.add_argument(
+        "--max-series", type=int, help="show only the N largest series (default: all)"
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        help="periods of history per plot (default: two seasons, at least two horizons)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        info = write_report(args.db, args.out, args.warehouse, args.max_series, args.history)
+    except ReportError as exc:
+        print(f"report: {exc}")
+        return 1
+    print(
+        f"report: {info['path']} ({info['bytes'] / 1e6:.2f} MB, {info['series_shown']:,} of "
+        f"{info['series']:,} series) in {info['seconds']:.1f} s"
+    )
+    return 0

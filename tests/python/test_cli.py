@@ -1,0 +1,95 @@
+"""The one command line: `demandcast build | report | evaluate | check | demo`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from importlib import metadata
+
+import duckdb
+import pytest
+from conftest import BIN, FAST_VARS, ROOT
+
+from demandcast import cli
+
+COMMANDS = ("build", "report", "evaluate", "check", "demo")
+
+
+def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """The installed console script, as a user runs it."""
+    return subprocess.run(
+        [str(BIN / "demandcast"), *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+
+
+def test_help_lists_every_command():
+    done = run("--help")
+    assert done.returncode == 0
+    for command in COMMANDS:
+        assert f"  {command} " in done.stdout
+    assert run("-h").stdout == done.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help(command, capsys):
+    assert cli.main([command, "--help"]) == 0
+    assert f"demandcast {command}" in capsys.readouterr().out
+
+
+def test_version_from_package_metadata():
+    done = run("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"demandcast {metadata.version('demandcast')}"
+
+
+def test_unknown_or_missing_command_exits_2():
+    done = run("forecast-everything")
+    assert done.returncode == 2
+    assert "unknown command 'forecast-everything'" in done.stderr
+    assert "usage: demandcast" in done.stderr and done.stdout == ""
+    assert run().returncode == 2
+    assert cli.main(["report", "--no-such-option"]) == 2  # argparse's code, not an exception
+
+
+def test_find_project(tmp_path):
+    assert cli.find_project(ROOT / "models" / "marts") == ROOT
+    # outside any project: the source tree of this (editable) install
+    assert cli.find_project(tmp_path) == ROOT
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "dbt_project.yml").write_text("name: 'someone_else'\n")
+    assert cli.find_project(other) == ROOT
+
+
+def test_build_passes_dbt_options_and_exit_code(tmp_path):
+    """An option it does not know goes to dbt, and dbt's exit code comes back."""
+    done = run("build", "--no-such-dbt-option", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "No such option" in done.stdout + done.stderr
+
+
+def test_build_writes_the_published_file(small_demo, tmp_path):
+    """`demandcast build` from any folder, without DBT_PROFILES_DIR: the project's profile,
+    the warehouse where DEMANDCAST_DB says (relative to the caller), vars from a file."""
+    env = {k: v for k, v in os.environ.items() if k != "DBT_PROFILES_DIR"}
+    env.update(DEMANDCAST_DB="wh.duckdb", DEMANDCAST_RAW_PATH="/nonexistent")
+    (tmp_path / "vars.yml").write_text(FAST_VARS + "\n")
+    target = tmp_path / "target"
+    done = run(
+        "build", "--raw", str(small_demo), "--vars", "vars.yml",
+        "--target-path", str(target), "--log-path", str(target / "logs"),
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    published = tmp_path / "wh_published.duckdb"
+    assert published.is_file()
+    with duckdb.connect(str(published), read_only=True) as con:
+        (run_id,) = con.execute("select run_id from publication").fetchone()
+        assert con.execute("select count(*) from fct_demand_forecast").fetchone()[0] > 0
+        sets = con.execute("select distinct candidate_set from fct_model_registry").fetchall()
+        named = con.execute(
+            "select count(*) from fct_demand_forecast where product_name is null"
+        ).fetchone()[0]
+    assert f"run {run_id} published" in done.stdout
+    assert [s.strip('"') for (s,) in sets] == ["fast"]  # the vars file was read
+    assert named == 0  # the demo lists every product and plant

@@ -1,0 +1,364 @@
+"""`demandcast report`: one self-contained HTML page, opened in headless Chromium.
+
+The browser is Debian's `chromium` (`make browser` installs it), driven over the
+DevTools protocol on a pipe (`--remote-debugging-pipe`): no port, no driver, no
+Python package beyond the standard library. Without Chromium the browser tests
+skip, loudly, except in CI (CI set), where they fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from demandcast import report
+from demandcast.cli import main as cli
+
+LOCAL_SCHEMES = ("file:", "data:", "about:", "chrome:", "devtools:")
+
+
+def _chromium() -> str | None:
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+
+
+# puts the pipes on fds 3 and 4, where Chromium expects them, then becomes Chromium
+_ON_FDS_3_AND_4 = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+    "os.close(int(sys.argv[1])); os.close(int(sys.argv[2])); os.execv(sys.argv[3], sys.argv[3:])"
+)
+
+
+def _high_fd(fd: int) -> int:
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return high
+
+
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4)."""
+
+    def __init__(self, exe: str, width: int = 1280, height: int = 900):
+        self.profile = tempfile.mkdtemp(prefix="demandcast-chromium-")
+        to_browser, self._in = os.pipe()
+        self._out, from_browser = os.pipe()
+        # above 4, so that putting one on 3 or 4 cannot close the other
+        to_browser, from_browser = (_high_fd(fd) for fd in (to_browser, from_browser))
+        args = [
+            exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-extensions", "--disable-background-networking", "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--remote-debugging-pipe", f"--user-data-dir={self.profile}",
+            f"--window-size={width},{height}", "about:blank",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _ON_FDS_3_AND_4, str(to_browser), str(from_browser), *args],
+            pass_fds=(to_browser, from_browser),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser)
+        os.close(from_browser)
+        self._buffer = b""
+        self._id = 0
+        self.events: list[dict] = []
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        attach = {"targetId": target, "flatten": True}
+        self.session = self.send("Target.attachToTarget", attach)["sessionId"]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.send(f"{domain}.enable", session=True)
+
+    def _read(self, deadline: float) -> dict:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._out], [], [], left)[0]:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self._out, 1 << 20)
+            if not chunk:
+                raise EOFError("Chromium closed the DevTools pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, params: dict | None = None, session: bool = False,
+             timeout: float = 60) -> dict:  # fmt: skip
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._in, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self._read(deadline)
+            if answer.get("id") == self._id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return answer["result"]
+            self.events.append(answer)
+
+    def wait_for(self, event: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(e.get("method") == event for e in self.events):
+            self.events.append(self._read(deadline))
+
+    def open(self, path: Path) -> None:
+        self.events.clear()
+        self.send("Page.navigate", {"url": path.resolve().as_uri()}, session=True)
+        self.wait_for("Page.loadEventFired")
+
+    def js(self, expression: str):
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session=True,
+        )
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def type_into(self, selector: str, text: str) -> None:
+        """Focus the field and type as a user does (key events, `input` events)."""
+        self.js(f"document.querySelector({json.dumps(selector)}).focus()")
+        self.send("Input.insertText", {"text": text}, session=True)
+
+    def screenshot(self, path: Path) -> None:
+        shot = self.send("Page.captureScreenshot", {"format": "png"}, session=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    def errors(self) -> list[str]:
+        """Console errors, uncaught exceptions and browser log errors since the page opened."""
+        found = []
+        for e in self.events:
+            method, params = e.get("method"), e.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                found.append(str(params["exceptionDetails"]))
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                found.append(str(params.get("args")))
+            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+                found.append(str(params["entry"]))
+        return found
+
+    def requests(self) -> list[str]:
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=10)
+        except (EOFError, TimeoutError, OSError, RuntimeError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._in)
+        os.close(self._out)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = _chromium()
+    if exe is None:
+        reason = "chromium is not installed (`make browser` installs Debian's package)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the report's browser test")
+        pytest.skip(f"SKIPPED LOUDLY: {reason}; the report was not opened in a browser")
+    chromium = Chromium(exe)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(built, tmp_path_factory) -> tuple[Path, dict]:
+    """The report of the small demo's published copy, with the gate results."""
+    out = tmp_path_factory.mktemp("report") / "forecast.html"
+    info = report.write_report(built.published, out, warehouse=built.db)
+    return out, info
+
+
+def test_report_is_self_contained(page, built):
+    path, info = page
+    text = path.read_text()
+    n_series = built.query("select count(*) from dim_series", built.published)[0][0]
+    assert info["series_shown"] == info["series"] == n_series
+    # nothing to fetch: no external src/href/url(), no remote URL at all
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text, re.I)
+    assert not re.search(r"url\(", text)
+    assert "http://" not in text and "https://" not in text
+    assert "default-src 'none'" in text  # and the page may not fetch anything
+    run_id = built.query("select run_id from publication", built.published)[0][0]
+    assert run_id in text
+    assert text.count('<svg class="plot"') == n_series
+    assert "None yet" in text  # one run: no forecast has met its actuals
+    assert "expectations held in run" in text
+
+
+def test_report_in_chromium(page, built, browser, tmp_path):
+    path, info = page
+    browser.open(path)
+    assert browser.js("document.title").startswith("Demand forecast")
+    n_series = info["series"]
+    assert browser.js("document.querySelectorAll('svg.plot').length") == n_series
+    assert browser.js("document.querySelectorAll('svg.plot path.h').length") == n_series
+    n_forecast = built.query(
+        "select count(distinct series_id) from fct_demand_forecast", built.published
+    )[0][0]
+    assert browser.js("document.querySelectorAll('svg.plot path.f').length") == n_forecast
+    # largest first
+    totals = browser.js(
+        "Array.from(document.querySelectorAll('#cards > article')).map(a => a.dataset.k)"
+    )
+    top = built.query(
+        "select series_id from dim_series order by total_demand desc, series_id limit 3",
+        built.published,
+    )
+    assert [k.split()[0] for k in totals[:3]] == [s.lower() for (s,) in top]
+
+    # the search box filters by id and by name
+    visible = "document.querySelectorAll('#cards > article:not([hidden])').length"
+    series_id, product_name, plant_name = built.query(
+        """select series_id, product_name, plant_name from dim_series
+        order by total_demand desc limit 1""",
+        built.published,
+    )[0]
+    browser.type_into("#q", series_id)
+    assert browser.js(visible) == 1
+    assert browser.js("document.getElementById('n').textContent").startswith("1 of ")
+    browser.js(
+        "q = document.getElementById('q'); q.value = ''; q.dispatchEvent(new Event('input'))"
+    )
+    assert browser.js(visible) == n_series
+    browser.type_into("#q", f"{product_name} {plant_name}".upper())
+    expected = built.query(
+        f"""select count(*) from dim_series where product_name = '{product_name}'
+        and plant_name = '{plant_name}'""",
+        built.published,
+    )[0][0]
+    assert browser.js(visible) == expected >= 1
+    browser.js("q.value = 'no such series at all'; q.dispatchEvent(new Event('input'))")
+    assert browser.js(visible) == 0
+    assert browser.js("document.getElementById('none').hidden") is False
+
+    assert browser.errors() == []
+    leaving = [u for u in browser.requests() if not u.startswith(LOCAL_SCHEMES)]
+    assert leaving == [], leaving
+    assert browser.requests() == [path.resolve().as_uri()]  # the page itself, nothing else
+    browser.screenshot(tmp_path / "report.png")
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_blocked_request_is_caught(browser, tmp_path):
+    """The harness itself: a page that asks for a remote image is seen asking."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<img src="https://example.invalid/x.png"><script>console.error("x")</script>')
+    browser.open(bad)
+    assert "https://example.invalid/x.png" in browser.requests()
+    assert browser.errors()
+
+
+def test_accuracy_and_warn_gates(built, tmp_path):
+    """With actuals scored (mon_forecast_accuracy rows) the page shows accuracy by class and
+    step; a gate that failed in mode warn is listed; a later run that failed is named."""
+    published = tmp_path / "p.duckdb"
+    shutil.copy(built.published, published)
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(built.db, warehouse)
+    with duckdb.connect(str(published)) as con:
+        con.execute("""insert into mon_forecast_accuracy by name
+            select 'old-run' as run_id, series_id, period_start, step, model_name, method,
+                forecast, forecast + 1 as actual, -1.0 as error, 1.0 as abs_error,
+                step % 2 = 0 as within_80, true as within_95, demand_class,
+                forecast_origin from fct_demand_forecast""")
+    with duckdb.connect(str(warehouse)) as con:
+        run_id = con.execute("select run_id from demandcast_runs").fetchone()[0]
+        con.execute(
+            """insert into gate_results (run_id, suite, expectation, column_name, success,
+            observed_value, unexpected_count, mode)
+            values (?, 'series', 'expect_warned_rule', 'demand', false, '3 of 9', 3, 'warn')""",
+            [run_id],
+        )
+        con.execute("""insert into demandcast_runs values ('later-run', 'dev',
+            now()::timestamp + interval 1 hour, null, 'not published', 'gate_orders (error)')""")
+    out = tmp_path / "r.html"
+    report.write_report(published, out, warehouse=warehouse)
+    text = out.read_text()
+    assert "By demand class" in text and "By horizon step" in text
+    assert "1 past run(s)" in text
+    assert "expect_warned_rule" in text and "3 of 9" in text
+    assert "later-run" in text and "not published" in text
+
+    # without --warehouse, or with one that is not there: said so, the page still written
+    report.write_report(published, out)
+    assert "Pass <code>--warehouse" in out.read_text()
+    report.write_report(published, out, warehouse=tmp_path / "none.duckdb")
+    assert "no warehouse file at" in out.read_text()
+
+
+def test_max_series_and_cli(built, tmp_path, capsys):
+    out = tmp_path / "top.html"
+    code = cli(["report", "--db", str(built.published), "--out", str(out), "--max-series", "5"])
+    assert code == 0
+    text = out.read_text()
+    assert text.count('<svg class="plot"') == 5
+    assert "--max-series" in text
+    assert "5 of " in capsys.readouterr().out
+
+    # the working warehouse is no published copy: refused with the reason
+    assert cli(["report", "--db", str(built.db), "--out", str(out)]) == 1
+    assert "not a published demandcast file" in capsys.readouterr().out
+    assert cli(["report", "--db", str(tmp_path / "missing.duckdb"), "--out", str(out)]) == 1
+
+
+EDGE_CASES = {
+    "one period of history (a launch in the last period)": ([np.nan] * 5 + [4.0], [3.0, 3.0]),
+    "no history in the window": ([np.nan] * 6, [1.0, 2.0]),
+    "no forecast (discontinued)": ([5.0, 0.0, 0.0, 0.0, 0.0, 0.0], None),
+    "one-step horizon": ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [6.0]),
+    "all zero": ([0.0] * 6, [0.0, 0.0]),
+    "net returns (negative demand)": ([3.0, -2.0, 4.0, 1.0, 0.0, 2.0], [1.0, 1.0]),
+}
+
+
+def _edge_plots() -> list[str]:
+    plots = []
+    for history, forecast in EDGE_CASES.values():
+        fc = None if forecast is None else np.array(forecast)
+        bands = [] if fc is None else [(fc * 0.5, fc * 2 + 1), (fc * 0.8, fc * 1.5 + 0.5)]
+        horizon = 2 if fc is None else len(fc)
+        plots.append(report._plot(np.array(history), fc, bands, ("a", "b", "c"), horizon))
+    return plots
+
+
+def test_plot_paths_are_complete():
+    """Every path command has its numbers (a lone 'l' is an SVG error)."""
+    for name, svg in zip(EDGE_CASES, _edge_plots(), strict=True):
+        for d in re.findall(r' d="([^"]*)"', svg):
+            assert not re.search(r"[lLhHvVM](?![-\d.])", d), (name, d)
+
+
+def test_edge_case_plots_render(browser, tmp_path):
+    page = tmp_path / "edge.html"
+    plots = zip(EDGE_CASES, _edge_plots(), strict=True)
+    body = "".join(f"<h3>{name}</h3>{svg}" for name, svg in plots)
+    page.write_text(f'<!doctype html><meta charset="utf-8"><style>{report.CSS}</style>{body}')
+    browser.open(page)
+    assert browser.js("document.querySelectorAll('svg.plot').length") == len(EDGE_CASES)
+    assert browser.errors() == []
