@@ -17,7 +17,7 @@ FAST = ("Naive", "SeasonalNaive", "HistoricAverage", "SES0.1", "CrostonSBA", "Me
 
 
 def _settings(**kw) -> Settings:
-    return Settings(**{"candidates": FAST, **kw})
+    return Settings(**{"candidates": FAST, "n_jobs": 1, **kw})
 
 
 def _frame(values: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -117,7 +117,7 @@ def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path)
     series, profiles = _frame(
         {"small": rng.uniform(1, 5, 120), "big": rng.uniform(1, 5, 120) + 1000.0}
     )
-    out = run_backtest(series, profiles, Settings(candidates="all"), catalog)
+    out = run_backtest(series, profiles, Settings(candidates="all", n_jobs=1), catalog)
     r = out.set_index(["series_id", "model_name"])
     assert r.loc[("small", "Fragile"), "status"] == "ok"
     assert r.loc[("big", "Fragile"), "status"] == "failed"
