@@ -98,7 +98,8 @@ def test_routing_skips_expensive_candidates_on_intermittent_series():
     assert (unrouted["status"] == "ok").all()
 
 
-def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path):
+def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path, caplog):
+    caplog.set_level("INFO", logger="demandcast.progress")
     path = tmp_path / "catalog.yml"
     path.write_text(
         textwrap.dedent(
@@ -124,6 +125,13 @@ def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path)
     assert "too big for me" in r.loc[("big", "Fragile"), "error_message"]
     assert np.isnan(r.loc[("big", "Fragile"), "mae"])
     assert r.loc[("big", "Naive"), "status"] == "ok"
+    # the log sums the failures up per candidate, with the first error
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "demandcast.progress"]
+    assert any(
+        line.startswith("backtest: Fragile failed on 1 series; first error: ")
+        and "too big for me" in line
+        for line in lines
+    ), lines
 
 
 def test_combinations_are_scored_on_the_same_windows():

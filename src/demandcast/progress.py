@@ -1,0 +1,148 @@
+"""Progress of the long steps, and what failed in them, in dbt's log.
+
+A dbt Python model on dbt-duckdb runs inside dbt's own process, in the thread
+of its node, so a line can go where `{{ log(msg, info=True) }}` sends one: dbt's
+event `JinjaLogInfo`, tagged with the node. It reaches the console at dbt's
+default log level and logs/dbt.log (and the JSON log with
+`--log-format json`). Outside a dbt node (scripts, tests, a notebook) the same
+line goes to the Python logger `demandcast.progress`.
+
+`Progress` counts work done of a total and reports every `every` share of it
+or, at the next step, after `interval` seconds: what is done of what, the time
+elapsed and an estimate of the time left (elapsed x work left / work done, so
+the estimate is only as good as the work units: the backtest counts model fits).
+`report_failures` sums up failures per candidate: how many, and the first error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger(__name__)
+
+
+def emit(message: str, warning: bool = False) -> None:
+    """One line to dbt's log inside a dbt node; to the Python logger elsewhere."""
+    if not _fire_dbt_event(message):
+        log.log(logging.WARNING if warning else logging.INFO, message)
+
+
+def _fire_dbt_event(message: str) -> bool:
+    try:
+        from dbt.events.types import JinjaLogInfo
+        from dbt_common.events.contextvars import get_node_info
+        from dbt_common.events.functions import fire_event
+    except ImportError:
+        return False
+    node_info = get_node_info()
+    if not node_info:  # not inside a node of a dbt run
+        return False
+    fire_event(JinjaLogInfo(msg=message, node_info=node_info))
+    return True
+
+
+def duration(seconds: float) -> str:
+    """'42 s', '3 min 05 s', '1 h 02 min'."""
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class Progress:
+    """Work done of a total, reported to dbt's log every `every` share or `interval` s.
+
+    `counts` are what the lines count besides the work, each with its total
+    (e.g. {"series": 317, "groups": 4}); `advance` adds to them.
+    """
+
+    def __init__(
+        self,
+        step: str,
+        total_work: float,
+        counts: dict[str, int],
+        every: float = 0.1,
+        interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        work_unit: str = "fits",
+    ) -> None:
+        self.step = step
+        self.total_work = float(total_work)
+        self.totals = dict(counts)
+        self.done = dict.fromkeys(counts, 0)
+        self.work = 0.0
+        self.every = every
+        self.interval = interval
+        self.work_unit = work_unit
+        self._clock = clock
+        self._start = clock()
+        self._last_time = self._start
+        self._last_work = 0.0
+
+    def start(self, plan: str) -> None:
+        """The first line: what the step is about to do."""
+        emit(f"{self.step}: {plan}")
+
+    def advance(self, work: float = 0.0, **counts: int) -> None:
+        """Add work and counts; report when `every` of the work or `interval` s has passed."""
+        self.work += work
+        for key, value in counts.items():
+            self.done[key] += value
+        now = self._clock()
+        share_due = self.work - self._last_work >= self.every * self.total_work
+        if (share_due or now - self._last_time >= self.interval) and self.work < self.total_work:
+            self._last_time, self._last_work = now, self.work
+            emit(self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        """'backtest: 120/317 series, 2/4 groups, 38 % of 7,272 fits; 25 s elapsed, ~41 s left'."""
+        now = self._clock() if now is None else now
+        elapsed = now - self._start
+        counted = ", ".join(f"{self.done[k]}/{self.totals[k]} {k}" for k in self.totals)
+        share = self.work / self.total_work if self.total_work > 0 else 1.0
+        if 0 < share < 1:
+            left = f"~{duration(elapsed * (1 - share) / share)} left"
+        else:
+            left = "time left unknown" if share == 0 else "done"
+        return (
+            f"{self.step}: {counted}, {math.floor(100 * share)} % of "
+            f"{self.total_work:,.0f} {self.work_unit}; {duration(elapsed)} elapsed, {left}"
+        )
+
+    def finish(self, summary: str = "") -> None:
+        """The last line: the counts and the time it took."""
+        elapsed = self._clock() - self._start
+        counted = ", ".join(f"{self.done[k]}/{self.totals[k]} {k}" for k in self.totals)
+        tail = f"; {summary}" if summary else ""
+        emit(f"{self.step}: finished {counted} in {duration(elapsed)}{tail}")
+
+
+def report_failures(
+    step: str, failures: Iterable[tuple[str, str]], recorded: str, limit: int = 20
+) -> None:
+    """A line on where the failures are recorded, then one per candidate that failed:
+    on how many series, and its first error. `failures` yields (candidate, error
+    message) pairs in series order."""
+    counts: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for name, error in failures:
+        counts[name] = counts.get(name, 0) + 1
+        first.setdefault(name, str(error))
+    if not counts:
+        return
+    total = sum(counts.values())
+    emit(
+        f"{step}: {total} series x candidate failure(s) in {len(counts)} candidate(s), "
+        f"{recorded}; the run goes on",
+        warning=True,
+    )
+    ranked = sorted(counts, key=lambda n: (-counts[n], n))
+    for name in ranked[:limit]:
+        emit(f"{step}: {name} failed on {counts[name]} series; first error: {first[name]}", True)
+    if len(ranked) > limit:
+        emit(f"{step}: and {len(ranked) - limit} more candidate(s) with failures", True)
