@@ -13,11 +13,11 @@ How the work is organised:
 - Series are grouped by (windows that fit, candidates that apply): the
   candidates that apply depend on the demand class (route_by_class: the
   catalog's `classes` tags) and on the seasons of history (season-requiring
-  candidates). A group runs in StatsForecast `cross_validation` calls over
-  its series and candidates, each call at most about a tenth of the run's
-  model fits (so progress reaches dbt's log about every tenth of the run),
-  never one call per series. StatsForecast fits every series on its own, so
-  how the series are split between calls changes no number.
+  candidates). A group runs in a few StatsForecast `cross_validation` calls
+  over its series and candidates, never one per series: a first one on a few
+  series measures the group's pace, the rest take about CALL_SECONDS each, so
+  progress reaches dbt's log that often. StatsForecast fits every series on
+  its own, so how the series are split between calls changes no number.
 - Every model is wrapped in `Guarded`: a candidate that raises on a series
   gives NaN there, the row says 'failed' with the error message, the run goes
   on.
@@ -39,8 +39,8 @@ How the work is organised:
 
 from __future__ import annotations
 
-import math
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,12 +63,13 @@ BACKTEST_COLUMNS = (
     "error_message",
 )
 MAX_ERROR_RERUNS = 200
-CALL_SHARE = 0.1
-"""A cross_validation call fits at most about this share of the run's models x series x
-windows (a large group is split), so progress is reported about every tenth of the run."""
-MIN_CALL_SERIES = 20
-"""Fewest series per worker process in a call of a split group: a pool start-up is not
-free (a group smaller than that is one call)."""
+FIRST_CALL_SERIES = 5
+"""Series per worker process in a group's first cross_validation call, which measures the
+group's pace (a group not much larger is one call)."""
+CALL_SECONDS = 20.0
+"""The rest of a group runs in calls of about this long at that pace (at least two series
+per worker each): the log hears from a long backtest that often, and a short group pays
+one extra pool start-up (~0.3 s)."""
 
 
 @dataclass
@@ -111,7 +112,7 @@ def run_backtest(
         run = [c for c in singles if c.name in set(key.split("|"))] if key else []
         groups.append((int(n_win), run, members))
     progress = _start_progress(plan, groups, singles, combos, settings)
-    for n_win, run, members in groups:
+    for group, (n_win, run, members) in enumerate(groups):
         group_df = df[df["unique_id"].isin(members.index)]
         parts.append(
             _backtest_group(
@@ -125,6 +126,7 @@ def run_backtest(
                 stats,
                 calibration,
                 progress,
+                group,
             )
         )
         progress.advance(groups=1)
@@ -157,9 +159,10 @@ def _start_progress(
     settings: Settings,
 ) -> Progress:
     """The run's progress counter, its first line in dbt's log."""
-    fits = sum(n_win * len(run) * len(members) for n_win, run, members in groups)
+    work = {i: n_win * len(run) * len(members) for i, (n_win, run, members) in enumerate(groups)}
+    fits = sum(work.values())
     n_series = sum(len(members) for _, _, members in groups)
-    progress = Progress("backtest", fits, {"series": n_series, "groups": len(groups)})
+    progress = Progress("backtest", work, {"series": n_series, "groups": len(groups)})
     progress.start(
         f"{n_series} series ({len(plan) - n_series} too short to backtest), "
         f"{len(singles)} single candidates and {len(combos)} combinations, up to "
@@ -283,7 +286,9 @@ def _backtest_group(
     stats: BacktestStats,
     calibration: Calibration,
     progress: Progress,
+    group: int,
 ) -> pd.DataFrame:
+    """One group's rows (`group`: its index, the kind of its work in `progress`)."""
     h = settings.horizon
     ids = np.sort(members.index.to_numpy().astype(str))
     n = len(ids)
@@ -295,7 +300,7 @@ def _backtest_group(
             Guarded(catalog.build(c.name, settings.season_length), forward and c.forward)
             for c in run
         ]
-        cv = _cross_validation(models, df, ids, n_win, settings, stats, progress)
+        cv = _cross_validation(models, df, ids, n_win, settings, stats, progress, group)
         stats.n_fits += n * n_win * len(run)
         cv_ids = cv["unique_id"].to_numpy()[::t].astype(str)
         if not np.array_equal(cv_ids, ids):
@@ -338,16 +343,19 @@ def _cross_validation(
     settings: Settings,
     stats: BacktestStats,
     progress: Progress,
+    group: int,
 ) -> pd.DataFrame:
-    """StatsForecast cross_validation of a group's series (sorted `ids`), in calls of at
-    most about CALL_SHARE of the run's fits, progress reported after each (the var check
-    allows engine 'local' only)."""
+    """StatsForecast cross_validation of a group's series (sorted `ids`), progress reported
+    after each call: a first call of FIRST_CALL_SERIES per worker, then calls of about
+    CALL_SECONDS at the pace it took (the var check allows engine 'local' only)."""
     per_series = n_win * len(models)
     workers = (os.cpu_count() or 1) if settings.n_jobs == -1 else settings.n_jobs
-    target = CALL_SHARE * progress.total_work / per_series  # series in a tenth of the fits
-    n_calls = min(math.ceil(len(ids) / target), len(ids) // (MIN_CALL_SERIES * workers))
+    first = FIRST_CALL_SERIES * workers
+    chunks = [ids] if len(ids) < 2 * first else [ids[:first]]
     parts = []
-    for chunk in np.array_split(ids, max(n_calls, 1)):
+    while chunks:
+        chunk = chunks.pop(0)
+        start = time.monotonic()
         # a new StatsForecast per call: it lowers its n_jobs to a call's series count
         sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
         parts.append(
@@ -360,7 +368,12 @@ def _cross_validation(
             )
         )
         stats.n_calls += 1
-        progress.advance(len(chunk) * per_series, series=len(chunk))
+        progress.advance(len(chunk) * per_series, kind=group, series=len(chunk))
+        if len(parts) == 1 and len(chunk) < len(ids):  # the rest, at the first call's pace
+            rest = ids[len(chunk) :]
+            seconds = (time.monotonic() - start) / len(chunk) * len(rest)
+            n_calls = min(round(seconds / CALL_SECONDS), len(rest) // (2 * workers))
+            chunks = np.array_split(rest, max(n_calls, 1))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 

@@ -9,8 +9,11 @@ line goes to the Python logger `demandcast.progress`.
 
 `Progress` counts work done of a total and reports every `every` share of it
 or, at the next step, after `interval` seconds: what is done of what, the time
-elapsed and an estimate of the time left (elapsed x work left / work done, so
-the estimate is only as good as the work units: the backtest counts model fits).
+elapsed and an estimate of the time left. Work can be of several kinds with
+different costs (the backtest's groups of series: a fit of AutoETS costs a
+hundred of Naive): the estimate is each kind's work left at the seconds per
+unit measured on that kind so far, or on all work so far for a kind not yet
+started.
 `report_failures` sums up failures per candidate: how many, and the first error.
 """
 
@@ -64,7 +67,7 @@ class Progress:
     def __init__(
         self,
         step: str,
-        total_work: float,
+        total_work: float | dict,
         counts: dict[str, int],
         every: float = 0.1,
         interval: float = 30.0,
@@ -72,7 +75,11 @@ class Progress:
         work_unit: str = "fits",
     ) -> None:
         self.step = step
-        self.total_work = float(total_work)
+        by_kind = total_work if isinstance(total_work, dict) else {None: total_work}
+        self._kind_total = {k: float(v) for k, v in by_kind.items()}
+        self._kind_work = dict.fromkeys(by_kind, 0.0)
+        self._kind_seconds = dict.fromkeys(by_kind, 0.0)
+        self.total_work = sum(self._kind_total.values())
         self.totals = dict(counts)
         self.done = dict.fromkeys(counts, 0)
         self.work = 0.0
@@ -81,19 +88,25 @@ class Progress:
         self.work_unit = work_unit
         self._clock = clock
         self._start = clock()
-        self._last_time = self._start
+        self._last_time = self._start  # of the last line
         self._last_work = 0.0
+        self._last_mark = self._start  # of the last work done
 
     def start(self, plan: str) -> None:
         """The first line: what the step is about to do."""
         emit(f"{self.step}: {plan}")
 
-    def advance(self, work: float = 0.0, **counts: int) -> None:
-        """Add work and counts; report when `every` of the work or `interval` s has passed."""
-        self.work += work
+    def advance(self, work: float = 0.0, kind: object = None, **counts: int) -> None:
+        """Add work (of a kind) and counts; report when `every` of the work or `interval` s
+        has passed. The time since the last work done is the cost of this work."""
+        now = self._clock()
+        if work:
+            self.work += work
+            self._kind_work[kind] += work
+            self._kind_seconds[kind] += now - self._last_mark
+            self._last_mark = now
         for key, value in counts.items():
             self.done[key] += value
-        now = self._clock()
         share_due = self.work - self._last_work >= self.every * self.total_work
         if (share_due or now - self._last_time >= self.interval) and self.work < self.total_work:
             self._last_time, self._last_work = now, self.work
@@ -106,13 +119,22 @@ class Progress:
         counted = ", ".join(f"{self.done[k]}/{self.totals[k]} {k}" for k in self.totals)
         share = self.work / self.total_work if self.total_work > 0 else 1.0
         if 0 < share < 1:
-            left = f"~{duration(elapsed * (1 - share) / share)} left"
+            left = f"~{duration(self._seconds_left())} left"
         else:
             left = "time left unknown" if share == 0 else "done"
         return (
             f"{self.step}: {counted}, {math.floor(100 * share)} % of "
             f"{self.total_work:,.0f} {self.work_unit}; {duration(elapsed)} elapsed, {left}"
         )
+
+    def _seconds_left(self) -> float:
+        overall = (self._last_mark - self._start) / self.work
+        left = 0.0
+        for kind, total in self._kind_total.items():
+            done = self._kind_work[kind]
+            rate = self._kind_seconds[kind] / done if done else overall
+            left += max(total - done, 0.0) * rate
+        return left
 
     def finish(self, summary: str = "") -> None:
         """The last line: the counts and the time it took."""

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
+from demandcast import backtest
+from demandcast.backtest import BACKTEST_COLUMNS, FIRST_CALL_SERIES, BacktestStats, run_backtest
 from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.frames import profile_series, synthetic_series
+from demandcast.intervals import Calibration
 
 FAST = ("Naive", "SeasonalNaive", "HistoricAverage", "SES0.1", "CrostonSBA", "MeanTopK")
 
@@ -74,13 +76,30 @@ def test_short_series_get_as_many_windows_as_fit():
     assert stats.n_calls == 3  # one cross_validation per window count, not per series
 
 
-def test_one_cross_validation_call_per_group_not_per_series():
+def test_a_group_runs_in_a_few_cross_validation_calls_that_change_no_number(monkeypatch):
     series, profiles = synthetic_series(24, 156, seed=5)
     stats = BacktestStats()
-    run_backtest(series, profiles, _settings(), stats=stats)
-    # all series have three windows; the fast set runs everything on every class
-    assert stats.n_calls == 1
+    calibration = Calibration()
+    split = run_backtest(series, profiles, _settings(), stats=stats, calibration=calibration)
+    # one group (all series have three windows; the fast set runs on every class): a first
+    # call on FIRST_CALL_SERIES series measures its pace, the rest is one call (fast)
+    assert stats.n_calls == 2
     assert stats.n_fits == 24 * 3 * 5
+    monkeypatch.setattr(backtest, "CALL_SECONDS", 1e-6)  # as if slow: calls of 2 series
+    many_stats, many_calibration = BacktestStats(), Calibration()
+    many = run_backtest(
+        series, profiles, _settings(), stats=many_stats, calibration=many_calibration
+    )
+    assert many_stats.n_calls == 1 + (24 - FIRST_CALL_SERIES) // 2
+    pd.testing.assert_frame_equal(split, many, check_exact=True)
+    pd.testing.assert_frame_equal(
+        calibration.quantiles((80, 95)), many_calibration.quantiles((80, 95)), check_exact=True
+    )
+    monkeypatch.setattr(backtest, "FIRST_CALL_SERIES", 13)  # a group under twice that: one call
+    one_stats = BacktestStats()
+    one = run_backtest(series, profiles, _settings(), stats=one_stats)
+    assert one_stats.n_calls == 1
+    pd.testing.assert_frame_equal(split, one, check_exact=True)
 
 
 def test_routing_skips_expensive_candidates_on_intermittent_series():

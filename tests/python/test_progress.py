@@ -83,3 +83,18 @@ def test_failures_are_summed_up_per_candidate_with_the_first_error(log):
     ]
     report_failures("forecast", [], "anywhere")
     assert len(log.messages) == 3  # nothing failed: nothing said
+
+
+def test_the_time_left_counts_each_kind_of_work_at_its_own_pace(log):
+    clock = Clock()
+    progress = Progress("backtest", {0: 100, 1: 100}, {"groups": 2}, every=0.0, clock=clock)
+    clock.now = 1
+    progress.advance(100, kind=0, groups=1)  # cheap: 100 fits in 1 s
+    clock.now = 11
+    progress.advance(10, kind=1)  # expensive: 10 fits in 10 s, 90 to go at that pace
+    assert log.messages[-1].endswith("55 % of 200 fits; 11 s elapsed, ~1 min 30 s left")
+    # a kind not started yet is estimated at the pace of all the work so far
+    fresh = Progress("forecast", {0: 10, 1: 10}, {}, every=0.0, clock=clock)
+    clock.now += 2
+    fresh.advance(10, kind=0)
+    assert fresh.line().endswith("~2 s left")
