@@ -63,13 +63,13 @@ BACKTEST_COLUMNS = (
     "error_message",
 )
 MAX_ERROR_RERUNS = 200
-FIRST_CALL_SERIES = 5
-"""Series per worker process in a group's first cross_validation call, which measures the
-group's pace (a group not much larger is one call)."""
+SPLIT_SERIES = 5
+"""A group of fewer series than this per worker process is one cross_validation call. A
+larger one starts with one series in this process (no pool start-up), which measures the
+group's pace, and runs the rest in calls of about CALL_SECONDS at that pace."""
 CALL_SECONDS = 20.0
-"""The rest of a group runs in calls of about this long at that pace (at least two series
-per worker each): the log hears from a long backtest that often, and a short group pays
-one extra pool start-up (~0.3 s)."""
+"""How long a call of a split group takes, about (at least two series per worker each): the
+log hears from a long backtest that often; a cheap group is one call after the first."""
 
 
 @dataclass
@@ -346,12 +346,12 @@ def _cross_validation(
     group: int,
 ) -> pd.DataFrame:
     """StatsForecast cross_validation of a group's series (sorted `ids`), progress reported
-    after each call: a first call of FIRST_CALL_SERIES per worker, then calls of about
-    CALL_SECONDS at the pace it took (the var check allows engine 'local' only)."""
+    after each call: one call for a small group; else one series in this process, then
+    calls of about CALL_SECONDS at the pace it took (the var check allows engine 'local'
+    only)."""
     per_series = n_win * len(models)
     workers = (os.cpu_count() or 1) if settings.n_jobs == -1 else settings.n_jobs
-    first = FIRST_CALL_SERIES * workers
-    chunks = [ids] if len(ids) < 2 * first else [ids[:first]]
+    chunks = [ids] if len(ids) < SPLIT_SERIES * workers else [ids[:1]]
     parts = []
     while chunks:
         chunk = chunks.pop(0)
@@ -369,9 +369,9 @@ def _cross_validation(
         )
         stats.n_calls += 1
         progress.advance(len(chunk) * per_series, kind=group, series=len(chunk))
-        if len(parts) == 1 and len(chunk) < len(ids):  # the rest, at the first call's pace
-            rest = ids[len(chunk) :]
-            seconds = (time.monotonic() - start) / len(chunk) * len(rest)
+        if len(parts) == 1 and len(chunk) < len(ids):  # the rest, at the first series' pace
+            rest = ids[1:]
+            seconds = (time.monotonic() - start) * len(rest) / workers
             n_calls = min(round(seconds / CALL_SECONDS), len(rest) // (2 * workers))
             chunks = np.array_split(rest, max(n_calls, 1))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

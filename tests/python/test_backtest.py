@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from demandcast import backtest
-from demandcast.backtest import BACKTEST_COLUMNS, FIRST_CALL_SERIES, BacktestStats, run_backtest
+from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
 from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.frames import profile_series, synthetic_series
@@ -81,8 +81,8 @@ def test_a_group_runs_in_a_few_cross_validation_calls_that_change_no_number(monk
     stats = BacktestStats()
     calibration = Calibration()
     split = run_backtest(series, profiles, _settings(), stats=stats, calibration=calibration)
-    # one group (all series have three windows; the fast set runs on every class): a first
-    # call on FIRST_CALL_SERIES series measures its pace, the rest is one call (fast)
+    # one group (all series have three windows; the fast set runs on every class): one
+    # series measures its pace, the rest is one call (fast)
     assert stats.n_calls == 2
     assert stats.n_fits == 24 * 3 * 5
     monkeypatch.setattr(backtest, "CALL_SECONDS", 1e-6)  # as if slow: calls of 2 series
@@ -90,12 +90,12 @@ def test_a_group_runs_in_a_few_cross_validation_calls_that_change_no_number(monk
     many = run_backtest(
         series, profiles, _settings(), stats=many_stats, calibration=many_calibration
     )
-    assert many_stats.n_calls == 1 + (24 - FIRST_CALL_SERIES) // 2
+    assert many_stats.n_calls == 1 + (24 - 1) // 2
     pd.testing.assert_frame_equal(split, many, check_exact=True)
     pd.testing.assert_frame_equal(
         calibration.quantiles((80, 95)), many_calibration.quantiles((80, 95)), check_exact=True
     )
-    monkeypatch.setattr(backtest, "FIRST_CALL_SERIES", 13)  # a group under twice that: one call
+    monkeypatch.setattr(backtest, "SPLIT_SERIES", 25)  # a group smaller than that: one call
     one_stats = BacktestStats()
     one = run_backtest(series, profiles, _settings(), stats=one_stats)
     assert one_stats.n_calls == 1
