@@ -39,6 +39,7 @@ How the work is organised:
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ SPLIT_SERIES = 5
 """A group of fewer series than this per worker process is one cross_validation call. A
 larger one starts with one series in this process (no pool start-up), which measures the
 group's pace, and runs the rest in calls of about CALL_SECONDS at that pace."""
-CALL_SECONDS = 20.0
+CALL_SECONDS = 15.0
 """How long a call of a split group takes, about (at least two series per worker each): the
 log hears from a long backtest that often; a cheap group is one call after the first."""
 
@@ -372,7 +373,7 @@ def _cross_validation(
         if len(parts) == 1 and len(chunk) < len(ids):  # the rest, at the first series' pace
             rest = ids[1:]
             seconds = (time.monotonic() - start) * len(rest) / workers
-            n_calls = min(round(seconds / CALL_SECONDS), len(rest) // (2 * workers))
+            n_calls = min(math.ceil(seconds / CALL_SECONDS), len(rest) // (2 * workers))
             chunks = np.array_split(rest, max(n_calls, 1))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
