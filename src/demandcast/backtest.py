@@ -112,6 +112,9 @@ def run_backtest(
     ):
         run = [c for c in singles if c.name in set(key.split("|"))] if key else []
         groups.append((int(n_win), run, members))
+    # most candidates first: the slowest pace comes first, so the first estimates of the
+    # time left err long rather than short (the rows are sorted below; no number changes)
+    groups.sort(key=lambda g: -len(g[1]))
     progress = _start_progress(plan, groups, singles, combos, settings)
     for group, (n_win, run, members) in enumerate(groups):
         group_df = df[df["unique_id"].isin(members.index)]
@@ -359,15 +362,16 @@ def _cross_validation(
         start = time.monotonic()
         # a new StatsForecast per call: it lowers its n_jobs to a call's series count
         sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
-        parts.append(
-            sf.cross_validation(
-                df=df[df["unique_id"].isin(chunk)],
-                h=settings.horizon,
-                n_windows=n_win,
-                step_size=settings.step_size,
-                refit=settings.backtest_refit,
+        with progress.running(f"{len(chunk)} series x {len(models)} candidates"):
+            parts.append(
+                sf.cross_validation(
+                    df=df[df["unique_id"].isin(chunk)],
+                    h=settings.horizon,
+                    n_windows=n_win,
+                    step_size=settings.step_size,
+                    refit=settings.backtest_refit,
+                )
             )
-        )
         stats.n_calls += 1
         progress.advance(len(chunk) * per_series, kind=group, series=len(chunk))
         if len(parts) == 1 and len(chunk) < len(ids):  # the rest, at the first series' pace

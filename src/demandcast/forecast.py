@@ -203,7 +203,8 @@ def _champion_forecasts(
         # native intervals only as the fallback without a calibration table (ETS's
         # simulated intervals would double the cost of the refit)
         native = catalog.candidates[member].native_intervals and not has_calibration
-        fcst.append(_forecast_member(df, ids, member, native, settings, catalog))
+        with progress.running(f"{member} on {len(ids)} series"):
+            fcst.append(_forecast_member(df, ids, member, native, settings, catalog))
         stats.n_calls += 1
         stats.n_fits += len(ids)
         progress.advance(len(ids), models=1)

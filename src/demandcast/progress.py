@@ -7,9 +7,9 @@ default log level and logs/dbt.log (and the JSON log with
 `--log-format json`). Outside a dbt node (scripts, tests, a notebook) the same
 line goes to the Python logger `demandcast.progress`.
 
-`Progress` counts work done of a total and reports every `every` share of it
-or, at the next step, after `interval` seconds: what is done of what, the time
-elapsed and an estimate of the time left. Work can be of several kinds with
+`Progress` counts work done of a total and reports every `every` share of it,
+and every `interval` seconds while a long call runs (`running`): what is done
+of what, the time elapsed and an estimate of the time left. Work can be of several kinds with
 different costs (the backtest's groups of series: a fit of AutoETS costs many
 of Naive): the estimate is each kind's work left at the seconds per unit
 measured on that kind so far, or on all work so far for a kind not yet
@@ -19,11 +19,14 @@ first error.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +121,38 @@ class Progress:
         now = self._clock() if now is None else now
         elapsed = now - self._start
         share = self.work / self.total_work if self.total_work > 0 else 1.0
+        left_s = self._seconds_left() - (now - self._last_mark) if 0 < share < 1 else 0.0
         if 0 < share < 1:
-            left = f"~{duration(self._seconds_left())} left"
+            left = f"~{duration(left_s)} left" if left_s > 0 else "longer than estimated"
         else:
             left = "time left unknown" if share == 0 else "done"
         return (
             f"{self.step}: {self._counted()}, {math.floor(100 * share)} % of "
             f"{self.total_work:,.0f} {self.work_unit}; {duration(elapsed)} elapsed, {left}"
         )
+
+    @contextmanager
+    def running(self, what: str) -> Iterator[None]:
+        """While the block runs (a long StatsForecast call), a line at least every
+        `interval` s, saying what runs. From a thread that carries the caller's context,
+        so dbt still files the line under the node."""
+        stop = threading.Event()
+        context = contextvars.copy_context()
+
+        def beat() -> None:
+            while not stop.wait(max(self._last_time + self.interval - self._clock(), 0.05)):
+                now = self._clock()
+                if now - self._last_time >= self.interval:
+                    self._last_time = now
+                    context.run(emit, f"{self.line(now)}; running {what}")
+
+        thread = threading.Thread(target=beat, name=f"{self.step}-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def _seconds_left(self) -> float:
         overall = (self._last_mark - self._start) / self.work

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -98,3 +99,13 @@ def test_the_time_left_counts_each_kind_of_work_at_its_own_pace(log):
     clock.now += 2
     fresh.advance(10, kind=0)
     assert fresh.line().endswith("~2 s left")
+
+
+def test_a_long_call_is_reported_every_interval_while_it_runs(log):
+    progress = Progress("backtest", 100, {"series": 10}, interval=0.05)
+    progress.advance(10, series=1)
+    with progress.running("9 series x 3 candidates"):
+        time.sleep(0.3)
+    beats = [m for m in log.messages if m.endswith("; running 9 series x 3 candidates")]
+    assert len(beats) >= 2, log.messages
+    assert beats[0].startswith("backtest: 1/10 series, 10 % of 100 fits; 0 s elapsed, ")
