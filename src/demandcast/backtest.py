@@ -14,10 +14,12 @@ How the work is organised:
   candidates that apply depend on the demand class (route_by_class: the
   catalog's `classes` tags) and on the seasons of history (season-requiring
   candidates). A group runs in a few StatsForecast `cross_validation` calls
-  over its series and candidates, never one per series: a first one on a few
-  series measures the group's pace, the rest take about CALL_SECONDS each, so
-  progress reaches dbt's log that often. StatsForecast fits every series on
-  its own, so how the series are split between calls changes no number.
+  over its series and candidates, never one per series: a small group in
+  one; a larger one first on one series, in this process, which measures the
+  group's pace, then in calls of about CALL_SECONDS each, so progress reaches
+  dbt's log that often. StatsForecast fits every series on its own, so how
+  the series are split between calls, and the order of the groups (most
+  candidates first), change no number.
 - Every model is wrapped in `Guarded`: a candidate that raises on a series
   gives NaN there, the row says 'failed' with the error message, the run goes
   on.
