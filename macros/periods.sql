@@ -18,11 +18,3 @@
 {% macro period_interval(n=1) -%}
     interval ({{ n }}) {{ frequency() }}
 {%- endmacro %}
-
-{#- Fewest periods before the first backtest origin: the var, or by default
-    the larger of the horizon and half a season (26 for weekly data with the
-    default horizon of 13; 18 for monthly data with a horizon of 18). -#}
-{% macro min_train_length() -%}
-    {{ var('min_train_length')
-       or [var('horizon') | int, (var('season_length') | int) // 2] | max }}
-{%- endmacro %}

@@ -51,6 +51,15 @@
 {% endmacro %}
 
 
+{#- A forecasting setting as the engine resolves it (config.Settings): the
+    var, or the default where it is null, e.g. min_train_length = the larger
+    of the horizon and half a season. Text; the caller casts it. Defaults of
+    the engine's settings live in Settings only. -#}
+{% macro setting(name) -%}
+    demandcast_setting({{ sql_string(tojson(project_vars())) }}, {{ sql_string(name) }})
+{%- endmacro %}
+
+
 {#- Where BI tools read: the var published_path, or beside the warehouse file
     (warehouse/dev.duckdb -> warehouse/dev_published.duckdb). -#}
 {% macro published_path() %}

@@ -71,15 +71,16 @@ final as (
         cast({{ var('horizon') }} as integer) as horizon,
         cast({{ var('season_length') }} as integer) as season_length,
         -- the forecasting knobs, recorded with the run and read by the
-        -- Python models (validated there, with the var named)
+        -- Python models (validated there, with the var named); a null var's
+        -- default comes from the engine's settings (macro setting)
         cast({{ var('n_windows') }} as integer) as n_windows,
-        cast({{ var('step_size') or 'null' }} as integer) as step_size,
+        cast({{ setting('step_size') }} as integer) as step_size,
         {{ sql_string(var('selection_metric')) }} as selection_metric,
         {{ sql_string(tojson(var('candidates'))) }} as candidates,
         {{ sql_string(tojson(var('levels'))) }} as levels,
-        cast({{ var('n_jobs') }} as integer) as n_jobs,
+        cast({{ setting('n_jobs') }} as integer) as n_jobs,
         {{ sql_string(var('engine')) }} as engine,
-        cast({{ min_train_length() }} as integer) as min_train_length,
+        cast({{ setting('min_train_length') }} as integer) as min_train_length,
         cast({{ var('selection_margin') }} as double) as selection_margin,
         cast({{ var('single_margin') }} as double) as single_margin,
         cast({{ var('backtest_refit') }} as boolean) as backtest_refit,

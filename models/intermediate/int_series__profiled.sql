@@ -127,7 +127,7 @@ final as (
             else 'active'
         end as lifecycle,
         classified.n_periods
-        >= {{ min_train_length() }} + {{ var('horizon') }}
+        >= context.min_train_length + context.horizon
             as is_backtestable,
         classified.total_demand,
         classified.total_sales,

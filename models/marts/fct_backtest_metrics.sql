@@ -48,8 +48,10 @@ final as (
         metrics.rmsse,
         metrics.status,
         metrics.error_message,
-        coalesce(metrics.model_name = champions.champion, false)
-            as is_champion,
+        -- a per-series top-k champion, MeanTopK[A|B|C], is a MeanTopK win
+        coalesce(
+            metrics.model_name = split_part(champions.champion, '[', 1), false
+        ) as is_champion,
 
         -- context
         series.demand_class,

@@ -13,9 +13,13 @@ How the work is organised:
 - Series are grouped by (windows that fit, candidates that apply): the
   candidates that apply depend on the demand class (route_by_class: the
   catalog's `classes` tags) and on the seasons of history (season-requiring
-  candidates). Each group is one StatsForecast `cross_validation` call over
-  all its series and candidates: a handful of calls per run, never one per
-  series.
+  candidates). A group runs in a few StatsForecast `cross_validation` calls
+  over its series and candidates, never one per series: a small group in
+  one; a larger one first on one series, in this process, which measures the
+  group's pace, then in calls of about CALL_SECONDS each, so progress reaches
+  dbt's log that often. StatsForecast fits every series on its own, so how
+  the series are split between calls, and the order of the groups (most
+  candidates first), change no number.
 - Every model is wrapped in `Guarded`: a candidate that raises on a series
   gives NaN there, the row says 'failed' with the error message, the run goes
   on.
@@ -30,11 +34,16 @@ How the work is organised:
   Its residuals, scaled per series, feed a `Calibration`: per demand class,
   candidate and horizon step, the quantiles the forecast's intervals use
   (intervals.py).
+- Progress (series and groups done, time elapsed and left) and, at the end,
+  the failed candidates (how many series each, and the first error) go to
+  dbt's log (progress.py).
 """
 
 from __future__ import annotations
 
-import logging
+import math
+import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,8 +55,7 @@ from demandcast.config import Settings
 from demandcast.frames import to_sf
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
-
-log = logging.getLogger(__name__)
+from demandcast.progress import Progress, report_failures
 
 BACKTEST_COLUMNS = (
     "series_id",
@@ -58,6 +66,13 @@ BACKTEST_COLUMNS = (
     "error_message",
 )
 MAX_ERROR_RERUNS = 200
+SPLIT_SERIES = 5
+"""A group of fewer series than this per worker process is one cross_validation call. A
+larger one starts with one series in this process (no pool start-up), which measures the
+group's pace, and runs the rest in calls of about CALL_SECONDS at that pace."""
+CALL_SECONDS = 15.0
+"""How long a call of a split group takes, about (at least two series per worker each): the
+log hears from a long backtest that often; a cheap group is one call after the first."""
 
 
 @dataclass
@@ -93,16 +108,34 @@ def run_backtest(
         return pd.DataFrame(columns=list(BACKTEST_COLUMNS))
     df = to_sf(series, ids=plan.index)
     parts = [_skipped_rows(plan, singles, combos, settings)]
+    groups = []
     for (n_win, key), members in plan[plan["n_windows"] > 0].groupby(
         ["n_windows", "run_key"], sort=True
     ):
         run = [c for c in singles if c.name in set(key.split("|"))] if key else []
+        groups.append((int(n_win), run, members))
+    # most candidates first: the slowest pace comes first, so the first estimates of the
+    # time left err long rather than short (the rows are sorted below; no number changes)
+    groups.sort(key=lambda g: -len(g[1]))
+    progress = _start_progress(plan, groups, singles, combos, settings)
+    for group, (n_win, run, members) in enumerate(groups):
         group_df = df[df["unique_id"].isin(members.index)]
         parts.append(
             _backtest_group(
-                group_df, members, run, combos, int(n_win), settings, catalog, stats, calibration
+                group_df,
+                members,
+                run,
+                combos,
+                n_win,
+                settings,
+                catalog,
+                stats,
+                calibration,
+                progress,
+                group,
             )
         )
+        progress.advance(groups=1)
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
     order = {c.name: i for i, c in enumerate(cands)}
     out["_o"] = out["model_name"].map(order)
@@ -110,7 +143,40 @@ def run_backtest(
     out["n_windows"] = out["n_windows"].astype("int64")
     for col in ("series_id", "model_name", "status", "error_message"):
         out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
+    failed = out[out["status"] == "failed"]
+    status = out["status"].value_counts()
+    progress.finish(
+        "series x candidate rows: "
+        + ", ".join(f"{status.get(k, 0):,} {k}" for k in ("ok", "skipped", "failed"))
+    )
+    report_failures(
+        "backtest",
+        zip(failed["model_name"], failed["error_message"], strict=True),
+        "recorded with status 'failed' (fct_forecast_exceptions: candidate_failed)",
+    )
     return out[list(BACKTEST_COLUMNS)].reset_index(drop=True)
+
+
+def _start_progress(
+    plan: pd.DataFrame,
+    groups: list[tuple[int, list[Candidate], pd.DataFrame]],
+    singles: list[Candidate],
+    combos: list[Candidate],
+    settings: Settings,
+) -> Progress:
+    """The run's progress counter, its first line in dbt's log."""
+    work = {i: n_win * len(run) * len(members) for i, (n_win, run, members) in enumerate(groups)}
+    fits = sum(work.values())
+    n_series = sum(len(members) for _, _, members in groups)
+    progress = Progress("backtest", work, {"series": n_series, "groups": len(groups)})
+    progress.start(
+        f"{n_series} series ({len(plan) - n_series} too short to backtest), "
+        f"{len(singles)} single candidates and {len(combos)} combinations, up to "
+        f"{settings.n_windows} windows: {fits:,} model fits in {len(groups)} "
+        f"group{'s' * (len(groups) != 1)}, "
+        f"n_jobs {settings.n_jobs}"
+    )
+    return progress
 
 
 # ------------------------------------------------------------------------------ plan
@@ -225,8 +291,11 @@ def _backtest_group(
     catalog: Catalog,
     stats: BacktestStats,
     calibration: Calibration,
+    progress: Progress,
+    group: int,
 ) -> pd.DataFrame:
-    h, step = settings.horizon, settings.step_size
+    """One group's rows (`group`: its index, the kind of its work in `progress`)."""
+    h = settings.horizon
     ids = np.sort(members.index.to_numpy().astype(str))
     n = len(ids)
     t = n_win * h
@@ -237,9 +306,7 @@ def _backtest_group(
             Guarded(catalog.build(c.name, settings.season_length), forward and c.forward)
             for c in run
         ]
-        sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
-        cv = _cross_validation(sf, df, h, n_win, step, settings)
-        stats.n_calls += 1
+        cv = _cross_validation(models, df, ids, n_win, settings, stats, progress, group)
         stats.n_fits += n * n_win * len(run)
         cv_ids = cv["unique_id"].to_numpy()[::t].astype(str)
         if not np.array_equal(cv_ids, ids):
@@ -250,6 +317,7 @@ def _backtest_group(
     else:
         y = np.zeros((n, t))
         f = np.zeros((n, t, 0))
+        progress.advance(series=n)
     scales = _scales(df, members, settings).reindex(ids)
     s_mae, s_mse = scales["scale_mae"].to_numpy(), scales["scale_mse"].to_numpy()
     base = score_arrays(y, f, s_mae, s_mse)
@@ -274,12 +342,46 @@ def _backtest_group(
 
 
 def _cross_validation(
-    sf: StatsForecast, df: pd.DataFrame, h: int, n_win: int, step: int, settings: Settings
+    models: list,
+    df: pd.DataFrame,
+    ids: np.ndarray,
+    n_win: int,
+    settings: Settings,
+    stats: BacktestStats,
+    progress: Progress,
+    group: int,
 ) -> pd.DataFrame:
-    """One StatsForecast cross_validation call (the var check allows engine 'local' only)."""
-    return sf.cross_validation(
-        df=df, h=h, n_windows=n_win, step_size=step, refit=settings.backtest_refit
-    )
+    """StatsForecast cross_validation of a group's series (sorted `ids`), progress reported
+    after each call: one call for a small group; else one series in this process, then
+    calls of about CALL_SECONDS at the pace it took (the var check allows engine 'local'
+    only)."""
+    per_series = n_win * len(models)
+    workers = (os.cpu_count() or 1) if settings.n_jobs == -1 else settings.n_jobs
+    chunks = [ids] if len(ids) < SPLIT_SERIES * workers else [ids[:1]]
+    parts = []
+    while chunks:
+        chunk = chunks.pop(0)
+        start = time.monotonic()
+        # a new StatsForecast per call: it lowers its n_jobs to a call's series count
+        sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
+        with progress.running(f"{len(chunk)} series x {len(models)} candidates"):
+            parts.append(
+                sf.cross_validation(
+                    df=df[df["unique_id"].isin(chunk)],
+                    h=settings.horizon,
+                    n_windows=n_win,
+                    step_size=settings.step_size,
+                    refit=settings.backtest_refit,
+                )
+            )
+        stats.n_calls += 1
+        progress.advance(len(chunk) * per_series, kind=group, series=len(chunk))
+        if len(parts) == 1 and len(chunk) < len(ids):  # the rest, at the first series' pace
+            rest = ids[1:]
+            seconds = (time.monotonic() - start) * len(rest) / workers
+            n_calls = min(math.ceil(seconds / CALL_SECONDS), len(rest) // (2 * workers))
+            chunks = np.array_split(rest, max(n_calls, 1))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _scales(df: pd.DataFrame, members: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -426,7 +528,6 @@ def _error_messages(
             out[(i, j)] = error_of(model, y[:cutoff], h)
             if not out[(i, j)].startswith("failed in a worker"):
                 break
-    log.warning("backtest: %d series x candidate pairs failed", len(pairs))
     return out
 
 

@@ -67,7 +67,6 @@ class Candidate:
     min_history: int = 0
     native_intervals: bool = False
     family: str = ""
-    cost: str = "low"
     classes: tuple[str, ...] = DEMAND_CLASSES
     combine: str | None = None
     members: tuple[str, ...] | str = ()
@@ -275,7 +274,6 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
         min_history=int(entry.get("min_history", 0)),
         native_intervals=entry.get("intervals") == "native",
         family=str(tags.get("family", "")),
-        cost=str(tags.get("cost", "low")),
         classes=tuple(classes),
         combine=combine,
         members=members,

@@ -47,10 +47,16 @@ class Settings:
     - candidates: a named set of catalog.yml ('default', 'fast',
       'intermittent', ...) or a list of candidate names.
     - levels: prediction interval levels in percent.
-    - n_jobs: processes StatsForecast uses (-1: all cores).
+    - n_jobs: processes StatsForecast uses. Default -1: all cores.
     - min_train_length: fewest periods of history before the earliest backtest
       origin; a series with less than min_train_length + horizon periods is not
-      backtested and gets the cold-start forecast. Default: 2 x horizon.
+      backtested (an active one gets its class champion fitted on all it has, a
+      new product the cold-start forecast). Default: the larger of horizon and
+      half a season (season_length // 2).
+
+    These defaults are the only ones: dbt_project.yml leaves step_size, n_jobs
+    and min_train_length null, and the build asks this class for their values
+    (the macro `setting()`, through the dbt-duckdb plugin).
     - ensemble_top_k: members of the per-series top-k combinations.
     - selection_margin: relative improvement another member of the selection
       pool (robust combinations) needs over the class champion before a series
@@ -79,7 +85,7 @@ class Settings:
     selection_metric: str = "mase"
     candidates: str | tuple[str, ...] = "default"
     levels: tuple[int, ...] = (80, 95)
-    n_jobs: int = 1
+    n_jobs: int = -1
     min_train_length: int | None = None
     ensemble_top_k: int = 3
     selection_margin: float = 0.9

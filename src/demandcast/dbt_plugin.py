@@ -1,10 +1,13 @@
 """dbt-duckdb plugin: the few things the build's SQL asks of Python.
 
-Declared under `plugins:` in profiles/profiles.yml, it registers two functions on
+Declared under `plugins:` in profiles/profiles.yml, it registers three functions on
 dbt's DuckDB connection:
 
 - `demandcast_check_vars(vars_json)`: every var checked once, in on-run-start, before
   any table is touched; returns one line per wrong var ('' when all hold).
+- `demandcast_setting(vars_json, name)`: one forecasting setting as `config.Settings`
+  resolves it, its default where the var is null (the macro `setting()`), so a
+  derived default such as min_train_length is defined once, in Python.
 - `demandcast_replace_file(src, dst)`: renames a finished file into place in one step
   (os.replace), so a published copy is never seen half-written.
 """
@@ -19,12 +22,17 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from demandcast.config import check_vars
+from demandcast.config import Settings, check_vars
 
 
 def check_vars_json(vars_json: str) -> str:
     """The var check on the JSON of every var's value."""
     return "\n".join(check_vars(json.loads(vars_json)))
+
+
+def setting_json(vars_json: str, name: str) -> str:
+    """A setting's value (as text) from the JSON of every var's value."""
+    return str(getattr(Settings.from_mapping(json.loads(vars_json)), name))
 
 
 def replace_file(src: str, dst: str) -> str:
@@ -76,6 +84,7 @@ class Plugin(BasePlugin):
         conn.create_function(
             "demandcast_check_vars", check_vars_json, ["VARCHAR"], "VARCHAR", side_effects=True
         )
+        conn.create_function("demandcast_setting", setting_json, ["VARCHAR", "VARCHAR"], "VARCHAR")
         conn.create_function(
             "demandcast_replace_file",
             replace_file,

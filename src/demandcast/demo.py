@@ -22,8 +22,8 @@ PATTERNS = ("smooth_seasonal", "promo", "erratic", "intermittent", "lumpy")
 PATTERN_SHARES = (0.25, 0.08, 0.17, 0.25, 0.25)
 SMOOTH, PROMO, ERRATIC, INTERMITTENT, LUMPY = range(5)
 
-# "launched" products came out during the history and are no longer new.
-LIFECYCLES = ("active", "launched", "new", "discontinued")
+# Shares of active, launched, new and discontinued products; "launched" products
+# came out during the history and are no longer new.
 LIFECYCLE_SHARES = (0.72, 0.08, 0.08, 0.12)
 ACTIVE, LAUNCHED, NEW, DISCONTINUED = range(4)
 ARCHETYPES = (*PATTERNS, "new", "discontinued")

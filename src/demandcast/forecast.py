@@ -26,11 +26,14 @@ forecast series x step (the `int_forecast__predictions` contract):
   deviation of those periods (the group's when n < 2), at least sqrt(level)
   (Poisson), widened by sqrt(1 + 1/n). Flat over the horizon.
 - Discontinued series get no rows.
+
+Progress (models refit of the total, time elapsed and left) and the members
+that failed at refit (how many series each, and the first error) go to dbt's
+log (progress.py).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +45,8 @@ from demandcast.config import Settings
 from demandcast.frames import future_periods, to_sf
 from demandcast.intervals import finalize, normal_bounds, pooled_bounds
 from demandcast.metrics import seasonal_scales
+from demandcast.progress import Progress, report_failures
 from demandcast.selection import parse_champion
-
-log = logging.getLogger(__name__)
 
 COLD_START_MODEL = "ColdStartAverage"
 FALLBACK_MODEL = "WindowAverage"
@@ -188,15 +190,24 @@ def _champion_forecasts(
     pairs = pairs[length >= need]
 
     has_calibration = calibration is not None and not calibration.empty
+    member_ids = pairs.groupby("member", sort=True)["unique_id"].unique()
+    progress = Progress(
+        "forecast", sum(map(len, member_ids)), {"models": len(member_ids)}, work_unit="refits"
+    )
+    progress.start(
+        f"{len(champ)} series, {champ.nunique()} distinct champions: {len(member_ids)} models "
+        f"to refit, {progress.total_work:,.0f} refits, n_jobs {settings.n_jobs}"
+    )
     fcst = []
-    for member, grp in pairs.groupby("member", sort=True):
+    for member, ids in member_ids.items():
         # native intervals only as the fallback without a calibration table (ETS's
         # simulated intervals would double the cost of the refit)
         native = catalog.candidates[member].native_intervals and not has_calibration
-        ids = grp["unique_id"].unique()
-        fcst.append(_forecast_member(df, ids, member, native, settings, catalog))
+        with progress.running(f"{member} on {len(ids)} series"):
+            fcst.append(_forecast_member(df, ids, member, native, settings, catalog))
         stats.n_calls += 1
         stats.n_fits += len(ids)
+        progress.advance(len(ids), models=1)
     fcst = pd.concat(fcst, ignore_index=True) if fcst else _empty_member_frame(levels)
 
     # members that refit without error
@@ -206,6 +217,13 @@ def _champion_forecasts(
     pairs["ok"] = pairs["ok"].fillna(False).astype(bool)
     failures = _refit_errors(df, pairs[~pairs["ok"]], settings, catalog)
     good = pairs[pairs["ok"]]
+    progress.finish(f"{len(failures):,} of {len(pairs):,} refits failed")
+    report_failures(
+        "forecast",
+        zip(failures["member"], failures["error"], strict=True),
+        "recorded in fallback_reason; a series none of whose members refit gets the "
+        "fallback method (fct_forecast_exceptions)",
+    )
 
     out = _champion_rows(df, champ, pairs, good, fcst, scale, calibration, failures, settings)
     ids = out["unique_id"].unique()
@@ -366,18 +384,24 @@ def _refit_errors(
 ) -> pd.DataFrame:
     """The error text of each member that failed at refit (re-run here for its message)."""
     if failed.empty:
-        return pd.DataFrame(columns=["unique_id", "text"])
+        return pd.DataFrame(columns=["unique_id", "member", "error", "text"])
     values = df[df["unique_id"].isin(failed["unique_id"])].groupby("unique_id")["y"]
-    texts = []
+    errors = []
     for count, (uid, member) in enumerate(zip(failed["unique_id"], failed["member"], strict=True)):
         if count < MAX_ERROR_RERUNS:
             model = catalog.build(member, settings.season_length)
-            msg = error_of(model, values.get_group(uid).to_numpy(), settings.horizon)
+            errors.append(error_of(model, values.get_group(uid).to_numpy(), settings.horizon))
         else:
-            msg = "raised at refit (message not captured: too many failures)"
-        texts.append(f"{member}: {msg}")
-    log.warning("forecast: %d series x model refits failed", len(failed))
-    return pd.DataFrame({"unique_id": failed["unique_id"].to_numpy(), "text": texts})
+            errors.append("raised at refit (message not captured: too many failures)")
+    members = failed["member"].to_numpy()
+    return pd.DataFrame(
+        {
+            "unique_id": failed["unique_id"].to_numpy(),
+            "member": members,
+            "error": errors,
+            "text": [f"{m}: {e}" for m, e in zip(members, errors, strict=True)],
+        }
+    )
 
 
 def _frame(ids: np.ndarray, mean: np.ndarray, bounds: dict, levels) -> pd.DataFrame:

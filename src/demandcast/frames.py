@@ -1,10 +1,11 @@
 """Frames at the package's edge: warehouse names <-> StatsForecast names, profiles, test data.
 
 The warehouse speaks `series_id`, `period_start`, `demand`; inside the package
-frames use StatsForecast's `unique_id`, `ds`, `y`. `to_sf` and `from_sf` are
-the only places that translate. `profile_series` is a pandas twin of the SQL
-model `int_series__profiled` (for scripts and tests that run the engine
-without dbt) and `synthetic_series` makes a small panel with known structure.
+frames use StatsForecast's `unique_id`, `ds`, `y`. `to_sf` translates on the
+way in; each step builds its result in warehouse names. `profile_series` is a
+pandas twin of the SQL model `int_series__profiled` (for scripts and tests that
+run the engine without dbt) and `synthetic_series` makes a small panel with
+known structure.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pandas as pd
 from demandcast.config import FREQUENCIES
 
 TO_SF = {"series_id": "unique_id", "period_start": "ds", "demand": "y"}
-FROM_SF = {v: k for k, v in TO_SF.items()}
 
 # Syntetos-Boylan-Croston classification cut-offs
 ADI_CUTOFF = 1.32
@@ -39,14 +39,6 @@ def to_sf(series: pd.DataFrame, ids: pd.Index | None = None) -> pd.DataFrame:
         bad = df.loc[df["y"].isna(), "unique_id"].unique()[:5].tolist()
         raise ValueError(f"series frame: demand is null or not numeric for series {bad}")
     return df.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
-
-
-def from_sf(df: pd.DataFrame) -> pd.DataFrame:
-    """A unique_id/ds/y frame with warehouse names."""
-    out = df.rename(columns=FROM_SF)
-    if "period_start" in out.columns:
-        out["period_start"] = pd.to_datetime(out["period_start"]).dt.date
-    return out
 
 
 def future_periods(last: pd.Series, horizon: int, frequency: str) -> pd.DataFrame:

@@ -16,11 +16,29 @@ model, i.e. every step of every backtest window):
 
 Everything is computed from per-group sums (np.bincount over group codes):
 no Python loop per series.
+
+utilsforecast.losses (installed with StatsForecast) has the same point
+metrics: mae, rmse and bias are its `mae`, `rmse` and `bias`; smape is twice
+its `smape` (which runs 0-1); wape is its `wape` except that all-zero actuals
+forecast exactly score 0 here and NaN there. mase and rmsse are its `mae` and
+`mse` over the scales above, not its `mase` / `rmsse`: those scale by the
+seasonal naive alone (per cutoff when the frame has one), with no fallback,
+so a history not longer than a season, or a flat one, gives NaN or inf there.
+tests/python/test_metrics.py checks each shared definition against it.
+
+The backtest still does not call it, for two measured reasons (317 series x
+39 points x 45 models, the shape of one backtest group): utilsforecast scores
+long frames through narwhals, 4 to 8 times slower per call than these array
+sums, and the backtest scores several times per group (members, each
+leave-one-window-out criterion, each combination); and its sums are not
+these: on a pandas frame the grouped means are Kahan-compensated, which moves
+about half of the scores by one unit in the last place; on a pyarrow table
+rmse squares with pow() (0.05 % of the scores move), and the grouped sums run
+on Arrow's thread pool, whose order we do not control. Selection compares
+these numbers, so the stored ones stay bit for bit what they were.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,37 +94,6 @@ def seasonal_scales(history: pd.DataFrame, season_length: int) -> pd.DataFrame:
     )
 
 
-def score(
-    df: pd.DataFrame,
-    scales: pd.DataFrame | None = None,
-    keys: Sequence[str] = ("unique_id", "model"),
-    actual: str = "y",
-    forecast: str = "y_hat",
-) -> pd.DataFrame:
-    """Metrics per group of a long frame of actuals and forecasts.
-
-    `df` has the `keys` columns (the first is the series id), `actual` and
-    `forecast`; `scales` (from `seasonal_scales`) is indexed by series id.
-    A group with any non-finite forecast gets NaN metrics and n_failed > 0.
-    Without scales, mase and rmsse are NaN.
-    """
-    keys = list(keys)
-    codes, uniques = _group_codes(df, keys)
-    g = len(uniques)
-    y = df[actual].to_numpy(dtype=float)
-    f = df[forecast].to_numpy(dtype=float)
-    sums = _sums(codes, g, y, f)
-    out = uniques.copy()
-    if scales is not None:
-        sc = scales.reindex(out[keys[0]].to_numpy())
-        s_mae, s_mse = sc["scale_mae"].to_numpy(), sc["scale_mse"].to_numpy()
-    else:
-        s_mae = s_mse = np.full(g, np.nan)
-    for name, values in _finish(sums, s_mae, s_mse).items():
-        out[name] = values
-    return out
-
-
 def score_arrays(
     y: np.ndarray, f: np.ndarray, scale_mae: np.ndarray, scale_mse: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -117,13 +104,6 @@ def score_arrays(
     sums = _sums(codes, n * m, yy, f.ravel())
     res = _finish(sums, np.repeat(scale_mae, m), np.repeat(scale_mse, m))
     return {k: v.reshape(n, m) for k, v in res.items()}
-
-
-def _group_codes(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    grouped = df.groupby(keys, sort=True, observed=True)
-    codes = grouped.ngroup().to_numpy()
-    uniques = grouped.size().reset_index()[keys]
-    return codes, uniques
 
 
 def _sums(codes: np.ndarray, g: int, y: np.ndarray, f: np.ndarray) -> dict[str, np.ndarray]:

@@ -35,6 +35,7 @@ class Project:
     raw: Path
     db: Path
     target: Path
+    output: str = ""  # what the build that made it printed (the `built` fixture's)
 
     def command(
         self, *args: str, vars: str | None = FAST_VARS, raw: Path | None = None
@@ -112,6 +113,7 @@ def built(small_demo, tmp_path_factory) -> Project:
     project = Project(raw=small_demo, db=work / "wh.duckdb", target=work / "target")
     result = project.dbt("build")
     assert result.returncode == 0, result.output[-4000:]
+    project.output = result.output
     return project
 
 

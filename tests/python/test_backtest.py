@@ -8,16 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from demandcast import backtest
 from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
 from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.frames import profile_series, synthetic_series
+from demandcast.intervals import Calibration
 
 FAST = ("Naive", "SeasonalNaive", "HistoricAverage", "SES0.1", "CrostonSBA", "MeanTopK")
 
 
 def _settings(**kw) -> Settings:
-    return Settings(**{"candidates": FAST, **kw})
+    return Settings(**{"candidates": FAST, "n_jobs": 1, **kw})
 
 
 def _frame(values: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -74,13 +76,30 @@ def test_short_series_get_as_many_windows_as_fit():
     assert stats.n_calls == 3  # one cross_validation per window count, not per series
 
 
-def test_one_cross_validation_call_per_group_not_per_series():
+def test_a_group_runs_in_a_few_cross_validation_calls_that_change_no_number(monkeypatch):
     series, profiles = synthetic_series(24, 156, seed=5)
     stats = BacktestStats()
-    run_backtest(series, profiles, _settings(), stats=stats)
-    # all series have three windows; the fast set runs everything on every class
-    assert stats.n_calls == 1
+    calibration = Calibration()
+    split = run_backtest(series, profiles, _settings(), stats=stats, calibration=calibration)
+    # one group (all series have three windows; the fast set runs on every class): one
+    # series measures its pace, the rest is one call (fast)
+    assert stats.n_calls == 2
     assert stats.n_fits == 24 * 3 * 5
+    monkeypatch.setattr(backtest, "CALL_SECONDS", 1e-6)  # as if slow: calls of 2 series
+    many_stats, many_calibration = BacktestStats(), Calibration()
+    many = run_backtest(
+        series, profiles, _settings(), stats=many_stats, calibration=many_calibration
+    )
+    assert many_stats.n_calls == 1 + (24 - 1) // 2
+    pd.testing.assert_frame_equal(split, many, check_exact=True)
+    pd.testing.assert_frame_equal(
+        calibration.quantiles((80, 95)), many_calibration.quantiles((80, 95)), check_exact=True
+    )
+    monkeypatch.setattr(backtest, "SPLIT_SERIES", 25)  # a group smaller than that: one call
+    one_stats = BacktestStats()
+    one = run_backtest(series, profiles, _settings(), stats=one_stats)
+    assert one_stats.n_calls == 1
+    pd.testing.assert_frame_equal(split, one, check_exact=True)
 
 
 def test_routing_skips_expensive_candidates_on_intermittent_series():
@@ -98,7 +117,8 @@ def test_routing_skips_expensive_candidates_on_intermittent_series():
     assert (unrouted["status"] == "ok").all()
 
 
-def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path):
+def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path, caplog):
+    caplog.set_level("INFO", logger="demandcast.progress")
     path = tmp_path / "catalog.yml"
     path.write_text(
         textwrap.dedent(
@@ -117,13 +137,20 @@ def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path)
     series, profiles = _frame(
         {"small": rng.uniform(1, 5, 120), "big": rng.uniform(1, 5, 120) + 1000.0}
     )
-    out = run_backtest(series, profiles, Settings(candidates="all"), catalog)
+    out = run_backtest(series, profiles, Settings(candidates="all", n_jobs=1), catalog)
     r = out.set_index(["series_id", "model_name"])
     assert r.loc[("small", "Fragile"), "status"] == "ok"
     assert r.loc[("big", "Fragile"), "status"] == "failed"
     assert "too big for me" in r.loc[("big", "Fragile"), "error_message"]
     assert np.isnan(r.loc[("big", "Fragile"), "mae"])
     assert r.loc[("big", "Naive"), "status"] == "ok"
+    # the log sums the failures up per candidate, with the first error
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "demandcast.progress"]
+    assert any(
+        line.startswith("backtest: Fragile failed on 1 series; first error: ")
+        and "too big for me" in line
+        for line in lines
+    ), lines
 
 
 def test_combinations_are_scored_on_the_same_windows():

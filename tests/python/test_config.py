@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import fields
 
 import yaml
 from conftest import ROOT
 
-from demandcast.config import VAR_NAMES, check_vars
+from demandcast.config import VAR_NAMES, Settings, check_vars
+from demandcast.dbt_plugin import setting_json
 
 
 def _project_defaults() -> dict:
@@ -48,3 +51,25 @@ def test_null_means_the_default_and_a_set_or_list_of_candidates_is_checked():
     assert check_vars({"horizon": None, "candidates": "fast"}) == []
     (error,) = check_vars({"candidates": ["AutoETS", "NoSuchModel"]})
     assert "NoSuchModel" in error and "unknown candidate" in error
+
+
+def test_each_engine_setting_has_one_default():
+    """dbt_project.yml leaves the derived defaults to config.Settings and agrees on the rest."""
+    defaults = _project_defaults()
+    engine = Settings()
+    for f in fields(Settings):
+        value = defaults[f.name]
+        if f.name in ("step_size", "n_jobs", "min_train_length"):
+            assert value is None, f"{f.name}: its default lives in config.Settings only"
+        elif value is not None:
+            parsed = Settings.from_mapping({f.name: value})
+            assert getattr(parsed, f.name) == getattr(engine, f.name), f.name
+    assert (engine.n_jobs, engine.min_train_length, engine.step_size) == (-1, 26, 5)
+
+
+def test_the_build_reads_derived_defaults_from_the_engine():
+    monthly = {**_project_defaults(), "horizon": 18, "season_length": 12}
+    assert setting_json(json.dumps(monthly), "min_train_length") == "18"
+    assert setting_json(json.dumps(_project_defaults()), "min_train_length") == "26"
+    assert setting_json(json.dumps({"n_jobs": 2}), "n_jobs") == "2"
+    assert setting_json(json.dumps({}), "n_jobs") == "-1"

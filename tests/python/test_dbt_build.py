@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import duckdb
 import pytest
-from conftest import Project
+from conftest import Project, raw_with_orders
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -193,3 +194,43 @@ def test_source_freshness_passes_on_a_fresh_extract_and_publishes_nothing(built_
     assert result.returncode == 0, result.output[-3000:]
     assert "PASS freshness of erp.orders" in result.output
     assert built_copy.published_checksums() == before
+
+
+def test_the_build_logs_the_progress_of_the_backtest_and_the_forecast(built):
+    out = built.output
+    assert re.search(r"backtest: \d+ series \(\d+ too short to backtest\), .* model fits", out)
+    assert re.search(r"backtest: finished (\d+)/\1 series, (\d+)/\2 groups in \d+ s", out)
+    assert re.search(r"forecast: \d+ series, \d+ distinct champions: \d+ models to refit", out)
+    assert re.search(r"forecast: \d+/\d+ models, \d+ % of [\d,]+ refits; \d+ s elapsed, ~", out)
+    assert re.search(r"forecast: finished (\d+)/\1 models in \d+ s", out)
+
+
+def test_failed_candidates_are_summed_up_in_the_build_log(small_demo, tmp_path):
+    # the three biggest products sell nothing in one early month: multiplicative
+    # Holt-Winters refuses the zero on their series
+    raw = raw_with_orders(
+        small_demo,
+        tmp_path / "raw",
+        """select * from orders where not (
+            product_id in (
+                select product_id from orders group by 1 order by sum(quantity) desc limit 3
+            )
+            and date_trunc('month', order_date)
+                = (select date_trunc('month', min(order_date)) + interval 6 month from orders)
+        )""",
+    )
+    project = Project(raw=raw, db=tmp_path / "f.duckdb", target=tmp_path / "target")
+    result = project.dbt(
+        "build",
+        vars="{frequency: month, horizon: 6, season_length: 12, n_windows: 2, n_jobs: 1, "
+        "candidates: [Naive, HistoricAverage, SeasonalNaive, HoltWintersMultiplicative]}",
+    )
+    assert result.returncode == 0, result.output[-4000:]
+    ((failed, first),) = project.query(
+        """select count(*), min_by(error_message, series_id) from int_forecast__backtest
+        where model_name = 'HoltWintersMultiplicative' and status = 'failed'"""
+    )
+    assert failed >= 1
+    assert "series x candidate failure(s) in 1 candidate(s), recorded" in result.output
+    line = f"backtest: HoltWintersMultiplicative failed on {failed} series; first error: {first}"
+    assert line in result.output

@@ -106,7 +106,8 @@ class Boom:
         return {"mean": np.full(h, float(np.mean(y[-4:])))}
 
 
-def test_champion_failing_at_refit_falls_back_with_the_reason(tmp_path):
+def test_champion_failing_at_refit_falls_back_with_the_reason(tmp_path, caplog):
+    caplog.set_level("INFO", logger="demandcast.progress")
     path = tmp_path / "catalog.yml"
     path.write_text(
         textwrap.dedent(
@@ -128,6 +129,10 @@ def test_champion_failing_at_refit_falls_back_with_the_reason(tmp_path):
     assert fc["fallback_reason"].str.contains("champion Boom failed at refit").all()
     assert fc["fallback_reason"].str.contains("boom at refit").all()
     assert np.isfinite(fc[["forecast", "lo_95", "hi_95"]].to_numpy()).all()
+    # the log sums the refit failures up per model, with the first error
+    assert "forecast: Boom failed on 4 series; first error: RuntimeError: boom at refit" in (
+        caplog.messages
+    )
 
 
 def test_a_top_k_champion_is_rebuilt_from_its_members():

@@ -1,12 +1,13 @@
-"""Known answers for the accuracy metrics (demandcast.metrics)."""
+"""Known answers for the accuracy metrics (demandcast.metrics), and utilsforecast's agreement."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from utilsforecast import losses
 
-from demandcast.metrics import score, score_arrays, seasonal_scales
+from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
 
 
 def _history(values: dict[str, list[float]]) -> pd.DataFrame:
@@ -18,15 +19,20 @@ def _history(values: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _long(uid: str, model: str, y: list[float], y_hat: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"unique_id": uid, "model": model, "y": y, "y_hat": y_hat})
+def _score(y: list[float], y_hat: list[float], scales: pd.DataFrame | None = None) -> dict:
+    """Every metric of one series and one model (mase and rmsse NaN without scales)."""
+    s_mae = s_mse = np.array([np.nan])
+    if scales is not None:
+        s_mae, s_mse = scales["scale_mae"].to_numpy(), scales["scale_mse"].to_numpy()
+    f = np.asarray(y_hat, dtype=float)[None, :, None]
+    res = score_arrays(np.asarray(y, dtype=float)[None, :], f, s_mae, s_mse)
+    return {k: float(v[0, 0]) for k, v in res.items()}
 
 
 def test_point_metrics_match_hand_computed_values():
     # e = forecast - actual = [1, 0, -1, -2]
-    df = _long("a", "m", [1, 2, 3, 4], [2, 2, 2, 2])
     scales = seasonal_scales(_history({"a": [1, 3, 2, 4, 3, 5]}), season_length=2)
-    r = score(df, scales).iloc[0]
+    r = _score([1, 2, 3, 4], [2, 2, 2, 2], scales)
     assert r["mae"] == pytest.approx(1.0)
     assert r["rmse"] == pytest.approx(np.sqrt(6 / 4))
     assert r["bias"] == pytest.approx(-0.5)
@@ -69,54 +75,71 @@ def test_zero_scale_is_guarded():
 
 
 def test_metrics_are_per_series_and_model_without_mixing_groups():
-    df = pd.concat(
-        [
-            _long("a", "good", [10, 10], [10, 10]),
-            _long("a", "bad", [10, 10], [14, 6]),
-            _long("b", "good", [0, 4], [1, 3]),
-            _long("b", "bad", [0, 4], [0, 0]),
-        ]
-    )
-    r = score(df).set_index(["unique_id", "model"])
-    assert r.loc[("a", "good"), "mae"] == 0
-    assert r.loc[("a", "bad"), "mae"] == pytest.approx(4)
-    assert r.loc[("a", "bad"), "bias"] == pytest.approx(0)
-    assert r.loc[("b", "good"), "rmse"] == pytest.approx(1)
-    assert r.loc[("b", "bad"), "wape"] == pytest.approx(1)
-    assert r["mase"].isna().all()  # no scales given
+    y = np.array([[10.0, 10.0], [0.0, 4.0]])  # series a, b
+    f = np.array([[[10, 14], [10, 6]], [[1, 0], [3, 0]]], dtype=float)  # models good, bad
+    r = score_arrays(y, f, np.full(2, np.nan), np.full(2, np.nan))
+    assert r["mae"][0, 0] == 0
+    assert r["mae"][0, 1] == pytest.approx(4)
+    assert r["bias"][0, 1] == pytest.approx(0)
+    assert r["rmse"][1, 0] == pytest.approx(1)
+    assert r["wape"][1, 1] == pytest.approx(1)
+    assert np.isnan(r["mase"]).all()  # no scales given
 
 
 def test_a_failed_forecast_makes_the_group_nan():
-    df = _long("a", "m", [1, 2], [1, np.nan])
-    r = score(df).iloc[0]
+    r = _score([1, 2], [1, np.nan])
     assert np.isnan(r["mae"]) and np.isnan(r["rmse"])
 
 
 def test_wape_of_all_zero_actuals():
-    perfect = score(_long("a", "m", [0, 0], [0, 0])).iloc[0]
-    wrong = score(_long("a", "m", [0, 0], [1, 0])).iloc[0]
+    perfect = _score([0, 0], [0, 0])
+    wrong = _score([0, 0], [1, 0])
     assert perfect["wape"] == 0 and perfect["smape"] == 0
     assert np.isnan(wrong["wape"])
     assert wrong["smape"] == pytest.approx(1.0)  # 2|1| / (0 + 1) = 2 on one of two points
 
 
-def test_array_and_frame_versions_agree():
+def test_shared_definitions_agree_with_utilsforecast():
+    """mae, rmse, bias are utilsforecast's; smape is twice its; wape its but for 0/0;
+    mase and rmsse its mae and mse over our scales (metrics.py says why not its own)."""
     rng = np.random.default_rng(0)
-    y = rng.poisson(5, (3, 6)).astype(float)
-    f = rng.normal(5, 2, (3, 6, 2))
-    s_mae, s_mse = np.array([1.0, 2.0, 3.0]), np.array([2.0, 3.0, 4.0])
-    arr = score_arrays(y, f, s_mae, s_mse)
+    n, t, m = 6, 10, 3
+    y = rng.poisson(5, (n, t)).astype(float)
+    y[0] = 0.0  # all-zero actuals: wape differs only where the forecast is exact
+    f = np.abs(rng.normal(5, 2, (n, t, m)))
+    hist = _history({str(i): list(rng.poisson(5, 20).astype(float)) for i in range(n)})
+    scales = seasonal_scales(hist, season_length=4)
+    ours = score_arrays(y, f, scales["scale_mae"].to_numpy(), scales["scale_mse"].to_numpy())
+    models = [f"m{j}" for j in range(m)]
     frame = pd.DataFrame(
         {
-            "unique_id": np.repeat(["a", "b", "c"], 12),
-            "model": np.tile(np.repeat(["m0", "m1"], 1), 18),
-            "y": np.repeat(y.ravel(), 2),
-            "y_hat": f.ravel(),
+            "unique_id": np.repeat([str(i) for i in range(n)], t),
+            "y": y.ravel(),
+            **{name: f[:, :, j].ravel() for j, name in enumerate(models)},
         }
     )
-    scales = pd.DataFrame({"scale_mae": s_mae, "scale_mse": s_mse}, index=["a", "b", "c"])
-    r = score(frame, scales).set_index(["unique_id", "model"])
-    for i, uid in enumerate("abc"):
-        for j in range(2):
-            for col in ("mae", "rmse", "bias", "smape", "wape", "mase", "rmsse"):
-                assert r.loc[(uid, f"m{j}"), col] == pytest.approx(arr[col][i, j])
+    theirs = {
+        "mae": losses.mae(frame, models),
+        "rmse": losses.rmse(frame, models),
+        "bias": losses.bias(frame, models),
+        "smape": losses.smape(frame, models),
+        "wape": losses.wape(frame, models),
+        "mse": losses.mse(frame, models),
+    }
+    theirs = {k: v.set_index("unique_id")[models].to_numpy() for k, v in theirs.items()}
+    s_mae, s_mse = scales["scale_mae"].to_numpy()[:, None], scales["scale_mse"].to_numpy()[:, None]
+    expected = {
+        "mae": theirs["mae"],
+        "rmse": theirs["rmse"],
+        "bias": theirs["bias"],
+        "smape": 2 * theirs["smape"],
+        "wape": theirs["wape"],
+        "mase": theirs["mae"] / s_mae,
+        "rmsse": np.sqrt(theirs["mse"] / s_mse),
+    }
+    for col in METRIC_COLUMNS:
+        np.testing.assert_allclose(ours[col], expected[col], rtol=1e-12, err_msg=col)
+    # where the definitions part: all-zero actuals forecast exactly
+    exact_zero = pd.DataFrame({"unique_id": ["a"], "y": [0.0], "m": [0.0]})
+    assert np.isnan(losses.wape(exact_zero, ["m"])["m"].iloc[0])
+    assert _score([0.0], [0.0])["wape"] == 0

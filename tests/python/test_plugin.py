@@ -71,7 +71,7 @@ def catalog(tmp_path):
 
 def test_plugin_is_backtested_chosen_where_it_wins_and_forecast(noisy_seasonal, catalog):
     series, profiles = noisy_seasonal
-    settings = Settings(candidates="all", selection_margin=0.0, selection_metric="rmsse")
+    settings = Settings(candidates="all", selection_margin=0.0, selection_metric="rmsse", n_jobs=1)
     metrics = run_backtest(series, profiles, settings, catalog)
     rows = metrics[metrics["model_name"] == "Damped"]
     assert len(rows) == 6 and (rows["status"] == "ok").all()

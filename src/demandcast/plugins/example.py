@@ -6,7 +6,7 @@ A catalog.yml entry names a plug-in by import path::
       model: demandcast.plugins.example:DampedSeasonalAverage
       kwargs: {damping: 0.5}
       season: optional          # inject season_length=<var season_length>
-      tags: {family: plugin, cost: low}
+      tags: {family: plugin}
 
 The class must follow StatsForecast's model interface:
 
