@@ -20,7 +20,7 @@
         'candidates', 'levels', 'n_jobs', 'engine', 'min_train_length',
         'lifecycle_periods', 'max_duplicate_share', 'allow_negative_demand',
         'outlier_ratio', 'outlier_action', 'max_forecast_multiple',
-        'max_staleness_periods', 'gate_modes', 'published_path',
+        'max_staleness_periods', 'gate_modes', 'data_docs_path', 'published_path',
     ] -%}
     {%- set values = {} -%}
     {%- for name in names -%}

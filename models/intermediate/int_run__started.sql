@@ -18,7 +18,11 @@ final as (
             as max_staleness_periods,
         cast({{ var('max_forecast_multiple') }} as double)
             as max_forecast_multiple,
-        {{ sql_string(tojson(var('gate_modes'))) }} as gate_modes
+        {{ sql_string(tojson(var('gate_modes'))) }} as gate_modes,
+        cast(
+            {{ sql_string(var('data_docs_path')) if var('data_docs_path') else 'null' }}
+            as varchar
+        ) as data_docs_path
 
 )
 
