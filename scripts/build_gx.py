@@ -246,8 +246,7 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
     "chk_series__series": (
         "series__series",
         ["series_id"],
-        "One row per series; its periods counted and placed against period_index and the "
-        "calendar.",
+        "One row per series; its periods counted and placed against period_index and the calendar.",
         [
             gxe.ExpectColumnValuesToBeBetween(
                 column="first_index",

@@ -284,6 +284,7 @@ def _sample(df: pd.DataFrame, key: list[str], r: Any) -> list[dict]:
             extra = [c for c in checked if c in df.columns and c not in frame.columns]
             if extra:
                 frame = frame.merge(df[key + extra].drop_duplicates(key), on=key, how="left")
+        frame = frame[[c for c in key if c in frame] + [c for c in frame if c not in key]]
         return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
     if len(df) <= 1:  # a one-row check table: the row is the sample
         return [{k: _jsonable(v) for k, v in row.items()} for row in df.to_dict("records")]
@@ -485,7 +486,9 @@ def check_warehouse(
             failed = frame[frame["success"].eq(False).fillna(False)]
             if report:
                 failed_any = True
-                names = ", ".join(f"{e}({c})" for e, c in zip(failed.expectation, failed.column_name))
+                names = ", ".join(
+                    f"{e}({c})" for e, c in zip(failed.expectation, failed.column_name)
+                )
                 print(f"{checkpoint:<{width}}  {len(failed)} of {len(frame)} failed: {names}")
                 reports.append(report)
             else:

@@ -1,8 +1,16 @@
-"""The Great Expectations gates: each rule passes clean data and fails on its own defect."""
+"""The Great Expectations checkpoints in gx/: each passes clean data and fails on its defect.
+
+The frames here have the shape of the tables the checkpoints validate (the stage tables and
+the check models); the SQL of the check models is tested by dbt's unit tests
+(models/checks/_checks__unit_tests.yml) and by the builds of test_gates_in_build.py.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -10,18 +18,23 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from demandcast import gates
-from demandcast.gates import GateFailed, check_warehouse, gate_in_build, run_gate
 
 SERIES = ["P1|A", "P1|B", "P2|A"]
-CANDIDATES = ["naive", "ets"]
 HORIZON = 3
-ORIGIN = pd.Timestamp("2024-02-05")  # the 6th weekly period from 2024-01-01
+ORIGIN = pd.Timestamp("2024-02-05")
 WEEK = pd.Timedelta(days=7)
-
-
-# --- clean frames, shaped like docs/CONTRACTS.md ----------------------------------
+PARAMETERS = {
+    "run_date": pd.Timestamp("2024-12-31"),
+    "min_order_date": pd.Timestamp("2000-01-01"),
+    "max_duplicate_share": 0.01,
+    "max_staleness_periods": 13.0,
+    "min_demand": 0,
+    "forecast_origin": ORIGIN,
+    "horizon": HORIZON,
+}
 
 
 def orders() -> pd.DataFrame:
@@ -30,124 +43,115 @@ def orders() -> pd.DataFrame:
         plant, product = s.split("|")
         for week in range(6):
             rows.append((plant, product, ORIGIN - (5 - week) * WEEK, 10.0 + week))
-    rows.append(("P1", "A", ORIGIN, -2.0))  # a return, smaller than the sales
     frame = pd.DataFrame(rows, columns=["plant_id", "product_id", "order_date", "quantity"])
     frame["order_date"] = frame["order_date"].astype("datetime64[us]")
     frame.insert(0, "order_line_id", np.arange(1, len(frame) + 1))
     frame.insert(1, "source_file", "orders.csv")
     frame.insert(2, "source_row", frame["order_line_id"] + 1)
-    frame["is_return"] = frame["quantity"] < 0
     frame["is_duplicate"] = False
-    frame["plausible_max"] = 1000 * 12.5  # outlier_ratio x the series' median line
-    return frame
-
-
-def series() -> pd.DataFrame:
-    rows = []
-    for s in SERIES:
-        plant, product = s.split("|")
-        for i in range(6):
-            rows.append((s, plant, product, ORIGIN - (5 - i) * WEEK, i, 10.0 + i))
-    frame = pd.DataFrame(
-        rows,
-        columns=["series_id", "plant_id", "product_id", "period_start", "period_index", "demand"],
-    )
-    frame["period_start"] = frame["period_start"].astype("datetime64[us]")
-    frame["sales_quantity"] = frame["demand"]
-    frame["return_quantity"] = 0.0
-    frame["n_lines"] = 1
-    frame["is_filled"] = False
     frame["plausible_max"] = 1000 * 12.5
     return frame
 
 
-def run() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "run_id": ["t"],
-            "forecast_origin": [ORIGIN],
-            "data_start_period": [ORIGIN - 5 * WEEK],
-            "data_end_period": [ORIGIN],
-            "run_period": [ORIGIN + 2 * WEEK],
-            "stale_periods": [2],
-        }
-    )
-
-
-def products() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"source_file": "products.csv", "source_row": [2, 3], "product_id": ["A", "B"]}
-    )
-
-
-def plants() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"source_file": "plants.csv", "source_row": [2, 3], "plant_id": ["P1", "P2"]}
-    )
-
-
-def backtest() -> pd.DataFrame:
+def series() -> pd.DataFrame:
     rows = [
-        (s, m, 2, 1.0, 1.5, -0.2, 12.0, 0.1, 0.9, 0.8, "ok", None)
-        for s in SERIES
-        for m in CANDIDATES
+        (s, *s.split("|"), ORIGIN - (5 - i) * WEEK, i, 10.0 + i) for s in SERIES for i in range(6)
     ]
-    columns = "series_id model_name n_windows mae rmse bias smape wape mase rmsse status"
-    return pd.DataFrame(rows, columns=[*columns.split(), "error_message"])
+    columns = ["series_id", "plant_id", "product_id", "period_start", "period_index", "demand"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["period_start"] = frame["period_start"].astype("datetime64[us]")
+    frame["plausible_max"] = 1000 * 12.5
+    return frame
 
 
 def forecast() -> pd.DataFrame:
-    rows = []
-    for s in SERIES:
-        for step in range(1, HORIZON + 1):
-            f = 12.0
-            rows.append((s, ORIGIN + step * WEEK, step, f, f - 4, f - 2, f + 2, f + 4))
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "series_id",
-            "period_start",
-            "step",
-            "forecast",
-            "lo_95",
-            "lo_80",
-            "hi_80",
-            "hi_95",
-        ],
-    )
+    rows = [
+        (s, ORIGIN + step * WEEK, step, 12.0, 8.0, 10.0, 14.0, 16.0)
+        for s in SERIES
+        for step in range(1, HORIZON + 1)
+    ]
+    columns = ["series_id", "period_start", "step", "forecast", "lo_95", "lo_80", "hi_80", "hi_95"]
+    frame = pd.DataFrame(rows, columns=columns)
     frame["period_start"] = frame["period_start"].astype("datetime64[us]")
     frame["model_name"] = "ets"
     frame["method"] = "champion"
-    frame["fallback_reason"] = None
     return frame
+
+
+def backtest() -> pd.DataFrame:
+    columns = "series_id model_name n_windows mae rmse bias smape wape mase rmsse status".split()
+    rows = [(s, m, 2, 1.0, 1.5, -0.2, 12.0, 0.1, 0.9, 0.8, "ok") for s in SERIES for m in "ab"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _frame(**columns) -> pd.DataFrame:
+    return pd.DataFrame(columns)
 
 
 FRAMES = {
     "orders": orders,
-    "products": products,
-    "plants": plants,
-    "run": run,
+    "orders__lines": lambda: _frame(n_lines=[19], n_duplicates=[0], duplicate_share=[0.0]),
+    "orders__dates": lambda: _frame(
+        order_date=pd.to_datetime(["2024-01-01", "2024-02-05"]),
+        n_lines=[3, 4],
+        first_order_line_id=[1, 6],
+    ),
+    "orders__series": lambda: _frame(
+        plant_id=["P1", "P2"],
+        product_id=["A", "A"],
+        sales_quantity=[60.0, 9.0],
+        return_quantity=[2.0, 0.0],
+    ),
+    "products": lambda: _frame(source_file="p.csv", source_row=[2, 3], product_id=["A", "B"]),
+    "plants": lambda: _frame(source_file="p.csv", source_row=[2, 3], plant_id=["P1", "P2"]),
+    "run": lambda: _frame(
+        run_id=["t"],
+        forecast_origin=[ORIGIN],
+        data_start_period=[ORIGIN - 5 * WEEK],
+        data_end_period=[ORIGIN],
+        run_period=[ORIGIN + 2 * WEEK],
+        stale_periods=[2],
+    ),
     "series": series,
+    "series__series": lambda: _frame(
+        series_id=SERIES,
+        first_index=0,
+        missing_periods=0,
+        misplaced_periods=0,
+        last_period=[ORIGIN] * 3,
+    ),
+    "series__products": lambda: _frame(product_id=["A", "B"], n_series=[2, 1]),
     "backtest": backtest,
+    "backtest__series": lambda: _frame(
+        series_id=SERIES, n_missing_candidates=0, missing_candidates=None
+    ),
     "forecast": forecast,
+    "forecast__series": lambda: _frame(
+        series_id=SERIES,
+        n_steps=HORIZON,
+        forecast_max=12.0,
+        history_p90=15.0,
+        plausible_max=[151.0, 151.0, None],
+    ),
+    "forecast__intervals": lambda: _frame(
+        series_id="P1|A",
+        step=[1, 1],
+        bounds=["lo_80 <= forecast", "forecast <= hi_80"],
+        lower=[10.0, 12.0],
+        upper=[12.0, 14.0],
+    ),
+    "forecast__run": lambda: _frame(n_rows=[9], period_starts_per_step=[1]),
 }
-CONTEXTS = {
-    "orders": {"run_date": "2024-12-31"},
-    "products": {},
-    "plants": {},
-    "run": {"max_staleness_periods": 13},
-    "series": {
-        "active_product_ids": ["A", "B"],
-        "frequency": "week",
-        "forecast_origin": ORIGIN.date(),
-    },
-    "backtest": {"expected_series_ids": SERIES, "candidates": CANDIDATES},
-    "forecast": {
-        "horizon": HORIZON,
-        "expected_series_ids": SERIES,
-        "history_p90": {s: 15.0 for s in SERIES},
-    },
-}
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    work = tmp_path_factory.mktemp("gx")
+    return gates.context(work / "results", work / "docs")
+
+
+def check(ctx, name, frame, **parameters):
+    return gates.validate(ctx, name, frame, {**PARAMETERS, **parameters}, run_id="t")
 
 
 def failed(results: pd.DataFrame) -> set[tuple[str, str]]:
@@ -155,17 +159,16 @@ def failed(results: pd.DataFrame) -> set[tuple[str, str]]:
     return set(zip(bad["expectation"], bad["column_name"], strict=True))
 
 
-# --- clean data passes ------------------------------------------------------------
+def test_every_checkpoint_has_a_clean_frame_here(ctx):
+    assert sorted(gates.checkpoints_by_table(ctx).values()) == sorted(FRAMES)
 
 
-@pytest.mark.parametrize("suite", list(FRAMES))
-def test_clean_frame_passes_every_expectation(suite):
-    results = run_gate(suite, FRAMES[suite](), run_id="t", context=CONTEXTS[suite])
-    assert len(results) == gates.load_suite(suite).n_checks
-    assert results["success"].all(), results[["expectation", "column_name", "observed_value"]]
-
-
-# --- each rule fails on its defect ------------------------------------------------
+@pytest.mark.parametrize("name", list(FRAMES))
+def test_clean_frame_passes_every_expectation(ctx, name):
+    results, report = check(ctx, name, FRAMES[name]())
+    assert report is None, report
+    assert len(results) == len(ctx.suites.get(name).expectations)
+    assert results["success"].all()
 
 
 def _set(frame, mask, column, value):
@@ -173,61 +176,33 @@ def _set(frame, mask, column, value):
     return frame
 
 
-def _drop(frame, mask):
-    return frame[~mask(frame)].reset_index(drop=True)
-
-
-def _renumber(frame):
-    frame["period_index"] = frame.groupby("series_id").cumcount()
-    return frame
-
-
 def _first(f):
     return f.index == 0
 
 
-def _future_run(f):
-    return f["period_start"].eq(f["period_start"].max()) & f["series_id"].eq("P2|A")
+def _drop_first(f):
+    return f.iloc[1:].reset_index(drop=True)
 
+
+BETWEEN = "expect_column_values_to_be_between"
+NOT_NULL = "expect_column_values_to_not_be_null"
+PAIR = "expect_column_pair_values_a_to_be_greater_than_b"
 
 CASES = {
-    # orders
     "null product id": (
         "orders",
         lambda f: _set(f, _first, "product_id", None),
-        "expect_column_values_to_not_be_null",
+        NOT_NULL,
         "product_id",
     ),
-    "null plant id": (
-        "orders",
-        lambda f: _set(f, _first, "plant_id", None),
-        "expect_column_values_to_not_be_null",
-        "plant_id",
-    ),
+    "null plant id": ("orders", lambda f: _set(f, _first, "plant_id", None), NOT_NULL, "plant_id"),
     "unparseable order date": (
         "orders",
         lambda f: _set(f, _first, "order_date", pd.NaT),
-        "expect_column_values_to_not_be_null",
+        NOT_NULL,
         "order_date",
     ),
-    "order date in the future": (
-        "orders",
-        lambda f: _set(f, _first, "order_date", pd.Timestamp("2031-01-01")),
-        "expect_column_values_to_be_between",
-        "dates.order_date",
-    ),
-    "order date before the sane minimum": (
-        "orders",
-        lambda f: _set(f, _first, "order_date", pd.Timestamp("1970-01-01")),
-        "expect_column_values_to_be_between",
-        "dates.order_date",
-    ),
-    "NaN quantity": (
-        "orders",
-        lambda f: _set(f, _first, "quantity", np.nan),
-        "expect_column_values_to_not_be_null",
-        "quantity",
-    ),
+    "NaN quantity": ("orders", lambda f: _set(f, _first, "quantity", np.nan), NOT_NULL, "quantity"),
     "infinite quantity": (
         "orders",
         lambda f: _set(f, _first, "quantity", np.inf),
@@ -240,31 +215,37 @@ CASES = {
         "expect_column_values_to_be_unique",
         "order_line_id",
     ),
-    "duplicates above threshold": (
-        "orders",
-        lambda f: _set(f, lambda g: g.index < 2, "is_duplicate", True),
-        "expect_column_values_to_be_between",
-        "lines.duplicate_share",
-    ),
-    "returns beyond sales": (
-        "orders",
-        lambda f: _set(f, lambda g: g["quantity"] < 0, "quantity", -500.0),
-        "expect_column_pair_values_a_to_be_greater_than_b",
-        "series.sales_quantity, return_quantity",
-    ),
     "a line far above its series' median": (
         "orders",
         lambda f: _set(f, _first, "quantity", 1e9),
-        "expect_column_pair_values_a_to_be_greater_than_b",
+        PAIR,
         "plausible_max, quantity",
     ),
-    "empty orders": (
-        "orders",
-        lambda f: f.iloc[:0],
-        "expect_table_row_count_to_be_between",
-        "",
+    "empty orders": ("orders", lambda f: f.iloc[:0], "expect_table_row_count_to_be_between", ""),
+    "duplicates above threshold": (
+        "orders__lines",
+        lambda f: f.assign(duplicate_share=0.1),
+        BETWEEN,
+        "duplicate_share",
     ),
-    # master data
+    "order date in the future": (
+        "orders__dates",
+        lambda f: _set(f, _first, "order_date", pd.Timestamp("2031-01-01")),
+        BETWEEN,
+        "order_date",
+    ),
+    "order date before the sane minimum": (
+        "orders__dates",
+        lambda f: _set(f, _first, "order_date", pd.Timestamp("1970-01-01")),
+        BETWEEN,
+        "order_date",
+    ),
+    "returns beyond sales": (
+        "orders__series",
+        lambda f: f.assign(return_quantity=500.0),
+        PAIR,
+        "sales_quantity, return_quantity",
+    ),
     "product listed twice": (
         "products",
         lambda f: f.assign(product_id="A"),
@@ -274,7 +255,7 @@ CASES = {
     "product without an id": (
         "products",
         lambda f: _set(f, _first, "product_id", None),
-        "expect_column_values_to_not_be_null",
+        NOT_NULL,
         "product_id",
     ),
     "plant listed twice": (
@@ -283,101 +264,66 @@ CASES = {
         "expect_column_values_to_be_unique",
         "plant_id",
     ),
-    # the run's origin
     "origin before the data": (
         "run",
         lambda f: f.assign(forecast_origin=ORIGIN - 9 * WEEK),
-        "expect_column_pair_values_a_to_be_greater_than_b",
+        PAIR,
         "forecast_origin, data_start_period",
     ),
     "origin after the data": (
         "run",
         lambda f: f.assign(forecast_origin=ORIGIN + WEEK),
-        "expect_column_pair_values_a_to_be_greater_than_b",
+        PAIR,
         "data_end_period, forecast_origin",
     ),
-    "stale extract": (
-        "run",
-        lambda f: f.assign(stale_periods=40),
-        "expect_column_values_to_be_between",
-        "stale_periods",
-    ),
-    # series
+    "stale extract": ("run", lambda f: f.assign(stale_periods=40), BETWEEN, "stale_periods"),
     "a period far above its series' median": (
         "series",
         lambda f: _set(f, _first, "demand", 1e9),
-        "expect_column_pair_values_a_to_be_greater_than_b",
+        PAIR,
         "plausible_max, demand",
     ),
-    "gap in a series": (
-        "series",
-        lambda f: _drop(f, lambda g: g["period_index"].eq(2) & g["series_id"].eq("P1|A")),
-        "expect_column_values_to_be_between",
-        "series.missing_periods",
-    ),
-    "gap hidden by renumbering": (
-        "series",
-        lambda f: _renumber(
-            _drop(f, lambda g: g["period_index"].eq(2) & g["series_id"].eq("P1|A"))
-        ),
-        "expect_column_values_to_be_between",
-        "series.misplaced_periods",
-    ),
-    "index not from zero": (
-        "series",
-        lambda f: f.assign(period_index=f["period_index"] + 1),
-        "expect_column_values_to_be_between",
-        "series.first_index",
-    ),
-    "series short of the origin": (
-        "series",
-        lambda f: _drop(f, _future_run),
-        "expect_column_values_to_be_between",
-        "series.last_period",
-    ),
-    "negative demand": (
-        "series",
-        lambda f: _set(f, _first, "demand", -3.0),
-        "expect_column_values_to_be_between",
-        "demand",
-    ),
-    "null demand": (
-        "series",
-        lambda f: _set(f, _first, "demand", np.nan),
-        "expect_column_values_to_not_be_null",
-        "demand",
-    ),
+    "negative demand": ("series", lambda f: _set(f, _first, "demand", -3.0), BETWEEN, "demand"),
+    "null demand": ("series", lambda f: _set(f, _first, "demand", np.nan), NOT_NULL, "demand"),
     "repeated series period": (
         "series",
         lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True),
         "expect_compound_columns_to_be_unique",
         "series_id, period_start",
     ),
+    "gap in a series": (
+        "series__series",
+        lambda f: _set(f, _first, "missing_periods", 1),
+        BETWEEN,
+        "missing_periods",
+    ),
+    "gap hidden by renumbering": (
+        "series__series",
+        lambda f: _set(f, _first, "misplaced_periods", 2),
+        BETWEEN,
+        "misplaced_periods",
+    ),
+    "index not from zero": (
+        "series__series",
+        lambda f: _set(f, _first, "first_index", 1),
+        BETWEEN,
+        "first_index",
+    ),
+    "series short of the origin": (
+        "series__series",
+        lambda f: _set(f, _first, "last_period", ORIGIN - WEEK),
+        BETWEEN,
+        "last_period",
+    ),
     "missing active product": (
-        "series",
-        lambda f: _drop(f, lambda g: g["product_id"].eq("B")),
-        "expect_column_values_to_be_between",
-        "products.n_series",
+        "series__products",
+        lambda f: _set(f, _first, "n_series", 0),
+        BETWEEN,
+        "n_series",
     ),
-    # backtest
-    "non-finite metric": (
-        "backtest",
-        lambda f: _set(f, _first, "mase", np.inf),
-        "expect_column_values_to_be_between",
-        "mase",
-    ),
-    "missing metric": (
-        "backtest",
-        lambda f: _set(f, _first, "smape", np.nan),
-        "expect_column_values_to_not_be_null",
-        "smape",
-    ),
-    "negative metric": (
-        "backtest",
-        lambda f: _set(f, _first, "rmse", -1.0),
-        "expect_column_values_to_be_between",
-        "rmse",
-    ),
+    "non-finite metric": ("backtest", lambda f: _set(f, _first, "mase", np.inf), BETWEEN, "mase"),
+    "missing metric": ("backtest", lambda f: _set(f, _first, "smape", np.nan), NOT_NULL, "smape"),
+    "negative metric": ("backtest", lambda f: _set(f, _first, "rmse", -1.0), BETWEEN, "rmse"),
     "infinite bias": (
         "backtest",
         lambda f: _set(f, _first, "bias", -np.inf),
@@ -387,7 +333,7 @@ CASES = {
     "no window scored": (
         "backtest",
         lambda f: _set(f, _first, "n_windows", 0),
-        "expect_column_values_to_be_between",
+        BETWEEN,
         "n_windows",
     ),
     "unknown status": (
@@ -396,330 +342,262 @@ CASES = {
         "expect_column_values_to_be_in_set",
         "status",
     ),
-    "missing candidate row": (
+    "repeated candidate row": (
         "backtest",
-        lambda f: _drop(f, _first),
-        "expect_column_values_to_be_between",
-        "series.n_missing_candidates",
+        lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True),
+        "expect_compound_columns_to_be_unique",
+        "series_id, model_name",
     ),
-    # forecast
-    "inverted intervals": (
-        "forecast",
-        lambda f: f.assign(lo_80=f["lo_95"], lo_95=f["lo_80"]),
-        "expect_column_pair_values_a_to_be_greater_than_b",
-        "intervals.upper, lower",
-    ),
-    "wrong number of steps": (
-        "forecast",
-        lambda f: _drop(f, lambda g: g["step"].eq(HORIZON) & g["series_id"].eq("P1|B")),
-        "expect_column_values_to_be_between",
-        "series.n_steps",
+    "missing candidate row": (
+        "backtest__series",
+        lambda f: _set(f, _first, "n_missing_candidates", 1),
+        BETWEEN,
+        "n_missing_candidates",
     ),
     "step beyond the horizon": (
         "forecast",
         lambda f: _set(f, lambda g: g["step"].eq(HORIZON), "step", HORIZON + 1),
-        "expect_column_values_to_be_between",
+        BETWEEN,
         "step",
-    ),
-    "missing series": (
-        "forecast",
-        lambda f: _drop(f, lambda g: g["series_id"].eq("P2|A")),
-        "expect_column_values_to_be_between",
-        "series.n_steps",
-    ),
-    "implausible forecast": (
-        "forecast",
-        lambda f: _set(f, _first, ["forecast", "hi_80", "hi_95"], [1e6, 2e6, 3e6]),
-        "expect_column_pair_values_a_to_be_greater_than_b",
-        "series.plausible_max, forecast_max",
     ),
     "negative forecast": (
         "forecast",
-        lambda f: _set(f, _first, ["forecast", "lo_80", "lo_95"], [-1.0, -2.0, -3.0]),
-        "expect_column_values_to_be_between",
+        lambda f: _set(f, _first, "forecast", -1.0),
+        BETWEEN,
         "forecast",
+    ),
+    "unknown method": (
+        "forecast",
+        lambda f: _set(f, _first, "method", "guess"),
+        "expect_column_values_to_be_in_set",
+        "method",
+    ),
+    "wrong number of steps": (
+        "forecast__series",
+        lambda f: _set(f, _first, "n_steps", 2),
+        BETWEEN,
+        "n_steps",
+    ),
+    "implausible forecast": (
+        "forecast__series",
+        lambda f: _set(f, _first, "forecast_max", 1e6),
+        PAIR,
+        "plausible_max, forecast_max",
+    ),
+    "crossed intervals": (
+        "forecast__intervals",
+        lambda f: _set(f, _first, "lower", 13.0),
+        PAIR,
+        "upper, lower",
     ),
     "mixed origins": (
-        "forecast",
-        lambda f: f.assign(
-            period_start=f["period_start"].where(
-                f["series_id"].ne("P1|A"), f["period_start"] + WEEK
-            )
-        ),
-        "expect_column_values_to_be_between",
-        "run.period_starts_per_step",
-    ),
-    "mixed runs": (
-        "forecast",
-        lambda f: f.assign(run_id=np.where(f["series_id"].eq("P1|A"), "r1", "r2")),
-        "expect_column_values_to_be_between",
-        "run.run_ids",
+        "forecast__run",
+        lambda f: f.assign(period_starts_per_step=2),
+        BETWEEN,
+        "period_starts_per_step",
     ),
 }
-
-
-# Defects that, rightly, break a second rule as well.
-ALSO_FAILS = {
-    "infinite quantity": {
-        ("expect_column_pair_values_a_to_be_greater_than_b", "plausible_max, quantity")
-    },
-    "index not from zero": {
-        ("expect_column_values_to_be_between", "series.missing_periods"),
-        ("expect_column_values_to_be_between", "series.misplaced_periods"),
-    },
+ALSO_FAILS = {  # defects that, rightly, break a second rule as well
+    "infinite quantity": {(PAIR, "plausible_max, quantity")},
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_each_rule_fails_on_its_defect(case):
-    suite, spoil, expectation, column = CASES[case]
-    with pytest.raises(GateFailed) as raised:
-        run_gate(suite, spoil(FRAMES[suite]()), run_id="t", context=CONTEXTS[suite])
-    assert failed(raised.value.results) == {(expectation, column)} | ALSO_FAILS.get(case, set())
-    message = str(raised.value)
-    assert f"Gate '{suite}' failed" in message
-    assert expectation in message
-    assert column.split(".")[-1] in message
-    assert "Traceback" not in message
+def test_each_rule_fails_on_its_defect(ctx, case):
+    name, spoil, expectation, column = CASES[case]
+    results, report = check(ctx, name, spoil(FRAMES[name]()))
+    assert failed(results) == {(expectation, column)} | ALSO_FAILS.get(case, set())
+    assert report.startswith(f"Gate '{name}' failed")
+    assert expectation in report and column.split(", ")[-1] in report
 
 
-def test_failure_message_shows_offending_rows():
+def test_a_report_names_rule_why_and_offending_rows(ctx):
     frame = orders()
     frame.loc[[3, 7], "quantity"] = np.nan
-    frame.loc[5, "order_date"] = pd.Timestamp("2031-01-01")
-    with pytest.raises(GateFailed) as raised:
-        run_gate("orders", frame, run_id="t", context=CONTEXTS["orders"])
-    message = str(raised.value)
-    assert message.startswith("Gate 'orders' failed: 2 of ")
-    assert "quantity values must never be null" in message  # the rule in words
-    assert "observed: 2 of 19 rows unexpected" in message
-    rows = [line.split() for line in message.splitlines() if "orders.csv" in line]
+    results, report = check(ctx, "orders", frame)
+    assert report.startswith("Gate 'orders' failed: 1 of 9 expectations on int_orders__screened")
+    assert "rule: quantity values must never be null" in report
+    assert "why: The quantity did not parse as a number." in report
+    assert "observed: 2 of 18 rows unexpected" in report
+    rows = [line.split() for line in report.splitlines() if "orders.csv" in line]
     assert rows == [
-        ["orders.csv", "5", "P1", "A", "2024-01-22", "NaN"],
-        ["orders.csv", "9", "P1", "B", "2024-01-08", "NaN"],
+        ["orders.csv", "5", "P1", "A", "2024-01-22", "null"],
+        ["orders.csv", "9", "P1", "B", "2024-01-08", "null"],
     ]
-    assert "less than or equal to 2024-12-31" in message
-    date_row = next(line for line in message.splitlines() if line.strip().startswith("2031"))
-    assert date_row.split() == ["2031-01-01", "1", "6"]  # the date, its lines, the first line
+    sample = json.loads(results.loc[~results["success"], "failing_rows_sample"].iloc[0])
+    assert [r["source_row"] for r in sample] == [5, 9]
 
 
-def test_in_build_a_failure_is_recorded_and_returned_as_blocking_rows(tmp_path):
-    """Inside dbt the gate does not raise: the post-hook gate_verdict fails the node with
-    the report, so dbt prints the report and not a Python traceback."""
-    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+def test_pair_failures_show_both_values_by_key(ctx):
+    frame = FRAMES["forecast__series"]()
+    frame.loc[1, "forecast_max"] = 1e6
+    _, report = check(ctx, "forecast__series", frame)
+    row = next(line.split() for line in report.splitlines() if line.strip().startswith("P1|B"))
+    assert row == ["P1|B", "151", "1e+06"]  # key, then plausible_max and forecast_max
+
+
+def test_thresholds_are_suite_parameters(ctx):
+    lines = FRAMES["orders__lines"]().assign(duplicate_share=0.1)
+    assert check(ctx, "orders__lines", lines, max_duplicate_share=0.2)[1] is None
+    frame = series()
+    frame.loc[0, "demand"] = -3.0
+    assert check(ctx, "series", frame, min_demand=-np.inf)[1] is None
+    stale = FRAMES["run"]().assign(stale_periods=400)
+    assert check(ctx, "run", stale, max_staleness_periods=np.inf)[1] is None  # var null
+
+
+def test_a_missing_parameter_is_named(ctx):
+    with pytest.raises(ValueError, match=r"\['horizon'\]"):
+        check(ctx, "forecast", forecast(), horizon=None)
+
+
+def test_a_missing_column_fails_readably(ctx):
+    results, report = check(ctx, "orders", orders().drop(columns=["plant_id"]))
+    assert ("expect_column_values_to_not_be_null", "plant_id") in failed(results)
+    assert "plant_id" in report and "error:" in report
+
+
+def _started(con, modes='{"orders": "fail"}'):
     con.execute(
-        "create table int_run__started as select 'r1' as run_id, current_date as run_date,"
+        "create table int_run__started as select 'r1' as run_id, date '2024-12-31' as run_date,"
         " 0.01 as max_duplicate_share, false as allow_negative_demand,"
-        """ '{"orders": "fail"}' as gate_modes"""
+        f" 13 as max_staleness_periods, '{modes}' as gate_modes,"
+        " null::varchar as data_docs_path"
     )
+
+
+def test_in_build_failures_are_recorded_and_come_back_blocking(tmp_path):
+    """Inside dbt the gate does not raise: the post-hook gate_verdict fails the node with the
+    report (dbt would print a traceback before a Python exception). gate_results keeps the
+    rows even when dbt rolls the model back."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _started(con)
     frame = orders()
     frame.loc[0, "product_id"] = None
-    results = gate_in_build("orders", frame, con)
-    blocking = results[results["blocking"]]
-    assert len(blocking) == 1 and blocking["column_name"].iloc[0] == "product_id"
-    assert blocking["report"].iloc[0].startswith("Gate 'orders' failed")
-    assert con.execute("select count(*) from gate_results where run_id = 'r1'").fetchone()[0] > 0
-
-
-def test_negative_demand_passes_when_the_var_allows_it():
-    frame = series()
-    frame.loc[0, "demand"] = -3.0
-    context = {**CONTEXTS["series"], "allow_negative_demand": True}
-    results = run_gate("series", frame, run_id="t", context=context)
-    skipped = results[results["success"].isna()]
-    assert list(skipped["column_name"]) == ["demand"]
-    assert skipped["observed_value"].iloc[0].startswith("skipped")
-
-
-def test_duplicate_threshold_comes_from_context():
-    frame = orders()
-    frame.loc[frame.index < 2, "is_duplicate"] = True  # 2 of 19 lines
-    context = {**CONTEXTS["orders"], "max_duplicate_share": 0.2}
-    assert run_gate("orders", frame, run_id="t", context=context)["success"].all()
-
-
-def test_unknown_context_key_is_refused():
-    with pytest.raises(ValueError, match="allow_negative_demmand"):
-        run_gate("series", series(), context={"allow_negative_demmand": True})
-
-
-def test_missing_required_parameter_is_named():
-    context = {k: v for k, v in CONTEXTS["forecast"].items() if k != "horizon"}
-    with pytest.raises(ValueError, match=r"context\['horizon'\]"):
-        run_gate("forecast", forecast(), context=context)
-
-
-def test_missing_column_fails_readably():
-    frame = orders().drop(columns=["plant_id"])
-    with pytest.raises(GateFailed) as raised:
-        run_gate("orders", frame, run_id="t", context=CONTEXTS["orders"])
-    assert "plant_id" in str(raised.value)
-    assert "does not exist" in str(raised.value)
-
-
-def test_a_duckdb_relation_is_validated_like_its_frame(tmp_path):
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    frame = orders()
-    frame.loc[0, "product_id"] = None
-    con.register("_frame", frame)
-    con.execute("create table stg_erp__orders as select * from _frame")
-    relation = con.table("stg_erp__orders")
-    with pytest.raises(GateFailed) as raised:
-        run_gate("orders", relation, run_id="t", context=CONTEXTS["orders"])
-    assert failed(raised.value.results) == {("expect_column_values_to_not_be_null", "product_id")}
-
-
-# --- recording ----------------------------------------------------------------------
-
-
-def test_results_are_recorded_even_when_the_gate_fails_and_the_caller_rolls_back(tmp_path):
-    db = tmp_path / "warehouse.duckdb"
-    con = duckdb.connect(str(db))
-    con.begin()  # like dbt's transaction around the gate model
-    con.execute("create table gate_model_output as select 1 as x")
-    frame = orders()
-    frame.loc[0, "product_id"] = None
-    with pytest.raises(GateFailed):
-        run_gate("orders", frame, con=con, run_id="r1", context=CONTEXTS["orders"])
+    con.begin()
+    out = gates.gate_in_build(
+        {"int_orders__screened": frame, "stg_erp__plants": FRAMES["plants"]()}, con
+    )
     con.rollback()
-    con.close()
-
-    con = duckdb.connect(str(db), read_only=True)
-    tables = {
-        r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
-    }
-    assert "gate_model_output" not in tables  # the caller's own work was rolled back
+    blocking = out[out["blocking"]]
+    assert list(blocking["column_name"]) == ["product_id"]
+    assert blocking["report"].iloc[0].startswith("Gate 'orders' failed")
+    assert str(tmp_path / "wh_data_docs" / "index.html") in blocking["report"].iloc[0]
     rows = con.execute(
-        "select count(*), count(*) filter (where not success), any_value(mode) "
-        "from main.gate_results where run_id = 'r1'"
-    ).fetchall()[0]
-    assert rows == (gates.load_suite("orders").n_checks, 1, "fail")
-    sample = con.execute(
-        "select failing_rows_sample from main.gate_results where not success"
-    ).fetchall()[0][0]
-    assert '"product_id": null' in sample and '"source_row": 2' in sample
-    con.close()
-
-
-def test_warn_mode_records_and_does_not_raise(tmp_path):
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    frame = series()
-    frame.loc[0, "demand"] = -3.0
-    run_gate("series", frame, con=con, run_id="r1", mode="warn", context=CONTEXTS["series"])
-    results = run_gate(
-        "series", frame, con=con, run_id="r2", mode="warn", context=CONTEXTS["series"]
-    )
-    assert results["success"].eq(False).sum() == 1
-    assert not results["blocking"].any()
-    assert results["report"].dropna().str.startswith("Gate 'series' failed").tolist() == [True]
-    counts = con.execute(
-        "select run_id, count(*) from main.gate_results where mode = 'warn' group by 1 order by 1"
+        "select suite, count(*), count(*) filter (where not success) from gate_results "
+        "where run_id = 'r1' group by 1 order by 1"
     ).fetchall()
-    assert counts == [("r1", len(results)), ("r2", len(results))]
+    assert rows == [("orders", 9, 1), ("plants", 2, 0)]
+    assert list(con.execute("select * from gate_results limit 0").df()) == gates.RESULT_COLUMNS
+    # Great Expectations' own store and Data Docs, beside the warehouse
+    assert list((tmp_path / "wh_gx_results" / "orders").rglob("*.json"))
+    assert (tmp_path / "wh_data_docs" / "index.html").is_file()
 
 
-def test_without_raising_the_failed_rows_say_blocking_and_carry_the_report(tmp_path):
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    frame = series()
-    frame.loc[0, "demand"] = -3.0
-    results = run_gate(
-        "series", frame, con=con, run_id="r1", context=CONTEXTS["series"], raise_on_failure=False
-    )
-    blocking = results[results["blocking"]]
-    assert list(blocking["column_name"]) == ["demand"]
-    assert "demand values must be greater than or equal to 0" in blocking["report"].iloc[0]
-    recorded = con.execute("select * from main.gate_results limit 0").df().columns
-    assert list(recorded) == gates.RESULT_COLUMNS
+def test_warn_mode_records_and_does_not_block(tmp_path):
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _started(con, modes='{"orders": "warn"}')
+    lines = FRAMES["orders__lines"]().assign(duplicate_share=0.5)
+    out = gates.gate_in_build({"chk_orders__lines": lines}, con)
+    assert out["success"].eq(False).sum() == 1 and not out["blocking"].any()
+    assert out["mode"].eq("warn").all()
 
 
-# --- the standalone check -------------------------------------------------------------
+def test_old_results_are_pruned(tmp_path):
+    for i in range(5):
+        run = tmp_path / "orders" / f"run{i}"
+        run.mkdir(parents=True)
+        os.utime(run, (i, i))
+    gates.prune(tmp_path, keep=2)
+    assert sorted(p.name for p in (tmp_path / "orders").iterdir()) == ["run3", "run4"]
 
 
-def _warehouse(path, spoil=None):
-    frames = {name: build() for name, build in FRAMES.items()}
+# --- the standalone check on a built warehouse -----------------------------------------
+
+
+TABLES = {
+    "int_orders__screened": "orders",
+    "chk_orders__lines": "orders__lines",
+    "chk_orders__dates": "orders__dates",
+    "chk_orders__series": "orders__series",
+    "stg_erp__products": "products",
+    "stg_erp__plants": "plants",
+    "int_run__context": "run",
+    "int_series__filled": "series",
+    "chk_series__series": "series__series",
+    "chk_series__products": "series__products",
+    "int_forecast__backtest": "backtest",
+    "chk_backtest__series": "backtest__series",
+    "int_forecast__predictions": "forecast",
+    "chk_forecast__series": "forecast__series",
+    "chk_forecast__intervals": "forecast__intervals",
+    "chk_forecast__run": "forecast__run",
+}
+
+
+def _warehouse(path, spoil=None, drop=()):
+    frames = {table: FRAMES[name]() for table, name in TABLES.items()}
+    frames["int_run__context"] = frames["int_run__context"].assign(horizon=HORIZON)
     if spoil:
         spoil(frames)
     con = duckdb.connect(str(path))
-    frames["products"] = frames["products"].assign(
-        product_name="a", product_group="g", launch_date=pd.NaT, discontinued_date=pd.NaT
-    )
-    frames["run"] = frames["run"].assign(run_id="run-1", frequency="week", horizon=HORIZON)
-    tables = {
-        gates.load_suite(name).table: frame for name, frame in frames.items() if name[0] != "_"
-    }
-    tables["int_series__profiled"] = pd.DataFrame(
-        {"series_id": SERIES, "is_backtestable": True, "lifecycle": "active"}
-    )
-    tables["int_run__started"] = pd.DataFrame(
-        {
-            "run_id": ["run-1"],
-            "run_date": [pd.Timestamp("2024-12-31").date()],
-            "max_duplicate_share": [0.01],
-            "allow_negative_demand": [False],
-        }
-    )
-    for name, frame in tables.items():
-        if name in frames.get("_drop", ()):
-            continue
-        con.register("_frame", frame)
-        con.execute(f"create table {name} as select * from _frame")
-        con.unregister("_frame")
+    _started(con)
+    for table, frame in frames.items():
+        if table not in drop:
+            con.register("_frame", frame)
+            con.execute(f"create table {table} as select * from _frame")
+            con.unregister("_frame")
     con.close()
     return path
 
 
-def test_check_warehouse_passes_a_good_warehouse_and_writes_data_docs(tmp_path, capsys):
+def test_check_passes_a_good_warehouse_and_writes_offline_data_docs(tmp_path, capsys):
     db = _warehouse(tmp_path / "good.duckdb")
-    docs = tmp_path / "docs"
-    assert check_warehouse(db, docs) == 0
+    assert gates.check_warehouse(db, tmp_path / "docs") == 0
     out = capsys.readouterr().out
-    assert [line.split()[:2] for line in out.splitlines()[: len(FRAMES)]] == [
-        [suite, "passed"] for suite in FRAMES
-    ]
-    assert (docs / "index.html").is_file()
-    assert list((docs / "validations").rglob("*.html"))
+    lines = [line.split()[:2] for line in out.splitlines()[: len(TABLES)]]
+    assert sorted(lines) == sorted([name, "passed"] for name in TABLES.values())
+    index = (tmp_path / "docs" / "index.html").read_text()
+    assert "static/vendor/js/jquery.min.js" in index and "code.jquery.com" not in index
+    assert len(list((tmp_path / "docs" / "validations").rglob("*.html"))) == len(TABLES)
 
 
-def test_check_warehouse_fails_a_bad_warehouse(tmp_path, capsys):
+def test_check_fails_a_bad_warehouse_naming_each_failure(tmp_path, capsys):
     def spoil(frames):
-        # after the build's run date (int_run__started), though before today
-        frames["orders"].loc[0, "order_date"] = pd.Timestamp("2025-06-01")
-        frames["series"].loc[0, "demand"] = -3.0
-        frames["_drop"] = ("int_forecast__predictions",)
+        frames["chk_orders__dates"].loc[0, "order_date"] = pd.Timestamp("2025-06-01")
+        frames["int_series__filled"].loc[0, "demand"] = -3.0
 
-    db = _warehouse(tmp_path / "bad.duckdb", spoil)
-    assert check_warehouse(db, tmp_path / "docs") == 1
+    db = _warehouse(tmp_path / "bad.duckdb", spoil, drop=("int_forecast__predictions",))
+    assert gates.check_warehouse(db, tmp_path / "docs") == 1
     out = capsys.readouterr().out
-    assert "orders    1 of" in out and "(dates.order_date)" in out
-    assert "series    1 of" in out and "expect_column_values_to_be_between(demand)" in out
-    assert "forecast  missing: no table main.int_forecast__predictions" in out
+    assert (
+        "orders__dates        1 of 1 failed: expect_column_values_to_be_between(order_date)" in out
+    )
+    assert "series               1 of 10 failed" in out, out
+    assert "forecast             missing: no table main.int_forecast__predictions" in out
     assert "Traceback" not in out
-    assert (tmp_path / "docs" / "index.html").is_file()
 
 
-def test_check_warehouse_takes_the_dbt_vars_as_params(tmp_path, capsys):
-    def spoil(frames):
-        frames["series"].loc[0, "demand"] = -3.0
-
-    db = _warehouse(tmp_path / "w.duckdb", spoil)
-    params = {"allow_negative_demand": True}
-    assert check_warehouse(db, tmp_path / "docs", run_date="2024-12-31", params=params) == 0
-    with pytest.raises(ValueError, match="allow_negative_demmand"):
-        check_warehouse(db, tmp_path / "docs", params={"allow_negative_demmand": True})
-
-
-def test_check_warehouse_without_a_file_says_so(tmp_path, capsys):
-    assert check_warehouse(tmp_path / "nope.duckdb", tmp_path / "docs") == 1
+def test_check_without_a_file_says_so(tmp_path, capsys):
+    assert gates.check_warehouse(tmp_path / "nope.duckdb", tmp_path / "docs") == 1
     assert "no warehouse file" in capsys.readouterr().out
 
 
-def test_a_cold_start_is_not_judged_against_its_own_short_history():
-    frame = forecast()
-    first = frame["series_id"] == SERIES[0]
-    frame.loc[first, ["forecast", "lo_95", "lo_80", "hi_80", "hi_95"]] = [500, 400, 450, 550, 600]
-    context = CONTEXTS["forecast"]
-    with pytest.raises(GateFailed, match="plausible_max"):
-        run_gate("forecast", frame, run_id="t", context=context)
-    frame.loc[first, "method"] = "cold_start"
-    results = run_gate("forecast", frame, run_id="t", context=context)
-    assert results["success"].dropna().all()
+def test_the_committed_gx_project_is_what_build_gx_writes(tmp_path):
+    """scripts/build_gx.py is idempotent: run on a copy of gx/, it changes nothing."""
+    import shutil
+
+    shutil.copytree(ROOT / "gx", tmp_path / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    env = {**os.environ, "DEMANDCAST_GX_RESULTS": str(tmp_path / "r")}
+    env["DEMANDCAST_DATA_DOCS"] = str(tmp_path / "d")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_gx.py"), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for path in (ROOT / "gx").rglob("*"):
+        if path.is_file() and "uncommitted" not in path.parts:
+            copy = tmp_path / path.relative_to(ROOT)
+            assert copy.read_text() == path.read_text(), f"{path} differs from build_gx.py"
