@@ -265,6 +265,32 @@ def test_report_in_chromium(page, built, browser, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
+def test_data_docs_render_offline_in_chromium(built, browser, tmp_path):
+    """The Data Docs the build's checkpoints wrote: the index lists every validation, the
+    page styles itself and runs its scripts from vendored copies, no request leaves."""
+    index = built.db.with_name("wh_data_docs") / "index.html"
+    browser.open(index)
+    browser.js("new Promise(r => setTimeout(r, 500))")  # bootstrap-table fills the table
+    links = browser.js(
+        "Array.from(document.querySelectorAll('a[href*=\"validations/\"]')).map(a => a.href)"
+    )
+    suites = {link.split("/validations/")[1].split("/")[0] for link in links}
+    assert len(suites) == 16 and {"orders", "orders__lines", "forecast__intervals"} <= suites
+    assert browser.js("typeof jQuery") == "function"
+    assert browser.js("typeof jQuery.fn.bootstrapTable") == "function"
+    font = "getComputedStyle(document.body).fontFamily"
+    assert "apple-system" in browser.js(font) or "Segoe" in browser.js(font)  # bootstrap's
+    leaving = [u for u in browser.requests() if not u.startswith(LOCAL_SCHEMES)]
+    assert leaving == [], leaving
+    assert browser.errors() == []
+    # and one validation page
+    browser.open(index.parent / links[0].split("wh_data_docs/")[1])
+    assert browser.js("document.querySelectorAll('table').length") > 0
+    leaving = [u for u in browser.requests() if not u.startswith(LOCAL_SCHEMES)]
+    assert leaving == [], leaving
+    assert browser.errors() == []
+
+
 def test_blocked_request_is_caught(browser, tmp_path):
     """The harness itself: a page that asks for a remote image is seen asking."""
     bad = tmp_path / "bad.html"
