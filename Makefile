@@ -37,13 +37,12 @@ $(DEMO_DIR)/orders.parquet: | $(BIN)/dbt
 
 demo: setup $(DEMO_DIR)/orders.parquet  ## generate the demo plant, build every table, write the report
 	$(BIN)/demandcast build --raw $(DEMO_DIR)
-	$(BIN)/demandcast check --db warehouse/dev.duckdb --docs reports/data_docs
 	$(BIN)/demandcast report --db warehouse/dev_published.duckdb --warehouse warehouse/dev.duckdb \
 	  --out reports/forecast.html
 
 lint: setup  ## ruff on the package, sqlfluff on the SQL
-	$(BIN)/ruff check src tests scripts python_models
-	$(BIN)/ruff format --check src tests scripts python_models
+	$(BIN)/ruff check src tests scripts python_models models
+	$(BIN)/ruff format --check src tests scripts python_models models
 	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/sqlfluff lint models tests/data
 	$(BIN)/dbt-score lint --run-dbt-parse --show failing-items  # docs and tests of every node: 10.0
 
@@ -55,7 +54,7 @@ ci-check: setup  ## build a small demo on the ci target with every gate, then th
 	$(BIN)/demandcast demo --out data/ci --products 60
 	$(BIN)/demandcast build --target ci --raw data/ci
 	DEMANDCAST_RAW_PATH=data/ci $(BIN)/dbt source freshness --target ci
-	$(BIN)/demandcast check --db warehouse/ci.duckdb --docs reports/data_docs
+	$(BIN)/demandcast check --db warehouse/ci.duckdb
 	$(BIN)/demandcast report --db warehouse/ci_published.duckdb --warehouse warehouse/ci.duckdb \
 	  --out reports/forecast_ci.html
 

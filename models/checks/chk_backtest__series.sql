@@ -54,7 +54,7 @@ final as (
             as missing_candidates
     from expected
     left join missing on expected.series_id = missing.series_id
-    group by expected.series_id
+    group by all
 
 )
 

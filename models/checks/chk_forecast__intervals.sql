@@ -5,9 +5,13 @@
 
 {%- set levels = var('levels') | sort %}
 {%- set chain = [] %}
-{%- for level in levels | reverse %}{% do chain.append('lo_' ~ level) %}{% endfor %}
+{%- for level in levels | reverse %}
+    {%- do chain.append('lo_' ~ level) %}
+{%- endfor %}
 {%- do chain.append('forecast') %}
-{%- for level in levels %}{% do chain.append('hi_' ~ level) %}{% endfor %}
+{%- for level in levels %}
+    {%- do chain.append('hi_' ~ level) %}
+{%- endfor %}
 
 with
 
@@ -19,12 +23,8 @@ predictions as (
 
 final as (
 
-    {%- for i in range(chain | length - 1) %}
-        {%- if not loop.first %}
-
-        union all
-        {%- endif %}
-
+    {% for i in range(chain | length - 1) %}
+        {% if not loop.first %}union all{% endif %}
         select
             series_id,
             step,
@@ -32,7 +32,7 @@ final as (
             cast({{ chain[i] }} as double) as lower,
             cast({{ chain[i + 1] }} as double) as upper
         from predictions
-    {%- endfor %}
+    {% endfor %}
 
 )
 

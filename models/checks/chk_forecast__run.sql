@@ -15,7 +15,7 @@ per_step as (
         step,
         count(distinct period_start) as n_period_starts
     from predictions
-    group by step
+    group by all
 
 ),
 

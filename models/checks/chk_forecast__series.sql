@@ -27,7 +27,9 @@ filled as (
 
 expected as (
 
-    select series_id from profiled where lifecycle <> 'discontinued'
+    select series_id
+    from profiled
+    where lifecycle <> 'discontinued'
     union
     select series_id from predictions
 
@@ -41,7 +43,7 @@ history as (
             quantile_cont(demand, 0.9) filter (where demand > 0), 0
         ) as history_p90
     from filled
-    group by series_id
+    group by all
 
 ),
 
@@ -53,7 +55,7 @@ steps as (
         max(forecast) as forecast_max,
         bool_and(method = 'cold_start') as is_cold_start
     from predictions
-    group by series_id
+    group by all
 
 ),
 

@@ -17,7 +17,7 @@ final as (
         min(order_line_id) as first_order_line_id
     from orders
     where order_date is not null
-    group by order_date
+    group by all
 
 )
 

@@ -23,7 +23,7 @@ final as (
         ) as return_quantity
     from orders
     where not coalesce(is_duplicate, false)
-    group by plant_id, product_id
+    group by all
 
 )
 

@@ -60,7 +60,7 @@ final as (
         count(distinct filled.series_id) as n_series
     from active
     left join filled on active.product_id = filled.product_id
-    group by active.product_id
+    group by all
 
 )
 

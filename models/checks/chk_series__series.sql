@@ -36,7 +36,7 @@ final as (
         min(period_start) as first_period,
         max(period_start) as last_period
     from placed
-    group by series_id
+    group by all
 
 )
 

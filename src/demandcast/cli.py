@@ -128,7 +128,11 @@ def _check(argv: list[str]) -> int:
         default=os.environ.get("DEMANDCAST_DB", "warehouse/dev.duckdb"),
         help="DuckDB file built by dbt (default: $DEMANDCAST_DB or warehouse/dev.duckdb)",
     )
-    parser.add_argument("--docs", default="reports/data_docs", help="folder for the Data Docs HTML")
+    parser.add_argument(
+        "--docs",
+        default=None,
+        help="folder of the Data Docs (default: beside the warehouse, <db>_data_docs/)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     from demandcast import gates
@@ -152,7 +156,7 @@ COMMANDS = {
     "build": (_build, "dbt build with the project's profiles; publishes a run that passes"),
     "report": (_report, "write one self-contained HTML report of the published run"),
     "evaluate": (_evaluate, "score fct_demand_forecast and baselines against actuals"),
-    "check": (_check, "run the data-quality suites on a built warehouse; write Data Docs"),
+    "check": (_check, "run the Great Expectations checkpoints on a built warehouse"),
     "demo": (_demo, "write the demo plant's raw files (orders, products, plants, truth)"),
 }
 

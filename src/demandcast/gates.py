@@ -487,7 +487,7 @@ def check_warehouse(
             if report:
                 failed_any = True
                 names = ", ".join(
-                    f"{e}({c})" for e, c in zip(failed.expectation, failed.column_name)
+                    f"{e}({c})" for e, c in zip(failed.expectation, failed.column_name, strict=True)
                 )
                 print(f"{checkpoint:<{width}}  {len(failed)} of {len(frame)} failed: {names}")
                 reports.append(report)
