@@ -393,6 +393,7 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
             _num(r.n_wins),
             _pct(r.win_share),
             _num(r.n_series),
+            _num(r.n_compared),
             _num(r.median_score, 3),
             _num(r.mean_mase, 3),
             _pct(r.mean_wape),
@@ -417,6 +418,7 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
         "series won",
         "win share",
         "series scored",
+        "series compared",
         f"median {_e(metric)}",
         "mean MASE",
         "mean WAPE",
@@ -424,8 +426,10 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
     ]
     return (
         '<h2 id="leaderboard">Model leaderboard</h2>'
-        f"<p>Every candidate's backtest over all series, most series won first; the "
-        f"champion of each series was picked on {_e(metric)}.</p>"
+        f"<p>Every candidate's backtest, most series won first; scores are over the "
+        f"series compared (those every ranked candidate of the class scored), so "
+        f"candidates are compared on the same series; the champion of each series "
+        f"was picked on {_e(metric)}.</p>"
         + _table(
             [
                 "demand class",
