@@ -1025,3 +1025,54 @@ def forecast_run(
             f"({reuse['previous_run_id'].nunique()} earlier run(s)), nothing fitted for them"
         )
     return out
+
+
+# ------------------------------------------------------------------ rebuilding a run
+
+
+def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFrame:
+    """A past run's forecast of some series, from the memory alone: each series'
+    fct_model_registry row of the run (champion, settings, interval scale, demand class),
+    its history from fct_demand_history up to the run's origin (checked against the
+    registry's fingerprint: a ValueError when the history was restated since), and the
+    run's calibration (demandcast_calibration_memory). For series the run forecast with a
+    champion whose interval scale is on record (backtested ones); the result has the
+    columns of int_forecast__predictions."""
+    registry = con.execute(
+        "select * from main.fct_model_registry where run_id = ? and champion is not null",
+        [run_id],
+    ).df()
+    if series_ids is not None:
+        registry = registry[registry["series_id"].isin(list(series_ids))]
+    if registry.empty:
+        raise ValueError(f"run {run_id}: no registry row with a champion for these series")
+    values = json.loads(registry["settings"].iloc[0])
+    settings = Settings(**{**values, "n_jobs": 1})
+    origin = pd.Timestamp(registry["forecast_origin"].iloc[0])
+    con.register("_rebuild_ids", registry[["series_id"]])
+    history = con.execute(
+        "select series_id, period_start, demand from main.fct_demand_history "
+        "where series_id in (select series_id from _rebuild_ids) and period_start <= ? "
+        "order by series_id, period_start",
+        [origin.date()],
+    ).df()
+    con.unregister("_rebuild_ids")
+    prints = history_fingerprints(history).set_index("series_id")["history_fingerprint"]
+    restated = registry.loc[
+        prints.reindex(registry["series_id"]).to_numpy() != registry["history_fingerprint"],
+        "series_id",
+    ]
+    if len(restated):
+        raise ValueError(
+            f"run {run_id}: the history of {len(restated)} series differs from the one the "
+            f"model was fitted on (e.g. {restated.iloc[0]})"
+        )
+    calibration = con.execute(
+        "select * exclude (run_id) from main.demandcast_calibration_memory where run_id = ?",
+        [run_id],
+    ).df()
+    profiles = registry[["series_id", "demand_class"]].assign(
+        lifecycle="active", product_group=None
+    )
+    champions = registry[["series_id", "champion", "interval_scale", "scale_mae"]]
+    return forecast_series(history, profiles, champions, settings, calibration=calibration)
