@@ -96,7 +96,9 @@ final as (
         cast(
             {{ var('retrain_min_new_periods') }} as integer
         ) as retrain_min_new_periods,
-        cast({{ var('retrain_shift_window') }} as integer) as retrain_shift_window,
+        cast(
+            {{ var('retrain_shift_window') }} as integer
+        ) as retrain_shift_window,
         cast({{ var('retrain_shift_z') }} as double) as retrain_shift_z,
         cast(
             {{ var('retrain_variance_ratio') }} as double
