@@ -171,11 +171,15 @@ def read_previous_state(con: Any) -> pd.DataFrame:
     )
     return con.execute(
         f"""
+        with r as (
+            select *
+            from main.fct_model_registry
+            qualify row_number() over (
+                partition by series_id order by registered_at desc, run_id desc
+            ) = 1
+        )
         select r.*, {forecast} as has_forecast
-        from main.fct_model_registry as r
-        qualify row_number() over (
-            partition by r.series_id order by r.registered_at desc, r.run_id desc
-        ) = 1
+        from r
         """
     ).df()
 
