@@ -18,6 +18,9 @@
         'n_windows', 'step_size', 'backtest_refit', 'selection_metric',
         'selection_margin', 'single_margin', 'ensemble_top_k', 'route_by_class',
         'candidates', 'levels', 'n_jobs', 'engine', 'min_train_length',
+        'retrain', 'retrain_max_age', 'retrain_decay_ratio',
+        'retrain_min_new_periods', 'retrain_shift_window', 'retrain_shift_z',
+        'retrain_variance_ratio',
         'lifecycle_periods', 'max_duplicate_share', 'allow_negative_demand',
         'outlier_ratio', 'outlier_action', 'max_forecast_multiple',
         'max_staleness_periods', 'gate_modes', 'data_docs_path', 'published_path',
@@ -85,7 +88,10 @@
 
 {#- The append-only tables: they keep every published run's rows. -#}
 {% macro append_only_tables() %}
-    {{ return(['fct_forecast_history', 'fct_model_registry']) }}
+    {{ return([
+        'fct_forecast_history', 'fct_model_registry', 'fct_retrain_decisions',
+        'demandcast_backtest_memory', 'demandcast_calibration_memory',
+    ]) }}
 {% endmacro %}
 
 

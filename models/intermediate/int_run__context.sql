@@ -86,6 +86,23 @@ final as (
         cast({{ var('backtest_refit') }} as boolean) as backtest_refit,
         cast({{ var('ensemble_top_k') }} as integer) as ensemble_top_k,
         cast({{ var('route_by_class') }} as boolean) as route_by_class,
+        -- when a series is selected again (retrain.py)
+        {{ sql_string(var('retrain')) }} as retrain,
+        cast(
+            {{ 'null' if var('retrain_max_age') is none
+                else var('retrain_max_age') }} as integer
+        ) as retrain_max_age,
+        cast({{ var('retrain_decay_ratio') }} as double) as retrain_decay_ratio,
+        cast(
+            {{ var('retrain_min_new_periods') }} as integer
+        ) as retrain_min_new_periods,
+        cast(
+            {{ var('retrain_shift_window') }} as integer
+        ) as retrain_shift_window,
+        cast({{ var('retrain_shift_z') }} as double) as retrain_shift_z,
+        cast(
+            {{ var('retrain_variance_ratio') }} as double
+        ) as retrain_variance_ratio,
         origin.data_start_date,
         origin.data_end_date,
         -- what the run gate holds the origin to

@@ -48,6 +48,7 @@ final as (
         metrics.rmsse,
         metrics.status,
         metrics.error_message,
+        metrics.n_fits,
         -- a per-series top-k champion, MeanTopK[A|B|C], is a MeanTopK win
         coalesce(
             metrics.model_name = split_part(champions.champion, '[', 1), false
@@ -56,7 +57,10 @@ final as (
         -- context
         series.demand_class,
         context.run_id,
-        context.forecast_origin
+        context.forecast_origin,
+        -- the run that backtested the series (earlier runs' rows are carried)
+        metrics.backtest_run_id,
+        metrics.backtest_origin
     from metrics
     inner join series
         on metrics.series_id = series.series_id

@@ -1,5 +1,9 @@
-{#- The model registry: each good run's champion per series, appended and
-    versioned by run id. Never rewritten. -#}
+{#- The model registry, and each run's memory of the last: per good run and
+    live series, the model that forecasts it, the settings and the history it
+    was fitted on (hash and fingerprint), when and with which package versions
+    it was trained, and why (the run's decision). Appended, never rewritten;
+    the next run decides from each series' latest row (int_forecast__decisions
+    reads this table without a ref: it is built downstream). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -9,9 +13,25 @@
 
 with
 
+decisions as (
+
+    select * from {{ ref('int_forecast__decisions') }}
+
+),
+
 champions as (
 
     select * from {{ ref('int_forecast__champions') }}
+
+),
+
+methods as (
+
+    select
+        series_id,
+        any_value(method) as forecast_method
+    from {{ ref('int_forecast__predictions') }}
+    group by all
 
 ),
 
@@ -32,21 +52,50 @@ final as (
     select
         -- keys
         context.run_id,
-        champions.series_id,
+        decisions.series_id,
         series.plant_id,
         series.product_id,
 
-        -- the choice
+        -- the model
         champions.champion,
+        methods.forecast_method,
         champions.selection_metric,
         champions.champion_score,
+        champions.champion_mase,
         champions.runner_up,
         champions.runner_up_score,
         champions.n_candidates,
         champions.n_windows,
         champions.class_champion,
-        champions.reason,
+        coalesce(
+            champions.reason,
+            'no champion: forecast by the ' || methods.forecast_method
+            || ' method'
+        ) as reason,
         series.demand_class,
+        champions.scale_mae,
+        champions.interval_scale,
+
+        -- why this run did what it did
+        decisions.decision,
+        decisions.reason as decision_reason,
+        decisions.detail as decision_detail,
+        decisions.override_action,
+        decisions.override_model,
+        decisions.override_reason,
+
+        -- what it was fitted on, when, with what
+        decisions.settings_hash,
+        decisions.catalog_hash,
+        decisions.settings,
+        decisions.history_fingerprint,
+        decisions.history_start,
+        decisions.history_periods,
+        decisions.selected_run_id,
+        decisions.selected_origin,
+        decisions.trained_at,
+        decisions.statsforecast_version,
+        decisions.demandcast_version,
 
         -- the run
         context.forecast_origin,
@@ -55,9 +104,13 @@ final as (
         context.season_length,
         context.candidates as candidate_set,
         context.started_at as registered_at
-    from champions
+    from decisions
     inner join series
-        on champions.series_id = series.series_id
+        on decisions.series_id = series.series_id
+    left join champions
+        on decisions.series_id = champions.series_id
+    left join methods
+        on decisions.series_id = methods.series_id
     cross join context
     {% if is_incremental() %}
         where

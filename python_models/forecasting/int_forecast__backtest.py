@@ -1,10 +1,11 @@
-"""Backtest every candidate on every eligible series: one metrics row per
-series x candidate (demandcast.backtest). The pooled residual quantiles for
-the forecast's intervals go to main.int_forecast__calibration."""
+"""Backtest every candidate on the series int_forecast__decisions marks (re-selected, or
+with no backtest on record); every other eligible series carries its latest backtest from
+the memory (demandcast.retrain, demandcast.backtest). One metrics row per series x
+candidate. The pooled residual quantiles for the forecast's intervals, over every
+eligible series, go to main.int_forecast__calibration."""
 
-from demandcast import backtest
-from demandcast.intervals import Calibration
-from demandcast.warehouse import read_run, write_calibration
+from demandcast import retrain
+from demandcast.warehouse import read_run
 
 
 def model(dbt, session):
@@ -13,7 +14,5 @@ def model(dbt, session):
     run = read_run(dbt.ref("int_run__context"))
     series = dbt.ref("int_series__filled").df()
     profiles = dbt.ref("int_series__profiled").df()
-    calibration = Calibration()
-    metrics = backtest.run_backtest(series, profiles, run.settings, calibration=calibration)
-    write_calibration(session, calibration.quantiles(run.settings.levels))
-    return metrics
+    decisions = dbt.ref("int_forecast__decisions").df()
+    return retrain.backtest_run(session, run, series, profiles, decisions)

@@ -1,6 +1,8 @@
-"""Choose one champion per series from the backtest (demandcast.selection)."""
+"""One champion per series: selected from the backtest for the series to re-select
+(demandcast.selection), kept from the registry for the others, or pinned by an override
+(demandcast.retrain)."""
 
-from demandcast import selection
+from demandcast import retrain
 from demandcast.warehouse import read_run
 
 
@@ -10,4 +12,5 @@ def model(dbt, session):
     run = read_run(dbt.ref("int_run__context"))
     metrics = dbt.ref("int_forecast__backtest").df()
     profiles = dbt.ref("int_series__profiled").df()
-    return selection.select_champions(metrics, profiles, run.settings)
+    decisions = dbt.ref("int_forecast__decisions").df()
+    return retrain.champions_run(session, run, metrics, profiles, decisions)

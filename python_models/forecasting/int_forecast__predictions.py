@@ -1,8 +1,9 @@
-"""Refit each champion on all history and forecast the horizon with pooled
-conformal intervals; cold start for new products (demandcast.forecast)."""
+"""Refit each champion on all history and forecast the horizon with pooled conformal
+intervals, cold start for new products (demandcast.forecast); a series whose history did
+not change keeps its last forecast (demandcast.retrain)."""
 
-from demandcast import forecast
-from demandcast.warehouse import read_calibration, read_run
+from demandcast import retrain
+from demandcast.warehouse import read_run
 
 
 def model(dbt, session):
@@ -11,7 +12,5 @@ def model(dbt, session):
     series = dbt.ref("int_series__filled").df()
     profiles = dbt.ref("int_series__profiled").df()
     champions = dbt.ref("int_forecast__champions").df()
-    calibration = read_calibration(session)
-    return forecast.forecast_series(
-        series, profiles, champions, run.settings, calibration=calibration
-    )
+    decisions = dbt.ref("int_forecast__decisions").df()
+    return retrain.forecast_run(session, run, series, profiles, champions, decisions)

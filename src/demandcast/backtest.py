@@ -326,7 +326,7 @@ def _backtest_group(
 
     blocks = [_rows(ids, names, n_win, base, failed, errors)]
     classes = members["demand_class"].reindex(ids).to_numpy()
-    calibration.add(classes, names, y, f, s_mae, base["mae"], n_win)
+    calibration.add(classes, names, y, f, s_mae, base["mae"], n_win, ids=ids)
     crit = _criterion(base, settings.selection_metric, failed)
     window_crit = _window_criteria(y, f, s_mae, s_mse, n_win, h, settings, failed, crit)
     for combo in combos:
@@ -337,7 +337,7 @@ def _backtest_group(
         block = _rows(ids, [combo.name], n_win, res, bad, msgs)
         block.loc[bad[:, 0], "status"] = "skipped"
         blocks.append(block)
-        calibration.add(classes, [combo.name], y, fc[:, :, None], s_mae, res["mae"], n_win)
+        calibration.add(classes, [combo.name], y, fc[:, :, None], s_mae, res["mae"], n_win, ids=ids)
     return pd.concat(blocks, ignore_index=True)
 
 

@@ -310,6 +310,99 @@ _PARSERS = {
 }
 
 
+# --- retraining: when a series' champion is selected again ----------------------------
+
+RETRAIN_MODES: tuple[str, ...] = ("auto", "always")
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    """When a run selects a series' champion again, fits it again, or keeps its forecast
+    (retrain.py decides; the README's Vars table has the same text).
+
+    - retrain: 'auto' (default) decides per series: `reselect` (backtest and selection)
+      when the series is new, has no champion, the forecasting settings or the catalog
+      changed, its demand class changed, its champion is too old, its live accuracy
+      decayed, or its recent demand shifted; `refit` (the champion kept, fitted again)
+      when it has new data and none of these holds; `reuse` (the last forecast stands)
+      when its history is the same as at the last run. 'always' re-selects every series
+      (as every run did before), overrides aside.
+    - retrain_max_age: periods of new history after which a champion is selected again.
+      Each series' limit lies between about half of it and all of it, fixed per series
+      by a hash of its id, so the champions selected in one run do not all age out in
+      the same later run. Default 26 (half a year of weeks); null: no age limit.
+    - retrain_decay_ratio: re-select when the champion's live MASE (its forecasts since
+      it was selected against the actuals that arrived, scaled as its backtest was) is
+      above this multiple of its backtest MASE. Default 1.5.
+    - retrain_min_new_periods: periods of new history a champion needs before its live
+      accuracy or a shift is judged (fewer is noise). Default 6.
+    - retrain_shift_window: periods before the champion's selection that the new
+      periods are compared with for a shift. Default 26.
+    - retrain_shift_z: re-select when the mean of the new periods differs from the
+      reference window's by more than this many standard errors (the reference's
+      standard deviation, at least the square root of its mean, as for counts).
+      Default 4.
+    - retrain_variance_ratio: re-select when the variance of the new periods is above
+      this multiple of the reference window's (same floor). Default 4.
+    """
+
+    retrain: str = "auto"
+    retrain_max_age: int | None = 26
+    retrain_decay_ratio: float = 1.5
+    retrain_min_new_periods: int = 6
+    retrain_shift_window: int = 26
+    retrain_shift_z: float = 4.0
+    retrain_variance_ratio: float = 4.0
+
+    def __post_init__(self) -> None:
+        _check(self.retrain in RETRAIN_MODES, "retrain", self.retrain, RETRAIN_MODES)
+        _check(
+            self.retrain_max_age is None
+            or (isinstance(self.retrain_max_age, int) and self.retrain_max_age >= 1),
+            "retrain_max_age",
+            self.retrain_max_age,
+            "an integer >= 1, or null for no age limit",
+        )
+        for name in ("retrain_min_new_periods", "retrain_shift_window"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 2, name, value, "an integer >= 2")
+        for name in ("retrain_decay_ratio", "retrain_shift_z", "retrain_variance_ratio"):
+            value = getattr(self, name)
+            _check(
+                isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0,
+                name,
+                value,
+                "a number > 0",
+            )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> RetrainPolicy:
+        """The policy from var values (strings or Python values); null means the default,
+        except retrain_max_age, where null means no age limit."""
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in values:
+                continue
+            raw = values[f.name]
+            if _missing(raw):
+                if f.name == "retrain_max_age":
+                    kwargs[f.name] = None
+                continue
+            kwargs[f.name] = _RETRAIN_PARSERS[f.name](f.name, raw)
+        return cls(**kwargs)
+
+
+_RETRAIN_PARSERS = {
+    "retrain": _str,
+    "retrain_max_age": _int,
+    "retrain_decay_ratio": _float,
+    "retrain_min_new_periods": _int,
+    "retrain_shift_window": _int,
+    "retrain_shift_z": _float,
+    "retrain_variance_ratio": _float,
+}
+
+
 # --- every dbt var, checked once before the build touches a table -------------------
 
 GATE_SUITES: tuple[str, ...] = (
@@ -412,7 +505,7 @@ _OTHER_VARS = {
     "published_path": _text,
 }
 
-VAR_NAMES: tuple[str, ...] = tuple(_PARSERS) + tuple(_OTHER_VARS)
+VAR_NAMES: tuple[str, ...] = tuple(_PARSERS) + tuple(_RETRAIN_PARSERS) + tuple(_OTHER_VARS)
 """Every dbt var of the project (dbt_project.yml lists the same, with defaults)."""
 
 
@@ -426,11 +519,13 @@ def check_vars(values: Mapping[str, Any]) -> list[str]:
     for name, raw in values.items():
         if name not in VAR_NAMES or _missing(raw):
             continue
-        parse = _PARSERS.get(name) or _OTHER_VARS[name]
+        parse = _PARSERS.get(name) or _RETRAIN_PARSERS.get(name) or _OTHER_VARS[name]
         try:
             parsed = parse(name, raw)
             if name in _PARSERS:
                 Settings(**{name: parsed})
+            elif name in _RETRAIN_PARSERS:
+                RetrainPolicy(**{name: parsed})
         except ValueError as exc:
             errors.append(str(exc))
     if not errors:

@@ -34,7 +34,8 @@ log (progress.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -56,10 +57,11 @@ SMALL_CALL = 200  # series; below this a StatsForecast call runs in-process (no 
 
 @dataclass
 class ForecastStats:
-    """Counters of one run, for benchmarks and logs."""
+    """Counters of one run, for benchmarks and logs; `fits_by_series`: refits per series."""
 
     n_calls: int = 0
     n_fits: int = 0
+    fits_by_series: dict[str, int] = field(default_factory=dict)
 
 
 def prediction_columns(levels) -> list[str]:
@@ -77,10 +79,15 @@ def forecast_series(
     catalog: Catalog | None = None,
     stats: ForecastStats | None = None,
     calibration: pd.DataFrame | None = None,
+    fit_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Forecast every active series: its champion, a fallback, or the cold-start method.
 
     `calibration`: the backtest's pooled residual quantiles (Calibration.quantiles).
+    `fit_ids`: forecast only these series (default: every active one). The others still
+    count where series are pooled (the interval scale of series too short to backtest,
+    the product-group level of a cold start), so a series' numbers do not depend on
+    which other series are forecast in the same run.
     """
     catalog = catalog or load_catalog()
     stats = stats if stats is not None else ForecastStats()
@@ -98,11 +105,12 @@ def forecast_series(
     )
     champ = champ.reindex(active)
     scale = _interval_scales(df, prof, champ, settings)
-    champ = champ["champion"].dropna()
+    todo = active if fit_ids is None else active[active.isin(list(fit_ids))]
+    champ = champ["champion"].reindex(todo).dropna()
     champ = champ[champ.astype(str).str.len() > 0].astype(str)
 
     parts = []
-    cold_ids = active.difference(champ.index)
+    cold_ids = todo.difference(champ.index)
     if len(champ):
         fc, failed = _champion_forecasts(df, champ, scale, calibration, settings, catalog, stats)
         parts.append(fc)
@@ -207,6 +215,8 @@ def _champion_forecasts(
             fcst.append(_forecast_member(df, ids, member, native, settings, catalog))
         stats.n_calls += 1
         stats.n_fits += len(ids)
+        for uid in ids:
+            stats.fits_by_series[uid] = stats.fits_by_series.get(uid, 0) + 1
         progress.advance(len(ids), models=1)
     fcst = pd.concat(fcst, ignore_index=True) if fcst else _empty_member_frame(levels)
 

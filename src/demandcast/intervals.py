@@ -35,10 +35,18 @@ MIN_RESIDUALS = 200
 
 
 class Calibration:
-    """Scaled backtest residuals per (demand class, candidate), pooled over series."""
+    """Scaled backtest residuals per (demand class, candidate), pooled over series.
 
-    def __init__(self) -> None:
+    `keep_series=True` also keeps each series' own scaled residuals (`series_residuals`),
+    so a later run can pool them again without backtesting the series (retrain.py keeps
+    them in the warehouse and gives them back through `add_scaled`).
+    """
+
+    def __init__(self, keep_series: bool = False) -> None:
         self._parts: dict[tuple[str, str], list[np.ndarray]] = {}
+        self.series_residuals: dict[tuple[str, str], np.ndarray] | None = (
+            {} if keep_series else None
+        )
 
     def add(
         self,
@@ -49,8 +57,10 @@ class Calibration:
         scale_mae: np.ndarray,
         mae: np.ndarray,
         n_windows: int,
+        ids: np.ndarray | None = None,
     ) -> None:
-        """y (series, windows*h), f (series, windows*h, models), mae (series, models)."""
+        """y (series, windows*h), f (series, windows*h, models), mae (series, models);
+        `ids` (series,) names the series whose residuals are kept (keep_series)."""
         n, t = y.shape
         h = t // n_windows
         for j, name in enumerate(names):
@@ -62,6 +72,17 @@ class Calibration:
             for cls in np.unique(classes[ok]):
                 rows = r[ok & (classes == cls)].reshape(-1, h)
                 self._parts.setdefault((str(cls), name), []).append(rows)
+            if self.series_residuals is not None and ids is not None:
+                for i in np.nonzero(ok)[0]:
+                    self.series_residuals[(str(ids[i]), name)] = r[i].reshape(-1)
+
+    def add_scaled(self, demand_class: str, name: str, rows: np.ndarray) -> None:
+        """Residuals already scaled (rows of `h` steps, a series' windows one after the
+        other), as `add` pools them: a series carried from an earlier backtest."""
+        if len(rows):
+            self._parts.setdefault((str(demand_class), name), []).append(
+                np.asarray(rows, dtype=np.float32)
+            )
 
     def quantiles(self, levels: Sequence[float]) -> pd.DataFrame:
         """One row per (demand_class, model_name, step): n_residuals, lo_<L>, hi_<L>.

@@ -94,8 +94,16 @@ def select_champions(
     profiles: pd.DataFrame,
     settings: Settings,
     catalog: Catalog | None = None,
+    barred: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One champion per backtested series, and the class champion for active short series."""
+    """One champion per backtested series, and the class champion for active short series.
+
+    `barred` (series_id, model_name): candidates an override bars on a series. They still
+    count towards the class champion (a bar on some series does not move it for the
+    others), but are never chosen for those series, nor named as top-k members there;
+    where the class champion itself is barred, the series' best other pool member stands
+    in for it (and the margins apply against that one).
+    """
     catalog = catalog or load_catalog()
     metric = settings.selection_metric
     need = {"series_id", "model_name", "status", "n_windows", metric}
@@ -116,6 +124,13 @@ def select_champions(
     series_class = demand_class.reindex(m["series_id"].unique())
     per_class = class_champions(m, series_class, catalog.pool, catalog.defaults)
     short = _short_series(prof, m["series_id"].unique(), per_class, metric)
+    barred_keys: set[tuple[str, str]] = set()
+    if barred is not None and len(barred):
+        barred_keys = set(
+            zip(barred["series_id"].astype(str), barred["model_name"].astype(str), strict=True)
+        )
+        keys = zip(m["series_id"], m["model_name"], strict=True)
+        m = m[[k not in barred_keys for k in keys]]
     if m.empty:
         return short if len(short) else pd.DataFrame(columns=list(CHAMPION_COLUMNS))
 
@@ -131,6 +146,7 @@ def select_champions(
     out["demand_class"] = demand_class.reindex(out.index).fillna("smooth")
     out["default"] = out["demand_class"].map(lambda c: per_class.get(c, (None, ""))[0])
     out["default_why"] = out["demand_class"].map(lambda c: per_class.get(c, (None, ""))[1])
+    out["default_barred"] = None
     scores = m.set_index(["series_id", "model_name"])["score"]
     key = pd.MultiIndex.from_arrays([out.index, out["default"].fillna("")])
     out["default_score"] = scores.reindex(key).to_numpy()
@@ -146,6 +162,13 @@ def select_champions(
     )
     best_pool = m[in_pool].groupby("series_id").first()
     best_single = m[~in_pool].groupby("series_id").first()
+    if barred_keys:  # a barred class champion: the series' best other pool member stands in
+        hit = [(i, d) in barred_keys for i, d in zip(out.index, out["default"], strict=True)]
+        hit = np.asarray(hit, dtype=bool)
+        out.loc[hit, "default_barred"] = out.loc[hit, "default"]
+        out.loc[hit, "default"] = best_pool["model_name"].reindex(out.index[hit]).to_numpy()
+        key = pd.MultiIndex.from_arrays([out.index, out["default"].fillna("")])
+        out["default_score"] = scores.reindex(key).to_numpy()
     out["pool_best"] = best_pool["model_name"].reindex(out.index)
     out["pool_score"] = best_pool["score"].reindex(out.index)
     out["single_best"] = best_single["model_name"].reindex(out.index)
@@ -164,7 +187,9 @@ def select_champions(
     )
     out["champion"] = np.where(by_single, out["single_best"], champion)
     out["champion_score"] = np.where(by_single, out["single_score"], score)
-    out["class_champion"] = out["default"]
+    out["class_champion"] = np.where(
+        out["default_barred"].notna(), out["default_barred"], out["default"]
+    )
 
     ranked = m[["series_id", "model_name", "score"]]
     champ = out["champion"].reindex(ranked["series_id"]).to_numpy()
@@ -240,12 +265,20 @@ def _interval_scales(out: pd.DataFrame, m: pd.DataFrame) -> None:
 
 
 def _reason(r, metric: str, settings: Settings) -> str:
-    if r.default is None or (isinstance(r.default, float) and np.isnan(r.default)):
+    if isinstance(r.default_barred, str):
+        if not isinstance(r.default, str):
+            return (
+                f"class champion {r.default_barred} is barred by an override and no other "
+                f"pool member scored: lowest {metric}"
+            )
+        head = f"{r.default}, standing in for class champion {r.default_barred} (barred)"
+    elif r.default is None or (isinstance(r.default, float) and np.isnan(r.default)):
         return f"no class champion for demand class {r.demand_class}: lowest {metric}"
-    if not np.isfinite(r.default_score):
+    elif not np.isfinite(r.default_score):
         state = r.default_status if isinstance(r.default_status, str) else "not backtested"
         return f"class champion {r.default} has no score ({state}): lowest {metric}"
-    head = f"class champion {r.default} ({r.demand_class}: {r.default_why})"
+    else:
+        head = f"class champion {r.default} ({r.demand_class}: {r.default_why})"
     if r.champion == r.default:
         if r.best == r.default:
             return f"{head} has the lowest {metric}"

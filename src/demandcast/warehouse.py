@@ -43,17 +43,206 @@ CALIBRATION_TABLE = "main.int_forecast__calibration"
 """Pooled residual quantiles of the latest backtest, written beside int_forecast__backtest."""
 
 
-def write_calibration(con: Any, table: pd.DataFrame) -> None:
-    """Replace the calibration table with this backtest's quantiles."""
-    con.register("_calibration_new", table)
-    con.execute(f"create or replace table {CALIBRATION_TABLE} as select * from _calibration_new")
-    con.unregister("_calibration_new")
-
-
 def read_calibration(con: Any) -> pd.DataFrame | None:
     """The calibration table, or None before any backtest wrote one."""
     found = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'main' and table_name = 'int_forecast__calibration'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return con.execute(f"select * from {CALIBRATION_TABLE}").df() if found else None
+
+
+# --- the memory of earlier runs (retrain.py) ----------------------------------------
+
+BACKTEST_MEMORY = "main.demandcast_backtest_memory"
+"""Every published run's backtest rows of the series it backtested, with their scaled
+residuals; begin_run removes the rows of runs that were never published."""
+CALIBRATION_MEMORY = "main.demandcast_calibration_memory"
+"""Every published run's calibration table (int_forecast__calibration), by run_id."""
+_BACKTEST_MEMORY_DDL = f"""
+create table if not exists {BACKTEST_MEMORY} (
+    run_id varchar, settings_hash varchar, backtested_at timestamptz, backtest_origin date,
+    series_id varchar, model_name varchar, demand_class varchar, n_windows bigint,
+    mae double, rmse double, bias double, smape double, wape double, mase double,
+    rmsse double, status varchar, error_message varchar, residuals blob
+)"""
+
+
+def _run(con: Any, sql: str, params: list | None = None) -> None:
+    """A statement run to the end (DuckDB wants a result fetched before the next call)."""
+    con.execute(sql, params or []).fetchall()
+
+
+def table_exists(con: Any, name: str) -> bool:
+    """Whether main.<name> exists (asked of DuckDB, not dbt's cache)."""
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = ?",
+            [name],
+        ).fetchall()[0][0]
+    )
+
+
+def table_columns(con: Any, name: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'main' and table_name = ? order by ordinal_position",
+            [name],
+        ).fetchall()
+    ]
+
+
+def write_calibration(con: Any, table: pd.DataFrame, run_id: str | None = None) -> None:
+    """Replace the calibration table with this run's quantiles; with a run id, also keep
+    them in the calibration memory (a past run's intervals can be rebuilt)."""
+    con.register("_calibration_new", table)
+    _run(con, f"create or replace table {CALIBRATION_TABLE} as select * from _calibration_new")
+    if run_id is not None:
+        if not table_exists(con, "demandcast_calibration_memory"):
+            _run(
+                con,
+                f"create table {CALIBRATION_MEMORY} as select "
+                "cast(null as varchar) as run_id, * from _calibration_new limit 0",
+            )
+        have = set(table_columns(con, "demandcast_calibration_memory"))
+        for col in table.columns:  # a new interval level: its columns, null in older rows
+            if col not in have:
+                _run(con, f'alter table {CALIBRATION_MEMORY} add column "{col}" double')
+        _run(con, f"delete from {CALIBRATION_MEMORY} where run_id = ?", [run_id])
+        _run(
+            con,
+            f"insert into {CALIBRATION_MEMORY} by name select ? as run_id, * from _calibration_new",
+            [run_id],
+        )
+    con.unregister("_calibration_new")
+
+
+def append_backtest_memory(con: Any, frame: pd.DataFrame) -> None:
+    """Add this run's backtest rows (and residuals) to the memory."""
+    _run(con, _BACKTEST_MEMORY_DDL)
+    if frame.empty:
+        return
+    con.register("_backtest_new", frame)
+    _run(con, f"insert into {BACKTEST_MEMORY} by name select * from _backtest_new")
+    con.unregister("_backtest_new")
+
+
+def read_backtest_memory(
+    con: Any, settings_hash: str, series_ids: Any, residuals: bool = True
+) -> pd.DataFrame:
+    """Per series, the rows of its latest backtest under these settings (every candidate)."""
+    if not table_exists(con, "demandcast_backtest_memory"):
+        _run(con, _BACKTEST_MEMORY_DDL)  # the first run: an empty memory
+    ids = pd.DataFrame({"series_id": pd.Series(list(series_ids), dtype="object").astype(str)})
+    con.register("_memory_ids", ids)
+    cols = "m.*" if residuals else "m.* exclude (residuals)"
+    frame = con.execute(
+        f"""
+        with latest as (
+            select series_id, arg_max(run_id, backtested_at) as run_id
+            from {BACKTEST_MEMORY}
+            where settings_hash = ? and series_id in (select series_id from _memory_ids)
+            group by series_id
+        )
+        select {cols}
+        from {BACKTEST_MEMORY} as m
+        inner join latest using (series_id, run_id)
+        order by m.series_id
+        """,
+        [settings_hash],
+    ).df()
+    con.unregister("_memory_ids")
+    return frame
+
+
+def read_previous_state(con: Any) -> pd.DataFrame:
+    """Per series, its latest row of fct_model_registry (published runs only: begin_run
+    removed the others), and whether that run's forecast of it is on record."""
+    if not table_exists(con, "fct_model_registry"):
+        return pd.DataFrame(columns=["series_id"])
+    forecast = (
+        "exists (select 1 from main.fct_forecast_history as h"
+        " where h.run_id = r.run_id and h.series_id = r.series_id)"
+        if table_exists(con, "fct_forecast_history")
+        else "false"
+    )
+    return con.execute(
+        f"""
+        with r as (
+            select *
+            from main.fct_model_registry
+            qualify row_number() over (
+                partition by series_id order by registered_at desc, run_id desc
+            ) = 1
+        )
+        select r.*, {forecast} as has_forecast
+        from r
+        """
+    ).df()
+
+
+def read_live_errors(con: Any, history: pd.DataFrame, champions: pd.DataFrame) -> pd.DataFrame:
+    """Per series: the absolute errors of its champion's forecasts made since it was
+    selected (`champions`: series_id, champion, selected_origin) against the actuals in
+    `history` (series_id, period_start, demand). One forecast per origin and period."""
+    cols = ["series_id", "n_live_periods", "live_mae"]
+    if champions.empty or not table_exists(con, "fct_forecast_history"):
+        return pd.DataFrame(columns=cols)
+    con.register("_live_champions", champions[["series_id", "champion", "selected_origin"]])
+    con.register("_live_history", history[["series_id", "period_start", "demand"]])
+    frame = con.execute(
+        """
+        with made as (
+            select h.series_id, h.forecast_origin, h.period_start, any_value(h.forecast) as f
+            from main.fct_forecast_history as h
+            inner join _live_champions as c
+                on h.series_id = c.series_id
+                and h.model_name = c.champion
+                and h.method = 'champion'
+                and h.forecast_origin >= c.selected_origin
+            group by all
+        )
+        select
+            made.series_id,
+            count(distinct made.period_start) as n_live_periods,
+            avg(abs(made.f - a.demand)) as live_mae
+        from made
+        inner join _live_history as a
+            on made.series_id = a.series_id and made.period_start = a.period_start
+        group by all
+        """
+    ).df()
+    con.unregister("_live_champions")
+    con.unregister("_live_history")
+    return frame[cols]
+
+
+def read_registry_rows(con: Any, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The fct_model_registry rows of (run_id, series_id) pairs."""
+    if pairs.empty or not table_exists(con, "fct_model_registry"):
+        return pd.DataFrame(columns=["run_id", "series_id"])
+    con.register("_registry_pairs", pairs[["run_id", "series_id"]])
+    frame = con.execute(
+        "select r.* from main.fct_model_registry as r "
+        "inner join _registry_pairs using (run_id, series_id)"
+    ).df()
+    con.unregister("_registry_pairs")
+    return frame
+
+
+def read_forecast_rows(con: Any, pairs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Rows of fct_forecast_history for (run_id, series_id) pairs: the forecasts a run
+    reuses. `columns`: the prediction columns to return."""
+    if pairs.empty or not table_exists(con, "fct_forecast_history"):
+        return pd.DataFrame(columns=columns)
+    con.register("_forecast_pairs", pairs[["run_id", "series_id"]])
+    select = ", ".join(f"h.{c}" for c in columns)
+    frame = con.execute(
+        f"select {select} from main.fct_forecast_history as h "
+        "inner join _forecast_pairs using (run_id, series_id) order by h.series_id, h.step"
+    ).df()
+    con.unregister("_forecast_pairs")
+    return frame

@@ -36,6 +36,7 @@ class Project:
     db: Path
     target: Path
     output: str = ""  # what the build that made it printed (the `built` fixture's)
+    project_dir: Path = ROOT  # a copy of the project, for a test that edits a seed
 
     def command(
         self, *args: str, vars: str | None = FAST_VARS, raw: Path | None = None
@@ -50,7 +51,7 @@ class Project:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "GX_ANALYTICS_ENABLED": "false",
         }
-        cmd = [str(BIN / "dbt"), *args, "--project-dir", str(ROOT)]
+        cmd = [str(BIN / "dbt"), *args, "--project-dir", str(self.project_dir)]
         cmd += ["--target-path", str(self.target), "--log-path", str(self.target / "logs")]
         if vars:
             cmd += ["--vars", vars]

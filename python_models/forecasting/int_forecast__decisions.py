@@ -1,0 +1,17 @@
+"""Per live series and run: re-select its champion, refit it, or reuse its last forecast,
+and why (demandcast.retrain). The previous runs are read from the warehouse's memory
+(fct_model_registry, fct_forecast_history, demandcast_backtest_memory) without a ref:
+they are built downstream of this model, and are empty on the first run."""
+
+from demandcast import retrain
+from demandcast.warehouse import read_run
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    dbt.ref("gate_series")  # runs only once the series gate has passed
+    run = read_run(dbt.ref("int_run__context"))
+    series = dbt.ref("int_series__filled").df()
+    profiles = dbt.ref("int_series__profiled").df()
+    overrides = dbt.ref("forecast_overrides").df()
+    return retrain.decide_run(session, run, series, profiles, overrides)

@@ -1,0 +1,515 @@
+"""Each run remembers the last: the decision rules on their own, then real builds.
+
+The builds (one module fixture, reused by every case): a small plant built once on its
+history up to one week before the end (A); then, each on a copy of A's warehouse, the
+same extract again (B: every series reuses its forecast, nothing is fitted), the extract
+with its last week (C: the champions are refit), and a project copy whose overrides seed
+pins one series and bars another's champion, with a forecasting setting changed (E: every
+other series is re-selected, the pinned one is not).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT, Project, raw_with_orders
+
+from demandcast import retrain
+from demandcast.catalog import load_catalog
+from demandcast.config import RetrainPolicy, Settings, check_vars
+
+# the builds of the module fixture are made once, on one pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("retrain")
+RETRAIN_VARS = "{candidates: fast, n_windows: 2, n_jobs: 1}"
+
+# ------------------------------------------------------------ the rules, no build
+
+
+def _state(**changes) -> dict:
+    """A series whose champion is a week old, with nothing to say against it."""
+    base = {
+        "series_id": "P1|A",
+        "demand_class": "smooth",
+        "eligible": True,
+        "has_memory": True,
+        "history_fingerprint": "new",
+        "history_periods": 120,
+        "pin_model": None,
+        "pin_reason": None,
+        "barred_models": None,
+        "bar_reason": None,
+        "settings_hash": "s1",
+        "catalog_hash": "c1",
+        "settings": json.dumps({"horizon": 13}),
+        "forecast_origin": pd.Timestamp("2025-06-09"),
+        "run_id": "now",
+        "prev_run_id": "before",
+        "prev_champion": "ComboMean",
+        "prev_settings_hash": "s1",
+        "prev_catalog_hash": "c1",
+        "prev_settings": json.dumps({"horizon": 13}),
+        "prev_history_fingerprint": "old",
+        "prev_demand_class": "smooth",
+        "prev_n_windows": 3,
+        "prev_selected_origin": pd.Timestamp("2025-06-02"),
+        "prev_override_action": None,
+        "prev_override_model": None,
+        "prev_has_forecast": True,
+        "n_new_periods": 1,
+        "age_limit": 20.0,
+        "live_mase": np.nan,
+        "backtest_mase": 0.8,
+        "n_live_periods": np.nan,
+        "level_shift_z": np.nan,
+        "variance_ratio": np.nan,
+    }
+    return {**base, **changes}
+
+
+def _decide(policy=None, **changes) -> tuple[str, str, str]:
+    out = retrain.decide(pd.DataFrame([_state(**changes)]), policy or RetrainPolicy())
+    row = out.iloc[0]
+    return row["decision"], row["reason"], row["detail"]
+
+
+@pytest.mark.parametrize(
+    "changes, decision, reason",
+    [
+        ({}, "refit", "new_data"),
+        ({"history_fingerprint": "old"}, "reuse", "no_new_data"),
+        (
+            {"history_fingerprint": "old", "prev_has_forecast": False},
+            "refit",
+            "last_forecast_missing",
+        ),
+        ({"prev_run_id": None, "prev_champion": None}, "reselect", "new_series"),
+        (
+            {"settings_hash": "s2", "settings": json.dumps({"horizon": 26})},
+            "reselect",
+            "settings_changed",
+        ),
+        ({"settings_hash": "s2", "catalog_hash": "c2"}, "reselect", "catalog_changed"),
+        ({"prev_selected_origin": pd.Timestamp("2025-07-07")}, "reselect", "origin_moved_back"),
+        (
+            {"prev_override_action": "pin", "prev_override_model": "Naive"},
+            "reselect",
+            "override_ended",
+        ),
+        (
+            {"barred_models": "AutoETS", "prev_champion": "MeanTopK[AutoETS|Naive|SES]"},
+            "reselect",
+            "override_bar",
+        ),
+        ({"barred_models": "Naive"}, "refit", "new_data"),
+        ({"prev_champion": None}, "reselect", "no_champion"),
+        ({"prev_champion": None, "history_fingerprint": "old"}, "reuse", "no_new_data"),
+        ({"prev_n_windows": 0}, "reselect", "backtestable"),
+        ({"prev_n_windows": 0, "eligible": False}, "refit", "new_data"),
+        ({"demand_class": "erratic"}, "reselect", "demand_class_changed"),
+        ({"n_new_periods": 20}, "reselect", "max_age"),
+        ({"n_new_periods": 19}, "refit", "new_data"),
+        ({"n_new_periods": 20, "history_fingerprint": "old"}, "reuse", "no_new_data"),
+        ({"live_mase": 1.3, "n_live_periods": 6}, "reselect", "accuracy_decayed"),
+        ({"live_mase": 1.3, "n_live_periods": 5}, "refit", "new_data"),
+        ({"live_mase": 1.1, "n_live_periods": 6}, "refit", "new_data"),
+        ({"n_new_periods": 6, "level_shift_z": 4.5}, "reselect", "level_shift"),
+        ({"n_new_periods": 5, "level_shift_z": 9.0}, "refit", "new_data"),
+        ({"n_new_periods": 6, "variance_ratio": 5.0}, "reselect", "variance_shift"),
+        ({"pin_model": "Naive", "pin_reason": "why"}, "refit", "override_pin"),
+        ({"pin_model": "ComboMean", "history_fingerprint": "old"}, "reuse", "override_pin"),
+        ({"pin_model": "Naive", "history_fingerprint": "old"}, "refit", "override_pin"),
+        ({"pin_model": "Naive", "settings_hash": "s2"}, "refit", "override_pin"),
+    ],
+)
+def test_each_rule_decides_and_names_its_reason(changes, decision, reason):
+    assert _decide(**changes)[:2] == (decision, reason)
+
+
+def test_the_details_carry_the_numbers_and_the_var():
+    assert "selection_margin" not in _decide(settings_hash="s2")[2]
+    detail = _decide(settings_hash="s2", settings=json.dumps({"horizon": 26}))[2]
+    assert "horizon 13 -> 26" in detail
+    detail = _decide(live_mase=1.6, n_live_periods=8)[2]
+    assert "1.60" in detail and "2.0 x" in detail and "retrain_decay_ratio 1.5" in detail
+    assert "limit is 20 (retrain_max_age 26)" in _decide(n_new_periods=21)[2]
+
+
+def test_retrain_always_reselects_everything_but_a_pin():
+    always = RetrainPolicy(retrain="always")
+    assert _decide(always, history_fingerprint="old")[:2] == ("reselect", "retrain_always")
+    assert _decide(always, pin_model="Naive")[:2] == ("refit", "override_pin")
+
+
+def test_only_series_that_can_be_backtested_are_and_a_missing_backtest_is_redone():
+    rows = pd.DataFrame(
+        [
+            _state(series_id="a", prev_run_id=None, prev_champion=None),
+            _state(series_id="b", prev_run_id=None, prev_champion=None, eligible=False),
+            _state(series_id="c"),
+            _state(series_id="d", has_memory=False),
+            _state(series_id="e", pin_model="Naive", has_memory=False),
+        ]
+    )
+    out = retrain.decide(rows, RetrainPolicy()).set_index("series_id")
+    assert out["is_backtested"].to_dict() == {
+        "a": True,
+        "b": False,
+        "c": False,
+        "d": True,
+        "e": True,
+    }
+    assert out.loc["d", "decision"] == "refit" and out.loc["e", "champion"] == "Naive"
+
+
+def test_shift_stats_compare_the_new_periods_with_the_window_before_the_selection():
+    periods = pd.date_range("2024-01-01", periods=40, freq="W-MON")
+    level = np.r_[np.full(30, 10.0), np.full(10, 30.0)]
+    noise = np.tile([-1.0, 1.0], 20)
+    series = pd.DataFrame({"series_id": "s", "period_start": periods, "demand": level + noise})
+    selected = pd.Series({"s": periods[29]})
+    out = retrain.shift_stats(series, selected, window=26).iloc[0]
+    assert out["n_new_periods"] == 10
+    # mean 30 vs 10, reference variance floored at its mean (10): 20 / sqrt(10 (1/10 + 1/26))
+    assert out["level_shift_z"] == pytest.approx(20 / np.sqrt(10 * (1 / 10 + 1 / 26)))
+    assert out["variance_ratio"] == pytest.approx(np.var(noise[30:], ddof=1) / 10)
+    # a shift a window before the selection is not held against the champion
+    shifted = series.assign(demand=np.r_[np.full(5, 10.0), np.full(35, 30.0)] + noise)
+    later = retrain.shift_stats(shifted, pd.Series({"s": periods[33]}), window=26).iloc[0]
+    assert later["n_new_periods"] == 6 and later["level_shift_z"] < 1
+
+
+def test_the_fingerprint_is_the_history_and_nothing_else():
+    values = np.array([1.0, 0.0, 2.5])
+    fp = retrain.fingerprint("2024-01-01", values)
+    assert fp == retrain.fingerprint(dt.date(2024, 1, 1), np.array([1.0, -0.0, 2.5 + 1e-9]))
+    assert fp != retrain.fingerprint("2024-01-08", values)
+    assert fp != retrain.fingerprint("2024-01-01", np.array([1.0, 0.0, 2.5, 0.0]))
+    assert fp != retrain.fingerprint("2024-01-01", np.array([1.0, 0.0, 2.6]))
+
+
+def test_age_limits_spread_between_half_and_all_of_the_max_age():
+    limits = retrain.age_limits([f"P|{i}" for i in range(500)], 26)
+    assert limits.min() >= 14 and limits.max() == 26 and len(set(limits)) == 13
+    assert np.isnan(retrain.age_limits(["a"], None)).all()
+
+
+def _live(*rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["series_id", "plant_id", "product_id", "product_group"])
+
+
+def test_overrides_most_specific_pin_wins_bars_add_up_and_an_ended_row_is_ignored():
+    live = _live(("P1|A", "P1", "A", "g"), ("P2|A", "P2", "A", "g"), ("P1|B", "P1", "B", "h"))
+    seed = pd.DataFrame(
+        [
+            {"product_group": "g", "action": "pin", "model_name": "Naive", "reason": "group"},
+            {
+                "plant_id": "P1",
+                "product_id": "A",
+                "action": "pin",
+                "model_name": "SESOptimized",
+                "reason": "one",
+            },
+            {"action": "bar", "model_name": "AutoETS", "reason": "never", "set_by": "ds"},
+            {"product_id": "B", "action": "bar", "model_name": "Theta", "reason": "b"},
+            {
+                "product_id": "B",
+                "action": "pin",
+                "model_name": "Naive",
+                "reason": "old",
+                "valid_until": dt.date(2025, 1, 1),
+            },
+        ]
+    )
+    out = retrain.resolve_overrides(seed, live, "2025-06-02", load_catalog(), Settings())
+    out = out.set_index("series_id")
+    assert out["pin_model"].to_dict() == {"P1|A": "SESOptimized", "P2|A": "Naive", "P1|B": None}
+    assert out.loc["P1|B", "barred_models"] == "AutoETS|Theta"
+    assert out.loc["P2|A", "bar_reason"] == "AutoETS: never (set by ds)"
+
+
+@pytest.mark.parametrize(
+    "row, words",
+    [
+        ({"action": "pin", "model_name": "NoSuchModel", "reason": "x"}, "names no candidate"),
+        ({"action": "keep", "model_name": "Naive", "reason": "x"}, "not pin or bar"),
+        ({"action": "pin", "model_name": "Naive", "reason": ""}, "needs a reason"),
+        ({"action": "pin", "model_name": "MeanTopK", "reason": "x"}, "with its members"),
+    ],
+)
+def test_a_bad_override_row_is_named(row, words):
+    live = _live(("P1|A", "P1", "A", "g"))
+    with pytest.raises(ValueError, match=words) as error:
+        retrain.resolve_overrides(
+            pd.DataFrame([row]), live, "2025-06-02", load_catalog(), Settings()
+        )
+    assert "forecast_overrides.csv row 2" in str(error.value)
+
+
+def test_two_pins_of_a_series_at_one_level_stop_the_run():
+    live = _live(("P1|A", "P1", "A", "g"))
+    seed = pd.DataFrame(
+        [
+            {"product_id": "A", "action": "pin", "model_name": "Naive", "reason": "x"},
+            {"product_id": "A", "action": "pin", "model_name": "SESOptimized", "reason": "y"},
+        ]
+    )
+    with pytest.raises(ValueError, match="pinned twice"):
+        retrain.resolve_overrides(seed, live, "2025-06-02", load_catalog(), Settings())
+
+
+def test_the_retrain_vars_are_checked_with_the_others():
+    assert check_vars({"retrain": "always", "retrain_max_age": None}) == []
+    errors = check_vars({"retrain": "sometimes", "retrain_decay_ratio": 0, "retrain_max_age": 0})
+    assert len(errors) == 3, errors
+    assert "var 'retrain': invalid value 'sometimes', expected one of auto, always" in errors
+    assert RetrainPolicy.from_mapping({"retrain_max_age": None}).retrain_max_age is None
+
+
+def test_settings_that_change_no_number_leave_the_hash_alone():
+    catalog = load_catalog()
+    base = retrain.settings_identity(Settings(), catalog)
+    assert retrain.settings_identity(Settings(n_jobs=1), catalog) == base
+    assert retrain.settings_identity(Settings(horizon=26), catalog).settings_hash != (
+        base.settings_hash
+    )
+    fast = retrain.settings_identity(Settings(candidates="fast"), catalog)
+    assert fast.catalog_hash != base.catalog_hash
+
+
+# ------------------------------------------------------------------ real builds
+
+
+@dataclass
+class Runs:
+    first: Project  # A: the history up to a week before the end
+    again: Project  # B: the same extract again
+    week: Project  # C: the extract with its last week
+    override: Project  # E: pin, bar, and a setting changed
+    outputs: dict[str, str]
+    pinned: tuple[str, str]  # series, model
+    barred: tuple[str, str]  # series, its champion in A
+
+
+def _copy(src: Project, work: Path, name: str, raw: Path) -> Project:
+    (work / name).mkdir()
+    db = work / name / "wh.duckdb"
+    shutil.copy(src.db, db)
+    shutil.copy(src.published, db.with_name("wh_published.duckdb"))
+    project = Project(raw=raw, db=db, target=work / name / "target")
+    project.target.mkdir()
+    shutil.copy(src.target / "partial_parse.msgpack", project.target)
+    return project
+
+
+def _project_with_overrides(work: Path, rows: list[str]) -> Path:
+    """A copy of the dbt project whose seeds/forecast_overrides.csv holds `rows`."""
+    out = work / "project"
+    out.mkdir()
+    for name in ("dbt_project.yml", "selectors.yml"):
+        shutil.copy(ROOT / name, out / name)
+    for folder in ("models", "python_models", "macros", "seeds", "tests/data"):
+        shutil.copytree(ROOT / folder, out / folder)
+    header = (ROOT / "seeds" / "forecast_overrides.csv").read_text().splitlines()[0]
+    (out / "seeds" / "forecast_overrides.csv").write_text("\n".join([header, *rows]) + "\n")
+    return out
+
+
+def _build(project: Project, vars: str = RETRAIN_VARS) -> str:
+    result = project.dbt("build", vars=vars)
+    assert result.returncode == 0, result.output[-4000:]
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Runs:
+    from demandcast.demo import last_sunday, write_demo
+
+    work = tmp_path_factory.mktemp("retrain")
+    full = work / "full"
+    write_demo(full, n_plants=2, n_products=12, years=3, seed=3)
+    last_monday = last_sunday() - dt.timedelta(days=6)
+    early = raw_with_orders(
+        full, work / "early", f"select * from orders where order_date < date '{last_monday}'"
+    )
+    (work / "a").mkdir()
+    first = Project(raw=early, db=work / "a" / "wh.duckdb", target=work / "a" / "target")
+    outputs = {"first": _build(first)}
+
+    again = _copy(first, work, "b", early)
+    outputs["again"] = _build(again)
+    week = _copy(first, work, "c", full)
+    outputs["week"] = _build(week)
+
+    champions = first.query(
+        "select series_id, champion from fct_model_registry where n_windows > 0 order by 1"
+    )
+    pinned_series, champion = champions[0]
+    pin = "SeasonalNaive" if champion != "SeasonalNaive" else "Naive"
+    barred_series, barred_champion = champions[1]
+    plant, product = pinned_series.split("|")
+    b_plant, b_product = barred_series.split("|")
+    project_dir = _project_with_overrides(
+        work,
+        [
+            f"{plant},{product},,pin,{pin},promotion calendar known to planning,anna,",
+            f"{b_plant},{b_product},,bar,{barred_champion},overshoots this product,bob,2099-12-31",
+        ],
+    )
+    override = _copy(first, work, "e", early)
+    override.project_dir = project_dir
+    outputs["override"] = _build(override, vars=RETRAIN_VARS[:-1] + ", selection_margin: 0.5}")
+    return Runs(
+        first,
+        again,
+        week,
+        override,
+        outputs,
+        (pinned_series, pin),
+        (barred_series, barred_champion),
+    )
+
+
+def _decisions(project: Project) -> pd.DataFrame:
+    with duckdb.connect(str(project.published), read_only=True) as con:
+        return con.execute(
+            "select * from fct_retrain_decisions"
+            " where run_id = (select run_id from publication) order by series_id"
+        ).df()
+
+
+def test_the_first_build_selects_every_series(runs):
+    first = _decisions(runs.first)
+    assert set(first["decision"]) == {"reselect"} and set(first["reason"]) == {"new_series"}
+    assert first["n_fits"].sum() > 0
+    assert (first.loc[first["is_backtested"], "n_backtest_fits"] > 0).all()
+
+
+def test_a_build_with_no_new_data_reuses_every_forecast_and_fits_nothing(runs):
+    again = _decisions(runs.again)
+    assert set(again["decision"]) == {"reuse"} and set(again["reason"]) == {"no_new_data"}
+    assert again["n_fits"].sum() == 0 and not again["is_backtested"].any()
+    out = runs.outputs["again"]
+    assert "backtest: 0 series backtested (0 fits)" in out
+    assert "models to refit" not in out  # the forecast's engine was not called
+    assert f"forecast: {len(again)} series reuse their last forecast" in out
+    columns = "series_id, step, period_start, forecast, lo_80, hi_80, lo_95, hi_95, model_name"
+    before = runs.first.query(
+        f"select {columns} from fct_demand_forecast order by 1, 2", runs.first.published
+    )
+    after = runs.again.query(
+        f"select {columns} from fct_demand_forecast order by 1, 2", runs.again.published
+    )
+    assert after == before
+    # the carried backtest and the calibration pooled again from the memory are the same
+    for table in ("int_forecast__calibration",):
+        assert runs.again.checksum(table) == runs.first.checksum(table)
+    metrics = "select series_id, model_name, mase, status from fct_backtest_metrics"
+    assert runs.again.query(metrics) == runs.first.query(metrics)
+    # the registry remembers the fit from the first run
+    (trained,) = runs.again.query(
+        "select count(*) from fct_model_registry as r join fct_model_registry as f"
+        " using (series_id) where r.decision = 'reuse' and f.decision = 'reselect'"
+        " and r.trained_at = f.trained_at and r.history_fingerprint = f.history_fingerprint"
+    )[0]
+    assert trained == len(again)
+
+
+def test_a_new_week_refits_the_kept_champions_and_backtests_only_what_is_reselected(runs):
+    first = _decisions(runs.first).set_index("series_id")
+    week = _decisions(runs.week).set_index("series_id")
+    assert "reuse" not in set(week["decision"])
+    refit = week[week["decision"] == "refit"]
+    assert len(refit) >= len(week) // 2 and set(refit["reason"]) == {"new_data"}
+    assert (refit["champion"] == first.loc[refit.index, "champion"]).all()
+    assert (refit.loc[refit["forecast_method"] == "champion", "n_refits"] > 0).all()
+    assert (refit["n_backtest_fits"] == 0).all()
+    assert (week.loc[week["is_backtested"], "decision"] == "reselect").all()
+    (origins,) = runs.week.query(
+        "select count(distinct forecast_origin) from fct_model_registry", runs.week.published
+    )[0]
+    assert origins == 2
+
+
+def test_a_setting_change_reselects_and_a_pin_holds_and_shows(runs):
+    dec = _decisions(runs.override).set_index("series_id")
+    series, model = runs.pinned
+    pinned = dec.loc[series]
+    assert (pinned["decision"], pinned["reason"], pinned["champion"]) == (
+        "refit",
+        "override_pin",
+        model,
+    )
+    assert pinned["override_action"] == "pin"
+    assert "promotion calendar known to planning (set by anna)" in pinned["override_reason"]
+    others = dec.drop(index=[series])
+    assert set(others["decision"]) == {"reselect"} and set(others["reason"]) == {"settings_changed"}
+    assert others["detail"].str.contains("selection_margin 0.9 -> 0.5").all()
+    (forecast_model,) = runs.override.query(
+        f"select distinct model_name from fct_demand_forecast where series_id = '{series}'",
+        runs.override.published,
+    )[0]
+    assert forecast_model == model
+    reg = runs.override.query(
+        "select champion, decision_reason, override_reason, reason from fct_model_registry"
+        f" where series_id = '{series}' and run_id = (select run_id from int_run__context)"
+    )[0]
+    assert reg[:2] == (model, "override_pin") and "promotion calendar" in reg[2] + reg[3]
+
+    barred_series, barred_model = runs.barred
+    barred = dec.loc[barred_series]
+    assert barred["champion"] != barred_model and barred["override_action"] == "bar"
+    (reason,) = runs.override.query(
+        f"select reason from fct_model_registry where series_id = '{barred_series}'"
+        " and run_id = (select run_id from int_run__context)"
+    )[0]
+    assert "override bars" in reason and "overshoots this product" in reason
+
+
+def test_a_past_forecast_is_rebuilt_from_the_registry_and_the_history(runs):
+    cols = ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    with duckdb.connect(str(runs.week.db), read_only=True) as con:
+        run_ids = [
+            r
+            for (r,) in con.execute(
+                "select run_id from fct_model_registry group by 1 order by min(registered_at)"
+            ).fetchall()
+        ]
+        assert len(run_ids) == 2  # the first build's, a week back, and the refit's
+        for run_id in run_ids:
+            ids = [
+                s
+                for (s,) in con.execute(
+                    "select series_id from fct_model_registry where run_id = ?"
+                    " and interval_scale is not null order by series_id limit 5",
+                    [run_id],
+                ).fetchall()
+            ]
+            rebuilt = retrain.rebuild_forecast(con, run_id, ids)
+            recorded = con.execute(
+                f"select series_id, step, model_name, {', '.join(cols)} from fct_forecast_history"
+                " where run_id = ? and series_id in (select unnest(?)) order by 1, 2",
+                [run_id, ids],
+            ).df()
+            assert len(rebuilt) == len(recorded) == 5 * 13
+            assert list(rebuilt["model_name"]) == list(recorded["model_name"])
+            np.testing.assert_array_equal(
+                rebuilt[cols].to_numpy(float), recorded[cols].to_numpy(float)
+            )
+
+
+def test_the_registry_records_what_each_model_was_fitted_on(runs):
+    rows = runs.week.query(
+        "select count(*), count(settings_hash), count(history_fingerprint),"
+        " count(statsforecast_version), count(trained_at), count(decision_reason),"
+        " count(distinct statsforecast_version) from fct_model_registry",
+        runs.week.published,
+    )[0]
+    assert rows[0] > 0 and rows[1:6] == (rows[0],) * 5 and rows[6] == 1
