@@ -409,6 +409,10 @@ _OTHER_VARS = {
     "max_forecast_multiple": _between(1.0, None),
     "max_staleness_periods": _count(0),
     "published_path": _text,
+    "drift_window": _count(2),
+    "drift_level_threshold": _between(0.0, None),
+    "drift_sd_ratio": _between(1.0, None),
+    "drift_zero_share_change": _between(0.0, 1.0),
 }
 
 VAR_NAMES: tuple[str, ...] = tuple(_PARSERS) + tuple(_OTHER_VARS)
