@@ -43,11 +43,12 @@ pooled as (
         1 - sum(abs_error)
         / nullif(sum(seasonal_naive_abs_error), 0) as fva_share
     from periods
-    group by
+    -- every roll-up of class, model and step: CUBE takes the columns by name
+    group by  -- noqa: AM06
         frequency,
         horizon,
         season_length,
-        cube (demand_class, model_name, step)
+        cube(demand_class, model_name, step)
 
 ),
 

@@ -1,8 +1,9 @@
 {#- Has a series' demand changed? Its last drift_window periods up to the
     origin against all its history before them: the level shift (in standard
-    deviations of the prior history), the ratio of standard deviations, and
-    the change in the share of periods without demand, each flagged past its
-    var (drift_level_threshold, drift_sd_ratio, drift_zero_share_change). A
+    deviations of the prior history), the recent window's standard deviation
+    against the typical one of a window as long before it, and the change in
+    the share of periods without demand, each flagged past its var
+    (drift_level_threshold, drift_sd_ratio, drift_zero_share_change). A
     series with less prior history than the window is not judged. -#}
 
 with
@@ -32,8 +33,18 @@ numbered as (
         demand,
         row_number() over (
             partition by series_id order by period_start desc
-        ) <= {{ var('drift_window') }} as is_recent
+        ) <= {{ var('drift_window') }} as is_recent,
+        -- the variance of each window of drift_window periods: the typical
+        -- one before the recent window is what its variance is held to (the
+        -- sd of the whole prior history would count seasons and trends)
+        var_samp(demand) over by_window as window_variance,
+        count(*) over by_window as window_periods
     from actuals
+    window by_window as (
+        partition by series_id
+        order by period_start
+        rows between {{ var('drift_window') - 1 }} preceding and current row
+    )
 
 ),
 
@@ -49,6 +60,9 @@ windows as (
             as recent_sd,
         coalesce(stddev_samp(demand) filter (where not is_recent), 0)
             as prior_sd,
+        avg(window_variance) filter (
+            where not is_recent and window_periods = {{ var('drift_window') }}
+        ) as prior_window_variance,
         avg(cast(demand = 0 as double)) filter (
             where is_recent
         ) as recent_zero_share,
@@ -56,7 +70,7 @@ windows as (
             where not is_recent
         ) as prior_zero_share
     from numbered
-    group by series_id
+    group by all
 
 ),
 
@@ -65,8 +79,9 @@ measured as (
     select
         *,
         n_prior >= {{ var('drift_window') }} as is_judged,
+        coalesce(sqrt(prior_window_variance), 0) as prior_window_sd,
         (recent_mean - prior_mean) / nullif(prior_sd, 0) as level_shift,
-        recent_sd / nullif(prior_sd, 0) as sd_ratio,
+        recent_sd / nullif(sqrt(prior_window_variance), 0) as sd_ratio,
         recent_zero_share - prior_zero_share as zero_share_change
     from windows
 
@@ -85,9 +100,8 @@ flagged as (
             or sd_ratio < 1.0 / {{ var('drift_sd_ratio') }},
             recent_sd > 0
         ) as is_variance_shift,
-        is_judged
-        and abs(zero_share_change) >= {{ var('drift_zero_share_change') }}
-        as is_zero_share_shift
+        is_judged and abs(zero_share_change)
+        >= {{ var('drift_zero_share_change') }} as is_zero_share_shift
     from measured
 
 ),
@@ -114,6 +128,7 @@ final as (
         flagged.prior_mean,
         flagged.recent_sd,
         flagged.prior_sd,
+        flagged.prior_window_sd,
         flagged.recent_zero_share,
         flagged.prior_zero_share,
 

@@ -28,7 +28,7 @@ actuals as (
 numbered as (
 
     -- a series' periods numbered from its first: the history has no gaps,
-    -- so the period k positions back is the period k periods back
+    -- so the period k numbers back is the period k periods back
     select
         series_id,
         period_start,
@@ -36,8 +36,14 @@ numbered as (
         demand,
         row_number() over (
             partition by series_id order by period_start
-        ) as position
+        ) as period_number
     from actuals
+
+),
+
+built as (
+
+    select distinct frequency from actuals
 
 ),
 
@@ -45,7 +51,7 @@ seasons as (
 
     select distinct history.season_length
     from history
-    inner join (select distinct frequency from actuals) as built
+    inner join built
         on history.frequency = built.frequency
     where history.season_length is not null
 
@@ -58,27 +64,27 @@ running as (
     select
         numbered.series_id,
         numbered.period_start,
-        numbered.position,
+        numbered.period_number,
         seasons.season_length,
-        sum(abs(numbered.demand)) over by_position as sum_abs_demand,
+        sum(abs(numbered.demand)) over by_number as sum_abs_demand,
         sum(abs(numbered.demand - previous.demand))
-            over by_position as sum_abs_diff_1,
+            over by_number as sum_abs_diff_1,
         sum(abs(numbered.demand - season_ago.demand))
-            over by_position as sum_abs_diff_season
+            over by_number as sum_abs_diff_season
     from numbered
     cross join seasons
     left join numbered as previous
         on
             numbered.series_id = previous.series_id
-            and numbered.position - 1 = previous.position
+            and numbered.period_number - 1 = previous.period_number
     left join numbered as season_ago
         on
             numbered.series_id = season_ago.series_id
-            and numbered.position - seasons.season_length
-            = season_ago.position
-    window by_position as (
+            and numbered.period_number - seasons.season_length
+            = season_ago.period_number
+    window by_number as (
         partition by numbered.series_id, seasons.season_length
-        order by numbered.position
+        order by numbered.period_number
     )
 
 ),
@@ -92,16 +98,16 @@ scales as (
         series_id,
         period_start as forecast_origin,
         season_length,
-        position as origin_position,
+        period_number as origin_period_number,
         case
             when
                 season_length > 1
-                and position > season_length
+                and period_number > season_length
                 and sum_abs_diff_season > 0
-                then sum_abs_diff_season / (position - season_length)
-            when position > 1 and sum_abs_diff_1 > 0
-                then sum_abs_diff_1 / (position - 1)
-            when sum_abs_demand > 0 then sum_abs_demand / position
+                then sum_abs_diff_season / (period_number - season_length)
+            when period_number > 1 and sum_abs_diff_1 > 0
+                then sum_abs_diff_1 / (period_number - 1)
+            when sum_abs_demand > 0 then sum_abs_demand / period_number
             else 1.0
         end as mase_scale
     from running
@@ -112,26 +118,26 @@ scored as (
 
     select
         history.*,
-        target.demand as actual,
+        arrived.demand as actual,
         scales.mase_scale,
         -- seasonal naive from the same origin: the value one season (or
         -- more, past a season's steps) before the period; the origin's own
         -- value (naive-1) when the history is shorter than a season
         case
-            when scales.origin_position >= history.season_length
+            when scales.origin_period_number >= history.season_length
                 then
-                    scales.origin_position - (
+                    scales.origin_period_number - (
                         history.season_length - 1
                         - (history.step - 1) % history.season_length
                     )
-            else scales.origin_position
-        end as naive_position
+            else scales.origin_period_number
+        end as naive_period_number
     from history
-    inner join actuals as target
+    inner join actuals as arrived
         on
-            history.series_id = target.series_id
-            and history.period_start = target.period_start
-            and history.frequency = target.frequency
+            history.series_id = arrived.series_id
+            and history.period_start = arrived.period_start
+            and history.frequency = arrived.frequency
     left join scales
         on
             history.series_id = scales.series_id
@@ -178,7 +184,7 @@ final as (
     left join numbered as naive
         on
             scored.series_id = naive.series_id
-            and scored.naive_position = naive.position
+            and scored.naive_period_number = naive.period_number
 
 )
 

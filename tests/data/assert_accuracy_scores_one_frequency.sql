@@ -33,8 +33,10 @@ compared as (
         actuals.frequency as actual_frequency,
         case accuracy.frequency
             when 'day' then accuracy.period_start
-            when 'week' then cast(date_trunc('week', accuracy.period_start) as date)
-            when 'month' then cast(date_trunc('month', accuracy.period_start) as date)
+            when 'week'
+                then cast(date_trunc('week', accuracy.period_start) as date)
+            when 'month'
+                then cast(date_trunc('month', accuracy.period_start) as date)
         end as frequency_period_start
     from accuracy
     left join history

@@ -22,13 +22,13 @@ context as (
 held as (
 
     select
-        history.frequency,
-        count(distinct history.run_id) as n_runs,
+        frequency,
+        count(distinct run_id) as n_runs,
         count(*) as n_forecasts,
-        min(history.period_start) as first_period,
-        max(history.period_start) as last_period
+        min(period_start) as first_period,
+        max(period_start) as last_period
     from history
-    group by history.frequency
+    group by all
 
 )
 
