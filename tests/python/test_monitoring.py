@@ -35,9 +35,16 @@ def _past_origins(project: Project, n: int, vars: str = FAST_VARS) -> list[tuple
     return cli.past_build_vars(ROOT, env, vars, None, n)
 
 
-def test_a_past_origin_is_scored_and_matches_a_hand_computation(small_demo, tmp_path):
+def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
+    """Three builds in one warehouse: a monthly one at a past origin whose first forecast
+    month starts on a Monday, in a warehouse as the previous version left it (no frequency
+    in fct_forecast_history); then `demandcast build --past-origins 1`: a weekly build 13
+    weeks back and one at the current origin. The weekly past run is scored, a series by
+    hand; the monthly forecast of that Monday's month is never matched to the weekly
+    actual of that week."""
     project = Project(raw=small_demo, db=tmp_path / "wh.duckdb", target=tmp_path / "target")
     ((past, _),) = _past_origins(project, 1)
+    month_origin, monday = _monthly_past_build(project, past)
     done = _cli_build(project, "--vars", FAST_VARS, "--past-origins", "1")
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
@@ -45,11 +52,42 @@ def test_a_past_origin_is_scored_and_matches_a_hand_computation(small_demo, tmp_
 
     runs = project.query("""select run_id, cast(forecast_origin as varchar), frequency, horizon,
         season_length from fct_forecast_history group by all order by 2""")
-    assert [r[1:] for r in runs][0] == (past, "week", 13, 52)
-    assert len(runs) == 2
-    past_run, current_run = runs[0][0], runs[1][0]
+    # the monthly run's old rows got their frequency, horizon and season from the backfill
+    assert [r[1:] for r in runs] == [
+        (str(month_origin), "month", 3, 12),
+        (past, "week", 13, 52),
+        (runs[2][1], "week", 13, 52),
+    ]
+    _check_the_past_run_by_hand(project, past, runs[1][0])
+    _check_no_cross_match(project, out, month_origin, monday)
+    # built again, the past origin is not: the warehouse holds its published forecast
+    assert _past_origins(project, 1) == [(past, None)]
 
-    # the past run is scored on every period up to the current origin; the current is not yet
+
+def _monthly_past_build(project: Project, weekly_past: str) -> tuple[dt.date, dt.date]:
+    """A monthly build whose first forecast month is the latest one starting on a Monday
+    within the weekly history; then its columns new in this version dropped."""
+    weekly_origin = dt.date.fromisoformat(weekly_past) + dt.timedelta(weeks=13)
+    month = weekly_origin.replace(day=1)
+    while month.weekday() != 0:
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    origin = (month - dt.timedelta(days=1)).replace(day=1)
+    result = project.dbt(
+        "build",
+        vars="{frequency: month, horizon: 3, season_length: 12, candidates: fast, "
+        f"n_windows: 2, n_jobs: 2, forecast_origin: '{origin}', max_staleness_periods: null}}",
+    )
+    assert result.returncode == 0, result.output[-4000:]
+    with duckdb.connect(str(project.db)) as con:
+        for column in ("frequency", "horizon", "season_length"):
+            con.execute(f"alter table fct_forecast_history drop column {column}")
+    return origin, month
+
+
+def _check_the_past_run_by_hand(project: Project, past: str, past_run: str) -> None:
+    """The past weekly run is scored on every period up to the current origin (the current
+    run not yet); one series' row of mon_accuracy__by_series computed by hand, with the
+    MASE scale of metrics.py."""
     (current_origin,) = project.query("select forecast_origin from int_run__context")[0]
     steps = (current_origin - dt.date.fromisoformat(past)).days // 7
     scored = project.query(
@@ -117,51 +155,20 @@ def test_a_past_origin_is_scored_and_matches_a_hand_computation(small_demo, tmp_
     )
     assert project.query("select count(*) from mon_accuracy__by_series", project.published)[0][0]
 
-    # built again, the past origin is not: the warehouse holds its published forecast
-    assert _past_origins(project, 1) == [(past, None)]
-    assert current_run != past_run
 
-
-def test_a_weekly_build_beside_a_monthly_one_does_not_score_monthly_forecasts(small_demo, tmp_path):
-    """A monthly build at a past origin whose first forecast month starts on a Monday, in a
-    warehouse written before fct_forecast_history had a frequency; then a weekly build. The
-    monthly forecast of that Monday's month is not matched to the weekly actual of that
-    week, the old rows get their frequency, and a warn test says forecasts wait unscored."""
-    project = Project(raw=small_demo, db=tmp_path / "mixed.duckdb", target=tmp_path / "target")
-    ((weekly_past, _),) = _past_origins(project, 1)
-    weekly_origin = dt.date.fromisoformat(weekly_past) + dt.timedelta(weeks=13)
-    month = weekly_origin.replace(day=1)
-    while month.weekday() != 0:  # the latest first of a month on a Monday, in the weekly data
-        month = (month - dt.timedelta(days=1)).replace(day=1)
-    origin = (month - dt.timedelta(days=1)).replace(day=1)
-    result = project.dbt(
-        "build",
-        vars="{frequency: month, horizon: 3, season_length: 12, candidates: fast, "
-        f"n_windows: 2, n_jobs: 2, forecast_origin: '{origin}', max_staleness_periods: null}}",
-    )
-    assert result.returncode == 0, result.output[-4000:]
-    # as a warehouse of the previous version left it
-    with duckdb.connect(str(project.db)) as con:
-        for column in ("frequency", "horizon", "season_length"):
-            con.execute(f"alter table fct_forecast_history drop column {column}")
-
-    result = project.dbt("build")
-    assert result.returncode == 0, result.output[-4000:]
-    backfilled = project.query(f"""select distinct frequency, horizon, season_length
-        from fct_forecast_history where forecast_origin = date '{origin}'""")
-    assert backfilled == [("month", 3, 12)]
-    # the old join (series and period alone) would have matched the month to the week
+def _check_no_cross_match(project: Project, out: str, origin: dt.date, monday: dt.date) -> None:
+    """The monthly forecasts wait unscored, though the old join (series and period alone)
+    would have matched the month starting on a Monday to that week; a warn test says so."""
     (would_match,) = project.query(f"""select count(*) from fct_forecast_history as h
         join fct_demand_history as a using (series_id, period_start)
-        where h.frequency = 'month' and h.period_start = date '{month}'""")[0]
+        where h.frequency = 'month' and h.period_start = date '{monday}'""")[0]
     assert would_match > 0
-    assert project.query("select distinct frequency from mon_forecast_accuracy") in (
-        [],
-        [("week",)],
-    )
+    assert project.query("select distinct frequency from mon_forecast_accuracy") == [("week",)]
     assert project.query(
         f"select count(*) from mon_forecast_accuracy where forecast_origin = date '{origin}'"
     ) == [(0,)]
-    warned = [line for line in result.output.splitlines() if "assert_forecast_history_freq" in line]
-    assert any("WARN" in line for line in warned), warned
-    assert "assert_accuracy_scores_one_frequency" in result.output
+    results = [line for line in out.splitlines() if " of " in line and "START" not in line]
+    warned = [line for line in results if "assert_forecast_history_freq" in line]
+    assert len(warned) == 2 and all("WARN" in line for line in warned), warned  # both weekly
+    passed = [line for line in results if "assert_accuracy_scores_one_freq" in line]
+    assert len(passed) == 2 and all("PASS" in line for line in passed), passed
