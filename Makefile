@@ -35,8 +35,11 @@ browser:  ## install Debian's chromium for the report test, when missing
 $(DEMO_DIR)/orders.parquet: | $(BIN)/dbt
 	$(BIN)/demandcast demo --out $(DEMO_DIR)
 
+# The demo plant has run the system a while: two builds at earlier origins (13 and 26
+# weeks back, the fast candidate set) before today's, so the monitoring tables score
+# forecasts the actuals have since covered. Origins the warehouse holds are not rebuilt.
 demo: setup $(DEMO_DIR)/orders.parquet  ## generate the demo plant, build every table, write the report
-	$(BIN)/demandcast build --raw $(DEMO_DIR)
+	$(BIN)/demandcast build --raw $(DEMO_DIR) --past-origins 2 --past-vars '{candidates: fast}'
 	$(BIN)/demandcast report --db warehouse/dev_published.duckdb --warehouse warehouse/dev.duckdb \
 	  --out reports/forecast.html
 

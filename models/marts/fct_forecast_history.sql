@@ -1,9 +1,14 @@
 {#- Every good run's forecast, appended: what was promised when, so accuracy
-    can be judged as actuals arrive. Never rewritten. -#}
+    can be judged as actuals arrive. Keyed by the run's frequency, horizon
+    and season length, so forecasts of a monthly and a weekly build sharing a
+    warehouse are never scored against each other's actuals. Rows appended
+    before those columns existed get them once, in place, from the rows
+    themselves (post-hook; macro backfill_forecast_history). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
+    post_hook="{{ backfill_forecast_history() }}",
 ) }}
 
 with
@@ -14,32 +19,40 @@ forecast as (
 
 ),
 
+context as (
+
+    select * from {{ ref('int_run__context') }}
+
+),
+
 final as (
 
     select
-        plant_id,
-        product_id,
-        series_id,
-        period_start,
-        step,
-        plant_name,
-        product_name,
-        forecast,
-        {%- for level in var('levels') %}
-            lo_{{ level }},
-            hi_{{ level }},
-        {%- endfor %}
-        model_name,
-        method,
-        fallback_reason,
-        demand_class,
-        run_id,
-        forecast_origin,
-        forecast_created_at
+        forecast.plant_id,
+        forecast.product_id,
+        forecast.series_id,
+        forecast.period_start,
+        forecast.step,
+        forecast.plant_name,
+        forecast.product_name,
+        forecast.forecast,
+        {{ interval_columns('forecast') }}
+        forecast.model_name,
+        forecast.method,
+        forecast.fallback_reason,
+        forecast.demand_class,
+        forecast.run_id,
+        forecast.forecast_origin,
+        forecast.forecast_created_at,
+        context.frequency,
+        context.horizon,
+        context.season_length
     from forecast
+    inner join context
+        on forecast.run_id = context.run_id
     {% if is_incremental() %}
         where
-            run_id not in (
+            forecast.run_id not in (
                 select distinct published.run_id from {{ this }} as published
             )
     {% endif %}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+import yaml
 
 PROJECT_NAME = "demandcast"
 QUIET_ENV = {
@@ -71,12 +74,28 @@ def _build(argv: list[str]) -> int:
         help="dbt vars as a YAML mapping, e.g. '{horizon: 26}', or the path of a YAML file",
     )
     parser.add_argument(
+        "--past-origins",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first build at N earlier forecast origins, `horizon` periods apart, oldest "
+        "first, as a plant that has run the system a while would have: the monitoring "
+        "tables then score forecasts the actuals have since covered. An origin the "
+        "warehouse already holds a published forecast of is skipped (default: 0)",
+    )
+    parser.add_argument(
+        "--past-vars",
+        help="dbt vars for those earlier builds only, over --vars, e.g. '{candidates: fast}'",
+    )
+    parser.add_argument(
         "--project-dir",
         help="the demandcast project (default: this folder or a parent, else the source tree)",
     )
     args, dbt_args = parser.parse_known_args(argv)
     if dbt_args[:1] == ["--"]:
         dbt_args = dbt_args[1:]
+    if args.past_origins < 0:
+        parser.error(f"--past-origins: expected 0 or more, got {args.past_origins}")
     project = Path(args.project_dir).resolve() if args.project_dir else find_project()
     if project is None or not (project / "dbt_project.yml").is_file():
         print(
@@ -96,20 +115,171 @@ def _build(argv: list[str]) -> int:
         env["DEMANDCAST_RAW_PATH"] = str(Path(env["DEMANDCAST_RAW_PATH"]).resolve())
     if env.get("DEMANDCAST_DB"):
         env["DEMANDCAST_DB"] = str(Path(env["DEMANDCAST_DB"]).resolve())
-    command = [_dbt_executable(), "build", "--project-dir", str(project)]
-    if not _has_option(dbt_args, "--profiles-dir"):
-        command += ["--profiles-dir", str(project / "profiles")]
-    if args.target:
-        command += ["--target", args.target]
+    vars_text = None
     if args.vars is not None:
         vars_file = Path(args.vars)
         is_file = len(args.vars) < 4096 and "\n" not in args.vars and vars_file.is_file()
-        command += ["--vars", vars_file.read_text(encoding="utf-8") if is_file else args.vars]
-    command += dbt_args
+        vars_text = vars_file.read_text(encoding="utf-8") if is_file else args.vars
+
+    def command(vars_arg: str | None) -> list[str]:
+        cmd = [_dbt_executable(), "build", "--project-dir", str(project)]
+        if not _has_option(dbt_args, "--profiles-dir"):
+            cmd += ["--profiles-dir", str(project / "profiles")]
+        if args.target:
+            cmd += ["--target", args.target]
+        if vars_arg is not None:
+            cmd += ["--vars", vars_arg]
+        return cmd + dbt_args
+
     try:
-        return subprocess.call(command, cwd=project, env=env)
+        if args.past_origins:
+            try:
+                past = past_build_vars(
+                    project, env, vars_text, args.past_vars, args.past_origins, args.target
+                )
+            except ValueError as exc:
+                print(f"demandcast build: {exc}", file=sys.stderr)
+                return 2
+            for i, (origin, run_vars) in enumerate(past, 1):
+                if run_vars is None:
+                    print(
+                        f"demandcast build: past origin {origin} ({i} of {len(past)}): "
+                        "already in the warehouse, skipped",
+                        flush=True,
+                    )
+                    continue
+                print(f"demandcast build: past origin {origin} ({i} of {len(past)})", flush=True)
+                code = subprocess.call(
+                    command(json.dumps(run_vars, default=str)), cwd=project, env=env
+                )
+                if code:
+                    print(
+                        f"demandcast build: the build at the past origin {origin} failed "
+                        f"(exit {code}); the current origin was not built",
+                        file=sys.stderr,
+                    )
+                    return code
+            print("demandcast build: the current origin", flush=True)
+        return subprocess.call(command(vars_text), cwd=project, env=env)
     except KeyboardInterrupt:
         return 130
+
+
+def _load_vars(text: str | None, what: str) -> dict:
+    if text is None:
+        return {}
+    vars_file = Path(text)
+    if len(text) < 4096 and "\n" not in text and vars_file.is_file():
+        text = vars_file.read_text(encoding="utf-8")
+    value = yaml.safe_load(text)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what}: expected a YAML mapping, got {text!r}")
+    return value
+
+
+def _orders_reader(raw: Path) -> str | None:
+    """The DuckDB reader of the orders file under `raw`, as the project finds it."""
+    for pattern, reader in (
+        ("orders.parquet", "read_parquet"),
+        ("orders/*.parquet", "read_parquet"),
+        ("orders.csv", "read_csv"),
+    ):
+        if list(raw.glob(pattern)):
+            path = str(raw / pattern).replace("'", "''")
+            options = ", all_varchar = true, header = true" if reader == "read_csv" else ""
+            return f"{reader}('{path}'{options})"
+    return None
+
+
+def past_build_vars(
+    project: Path,
+    env: dict[str, str],
+    vars_text: str | None,
+    past_vars_text: str | None,
+    n: int,
+    target: str | None = None,
+) -> list[tuple[str, dict | None]]:
+    """The N forecast origins before the current one, `horizon` periods apart, oldest first,
+    each with the vars of its build (None: the warehouse already holds a published forecast
+    from that origin and frequency). The current origin is the var forecast_origin, else, as
+    int_run__context finds it, the last complete period of the orders up to today."""
+    import duckdb
+
+    user = _load_vars(vars_text, "--vars")
+    over = _load_vars(past_vars_text, "--past-vars")
+    defaults = yaml.safe_load((project / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    settings = {**defaults, **user}
+    frequency = str(settings["frequency"]).lower()
+    if frequency not in ("day", "week", "month"):
+        raise ValueError(f"var 'frequency': expected day, week or month, got {frequency!r}")
+    horizon = int(settings["horizon"])
+    con = duckdb.connect()
+    if settings.get("forecast_origin"):
+        current = f"date_trunc('{frequency}', cast($origin as date))"
+        params = {"origin": str(settings["forecast_origin"])}
+    else:
+        raw = Path(settings.get("raw_path") or env.get("DEMANDCAST_RAW_PATH") or "data/demo")
+        raw = raw if raw.is_absolute() else project / raw
+        reader = _orders_reader(raw)
+        if reader is None:
+            raise ValueError(f"no orders file in raw_path '{raw}'")
+        (end,) = con.execute(f"""select max(d) from (select try_cast(order_date as date) as d
+            from {reader}) where d <= current_date""").fetchone()
+        if end is None:
+            raise ValueError(f"no dated order lines in '{raw}'")
+        start, after = f"date_trunc('{frequency}', $end)", f"date_trunc('{frequency}', $end + 1)"
+        current = f"""case when {after} > {start} then {start}
+            else {start} - interval 1 {frequency} end"""
+        params = {"end": end}
+    origins = [
+        str(o)
+        for (o,) in con.execute(
+            f"""select cast(({current}) - to_{frequency}s(k * {horizon}) as date)
+            from range({n}, 0, -1) as t (k) order by 1""",
+            params,
+        ).fetchall()
+    ]
+    held = _published_origins(project, env, target, frequency)
+    return [
+        (
+            o,
+            None
+            if o in held
+            else {**user, "max_staleness_periods": None, **over, "forecast_origin": o},
+        )
+        for o in origins
+    ]
+
+
+def _published_origins(
+    project: Path, env: dict[str, str], target: str | None, frequency: str
+) -> set[str]:
+    """Forecast origins of `frequency` the warehouse holds a published forecast from."""
+    import duckdb
+
+    target = target or env.get("DEMANDCAST_TARGET") or "dev"
+    db = Path(env["DEMANDCAST_DB"]) if env.get("DEMANDCAST_DB") else None
+    db = db or project / "warehouse" / f"{target}.duckdb"
+    if not db.is_file():
+        return set()
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            tables = {t for (t,) in con.execute("show tables").fetchall()}
+            if not {"fct_forecast_history", "demandcast_runs"} <= tables:
+                return set()
+            columns = {c for (c, *_) in con.execute("describe fct_forecast_history").fetchall()}
+            same = "and h.frequency = $f" if "frequency" in columns else ""
+            rows = con.execute(
+                f"""select distinct cast(h.forecast_origin as varchar)
+                from fct_forecast_history as h join demandcast_runs as r using (run_id)
+                where r.status = 'published' {same}""",
+                {"f": frequency} if same else {},
+            ).fetchall()
+    except duckdb.Error:  # locked by a running build: that build will say so
+        return set()
+    return {o for (o,) in rows}
 
 
 def _demo(argv: list[str]) -> int:

@@ -503,6 +503,10 @@ _OTHER_VARS = {
     "max_staleness_periods": _count(0),
     "data_docs_path": _text,
     "published_path": _text,
+    "drift_window": _count(2),
+    "drift_level_threshold": _between(0.0, None),
+    "drift_sd_ratio": _between(1.0, None),
+    "drift_zero_share_change": _between(0.0, 1.0),
 }
 
 VAR_NAMES: tuple[str, ...] = tuple(_PARSERS) + tuple(_RETRAIN_PARSERS) + tuple(_OTHER_VARS)

@@ -467,30 +467,42 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
         )
     levels = sorted(_within_levels(con, "mon_forecast_accuracy"), key=float)
     cover = "".join(f", avg(within_{lv}::int) as cov_{lv}" for lv in levels)
+    columns = {r[0] for r in con.execute("describe mon_forecast_accuracy").fetchall()}
+    # MASE and the value added over the seasonal naive (a published copy from before
+    # these columns leaves them out)
+    scaled = (
+        """, avg(abs_error / mase_scale) as mase,
+        avg(seasonal_naive_abs_error / mase_scale) - avg(abs_error / mase_scale) as fva"""
+        if {"mase_scale", "seasonal_naive_abs_error"} <= columns
+        else ", null as mase, null as fva"
+    )
 
     def grouped(by: str) -> pd.DataFrame:
         return con.execute(f"""
             select {by} as g, count(*) as n, count(distinct series_id) as series,
                 sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,
                 sum(error) / nullif(sum(abs(actual)), 0) as bias,
-                avg(abs_error) as mae {cover}
+                avg(abs_error) as mae {scaled} {cover}
             from mon_forecast_accuracy group by all order by 1""").df()
 
     span = con.execute("""select count(distinct run_id), min(period_start), max(period_start)
         from mon_forecast_accuracy""").fetchone()
-    header_tail = ["forecasts", "series", "WAPE", "bias", "MAE"] + [
+    header_tail = ["forecasts", "series", "WAPE", "bias", "MAE", "MASE", "FVA"] + [
         f"within {lv} %" for lv in levels
     ]
 
     def rows(frame: pd.DataFrame) -> list[list[str]]:
         return [
             [
-                _e(r["g"]),
+                # a step comes back as a float from iterrows (the row's numbers share a type)
+                _e(int(r["g"]) if isinstance(r["g"], float) and r["g"].is_integer() else r["g"]),
                 _num(r["n"]),
                 _num(r["series"]),
                 _pct(r["wape"]),
                 _pct(r["bias"]),
                 _num(r["mae"], 2),
+                _num(r["mase"], 3),
+                _num(r["fva"], 3),
             ]
             + [_pct(r[f"cov_{lv}"]) for lv in levels]
             for _, r in frame.iterrows()
@@ -498,7 +510,11 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
 
     return (
         f"{title}<p>{span[0]} past run(s) against the actuals of {_date(span[1])} to "
-        f"{_date(span[2])}. WAPE = sum |error| / sum |actual|; bias = sum error / sum |actual|.</p>"
+        f"{_date(span[2])}. WAPE = sum |error| / sum |actual|; bias = sum error / sum |actual|; "
+        "MASE = mean |error| / the series' in-sample seasonal naive error up to the origin; "
+        "FVA = the seasonal naive forecast's MASE from the same origin minus the forecast's "
+        "(above 0: the forecast did better). Per series and run: "
+        "<code>mon_accuracy__by_series</code>.</p>"
         "<h3>By demand class</h3>"
         + _table(["demand class", *header_tail], rows(grouped("demand_class")))
         + "<h3>By horizon step</h3>"

@@ -93,3 +93,39 @@ def test_build_writes_the_published_file(small_demo, tmp_path):
     assert f"run {run_id} published" in done.stdout
     assert [s.strip('"') for (s,) in sets] == ["fast"]  # the vars file was read
     assert named == 0  # the demo lists every product and plant
+
+
+def test_past_origins_lie_horizon_periods_apart_before_the_current_one(tmp_path):
+    """`build --past-origins`: the origins and vars of the earlier builds, without building."""
+    env = {"DEMANDCAST_RAW_PATH": str(tmp_path), "DEMANDCAST_DB": str(tmp_path / "none.duckdb")}
+    past = cli.past_build_vars(
+        ROOT,
+        env,
+        "{frequency: month, horizon: 6, forecast_origin: '2026-03-15'}",
+        "{candidates: fast}",
+        2,
+    )
+    assert [origin for origin, _ in past] == ["2025-03-01", "2025-09-01"]
+    assert past[0][1] == {
+        "frequency": "month",
+        "horizon": 6,
+        "forecast_origin": "2025-03-01",
+        "max_staleness_periods": None,
+        "candidates": "fast",
+    }
+    # without forecast_origin, the last complete period of the orders (as int_run__context)
+    duckdb.sql(
+        "copy (select date '2026-02-27' + cast(i as integer) as order_date, 'P1' as product_id,"
+        " 'A' as plant_id, 1 as quantity from range(3) as t (i))"
+        f" to '{tmp_path / 'orders.parquet'}'"
+    )  # to Sunday 1 March: the week of 23 February is complete, March is not: February
+    assert [o for o, _ in cli.past_build_vars(ROOT, env, "{frequency: week}", None, 1)] == [
+        "2025-11-24"
+    ]
+    assert [o for o, _ in cli.past_build_vars(ROOT, env, "{frequency: month}", None, 1)] == [
+        "2025-01-01"
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no orders file"):
+        cli.past_build_vars(ROOT, {"DEMANDCAST_RAW_PATH": str(empty)}, None, None, 1)

@@ -327,6 +327,7 @@ def test_accuracy_and_warn_gates(built, tmp_path):
     report.write_report(published, out, warehouse=warehouse)
     text = out.read_text()
     assert "By demand class" in text and "By horizon step" in text
+    assert ">MASE</th>" in text and ">FVA</th>" in text
     assert "1 past run(s)" in text
     assert "expect_warned_rule" in text and "3 of 9" in text
     assert "later-run" in text and "not published" in text

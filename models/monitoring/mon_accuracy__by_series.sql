@@ -1,0 +1,95 @@
+{#- Each past run's forecast of each series, judged on the periods that have
+    actuals: MAE, WAPE, bias, MASE, interval coverage, and the value it added
+    over the seasonal naive forecast from the same origin. -#}
+
+with
+
+accuracy as (
+
+    select * from {{ ref('mon_forecast_accuracy') }}
+
+),
+
+summed as (
+
+    select
+        run_id,
+        series_id,
+        plant_id,
+        product_id,
+        frequency,
+        horizon,
+        season_length,
+        forecast_origin,
+        model_name,
+        method,
+        demand_class,
+        mase_scale,
+        count(*) as n_periods,
+        min(step) as first_step,
+        max(step) as last_step,
+        sum(actual) as actual_total,
+        sum(forecast) as forecast_total,
+        avg(abs_error) as mae,
+        avg(error) as mean_error,
+        sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,
+        sum(error) / nullif(sum(abs(actual)), 0) as bias,
+        {%- for level in var('levels') %}
+            avg(cast(within_{{ level }} as double)) as coverage_{{ level }},
+        {%- endfor %}
+        avg(seasonal_naive_abs_error) as seasonal_naive_mae,
+        sum(seasonal_naive_abs_error) as seasonal_naive_abs_error_total,
+        sum(abs_error) as abs_error_total
+    from accuracy
+    group by all
+
+),
+
+final as (
+
+    select
+        -- keys
+        run_id,
+        series_id,
+
+        -- the run and the series
+        plant_id,
+        product_id,
+        frequency,
+        horizon,
+        season_length,
+        forecast_origin,
+        model_name,
+        method,
+        demand_class,
+
+        -- what was scored
+        n_periods,
+        n_periods = horizon as is_complete,
+        first_step,
+        last_step,
+        actual_total,
+        forecast_total,
+
+        -- accuracy
+        mae,
+        mean_error,
+        wape,
+        bias,
+        mae / mase_scale as mase,
+        {%- for level in var('levels') %}
+            coverage_{{ level }},
+        {%- endfor %}
+
+        -- forecast value added over the seasonal naive
+        seasonal_naive_mae,
+        seasonal_naive_mae / mase_scale as seasonal_naive_mase,
+        (seasonal_naive_mae - mae) / mase_scale as fva_mase,
+        1 - abs_error_total
+        / nullif(seasonal_naive_abs_error_total, 0) as fva_share,
+        mase_scale
+    from summed
+
+)
+
+select * from final
