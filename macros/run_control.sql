@@ -17,8 +17,9 @@
         'raw_path', 'frequency', 'horizon', 'season_length', 'forecast_origin',
         'n_windows', 'step_size', 'backtest_refit', 'selection_metric',
         'selection_margin', 'single_margin', 'ensemble_top_k', 'route_by_class',
-        'candidates', 'levels', 'n_jobs', 'engine', 'min_train_length',
-        'lifecycle_periods', 'max_duplicate_share', 'allow_negative_demand',
+        'candidates', 'levels', 'n_jobs', 'engine', 'engine_address',
+        'min_train_length', 'lifecycle_periods', 'max_duplicate_share',
+        'allow_negative_demand',
         'outlier_ratio', 'outlier_action', 'max_forecast_multiple',
         'max_staleness_periods', 'gate_modes', 'published_path',
     ] -%}
