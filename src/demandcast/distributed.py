@@ -1,31 +1,35 @@
 """Where StatsForecast runs: this process (engine 'local') or a Dask or Ray cluster.
 
-`open_engine(settings)` yields the engine of a step (the backtest, the forecast) and
-closes what it opened when the step ends. Both kinds answer the same two calls,
-`cross_validation` and `forecast`, with the frames `StatsForecast` returns, so the
-backtest and the forecast do not know where they run:
+`open_engine(settings)` yields the engine of a step (the backtest, the forecast). Both
+kinds answer the same two calls, `cross_validation` and `forecast`, with the frames
+`StatsForecast` returns, so the backtest and the forecast do not know where they run:
 
 - 'local': `StatsForecast(..., n_jobs=settings.n_jobs)` in this process, its own pool of
   worker processes for a call of several series.
-- 'dask' and 'ray': StatsForecast's own distributed backend (`FugueBackend`, Fugue on a
-  Dask or Ray execution engine). The series are partitioned by `unique_id`; each worker
-  runs plain StatsForecast (n_jobs 1) on its series, so every number is the one the local
-  engine computes. The backend declares its output columns float32, which would round
-  every forecast and actual to 7 digits (and could change a champion on a near tie):
-  `_Float64Backend` declares them float64, nothing else changes. Rows come back in the
-  local engine's order (series, cutoff, period).
+- 'dask' and 'ray': StatsForecast's own distributed backend (`FugueBackend`: Fugue on a
+  Dask or Ray execution engine). Each task runs the backend's per-partition function,
+  plain StatsForecast with n_jobs 1, on its share of the series, so every number is the
+  one the local engine computes. Two changes (`Backend`): the output columns are float64
+  (the backend declares float32, which would round every forecast and actual to 7 digits
+  and could change a champion on a near tie), and the series are split coarsely, a few
+  tasks per worker, where the backend asks for a task per series (about 15 ms of overhead
+  a series on Dask). Rows come back in the local engine's order (series, cutoff, period).
 
 The cluster: `settings.engine_address` (var `engine_address`), else the environment
 variable DEMANDCAST_ENGINE_ADDRESS, else a local cluster on this machine (Dask: a
 `LocalCluster` of n_jobs worker processes, one thread each; Ray: `ray.init()` with n_jobs
-CPUs), started for the step and closed after it. A cluster given by address is left
-running; only this step's client disconnects. The workers unpickle the candidate models
-(`catalog.Guarded` around StatsForecast models or plug-ins), so they need demandcast, its
-plug-ins and the same statsforecast installed: `pip install 'demandcast[dask]'`.
+CPUs), started by the first step that needs it, shared by the steps of the process (the
+backtest and the forecast of a build) and closed when the process exits. A cluster given
+by address is left running; only the step's client disconnects.
+
+The workers unpickle the candidate models (`catalog.Guarded` around StatsForecast models
+or plug-ins), so they need demandcast, its plug-ins and the same statsforecast installed:
+`pip install 'demandcast[dask]'` (or `[ray]`) on every worker.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import logging
 import os
@@ -35,7 +39,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+from fugue import transform
 from statsforecast import StatsForecast
+from statsforecast.distributed.fugue import FugueBackend
+from triad import Schema
 
 from demandcast.config import Settings
 
@@ -48,6 +56,10 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "ray": ("ray", "fugue_ray"),
 }
 """The modules each engine imports (fugue_dask and fugue_ray come with fugue)."""
+
+TASKS_PER_WORKER = 4
+"""Tasks a distributed call splits its series into, per worker thread: enough to even out
+series of unequal cost, few enough that the per-task overhead stays small."""
 
 
 def missing_extra(engine: str) -> str | None:
@@ -123,25 +135,87 @@ class LocalEngine:
         return sf.forecast(df=df, h=h, level=level)
 
 
-def _float64_backend() -> type:
-    from statsforecast.distributed.fugue import FugueBackend
+class Backend(FugueBackend):
+    """StatsForecast's Fugue backend with float64 output columns and a coarse split by
+    series: at most `partitions` tasks, each running the backend's own per-partition
+    function (`_cv`, `_forecast_noX`) on its series as one StatsForecast call."""
 
-    class _Float64Backend(FugueBackend):
-        """StatsForecast's Fugue backend with float64 output columns (it declares float32)."""
+    def __init__(self, engine: Any, partitions: int) -> None:
+        super().__init__(engine)
+        self._partitions = partitions
 
-        def _get_output_schema(self, **kwargs: Any) -> Any:
-            import pyarrow as pa
-            from triad import Schema
+    def _get_output_schema(self, **kwargs: Any) -> Schema:
+        schema = super()._get_output_schema(**kwargs)
+        return Schema(
+            [
+                pa.field(f.name, pa.float64()) if pa.types.is_float32(f.type) else f
+                for f in schema.fields
+            ]
+        )
 
-            schema = super()._get_output_schema(**kwargs)
-            return Schema(
-                [
-                    pa.field(f.name, pa.float64()) if pa.types.is_float32(f.type) else f
-                    for f in schema.fields
-                ]
-            )
+    def _partition(self, n_series: int) -> dict:
+        return {"by": "unique_id", "algo": "coarse", "num": max(1, min(n_series, self._partitions))}
 
-    return _Float64Backend
+    def run_cv(
+        self,
+        df: pd.DataFrame,
+        models: list,
+        freq: str,
+        h: int,
+        n_windows: int,
+        step_size: int,
+        refit: bool,
+    ) -> Any:
+        """The backend's cross_validation (its `_cv` on each partition)."""
+        cols = dict(id_col="unique_id", time_col="ds", target_col="y")
+        schema = self._get_output_schema(df=df, models=models, level=None, mode="cv", **cols)
+        params = dict(
+            models=models,
+            freq=freq,
+            fallback_model=None,
+            h=h,
+            n_windows=n_windows,
+            step_size=step_size,
+            test_size=None,
+            input_size=None,
+            level=None,
+            refit=refit,
+            fitted=False,
+            prediction_intervals=None,
+            **cols,
+        )
+        return transform(
+            df,
+            self._cv,
+            params=params,
+            schema=schema,
+            partition=self._partition(df["unique_id"].nunique()),
+            engine=self._engine,
+        )
+
+    def run_forecast(
+        self, df: pd.DataFrame, models: list, freq: str, h: int, level: list | None
+    ) -> Any:
+        """The backend's forecast (its `_forecast_noX` on each partition)."""
+        cols = dict(id_col="unique_id", time_col="ds", target_col="y")
+        schema = self._get_output_schema(df=df, models=models, level=level, mode="forecast", **cols)
+        params = dict(
+            models=models,
+            freq=freq,
+            fallback_model=None,
+            h=h,
+            level=level,
+            prediction_intervals=None,
+            **cols,
+        )
+        return transform(
+            df,
+            self._forecast_noX,
+            params=params,
+            schema=schema,
+            partition=self._partition(df["unique_id"].nunique()),
+            engine=self._engine,
+        )
 
 
 class FugueEngine:
@@ -154,7 +228,7 @@ class FugueEngine:
         self.workers = max(int(workers), 1)
         self.where = where
         self._engine = fugue_engine
-        self._backend = _float64_backend()(fugue_engine)
+        self._backend = Backend(fugue_engine, TASKS_PER_WORKER * self.workers)
         self._local = LocalEngine(1)
 
     def describe(self) -> str:
@@ -179,23 +253,8 @@ class FugueEngine:
                 models, df, freq=freq, h=h, n_windows=n_windows, step_size=step_size, refit=refit
             )
         with _quiet():
-            res = self._backend.cross_validation(
-                df=df[["unique_id", "ds", "y"]],
-                freq=freq,
-                models=models,
-                fallback_model=None,
-                h=h,
-                n_windows=n_windows,
-                step_size=step_size,
-                test_size=None,
-                input_size=None,
-                level=None,
-                refit=refit,
-                fitted=False,
-                prediction_intervals=None,
-                id_col="unique_id",
-                time_col="ds",
-                target_col="y",
+            res = self._backend.run_cv(
+                df[["unique_id", "ds", "y"]], models, freq, h, n_windows, step_size, refit
             )
             return _local_frame(res, ["unique_id", "cutoff", "ds"])
 
@@ -213,20 +272,7 @@ class FugueEngine:
         if in_process:
             return self._local.forecast(models, df, freq=freq, h=h, level=level)
         with _quiet():
-            res = self._backend.forecast(
-                df=df[["unique_id", "ds", "y"]],
-                freq=freq,
-                models=models,
-                fallback_model=None,
-                X_df=None,
-                h=h,
-                level=level,
-                fitted=False,
-                prediction_intervals=None,
-                id_col="unique_id",
-                time_col="ds",
-                target_col="y",
-            )
+            res = self._backend.run_forecast(df[["unique_id", "ds", "y"]], models, freq, h, level)
             return _local_frame(res, ["unique_id", "ds"])
 
 
@@ -268,8 +314,8 @@ class _quiet:
 
 @contextmanager
 def open_engine(settings: Settings) -> Iterator[Engine]:
-    """The engine `settings.engine` names, for one step; closes what it opened (its
-    `describe()` goes into the step's first line in the log)."""
+    """The engine `settings.engine` names, for one step (its `describe()` goes into the
+    step's first line in the log); disconnects from the cluster when the step ends."""
     if settings.engine == "local":
         yield LocalEngine(settings.n_jobs)
         return
@@ -282,50 +328,63 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
         yield engine
 
 
+_LOCAL_CLUSTERS: dict[int, Any] = {}
+"""Local Dask clusters of this process by size: started on first use, closed at exit."""
+
+
+def _local_dask_cluster(n_workers: int) -> Any:
+    """A local cluster of n_workers processes, one thread each, shared by the steps of this
+    process (the backtest and the forecast of a build): starting one costs seconds."""
+    from dask.distributed import LocalCluster
+
+    cluster = _LOCAL_CLUSTERS.get(n_workers)
+    if cluster is None or cluster.status.name != "running":
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # no fixed port: several builds may run at once
+            silence_logs=logging.ERROR,
+        )
+        _LOCAL_CLUSTERS[n_workers] = cluster
+        atexit.register(cluster.close)
+    return cluster
+
+
 @contextmanager
 def _dask(address: str | None, source: str, n_workers: int) -> Iterator[FugueEngine]:
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
     from fugue_dask import DaskExecutionEngine
 
-    cluster = None
-    try:
-        if address:
-            try:
-                client = Client(address, timeout="30s")
-            except OSError as exc:
-                raise RuntimeError(
-                    f"engine 'dask': cannot reach the scheduler {address} ({source}): {exc}"
-                ) from exc
-            where = f"scheduler {address}"
-        else:
-            cluster = LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-            client = Client(cluster)
-            where = f"a local cluster of {n_workers} worker processes"
+    if address:
         try:
-            # the client is dask's default while the step runs: Fugue's computations go to it
-            client.run(_quiet_groupby_apply)
-            workers = sum(client.nthreads().values())
-            yield FugueEngine("dask", DaskExecutionEngine(dask_client=client), workers, where)
-        finally:
-            client.close()
+            client = Client(address, timeout="30s")
+        except OSError as exc:
+            raise RuntimeError(
+                f"engine 'dask': cannot reach the scheduler {address} ({source}): {exc}"
+            ) from exc
+        where = f"scheduler {address}"
+    else:
+        client = Client(_local_dask_cluster(n_workers))
+        where = f"a local cluster of {n_workers} worker processes"
+    try:
+        # the client is dask's default while the step runs: Fugue's computations go to it
+        client.run(_quiet_groupby_apply)
+        workers = sum(client.nthreads().values())
+        yield FugueEngine("dask", DaskExecutionEngine(dask_client=client), workers, where)
     finally:
-        if cluster is not None:
-            cluster.close()
+        client.close()
 
 
 @contextmanager
 def _ray(address: str | None, source: str, n_workers: int) -> Iterator[FugueEngine]:
+    """Ray: connect to the cluster at `address` for the step, or start a local Ray for this
+    process on first use (Ray stops it at exit)."""
     import ray
     from fugue_ray import RayExecutionEngine
 
-    started = not ray.is_initialized()
-    if started:
+    connected = False
+    if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address:
             kwargs["address"] = address
@@ -337,10 +396,11 @@ def _ray(address: str | None, source: str, n_workers: int) -> Iterator[FugueEngi
             raise RuntimeError(
                 f"engine 'ray': cannot reach the cluster {address} ({source}): {exc}"
             ) from exc
+        connected = bool(address)
     where = f"cluster {address}" if address else f"a local Ray of {n_workers} CPUs"
     try:
         workers = int(ray.cluster_resources().get("CPU", 1))
         yield FugueEngine("ray", RayExecutionEngine(), workers, where)
     finally:
-        if started:
+        if connected:
             ray.shutdown()
