@@ -200,3 +200,15 @@ def test_dbt_build_on_engine_dask_publishes_the_local_builds_forecasts(built, bu
     dask = pd.DataFrame(built_copy.query(sql, built_copy.published), columns=columns.split(", "))
     assert len(local) > 0
     pd.testing.assert_frame_equal(dask, local, rtol=1e-6)
+
+
+def test_ray_gives_the_local_engines_champions_and_forecasts(catalog, monkeypatch):
+    """engine ray on a local Ray (the [ray] extra; skipped where it is not installed)."""
+    pytest.importorskip("ray")
+    monkeypatch.delenv(ADDRESS_ENV, raising=False)
+    series, profiles = synthetic_series(8, 156, seed=5)
+    local = Settings(candidates=("Naive", "SES0.1", "Theta", "Fragile", "ComboLevel"), n_jobs=1)
+    expected = _pipeline(series, profiles, local, catalog)
+    got = _pipeline(series, profiles, local.with_(engine="ray", n_jobs=2), catalog)
+    for frame, want in zip(got[:4], expected[:4], strict=True):
+        pd.testing.assert_frame_equal(frame, want, rtol=1e-6)
