@@ -448,9 +448,9 @@ def demandcast_run(
     return rows, metrics, champions, fc, sampler.stop()
 
 
-def _total(label: str, rows: list[dict]) -> dict:
+def _total(label: str, rows: list[dict], tag: str = "") -> dict:
     return {
-        "stage": f"{label}: total",
+        "stage": f"{label}: total{tag}",
         "wall_s": round(sum(r["wall_s"] for r in rows), 2),
         "cpu_s": round(sum(r["cpu_s"] for r in rows), 2),
         "fits": sum(r["fits"] for r in rows),
@@ -514,13 +514,15 @@ def main(argv: list[str] | None = None) -> int:
         peak_pss = max(peak_pss, pss)
         for row in ours:
             row["stage"] += tag
-        rows += [*ours, _total(f"demandcast{tag}", ours)]
+        rows += [*ours, _total("demandcast", ours, tag)]
         if args.no_reference:
             continue
         plain, plain_champions = plain_statsforecast(
-            series, profiles, settings, catalog, f"plain StatsForecast, same work{tag}"
+            series, profiles, settings, catalog, "plain StatsForecast, same work"
         )
-        rows += [*plain, _total(f"plain StatsForecast, same work{tag}", plain)]
+        for row in plain:
+            row["stage"] += tag
+        rows += [*plain, _total("plain StatsForecast, same work", plain, tag)]
         ratio = _total("", ours)["wall_s"] / _total("", plain)["wall_s"]
         cpu_ratio = _total("", ours)["cpu_s"] / _total("", plain)["cpu_s"]
         ratios.append({"wall": round(ratio, 3), "cpu": round(cpu_ratio, 3)})

@@ -33,11 +33,11 @@ import atexit
 import importlib.util
 import logging
 import os
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import fugue.api as fa
 import pandas as pd
 import pyarrow as pa
 from fugue import transform
@@ -252,11 +252,10 @@ class FugueEngine:
             return self._local.cross_validation(
                 models, df, freq=freq, h=h, n_windows=n_windows, step_size=step_size, refit=refit
             )
-        with _quiet():
-            res = self._backend.run_cv(
-                df[["unique_id", "ds", "y"]], models, freq, h, n_windows, step_size, refit
-            )
-            return _local_frame(res, ["unique_id", "cutoff", "ds"])
+        res = self._backend.run_cv(
+            df[["unique_id", "ds", "y"]], models, freq, h, n_windows, step_size, refit
+        )
+        return _local_frame(res, ["unique_id", "cutoff", "ds"])
 
     def forecast(
         self,
@@ -271,9 +270,8 @@ class FugueEngine:
         """The forecast of the local engine, run on the cluster (`in_process`: here)."""
         if in_process:
             return self._local.forecast(models, df, freq=freq, h=h, level=level)
-        with _quiet():
-            res = self._backend.run_forecast(df[["unique_id", "ds", "y"]], models, freq, h, level)
-            return _local_frame(res, ["unique_id", "ds"])
+        res = self._backend.run_forecast(df[["unique_id", "ds", "y"]], models, freq, h, level)
+        return _local_frame(res, ["unique_id", "ds"])
 
 
 Engine = LocalEngine | FugueEngine
@@ -282,34 +280,12 @@ Engine = LocalEngine | FugueEngine
 
 def _local_frame(res: Any, order: list[str]) -> pd.DataFrame:
     """A backend's result as the local engine returns it: pandas, in its row order."""
-    import fugue.api as fa
-
     frame = fa.as_pandas(res)
     frame["unique_id"] = frame["unique_id"].astype(object)
     for col in ("ds", "cutoff"):
         if col in frame.columns:
             frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
     return frame.sort_values(order, kind="stable").reset_index(drop=True)
-
-
-_GROUPBY_APPLY = ".*DataFrameGroupBy.apply operated on the grouping columns"
-
-
-def _quiet_groupby_apply() -> None:
-    """In a Dask worker: silence the FutureWarning pandas raises on each group Fugue maps."""
-    warnings.filterwarnings("ignore", message=_GROUPBY_APPLY, category=FutureWarning)
-
-
-class _quiet:
-    """Silence, here, the pandas FutureWarning Dask's groupby-apply raises on every call."""
-
-    def __enter__(self) -> None:
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.filterwarnings("ignore", message=_GROUPBY_APPLY, category=FutureWarning)
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self._ctx.__exit__(*exc)
 
 
 @contextmanager
@@ -369,7 +345,6 @@ def _dask(address: str | None, source: str, n_workers: int) -> Iterator[FugueEng
         where = f"a local cluster of {n_workers} worker processes"
     try:
         # the client is dask's default while the step runs: Fugue's computations go to it
-        client.run(_quiet_groupby_apply)
         workers = sum(client.nthreads().values())
         yield FugueEngine("dask", DaskExecutionEngine(dask_client=client), workers, where)
     finally:
