@@ -315,6 +315,10 @@ def _local_dask_cluster(n_workers: int) -> Any:
 
     cluster = _LOCAL_CLUSTERS.get(n_workers)
     if cluster is None or cluster.status.name != "running":
+        # its scheduler runs in this process and its workers write to this process's stderr:
+        # dask's start-up chatter (some 70 INFO lines) would fill dbt's log
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
