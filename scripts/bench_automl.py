@@ -407,13 +407,13 @@ def unrouted_reference(series: pd.DataFrame, ids, settings: Settings, catalog) -
     )
     label = "plain SF, every candidate on every series, all refit (different work)"
     with Stage(f"{label}: backtest") as cv_stage:
-        del_cv = sf.cross_validation(
+        cv = sf.cross_validation(
             df=df, h=settings.horizon, n_windows=settings.n_windows, step_size=settings.step_size
         )
-        del del_cv
+        del cv
     with Stage(f"{label}: forecast") as fc_stage:
-        del_fc = sf.forecast(df=df, h=settings.horizon)
-        del del_fc
+        fc = sf.forecast(df=df, h=settings.horizon)
+        del fc
     n = len(ids)
     return [
         cv_stage.row(series=n, fits=n * settings.n_windows * len(models), calls=1),
