@@ -80,6 +80,11 @@ final as (
         {{ sql_string(tojson(var('levels'))) }} as levels,
         cast({{ setting('n_jobs') }} as integer) as n_jobs,
         {{ sql_string(var('engine')) }} as engine,
+        {% if var('engine_address') -%}
+            {{ sql_string(var('engine_address')) }}
+        {%- else -%}
+            cast(null as varchar)
+        {%- endif %} as engine_address,
         cast({{ setting('min_train_length') }} as integer) as min_train_length,
         cast({{ var('selection_margin') }} as double) as selection_margin,
         cast({{ var('single_margin') }} as double) as single_margin,

@@ -20,6 +20,9 @@ How the work is organised:
   dbt's log that often. StatsForecast fits every series on its own, so how
   the series are split between calls, and the order of the groups (most
   candidates first), change no number.
+- The calls run on the engine (var `engine`, distributed.py): this process and its
+  pool of n_jobs workers, or a Dask or Ray cluster through StatsForecast's Fugue
+  backend, with the same numbers.
 - Every model is wrapped in `Guarded`: a candidate that raises on a series
   gives NaN there, the row says 'failed' with the error message, the run goes
   on.
@@ -42,16 +45,15 @@ How the work is organised:
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsforecast import StatsForecast
 
 from demandcast.catalog import Candidate, Catalog, Guarded, error_of, load_catalog
 from demandcast.config import Settings
+from demandcast.distributed import Engine, open_engine
 from demandcast.frames import to_sf
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
@@ -117,25 +119,27 @@ def run_backtest(
     # most candidates first: the slowest pace comes first, so the first estimates of the
     # time left err long rather than short (the rows are sorted below; no number changes)
     groups.sort(key=lambda g: -len(g[1]))
-    progress = _start_progress(plan, groups, singles, combos, settings)
-    for group, (n_win, run, members) in enumerate(groups):
-        group_df = df[df["unique_id"].isin(members.index)]
-        parts.append(
-            _backtest_group(
-                group_df,
-                members,
-                run,
-                combos,
-                n_win,
-                settings,
-                catalog,
-                stats,
-                calibration,
-                progress,
-                group,
+    with open_engine(settings) as engine:
+        progress = _start_progress(plan, groups, singles, combos, settings, engine)
+        for group, (n_win, run, members) in enumerate(groups):
+            group_df = df[df["unique_id"].isin(members.index)]
+            parts.append(
+                _backtest_group(
+                    group_df,
+                    members,
+                    run,
+                    combos,
+                    n_win,
+                    settings,
+                    catalog,
+                    stats,
+                    calibration,
+                    progress,
+                    group,
+                    engine,
+                )
             )
-        )
-        progress.advance(groups=1)
+            progress.advance(groups=1)
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
     order = {c.name: i for i, c in enumerate(cands)}
     out["_o"] = out["model_name"].map(order)
@@ -163,6 +167,7 @@ def _start_progress(
     singles: list[Candidate],
     combos: list[Candidate],
     settings: Settings,
+    engine: Engine,
 ) -> Progress:
     """The run's progress counter, its first line in dbt's log."""
     work = {i: n_win * len(run) * len(members) for i, (n_win, run, members) in enumerate(groups)}
@@ -174,7 +179,7 @@ def _start_progress(
         f"{len(singles)} single candidates and {len(combos)} combinations, up to "
         f"{settings.n_windows} windows: {fits:,} model fits in {len(groups)} "
         f"group{'s' * (len(groups) != 1)}, "
-        f"n_jobs {settings.n_jobs}"
+        f"{engine.describe()}"
     )
     return progress
 
@@ -293,6 +298,7 @@ def _backtest_group(
     calibration: Calibration,
     progress: Progress,
     group: int,
+    engine: Engine,
 ) -> pd.DataFrame:
     """One group's rows (`group`: its index, the kind of its work in `progress`)."""
     h = settings.horizon
@@ -306,7 +312,7 @@ def _backtest_group(
             Guarded(catalog.build(c.name, settings.season_length), forward and c.forward)
             for c in run
         ]
-        cv = _cross_validation(models, df, ids, n_win, settings, stats, progress, group)
+        cv = _cross_validation(models, df, ids, n_win, settings, stats, progress, group, engine)
         stats.n_fits += n * n_win * len(run)
         cv_ids = cv["unique_id"].to_numpy()[::t].astype(str)
         if not np.array_equal(cv_ids, ids):
@@ -350,28 +356,30 @@ def _cross_validation(
     stats: BacktestStats,
     progress: Progress,
     group: int,
+    engine: Engine,
 ) -> pd.DataFrame:
-    """StatsForecast cross_validation of a group's series (sorted `ids`), progress reported
-    after each call: one call for a small group; else one series in this process, then
-    calls of about CALL_SECONDS at the pace it took (the var check allows engine 'local'
-    only)."""
+    """StatsForecast cross_validation of a group's series (sorted `ids`) on the engine,
+    progress reported after each call: one call for a small group; else one series in this
+    process, then calls of about CALL_SECONDS at the pace it took (over the engine's
+    workers: the pool's processes, or the cluster's threads)."""
     per_series = n_win * len(models)
-    workers = (os.cpu_count() or 1) if settings.n_jobs == -1 else settings.n_jobs
+    workers = engine.workers
     chunks = [ids] if len(ids) < SPLIT_SERIES * workers else [ids[:1]]
     parts = []
     while chunks:
         chunk = chunks.pop(0)
         start = time.monotonic()
-        # a new StatsForecast per call: it lowers its n_jobs to a call's series count
-        sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
         with progress.running(f"{len(chunk)} series x {len(models)} candidates"):
             parts.append(
-                sf.cross_validation(
-                    df=df[df["unique_id"].isin(chunk)],
+                engine.cross_validation(
+                    models,
+                    df[df["unique_id"].isin(chunk)],
+                    freq=settings.freq,
                     h=settings.horizon,
                     n_windows=n_win,
                     step_size=settings.step_size,
                     refit=settings.backtest_refit,
+                    in_process=len(chunk) == 1,
                 )
             )
         stats.n_calls += 1

@@ -542,7 +542,14 @@ class Guarded(sf_models._TS):
         return out
 
 
-_FAILED = object()
+class _Failed:
+    """A Guarded's estimate that raised: one instance, also after pickling to a worker."""
+
+    def __reduce__(self) -> str:
+        return "_FAILED"
+
+
+_FAILED = _Failed()
 
 
 def error_of(model: Any, y: np.ndarray, h: int, level: list | None = None) -> str:

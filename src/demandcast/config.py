@@ -22,8 +22,10 @@ FREQUENCIES: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS"}
 """Our frequency names and the pandas offsets of their period starts."""
 
 METRICS: tuple[str, ...] = ("mae", "rmse", "bias", "smape", "wape", "mase", "rmsse")
-ENGINES: tuple[str, ...] = ("local",)
-"""Execution engines this version runs (Dask and Ray through Fugue are not built yet)."""
+ENGINES: tuple[str, ...] = ("local", "dask", "ray")
+"""Where StatsForecast runs: this process and its worker pool ('local'), or a Dask or Ray
+cluster through StatsForecast's Fugue backend (demandcast.distributed; optional extras
+`demandcast[dask]`, `demandcast[ray]`)."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,17 @@ class Settings:
       every window. true refits everything on every window.
     - route_by_class: run the expensive candidates only on the demand classes
       their catalog tags name (intermittent series skip AutoARIMA & co.).
-    - engine: 'local' runs StatsForecast in this process (the only engine of
-      this version).
+    - engine: 'local' runs StatsForecast in this process and its pool of
+      n_jobs worker processes; 'dask' or 'ray' runs the backtest's
+      cross_validation and the forecast's refits on a Dask or Ray cluster
+      through StatsForecast's Fugue backend (demandcast.distributed), with the
+      same numbers. n_jobs does not apply there: the cluster's workers are the
+      parallelism.
+    - engine_address: the cluster to use with engine 'dask' (a scheduler
+      address, 'tcp://host:8786') or 'ray' (`ray.init` address: 'host:6379',
+      'ray://host:10001' or 'auto'). Null: the environment variable
+      DEMANDCAST_ENGINE_ADDRESS, and without it a local cluster on this
+      machine, started for the step and closed after it.
     """
 
     frequency: str = "week"
@@ -93,6 +104,7 @@ class Settings:
     route_by_class: bool = True
     backtest_refit: bool = False
     engine: str = "local"
+    engine_address: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
@@ -163,11 +175,13 @@ class Settings:
             _check(
                 isinstance(getattr(self, name), bool), name, getattr(self, name), "true or false"
             )
+        _check(self.engine in ENGINES, "engine", self.engine, ENGINES)
         _check(
-            self.engine in ENGINES,
-            "engine",
-            self.engine,
-            "local (dask and ray are not available in this version)",
+            self.engine_address is None
+            or (isinstance(self.engine_address, str) and self.engine_address.strip() != ""),
+            "engine_address",
+            self.engine_address,
+            "a cluster address such as tcp://scheduler:8786, or null",
         )
 
     @property
@@ -245,6 +259,13 @@ def _str(name: str, raw: Any) -> str:
     return raw.strip().strip("'\"").lower()
 
 
+def _address(name: str, raw: Any) -> str:
+    """A cluster address, kept as written (only surrounding blanks and quotes dropped)."""
+    if not isinstance(raw, str):
+        raise ValueError(f"var '{name}': invalid value {raw!r}, expected an address string")
+    return raw.strip().strip("'\"")
+
+
 def _bool(name: str, raw: Any) -> bool:
     if isinstance(raw, bool | np_bool):
         return bool(raw)
@@ -307,6 +328,7 @@ _PARSERS = {
     "route_by_class": _bool,
     "backtest_refit": _bool,
     "engine": _str,
+    "engine_address": _address,
 }
 
 
@@ -517,7 +539,8 @@ def check_vars(values: Mapping[str, Any]) -> list[str]:
     """One message per wrong var (naming it, its value and what is allowed); [] when all hold.
 
     Null means the default for every var. The candidate names are checked against the
-    catalog, so a typo stops the run before a table is touched, not at the backtest.
+    catalog, so a typo stops the run before a table is touched, not at the backtest; so is
+    the extra a distributed engine needs (dask or ray installed).
     """
     errors: list[str] = []
     for name, raw in values.items():
@@ -540,4 +563,10 @@ def check_vars(values: Mapping[str, Any]) -> list[str]:
             load_catalog().resolve(settings.candidates, settings.season_length)
         except ValueError as exc:
             errors.append(str(exc))
+        else:
+            from demandcast.distributed import missing_extra
+
+            missing = missing_extra(settings.engine)
+            if missing:
+                errors.append(f"var 'engine': {settings.engine!r} {missing}")
     return errors

@@ -5,7 +5,9 @@ forecast series x step (the `int_forecast__predictions` contract):
 
 - method 'champion': the champion refit on all history. Work is grouped by
   model: one StatsForecast `forecast` call per model over every series that
-  needs it (a combination needs each of its members), never one per series.
+  needs it (a combination needs each of its members), never one per series,
+  on the engine (var `engine`, distributed.py): this process and its pool, or
+  a Dask or Ray cluster.
   Combinations average (or take the median of) the members that refit
   without error.
 - Intervals at every level in `settings.levels`: pooled conformal, from the
@@ -35,14 +37,15 @@ log (progress.py).
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsforecast import StatsForecast
 
 from demandcast.catalog import Catalog, Guarded, error_of, load_catalog
 from demandcast.config import Settings
+from demandcast.distributed import Engine, open_engine
 from demandcast.frames import future_periods, to_sf
 from demandcast.intervals import finalize, normal_bounds, pooled_bounds
 from demandcast.metrics import seasonal_scales
@@ -199,25 +202,28 @@ def _champion_forecasts(
 
     has_calibration = calibration is not None and not calibration.empty
     member_ids = pairs.groupby("member", sort=True)["unique_id"].unique()
-    progress = Progress(
-        "forecast", sum(map(len, member_ids)), {"models": len(member_ids)}, work_unit="refits"
-    )
-    progress.start(
-        f"{len(champ)} series, {champ.nunique()} distinct champions: {len(member_ids)} models "
-        f"to refit, {progress.total_work:,.0f} refits, n_jobs {settings.n_jobs}"
-    )
     fcst = []
-    for member, ids in member_ids.items():
-        # native intervals only as the fallback without a calibration table (ETS's
-        # simulated intervals would double the cost of the refit)
-        native = catalog.candidates[member].native_intervals and not has_calibration
-        with progress.running(f"{member} on {len(ids)} series"):
-            fcst.append(_forecast_member(df, ids, member, native, settings, catalog))
-        stats.n_calls += 1
-        stats.n_fits += len(ids)
-        for uid in ids:
-            stats.fits_by_series[uid] = stats.fits_by_series.get(uid, 0) + 1
-        progress.advance(len(ids), models=1)
+    # the engine opens only when there is something to refit (a cluster costs seconds)
+    with open_engine(settings) if len(member_ids) else nullcontext() as engine:
+        progress = Progress(
+            "forecast", sum(map(len, member_ids)), {"models": len(member_ids)}, work_unit="refits"
+        )
+        where = engine.describe() if engine is not None else f"n_jobs {settings.n_jobs}"
+        progress.start(
+            f"{len(champ)} series, {champ.nunique()} distinct champions: {len(member_ids)} "
+            f"models to refit, {progress.total_work:,.0f} refits, {where}"
+        )
+        for member, ids in member_ids.items():
+            # native intervals only as the fallback without a calibration table (ETS's
+            # simulated intervals would double the cost of the refit)
+            native = catalog.candidates[member].native_intervals and not has_calibration
+            with progress.running(f"{member} on {len(ids)} series"):
+                fcst.append(_forecast_member(df, ids, member, native, settings, catalog, engine))
+            stats.n_calls += 1
+            stats.n_fits += len(ids)
+            for uid in ids:
+                stats.fits_by_series[uid] = stats.fits_by_series.get(uid, 0) + 1
+            progress.advance(len(ids), models=1)
     fcst = pd.concat(fcst, ignore_index=True) if fcst else _empty_member_frame(levels)
 
     # members that refit without error
@@ -346,11 +352,6 @@ def _expand(champions: np.ndarray, catalog: Catalog) -> tuple[pd.DataFrame, list
     return specs, unknown
 
 
-def _sf(models: list, n_series: int, settings: Settings) -> StatsForecast:
-    n_jobs = settings.n_jobs if n_series >= SMALL_CALL else 1
-    return StatsForecast(models=models, freq=settings.freq, n_jobs=n_jobs)
-
-
 def _forecast_member(
     df: pd.DataFrame,
     ids: np.ndarray,
@@ -358,12 +359,20 @@ def _forecast_member(
     native: bool,
     settings: Settings,
     catalog: Catalog,
+    engine: Engine,
 ) -> pd.DataFrame:
-    """One StatsForecast forecast call: a member on every series that needs it."""
+    """One StatsForecast forecast call on the engine: a member on every series that needs it
+    (a small call to the local engine runs in this process: no pool start-up)."""
     h, levels = settings.horizon, list(settings.levels)
     model = Guarded(catalog.build(member, settings.season_length))
-    sf = _sf([model], len(ids), settings)
-    res = sf.forecast(df=df[df["unique_id"].isin(ids)], h=h, level=levels if native else None)
+    res = engine.forecast(
+        [model],
+        df[df["unique_id"].isin(ids)],
+        freq=settings.freq,
+        h=h,
+        level=levels if native else None,
+        in_process=not engine.distributed and len(ids) < SMALL_CALL,
+    )
     res = res.sort_values(["unique_id", "ds"], kind="stable")
     out = pd.DataFrame(
         {

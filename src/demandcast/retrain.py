@@ -112,7 +112,7 @@ DECISION_COLUMNS = (
     "statsforecast_version",
     "demandcast_version",
 )
-UNHASHED_SETTINGS = ("n_jobs", "engine")
+UNHASHED_SETTINGS = ("n_jobs", "engine", "engine_address")
 """Settings that change how fast a run goes, not its numbers: not in the settings hash."""
 OVERRIDE_ACTIONS = ("pin", "bar")
 
@@ -135,7 +135,7 @@ class Identity:
 
 
 def settings_identity(settings: Settings, catalog: Catalog) -> Identity:
-    """Hashes of the forecasting settings (all but n_jobs and engine) and of the catalog
+    """Hashes of the forecasting settings (all but n_jobs, engine, engine_address) and of the catalog
     entries the run resolves (with the selection pools, defaults and long season)."""
     values = {
         f.name: getattr(settings, f.name)

@@ -229,7 +229,7 @@ def test_wrong_vars_are_named_one_per_line_before_any_table(built_copy):
     result = built_copy.dbt(
         "build",
         vars="{horizon: 0, max_duplicate_share: abc, step_size: 0, lifecycle_periods: -1,"
-        " engine: dask, outlier_action: drop}",
+        " engine: spark, outlier_action: drop}",
     )
     _stopped(
         built_copy,
@@ -240,7 +240,7 @@ def test_wrong_vars_are_named_one_per_line_before_any_table(built_copy):
         "var 'max_duplicate_share': invalid value 'abc'",
         "var 'step_size': invalid value 0",
         "var 'lifecycle_periods': invalid value -1",
-        "var 'engine': invalid value 'dask'",
+        "var 'engine': invalid value 'spark'",
         "var 'outlier_action': invalid value 'drop', expected one of fail, cap",
     )
     assert built_copy.db.stat().st_mtime == mtime
