@@ -135,7 +135,7 @@ class Identity:
 
 
 def settings_identity(settings: Settings, catalog: Catalog) -> Identity:
-    """Hashes of the forecasting settings (all but n_jobs, engine, engine_address) and of the catalog
+    """Hashes of the forecasting settings (all but UNHASHED_SETTINGS) and of the catalog
     entries the run resolves (with the selection pools, defaults and long season)."""
     values = {
         f.name: getattr(settings, f.name)
