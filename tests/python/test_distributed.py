@@ -183,9 +183,10 @@ def test_without_an_address_the_steps_share_a_local_cluster(monkeypatch):
 
 def test_dbt_build_on_engine_dask_publishes_the_local_builds_forecasts(built, built_copy):
     """`dbt build --vars '{engine: dask}'` (no address: a local cluster of n_jobs workers)
-    publishes the champions and forecasts of the local build it rebuilds."""
+    publishes the champions and forecasts of the local build it rebuilds (retrain always:
+    the same data would otherwise be reused, and nothing would reach the cluster)."""
     result = built_copy.dbt(
-        "build", vars="{candidates: fast, n_windows: 2, n_jobs: 2, engine: dask}"
+        "build", vars="{candidates: fast, n_windows: 2, n_jobs: 2, engine: dask, retrain: always}"
     )
     assert result.returncode == 0, result.output[-4000:]
     assert "engine dask (a local cluster of 2 worker processes, 2 worker threads)" in (
