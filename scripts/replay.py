@@ -364,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="demandcast-replay-"))
     work.mkdir(parents=True, exist_ok=True)
+    # a replay starts from empty warehouses (and, with --demo, a new demo)
+    for own in (*MODES, "extracts", *(["data"] if args.demo else [])):
+        shutil.rmtree(work / own, ignore_errors=True)
     data_info: dict = {}
     if args.demo:
         from demandcast.demo import write_demo
