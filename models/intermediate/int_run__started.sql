@@ -1,6 +1,11 @@
 {#- The run's identity and the gate settings; upstream of every gate, so the
     gates can record results under the run id before anything else runs. -#}
 
+{%- set docs_path = 'null' -%}
+{%- if var('data_docs_path') -%}
+    {%- set docs_path = sql_string(var('data_docs_path')) -%}
+{%- endif %}
+
 with
 
 final as (
@@ -19,10 +24,7 @@ final as (
         cast({{ var('max_forecast_multiple') }} as double)
             as max_forecast_multiple,
         {{ sql_string(tojson(var('gate_modes'))) }} as gate_modes,
-        cast(
-            {{ sql_string(var('data_docs_path')) if var('data_docs_path') else 'null' }}
-            as varchar
-        ) as data_docs_path
+        cast({{ docs_path }} as varchar) as data_docs_path
 
 )
 
