@@ -70,7 +70,7 @@ accuracy: setup  ## does selection pay? real dbt builds scored on the demo's uns
 
 # Cron every Monday, 8 weeks: selective retraining against full re-selection, two warehouses.
 REPLAY_ARGS ?= --demo --plants 2 --products 300 --origins 8
-replay: setup  ## weekly replay: CPU, fits, decisions and MASE per run (about 50 min on 2 loaded cores)
+replay: setup  ## weekly replay: CPU, fits, decisions and MASE per run (58 min on 2 loaded cores)
 	$(BIN)/python scripts/replay.py $(REPLAY_ARGS) --work data/replay --json reports/replay.json
 
 competition: setup  ## M1, M3 and Tourism monthly series in the input shape, with their futures
