@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_DIR := data/demo
 
-.PHONY: setup browser demo lint test ci-check bench accuracy competition clean
+.PHONY: setup browser demo lint test ci-check bench accuracy replay competition clean
 
 $(BIN)/dbt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench: setup  ## speed and memory figures for the README (about 25 minutes on 2 
 
 accuracy: setup  ## does selection pay? real dbt builds scored on the demo's unseen future
 	$(BIN)/python scripts/accuracy.py --demo --origins 0,13 --json reports/accuracy_demo.json
+
+# Cron every Monday, 8 weeks: selective retraining against full re-selection, two warehouses.
+REPLAY_ARGS ?= --demo --plants 2 --products 300 --origins 8
+replay: setup  ## weekly replay: CPU, fits, decisions and MASE per run (58 min on 2 loaded cores)
+	$(BIN)/python scripts/replay.py $(REPLAY_ARGS) --work data/replay --json reports/replay.json
 
 competition: setup  ## M1, M3 and Tourism monthly series in the input shape, with their futures
 	$(BIN)/python scripts/competition_data.py --dataset m1 --out data/m1_monthly

@@ -1,0 +1,112 @@
+"""scripts/replay.py: the weekly extracts and actuals it cuts, then a tiny real replay.
+
+The replay test runs the script as a user would: 2 weekly origins on a 2 x 10 demo with
+the fast candidates, in both modes, then the build with no new data (five real builds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import subprocess
+import sys
+
+import duckdb
+import pytest
+from conftest import ROOT
+
+_spec = importlib.util.spec_from_file_location("replay", ROOT / "scripts" / "replay.py")
+replay = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(replay)
+
+
+def _orders(raw, rows):
+    raw.mkdir()
+    con = duckdb.connect()
+    con.execute(
+        "create table o (order_date date, product_id varchar, plant_id varchar, quantity double)"
+    )
+    con.executemany("insert into o values (?, ?, ?, ?)", rows)
+    con.execute(f"copy o to '{raw / 'orders.parquet'}' (format parquet)")
+    return raw
+
+
+def test_origins_are_successive_mondays_ending_a_horizon_before_the_last_complete_week(
+    tmp_path,
+):
+    # the data ends on a Wednesday: its week is not complete, the one before is
+    raw = _orders(tmp_path / "raw", [("2026-01-05", "P1", "A", 1.0), ("2026-03-04", "P1", "A", 1)])
+    last = replay.last_complete_week(raw)
+    assert last == dt.date(2026, 2, 23)
+    assert replay.weekly_origins(last - dt.timedelta(weeks=4), 3) == [
+        dt.date(2026, 1, 12),
+        dt.date(2026, 1, 19),
+        dt.date(2026, 1, 26),
+    ]
+    sunday = _orders(tmp_path / "sun", [("2026-03-08", "P1", "A", 1.0)])
+    assert replay.last_complete_week(sunday) == dt.date(2026, 3, 2)
+
+
+def test_the_extract_stops_at_the_origin_week_and_the_actuals_follow_it(tmp_path):
+    origin = dt.date(2026, 1, 12)  # a Monday; its week ends on Sunday the 18th
+    raw = _orders(
+        tmp_path / "raw",
+        [
+            ("2026-01-12", "P1", "A", 5.0),
+            ("2026-01-18", "P1", "A", 2.0),  # the origin week's Sunday: in the extract
+            ("2026-01-19", "P1", "A", 4.0),  # week 1 after the origin
+            ("2026-01-19", "P1", "A", 4.0),  # an exact duplicate: counted once
+            ("2026-01-21", "P1", "A", -1.0),  # a return: net
+            ("2026-02-02", "P1", "A", 7.0),  # week 3
+            ("2026-01-20", "P2", "A", 9.0),  # a series without history at the origin
+        ],
+    )
+    extract = replay.cut_extract(raw, origin, tmp_path / "cut")
+    dates = (
+        duckdb.connect()
+        .execute(f"select max(order_date) from '{extract / 'orders.parquet'}'")
+        .fetchone()
+    )
+    assert dates == (dt.date(2026, 1, 18),)
+    actuals = replay.actuals_after(raw, origin, 3, tmp_path / "actuals.parquet")
+    rows = (
+        duckdb.connect()
+        .execute(f"select product_id, period_start, step, y from '{actuals}' order by all")
+        .fetchall()
+    )
+    assert rows == [
+        ("P1", dt.date(2026, 1, 19), 1, 3.0),
+        ("P1", dt.date(2026, 1, 26), 2, 0.0),
+        ("P1", dt.date(2026, 2, 2), 3, 7.0),
+    ]
+
+
+@pytest.mark.xdist_group("replay")
+def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tmp_path):
+    out = tmp_path / "replay.json"
+    cmd = [sys.executable, str(ROOT / "scripts" / "replay.py"), "--demo", "--plants", "2"]
+    cmd += ["--products", "10", "--origins", "2", "--work", str(tmp_path / "work")]
+    cmd += ["--vars", "{candidates: fast, n_windows: 2, n_jobs: 1}", "--json", str(out)]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    report = json.loads(out.read_text())
+    first, second = report["origins"]
+    runs = {(r["origin"], r["mode"], r["rerun"]): r for r in report["runs"]}
+    assert len(runs) == 5
+    for run in runs.values():
+        assert run["status"] == "published" and run["cpu_s"] > 0
+        assert run["mase"] is not None and run["n_series"] > 0
+    # the first week finds no memory: both modes select every series
+    for mode in replay.MODES:
+        run = runs[(first, mode, False)]
+        assert run["fits"] > 0 and run["decisions"]["reselect"] == run["series"]
+    selective, full = runs[(second, "selective", False)], runs[(second, "full", False)]
+    assert full["decisions"]["reselect"] == full["series"]
+    assert selective["decisions"]["refit"] > 0
+    assert 0 < selective["fits"] < full["fits"]
+    again = runs[(second, "selective", True)]
+    assert again["fits"] == 0 and again["decisions"]["reuse"] == again["series"]
+    assert again["mase"] == pytest.approx(selective["mase"])  # the same forecast stands
+    assert "| origin | mode | wall s | CPU s |" in done.stdout
+    assert report["summary"]["no_new_data"]["fits"] == 0
