@@ -31,6 +31,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from demandcast.warehouse import table_exists
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 STAGES = ("orders", "products", "plants", "run", "series", "backtest", "forecast")
@@ -113,10 +115,13 @@ def checkpoints_by_table(ctx: Any) -> dict[str, str]:
     return out
 
 
-def suite_parameters(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The suites' parameters, from the run's vars as int_run__started and int_run__context
-    recorded them (the same in the build and in `demandcast check`)."""
-    started = _one_row(con, "int_run__started")
+def suite_parameters(
+    con: duckdb.DuckDBPyConnection, started: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The suites' parameters, from the run's vars as int_run__started (`started`, when the
+    caller has read it) and int_run__context recorded them (the same in the build and in
+    `demandcast check`)."""
+    started = _one_row(con, "int_run__started") if started is None else started
     run = _one_row(con, "int_run__context")
     staleness = started.get("max_staleness_periods")
     return {
@@ -237,15 +242,13 @@ def _column(kwargs: Mapping[str, Any]) -> str:
 
 def _error(info: Any) -> str | None:
     info = info or {}
-    infos = [info] if "raised_exception" in info else [i for i in info.values() if _is_dict(i)]
+    infos = (
+        [info] if "raised_exception" in info else [i for i in info.values() if isinstance(i, dict)]
+    )
     for i in infos:
         if i.get("raised_exception"):
             return str(i.get("exception_message") or "").strip().splitlines()[0]
     return None
-
-
-def _is_dict(value: Any) -> bool:
-    return isinstance(value, dict)
 
 
 def _observed(r: Any, error: str | None) -> str:
@@ -276,7 +279,7 @@ def _sample(df: pd.DataFrame, key: list[str], r: Any) -> list[dict]:
         + list(kwargs.get("column_list") or [])
         if c
     ]
-    rows = [i for i in result.get("partial_unexpected_index_list") or [] if _is_dict(i)]
+    rows = [i for i in result.get("partial_unexpected_index_list") or [] if isinstance(i, dict)]
     if rows:
         rows = [dict(row) for row in rows[:SAMPLE_ROWS]]
         frame = pd.DataFrame(rows)
@@ -378,7 +381,7 @@ def gate_in_build(tables: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> 
     results_dir, docs_dir = state_dirs(db, started.get("data_docs_path") or None)
     ctx = context(results_dir, docs_dir)
     by_table = checkpoints_by_table(ctx)
-    parameters = suite_parameters(con)
+    parameters = suite_parameters(con, started)
     frames, reports = [], []
     for table, data in tables.items():
         checkpoint = by_table[table]
@@ -412,16 +415,8 @@ def _as_frame(data: Any) -> pd.DataFrame:
     return fetch().to_pandas(date_as_object=False)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    query = (
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'main' and table_name = ?"
-    )
-    return bool(con.execute(query, [table]).fetchall()[0][0])
-
-
 def _one_row(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
-    if not _table_exists(con, table):
+    if not table_exists(con, table):
         return {}
     frame = con.execute(f'select * from main."{table}" limit 1').df()
     return frame.iloc[0].to_dict() if len(frame) else {}
@@ -471,7 +466,7 @@ def check_warehouse(
         chosen = [(t, c) for t, c in by_table.items() if c.split("__")[0] in set(stages)]
         width = max(len(c) for _, c in chosen)
         for table, checkpoint in sorted(chosen, key=lambda tc: STAGES.index(tc[1].split("__")[0])):
-            if not _table_exists(con, table):
+            if not table_exists(con, table):
                 print(f"{checkpoint:<{width}}  missing: no table main.{table} in {db.name}")
                 failed_any = True
                 continue

@@ -45,10 +45,7 @@ CALIBRATION_TABLE = "main.int_forecast__calibration"
 
 def read_calibration(con: Any) -> pd.DataFrame | None:
     """The calibration table, or None before any backtest wrote one."""
-    found = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'main' and table_name = 'int_forecast__calibration'"
-    ).fetchall()[0][0]
+    found = table_exists(con, "int_forecast__calibration")
     return con.execute(f"select * from {CALIBRATION_TABLE}").df() if found else None
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +21,24 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # Small enough for CI, large enough for every demand class and lifecycle.
 SMALL_DEMO = {"n_plants": 2, "n_products": 40, "years": 3, "seed": 7}
 FAST_VARS = "{candidates: fast, n_windows: 2, n_jobs: 2}"
+
+
+class RaisesOnBigValues:
+    """A plug-in forecaster that raises on a series whose values exceed `limit` (the failure
+    tests: a candidate that fails is recorded, in this process or on a worker) and otherwise
+    forecasts the mean of its last `window` values (all when None)."""
+
+    def __init__(self, alias: str = "Fragile", limit: float = 100.0, window: int | None = None):
+        self.alias, self.limit, self.window = alias, limit, window
+
+    def new(self):
+        return RaisesOnBigValues(self.alias, self.limit, self.window)
+
+    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):
+        if np.max(y) > self.limit:
+            raise ValueError("too big for me")
+        recent = y if self.window is None else y[-self.window :]
+        return {"mean": np.full(h, float(np.mean(recent)))}
 
 
 @dataclass

@@ -127,7 +127,7 @@ def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path,
               - {name: Naive, model: Naive}
               - {name: HistoricAverage, model: HistoricAverage}
               - name: Fragile
-                model: test_backtest:RaisesOnBigValues
+                model: conftest:RaisesOnBigValues
             defaults: {smooth: HistoricAverage}
             """
         )
@@ -167,18 +167,3 @@ def test_combinations_are_scored_on_the_same_windows():
     members = ["SESOptimized", "WindowAverage13", "CrostonOptimized", "TSB0.1_0.1"]
     sid = out["series_id"].iloc[0]
     assert r[(sid, "ComboLevel")] == pytest.approx(np.mean([r[(sid, m)] for m in members]))
-
-
-class RaisesOnBigValues:
-    """A plug-in that fails on some series (for the failure test)."""
-
-    def __init__(self, alias: str = "Fragile"):
-        self.alias = alias
-
-    def new(self):
-        return RaisesOnBigValues(self.alias)
-
-    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):
-        if np.max(y) > 100:
-            raise ValueError("too big for me")
-        return {"mean": np.full(h, float(np.mean(y)))}

@@ -14,6 +14,7 @@ import cloudpickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import RaisesOnBigValues
 
 from demandcast.backtest import BacktestStats, run_backtest
 from demandcast.catalog import CATALOG_PATH, Guarded, load_catalog
@@ -23,8 +24,6 @@ from demandcast.forecast import forecast_series
 from demandcast.frames import synthetic_series
 from demandcast.intervals import Calibration
 from demandcast.selection import select_champions
-
-distributed = pytest.importorskip("distributed")  # in .[dev]; the [dask] extra
 
 CANDIDATES = (
     "Naive",
@@ -39,21 +38,6 @@ CANDIDATES = (
 )
 
 
-class RaisesOnBigValues:
-    """A plug-in that fails on the series with large values (a worker must record it)."""
-
-    def __init__(self, alias: str = "Fragile"):
-        self.alias = alias
-
-    def new(self):
-        return RaisesOnBigValues(self.alias)
-
-    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):
-        if np.max(y) > 150:
-            raise ValueError("too big for me")
-        return {"mean": np.full(h, float(np.mean(y[-8:])))}
-
-
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory):
     """The packaged catalog plus a plug-in that fails on some series."""
@@ -63,7 +47,8 @@ def catalog(tmp_path_factory):
         textwrap.dedent(
             """
             - name: Fragile
-              model: test_distributed:RaisesOnBigValues
+              model: conftest:RaisesOnBigValues
+              kwargs: {limit: 150, window: 8}
               tags: {family: plugin}
             """
         ),
@@ -142,7 +127,7 @@ def test_guarded_models_survive_pickling_with_their_state():
         np.testing.assert_array_equal(
             copy.forward(y=y, h=13)["mean"], model.forward(y=y, h=13)["mean"]
         )
-    broken = Guarded(RaisesOnBigValues(), forward=True)
+    broken = Guarded(RaisesOnBigValues(limit=150, window=8), forward=True)
     broken.use_forward = True  # as if it had `forward`: its failed estimate is pickled
     broken.fit(y + 1000)
     copy = cloudpickle.loads(cloudpickle.dumps(broken))
