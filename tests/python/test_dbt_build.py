@@ -146,7 +146,8 @@ def test_monthly_data_with_an_18_month_horizon(tmp_path):
     project = Project(raw=raw, db=tmp_path / "m.duckdb", target=tmp_path / "target")
     result = project.dbt(
         "build",
-        vars="{frequency: month, horizon: 18, season_length: 12, candidates: fast, n_windows: 2}",
+        vars="{frequency: month, horizon: 18, season_length: 12, candidates: fast, n_windows: 2, "
+        "data_docs: false}",
     )
     assert result.returncode == 0, result.output[-4000:]
     _ordered_intervals_and_full_horizon(project, 18)
@@ -223,7 +224,8 @@ def test_failed_candidates_are_summed_up_in_the_build_log(small_demo, tmp_path):
     result = project.dbt(
         "build",
         vars="{frequency: month, horizon: 6, season_length: 12, n_windows: 2, n_jobs: 1, "
-        "candidates: [Naive, HistoricAverage, SeasonalNaive, HoltWintersMultiplicative]}",
+        "candidates: [Naive, HistoricAverage, SeasonalNaive, HoltWintersMultiplicative], "
+        "data_docs: false}",
     )
     assert result.returncode == 0, result.output[-4000:]
     ((failed, first),) = project.query(

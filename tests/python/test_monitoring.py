@@ -75,7 +75,8 @@ def _monthly_past_build(project: Project, weekly_past: str) -> tuple[dt.date, dt
     result = project.dbt(
         "build",
         vars="{frequency: month, horizon: 3, season_length: 12, candidates: fast, "
-        f"n_windows: 2, n_jobs: 2, forecast_origin: '{origin}', max_staleness_periods: null}}",
+        f"n_windows: 2, n_jobs: 2, forecast_origin: '{origin}', max_staleness_periods: null, "
+        "data_docs: false}",
     )
     assert result.returncode == 0, result.output[-4000:]
     with duckdb.connect(str(project.db)) as con:

@@ -28,7 +28,7 @@ from demandcast.config import RetrainPolicy, Settings, check_vars
 
 # the builds of the module fixture are made once, on one pytest-xdist worker
 pytestmark = pytest.mark.xdist_group("retrain")
-RETRAIN_VARS = "{candidates: fast, n_windows: 2, n_jobs: 1}"
+RETRAIN_VARS = "{candidates: fast, n_windows: 2, n_jobs: 1, data_docs: false}"
 
 # ------------------------------------------------------------ the rules, no build
 
