@@ -580,10 +580,11 @@ def test_a_new_week_refits_the_kept_champions_and_backtests_only_what_is_reselec
     # A's forecast is scored on the week that arrived, once per series, under A; C's own
     # forecast (made by C, now) has no actuals yet
     (first_run,) = runs.first.query("select run_id from publication", runs.first.published)[0]
-    assert runs.week.query(
-        "select run_id, count(*), count(distinct series_id), max(step) from mon_forecast_accuracy"
-        " group by 1"
-    ) == [(first_run, len(first), len(first), 1)]
+    ((run, n, n_once, n_series, steps),) = runs.week.query(
+        "select run_id, count(*), count(distinct (series_id, period_start)),"
+        " count(distinct series_id), max(step) from mon_forecast_accuracy group by 1"
+    )
+    assert (run, n, n_series) == (first_run, n_once, len(first)) and n == steps * n_series
     (mine, rows) = runs.week.query(
         "select count(*) filter (where f.forecast_run_id = p.run_id"
         " and f.forecast_created_at = p.started_at), count(*)"
