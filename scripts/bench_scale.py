@@ -4,11 +4,13 @@ series and per fit.
 
     .venv/bin/python scripts/bench_scale.py                     # 500 2000 5000 10000 series
     .venv/bin/python scripts/bench_scale.py --series 500 2000   # some sizes
+    .venv/bin/python scripts/bench_scale.py --plot-only         # the plot of --out again
 
 Each size is a fresh demo (2 plants, weekly, 3 years) and a fresh warehouse under
 reports/bench/, built by a real `dbt build` with default vars (scripts/bench_build.py
 runs it and samples the memory of its process tree). The figures go to
-reports/bench_scale.json, the plot to docs/bench_scale.svg and a table is printed.
+reports/bench_scale.json (as each size finishes; the sizes built before and not built
+again stay), the plot of every size in it to docs/bench_scale.svg, and a table is printed.
 """
 
 from __future__ import annotations
@@ -95,12 +97,13 @@ def svg(rows: list[dict]) -> str:
             f'<line x1="{px(lo)}" y1="{py(0)}" x2="{px(lo)}" y2="{py(top)}" stroke="#444"/>'
         )
         for k in range(5):
-            y = top * k / 4
-            parts.append(f'<text x="{px(lo) - 4}" y="{py(y) + 4}" text-anchor="end">{y:.3g}</text>')
+            y, digits = top * k / 4, 0 if top > 10 else 2
+            label = f"{y:,.{digits}f}"
+            parts.append(f'<text x="{px(lo) - 4}" y="{py(y) + 4}" text-anchor="end">{label}</text>')
         for x in xs:
             parts.append(f'<text x="{px(x)}" y="{h - pad + 14}" text-anchor="middle">{x:,}</text>')
         parts.append(f'<text x="{ox + w / 2}" y="{h - 12}" text-anchor="middle">series</text>')
-        for (key, label), colour, i in zip(series, COLOURS, range(2), strict=False):
+        for i, ((key, label), colour) in enumerate(zip(series, COLOURS, strict=True)):
             pts = " ".join(f"{px(r['series']):.1f},{py(r[key] * unit):.1f}" for r in rows)
             parts.append(
                 f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>'
@@ -123,15 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vars", default=None, help="dbt --vars for every build")
     parser.add_argument("--out", default=str(ROOT / "reports" / "bench_scale.json"))
     parser.add_argument("--svg", default=str(ROOT / "docs" / "bench_scale.svg"))
+    parser.add_argument("--plot-only", action="store_true", help="plot --out again, build nothing")
     args = parser.parse_args(argv)
 
-    rows = []
-    for n in sorted(args.series):
+    out = Path(args.out)
+    old = json.loads(out.read_text())["runs"] if out.exists() else []
+    rows = [] if args.plot_only else [r for r in old if r["series"] not in args.series]
+    for n in [] if args.plot_only else sorted(args.series):
         print(f"building {n:,} series ...", flush=True)
         rows.append(measure(n, args.plants, args.years, args.vars))
         print(json.dumps(rows[-1]), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"cpus": os.cpu_count(), "runs": rows}, indent=2))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"cpus": os.cpu_count(), "runs": rows}, indent=2))
+    rows = sorted(rows or old, key=lambda r: r["series"])
     Path(args.svg).parent.mkdir(parents=True, exist_ok=True)
     Path(args.svg).write_text(svg(rows))
     print()
