@@ -7,9 +7,9 @@ and a sentence for planners (`int_forecast__decisions`, `fct_retrain_decisions`)
 - `reselect`: backtest the series (when it can be backtested) and select its champion
   again. Reasons, checked in this order: `retrain_always` (the var retrain), `new_series`
   (no model on record), `settings_changed` / `catalog_changed` (the settings hash differs:
-  any forecasting setting but n_jobs and engine, or the resolved catalog entries, pools
-  and defaults), `origin_moved_back` (the champion was selected at a later origin than
-  this run's), `override_ended` (a pin ended), `override_bar` (an override bars the
+  any forecasting setting but n_jobs, engine and batch_series, or the resolved catalog
+  entries, pools and defaults), `origin_moved_back` (the champion was selected at a later
+  origin than this run's), `override_ended` (a pin ended), `override_bar` (an override bars the
   champion or one of its members), `no_champion` (a cold start last time, and new
   history), `backtestable` (last time too short to backtest, now long enough),
   `demand_class_changed`; then, for a series with new history: `max_age` (new periods

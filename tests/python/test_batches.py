@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from demandcast import retrain
+from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.demo import write_demo
 from demandcast.forecast import forecast_series
@@ -108,3 +109,11 @@ def test_forecast_series_pools_over_every_batch(panel):
     )
     assert set(one["method"]) == {"champion", "cold_start"}
     pd.testing.assert_frame_equal(one, many, check_exact=True)
+
+
+def test_the_batch_size_is_not_in_the_settings_hash():
+    """A run with another batch_series changes no number, so it re-selects nothing."""
+    catalog = load_catalog()
+    one = retrain.settings_identity(Settings(batch_series=2000), catalog)
+    assert retrain.settings_identity(Settings(batch_series=7), catalog) == one
+    assert retrain.settings_identity(Settings(batch_series=7, horizon=8), catalog) != one
