@@ -49,3 +49,66 @@
         and history.frequency is null
         and runs.frequency is not null
 {%- endmacro %}
+
+
+{#- Post-hook of fct_forecast_history. A reused forecast is appended again
+    under the run that reused it; forecast_run_id names the run that made it.
+    Rows appended before that column existed get it once, from
+    fct_model_registry: where the registry says the run reused the series'
+    forecast, the latest earlier run of the series that did not reuse (the one
+    that fitted it), with that run's start as forecast_created_at; otherwise
+    the row's own run. -#}
+{% macro backfill_forecast_run() %}
+    {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
+    {%- set found = run_query(
+        "select count(*) from information_schema.columns"
+        ~ " where table_schema = 'main' and table_name = 'fct_model_registry'"
+        ~ " and column_name = 'decision'") -%}
+    {%- set registry = found.columns[0].values()[0] > 0 -%}
+    update {{ this }} as history
+    set
+        forecast_run_id = coalesce(made.forecast_run_id, history.run_id),
+        forecast_created_at = coalesce(
+            made.forecast_created_at, history.forecast_created_at
+        )
+    from (
+        select
+            old.run_id,
+            old.series_id,
+            {% if registry -%}
+                fitted.run_id as forecast_run_id,
+                fitted.registered_at as forecast_created_at
+            from (
+                select distinct run_id, series_id
+                from {{ this }}
+                where forecast_run_id is null
+            ) as old
+            left join main.fct_model_registry as reused
+                on
+                    old.run_id = reused.run_id
+                    and old.series_id = reused.series_id
+                    and reused.decision = 'reuse'
+            left join main.fct_model_registry as fitted
+                on
+                    reused.series_id = fitted.series_id
+                    and fitted.registered_at < reused.registered_at
+                    and fitted.decision is distinct from 'reuse'
+            qualify row_number() over (
+                partition by old.run_id, old.series_id
+                order by fitted.registered_at desc nulls last
+            ) = 1
+            {%- else -%}
+                cast(null as varchar) as forecast_run_id,
+                cast(null as timestamp) as forecast_created_at
+            from (
+                select distinct run_id, series_id
+                from {{ this }}
+                where forecast_run_id is null
+            ) as old
+            {%- endif %}
+    ) as made
+    where
+        history.forecast_run_id is null
+        and history.run_id = made.run_id
+        and history.series_id = made.series_id
+{%- endmacro %}

@@ -21,7 +21,7 @@
         'batch_series', 'min_train_length',
         'retrain', 'retrain_max_age', 'retrain_decay_ratio',
         'retrain_min_new_periods', 'retrain_shift_window', 'retrain_shift_z',
-        'retrain_variance_ratio',
+        'retrain_variance_ratio', 'memory_keep_runs',
         'lifecycle_periods', 'max_duplicate_share', 'allow_negative_demand',
         'outlier_ratio', 'outlier_action', 'max_forecast_multiple',
         'max_staleness_periods', 'gate_modes', 'data_docs_path', 'published_path',

@@ -109,6 +109,10 @@ final as (
         cast(
             {{ var('retrain_variance_ratio') }} as double
         ) as retrain_variance_ratio,
+        cast(
+            {{ 'null' if var('memory_keep_runs') is none
+                else var('memory_keep_runs') }} as integer
+        ) as memory_keep_runs,
         origin.data_start_date,
         origin.data_end_date,
         -- what the run gate holds the origin to

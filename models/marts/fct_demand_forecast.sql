@@ -1,7 +1,9 @@
 {#- The forecast planners read: one row per series and future period of the
     latest good run, with intervals, the model behind it, and the plant's and
-    product's names (from dim_series) so a BI tool needs no join. Built only
-    when the forecast gate has passed, so a failed run leaves it as it was. -#}
+    product's names (from dim_series) so a BI tool needs no join, and when the
+    forecast was made: a series whose forecast this run reused keeps the run
+    that made it (forecast_run_id) and that run's start. Built only when the
+    forecast gate has passed, so a failed run leaves it as it was. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -15,6 +17,12 @@ predictions as (
 series as (
 
     select * from {{ ref('dim_series') }}
+
+),
+
+decisions as (
+
+    select * from {{ ref('int_forecast__decisions') }}
 
 ),
 
@@ -49,10 +57,16 @@ final as (
         series.demand_class,
         context.run_id,
         context.forecast_origin,
-        context.started_at as forecast_created_at
+        decisions.forecast_run_id,
+        case
+            when decisions.decision = 'reuse' then decisions.trained_at
+            else context.started_at
+        end as forecast_created_at
     from predictions
     inner join series
         on predictions.series_id = series.series_id
+    inner join decisions
+        on predictions.series_id = decisions.series_id
     cross join context
 
 )

@@ -3,12 +3,18 @@
     and season length, so forecasts of a monthly and a weekly build sharing a
     warehouse are never scored against each other's actuals. Rows appended
     before those columns existed get them once, in place, from the rows
-    themselves (post-hook; macro backfill_forecast_history). -#}
+    themselves (post-hook; macro backfill_forecast_history). A reused
+    forecast is appended again under the run that reused it, with the run
+    that made it (forecast_run_id) and when; rows appended before that column
+    existed get it from fct_model_registry (macro backfill_forecast_run). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    post_hook="{{ backfill_forecast_history() }}",
+    post_hook=[
+        "{{ backfill_forecast_history() }}",
+        "{{ backfill_forecast_run() }}",
+    ],
 ) }}
 
 with
@@ -43,6 +49,7 @@ final as (
         forecast.demand_class,
         forecast.run_id,
         forecast.forecast_origin,
+        forecast.forecast_run_id,
         forecast.forecast_created_at,
         context.frequency,
         context.horizon,

@@ -9,13 +9,19 @@
     are joined, so a monthly forecast is never scored against the week that
     starts on the first of the month. Forecasts of another frequency wait for
     a build of theirs (the data test assert_forecast_history_frequencies
-    warns that they exist). -#}
+    warns that they exist).
+
+    Each forecast is scored once, under the run that made it: a run that
+    reused a series' last forecast appended the same rows again under its own
+    run_id (forecast_run_id names the run that made them); those copies are
+    left out. -#}
 
 with
 
 history as (
 
     select * from {{ ref('fct_forecast_history') }}
+    where forecast_run_id = run_id
 
 ),
 

@@ -372,6 +372,12 @@ class RetrainPolicy:
       Default 4.
     - retrain_variance_ratio: re-select when the variance of the new periods is above
       this multiple of the reference window's (same floor). Default 4.
+    - memory_keep_runs: the published runs whose rows the memory (fct_model_registry,
+      demandcast_backtest_memory, demandcast_calibration_memory) keeps whole, this run
+      included; older rows are deleted except each series' latest state (its latest
+      registry row, the row of the run that made its standing forecast, its latest
+      backtest, and the calibration of every run still in the registry). Default 13 (a
+      quarter of weekly runs: the default horizon); null: keep every run.
     """
 
     retrain: str = "auto"
@@ -381,6 +387,7 @@ class RetrainPolicy:
     retrain_shift_window: int = 26
     retrain_shift_z: float = 4.0
     retrain_variance_ratio: float = 4.0
+    memory_keep_runs: int | None = 13
 
     def __post_init__(self) -> None:
         _check(self.retrain in RETRAIN_MODES, "retrain", self.retrain, RETRAIN_MODES)
@@ -390,6 +397,13 @@ class RetrainPolicy:
             "retrain_max_age",
             self.retrain_max_age,
             "an integer >= 1, or null for no age limit",
+        )
+        _check(
+            self.memory_keep_runs is None
+            or (isinstance(self.memory_keep_runs, int) and self.memory_keep_runs >= 1),
+            "memory_keep_runs",
+            self.memory_keep_runs,
+            "an integer >= 1, or null to keep every run",
         )
         for name in ("retrain_min_new_periods", "retrain_shift_window"):
             value = getattr(self, name)
@@ -406,14 +420,14 @@ class RetrainPolicy:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RetrainPolicy:
         """The policy from var values (strings or Python values); null means the default,
-        except retrain_max_age, where null means no age limit."""
+        except retrain_max_age (no age limit) and memory_keep_runs (keep every run)."""
         kwargs: dict[str, Any] = {}
         for f in fields(cls):
             if f.name not in values:
                 continue
             raw = values[f.name]
             if _missing(raw):
-                if f.name == "retrain_max_age":
+                if f.name in ("retrain_max_age", "memory_keep_runs"):
                     kwargs[f.name] = None
                 continue
             kwargs[f.name] = _RETRAIN_PARSERS[f.name](f.name, raw)
@@ -428,6 +442,7 @@ _RETRAIN_PARSERS = {
     "retrain_shift_window": _int,
     "retrain_shift_z": _float,
     "retrain_variance_ratio": _float,
+    "memory_keep_runs": _int,
 }
 
 

@@ -10,14 +10,18 @@ and a sentence for planners (`int_forecast__decisions`, `fct_retrain_decisions`)
   any forecasting setting but n_jobs, engine and batch_series, or the resolved catalog
   entries, pools and defaults), `origin_moved_back` (the champion was selected at a later
   origin than this run's), `override_ended` (a pin ended), `override_bar` (an override bars the
-  champion or one of its members), `no_champion` (a cold start last time, and new
-  history), `backtestable` (last time too short to backtest, now long enough),
-  `demand_class_changed`; then, for a series with new history: `max_age` (new periods
-  since the selection reached the series' age limit), `accuracy_decayed` (live MASE above
+  champion or one of its members), `backtestable` (last time too short to backtest, a
+  cold start or a class champion fitted on all the history, now long enough),
+  `no_champion` (no champion last time, and one is due now: a cold start that is no
+  longer a new product, or a series whose backtest chose none), `demand_class_changed`;
+  then, for a series with new history: `max_age` (new periods since the selection
+  reached the series' age limit), `accuracy_decayed` (live MASE above
   retrain_decay_ratio x the backtest MASE), `level_shift`, `variance_shift` (the new
   periods against the retrain_shift_window periods before the selection).
 - `refit`: the champion is kept and fitted again on the new history (`new_data`), or on
-  unchanged history whose last forecast is not on record (`last_forecast_missing`).
+  unchanged history whose last forecast is not on record (`last_forecast_missing`); a new
+  product still too short to backtest gets the cold-start method again on its new
+  history (`cold_start`: it has no champion to select until it can be backtested).
 - `reuse`: the history is the same as at the last run (`no_new_data`, by its
   fingerprint): the last forecast stands, nothing is fitted.
 
@@ -75,14 +79,15 @@ REASONS: dict[str, str] = {
     "origin_moved_back": "the champion was selected at a later origin than this run's",
     "override_ended": "the pin that held the series ended",
     "override_bar": "an override bars the champion",
-    "no_champion": "no champion yet (a cold start last time), and new history",
     "backtestable": "too short to backtest last time, long enough now",
+    "no_champion": "no champion last time, and one is due (no longer new, or none chosen)",
     "demand_class_changed": "the demand class changed",
     "max_age": "the champion reached its age limit",
     "accuracy_decayed": "live accuracy decayed against the backtest",
     "level_shift": "the level of the new periods shifted",
     "variance_shift": "the variance of the new periods grew",
     "new_data": "new history; the champion is kept and fitted again",
+    "cold_start": "a new product still too short to backtest: the cold-start method again",
     "last_forecast_missing": "history unchanged but its last forecast is not on record",
     "no_new_data": "history unchanged since the last run; its last forecast stands",
 }
@@ -119,6 +124,7 @@ DECISION_COLUMNS = (
     "trained_at",
     "statsforecast_version",
     "demandcast_version",
+    "forecast_run_id",
 )
 UNHASHED_SETTINGS = ("n_jobs", "engine", "engine_address", "batch_series")
 """Settings that change how fast a run goes, not its numbers: not in the settings hash."""
@@ -371,7 +377,8 @@ def shift_stats(series: pd.DataFrame, selected: pd.Series, window: int) -> pd.Da
 
 def decide(state: pd.DataFrame, policy: RetrainPolicy) -> pd.DataFrame:
     """The decision per series from its state: one row per live series with its current
-    profile (demand_class, eligible, history_fingerprint, history_periods, has_memory),
+    profile (demand_class, lifecycle, eligible, history_fingerprint, history_periods,
+    has_memory),
     its overrides (pin_model, pin_reason, barred_models, bar_reason), the run's identity
     (settings_hash, catalog_hash, settings, forecast_origin, run_id), and what the
     registry remembers (prev_* columns: run_id, champion, settings_hash, catalog_hash,
@@ -486,10 +493,31 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
                 f"champion {prev_champ} is barred by an override: {r.get('bar_reason')}",
                 None,
             )
-    if prev_champ is None:
+    if prev_champ is None:  # a cold start last time (or a backtest that chose nothing)
         if same_history and has_forecast:
             return "reuse", "no_new_data", f"history unchanged since {since}", None
-        return "reselect", "no_champion", "no champion on record (cold start) and new history", None
+        periods = f"history of {_num(r.get('history_periods')):.0f} periods"
+        if bool(r.get("eligible")) and not bool(r.get("has_memory")):
+            return (
+                "reselect",
+                "backtestable",
+                f"a cold start last time; {periods} is now long enough to backtest",
+                None,
+            )
+        if not bool(r.get("eligible")) and r.get("lifecycle") == "new":
+            return (
+                "refit",
+                "cold_start",
+                f"a new product, {periods}: too short to backtest, forecast by the cold-start "
+                "method on the new history",
+                None,
+            )
+        why = (
+            "no longer a new product: its class champion, fitted on all its history"
+            if not bool(r.get("eligible"))
+            else "its backtest on record chose none"
+        )
+        return "reselect", "no_champion", f"no champion on record and new history; {why}", None
     if _num(r.get("prev_n_windows")) == 0 and bool(r.get("eligible")):
         return (
             "reselect",
@@ -596,6 +624,7 @@ _PREV_COLUMNS = (
     "trained_at",
     "statsforecast_version",
     "demandcast_version",
+    "forecast_run_id",
 )
 
 
@@ -623,7 +652,17 @@ def decide_run(
     origin = pd.Timestamp(run.get("forecast_origin"))
     live = _live_profiles(profiles)
     ids = live["series_id"]
-    state = live[["series_id", "plant_id", "product_id", "product_group", "demand_class"]]
+    deleted = wh.prune_memory(con, run.run_id, policy.memory_keep_runs)
+    if any(deleted.values()):
+        emit(
+            f"retrain: memory pruned (memory_keep_runs {policy.memory_keep_runs}; each "
+            "series' latest state kept): "
+            + ", ".join(f"{n:,} rows of {t}" for t, n in deleted.items() if n)
+            + " deleted"
+        )
+    state = live[
+        ["series_id", "plant_id", "product_id", "product_group", "demand_class", "lifecycle"]
+    ]
     state = state.assign(eligible=live["eligible"].to_numpy())
     state = state.merge(
         resolve_overrides(overrides, live, origin, catalog, settings), on="series_id", how="left"
@@ -719,6 +758,11 @@ def _finish_decisions(out: pd.DataFrame, run: Any, origin: pd.Timestamp) -> pd.D
     out["selected_origin"] = pd.to_datetime(out["selected_origin"]).dt.date
     out["trained_at"] = pd.to_datetime(
         np.where(reuse, pd.to_datetime(out["prev_trained_at"]), started)
+    )
+    # the run whose forecast the series gets: this one, or for a reuse the run that made
+    # the forecast it carries (its previous run, or the one that run carried it from)
+    out["forecast_run_id"] = np.where(
+        reuse, out["prev_forecast_run_id"].fillna(out["prev_run_id"]), run.run_id
     )
     for key, value in versions.items():
         out[key] = np.where(reuse & out[f"prev_{key}"].notna(), out[f"prev_{key}"], value)

@@ -74,6 +74,8 @@ def read_calibration(con: Any) -> pd.DataFrame | None:
 
 # --- the memory of earlier runs (retrain.py) ----------------------------------------
 
+REGISTRY = "main.fct_model_registry"
+"""The model registry: per published run and live series, the model and what it rests on."""
 BACKTEST_MEMORY = "main.demandcast_backtest_memory"
 """Every published run's backtest rows of the series it backtested, with their scaled
 residuals; begin_run removes the rows of runs that were never published."""
@@ -180,7 +182,9 @@ def read_backtest_memory(
 
 def read_previous_state(con: Any) -> pd.DataFrame:
     """Per series, its latest row of fct_model_registry (published runs only: begin_run
-    removed the others), and whether that run's forecast of it is on record."""
+    removed the others), whether that run's forecast of it is on record, and
+    forecast_run_id: the run that made that forecast (the latest run that did not reuse
+    its last one; a reuse carries its previous run's forecast, made there or earlier)."""
     if not table_exists(con, "fct_model_registry"):
         return pd.DataFrame(columns=["series_id"])
     forecast = (
@@ -189,17 +193,31 @@ def read_previous_state(con: Any) -> pd.DataFrame:
         if table_exists(con, "fct_forecast_history")
         else "false"
     )
+    made = (
+        "decision is distinct from 'reuse'"
+        if "decision" in table_columns(con, "fct_model_registry")
+        else "true"  # a registry from before retraining: no run reused a forecast
+    )
     return con.execute(
         f"""
         with r as (
             select *
-            from main.fct_model_registry
+            from {REGISTRY}
+            qualify row_number() over (
+                partition by series_id order by registered_at desc, run_id desc
+            ) = 1
+        ),
+        made as (
+            select series_id, run_id as forecast_run_id
+            from {REGISTRY}
+            where {made}
             qualify row_number() over (
                 partition by series_id order by registered_at desc, run_id desc
             ) = 1
         )
-        select r.*, {forecast} as has_forecast
+        select r.*, {forecast} as has_forecast, made.forecast_run_id
         from r
+        left join made using (series_id)
         """
     ).df()
 
@@ -266,3 +284,78 @@ def read_forecast_rows(con: Any, pairs: pd.DataFrame, columns: list[str]) -> pd.
     ).df()
     con.unregister("_forecast_pairs")
     return frame
+
+
+def prune_memory(con: Any, run_id: str, keep_runs: int | None) -> dict[str, int]:
+    """Delete the memory's rows of published runs older than the last `keep_runs` (the
+    run `run_id` counts as one of them; var memory_keep_runs, None keeps every run),
+    except what a series still needs: in fct_model_registry its latest row (what the next
+    decision reads) and the row of the run that made its standing forecast (the latest
+    that was not a reuse: a reuse's forecast is attributed to it, and it can be rebuilt);
+    in demandcast_backtest_memory the rows of its latest backtest (what a refit or reuse
+    carries); in demandcast_calibration_memory the calibration of every run still in the
+    registry. fct_forecast_history and fct_retrain_decisions are never touched. Returns
+    the rows deleted per table."""
+    deleted: dict[str, int] = {}
+    if keep_runs is None or not table_exists(con, "demandcast_runs"):
+        return deleted
+    _run(con, "drop table if exists _memory_keep")
+    _run(
+        con,
+        "create temp table _memory_keep as select ? as run_id union "
+        "(select run_id from main.demandcast_runs where status = 'published' "
+        "order by started_at desc limit ?)",
+        [run_id, keep_runs - 1],
+    )
+    old = "run_id not in (select run_id from _memory_keep)"
+
+    def delete(table: str, where: str) -> None:
+        before = _count(con, table)
+        _run(con, f"delete from {table} where {old} and {where}")
+        deleted[table.removeprefix("main.")] = before - _count(con, table)
+
+    # a warehouse of an earlier version: fct_forecast_history's backfill (post-hook) reads
+    # the registry of old runs once, in this build; the registry is pruned from the next
+    history = set(table_columns(con, "fct_forecast_history"))
+    if table_exists(con, "fct_model_registry") and {"frequency", "forecast_run_id"} <= history:
+        made = (
+            "decision is distinct from 'reuse'"
+            if "decision" in table_columns(con, "fct_model_registry")
+            else "true"
+        )
+        delete(
+            REGISTRY,
+            f"""(run_id, series_id) not in (
+                select (run_id, series_id) from {REGISTRY}
+                qualify row_number() over (
+                    partition by series_id order by registered_at desc, run_id desc
+                ) = 1
+                union all
+                select (run_id, series_id) from {REGISTRY}
+                where {made}
+                qualify row_number() over (
+                    partition by series_id order by registered_at desc, run_id desc
+                ) = 1
+            )""",
+        )
+    if table_exists(con, "demandcast_backtest_memory"):
+        delete(
+            BACKTEST_MEMORY,
+            f"""(run_id, series_id) not in (
+                select (arg_max(run_id, backtested_at), series_id)
+                from {BACKTEST_MEMORY} group by series_id
+            )""",
+        )
+    if table_exists(con, "demandcast_calibration_memory"):
+        registry = (
+            f"select distinct run_id from {REGISTRY}"
+            if table_exists(con, "fct_model_registry")
+            else "select run_id from _memory_keep"
+        )
+        delete(CALIBRATION_MEMORY, f"run_id not in ({registry})")
+    _run(con, "drop table if exists _memory_keep")
+    return deleted
+
+
+def _count(con: Any, table: str) -> int:
+    return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])

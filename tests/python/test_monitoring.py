@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import BIN, FAST_VARS, ROOT, Project
 
-from demandcast import cli
+from demandcast import cli, retrain
 from demandcast.metrics import seasonal_scales
 
 
@@ -38,35 +38,54 @@ def _past_origins(project: Project, n: int, vars: str = FAST_VARS) -> list[tuple
 def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
     """Three builds in one warehouse: a monthly one at a past origin whose first forecast
     month starts on a Monday, in a warehouse as the previous version left it (no frequency
-    in fct_forecast_history); then `demandcast build --past-origins 1`: a weekly build 13
-    weeks back and one at the current origin. The weekly past run is scored, a series by
-    hand; the monthly forecast of that Monday's month is never matched to the weekly
-    actual of that week."""
+    in fct_forecast_history, and a second run that reused the monthly forecast, appended
+    again without saying which run made it); then `demandcast build --past-origins 1`
+    with the memory kept for one run: a weekly build 13 weeks back and one at the current
+    origin. The weekly past run is scored, a series by hand; the monthly forecast of that
+    Monday's month is never matched to the weekly actual of that week; the memory of the
+    monthly runs is pruned but for what a series still needs, their forecasts stay."""
     project = Project(raw=small_demo, db=tmp_path / "wh.duckdb", target=tmp_path / "target")
     ((past, _),) = _past_origins(project, 1)
-    month_origin, monday = _monthly_past_build(project, past)
-    done = _cli_build(project, "--vars", FAST_VARS, "--past-origins", "1")
+    month_origin, monday, (month_run, reused_run) = _monthly_past_build(project, past)
+    done = _cli_build(
+        project, "--vars", FAST_VARS[:-1] + ", memory_keep_runs: 1}", "--past-origins", "1"
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
     assert f"past origin {past} (1 of 1)" in out and "the current origin" in out
 
     runs = project.query("""select run_id, cast(forecast_origin as varchar), frequency, horizon,
-        season_length from fct_forecast_history group by all order by 2""")
-    # the monthly run's old rows got their frequency, horizon and season from the backfill
-    assert [r[1:] for r in runs] == [
-        (str(month_origin), "month", 3, 12),
-        (past, "week", 13, 52),
-        (runs[2][1], "week", 13, 52),
+        season_length, forecast_run_id from fct_forecast_history group by all order by 2, 1""")
+    # the monthly runs' old rows got their frequency, horizon and season from the backfill,
+    # and the reused forecast the run that made it; the forecast history is never pruned
+    current_run = project.query("select run_id from int_run__context")[0][0]
+    month_runs = sorted([month_run, reused_run])
+    assert [r[:1] + r[2:] for r in runs] == [
+        (month_runs[0], "month", 3, 12, month_run),
+        (month_runs[1], "month", 3, 12, month_run),
+        (runs[2][0], "week", 13, 52, runs[2][0]),
+        (current_run, "week", 13, 52, current_run),
     ]
-    _check_the_past_run_by_hand(project, past, runs[1][0])
+    assert [r[1] for r in runs] == [str(month_origin)] * 2 + [past, runs[3][1]]
+    assert project.query(
+        "select count(distinct forecast_created_at) from fct_forecast_history"
+        f" where forecast_origin = date '{month_origin}'"
+    ) == [(1,)]
+    _check_the_past_run_by_hand(project, past, runs[2][0])
     _check_no_cross_match(project, out, month_origin, monday)
+    _check_the_memory_was_pruned(project, out, runs[2][0], month_runs)
     # built again, the past origin is not: the warehouse holds its published forecast
     assert _past_origins(project, 1) == [(past, None)]
 
 
-def _monthly_past_build(project: Project, weekly_past: str) -> tuple[dt.date, dt.date]:
+def _monthly_past_build(
+    project: Project, weekly_past: str
+) -> tuple[dt.date, dt.date, tuple[str, str]]:
     """A monthly build whose first forecast month is the latest one starting on a Monday
-    within the weekly history; then its columns new in this version dropped."""
+    within the weekly history; then a second published run at its origin that reused every
+    series' forecast, as the previous version wrote it (its registry rows and forecast rows
+    copied, a second later); then the columns new in this version dropped. Returns the
+    origin, the Monday, and the two runs' ids."""
     weekly_origin = dt.date.fromisoformat(weekly_past) + dt.timedelta(weeks=13)
     month = weekly_origin.replace(day=1)
     while month.weekday() != 0:
@@ -78,10 +97,29 @@ def _monthly_past_build(project: Project, weekly_past: str) -> tuple[dt.date, dt
         f"n_windows: 2, n_jobs: 2, forecast_origin: '{origin}', max_staleness_periods: null}}",
     )
     assert result.returncode == 0, result.output[-4000:]
+    reused = "00000000-reused-monthly-forecast"
     with duckdb.connect(str(project.db)) as con:
-        for column in ("frequency", "horizon", "season_length"):
+        (month_run,) = con.execute("select run_id from int_run__context").fetchone()
+        later = "interval 1 second"
+        con.execute(
+            f"""insert into demandcast_runs select * replace ('{reused}' as run_id,
+                started_at + {later} as started_at) from demandcast_runs
+                where run_id = '{month_run}'"""
+        )
+        con.execute(
+            f"""insert into fct_model_registry by name select * replace ('{reused}' as run_id,
+                'reuse' as decision, 'no_new_data' as decision_reason,
+                registered_at + {later} as registered_at) from fct_model_registry
+                where run_id = '{month_run}'"""
+        )
+        con.execute(
+            f"""insert into fct_forecast_history by name select * replace ('{reused}' as run_id,
+                forecast_created_at + {later} as forecast_created_at) from fct_forecast_history
+                where run_id = '{month_run}'"""
+        )
+        for column in ("frequency", "horizon", "season_length", "forecast_run_id"):
             con.execute(f"alter table fct_forecast_history drop column {column}")
-    return origin, month
+    return origin, month, (month_run, reused)
 
 
 def _check_the_past_run_by_hand(project: Project, past: str, past_run: str) -> None:
@@ -154,6 +192,46 @@ def _check_the_past_run_by_hand(project: Project, past: str, past_run: str) -> N
         == project.query("select count(*) from dim_series")[0][0]
     )
     assert project.query("select count(*) from mon_accuracy__by_series", project.published)[0][0]
+
+
+def _check_the_memory_was_pruned(
+    project: Project, out: str, past_run: str, month_runs: list[str]
+) -> None:
+    """memory_keep_runs 1: the current build deleted the rows of the earlier runs that no
+    series needs any more. The weekly past run re-selected every live series, so its rows
+    are their latest state; of the monthly runs only the rows of series the weekly builds
+    no longer forecast stay. The past run's forecast can still be rebuilt."""
+    assert "retrain: memory pruned (memory_keep_runs 1;" in out
+    registry = dict(project.query("select run_id, count(*) from fct_model_registry group by 1"))
+    (live,) = project.query(
+        f"select count(distinct series_id) from fct_forecast_history where run_id = '{past_run}'"
+    )[0]
+    assert registry[past_run] == live
+    left = [registry.get(r, 0) for r in month_runs]
+    (monthly,) = project.query(
+        "select count(distinct series_id) from fct_forecast_history"
+        f" where run_id = '{month_runs[0]}'"
+    )[0]
+    assert sum(left) < 2 * monthly
+    assert project.query(f"""select count(*) from fct_model_registry as m
+        join fct_model_registry as w using (series_id)
+        where m.run_id in {tuple(month_runs)} and w.run_id = '{past_run}'""") == [(0,)]
+    assert project.query(f"""select count(*) from demandcast_backtest_memory as m
+        join demandcast_backtest_memory as w using (series_id)
+        where m.run_id in {tuple(month_runs)} and w.run_id = '{past_run}'""") == [(0,)]
+    calibrated = {r for (r,) in project.query("select run_id from demandcast_calibration_memory")}
+    assert past_run in calibrated and calibrated <= set(registry)
+    with duckdb.connect(str(project.db), read_only=True) as con:
+        (sid,) = con.execute(
+            f"""select series_id from fct_model_registry where run_id = '{past_run}'
+                and interval_scale is not null order by 1 limit 1"""
+        ).fetchone()
+        rebuilt = retrain.rebuild_forecast(con, past_run, [sid])
+        recorded = con.execute(
+            f"""select forecast from fct_forecast_history where run_id = '{past_run}'
+                and series_id = '{sid}' order by step"""
+        ).fetchall()
+    np.testing.assert_array_equal(rebuilt["forecast"].to_numpy(float), [f for (f,) in recorded])
 
 
 def _check_no_cross_match(project: Project, out: str, origin: dt.date, monday: dt.date) -> None:

@@ -23,12 +23,15 @@ import pytest
 from conftest import ROOT, Project, raw_with_orders
 
 from demandcast import retrain
+from demandcast import warehouse as wh
 from demandcast.catalog import load_catalog
 from demandcast.config import RetrainPolicy, Settings, check_vars
 
 # the builds of the module fixture are made once, on one pytest-xdist worker
 pytestmark = pytest.mark.xdist_group("retrain")
-RETRAIN_VARS = "{candidates: fast, n_windows: 2, n_jobs: 1}"
+# lifecycle_periods 26: the products launched 9 to 26 weeks before the end are new, and
+# too short to backtest: cold starts
+RETRAIN_VARS = "{candidates: fast, n_windows: 2, n_jobs: 1, lifecycle_periods: 26}"
 
 # ------------------------------------------------------------ the rules, no build
 
@@ -111,6 +114,24 @@ def _decide(policy=None, **changes) -> tuple[str, str, str]:
         ({"barred_models": "Naive"}, "refit", "new_data"),
         ({"prev_champion": None}, "reselect", "no_champion"),
         ({"prev_champion": None, "history_fingerprint": "old"}, "reuse", "no_new_data"),
+        # a cold start: refit by the cold-start method while new and too short to backtest
+        ({"prev_champion": None, "eligible": False, "lifecycle": "new"}, "refit", "cold_start"),
+        (
+            {
+                "prev_champion": None,
+                "eligible": False,
+                "lifecycle": "new",
+                "history_fingerprint": "old",
+            },
+            "reuse",
+            "no_new_data",
+        ),
+        ({"prev_champion": None, "has_memory": False}, "reselect", "backtestable"),
+        (
+            {"prev_champion": None, "eligible": False, "lifecycle": "active"},
+            "reselect",
+            "no_champion",
+        ),
         ({"prev_n_windows": 0}, "reselect", "backtestable"),
         ({"prev_n_windows": 0, "eligible": False}, "refit", "new_data"),
         ({"demand_class": "erratic"}, "reselect", "demand_class_changed"),
@@ -167,6 +188,103 @@ def test_only_series_that_can_be_backtested_are_and_a_missing_backtest_is_redone
         "e": True,
     }
     assert out.loc["d", "decision"] == "refit" and out.loc["e", "champion"] == "Naive"
+
+
+def test_a_cold_start_refit_fits_no_champion_and_runs_no_backtest():
+    state = _state(prev_champion=None, eligible=False, lifecycle="new", history_periods=5)
+    row = retrain.decide(pd.DataFrame([state]), RetrainPolicy()).iloc[0]
+    assert (row["decision"], row["reason"], row["champion"]) == ("refit", "cold_start", None)
+    assert not row["is_backtested"] and "5 periods" in row["detail"]
+    assert "cold_start" in retrain.REASONS
+
+
+def _memory(con, runs: int) -> None:
+    """A warehouse's memory after `runs` published weekly runs r1..rN of three series:
+    a reselected in r1 and reused since; b reselected in r1, backtested again in r3 and
+    refit every run; c live in r1 only. Every run's forecast of its series is on record."""
+    con.execute("""create table demandcast_runs (run_id varchar, target_name varchar,
+        started_at timestamp, finished_at timestamp, status varchar, message varchar)""")
+    con.execute("""create table fct_model_registry (run_id varchar, series_id varchar,
+        champion varchar, decision varchar, registered_at timestamptz)""")
+    con.execute("""create table fct_forecast_history (run_id varchar, series_id varchar,
+        step int, frequency varchar, forecast_run_id varchar)""")
+    con.execute("create table demandcast_calibration_memory (run_id varchar, step int)")
+    con.execute(wh._BACKTEST_MEMORY_DDL)
+    for k in range(1, runs + 1):
+        run, at = f"r{k}", f"2025-01-{k:02d} 06:00"
+        con.execute(
+            f"insert into demandcast_runs values ('{run}', 'ci', '{at}', null, 'published', null)"
+        )
+        con.execute(f"insert into demandcast_calibration_memory values ('{run}', 1)")
+        series = (
+            {"a": "reuse", "b": "refit"}
+            if k > 1
+            else {"a": "reselect", "b": "reselect", "c": "reselect"}
+        )
+        for sid, decision in series.items():
+            con.execute(
+                "insert into fct_model_registry values (?, ?, 'Naive', ?, ?)",
+                [run, sid, decision, at],
+            )
+            made = "r1" if sid == "a" else run
+            con.execute(
+                "insert into fct_forecast_history values (?, ?, 1, 'week', ?)", [run, sid, made]
+            )
+        for sid in ("a", "b", "c") if k == 1 else ("b",) if k == 3 else ():
+            con.execute(f"""insert into demandcast_backtest_memory (run_id, settings_hash,
+                backtested_at, series_id, model_name) values
+                ('{run}', 's', '{at}', '{sid}', 'Naive'), ('{run}', 's', '{at}', '{sid}', 'SES')""")
+    con.execute(
+        "insert into demandcast_runs values ('now', 'ci', '2025-02-01', null, 'started', null)"
+    )
+
+
+def _rows(con, table: str) -> list[tuple]:
+    return sorted(con.execute(f"select distinct run_id, series_id from {table}").fetchall())
+
+
+def test_the_memory_keeps_the_last_runs_and_what_each_series_still_needs():
+    with duckdb.connect() as con:
+        _memory(con, 5)
+        assert wh.prune_memory(con, "now", None) == {}  # memory_keep_runs null: keep all
+        assert len(_rows(con, "fct_model_registry")) == 11
+        deleted = wh.prune_memory(con, "now", 2)  # this run and r5
+        assert _rows(con, "fct_model_registry") == [
+            ("r1", "a"),  # made the forecast a reuses: kept, whatever its age
+            ("r1", "c"),  # c's latest state
+            ("r5", "a"),
+            ("r5", "b"),
+        ]
+        # each series' latest backtest, which a refit or reuse carries
+        assert _rows(con, "demandcast_backtest_memory") == [("r1", "a"), ("r1", "c"), ("r3", "b")]
+        assert deleted == {
+            "fct_model_registry": 7,
+            "demandcast_backtest_memory": 2,
+            "demandcast_calibration_memory": 3,
+        }
+        # the calibration of every run still in the registry: r1's forecasts can be rebuilt
+        runs = con.execute("select run_id from demandcast_calibration_memory order by 1")
+        assert runs.fetchall() == [("r1",), ("r5",)]
+        # the forecast history is not memory: every run's rows stay
+        assert con.execute("select count(*) from fct_forecast_history").fetchall() == [(11,)]
+        # the next decision reads the same state as before: a's forecast was made in r1
+        state = wh.read_previous_state(con).set_index("series_id")
+        assert state["run_id"].to_dict() == {"a": "r5", "b": "r5", "c": "r1"}
+        assert state["forecast_run_id"].to_dict() == {"a": "r1", "b": "r5", "c": "r1"}
+        assert state["has_forecast"].all()
+        assert wh.prune_memory(con, "now", 2) == dict.fromkeys(deleted, 0)  # idempotent
+
+
+def test_the_registry_of_an_older_warehouse_is_pruned_once_its_history_is_backfilled():
+    """fct_forecast_history without forecast_run_id: this build's post-hook fills it from
+    the registry, so the registry keeps every row until the next build."""
+    with duckdb.connect() as con:
+        _memory(con, 3)
+        con.execute("alter table fct_forecast_history drop column forecast_run_id")
+        deleted = wh.prune_memory(con, "now", 1)
+        assert "fct_model_registry" not in deleted
+        assert len(_rows(con, "fct_model_registry")) == 7
+        assert _rows(con, "demandcast_backtest_memory") == [("r1", "a"), ("r1", "c"), ("r3", "b")]
 
 
 def test_shift_stats_compare_the_new_periods_with_the_window_before_the_selection():
@@ -420,22 +538,60 @@ def test_a_build_with_no_new_data_reuses_every_forecast_and_fits_nothing(runs):
         " and r.trained_at = f.trained_at and r.history_fingerprint = f.history_fingerprint"
     )[0]
     assert trained == len(again)
+    # the reused forecast is appended again under B's run, but says it was made by A, when
+    # A ran: accuracy scores it once, under A
+    (first_run,) = runs.first.query("select run_id from publication", runs.first.published)[0]
+    made = runs.again.query(
+        "select h.run_id = c.run_id, h.forecast_run_id, h.forecast_created_at, count(*)"
+        " from fct_forecast_history as h cross join int_run__context as c group by all"
+        " order by 1"
+    )
+    (created,) = runs.first.query("select distinct forecast_created_at from fct_forecast_history")[
+        0
+    ]
+    assert [m[:3] for m in made] == [(False, first_run, created), (True, first_run, created)]
+    assert made[0][3] == made[1][3]
+    assert runs.again.query(
+        "select distinct forecast_run_id, forecast_created_at from fct_demand_forecast",
+        runs.again.published,
+    ) == [(first_run, created)]
 
 
 def test_a_new_week_refits_the_kept_champions_and_backtests_only_what_is_reselected(runs):
     first = _decisions(runs.first).set_index("series_id")
     week = _decisions(runs.week).set_index("series_id")
     assert "reuse" not in set(week["decision"])
-    refit = week[week["decision"] == "refit"]
+    refit = week[(week["decision"] == "refit") & (week["reason"] != "cold_start")]
     assert len(refit) >= len(week) // 2 and set(refit["reason"]) == {"new_data"}
     assert (refit["champion"] == first.loc[refit.index, "champion"]).all()
     assert (refit.loc[refit["forecast_method"] == "champion", "n_refits"] > 0).all()
+    # A's cold starts, still new and too short to backtest, get the cold-start method
+    # again, as a refit: nothing is selected for them, so no re-selection is shown
+    cold = week[week["reason"] == "cold_start"]
+    assert len(cold) > 0 and set(cold.index) == set(first.index[first["champion"].isna()])
+    assert set(cold["decision"]) == {"refit"} and set(cold["forecast_method"]) == {"cold_start"}
+    assert cold["champion"].isna().all() and not cold["is_backtested"].any()
     assert (refit["n_backtest_fits"] == 0).all()
     assert (week.loc[week["is_backtested"], "decision"] == "reselect").all()
     (origins,) = runs.week.query(
         "select count(distinct forecast_origin) from fct_model_registry", runs.week.published
     )[0]
     assert origins == 2
+    # A's forecast is scored on the week that arrived, once per series, under A; C's own
+    # forecast (made by C, now) has no actuals yet
+    (first_run,) = runs.first.query("select run_id from publication", runs.first.published)[0]
+    ((run, n, n_once, n_series, steps),) = runs.week.query(
+        "select run_id, count(*), count(distinct (series_id, period_start)),"
+        " count(distinct series_id), max(step) from mon_forecast_accuracy group by 1"
+    )
+    assert (run, n, n_series) == (first_run, n_once, len(first)) and n == steps * n_series
+    (mine, rows) = runs.week.query(
+        "select count(*) filter (where f.forecast_run_id = p.run_id"
+        " and f.forecast_created_at = p.started_at), count(*)"
+        " from fct_demand_forecast as f cross join publication as p",
+        runs.week.published,
+    )[0]
+    assert mine == rows > 0
 
 
 def test_a_setting_change_reselects_and_a_pin_holds_and_shows(runs):
