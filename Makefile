@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_DIR := data/demo
 
-.PHONY: setup browser demo lint test ci-check bench accuracy replay competition clean
+.PHONY: setup browser demo lint test ci-check bench bench-scale accuracy replay competition clean
 
 $(BIN)/dbt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ ci-check: setup  ## build a small demo on the ci target with every gate, then th
 bench: setup  ## speed and memory figures for the README (about 25 minutes on 2 cores)
 	$(BIN)/python scripts/bench_build.py --products 200 2000
 	$(BIN)/python scripts/bench_automl.py --series 2000 --years 3 --n-jobs 2
+
+bench-scale: setup  ## dbt build at 500, 2,000, 5,000 and 10,000 weekly series: time, CPU, fits, memory (hours on 2 cores)
+	$(BIN)/python scripts/bench_scale.py
 
 accuracy: setup  ## does selection pay? real dbt builds scored on the demo's unseen future
 	$(BIN)/python scripts/accuracy.py --demo --origins 0,13 --json reports/accuracy_demo.json

@@ -1,6 +1,10 @@
 """Time `dbt build` on demo plants of several sizes: wall, CPU, peak memory,
 and the share the Great Expectations gates take.
 
+Memory is sampled (`TreeSampler`) over the whole process tree of the build: dbt and
+the StatsForecast workers it starts, RSS and PSS (PSS splits the pages a forked worker
+shares with dbt, so its sum is the tree's real footprint).
+
     .venv/bin/python scripts/bench_build.py                 # 200 and 2,000 products per plant
     .venv/bin/python scripts/bench_build.py --products 200  # one size
 
@@ -16,11 +20,112 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+class TreeSampler(threading.Thread):
+    """RSS and PSS of a process and all its descendants, sampled every `interval` s.
+
+    `samples`: (seconds since start, tree RSS MiB, tree PSS MiB, root RSS MiB). Linux
+    only (reads /proc)."""
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[float, float, float, float]] = []
+        self._done = threading.Event()
+
+    @staticmethod
+    def _tree(pid: int) -> list[int]:
+        pids, todo = [], [pid]
+        while todo:
+            p = todo.pop()
+            pids.append(p)
+            for task in Path(f"/proc/{p}/task").glob("*"):
+                try:
+                    todo += [int(k) for k in (task / "children").read_text().split()]
+                except OSError:
+                    continue
+        return pids
+
+    @staticmethod
+    def _kib(pid: int) -> tuple[int, int]:
+        """(RSS, PSS) of one process in KiB; zeros once it is gone."""
+        rss = pss = 0
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Rss:"):
+                        rss = int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss = int(line.split()[1])
+        except OSError:
+            pass
+        return rss, pss
+
+    def run(self) -> None:
+        start = time.monotonic()
+        while not self._done.wait(self.interval):
+            sizes = [self._kib(p) for p in self._tree(self.pid)]
+            rss, pss = (sum(col) / 1024 for col in zip(*sizes, strict=True))
+            self.samples.append((time.monotonic() - start, rss, pss, sizes[0][0] / 1024))
+
+    def stop(self) -> list[tuple[float, float, float, float]]:
+        self._done.set()
+        self.join()
+        return self.samples
+
+
+def run_sampled(cmd: list[str], env: dict) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run `cmd` in ROOT, its process tree's memory sampled; its wall and CPU seconds
+    (user + system of the command and every descendant it waited for) and samples."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start, epoch = time.perf_counter(), time.time()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    out, err = proc.communicate()
+    samples = sampler.stop()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return done, {"wall_s": wall, "cpu_s": cpu, "samples": samples, "epoch": epoch}
+
+
+def peak(samples: list, column: int, spans: list[tuple[float, float]] | None = None) -> float:
+    """Largest sampled value of a column (1 tree RSS, 2 tree PSS, 3 root RSS), within
+    `spans` of seconds since the start when given."""
+    values = [s[column] for s in samples if spans is None or any(a <= s[0] <= b for a, b in spans)]
+    return round(max(values, default=0.0))
+
+
+ENGINE_PREFIX = "int_forecast__"
+"""The forecasting engine's nodes: the dbt Python models decisions, backtest, champions
+and predictions."""
+
+
+def node_spans(results: list[dict], epoch: float, prefix: str) -> list[tuple[float, float]]:
+    """When the nodes whose name starts with `prefix` executed, in seconds since `epoch`."""
+    spans = []
+    for r in results:
+        if r["unique_id"].split(".")[-1].startswith(prefix):
+            for t in r["timing"]:
+                if t["name"] == "execute":
+                    a, b = (
+                        datetime.fromisoformat(t[k].replace("Z", "+00:00")).timestamp() - epoch
+                        for k in ("started_at", "completed_at")
+                    )
+                    spans.append((a, b))
+    return spans
 
 
 def build(products: int, plants: int, years: int, vars_: str | None, work: Path) -> dict:
@@ -41,11 +146,7 @@ def build(products: int, plants: int, years: int, vars_: str | None, work: Path)
     cmd = [str(BIN / "dbt"), "build", "--target-path", str(target), "--log-path", str(work)]
     if vars_:
         cmd += ["--vars", vars_]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done, run = run_sampled(cmd, env)
     if done.returncode != 0:
         print(done.stdout[-4000:], done.stderr[-2000:])
         raise SystemExit(f"dbt build failed for {products} products per plant")
@@ -54,15 +155,22 @@ def build(products: int, plants: int, years: int, vars_: str | None, work: Path)
     nodes = sum(timing.values())
     gates = sum(t for name, t in timing.items() if name.startswith("gate_"))
     slowest = sorted(timing.items(), key=lambda kv: -kv[1])[:6]
+    engine = node_spans(results, run["epoch"], ENGINE_PREFIX)
+    spans = {r["unique_id"].split(".")[-1]: node_spans([r], run["epoch"], "") for r in results}
+    (work / "memory.json").write_text(json.dumps({"samples": run["samples"], "nodes": spans}))
     return {
         "products_per_plant": products,
         "plants": plants,
         "series": demo["n_series"],
         "order_lines": demo["n_order_lines"],
-        "wall_s": round(wall, 1),
-        "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
-        # ru_maxrss of children is the largest child's peak, in KiB on Linux
-        "peak_rss_mib": round(after.ru_maxrss / 1024),
+        "wall_s": round(run["wall_s"], 1),
+        "cpu_s": round(run["cpu_s"], 1),
+        "peak_rss_mib": peak(run["samples"], 3),  # the dbt process
+        "peak_tree_rss_mib": peak(run["samples"], 1),
+        "peak_tree_pss_mib": peak(run["samples"], 2),
+        "engine_peak_rss_mib": peak(run["samples"], 3, engine),
+        "engine_peak_tree_pss_mib": peak(run["samples"], 2, engine),
+        "engine_s": round(sum(b - a for a, b in engine), 1),
         "gates_s": round(gates, 1),
         "gates_share": round(gates / nodes, 3) if nodes else None,
         "slowest_nodes": {name: round(t, 1) for name, t in slowest},

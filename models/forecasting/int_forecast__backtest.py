@@ -12,7 +12,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("gate_series")  # runs only once the series gate has passed
     run = read_run(dbt.ref("int_run__context"))
-    series = dbt.ref("int_series__filled").df()
+    series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     decisions = dbt.ref("int_forecast__decisions").df()
     return retrain.backtest_run(session, run, series, profiles, decisions)

@@ -11,7 +11,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("gate_series")  # runs only once the series gate has passed
     run = read_run(dbt.ref("int_run__context"))
-    series = dbt.ref("int_series__filled").df()
+    series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     overrides = dbt.ref("forecast_overrides").df()
     return retrain.decide_run(session, run, series, profiles, overrides)

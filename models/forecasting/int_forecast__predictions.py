@@ -9,7 +9,7 @@ from demandcast.warehouse import read_run
 def model(dbt, session):
     dbt.config(materialized="table")
     run = read_run(dbt.ref("int_run__context"))
-    series = dbt.ref("int_series__filled").df()
+    series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     champions = dbt.ref("int_forecast__champions").df()
     decisions = dbt.ref("int_forecast__decisions").df()

@@ -85,6 +85,7 @@ final as (
         {%- else -%}
             cast(null as varchar)
         {%- endif %} as engine_address,
+        cast({{ setting('batch_series') }} as integer) as batch_series,
         cast({{ setting('min_train_length') }} as integer) as min_train_length,
         cast({{ var('selection_margin') }} as double) as selection_margin,
         cast({{ var('single_margin') }} as double) as single_margin,

@@ -79,7 +79,7 @@ log hears from a long backtest that often; a cheap group is one call after the f
 
 @dataclass
 class BacktestStats:
-    """Counters of one run, for benchmarks and logs."""
+    """Counters of one run (summed over the calls it is passed to), for benchmarks and logs."""
 
     n_series: int = 0
     n_calls: int = 0
@@ -97,6 +97,8 @@ def run_backtest(
     """Backtest every applicable candidate on every eligible series; one row per pair.
 
     Pass a `Calibration` to collect the scaled residuals for pooled conformal intervals.
+    Every series is scored on its own, so a panel may be backtested in batches of whole
+    series (one `Calibration` and `BacktestStats` passed to every call) with the same rows.
     """
     catalog = catalog or load_catalog()
     stats = stats if stats is not None else BacktestStats()
@@ -105,7 +107,7 @@ def run_backtest(
     singles = [c for c in cands if not c.is_combination]
     combos = [c for c in cands if c.is_combination]
     plan = _plan(series, profiles, settings, singles)
-    stats.n_series = len(plan)
+    stats.n_series += len(plan)
     if plan.empty:
         return pd.DataFrame(columns=list(BACKTEST_COLUMNS))
     df = to_sf(series, ids=plan.index)

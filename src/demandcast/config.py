@@ -56,8 +56,12 @@ class Settings:
       new product the cold-start forecast). Default: the larger of horizon and
       half a season (season_length // 2).
 
-    These defaults are the only ones: dbt_project.yml leaves step_size, n_jobs
-    and min_train_length null, and the build asks this class for their values
+    - batch_series: series the backtest, the forecast and the retraining decisions read
+      from the warehouse and process at a time (whole series, as Arrow), so a run's
+      memory is bounded by a batch, not by the whole panel. Changes no number.
+
+    These defaults are the only ones: dbt_project.yml leaves step_size, n_jobs,
+    batch_series and min_train_length null, and the build asks this class for their values
     (the macro `setting()`, through the dbt-duckdb plugin).
     - ensemble_top_k: members of the per-series top-k combinations.
     - selection_margin: relative improvement another member of the selection
@@ -105,10 +109,11 @@ class Settings:
     backtest_refit: bool = False
     engine: str = "local"
     engine_address: str | None = None
+    batch_series: int = 2000
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
-        for name in ("horizon", "season_length", "n_windows", "ensemble_top_k"):
+        for name in ("horizon", "season_length", "n_windows", "ensemble_top_k", "batch_series"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "an integer >= 1")
         if self.step_size is None:
@@ -329,6 +334,7 @@ _PARSERS = {
     "backtest_refit": _bool,
     "engine": _str,
     "engine_address": _address,
+    "batch_series": _int,
 }
 
 

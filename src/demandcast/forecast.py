@@ -46,7 +46,7 @@ import pandas as pd
 from demandcast.catalog import Catalog, Guarded, error_of, load_catalog
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
-from demandcast.frames import future_periods, to_sf
+from demandcast.frames import SeriesBatches, future_periods, to_sf
 from demandcast.intervals import finalize, normal_bounds, pooled_bounds
 from demandcast.metrics import seasonal_scales
 from demandcast.progress import Progress, report_failures
@@ -75,7 +75,7 @@ def prediction_columns(levels) -> list[str]:
 
 
 def forecast_series(
-    series: pd.DataFrame,
+    series: pd.DataFrame | SeriesBatches,
     profiles: pd.DataFrame,
     champions: pd.DataFrame,
     settings: Settings,
@@ -91,38 +91,45 @@ def forecast_series(
     count where series are pooled (the interval scale of series too short to backtest,
     the product-group level of a cold start), so a series' numbers do not depend on
     which other series are forecast in the same run.
+    `series`: a frame, or `SeriesBatches` read and forecast one batch of whole series at a
+    time; what is pooled over series is pooled over every batch, so the rows are the same.
     """
     catalog = catalog or load_catalog()
     stats = stats if stats is not None else ForecastStats()
-    df = to_sf(series)
-    if df.empty:
-        return pd.DataFrame(columns=prediction_columns(settings.levels))
+    batches = SeriesBatches.of(series)
     prof = profiles.drop_duplicates("series_id").set_index(profiles["series_id"].astype(str))
-    last = df.groupby("unique_id", sort=True)["ds"].max()
-    lifecycle = prof["lifecycle"].reindex(last.index).fillna("active")
-    active = last.index[lifecycle.to_numpy() != "discontinued"]
+    ids = pd.Index(batches.ids)
+    lifecycle = prof["lifecycle"].reindex(ids).fillna("active")
+    active = ids[lifecycle.to_numpy() != "discontinued"]
     champ = (
         champions.assign(series_id=champions["series_id"].astype(str))
         .drop_duplicates("series_id")
         .set_index("series_id")
     )
     champ = champ.reindex(active)
-    scale = _interval_scales(df, prof, champ, settings)
+    ratios = _class_ratios(prof, champ)
     todo = active if fit_ids is None else active[active.isin(list(fit_ids))]
-    champ = champ["champion"].reindex(todo).dropna()
-    champ = champ[champ.astype(str).str.len() > 0].astype(str)
+    fit = champ["champion"].reindex(todo).dropna()
+    fit = fit[fit.astype(str).str.len() > 0].astype(str)
 
-    parts = []
-    cold_ids = todo.difference(champ.index)
-    if len(champ):
-        fc, failed = _champion_forecasts(df, champ, scale, calibration, settings, catalog, stats)
-        parts.append(fc)
-        cold_from_failure = failed
-    else:
-        cold_from_failure = pd.Series(dtype=object)
-    baseline = _window_average(df, prof, active, settings)
+    parts, failed, recent = [], [], []
+    for batch in batches:  # only the forecast rows and a summary per series outlive a batch
+        df = to_sf(batch)
+        recent.append(_recent(df, settings.horizon))
+        here = fit[fit.index.isin(recent[-1].index)]
+        if len(here):
+            scale = _interval_scales(df, prof, champ.loc[here.index], ratios, settings)
+            fc, fails = _champion_forecasts(df, here, scale, calibration, settings, catalog, stats)
+            parts.append(fc)
+            failed.append(fails)
+    if not recent:
+        return pd.DataFrame(columns=prediction_columns(settings.levels))
+    recent = pd.concat(recent)
+    baseline = _window_average(recent, prof, active, settings)
+    cold_ids = todo.difference(fit.index)
     if len(cold_ids):
         parts.append(_baseline_rows(baseline, cold_ids, settings, COLD_START_MODEL, "cold_start"))
+    cold_from_failure = pd.concat(failed) if failed else pd.Series(dtype=object)
     if len(cold_from_failure):
         rows = _baseline_rows(
             baseline, cold_from_failure.index, settings, FALLBACK_MODEL, "fallback"
@@ -134,7 +141,7 @@ def forecast_series(
         return pd.DataFrame(columns=prediction_columns(settings.levels))
     out = pd.concat(parts, ignore_index=True)
     periods = future_periods(
-        last.loc[out["unique_id"].unique()], settings.horizon, settings.frequency
+        recent["last"].loc[out["unique_id"].unique()], settings.horizon, settings.frequency
     )
     out = out.merge(periods, on=["unique_id", "step"], how="left")
     out = out.rename(columns={"unique_id": "series_id", "ds": "period_start"})
@@ -149,27 +156,37 @@ def forecast_series(
 # ---------------------------------------------------------------- champion forecasts
 
 
+def _class_ratios(prof: pd.DataFrame, champ: pd.DataFrame) -> tuple[pd.Series, float]:
+    """The squared ratio interval_scale / scale_mae (the backtest MASE) of the champions
+    with an interval scale: its median per demand class, and over all of them (1 if none).
+    Pooled over every series forecast, whichever batch it is in."""
+    scales = champ.reindex(columns=["interval_scale", "scale_mae"]).astype(float)
+    known = scales[scales["interval_scale"].notna()]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mase = (known["interval_scale"] / known["scale_mae"]) ** 2
+    classes = prof["demand_class"].reindex(known.index).astype(str)
+    return mase.groupby(classes).median(), mase.median() if len(mase) else 1.0
+
+
 def _interval_scales(
-    df: pd.DataFrame, prof: pd.DataFrame, champ: pd.DataFrame, settings: Settings
+    df: pd.DataFrame,
+    prof: pd.DataFrame,
+    champ: pd.DataFrame,
+    ratios: tuple[pd.Series, float],
+    settings: Settings,
 ) -> pd.DataFrame:
-    """Per series: demand class and the scale of its pooled conformal interval."""
+    """Per series: demand class and the scale of its pooled conformal interval; a series
+    without one (too short to backtest) gets its MASE scale times the square root of its
+    class's `ratios`."""
     out = pd.DataFrame(index=champ.index)
     out["demand_class"] = prof["demand_class"].reindex(champ.index).astype(str).to_numpy()
-    for col in ("interval_scale", "scale_mae"):
-        if col not in champ.columns:
-            champ = champ.assign(**{col: np.nan})
-    given = champ["interval_scale"].astype(float)
+    given = champ.reindex(columns=["interval_scale"])["interval_scale"].astype(float)
     missing = given.isna() & champ["champion"].notna()
     if missing.any():
-        known = champ[given.notna()]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mase = (known["interval_scale"] / known["scale_mae"]) ** 2
-        per_class = mase.groupby(out.loc[known.index, "demand_class"]).median()
+        per_class, overall = ratios
         ids = given.index[missing]
         hist = seasonal_scales(df[df["unique_id"].isin(ids)], settings.season_length)
-        ratio = (
-            out.loc[ids, "demand_class"].map(per_class).fillna(mase.median() if len(mase) else 1.0)
-        )
+        ratio = out.loc[ids, "demand_class"].map(per_class).fillna(overall)
         given[ids] = hist["scale_mae"].reindex(ids).to_numpy() * np.sqrt(ratio.to_numpy())
     out["scale"] = given
     return out
@@ -449,16 +466,29 @@ def _recent_sigma(df: pd.DataFrame, ids: np.ndarray, h: int) -> np.ndarray:
 # ------------------------------------------------------------ cold start, fallback
 
 
+def _recent(df: pd.DataFrame, h: int) -> pd.DataFrame:
+    """Per series of a frame: mean (own), standard deviation (sd) and number (n) of its
+    last h periods, its periods (n_hist) and its last period (last)."""
+    whole = df.groupby("unique_id", sort=True)
+    g = whole.tail(h).groupby("unique_id", sort=True)["y"]
+    return pd.DataFrame(
+        {
+            "own": g.mean(),
+            "sd": g.std(ddof=0),
+            "n": g.size(),
+            "n_hist": whole.size(),
+            "last": whole["ds"].max(),
+        }
+    )
+
+
 def _window_average(
-    df: pd.DataFrame, prof: pd.DataFrame, ids: pd.Index, settings: Settings
+    recent: pd.DataFrame, prof: pd.DataFrame, ids: pd.Index, settings: Settings
 ) -> pd.DataFrame:
-    """Level and sigma per series for the cold-start / fallback method (see module doc)."""
+    """Level and sigma per series for the cold-start / fallback method (see module doc),
+    from `_recent` of every series (the product group's level pools over all of them)."""
     h = settings.horizon
-    recent = df[df["unique_id"].isin(ids)].groupby("unique_id", sort=True).tail(h)
-    g = recent.groupby("unique_id", sort=True)["y"]
-    stats = pd.DataFrame({"own": g.mean(), "sd": g.std(ddof=0), "n": g.size()})
-    n_hist = df.groupby("unique_id", sort=True).size().reindex(stats.index)
-    stats["n_hist"] = n_hist
+    stats = recent.loc[recent.index.isin(ids), ["own", "sd", "n", "n_hist"]].copy()
     stats.loc[stats["n_hist"] < 2, "sd"] = np.nan
     group = prof["product_group"] if "product_group" in prof.columns else None
     if group is not None:

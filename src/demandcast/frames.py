@@ -10,6 +10,9 @@ known structure.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -39,6 +42,33 @@ def to_sf(series: pd.DataFrame, ids: pd.Index | None = None) -> pd.DataFrame:
         bad = df.loc[df["y"].isna(), "unique_id"].unique()[:5].tolist()
         raise ValueError(f"series frame: demand is null or not numeric for series {bad}")
     return df.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class SeriesBatches:
+    """A panel of series (series_id, period_start, demand) as batches of whole series, so
+    no frame need hold every series: `ids` every series_id (sorted), `read(chunk)` the
+    rows of a chunk of them, `size` series a batch. Iterate it as often as needed: each
+    batch is read when it is reached (warehouse.series_batches reads it from DuckDB)."""
+
+    ids: list[str]
+    read: Callable[[list[str]], pd.DataFrame]
+    size: int
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for lo in range(0, len(self.ids), self.size):
+            yield self.read(self.ids[lo : lo + self.size])
+
+    @classmethod
+    def of(cls, series: pd.DataFrame | SeriesBatches, size: int | None = None) -> SeriesBatches:
+        """Batches of a frame (one batch unless `size`); batches are returned as they are."""
+        if isinstance(series, SeriesBatches):
+            return series
+        ids = sorted(series["series_id"].astype(str).unique())
+        if size is None or size >= len(ids):
+            return cls(ids, lambda chunk: series, max(len(ids), 1))
+        key = series["series_id"].astype(str)
+        return cls(ids, lambda chunk: series[key.isin(chunk)], size)
 
 
 def future_periods(last: pd.Series, horizon: int, frequency: str) -> pd.DataFrame:

@@ -7,9 +7,9 @@ and a sentence for planners (`int_forecast__decisions`, `fct_retrain_decisions`)
 - `reselect`: backtest the series (when it can be backtested) and select its champion
   again. Reasons, checked in this order: `retrain_always` (the var retrain), `new_series`
   (no model on record), `settings_changed` / `catalog_changed` (the settings hash differs:
-  any forecasting setting but n_jobs and engine, or the resolved catalog entries, pools
-  and defaults), `origin_moved_back` (the champion was selected at a later origin than
-  this run's), `override_ended` (a pin ended), `override_bar` (an override bars the
+  any forecasting setting but n_jobs, engine and batch_series, or the resolved catalog
+  entries, pools and defaults), `origin_moved_back` (the champion was selected at a later
+  origin than this run's), `override_ended` (a pin ended), `override_bar` (an override bars the
   champion or one of its members), `backtestable` (last time too short to backtest, a
   cold start or a class champion fitted on all the history, now long enough),
   `no_champion` (no champion last time, and one is due now: a cold start that is no
@@ -36,6 +36,13 @@ live accuracy is measured on), and demandcast_backtest_memory (each backtested s
 scores and scaled residuals, so a run that backtests a few series still ranks and pools
 intervals over all of them). `backtest_run`, `champions_run` and `forecast_run` are the
 dbt models' steps on top of it.
+
+The steps that read the history (`decide_run`, `backtest_run`, `forecast_run`) take it as
+a DuckDB relation (the dbt ref of int_series__filled) or a frame, and read it
+`batch_series` whole series at a time, as Arrow (warehouse.series_batches); only each
+batch's reduced results are kept (fingerprints and shifts, metrics rows and the pooled
+residuals, forecast rows), so memory is bounded by a batch, and the numbers are those of
+one batch.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
 from demandcast.catalog import Catalog, load_catalog
 from demandcast.config import RetrainPolicy, Settings
 from demandcast.forecast import ForecastStats, forecast_series, prediction_columns
+from demandcast.frames import SeriesBatches
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS
 from demandcast.progress import emit
@@ -118,7 +126,7 @@ DECISION_COLUMNS = (
     "demandcast_version",
     "forecast_run_id",
 )
-UNHASHED_SETTINGS = ("n_jobs", "engine", "engine_address")
+UNHASHED_SETTINGS = ("n_jobs", "engine", "engine_address", "batch_series")
 """Settings that change how fast a run goes, not its numbers: not in the settings hash."""
 OVERRIDE_ACTIONS = ("pin", "bar")
 
@@ -631,7 +639,7 @@ def _live_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
 def decide_run(
     con: Any,
     run: Any,
-    series: pd.DataFrame,
+    series: Any,
     profiles: pd.DataFrame,
     overrides: pd.DataFrame | None,
     catalog: Catalog | None = None,
@@ -656,7 +664,6 @@ def decide_run(
         ["series_id", "plant_id", "product_id", "product_group", "demand_class", "lifecycle"]
     ]
     state = state.assign(eligible=live["eligible"].to_numpy())
-    state = state.merge(history_fingerprints(series), on="series_id", how="left")
     state = state.merge(
         resolve_overrides(overrides, live, origin, catalog, settings), on="series_id", how="left"
     )
@@ -684,18 +691,12 @@ def decide_run(
     state["run_id"] = run.run_id
 
     kept = state[state["prev_champion"].notna() & state["prev_selected_origin"].notna()]
-    selected = kept.set_index("series_id")["prev_selected_origin"]
-    shifts = shift_stats(series, selected, policy.retrain_shift_window)
-    live_err = wh.read_live_errors(
-        con,
-        series.assign(series_id=series["series_id"].astype(str)),
-        kept.rename(
-            columns={"prev_champion": "champion", "prev_selected_origin": "selected_origin"}
-        ),
+    kept = kept.rename(
+        columns={"prev_champion": "champion", "prev_selected_origin": "selected_origin"}
     )
-    state = state.merge(shifts, on="series_id", how="left").merge(
-        live_err, on="series_id", how="left"
-    )
+    batches = wh.series_batches(con, series, settings.batch_series, ids)
+    for part in _history_measures(con, batches, kept, policy):
+        state = state.merge(part, on="series_id", how="left")
     with np.errstate(divide="ignore", invalid="ignore"):
         state["live_mase"] = pd.to_numeric(state["live_mae"], errors="coerce") / pd.to_numeric(
             state["prev_scale_mae"], errors="coerce"
@@ -712,6 +713,29 @@ def decide_run(
         how="left",
     )
     return _finish_decisions(out, run, origin)
+
+
+def _history_measures(
+    con: Any, batches: SeriesBatches, kept: pd.DataFrame, policy: RetrainPolicy
+) -> list[pd.DataFrame]:
+    """What the decisions need of the live series' history, read a batch at a time: the
+    fingerprints, and for the kept champions the shifts since their selection and their
+    live errors (frames by series_id)."""
+    selected = kept.set_index("series_id")["selected_origin"]
+    prints, shifts, errors = [], [], []
+    empty = pd.DataFrame(columns=["series_id", "period_start", "demand"])
+    for batch in batches if batches.ids else [empty]:
+        here = kept["series_id"].isin(batch["series_id"].astype(str))
+        prints.append(history_fingerprints(batch))
+        shifts.append(shift_stats(batch, selected[here.to_numpy()], policy.retrain_shift_window))
+        errors.append(wh.read_live_errors(con, batch, kept[here]))
+    return [_concat(parts) for parts in (prints, shifts, errors)]
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames' rows in one; the first (empty) frame when none has a row."""
+    full = [p for p in parts if len(p)]
+    return pd.concat(full, ignore_index=True) if full else parts[0]
 
 
 def _finish_decisions(out: pd.DataFrame, run: Any, origin: pd.Timestamp) -> pd.DataFrame:
@@ -773,7 +797,7 @@ def _finish_decisions(out: pd.DataFrame, run: Any, origin: pd.Timestamp) -> pd.D
 def backtest_run(
     con: Any,
     run: Any,
-    series: pd.DataFrame,
+    series: Any,
     profiles: pd.DataFrame,
     decisions: pd.DataFrame,
     catalog: Catalog | None = None,
@@ -790,16 +814,20 @@ def backtest_run(
     prof = profiles.drop_duplicates("series_id").copy()
     prof["series_id"] = prof["series_id"].astype(str)
     todo = set(decisions.loc[decisions["is_backtested"].astype(bool), "series_id"].astype(str))
+    classes = prof.set_index("series_id")["demand_class"].astype(str)
     calibration = Calibration(keep_series=True)
     stats = BacktestStats()
-    fresh = run_backtest(
-        series,
-        prof[prof["series_id"].isin(todo)],
-        settings,
-        catalog=catalog,
-        stats=stats,
-        calibration=calibration,
-    )
+    todo_prof = prof[prof["series_id"].isin(todo)]
+    batches = wh.series_batches(con, series, settings.batch_series, todo_prof["series_id"])
+    _say_batches("backtest", batches)
+    parts = []
+    for batch in batches:  # only the rows and the pooled residuals outlive a batch
+        part = run_backtest(batch, todo_prof, settings, catalog, stats, calibration)
+        memory = part.assign(run_id=run.run_id, settings_hash=ident.settings_hash)
+        memory = memory.assign(backtested_at=started, backtest_origin=origin)
+        wh.append_backtest_memory(con, _with_residuals(memory, classes, calibration))
+        parts.append(part)
+    fresh = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BACKTEST_COLUMNS)
     eligible = prof[
         prof["is_backtestable"].fillna(False).astype(bool) & (prof["lifecycle"] != "discontinued")
     ]["series_id"]
@@ -817,7 +845,6 @@ def backtest_run(
         rows = np.concatenate([np.frombuffer(b, dtype="<f4") for b in grp["residuals"]])
         calibration.add_scaled(cls, name, rows.reshape(-1, h))
 
-    classes = prof.set_index("series_id")["demand_class"].astype(str)
     single = {n for n, c in catalog.candidates.items() if not c.is_combination}
     fresh = fresh.assign(
         backtest_run_id=run.run_id,
@@ -828,19 +855,6 @@ def backtest_run(
             0,
         ).astype("int64"),
     )
-    residuals = calibration.series_residuals or {}
-    memory_rows = fresh[list(BACKTEST_COLUMNS)].assign(
-        run_id=run.run_id,
-        settings_hash=ident.settings_hash,
-        backtested_at=started,
-        backtest_origin=origin,
-        demand_class=fresh["series_id"].map(classes).to_numpy(),
-        residuals=[
-            None if (v := residuals.get((s, m))) is None else v.astype("<f4").tobytes()
-            for s, m in zip(fresh["series_id"].astype(str), fresh["model_name"], strict=True)
-        ],
-    )
-    wh.append_backtest_memory(con, memory_rows)
     table = calibration.quantiles(settings.levels)
     wh.write_calibration(con, _typed_calibration(table), run.run_id)
 
@@ -870,6 +884,27 @@ def backtest_run(
         f"(from {runs} earlier run{'s' * (runs != 1)})"
     )
     return out
+
+
+def _say_batches(step: str, batches: SeriesBatches) -> None:
+    n = -(-len(batches.ids) // batches.size)
+    if n > 1:
+        emit(f"{step}: {len(batches.ids):,} series in {n} batches of up to {batches.size:,}")
+
+
+def _with_residuals(
+    rows: pd.DataFrame, classes: pd.Series, calibration: Calibration
+) -> pd.DataFrame:
+    """Memory rows of a batch: its demand classes and each row's scaled residuals (float32
+    bytes, as the calibration pools them), which the calibration then lets go."""
+    kept = calibration.series_residuals
+    ids = rows["series_id"].astype(str)
+    blobs = [
+        None if (v := kept.pop((s, m), None)) is None else v.astype("<f4").tobytes()
+        for s, m in zip(ids, rows["model_name"], strict=True)
+    ]
+    kept.clear()
+    return rows.assign(demand_class=ids.map(classes).to_numpy(), residuals=blobs)
 
 
 def _typed_calibration(table: pd.DataFrame) -> pd.DataFrame:
@@ -1021,7 +1056,7 @@ def _pinned_rows(
 def forecast_run(
     con: Any,
     run: Any,
-    series: pd.DataFrame,
+    series: Any,
     profiles: pd.DataFrame,
     champions: pd.DataFrame,
     decisions: pd.DataFrame,
@@ -1035,8 +1070,10 @@ def forecast_run(
     reuse = dec[_is(dec["decision"], "reuse")]
     live = _live_profiles(profiles)["series_id"]
     stats = ForecastStats()
+    batches = wh.series_batches(con, series, settings.batch_series)
+    _say_batches("forecast", batches)
     fresh = forecast_series(
-        series,
+        batches,
         profiles,
         champions,
         settings,

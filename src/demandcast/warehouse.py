@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from demandcast.config import Settings
+from demandcast.frames import SeriesBatches
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,27 @@ def read_run(relation: Any) -> Run:
         raise ValueError(f"expected one run row, found {len(frame)}")
     row = {k: v.item() if isinstance(v, np.generic) else v for k, v in frame.iloc[0].items()}
     return Run(run_id=str(row["run_id"]), values=row)
+
+
+SERIES_COLUMNS = "series_id, period_start, demand"
+
+
+def series_batches(con: Any, series: Any, size: int, ids: Any = None) -> SeriesBatches:
+    """The series of a DuckDB relation (a dbt ref) or frame, `size` whole series a batch
+    in series_id order, each read as Arrow when it is reached: the relation's rows of the
+    batch's ids (a semi-join), series_id, period_start and demand. `ids`: only these."""
+    rel = con.from_df(series) if isinstance(series, pd.DataFrame) else series
+    have = (str(r[0]) for r in rel.project("series_id").distinct().fetchall())
+    wanted = None if ids is None else {str(i) for i in ids}
+    keep = sorted(i for i in have if wanted is None or i in wanted)
+
+    def read(chunk: list[str]) -> pd.DataFrame:
+        keys = con.from_arrow(pa.table({"series_id": chunk}))
+        batch = rel.join(keys, "series_id", how="semi").project(SERIES_COLUMNS)
+        table = batch.order("series_id, period_start").to_arrow_table()
+        return table.to_pandas(date_as_object=False)
+
+    return SeriesBatches(keep, read, size)
 
 
 CALIBRATION_TABLE = "main.int_forecast__calibration"
