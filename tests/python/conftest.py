@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import hashlib
 import io
@@ -160,23 +161,46 @@ def raw_with_orders(src: Path, dst: Path, orders_sql: str, fmt: str = "parquet")
     return dst
 
 
+@contextlib.contextmanager
+def _once(tmp_path_factory, name: str):
+    """A folder made once for the whole test run, shared by pytest-xdist's workers (the
+    first to take the lock makes it; the others wait, then use it): yields the folder and
+    whether this process must fill it (then it must leave a `done` file in it)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            folder.mkdir(exist_ok=True)
+            yield folder, not (folder / "done").exists()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> Path:
     from demandcast.demo import write_demo
 
-    out = tmp_path_factory.mktemp("demo")
-    write_demo(out, **SMALL_DEMO)
+    with _once(tmp_path_factory, "demo") as (out, make):
+        if make:
+            write_demo(out, **SMALL_DEMO)
+            (out / "done").touch()
     return out
 
 
 @pytest.fixture(scope="session")
 def built(small_demo, tmp_path_factory) -> Project:
-    """The small demo, built once by `dbt build` with the fast candidate set."""
-    work = tmp_path_factory.mktemp("built")
-    project = Project(raw=small_demo, db=work / "wh.duckdb", target=work / "target")
-    result = project.dbt("build")
-    assert result.returncode == 0, result.output[-4000:]
-    project.output = result.output
+    """The small demo, built once by `dbt build` with the fast candidate set (one build
+    for every worker: tests read it, or copy it with `built_copy`)."""
+    with _once(tmp_path_factory, "built") as (work, make):
+        project = Project(raw=small_demo, db=work / "wh.duckdb", target=work / "target")
+        if make:
+            result = project.dbt("build")
+            assert result.returncode == 0, result.output[-4000:]
+            (work / "output.txt").write_text(result.output)
+            (work / "done").touch()
+    project.output = (work / "output.txt").read_text()
     return project
 
 
