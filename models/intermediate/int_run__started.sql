@@ -24,6 +24,7 @@ final as (
         cast({{ var('max_forecast_multiple') }} as double)
             as max_forecast_multiple,
         {{ sql_string(tojson(var('gate_modes'))) }} as gate_modes,
+        cast({{ var('data_docs') }} as boolean) as data_docs,
         cast({{ docs_path }} as varchar) as data_docs_path
 
 )

@@ -544,6 +544,7 @@ _OTHER_VARS = {
     "outlier_action": _one_of(OUTLIER_ACTIONS),
     "max_forecast_multiple": _between(1.0, None),
     "max_staleness_periods": _count(0),
+    "data_docs": _bool,
     "data_docs_path": _text,
     "published_path": _text,
     "drift_window": _count(2),

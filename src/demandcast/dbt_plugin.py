@@ -51,6 +51,7 @@ def lock_holder(path: str) -> int | None:
     Asks with F_GETLK and never takes the lock. Closing a descriptor drops every POSIX lock
     the process holds on the file, so each path is probed once, before this process opens it.
     """
+    path = os.path.abspath(path)  # a relative path names another file in another folder
     if path in _PROBED or not os.path.isfile(path):
         return None
     _PROBED.add(path)

@@ -761,8 +761,9 @@ def _finish_decisions(out: pd.DataFrame, run: Any, origin: pd.Timestamp) -> pd.D
     )
     # the run whose forecast the series gets: this one, or for a reuse the run that made
     # the forecast it carries (its previous run, or the one that run carried it from)
+    made = out["prev_forecast_run_id"]
     out["forecast_run_id"] = np.where(
-        reuse, out["prev_forecast_run_id"].fillna(out["prev_run_id"]), run.run_id
+        reuse, made.where(made.notna(), out["prev_run_id"]), run.run_id
     )
     for key, value in versions.items():
         out[key] = np.where(reuse & out[f"prev_{key}"].notna(), out[f"prev_{key}"], value)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import gc
 import hashlib
+import io
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 # Small enough for CI, large enough for every demand class and lifecycle.
 SMALL_DEMO = {"n_plants": 2, "n_products": 40, "years": 3, "seed": 7}
-FAST_VARS = "{candidates: fast, n_windows: 2, n_jobs: 2}"
+# Data Docs off: the gates still run and store every result (test_gates and the Chromium
+# test check the docs; `make test` builds the ci target with them on)
+FAST_VARS = "{candidates: fast, n_windows: 2, n_jobs: 2, data_docs: false}"
 
 
 class RaisesOnBigValues:
@@ -77,9 +82,31 @@ class Project:
         return cmd, env
 
     def dbt(self, *args: str, vars: str | None = FAST_VARS, raw: Path | None = None) -> DbtResult:
+        """The command through dbt's programmatic entry point (`dbtRunner`, what the `dbt`
+        executable calls) in this process, with the same environment, folder and exit code:
+        dbt, StatsForecast and Great Expectations are imported once per test process, not
+        once per build (about 10 s of CPU each). Tests of the `dbt` and `demandcast`
+        executables themselves run them as subprocesses (`command`)."""
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+        from dbt.cli.main import dbtRunner
+
         cmd, env = self.command(*args, vars=vars, raw=raw)
-        done = subprocess.run(cmd, cwd=self.db.parent, env=env, capture_output=True, text=True)
-        return DbtResult(done.returncode, done.stdout + done.stderr)
+        out = io.StringIO()
+        open_before = _duckdb_connections()
+        try:
+            with _environment(env), contextlib.chdir(self.db.parent):
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                    result = dbtRunner().invoke(cmd[1:])
+        finally:
+            # dbt-duckdb keeps its DuckDB environment past the invocation, open (a process's
+            # exit closes it): closed and forgotten here, the warehouse file is complete
+            # and unlocked, and the next build opens its own
+            for con in _duckdb_connections():
+                if not any(con is known for known in open_before):
+                    con.close()
+            DuckDBConnectionManager._ENV = None
+        code = 0 if result.success else 2 if result.exception is not None else 1
+        return DbtResult(code, out.getvalue())
 
     @property
     def published(self) -> Path:
@@ -104,6 +131,23 @@ class Project:
         return {t: self.checksum(t, self.published) for t in tables}
 
 
+def _duckdb_connections() -> list[duckdb.DuckDBPyConnection]:
+    return [o for o in gc.get_objects() if isinstance(o, duckdb.DuckDBPyConnection)]
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]):
+    """os.environ set to `env` for the block (a test process runs one build at a time)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def raw_with_orders(src: Path, dst: Path, orders_sql: str, fmt: str = "parquet") -> Path:
     """A raw folder beside `src` whose orders are `orders_sql` over the good orders
     (a view named `orders`), written as Parquet or CSV; products and plants copied."""
@@ -117,23 +161,46 @@ def raw_with_orders(src: Path, dst: Path, orders_sql: str, fmt: str = "parquet")
     return dst
 
 
+@contextlib.contextmanager
+def _once(tmp_path_factory, name: str):
+    """A folder made once for the whole test run, shared by pytest-xdist's workers (the
+    first to take the lock makes it; the others wait, then use it): yields the folder and
+    whether this process must fill it (then it must leave a `done` file in it)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            folder.mkdir(exist_ok=True)
+            yield folder, not (folder / "done").exists()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> Path:
     from demandcast.demo import write_demo
 
-    out = tmp_path_factory.mktemp("demo")
-    write_demo(out, **SMALL_DEMO)
+    with _once(tmp_path_factory, "demo") as (out, make):
+        if make:
+            write_demo(out, **SMALL_DEMO)
+            (out / "done").touch()
     return out
 
 
 @pytest.fixture(scope="session")
 def built(small_demo, tmp_path_factory) -> Project:
-    """The small demo, built once by `dbt build` with the fast candidate set."""
-    work = tmp_path_factory.mktemp("built")
-    project = Project(raw=small_demo, db=work / "wh.duckdb", target=work / "target")
-    result = project.dbt("build")
-    assert result.returncode == 0, result.output[-4000:]
-    project.output = result.output
+    """The small demo, built once by `dbt build` with the fast candidate set (one build
+    for every worker: tests read it, or copy it with `built_copy`)."""
+    with _once(tmp_path_factory, "built") as (work, make):
+        project = Project(raw=small_demo, db=work / "wh.duckdb", target=work / "target")
+        if make:
+            result = project.dbt("build")
+            assert result.returncode == 0, result.output[-4000:]
+            (work / "output.txt").write_text(result.output)
+            (work / "done").touch()
+    project.output = (work / "output.txt").read_text()
     return project
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from importlib import metadata
 
 import duckdb
 import pytest
-from conftest import BIN, FAST_VARS, ROOT
+from conftest import BIN, ROOT
 
 from demandcast import cli
 
@@ -66,33 +65,6 @@ def test_build_passes_dbt_options_and_exit_code(tmp_path):
     done = run("build", "--no-such-dbt-option", cwd=tmp_path)
     assert done.returncode == 2
     assert "No such option" in done.stdout + done.stderr
-
-
-def test_build_writes_the_published_file(small_demo, tmp_path):
-    """`demandcast build` from any folder, without DBT_PROFILES_DIR: the project's profile,
-    the warehouse where DEMANDCAST_DB says (relative to the caller), vars from a file."""
-    env = {k: v for k, v in os.environ.items() if k != "DBT_PROFILES_DIR"}
-    env.update(DEMANDCAST_DB="wh.duckdb", DEMANDCAST_RAW_PATH="/nonexistent")
-    (tmp_path / "vars.yml").write_text(FAST_VARS + "\n")
-    target = tmp_path / "target"
-    done = run(
-        "build", "--raw", str(small_demo), "--vars", "vars.yml",
-        "--target-path", str(target), "--log-path", str(target / "logs"),
-        cwd=tmp_path, env=env,
-    )  # fmt: skip
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    published = tmp_path / "wh_published.duckdb"
-    assert published.is_file()
-    with duckdb.connect(str(published), read_only=True) as con:
-        (run_id,) = con.execute("select run_id from publication").fetchone()
-        assert con.execute("select count(*) from fct_demand_forecast").fetchone()[0] > 0
-        sets = con.execute("select distinct candidate_set from fct_model_registry").fetchall()
-        named = con.execute(
-            "select count(*) from fct_demand_forecast where product_name is null"
-        ).fetchone()[0]
-    assert f"run {run_id} published" in done.stdout
-    assert [s.strip('"') for (s,) in sets] == ["fast"]  # the vars file was read
-    assert named == 0  # the demo lists every product and plant
 
 
 def test_past_origins_lie_horizon_periods_apart_before_the_current_one(tmp_path):

@@ -138,26 +138,6 @@ def test_the_build_used_two_worker_processes(built):
     assert built.query("select n_jobs from int_run__context") == [(2,)]
 
 
-def test_monthly_data_with_an_18_month_horizon(tmp_path):
-    from demandcast.demo import write_demo
-
-    raw = tmp_path / "raw"
-    write_demo(raw, n_plants=1, n_products=30, years=4, seed=11)
-    project = Project(raw=raw, db=tmp_path / "m.duckdb", target=tmp_path / "target")
-    result = project.dbt(
-        "build",
-        vars="{frequency: month, horizon: 18, season_length: 12, candidates: fast, n_windows: 2}",
-    )
-    assert result.returncode == 0, result.output[-4000:]
-    _ordered_intervals_and_full_horizon(project, 18)
-    (not_month_start,) = project.query(
-        "select count(*) from fct_demand_forecast where day(period_start) != 1"
-    )[0]
-    assert not_month_start == 0
-    (backtested,) = project.query("select count(distinct series_id) from fct_backtest_metrics")[0]
-    assert backtested > 0
-
-
 def test_default_catalog_backtests_at_least_50_candidates(tmp_path):
     from demandcast.demo import write_demo
 
@@ -205,11 +185,16 @@ def test_the_build_logs_the_progress_of_the_backtest_and_the_forecast(built):
     assert re.search(r"forecast: finished (\d+)/\1 models in \d+ s", out)
 
 
-def test_failed_candidates_are_summed_up_in_the_build_log(small_demo, tmp_path):
-    # the three biggest products sell nothing in one early month: multiplicative
-    # Holt-Winters refuses the zero on their series
+def test_monthly_data_with_an_18_month_horizon_and_a_candidate_that_fails(tmp_path):
+    """Monthly periods and an 18-month horizon; the three biggest products sell nothing in
+    one early month: multiplicative Holt-Winters refuses the zero on their series, and the
+    build sums the failures up in its log."""
+    from demandcast.demo import write_demo
+
+    full = tmp_path / "full"
+    write_demo(full, n_plants=1, n_products=30, years=5, seed=11)
     raw = raw_with_orders(
-        small_demo,
+        full,
         tmp_path / "raw",
         """select * from orders where not (
             product_id in (
@@ -219,13 +204,21 @@ def test_failed_candidates_are_summed_up_in_the_build_log(small_demo, tmp_path):
                 = (select date_trunc('month', min(order_date)) + interval 6 month from orders)
         )""",
     )
-    project = Project(raw=raw, db=tmp_path / "f.duckdb", target=tmp_path / "target")
+    project = Project(raw=raw, db=tmp_path / "m.duckdb", target=tmp_path / "target")
     result = project.dbt(
         "build",
-        vars="{frequency: month, horizon: 6, season_length: 12, n_windows: 2, n_jobs: 1, "
-        "candidates: [Naive, HistoricAverage, SeasonalNaive, HoltWintersMultiplicative]}",
+        vars="{frequency: month, horizon: 18, season_length: 12, n_windows: 2, n_jobs: 1, "
+        "candidates: [Naive, HistoricAverage, SeasonalNaive, HoltWintersMultiplicative], "
+        "data_docs: false}",
     )
     assert result.returncode == 0, result.output[-4000:]
+    _ordered_intervals_and_full_horizon(project, 18)
+    (not_month_start,) = project.query(
+        "select count(*) from fct_demand_forecast where day(period_start) != 1"
+    )[0]
+    assert not_month_start == 0
+    (backtested,) = project.query("select count(distinct series_id) from fct_backtest_metrics")[0]
+    assert backtested > 0
     ((failed, first),) = project.query(
         """select count(*), min_by(error_message, series_id) from int_forecast__backtest
         where model_name = 'HoltWintersMultiplicative' and status = 'failed'"""

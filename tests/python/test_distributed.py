@@ -171,7 +171,9 @@ def test_dbt_build_on_engine_dask_publishes_the_local_builds_forecasts(built, bu
     publishes the champions and forecasts of the local build it rebuilds (retrain always:
     the same data would otherwise be reused, and nothing would reach the cluster)."""
     result = built_copy.dbt(
-        "build", vars="{candidates: fast, n_windows: 2, n_jobs: 2, engine: dask, retrain: always}"
+        "build",
+        vars="{candidates: fast, n_windows: 2, n_jobs: 2, engine: dask, retrain: always, "
+        "data_docs: false}",
     )
     assert result.returncode == 0, result.output[-4000:]
     assert "engine dask (a local cluster of 2 worker processes, 2 worker threads)" in (

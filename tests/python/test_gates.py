@@ -457,11 +457,11 @@ def test_a_missing_column_fails_readably(ctx):
     assert "plant_id" in report and "error:" in report
 
 
-def _started(con, modes='{"orders": "fail"}'):
+def _started(con, modes='{"orders": "fail"}', docs=True):
     con.execute(
         "create table int_run__started as select 'r1' as run_id, date '2024-12-31' as run_date,"
         " 0.01 as max_duplicate_share, false as allow_negative_demand,"
-        f" 13 as max_staleness_periods, '{modes}' as gate_modes,"
+        f" 13 as max_staleness_periods, '{modes}' as gate_modes, {docs} as data_docs,"
         " null::varchar as data_docs_path"
     )
 
@@ -492,6 +492,19 @@ def test_in_build_failures_are_recorded_and_come_back_blocking(tmp_path):
     # Great Expectations' own store and Data Docs, beside the warehouse
     assert list((tmp_path / "wh_gx_results" / "orders").rglob("*.json"))
     assert (tmp_path / "wh_data_docs" / "index.html").is_file()
+
+
+def test_without_data_docs_the_results_are_still_stored_and_recorded(tmp_path):
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _started(con, docs=False)
+    frame = orders()
+    frame.loc[0, "product_id"] = None
+    out = gates.gate_in_build({"int_orders__screened": frame}, con)
+    assert list(out.loc[out["blocking"], "column_name"]) == ["product_id"]
+    assert out["report"].dropna().iloc[0].endswith("Data Docs: off (var data_docs)")
+    assert con.execute("select count(*) from gate_results").fetchall() == [(9,)]
+    assert list((tmp_path / "wh_gx_results" / "orders").rglob("*.json"))
+    assert not (tmp_path / "wh_data_docs").exists()
 
 
 def test_warn_mode_records_and_does_not_block(tmp_path):

@@ -18,8 +18,11 @@ from demandcast.metrics import seasonal_scales
 
 
 def _cli_build(project: Project, *args: str) -> subprocess.CompletedProcess:
-    """`demandcast build` as a user runs it, from the warehouse's folder."""
-    env = {**os.environ, "DEMANDCAST_DB": project.db.name, "GX_ANALYTICS_ENABLED": "false"}
+    """`demandcast build` as a user runs it, from the warehouse's folder, without
+    DBT_PROFILES_DIR (the project's profile), the warehouse where DEMANDCAST_DB says
+    (relative to the caller), --raw over DEMANDCAST_RAW_PATH."""
+    env = {k: v for k, v in os.environ.items() if k != "DBT_PROFILES_DIR"}
+    env.update(DEMANDCAST_DB=project.db.name, DEMANDCAST_RAW_PATH="/nonexistent")
     target = ["--target-path", str(project.target), "--log-path", str(project.target / "logs")]
     return subprocess.run(
         [str(BIN / "demandcast"), "build", "--raw", str(project.raw), *args, *target],
@@ -47,12 +50,12 @@ def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
     project = Project(raw=small_demo, db=tmp_path / "wh.duckdb", target=tmp_path / "target")
     ((past, _),) = _past_origins(project, 1)
     month_origin, monday, (month_run, reused_run) = _monthly_past_build(project, past)
-    done = _cli_build(
-        project, "--vars", FAST_VARS[:-1] + ", memory_keep_runs: 1}", "--past-origins", "1"
-    )
+    (tmp_path / "vars.yml").write_text(FAST_VARS[:-1] + ", memory_keep_runs: 1}\n")
+    done = _cli_build(project, "--vars", "vars.yml", "--past-origins", "1")
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
     assert f"past origin {past} (1 of 1)" in out and "the current origin" in out
+    _check_published(project, done.stdout)
 
     runs = project.query("""select run_id, cast(forecast_origin as varchar), frequency, horizon,
         season_length, forecast_run_id from fct_forecast_history group by all order by 2, 1""")
@@ -78,6 +81,22 @@ def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
     assert _past_origins(project, 1) == [(past, None)]
 
 
+def _check_published(project: Project, stdout: str) -> None:
+    """The CLI's last build is the published copy's, with the vars file's candidates and
+    every product named (the demo lists every product and plant)."""
+    with duckdb.connect(str(project.published), read_only=True) as con:
+        (run_id,) = con.execute("select run_id from publication").fetchone()
+        sets = con.execute(
+            "select distinct candidate_set from fct_model_registry where run_id = ?", [run_id]
+        ).fetchall()
+        named = con.execute(
+            "select count(*) from fct_demand_forecast where product_name is null"
+        ).fetchone()[0]
+    assert f"run {run_id} published" in stdout
+    assert [s.strip('"') for (s,) in sets] == ["fast"]  # the vars file was read
+    assert named == 0
+
+
 def _monthly_past_build(
     project: Project, weekly_past: str
 ) -> tuple[dt.date, dt.date, tuple[str, str]]:
@@ -94,7 +113,8 @@ def _monthly_past_build(
     result = project.dbt(
         "build",
         vars="{frequency: month, horizon: 3, season_length: 12, candidates: fast, "
-        f"n_windows: 2, n_jobs: 2, forecast_origin: '{origin}', max_staleness_periods: null}}",
+        f"n_windows: 2, n_jobs: 2, forecast_origin: '{origin}', max_staleness_periods: null, "
+        "data_docs: false}",
     )
     assert result.returncode == 0, result.output[-4000:]
     reused = "00000000-reused-monthly-forecast"

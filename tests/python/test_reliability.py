@@ -144,7 +144,9 @@ def test_latin1_orders_stop_the_build_naming_file_line_and_encoding(built_copy, 
 def test_an_absurd_line_is_capped_and_recorded_when_the_var_says_so(built_copy, tmp_path):
     raw = raw_with_orders(built_copy.raw, tmp_path / "raw", _busy_line("1e6"))
     result = built_copy.dbt(
-        "build", raw=raw, vars="{candidates: fast, n_windows: 2, outlier_action: cap}"
+        "build",
+        raw=raw,
+        vars="{candidates: fast, n_windows: 2, outlier_action: cap, data_docs: false}",
     )
     assert result.returncode == 0, result.output[-3000:]
     capped = built_copy.query(
@@ -264,7 +266,8 @@ def test_an_unknown_candidate_is_named_before_any_table(built_copy):
 def test_an_origin_outside_the_data_or_long_past_stops_the_run_gate(built_copy, origin, words):
     before = built_copy.published_checksums()
     result = built_copy.dbt(
-        "build", vars=f"{{candidates: fast, n_windows: 2, forecast_origin: '{origin}'}}"
+        "build",
+        vars=f"{{candidates: fast, n_windows: 2, forecast_origin: '{origin}', data_docs: false}}",
     )
     _stopped(built_copy, before, result, "Gate 'run' failed", *words, code=1)
 
@@ -318,7 +321,9 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
         built_copy, tmp_path, plants_sql="select * from plants union all select * from plants"
     )
     before = built_copy.published_checksums()
-    vars_ = "{candidates: fast, n_windows: 2, n_jobs: 2, gate_modes: {plants: warn}}"
+    vars_ = (
+        "{candidates: fast, n_windows: 2, n_jobs: 2, gate_modes: {plants: warn}, data_docs: false}"
+    )
     result = built_copy.dbt("build", raw=raw, vars=vars_)
     assert result.returncode == 1, result.output[-3000:]
     assert "NOT published" in result.output and "unique_dim_series_series_id" in result.output
@@ -326,7 +331,9 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
 
 
 def _start_build(project, log):
-    cmd, env = project.command("build", vars="{candidates: fast, n_windows: 2, n_jobs: 2}")
+    cmd, env = project.command(
+        "build", vars="{candidates: fast, n_windows: 2, n_jobs: 2, data_docs: false}"
+    )
     return subprocess.Popen(
         cmd,
         cwd=project.db.parent,

@@ -87,7 +87,12 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
     out = tmp_path / "replay.json"
     cmd = [sys.executable, str(ROOT / "scripts" / "replay.py"), "--demo", "--plants", "2"]
     cmd += ["--products", "10", "--origins", "2", "--work", str(tmp_path / "work")]
-    cmd += ["--vars", "{candidates: fast, n_windows: 2, n_jobs: 1}", "--json", str(out)]
+    cmd += [
+        "--vars",
+        "{candidates: fast, n_windows: 2, n_jobs: 1, data_docs: false}",
+        "--json",
+        str(out),
+    ]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     report = json.loads(out.read_text())

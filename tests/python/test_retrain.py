@@ -31,7 +31,9 @@ from demandcast.config import RetrainPolicy, Settings, check_vars
 pytestmark = pytest.mark.xdist_group("retrain")
 # lifecycle_periods 26: the products launched 9 to 26 weeks before the end are new, and
 # too short to backtest: cold starts
-RETRAIN_VARS = "{candidates: fast, n_windows: 2, n_jobs: 1, lifecycle_periods: 26}"
+RETRAIN_VARS = (
+    "{candidates: fast, n_windows: 2, n_jobs: 1, lifecycle_periods: 26, data_docs: false}"
+)
 
 # ------------------------------------------------------------ the rules, no build
 
