@@ -27,7 +27,6 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -42,59 +41,15 @@ from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.demo import write_demo
 from demandcast.forecast import ForecastStats, forecast_series
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_build import TreeSampler, peak  # noqa: E402
+
 from demandcast.frames import series_from_orders, synthetic_series, to_sf
 from demandcast.intervals import Calibration
 from demandcast.selection import select_champions
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class MemorySampler(threading.Thread):
-    """Peak proportional set size (PSS) of this process and its workers, sampled.
-
-    ru_maxrss counts pages a forked worker shares with its parent once per
-    process, so summing it overstates the footprint; PSS splits shared pages
-    between the processes that map them. Linux only (reads /proc); elsewhere
-    the peak stays 0 and the ru_maxrss figures remain.
-    """
-
-    def __init__(self, interval: float = 0.25):
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.peak_mib = 0.0
-        self._stop_event = threading.Event()
-
-    @staticmethod
-    def _pss_kib(pid: int) -> int:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-
-    @staticmethod
-    def _children(pid: int) -> list[int]:
-        kids = []
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                kids += [int(k) for k in (task / "children").read_text().split()]
-            except OSError:
-                continue
-        return kids
-
-    def run(self) -> None:
-        me = os.getpid()
-        while not self._stop_event.wait(self.interval):
-            total = self._pss_kib(me) + sum(self._pss_kib(k) for k in self._children(me))
-            self.peak_mib = max(self.peak_mib, total / 1024)
-
-    def stop(self) -> float:
-        self._stop_event.set()
-        self.join()
-        return self.peak_mib
 
 
 class Stage:
@@ -428,7 +383,7 @@ def demandcast_run(
     forecasts, and the sampled peak PSS."""
     rows = []
     bstats, fstats = BacktestStats(), ForecastStats()
-    sampler = MemorySampler()
+    sampler = TreeSampler(os.getpid(), interval=0.25)  # PSS: shared pages counted once
     sampler.start()
     with Stage("demandcast: backtest") as st:
         calibration = Calibration()
@@ -445,7 +400,7 @@ def demandcast_run(
     rows.append(
         st.row(series=int(fc["series_id"].nunique()), fits=fstats.n_fits, calls=fstats.n_calls)
     )
-    return rows, metrics, champions, fc, sampler.stop()
+    return rows, metrics, champions, fc, peak(sampler.stop(), 2)
 
 
 def _total(label: str, rows: list[dict], tag: str = "") -> dict:
