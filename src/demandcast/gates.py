@@ -395,8 +395,7 @@ def gate_in_build(tables: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> 
     for table, data in tables.items():
         checkpoint = by_table[table]
         mode = modes.get(checkpoint.split("__")[0], "fail")
-        df = _as_frame(data)
-        frame, report = validate(ctx, checkpoint, df, parameters, run_id, mode, docs)
+        frame, report = validate(ctx, checkpoint, _as_frame(data), parameters, run_id, mode, docs)
         frames.append(frame)
         if report and mode == "fail":
             reports.append(report)

@@ -180,6 +180,13 @@ def read_backtest_memory(
     return frame
 
 
+def _made_forecast(con: Any) -> str:
+    """The filter of registry rows whose run made the series' forecast (did not reuse it)."""
+    if "decision" in table_columns(con, "fct_model_registry"):
+        return "decision is distinct from 'reuse'"
+    return "true"  # a registry from before retraining: no run reused a forecast
+
+
 def read_previous_state(con: Any) -> pd.DataFrame:
     """Per series, its latest row of fct_model_registry (published runs only: begin_run
     removed the others), whether that run's forecast of it is on record, and
@@ -193,11 +200,7 @@ def read_previous_state(con: Any) -> pd.DataFrame:
         if table_exists(con, "fct_forecast_history")
         else "false"
     )
-    made = (
-        "decision is distinct from 'reuse'"
-        if "decision" in table_columns(con, "fct_model_registry")
-        else "true"  # a registry from before retraining: no run reused a forecast
-    )
+    made = _made_forecast(con)
     return con.execute(
         f"""
         with r as (
@@ -318,11 +321,7 @@ def prune_memory(con: Any, run_id: str, keep_runs: int | None) -> dict[str, int]
     # the registry of old runs once, in this build; the registry is pruned from the next
     history = set(table_columns(con, "fct_forecast_history"))
     if table_exists(con, "fct_model_registry") and {"frequency", "forecast_run_id"} <= history:
-        made = (
-            "decision is distinct from 'reuse'"
-            if "decision" in table_columns(con, "fct_model_registry")
-            else "true"
-        )
+        made = _made_forecast(con)
         delete(
             REGISTRY,
             f"""(run_id, series_id) not in (
