@@ -13,13 +13,12 @@ How the work is organised:
 - Series are grouped by (windows that fit, candidates that apply): the
   candidates that apply depend on the demand class (route_by_class: the
   catalog's `classes` tags) and on the seasons of history (season-requiring
-  candidates). A group runs in a few StatsForecast `cross_validation` calls
-  over its series and candidates, never one per series: a small group in
-  one; a larger one first on one series, in this process, which measures the
-  group's pace, then in calls of about CALL_SECONDS each, so progress reaches
-  dbt's log that often. StatsForecast fits every series on its own, so how
-  the series are split between calls, and the order of the groups (most
-  candidates first), change no number.
+  candidates). A group runs in one StatsForecast `cross_validation` call over
+  its series and candidates, never one per series (a call costs a start-up of
+  the workers); while it runs, progress reaches dbt's log every 30 s.
+  StatsForecast fits every series on its own, so the grouping, the batches
+  (`batch_series`) and the order of the groups (most candidates first) change
+  no number.
 - The calls run on the engine (var `engine`, distributed.py): this process and its
   pool of n_jobs workers, or a Dask or Ray cluster through StatsForecast's Fugue
   backend, with the same numbers.
@@ -44,8 +43,6 @@ How the work is organised:
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,15 +65,6 @@ BACKTEST_COLUMNS = (
     "error_message",
 )
 MAX_ERROR_RERUNS = 200
-SPLIT_SERIES = 5
-"""A group of fewer series than this per worker process is one cross_validation call. A
-larger one starts with one series in this process (no pool start-up), which measures the
-group's pace, and runs the rest in calls of about CALL_SECONDS at that pace."""
-CALL_SECONDS = 15.0
-"""How long a call of a split group takes, about (at least two series per worker each): the
-log hears from a long backtest that often; a cheap group is one call after the first."""
-
-
 @dataclass
 class BacktestStats:
     """Counters of one run (summed over the calls it is passed to), for benchmarks and logs."""
@@ -360,38 +348,23 @@ def _cross_validation(
     group: int,
     engine: Engine,
 ) -> pd.DataFrame:
-    """StatsForecast cross_validation of a group's series (sorted `ids`) on the engine,
-    progress reported after each call: one call for a small group; else one series in this
-    process, then calls of about CALL_SECONDS at the pace it took (over the engine's
-    workers: the pool's processes, or the cluster's threads)."""
-    per_series = n_win * len(models)
-    workers = engine.workers
-    chunks = [ids] if len(ids) < SPLIT_SERIES * workers else [ids[:1]]
-    parts = []
-    while chunks:
-        chunk = chunks.pop(0)
-        start = time.monotonic()
-        with progress.running(f"{len(chunk)} series x {len(models)} candidates"):
-            parts.append(
-                engine.cross_validation(
-                    models,
-                    df[df["unique_id"].isin(chunk)],
-                    freq=settings.freq,
-                    h=settings.horizon,
-                    n_windows=n_win,
-                    step_size=settings.step_size,
-                    refit=settings.backtest_refit,
-                    in_process=len(chunk) == 1,
-                )
-            )
-        stats.n_calls += 1
-        progress.advance(len(chunk) * per_series, kind=group, series=len(chunk))
-        if len(parts) == 1 and len(chunk) < len(ids):  # the rest, at the first series' pace
-            rest = ids[1:]
-            seconds = (time.monotonic() - start) * len(rest) / workers
-            n_calls = min(math.ceil(seconds / CALL_SECONDS), len(rest) // (2 * workers))
-            chunks = np.array_split(rest, max(n_calls, 1))
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    """One StatsForecast cross_validation of a group's series (sorted `ids`) on the engine:
+    a call costs a start-up of the engine's workers, so a group is one call (a one-series
+    group in this process, no pool). Progress reaches the log while it runs and after it."""
+    with progress.running(f"{len(ids)} series x {len(models)} candidates"):
+        cv = engine.cross_validation(
+            models,
+            df[df["unique_id"].isin(ids)],
+            freq=settings.freq,
+            h=settings.horizon,
+            n_windows=n_win,
+            step_size=settings.step_size,
+            refit=settings.backtest_refit,
+            in_process=len(ids) == 1,
+        )
+    stats.n_calls += 1
+    progress.advance(len(ids) * n_win * len(models), kind=group, series=len(ids))
+    return cv
 
 
 def _scales(df: pd.DataFrame, members: pd.DataFrame, settings: Settings) -> pd.DataFrame:

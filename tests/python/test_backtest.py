@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from demandcast import backtest
 from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
 from demandcast.catalog import load_catalog
 from demandcast.config import Settings
@@ -76,30 +75,32 @@ def test_short_series_get_as_many_windows_as_fit():
     assert stats.n_calls == 3  # one cross_validation per window count, not per series
 
 
-def test_a_group_runs_in_a_few_cross_validation_calls_that_change_no_number(monkeypatch):
+def test_a_group_is_one_cross_validation_call_and_batches_change_no_number():
     series, profiles = synthetic_series(24, 156, seed=5)
-    stats = BacktestStats()
-    calibration = Calibration()
-    split = run_backtest(series, profiles, _settings(), stats=stats, calibration=calibration)
-    # one group (all series have three windows; the fast set runs on every class): one
-    # series measures its pace, the rest is one call (fast)
-    assert stats.n_calls == 2
+    stats, calibration = BacktestStats(), Calibration()
+    whole = run_backtest(series, profiles, _settings(), stats=stats, calibration=calibration)
+    # one group (all series have three windows; the fast set runs on every class): one call
+    assert stats.n_calls == 1
     assert stats.n_fits == 24 * 3 * 5
-    monkeypatch.setattr(backtest, "CALL_SECONDS", 1e-6)  # as if slow: calls of 2 series
-    many_stats, many_calibration = BacktestStats(), Calibration()
-    many = run_backtest(
-        series, profiles, _settings(), stats=many_stats, calibration=many_calibration
-    )
-    assert many_stats.n_calls == 1 + (24 - 1) // 2
-    pd.testing.assert_frame_equal(split, many, check_exact=True)
+    # the same series in three batches, as warehouse.series_batches hands them over
+    ids = sorted(series["series_id"].unique())
+    parts, part_calibration = [], Calibration()
+    for batch in (ids[:1], ids[1:9], ids[9:]):
+        parts.append(
+            run_backtest(
+                series[series["series_id"].isin(batch)],
+                profiles[profiles["series_id"].isin(batch)],
+                _settings(),
+                calibration=part_calibration,
+            )
+        )
+    batched = pd.concat(parts).sort_values(["series_id", "model_name"], ignore_index=True)
     pd.testing.assert_frame_equal(
-        calibration.quantiles((80, 95)), many_calibration.quantiles((80, 95)), check_exact=True
+        whole.sort_values(["series_id", "model_name"], ignore_index=True), batched, check_exact=True
     )
-    monkeypatch.setattr(backtest, "SPLIT_SERIES", 25)  # a group smaller than that: one call
-    one_stats = BacktestStats()
-    one = run_backtest(series, profiles, _settings(), stats=one_stats)
-    assert one_stats.n_calls == 1
-    pd.testing.assert_frame_equal(split, one, check_exact=True)
+    pd.testing.assert_frame_equal(
+        calibration.quantiles((80, 95)), part_calibration.quantiles((80, 95)), check_exact=True
+    )
 
 
 def test_routing_skips_expensive_candidates_on_intermittent_series():
