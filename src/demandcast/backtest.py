@@ -65,6 +65,8 @@ BACKTEST_COLUMNS = (
     "error_message",
 )
 MAX_ERROR_RERUNS = 200
+
+
 @dataclass
 class BacktestStats:
     """Counters of one run (summed over the calls it is passed to), for benchmarks and logs."""
