@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -88,6 +89,13 @@ def _build(argv: list[str]) -> int:
         help="dbt vars for those earlier builds only, over --vars, e.g. '{candidates: fast}'",
     )
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="build even when nothing the last build read has changed since (same raw "
+        "files, vars, project and day): without it such a build is skipped in seconds and "
+        "the last build's tables and published copy stand",
+    )
+    parser.add_argument(
         "--project-dir",
         help="the demandcast project (default: this folder or a parent, else the source tree)",
     )
@@ -160,9 +168,47 @@ def _build(argv: list[str]) -> int:
                     )
                     return code
             print("demandcast build: the current origin", flush=True)
-        return subprocess.call(command(vars_text), cwd=project, env=env)
+        return _build_unless_unchanged(project, args, dbt_args, env, vars_text, command)
     except KeyboardInterrupt:
         return 130
+
+
+def _build_unless_unchanged(project, args, dbt_args, env, vars_text, command) -> int:
+    """The current origin's build, skipped when nothing it reads has changed since the last
+    build that passed (build_stamp.py); a build that passes leaves the stamp."""
+    from demandcast import build_stamp
+
+    target = args.target or env.get("DEMANDCAST_TARGET") or "dev"
+    profiles = env.get("DBT_PROFILES_DIR")
+    ours = (not profiles or Path(profiles).resolve() == project / "profiles") and not (
+        _has_option(dbt_args, "--profiles-dir")
+    )
+    if not ours or not build_stamp.neutral(dbt_args):
+        return subprocess.call(command(vars_text), cwd=project, env=env)
+    warehouse = Path(env.get("DEMANDCAST_DB") or project / "warehouse" / f"{target}.duckdb")
+    try:
+        given = _load_vars(vars_text, "--vars")
+    except (ValueError, yaml.YAMLError):  # dbt says what is wrong with the vars
+        return subprocess.call(command(vars_text), cwd=project, env=env)
+    raw = project / str(given.get("raw_path") or env.get("DEMANDCAST_RAW_PATH") or "data/demo")
+    published = build_stamp.published_for(project, warehouse, given)
+    started = dt.datetime.now()
+    digest = build_stamp.fingerprint(project, raw, vars_text, target, env)
+    stamp = None if args.force else build_stamp.unchanged(warehouse, published, digest)
+    if stamp:
+        print(
+            f"demandcast build: nothing changed since the build of {stamp['built_at']} (the "
+            "same raw files, vars, project and day): dbt not started, nothing fitted; its "
+            f"tables in {warehouse} and the published copy {published} stand. "
+            "--force builds anyway.",
+            flush=True,
+        )
+        return 0
+    build_stamp.forget(warehouse)
+    code = subprocess.call(command(vars_text), cwd=project, env=env)
+    if code == 0:
+        build_stamp.write(warehouse, published, digest, started)
+    return code
 
 
 def _load_vars(text: str | None, what: str) -> dict:

@@ -142,15 +142,17 @@ def suite_parameters(
 def validate(
     ctx: Any,
     checkpoint: str,
-    df: pd.DataFrame,
+    data: Any,
     parameters: Mapping[str, Any],
     run_id: str,
     mode: str = "fail",
     docs: bool = True,
 ) -> tuple[pd.DataFrame, str | None]:
-    """Run one checkpoint on a frame; returns one row per expectation and, when one failed,
-    the failure report (rule, column, why, observed, sample rows). Without `docs` its
-    validation definition runs alone: the result is stored, the Data Docs actions skipped."""
+    """Run one checkpoint on a table (a frame or a DuckDB relation, of which only the columns
+    the suite and its failing-row samples name are read); returns one row per expectation
+    and, when one failed, the failure report (rule, column, why, observed, sample rows).
+    Without `docs` its validation definition runs alone: the result is stored, the Data Docs
+    actions skipped."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     started = time.perf_counter()
@@ -158,6 +160,7 @@ def validate(
     definition = cp.validation_definitions[0]
     table = definition.data.data_asset.name
     key = list((cp.result_format or {}).get("unexpected_index_column_names") or [])
+    df = _as_frame(data, _columns(definition.suite, key))
     if not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index(drop=True)
     needed = _parameter_names(definition.suite)
@@ -395,7 +398,7 @@ def gate_in_build(tables: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> 
     for table, data in tables.items():
         checkpoint = by_table[table]
         mode = modes.get(checkpoint.split("__")[0], "fail")
-        frame, report = validate(ctx, checkpoint, _as_frame(data), parameters, run_id, mode, docs)
+        frame, report = validate(ctx, checkpoint, data, parameters, run_id, mode, docs)
         frames.append(frame)
         if report and mode == "fail":
             reports.append(report)
@@ -416,10 +419,27 @@ def prune(results_dir: Path, keep: int = KEEP_RUNS) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
-    """A pandas frame from a frame or a DuckDB relation (through Arrow)."""
+def _columns(suite: Any, key: Iterable[str]) -> set[str] | None:
+    """The columns a suite's expectations and its failing-row samples (`key`) name; None
+    (every column) when an expectation is about the table's columns themselves."""
+    names = set(key)
+    for expectation in suite.expectations:
+        if expectation.expectation_type.startswith("expect_table_column"):
+            return None
+        kwargs = expectation.configuration.kwargs
+        names.update(kwargs.get(k) for k in ("column", "column_A", "column_B") if kwargs.get(k))
+        names.update(kwargs.get("column_list") or ())
+    return names
+
+
+def _as_frame(data: Any, columns: set[str] | None = None) -> pd.DataFrame:
+    """A pandas frame of the `columns` (None: all) of a frame or a DuckDB relation (read
+    through Arrow: a relation's other columns are never read, which keeps a gate over
+    millions of order lines to the memory of the columns it checks)."""
     if isinstance(data, pd.DataFrame):
-        return data
+        return data if columns is None else data[[c for c in data.columns if c in columns]]
+    if columns is not None:
+        data = data.project(", ".join(f'"{c}"' for c in data.columns if c in columns))
     fetch = getattr(data, "to_arrow_table", None) or data.fetch_arrow_table
     return fetch().to_pandas(date_as_object=False)
 
@@ -481,8 +501,8 @@ def check_warehouse(
                 continue
             started = time.perf_counter()
             try:
-                df = _as_frame(con.table(f'main."{table}"'))
-                frame, report = validate(ctx, checkpoint, df, parameters, run_id)
+                relation = con.table(f'main."{table}"')
+                frame, report = validate(ctx, checkpoint, relation, parameters, run_id)
             except (ValueError, duckdb.Error) as exc:
                 print(f"{checkpoint:<{width}}  error: {str(exc).splitlines()[0]}")
                 failed_any = True
@@ -497,8 +517,8 @@ def check_warehouse(
                 reports.append(report)
             else:
                 print(
-                    f"{checkpoint:<{width}}  passed ({len(frame)} expectations, {len(df):,} rows, "
-                    f"{time.perf_counter() - started:.1f} s)"
+                    f"{checkpoint:<{width}}  passed ({len(frame)} expectations, "
+                    f"{len(relation):,} rows, {time.perf_counter() - started:.1f} s)"
                 )
     finally:
         con.close()

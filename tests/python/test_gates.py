@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -426,6 +427,30 @@ def test_a_report_names_rule_why_and_offending_rows(ctx):
     ]
     sample = json.loads(results.loc[~results["success"], "failing_rows_sample"].iloc[0])
     assert [r["source_row"] for r in sample] == [5, 9]
+
+
+def test_a_relation_is_read_for_the_columns_the_suite_names_only(ctx):
+    """A gate over a DuckDB table reads only the columns its expectations and failing-row
+    samples name (the orders gate over millions of lines: its memory), with the same result
+    and report as over the whole frame."""
+    frame = orders()
+    frame.loc[[3, 7], "quantity"] = np.nan
+    frame["comment"] = "x" * 1000  # a wide column no expectation names
+    con = duckdb.connect()
+    relation = con.from_df(frame)
+    whole, whole_report = check(ctx, "orders", frame)
+    read, read_report = check(ctx, "orders", relation)
+    pd.testing.assert_frame_equal(
+        whole.drop(columns="validated_at"), read.drop(columns="validated_at")
+    )
+    seconds = re.compile(r"; [0-9.]+ s\)")  # the report says how long it took
+    assert seconds.sub("", read_report) == seconds.sub("", whole_report)
+    suite = ctx.checkpoints.get("orders").validation_definitions[0].suite
+    columns = gates._columns(suite, ["source_file", "source_row"])
+    assert "quantity" in columns and "plausible_max" in columns and "comment" not in columns
+    assert list(gates._as_frame(relation, columns).columns) == [
+        c for c in frame.columns if c in columns
+    ]
 
 
 def test_pair_failures_show_both_values_by_key(ctx):

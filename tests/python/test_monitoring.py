@@ -79,6 +79,16 @@ def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
     _check_the_memory_was_pruned(project, out, runs[2][0], month_runs)
     # built again, the past origin is not: the warehouse holds its published forecast
     assert _past_origins(project, 1) == [(past, None)]
+    # and with nothing new since, neither is the current one: dbt is not started
+    files = [(p.stat().st_size, p.stat().st_mtime_ns) for p in (project.db, project.published)]
+    again = _cli_build(project, "--vars", "vars.yml", "--past-origins", "1")
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert "already in the warehouse, skipped" in again.stdout
+    assert "nothing changed since the build of" in again.stdout
+    assert "dbt not started" in again.stdout and "Running with dbt" not in again.stdout
+    assert [(p.stat().st_size, p.stat().st_mtime_ns) for p in (project.db, project.published)] == (
+        files
+    )
 
 
 def _check_published(project: Project, stdout: str) -> None:
