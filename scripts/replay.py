@@ -9,8 +9,10 @@ one build in each of two warehouses of their own:
 
 The origins are N successive weeks, the last one `horizon` weeks before the data's last
 complete week (or --last-origin), so every forecast meets its whole horizon of actuals.
-After the last origin the selective warehouse is built once more on the same extract and
-origin (no new data: nothing may be fitted).
+After the last origin the selective warehouse is built twice more on the same extract and
+origin, with no new data: `demandcast build` as cron runs it (nothing it reads has changed,
+so dbt is not started: the run is `skipped` and the last forecast stands), then with
+`--force` (dbt runs: every series `reuse`, nothing may be fitted).
 
 Per run: wall time and CPU (user + sys of the build and every process under it, from
 getrusage(RUSAGE_CHILDREN) deltas), the load average before and after, fits (sum of
@@ -51,6 +53,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MODES = {"selective": {"retrain": "auto"}, "full": {"retrain": "always"}}
 DECISIONS = ("reselect", "refit", "reuse")
+RERUN_LABELS = {
+    "skipped": ", no new data (dbt not started)",
+    "forced": ", no new data, --force",
+}
 # the issue's targets: a steady-state selective run's CPU against a full re-selection run's,
 # and its mean MASE over the origins at most this much above full re-selection's
 TARGET_CPU_SHARE = 0.25
@@ -150,8 +156,9 @@ def actuals_after(raw: Path, origin: dt.date, horizon: int, out: Path) -> Path:
     return out
 
 
-def build(raw: Path, db: Path, run_vars: dict, work: Path, log: Path) -> dict:
-    """One `demandcast build`; exit code, wall seconds, CPU seconds of it and its children."""
+def build(raw: Path, db: Path, run_vars: dict, work: Path, log: Path, force: bool = False) -> dict:
+    """One `demandcast build`; exit code, wall seconds, CPU seconds of it and its children,
+    whether it was skipped (nothing new since the last build: dbt not started)."""
     env = {
         **os.environ,
         "DEMANDCAST_DB": str(db),
@@ -162,6 +169,7 @@ def build(raw: Path, db: Path, run_vars: dict, work: Path, log: Path) -> dict:
     cmd = [str(BIN / "demandcast"), "build", "--project-dir", str(ROOT), "--raw", str(raw)]
     cmd += ["--vars", json.dumps(run_vars, default=str)]
     cmd += ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    cmd += ["--force"] if force else []
     load_before = os.getloadavg()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -171,6 +179,7 @@ def build(raw: Path, db: Path, run_vars: dict, work: Path, log: Path) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "returncode": code,
+        "skipped": "dbt not started" in log.read_text(errors="replace"),
         "wall_s": round(wall, 1),
         "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
         "user_s": round(after.ru_utime - before.ru_utime, 1),
@@ -251,11 +260,10 @@ def summarise(runs: list[dict], n_origins: int) -> dict:
         excess = sel["mean_mase"] / full["mean_mase"] - 1
         out["mase_excess"] = round(excess, 4)
         out["mase_target_met"] = excess <= TARGET_MASE_EXCESS
-    rerun = [r for r in runs if r["rerun"]]
-    if rerun:
-        out["no_new_data"] = {
-            k: rerun[0].get(k) for k in ("wall_s", "cpu_s", "fits", "decisions", "returncode")
-        }
+    for r in runs:
+        if r["rerun"]:
+            keep = ("wall_s", "cpu_s", "fits", "decisions", "returncode", "skipped")
+            out.setdefault("no_new_data", {})[r["rerun"]] = {k: r.get(k) for k in keep}
     return out
 
 
@@ -272,7 +280,7 @@ def table(report: dict) -> str:
     for r in report["runs"]:
         d = r.get("decisions", {})
         load = f"{r['load_before'][0]:.1f}–{r['load_after'][0]:.1f}"
-        mode = r["mode"] + (" (no new data)" if r["rerun"] else "")
+        mode = r["mode"] + RERUN_LABELS.get(r["rerun"], "")
         head = f"| {r['origin']} | {mode} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {load} |"
         if r.get("returncode") == 0:
             cells = [f"{r['fits']:,}", *(str(d[k]) for k in DECISIONS), _fmt(r["mase"], ".4f")]
@@ -305,11 +313,11 @@ def table(report: dict) -> str:
         f"full {_fmt(full.get('total_cpu_s'), '.0f')} s; total fits: selective "
         f"{sel.get('total_fits', 0):,}, full {full.get('total_fits', 0):,}",
     ]
-    if "no_new_data" in s:
-        n = s["no_new_data"]
+    for kind, n in s.get("no_new_data", {}).items():
         lines.append(
-            f"no new data (same origin again, selective): {_fmt(n['wall_s'], '.0f')} s wall, "
-            f"{_fmt(n['cpu_s'], '.0f')} s CPU, {n.get('fits')} fits, decisions {n.get('decisions')}"
+            f"no new data{RERUN_LABELS[kind]} (same origin again, selective): "
+            f"{_fmt(n['wall_s'], '.1f')} s wall, {_fmt(n['cpu_s'], '.1f')} s CPU, "
+            f"{n.get('fits')} fits, decisions {n.get('decisions')}"
         )
     return "\n".join(lines)
 
@@ -342,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--vars", default="{}", help="dbt vars (YAML) for every build of both modes")
     ap.add_argument(
-        "--no-rerun", action="store_true", help="skip the build with no new data at the end"
+        "--no-rerun", action="store_true", help="skip the two builds with no new data at the end"
     )
     ap.add_argument("--work", type=Path, help="folder for extracts and warehouses (kept)")
     ap.add_argument(
@@ -415,14 +423,14 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
         d = run.get("decisions", {})
         print(
-            f"replay: {run['origin']} {run['mode']}{' (no new data)' if run['rerun'] else ''}: "
+            f"replay: {run['origin']} {run['mode']}{RERUN_LABELS.get(run['rerun'], '')}: "
             f"exit {run['returncode']}, {run['wall_s']:.0f} s wall, {run['cpu_s']:.0f} s CPU, "
             f"load {run['load_before'][0]:.1f}->{run['load_after'][0]:.1f}, "
             f"fits {run.get('fits', '-')}, {d}, MASE {_fmt(run.get('mase'), '.4f')}",
             flush=True,
         )
 
-    def one(mode: str, origin: dt.date, extract: Path, actuals: Path, rerun: bool) -> dict:
+    def one(mode: str, origin: dt.date, extract: Path, actuals: Path, rerun: str | None) -> dict:
         run_vars = {
             **user_vars,
             **MODES[mode],
@@ -431,10 +439,17 @@ def main(argv: list[str] | None = None) -> int:
         }
         db = work / mode / "warehouse.duckdb"
         db.parent.mkdir(exist_ok=True)
-        tag = f"{origin}{'_rerun' if rerun else ''}"
+        tag = f"{origin}{f'_{rerun}' if rerun else ''}"
         run = {"origin": str(origin), "mode": mode, "rerun": rerun}
-        run |= build(extract, db, run_vars, work / mode, work / mode / f"build_{tag}.log")
-        if run["returncode"] == 0:
+        log = work / mode / f"build_{tag}.log"
+        run |= build(extract, db, run_vars, work / mode, log, force=rerun == "forced")
+        if run["returncode"] == 0 and run["skipped"]:  # no run: the last one's forecast stands
+            last = run_facts(db)
+            series = last["series"]
+            run |= {"run_id": None, "status": "skipped", "series": series, "fits": 0}
+            run |= {"decisions": {k: series if k == "reuse" else 0 for k in DECISIONS}}
+            run |= {"reasons": {}, "backtest_fits": 0, "refits": 0} | score(db, actuals)
+        elif run["returncode"] == 0:
             run |= run_facts(db)
             if run["status"] != "published":  # its rows leave the memory at the next run
                 run["returncode"] = -1
@@ -449,16 +464,13 @@ def main(argv: list[str] | None = None) -> int:
         extract = cut_extract(raw, origin, work / "extracts" / str(origin))
         actuals = actuals_after(raw, origin, horizon, work / "extracts" / f"actuals_{origin}.pq")
         for mode in MODES:
-            ok &= one(mode, origin, extract, actuals, rerun=False)["returncode"] == 0
+            ok &= one(mode, origin, extract, actuals, rerun=None)["returncode"] == 0
     if not args.no_rerun:
         origin = origins[-1]
-        extract, actuals = work / "extracts" / str(origin), work / "extracts"
-        ok &= (
-            one("selective", origin, extract, actuals / f"actuals_{origin}.pq", rerun=True)[
-                "returncode"
-            ]
-            == 0
-        )
+        extract = work / "extracts" / str(origin)
+        actuals = work / "extracts" / f"actuals_{origin}.pq"
+        for rerun in ("skipped", "forced"):
+            ok &= one("selective", origin, extract, actuals, rerun=rerun)["returncode"] == 0
     print()
     print(table(report))
     print(f"\nreplay: {report['uptime_end']}; JSON in {args.json}")

@@ -1,7 +1,8 @@
 """scripts/replay.py: the weekly extracts and actuals it cuts, then a tiny real replay.
 
 The replay test runs the script as a user would: 2 weekly origins on a 2 x 10 demo with
-the fast candidates, in both modes, then the build with no new data (five real builds).
+the fast candidates, in both modes, then the build with no new data twice: skipped (dbt
+not started) and with --force (five real builds and a skipped one).
 """
 
 from __future__ import annotations
@@ -98,20 +99,31 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
     report = json.loads(out.read_text())
     first, second = report["origins"]
     runs = {(r["origin"], r["mode"], r["rerun"]): r for r in report["runs"]}
-    assert len(runs) == 5
-    for run in runs.values():
-        assert run["status"] == "published" and run["cpu_s"] > 0
+    assert len(runs) == 6
+    for key, run in runs.items():
+        assert run["status"] == ("skipped" if key[2] == "skipped" else "published")
+        assert run["cpu_s"] > 0
         assert run["mase"] is not None and run["n_series"] > 0
     # the first week finds no memory: both modes select every series
     for mode in replay.MODES:
-        run = runs[(first, mode, False)]
+        run = runs[(first, mode, None)]
         assert run["fits"] > 0 and run["decisions"]["reselect"] == run["series"]
-    selective, full = runs[(second, "selective", False)], runs[(second, "full", False)]
+    selective, full = runs[(second, "selective", None)], runs[(second, "full", None)]
     assert full["decisions"]["reselect"] == full["series"]
     assert selective["decisions"]["refit"] > 0
     assert 0 < selective["fits"] < full["fits"]
-    again = runs[(second, "selective", True)]
-    assert again["fits"] == 0 and again["decisions"]["reuse"] == again["series"]
-    assert again["mase"] == pytest.approx(selective["mase"])  # the same forecast stands
+    # no new data: `demandcast build` does not start dbt, and the last forecast stands
+    skipped = runs[(second, "selective", "skipped")]
+    assert skipped["skipped"] and skipped["fits"] == 0
+    assert skipped["mase"] == pytest.approx(selective["mase"])
+    assert skipped["wall_s"] < min(r["wall_s"] for k, r in runs.items() if k[2] != "skipped") / 3
+    # with --force dbt runs, and fits nothing: every series reuses its forecast
+    forced = runs[(second, "selective", "forced")]
+    assert not forced["skipped"] and forced["run_id"] != selective["run_id"]
+    assert forced["fits"] == 0 and forced["decisions"]["reuse"] == forced["series"]
+    assert forced["mase"] == pytest.approx(selective["mase"])  # the same forecast stands
     assert "| origin | mode | wall s | CPU s |" in done.stdout
-    assert report["summary"]["no_new_data"]["fits"] == 0
+    assert {k: n["fits"] for k, n in report["summary"]["no_new_data"].items()} == {
+        "skipped": 0,
+        "forced": 0,
+    }
