@@ -106,13 +106,15 @@ def cut_extract(raw: Path, origin: dt.date, out: Path) -> Path:
         for ext in ("parquet", "csv"):
             if (raw / f"{name}.{ext}").is_file():
                 shutil.copy(raw / f"{name}.{ext}", out / f"{name}.{ext}")
-    target = str(out / f"orders.{fmt}").replace("'", "''")
+    part = out / f".orders.{fmt}.part"  # renamed when whole: a --resume finds it whole or not
+    target = str(part).replace("'", "''")
     options = "(format csv, header)" if fmt == "csv" else "(format parquet)"
     duckdb.connect().execute(
         f"copy (select * from {reader} where try_cast(order_date as date) <= $cut) "
         f"to '{target}' {options}",
         {"cut": origin + dt.timedelta(days=6)},
     )
+    os.replace(part, out / f"orders.{fmt}")
     return out
 
 
@@ -121,6 +123,7 @@ def actuals_after(raw: Path, origin: dt.date, horizon: int, out: Path) -> Path:
     summed per week (returns net, as the warehouse sums them), 0 where nothing was ordered,
     for every series with a line up to the origin week."""
     reader, _ = _reader(raw)
+    part = out.with_name(f".{out.name}.part")
     duckdb.connect().execute(
         f"""copy (
             with lines as (
@@ -150,9 +153,10 @@ def actuals_after(raw: Path, origin: dt.date, horizon: int, out: Path) -> Path:
             select s.plant_id, s.product_id, w.period_start, w.step, coalesce(d.y, 0.0) as y
             from series as s cross join weeks as w
             left join demand as d using (plant_id, product_id, period_start)
-        ) to '{str(out).replace("'", "''")}' (format parquet)""",
+        ) to '{str(part).replace("'", "''")}' (format parquet)""",
         {"origin": origin, "cut": origin + dt.timedelta(days=6)},
     )
+    os.replace(part, out)
     return out
 
 
@@ -322,6 +326,39 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _resumed(path: Path, fresh: dict, work: Path) -> dict:
+    """The report of the replay to go on with, checked against this command's plan."""
+    old = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("data", "vars", "horizon", "origins"):
+        if old.get(key) != json.loads(json.dumps(fresh[key], default=str)):
+            raise SystemExit(
+                f"replay --resume: {path} is a replay with another {key} "
+                f"({old.get(key)!r}, not {fresh[key]!r}); run it without --resume"
+            )
+    if old.get("work") != str(work):
+        raise SystemExit(f"replay --resume: {path} worked in {old.get('work')}, not {work}")
+    old["runs"] = [r for r in old["runs"] if r.get("returncode") is not None]
+    old.setdefault("resumed", []).append(fresh["uptime_start"])
+    return old
+
+
+def _not_built_unrecorded(db: Path, origin: dt.date, mode: str) -> None:
+    """On --resume: a run the report lacks must not already be in the warehouse (the replay
+    stopped between the build and its record): built again, it would find no new data."""
+    if not db.is_file():
+        return
+    with duckdb.connect(str(db), read_only=True) as con:
+        found = con.execute(
+            "select count(*) from fct_forecast_history where forecast_origin = ?", [origin]
+        ).fetchone()[0]
+    if found:
+        raise SystemExit(
+            f"replay --resume: the {mode} warehouse already holds a published run at {origin} "
+            "that the report does not record (the replay stopped right after that build); "
+            "run the replay again without --resume"
+        )
+
+
 def _uptime() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -354,6 +391,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--work", type=Path, help="folder for extracts and warehouses (kept)")
     ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with a replay that stopped (killed, or the machine went down): the runs "
+        "--json records are kept, the others are built; needs the same --work and options",
+    )
+    ap.add_argument(
         "--json", type=Path, default=ROOT / "reports" / "replay.json", help="the report (JSON)"
     )
     args = ap.parse_args(argv)
@@ -370,13 +413,18 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--vars: the replay is weekly (frequency: week)")
     horizon = int(settings["horizon"])
 
+    if args.resume and not (args.work and args.json.is_file()):
+        ap.error("--resume: needs the --work folder and the --json report of the replay")
     work = args.work or Path(tempfile.mkdtemp(prefix="demandcast-replay-"))
     work.mkdir(parents=True, exist_ok=True)
     # a replay starts from empty warehouses (and, with --demo, a new demo)
     for own in (*MODES, "extracts", *(["data"] if args.demo else [])):
-        shutil.rmtree(work / own, ignore_errors=True)
+        if not args.resume:
+            shutil.rmtree(work / own, ignore_errors=True)
     data_info: dict = {}
-    if args.demo:
+    if args.demo and args.resume:
+        raw = work / "data"
+    elif args.demo:
         from demandcast.demo import write_demo
 
         raw = work / "data"
@@ -412,15 +460,20 @@ def main(argv: list[str] | None = None) -> int:
         "work": str(work),
         "runs": [],
     }
+    if args.resume:
+        report = _resumed(args.json, report, work)
     print(f"replay: {len(origins)} weekly origins {origins[0]} .. {origins[-1]}, work {work}")
     print(f"replay: {report['uptime_start']}", flush=True)
 
-    def record(run: dict) -> None:
-        report["runs"].append(run)
+    def save() -> None:
         report["summary"] = summarise(report["runs"], len(origins))
         report["uptime_end"] = _uptime()
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+    def record(run: dict) -> None:
+        report["runs"].append(run)
+        save()
         d = run.get("decisions", {})
         print(
             f"replay: {run['origin']} {run['mode']}{RERUN_LABELS.get(run['rerun'], '')}: "
@@ -439,6 +492,15 @@ def main(argv: list[str] | None = None) -> int:
         }
         db = work / mode / "warehouse.duckdb"
         db.parent.mkdir(exist_ok=True)
+        recorded = [
+            r
+            for r in report["runs"]
+            if (r["origin"], r["mode"], r["rerun"]) == (str(origin), mode, rerun)
+        ]
+        if recorded:  # --resume: built before the replay stopped
+            return recorded[0]
+        if args.resume and not rerun:
+            _not_built_unrecorded(db, origin, mode)
         tag = f"{origin}{f'_{rerun}' if rerun else ''}"
         run = {"origin": str(origin), "mode": mode, "rerun": rerun}
         log = work / mode / f"build_{tag}.log"
@@ -459,10 +521,18 @@ def main(argv: list[str] | None = None) -> int:
         record(run)
         return run
 
+    if args.resume:
+        save()
     ok = True
     for origin in origins:
-        extract = cut_extract(raw, origin, work / "extracts" / str(origin))
-        actuals = actuals_after(raw, origin, horizon, work / "extracts" / f"actuals_{origin}.pq")
+        extract, actuals = (
+            work / "extracts" / str(origin),
+            work / "extracts" / f"actuals_{origin}.pq",
+        )
+        whole = extract.is_dir() and any(extract.glob("orders.*")) and actuals.is_file()
+        if not (args.resume and whole):
+            extract = cut_extract(raw, origin, extract)
+            actuals = actuals_after(raw, origin, horizon, actuals)
         for mode in MODES:
             ok &= one(mode, origin, extract, actuals, rerun=None)["returncode"] == 0
     if not args.no_rerun:

@@ -127,3 +127,15 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
         "skipped": 0,
         "forced": 0,
     }
+    # --resume after the end: every run is recorded, nothing is built again
+    logs = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").glob("*/build_*.log")}
+    assert len(logs) == 6
+    resumed = subprocess.run([*cmd, "--resume"], cwd=tmp_path, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout[-4000:] + resumed.stderr[-4000:]
+    again = json.loads(out.read_text())
+    assert again["runs"] == report["runs"] and len(again["resumed"]) == 1
+    assert {p: p.stat().st_mtime_ns for p in logs} == logs  # no build ran
+    # another plan is not resumed
+    other = [*cmd[: cmd.index("--origins") + 1], "3", *cmd[cmd.index("--origins") + 2 :]]
+    wrong = subprocess.run([*other, "--resume"], cwd=tmp_path, capture_output=True, text=True)
+    assert wrong.returncode != 0 and "another origins" in wrong.stderr
