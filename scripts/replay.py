@@ -337,7 +337,6 @@ def _resumed(path: Path, fresh: dict, work: Path) -> dict:
             )
     if old.get("work") != str(work):
         raise SystemExit(f"replay --resume: {path} worked in {old.get('work')}, not {work}")
-    old["runs"] = [r for r in old["runs"] if r.get("returncode") is not None]
     old.setdefault("resumed", []).append(fresh["uptime_start"])
     return old
 

@@ -65,8 +65,6 @@ def fingerprint(
     today: dt.date | None = None,
 ) -> str:
     """The hex digest of everything a build reads (see the module's docstring)."""
-    import demandcast
-
     digest = hashlib.blake2b(digest_size=20)
     settings = {
         "vars": vars_text,
@@ -79,7 +77,7 @@ def fingerprint(
     for part in PROJECT_PARTS:
         for path in _files(project / part, skip=("uncommitted",)):
             _hash_file(digest, path, project)
-    package = Path(demandcast.__file__).resolve().parent
+    package = Path(__file__).resolve().parent  # the demandcast package
     for path in _files(package):
         _hash_file(digest, path, package.parent)
     digest.update(b"\0raw\0")

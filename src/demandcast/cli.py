@@ -179,10 +179,8 @@ def _build_unless_unchanged(project, args, dbt_args, env, vars_text, command) ->
     from demandcast import build_stamp
 
     target = args.target or env.get("DEMANDCAST_TARGET") or "dev"
-    profiles = env.get("DBT_PROFILES_DIR")
-    ours = (not profiles or Path(profiles).resolve() == project / "profiles") and not (
-        _has_option(dbt_args, "--profiles-dir")
-    )
+    profiles = env.get("DBT_PROFILES_DIR")  # --profiles-dir is not neutral (below)
+    ours = not profiles or Path(profiles).resolve() == project / "profiles"
     if not ours or not build_stamp.neutral(dbt_args):
         return subprocess.call(command(vars_text), cwd=project, env=env)
     warehouse = Path(env.get("DEMANDCAST_DB") or project / "warehouse" / f"{target}.duckdb")

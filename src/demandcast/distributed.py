@@ -96,7 +96,6 @@ class LocalEngine:
 
     def __init__(self, n_jobs: int) -> None:
         self.n_jobs = n_jobs
-        self.workers = _workers(n_jobs)
 
     def describe(self) -> str:
         return f"n_jobs {self.n_jobs}"
