@@ -44,8 +44,8 @@ demo: setup $(DEMO_DIR)/orders.parquet  ## generate the demo plant, build every 
 	  --out reports/forecast.html
 
 lint: setup  ## ruff on the package, sqlfluff on the SQL
-	$(BIN)/ruff check src tests scripts models
-	$(BIN)/ruff format --check src tests scripts models
+	$(BIN)/ruff check src tests scripts python_models
+	$(BIN)/ruff format --check src tests scripts python_models
 	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/sqlfluff lint models tests/data
 	$(BIN)/dbt-score lint --run-dbt-parse --show failing-items  # docs and tests of every node: 10.0
 

@@ -11,7 +11,7 @@ build's tables, forecast and published copy stand, as a build would have left th
 The fingerprint covers:
 - the raw files: every file under the raw folder, by path, size and content (BLAKE2b);
 - the vars as given, the target, every DEMANDCAST_* environment variable;
-- the project: dbt_project.yml, profiles/, models/, macros/, seeds/, tests/data/, gx/ (not
+- the project: dbt_project.yml, profiles/, models/, python_models/, macros/, seeds/, tests/data/, gx/ (not
   gx/uncommitted) and the demandcast package's own files (catalog.yml and the code);
 - the versions of dbt-core, dbt-duckdb, duckdb, statsforecast and great_expectations;
 - the day: the build reads `current_date` (order lines dated after it wait).
@@ -30,7 +30,16 @@ from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 
-PROJECT_PARTS = ("dbt_project.yml", "profiles", "models", "macros", "seeds", "tests/data", "gx")
+PROJECT_PARTS = (
+    "dbt_project.yml",
+    "profiles",
+    "models",
+    "python_models",
+    "macros",
+    "seeds",
+    "tests/data",
+    "gx",
+)
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "statsforecast", "great_expectations")
 NEUTRAL_OPTIONS = ("--target-path", "--log-path", "--log-format", "--printer-width")
 NEUTRAL_FLAGS = ("-q", "--quiet", "--use-colors", "--no-use-colors")

@@ -4,7 +4,7 @@ The Great Expectations project is gx/ (written by scripts/build_gx.py, committed
 here): one suite, validation definition and checkpoint per validated table. A stage table is
 validated as it is; a rule that needs SQL (gaps in a series, candidates missing from the
 backtest, crossed intervals...) is a check model, models/checks/chk_<stage>__<rule>.sql, that
-its suite validates. A gate model (models/gates/gate_<stage>.py) hands its tables to
+its suite validates. A gate model (python_models/gates/gate_<stage>.py) hands its tables to
 `gate_in_build`, which runs each table's checkpoint (the checkpoint's actions store the result
 and update the offline Data Docs) and returns one row per expectation; the post-hook
 gate_verdict fails the node when a row is blocking, so dbt skips everything downstream.

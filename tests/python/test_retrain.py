@@ -435,7 +435,7 @@ def _project_with_overrides(work: Path, rows: list[str]) -> Path:
     out.mkdir()
     for name in ("dbt_project.yml", "selectors.yml"):
         shutil.copy(ROOT / name, out / name)
-    for folder in ("models", "macros", "seeds", "tests/data"):
+    for folder in ("models", "python_models", "macros", "seeds", "tests/data"):
         shutil.copytree(ROOT / folder, out / folder)
     header = (ROOT / "seeds" / "forecast_overrides.csv").read_text().splitlines()[0]
     (out / "seeds" / "forecast_overrides.csv").write_text("\n".join([header, *rows]) + "\n")
