@@ -55,6 +55,7 @@ from demandcast.frames import to_sf
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
 from demandcast.progress import Progress, report_failures
+from demandcast.stacking import Stacking
 
 BACKTEST_COLUMNS = (
     "series_id",
@@ -63,6 +64,7 @@ BACKTEST_COLUMNS = (
     *METRIC_COLUMNS,
     "status",
     "error_message",
+    "members",
 )
 MAX_ERROR_RERUNS = 200
 
@@ -83,12 +85,16 @@ def run_backtest(
     catalog: Catalog | None = None,
     stats: BacktestStats | None = None,
     calibration: Calibration | None = None,
+    stacking: Stacking | None = None,
 ) -> pd.DataFrame:
     """Backtest every applicable candidate on every eligible series; one row per pair.
 
     Pass a `Calibration` to collect the scaled residuals for pooled conformal intervals.
     Every series is scored on its own, so a panel may be backtested in batches of whole
     series (one `Calibration` and `BacktestStats` passed to every call) with the same rows.
+    ComboLearned's weights are learned across series: pass one `Stacking` to every batch
+    and its rows come from `stacking.finish()` after the last; without one, this call
+    learns them over its own series and returns their rows too.
     """
     catalog = catalog or load_catalog()
     stats = stats if stats is not None else BacktestStats()
@@ -96,6 +102,12 @@ def run_backtest(
     cands = catalog.resolve(settings.candidates, settings.season_length)
     singles = [c for c in cands if not c.is_combination]
     combos = [c for c in cands if c.is_combination]
+    learned = [c for c in combos if c.is_learned]
+    own_stacking = stacking is None and bool(learned)
+    if own_stacking:
+        stacking = Stacking(catalog.learner_pools([c.name for c in singles]))
+    if not learned:
+        stacking = None
     plan = _plan(series, profiles, settings, singles)
     stats.n_series += len(plan)
     if plan.empty:
@@ -129,15 +141,20 @@ def run_backtest(
                     progress,
                     group,
                     engine,
+                    stacking,
                 )
             )
             progress.advance(groups=1)
+    if own_stacking:
+        parts.append(stacking.finish(calibration))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
     order = {c.name: i for i, c in enumerate(cands)}
     out["_o"] = out["model_name"].map(order)
     out = out.sort_values(["series_id", "_o"], kind="stable").drop(columns="_o")
     out["n_windows"] = out["n_windows"].astype("int64")
-    for col in ("series_id", "model_name", "status", "error_message"):
+    if "members" not in out.columns:
+        out["members"] = None
+    for col in ("series_id", "model_name", "status", "error_message", "members"):
         out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
     failed = out[out["status"] == "failed"]
     status = out["status"].value_counts()
@@ -291,8 +308,10 @@ def _backtest_group(
     progress: Progress,
     group: int,
     engine: Engine,
+    stacking: Stacking | None = None,
 ) -> pd.DataFrame:
-    """One group's rows (`group`: its index, the kind of its work in `progress`)."""
+    """One group's rows (`group`: its index, the kind of its work in `progress`); the
+    learner pool's forecasts go to `stacking` (ComboLearned is scored after the last group)."""
     h = settings.horizon
     ids = np.sort(members.index.to_numpy().astype(str))
     n = len(ids)
@@ -327,7 +346,11 @@ def _backtest_group(
     calibration.add(classes, names, y, f, s_mae, base["mae"], n_win, ids=ids)
     crit = _criterion(base, settings.selection_metric, failed)
     window_crit = _window_criteria(y, f, s_mae, s_mse, n_win, h, settings, failed, crit)
+    if stacking is not None:
+        stacking.add(ids, classes, names, y, f, failed, s_mae, s_mse, n_win)
     for combo in combos:
+        if combo.is_learned:
+            continue
         fc, why = _combine(combo, f, names, crit, window_crit, settings.ensemble_top_k)
         res = score_arrays(y, fc[:, :, None], s_mae, s_mse)
         bad = ~np.isfinite(fc).all(axis=1)[:, None]

@@ -81,6 +81,11 @@ class Candidate:
     def is_top_k(self) -> bool:
         return self.members == "top_k"
 
+    @property
+    def is_learned(self) -> bool:
+        """Weights over the class's learner pool, learned across series (stacking.py)."""
+        return self.combine == "learned"
+
     def needs_seasons(self, season_length: int) -> int:
         """Full seasons of history the candidate needs (0: none)."""
         if self.season == "required" and season_length > 1:
@@ -101,6 +106,27 @@ class Catalog:
     defaults: dict[str, str]
     long_season: int = 24
     pool: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    learn: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def learner_pools(self, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Per demand class, the members ComboLearned weighs among `names` (the candidates
+        that run): the catalog's `selection.learn`, plus every plug-in that runs on the class
+        (a business unit's forecaster competes for weight like any other)."""
+        run = set(names)
+        out = {}
+        for cls in DEMAND_CLASSES:
+            members = [m for m in self.learn.get(cls, ()) if m in run]
+            members += [
+                c.name
+                for c in self.candidates.values()
+                if c.family == "plugin"
+                and c.name in run
+                and cls in c.classes
+                and c.name not in members
+            ]
+            if members:
+                out[cls] = tuple(members)
+        return out
 
     def available(self, season_length: int) -> list[Candidate]:
         """Entries usable with this season length (catalog order)."""
@@ -147,7 +173,9 @@ class Catalog:
         for name in names:
             wanted.add(name)
             cand = self.candidates[name]
-            if cand.is_combination and not cand.is_top_k:
+            if cand.is_learned:
+                wanted.update(m for members in self.learn.values() for m in members)
+            elif cand.is_combination and not cand.is_top_k:
                 wanted.update(cand.members)
         return [c for c in self.candidates.values() if c.name in wanted and c.name in usable]
 
@@ -189,7 +217,7 @@ def _load_cached(path: str, mtime: float) -> Catalog:
             raise ValueError(f"{where}: candidate name '{cand.name}' is used twice")
         candidates[cand.name] = cand
     for cand in candidates.values():
-        if cand.is_combination and not cand.is_top_k:
+        if cand.is_combination and not cand.is_top_k and not cand.is_learned:
             missing = [m for m in cand.members if m not in candidates]
             nested = [m for m in cand.members if m in candidates and candidates[m].is_combination]
             if missing or nested:
@@ -222,7 +250,16 @@ def _load_cached(path: str, mtime: float) -> Catalog:
             raise ValueError(
                 f"{where}: selection.pool.{cls}: unknown demand class or candidates {unknown}"
             )
-    catalog = Catalog(candidates, sets, defaults, int(raw.get("long_season", 24)), pool)
+    selection = raw.get("selection") or {}
+    learn = {cls: tuple(names) for cls, names in (selection.get("learn") or {}).items()}
+    for cls, names in learn.items():
+        bad = [p for p in names if p not in candidates or candidates[p].is_combination]
+        if cls not in DEMAND_CLASSES or bad:
+            raise ValueError(
+                f"{where}: selection.learn.{cls}: unknown demand class, or unknown or combined "
+                f"candidates {bad}"
+            )
+    catalog = Catalog(candidates, sets, defaults, int(raw.get("long_season", 24)), pool, learn)
     for cand in candidates.values():  # fail at load, not mid-run, on a bad class path
         if not cand.is_combination:
             _resolve_class(cand.model, cand.name)
@@ -254,10 +291,13 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
     combine = entry.get("combine")
     members: tuple[str, ...] | str = ()
     if combine is not None:
-        if combine not in ("mean", "median"):
-            raise ValueError(f"{where}: combine must be 'mean' or 'median'")
+        if combine not in ("mean", "median", "learned"):
+            raise ValueError(f"{where}: combine must be 'mean', 'median' or 'learned'")
         members = entry.get("members")
-        if members != "top_k":
+        if combine == "learned":
+            if members != "learned":
+                raise ValueError(f"{where}: combine 'learned' takes members: learned")
+        elif members != "top_k":
             if not isinstance(members, list) or len(members) < 2:
                 raise ValueError(f"{where}: members must be 'top_k' or a list of >= 2 names")
             members = tuple(members)

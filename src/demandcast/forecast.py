@@ -9,7 +9,9 @@ forecast series x step (the `int_forecast__predictions` contract):
   on the engine (var `engine`, distributed.py): this process and its pool, or
   a Dask or Ray cluster.
   Combinations average (or take the median of) the members that refit
-  without error.
+  without error; a learned combination takes the weighted mean of its
+  members with the weights its name carries (stacking.py), over those that
+  refit.
 - Intervals at every level in `settings.levels`: pooled conformal, from the
   backtest's calibration table (per demand class, champion and horizon step;
   see intervals.py), scaled per series. Where the table has no row for the
@@ -51,6 +53,7 @@ from demandcast.intervals import finalize, normal_bounds, pooled_bounds
 from demandcast.metrics import seasonal_scales
 from demandcast.progress import Progress, report_failures
 from demandcast.selection import parse_champion
+from demandcast.stacking import parse_weights
 
 COLD_START_MODEL = "ColdStartAverage"
 FALLBACK_MODEL = "WindowAverage"
@@ -299,7 +302,7 @@ def _champion_rows(
     if good.empty:
         return pd.DataFrame(columns=["unique_id", "step", "forecast"])
     # point forecasts: single, mean and median combinations of the good members
-    f = fcst.merge(good[["unique_id", "member", "combine"]], on=["unique_id", "member"])
+    f = fcst.merge(good[["unique_id", "member", "combine", "weight"]], on=["unique_id", "member"])
     point = _aggregate(f, ["unique_id", "step"], "mean")
     n_good = good.groupby("unique_id").size()
     n_all = pairs.groupby("unique_id").size()
@@ -352,20 +355,29 @@ def _empty_member_frame(levels) -> pd.DataFrame:
 
 
 def _expand(champions: np.ndarray, catalog: Catalog) -> tuple[pd.DataFrame, list[str]]:
-    """champion -> its members, how they combine, and whether intervals are conformal."""
+    """champion -> its members, how they combine (and each member's weight), and whether
+    intervals are conformal."""
     rows, unknown = [], []
     for champion in champions:
         name, members = parse_champion(champion)
+        members, weights = parse_weights(members)
         cand = catalog.candidates.get(name)
-        if cand is None or any(m not in catalog.candidates for m in members):
+        if (
+            cand is None
+            or any(m not in catalog.candidates for m in members)
+            or (cand.is_learned and not members)
+        ):
             unknown.append(champion)
             continue
         if cand.is_combination:
-            members = members or list(cand.members)
-            rows += [(champion, m, cand.combine, True) for m in members]
+            if not members:
+                members, weights = list(cand.members), np.ones(len(cand.members))
+            rows += [
+                (champion, m, cand.combine, True, w) for m, w in zip(members, weights, strict=True)
+            ]
         else:
-            rows.append((champion, name, "single", not cand.native_intervals))
-    specs = pd.DataFrame(rows, columns=["champion", "member", "combine", "conformal"])
+            rows.append((champion, name, "single", not cand.native_intervals, 1.0))
+    specs = pd.DataFrame(rows, columns=["champion", "member", "combine", "conformal", "weight"])
     return specs, unknown
 
 
@@ -407,9 +419,17 @@ def _forecast_member(
 
 
 def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
-    """Per key: the value of a single member, or the mean / median over members."""
+    """Per key: the value of a single member, the mean / median over members, or their
+    weighted mean (a learned combination: the weights of the members that refit)."""
     parts = []
     for how, grp in frame.groupby("combine", sort=True):
+        if how == "learned":
+            w = grp["weight"].to_numpy(dtype=float)
+            g = grp.assign(_wx=grp[value].to_numpy(dtype=float) * w, _w=w)
+            sums = g.groupby(keys, sort=False)[["_wx", "_w"]].sum()
+            out = (sums["_wx"] / sums["_w"]).rename(value).reset_index()
+            parts.append(out)
+            continue
         agg = "median" if how == "median" else "mean"
         parts.append(grp.groupby(keys, sort=False)[value].agg(agg).reset_index())
     return pd.concat(parts, ignore_index=True)

@@ -68,6 +68,7 @@ from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS
 from demandcast.progress import emit
 from demandcast.selection import CHAMPION_COLUMNS, parse_champion, select_champions
+from demandcast.stacking import Stacking
 
 DECISIONS = ("reselect", "refit", "reuse")
 REASONS: dict[str, str] = {
@@ -821,13 +822,30 @@ def backtest_run(
     todo_prof = prof[prof["series_id"].isin(todo)]
     batches = wh.series_batches(con, series, settings.batch_series, todo_prof["series_id"])
     _say_batches("backtest", batches)
-    parts = []
-    for batch in batches:  # only the rows and the pooled residuals outlive a batch
-        part = run_backtest(batch, todo_prof, settings, catalog, stats, calibration)
+    cands = catalog.resolve(settings.candidates, settings.season_length)
+    stacking = Stacking(catalog.learner_pools([c.name for c in cands if not c.is_combination]))
+
+    def remember(part: pd.DataFrame) -> None:
         memory = part.assign(run_id=run.run_id, settings_hash=ident.settings_hash)
         memory = memory.assign(backtested_at=started, backtest_origin=origin)
         wh.append_backtest_memory(con, _with_residuals(memory, classes, calibration))
+
+    parts = []
+    for batch in batches:  # the rows, the pooled residuals and the pool's forecasts outlive it
+        part = run_backtest(batch, todo_prof, settings, catalog, stats, calibration, stacking)
+        remember(part)
         parts.append(part)
+    if any(c.is_learned for c in cands):  # learned across every batch's series
+        learned = stacking.finish(calibration)
+        if len(learned):
+            learned = learned.astype(
+                {
+                    c: "string"
+                    for c in ("series_id", "model_name", "status", "error_message", "members")
+                }
+            )
+            remember(learned)
+            parts.append(learned[list(BACKTEST_COLUMNS)])
     fresh = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BACKTEST_COLUMNS)
     eligible = prof[
         prof["is_backtestable"].fillna(False).astype(bool) & (prof["lifecycle"] != "discontinued")

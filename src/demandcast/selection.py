@@ -20,10 +20,11 @@ every series. So selection is pooled first, per series second:
 
 Ties are broken by catalog order, then name, so a run is reproducible. A
 per-series top-k combination is named with its members,
-`MeanTopK[AutoETS|AutoTheta|SESOptimized]`, which is all the forecast step
-needs to rebuild it. Each champion carries `scale_mae` (the MASE scale of its
-backtest) and `interval_scale`, the per-series scale of the pooled conformal
-intervals (see intervals.py).
+`MeanTopK[AutoETS|AutoTheta|SESOptimized]`, and the learned combination with
+its weights, `ComboLearned[AutoCES*0.350|AutoETS*0.250|...]` (stacking.py),
+which is all the forecast step needs to rebuild them. Each champion carries
+`scale_mae` (the MASE scale of its backtest) and `interval_scale`, the
+per-series scale of the pooled conformal intervals (see intervals.py).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def select_champions(
     if missing:
         raise ValueError(f"metrics frame lacks columns {sorted(missing)}")
     order = {name: i for i, name in enumerate(catalog.candidates)}
-    cols = list(need | ({"mae", "mase"} & set(metrics.columns)))
+    cols = list(need | ({"mae", "mase", "members"} & set(metrics.columns)))
     m = metrics[cols].copy()
     m["score"] = selection_score(m, metric)
     m = m[(m["status"] == "ok") & np.isfinite(m["score"])]
@@ -124,6 +125,7 @@ def select_champions(
     series_class = demand_class.reindex(m["series_id"].unique())
     per_class = class_champions(m, series_class, catalog.pool, catalog.defaults)
     short = _short_series(prof, m["series_id"].unique(), per_class, metric)
+    _name_learned_short(short, m, demand_class, catalog)
     barred_keys: set[tuple[str, str]] = set()
     if barred is not None and len(barred):
         barred_keys = set(
@@ -199,6 +201,7 @@ def select_champions(
     out["reason"] = [_reason(r, metric, settings) for r in out.itertuples()]
     _interval_scales(out, m)
     _name_top_k(out, m, catalog, settings.ensemble_top_k)
+    _name_learned(out, m, catalog)
 
     out["selection_metric"] = metric
     out = out.reset_index(names="series_id")
@@ -295,6 +298,50 @@ def _reason(r, metric: str, settings: Settings) -> str:
         f"{r.champion} beats {head} by {gain:.1%} on {metric} "
         f"({r.champion_score:.3f} vs {r.default_score:.3f}; margin {margin:.0%})"
     )
+
+
+def _name_learned_short(
+    short: pd.DataFrame, m: pd.DataFrame, classes: pd.Series, catalog: Catalog
+) -> None:
+    """A short series whose class champion is learned gets the class's weights: those of
+    the class's series that had every member of the pool (the most members, then the most
+    series)."""
+    names = {c.name for c in catalog.candidates.values() if c.is_learned}
+    hit = short["champion"].isin(names) if len(short) else pd.Series(dtype=bool)
+    if not hit.any() or "members" not in m.columns:
+        return
+    rows = m[m["model_name"].isin(names) & m["members"].notna()]
+    rows = rows.assign(demand_class=classes.reindex(rows["series_id"]).to_numpy())
+    rows = rows.assign(size=rows["members"].astype(str).str.count(r"\|"))
+    counts = rows.groupby(["demand_class", "members"]).agg(n=("size", "size"), k=("size", "max"))
+    best = counts.reset_index().sort_values(["k", "n"], ascending=False)
+    best = best.drop_duplicates("demand_class").set_index("demand_class")["members"]
+    weights = classes.reindex(short.loc[hit, "series_id"]).map(best).to_numpy()
+    idx = short.index[hit][pd.notna(weights)]
+    named = short.loc[idx, "champion"] + "[" + weights[pd.notna(weights)].astype(str) + "]"
+    short.loc[idx, "champion"] = named
+    short.loc[idx, "class_champion"] = named
+
+
+def _name_learned(out: pd.DataFrame, m: pd.DataFrame, catalog: Catalog) -> None:
+    """Append the learned weights to ComboLearned champions / runners-up:
+    'ComboLearned[AutoETS*0.25|AutoCES*0.35|...]', as the backtest row holds them."""
+    names = {c.name for c in catalog.candidates.values() if c.is_learned}
+    if not names or "members" not in m.columns:
+        return
+    row = m.set_index(["series_id", "model_name"])["members"]
+    row = row[~row.index.duplicated()]
+    for col in ("champion", "runner_up"):
+        hit = out[col].isin(names)
+        if not hit.any():
+            continue
+        key = pd.MultiIndex.from_arrays([out.index[hit], out.loc[hit, col]])
+        members = row.reindex(key).to_numpy()
+        ok = pd.notna(members)
+        idx = out.index[hit][ok]
+        out.loc[idx, col] = out.loc[idx, col] + "[" + members[ok].astype(str) + "]"
+        if col == "champion":
+            out.loc[idx, "reason"] = out.loc[idx, "reason"] + "; weights " + members[ok].astype(str)
 
 
 def _name_top_k(out: pd.DataFrame, ranked: pd.DataFrame, catalog: Catalog, k: int) -> None:

@@ -86,8 +86,9 @@ create table if not exists {BACKTEST_MEMORY} (
     run_id varchar, settings_hash varchar, backtested_at timestamptz, backtest_origin date,
     series_id varchar, model_name varchar, demand_class varchar, n_windows bigint,
     mae double, rmse double, bias double, smape double, wape double, mase double,
-    rmsse double, status varchar, error_message varchar, residuals blob
+    rmsse double, status varchar, error_message varchar, residuals blob, members varchar
 )"""
+_BACKTEST_MEMORY_MIGRATE = f"alter table {BACKTEST_MEMORY} add column if not exists members varchar"
 
 
 def _run(con: Any, sql: str, params: list | None = None) -> None:
@@ -145,6 +146,7 @@ def write_calibration(con: Any, table: pd.DataFrame, run_id: str | None = None) 
 def append_backtest_memory(con: Any, frame: pd.DataFrame) -> None:
     """Add this run's backtest rows (and residuals) to the memory."""
     _run(con, _BACKTEST_MEMORY_DDL)
+    _run(con, _BACKTEST_MEMORY_MIGRATE)  # a memory from before ComboLearned
     if frame.empty:
         return
     con.register("_backtest_new", frame)
@@ -158,6 +160,7 @@ def read_backtest_memory(
     """Per series, the rows of its latest backtest under these settings (every candidate)."""
     if not table_exists(con, "demandcast_backtest_memory"):
         _run(con, _BACKTEST_MEMORY_DDL)  # the first run: an empty memory
+    _run(con, _BACKTEST_MEMORY_MIGRATE)
     ids = pd.DataFrame({"series_id": pd.Series(list(series_ids), dtype="object").astype(str)})
     con.register("_memory_ids", ids)
     cols = "m.*" if residuals else "m.* exclude (residuals)"
