@@ -11,8 +11,9 @@ build's tables, forecast and published copy stand, as a build would have left th
 The fingerprint covers:
 - the raw files: every file under the raw folder, by path, size and content (BLAKE2b);
 - the vars as given, the target, every DEMANDCAST_* environment variable;
-- the project: dbt_project.yml, profiles/, models/, python_models/, macros/, seeds/, tests/data/, gx/ (not
-  gx/uncommitted) and the demandcast package's own files (catalog.yml and the code);
+- the project: dbt_project.yml, profiles/, models/, python_models/, macros/, seeds/,
+  tests/data/, gx/ (not gx/uncommitted) and the demandcast package's own files
+  (catalog.yml and the code);
 - the versions of dbt-core, dbt-duckdb, duckdb, statsforecast and great_expectations;
 - the day: the build reads `current_date` (order lines dated after it wait).
 
