@@ -178,28 +178,46 @@
             ~ " still holds the last good run.") -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set staging = path ~ '.' ~ invocation_id ~ '.tmp' -%}
-    {%- do run_query(
-        "attach " ~ sql_string(staging) ~ " as demandcast_publishing") -%}
-    {%- for table in published | sort -%}
+    {#- the run is marked published only once its copy is in place; a copy that
+        cannot be put there leaves no staging file, and the run, 'not published',
+        is treated as a failed one (begin_run takes its rows back out) -#}
+    {%- set problem = run_query(
+        "select demandcast_publish_problem(" ~ sql_string(path) ~ ")"
+        ).columns[0].values()[0] -%}
+    {%- if not problem -%}
+        {%- set staging = path ~ '.' ~ invocation_id ~ '.tmp' -%}
         {%- do run_query(
-            "create table demandcast_publishing.main." ~ table
-            ~ " as select * from main." ~ table) -%}
-    {%- endfor -%}
-    {%- do run_query(
-        "create table demandcast_publishing.main.publication as select"
-        ~ " run_id, " ~ sql_string(target.name) ~ " as target_name, frequency, horizon, season_length,"
-        ~ " forecast_origin, forecast_start, data_start_date, data_end_date,"
-        ~ " started_at, current_timestamp as published_at"
-        ~ " from main.int_run__context") -%}
-    {%- do run_query("detach demandcast_publishing") -%}
+            "attach " ~ sql_string(staging) ~ " as demandcast_publishing") -%}
+        {%- for table in published | sort -%}
+            {%- do run_query(
+                "create table demandcast_publishing.main." ~ table
+                ~ " as select * from main." ~ table) -%}
+        {%- endfor -%}
+        {%- do run_query(
+            "create table demandcast_publishing.main.publication as select"
+            ~ " run_id, " ~ sql_string(target.name) ~ " as target_name, frequency,"
+            ~ " horizon, season_length,"
+            ~ " forecast_origin, forecast_start, data_start_date, data_end_date,"
+            ~ " started_at, current_timestamp as published_at"
+            ~ " from main.int_run__context") -%}
+        {%- do run_query("detach demandcast_publishing") -%}
+        {%- set problem = run_query(
+            "select demandcast_replace_file(" ~ sql_string(staging) ~ ", "
+            ~ sql_string(path) ~ ")").columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if problem -%}
+        {%- do run_query(
+            "update main.demandcast_runs set status = 'not published',"
+            ~ " finished_at = current_timestamp, message = " ~ sql_string(problem)
+            ~ " where run_id = " ~ sql_string(invocation_id)) -%}
+        {#- every node passed: the failing statement makes the run fail (exit 1) -#}
+        {{ return("select error(" ~ sql_string("demandcast: run " ~ invocation_id
+            ~ " NOT published: " ~ problem) ~ ")") }}
+    {%- endif -%}
     {%- do run_query(
         "update main.demandcast_runs set status = 'published',"
         ~ " finished_at = current_timestamp, message = " ~ sql_string(path)
         ~ " where run_id = " ~ sql_string(invocation_id)) -%}
-    {%- do run_query(
-        "select demandcast_replace_file(" ~ sql_string(staging) ~ ", "
-        ~ sql_string(path) ~ ")") -%}
     {{ log("demandcast: run " ~ invocation_id ~ " published to " ~ path
         ~ " (" ~ published | length ~ " tables)", info=true) }}
     {{ return('') }}

@@ -13,7 +13,7 @@ import time
 
 import duckdb
 import pytest
-from conftest import BIN, raw_with_orders
+from conftest import BIN, FAST_VARS, raw_with_orders
 
 FIRST_LINE = "(select min(order_id) from orders)"
 # a series that sells every week: the one with the most order lines
@@ -328,6 +328,79 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     assert result.returncode == 1, result.output[-3000:]
     assert "NOT published" in result.output and "unique_dim_series_series_id" in result.output
     assert built_copy.published_checksums() == before
+
+
+def test_a_publish_that_fails_says_so_and_its_run_is_never_reused(built_copy):
+    """Every node passes but the published copy cannot be replaced (a directory stands
+    where it goes): the build fails, says why in one line, leaves no staging file, and
+    its run is 'not published', so the next build neither reuses nor keeps its rows."""
+    (first_run,) = built_copy.query("select run_id from publication", built_copy.published)[0]
+    published = built_copy.published
+    published.unlink()
+    published.mkdir()
+    (published / "not a database").touch()
+    # every series re-selected: the failed run makes forecasts of its own
+    result = built_copy.dbt("build", vars=FAST_VARS[:-1] + ", retrain: always}")
+    out = result.output
+    assert result.returncode == 1, out[-3000:]
+    said = [line for line in out.splitlines() if "NOT published:" in line]
+    assert len(said) == 1 and "is a directory" in said[0], out[-3000:]
+    assert "Traceback" not in out and "IsADirectoryError" not in out, out[-3000:]
+    assert not list(published.parent.glob(published.name + "*.tmp")), out[-3000:]
+    ((failed_run, status, message),) = built_copy.query(
+        "select run_id, status, message from demandcast_runs order by started_at desc limit 1"
+    )
+    assert failed_run != first_run and status == "not published", (status, message)
+    assert "is a directory" in message
+    assert (published / "not a database").exists()
+
+    shutil.rmtree(published)
+    result = built_copy.dbt("build")
+    assert result.returncode == 0, result.output[-3000:]
+    for table in (
+        "fct_forecast_history",
+        "fct_model_registry",
+        "fct_retrain_decisions",
+        "demandcast_backtest_memory",
+        "demandcast_calibration_memory",
+    ):
+        rows = built_copy.query(f"select count(*) from {table} where run_id = '{failed_run}'")
+        assert rows == [(0,)], table
+    for table in ("fct_demand_forecast", "fct_forecast_history"):
+        made = built_copy.query(
+            f"select distinct forecast_run_id from {table}", built_copy.published
+        )
+        assert (failed_run,) not in made and (first_run,) in made, (table, made)
+
+
+def test_a_published_copy_that_cannot_be_written_is_named_and_no_staging_is_left(tmp_path):
+    """The plugin's two steps of a publish: a folder that cannot be written (immutable,
+    as a read-only mount) or that is missing is named before the copy is made; a rename
+    that fails says why and removes the staging copy."""
+    from demandcast.dbt_plugin import publish_problem, replace_file
+
+    missing = tmp_path / "nowhere" / "wh_published.duckdb"
+    assert publish_problem(str(missing)) == (
+        f"the folder {missing.parent} of {missing} does not exist"
+    )
+    folder = tmp_path / "published"
+    folder.mkdir()
+    dst = folder / "wh_published.duckdb"
+    assert publish_problem(str(dst)) == "" and not list(folder.iterdir())
+    staging = tmp_path / "wh_published.duckdb.run.tmp"
+    staging.write_bytes(b"a finished copy")
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        assert publish_problem(str(dst)) == (
+            f"cannot write in the folder {folder}: Operation not permitted"
+        )
+        assert replace_file(str(staging), str(dst)) == (
+            f"cannot replace {dst}: Operation not permitted"
+        )
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert not staging.exists() and not dst.exists()
 
 
 def _start_build(project, log):
