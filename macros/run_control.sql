@@ -128,6 +128,20 @@
 {% endmacro %}
 
 
+{#- A node's error on one line, at most 400 characters, without dbt's first
+    line when that only repeats the node ("Runtime Error in model x (path)"). -#}
+{% macro error_text(message, name) %}
+    {%- set lines = [] -%}
+    {%- for line in (message | string).splitlines() if line.strip() -%}
+        {%- do lines.append(line.strip()) -%}
+    {%- endfor -%}
+    {%- if lines | length > 1 and name in lines[0] and lines[0].endswith(')') -%}
+        {%- set lines = lines[1:] -%}
+    {%- endif -%}
+    {{ return(lines | join(' ') | truncate(400, true, '...', 0)) }}
+{% endmacro %}
+
+
 {% macro end_run(results) %}
     {%- if not execute or flags.WHICH not in ['build', 'run', 'test', 'seed'] -%}
         {{ return('') }}
@@ -136,8 +150,10 @@
         {{ return('') }}  {#- the run stopped in on-run-start -#}
     {%- endif -%}
     {%- set statuses = {} -%}
+    {%- set messages = {} -%}
     {%- for result in results -%}
         {%- do statuses.update({result.node.unique_id: result.status | string}) -%}
+        {%- do messages.update({result.node.unique_id: result.message}) -%}
     {%- endfor -%}
     {%- set missing = {'model': [], 'test': []} -%}
     {%- set failed = [] -%}
@@ -150,7 +166,11 @@
             {%- do missing['model' if node.resource_type in ['model', 'seed']
                 else 'test'].append(node.name) -%}
         {%- elif status not in ['success', 'pass', 'warn'] -%}
-            {%- do failed.append(node.name ~ ' (' ~ status ~ ')') -%}
+            {#- errors and failures first, then what was skipped because of them -#}
+            {%- do failed.append({
+                'rank': {'error': 0, 'fail': 1, 'skipped': 3}.get(status, 2),
+                'name': node.name, 'status': status,
+                'message': messages.get(node.unique_id)}) -%}
         {%- endif -%}
         {%- if node.resource_type == 'model' and 'published' in node.tags -%}
             {%- do published.append(node.alias) -%}
@@ -159,8 +179,20 @@
     {%- set path = published_path() -%}
     {%- if failed or missing.model or missing.test -%}
         {%- if failed -%}
-            {%- set why = failed | length ~ ' node(s) did not pass: '
-                ~ (failed | sort)[:8] | join(', ') -%}
+            {%- set ordered = failed | sort(attribute='rank,name') -%}
+            {%- set first = ordered[0] -%}
+            {%- set why = first.name ~ ' (' ~ first.status ~ ')' -%}
+            {%- if first.message -%}
+                {%- set why = why ~ ': ' ~ error_text(first.message, first.name) -%}
+            {%- endif -%}
+            {%- set names = [] -%}
+            {%- for item in ordered[:8] -%}
+                {%- do names.append(item.name ~ ' (' ~ item.status ~ ')') -%}
+            {%- endfor -%}
+            {%- set why = why ~ '. ' ~ failed | length ~ ' node(s) did not pass: '
+                ~ names | join(', ')
+                ~ (' and ' ~ (failed | length - 8) ~ ' more' if failed | length > 8
+                else '') -%}
         {%- else -%}
             {%- set left = missing.model | sort -%}
             {%- set why = 'the selection left out ' ~ left | length

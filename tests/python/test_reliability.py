@@ -131,6 +131,26 @@ def test_bad_orders_stop_the_build_and_publish_nothing(case, built_copy, tmp_pat
     _stopped(built_copy, before, result, *words, code=code[0] if code else 1)
 
 
+def test_a_staging_error_is_named_first_with_its_message_then_the_skipped(built_copy, tmp_path):
+    """A bad date stops stg_erp__orders and everything after it is skipped: the NOT
+    published line names that model and its error before any skipped node."""
+    sql, fmt, words = ORDERS["unparseable date"]
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql, fmt)
+    result = built_copy.dbt("build", raw=raw)
+    assert result.returncode == 1, result.output[-3000:]
+    (said,) = [line for line in result.output.splitlines() if "NOT published:" in line]
+    why = said.split("NOT published: ", 1)[1]
+    assert why.startswith("stg_erp__orders (error): "), said
+    first, rest = why.split(". ", 1)[0], why
+    for word in words:
+        assert word in first, (word, said)
+    assert rest.index("stg_erp__orders") < rest.index("(skipped)"), said
+    ((status, message),) = built_copy.query(
+        "select status, message from demandcast_runs order by started_at desc limit 1"
+    )
+    assert status == "not published" and message.startswith("stg_erp__orders (error): ")
+
+
 def test_latin1_orders_stop_the_build_naming_file_line_and_encoding(built_copy, tmp_path):
     raw = raw_with_orders(built_copy.raw, tmp_path / "raw", "select * from orders", "csv")
     text = (raw / "orders.csv").read_text(encoding="utf-8").splitlines()
