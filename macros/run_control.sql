@@ -43,11 +43,29 @@
 {% endmacro %}
 
 
+{#- The names of the vars as the command line gave them (--vars): var() sees
+    them merged with the project's, so a misspelt name would pass unseen. -#}
+{% macro given_var_names() %}
+    {%- set given = invocation_args_dict.get('vars') or {} -%}
+    {%- if given is string -%}
+        {%- set given = fromyaml(given) or {} -%}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- if given is mapping -%}
+        {%- for name in given -%}
+            {%- do names.append(name | string) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
 {% macro check_vars() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set checked = run_query(
         'select demandcast_check_vars('
-        ~ sql_string(tojson(project_vars())) ~ ')') -%}
+        ~ sql_string(tojson(project_vars())) ~ ', '
+        ~ sql_string(tojson(given_var_names())) ~ ')') -%}
     {%- set errors = checked.columns[0].values()[0] -%}
     {%- if errors -%}
         {{ exceptions.raise_compiler_error(

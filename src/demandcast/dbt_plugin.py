@@ -3,8 +3,9 @@
 Declared under `plugins:` in profiles/profiles.yml, it registers four functions on
 dbt's DuckDB connection:
 
-- `demandcast_check_vars(vars_json)`: every var checked once, in on-run-start, before
-  any table is touched; returns one line per wrong var ('' when all hold).
+- `demandcast_check_vars(vars_json, given_json)`: every var checked once, in
+  on-run-start, before any table is touched, and every name given with --vars must be a
+  var of the project; returns one line per wrong var ('' when all hold).
 - `demandcast_setting(vars_json, name)`: one forecasting setting as `config.Settings`
   resolves it, its default where the var is null (the macro `setting()`), so a
   derived default such as min_train_length is defined once, in Python.
@@ -29,9 +30,10 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from demandcast.config import Settings, check_vars
 
 
-def check_vars_json(vars_json: str) -> str:
-    """The var check on the JSON of every var's value."""
-    return "\n".join(check_vars(json.loads(vars_json)))
+def check_vars_json(vars_json: str, given_json: str = "[]") -> str:
+    """The var check on the JSON of every var's value and of the names the command line
+    gave (--vars)."""
+    return "\n".join(check_vars(json.loads(vars_json), json.loads(given_json)))
 
 
 def setting_json(vars_json: str, name: str) -> str:
@@ -117,7 +119,11 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: Any) -> None:
         conn.create_function(
-            "demandcast_check_vars", check_vars_json, ["VARCHAR"], "VARCHAR", side_effects=True
+            "demandcast_check_vars",
+            check_vars_json,
+            ["VARCHAR", "VARCHAR"],
+            "VARCHAR",
+            side_effects=True,
         )
         conn.create_function("demandcast_setting", setting_json, ["VARCHAR", "VARCHAR"], "VARCHAR")
         conn.create_function(

@@ -268,6 +268,24 @@ def test_wrong_vars_are_named_one_per_line_before_any_table(built_copy):
     assert built_copy.db.stat().st_mtime == mtime
 
 
+def test_an_unknown_var_is_named_with_the_closest_var_before_any_table(built_copy):
+    before = built_copy.published_checksums()
+    mtime = built_copy.db.stat().st_mtime
+    result = built_copy.dbt(
+        "build", vars="{horizn: 26, candidates: fast, n_windows: 2, data_docs: false, zq_x: 1}"
+    )
+    _stopped(
+        built_copy,
+        before,
+        result,
+        "wrong vars; the run stopped before touching any table",
+        "unknown var 'horizn': did you mean 'horizon'?",
+        "unknown var 'zq_x': not a var of demandcast",
+        code=2,
+    )
+    assert built_copy.db.stat().st_mtime == mtime
+
+
 def test_an_unknown_candidate_is_named_before_any_table(built_copy):
     before = built_copy.published_checksums()
     result = built_copy.dbt("build", vars="{candidates: [AutoETS, NoSuchModel]}")
