@@ -151,6 +151,26 @@ def test_a_staging_error_is_named_first_with_its_message_then_the_skipped(built_
     assert status == "not published" and message.startswith("stg_erp__orders (error): ")
 
 
+def test_two_orders_files_stop_the_run_naming_both(built_copy, tmp_path):
+    """orders.parquet and orders.csv in one raw folder: which is the extract is not
+    guessed; the run stops before any table, naming both."""
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", "select * from orders")
+    duckdb.sql(f"copy (select * from '{raw}/orders.parquet') to '{raw}/orders.csv' (header)")
+    before = built_copy.published_checksums()
+    mtime = built_copy.db.stat().st_mtime
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        "more than one orders file",
+        f"{raw}/orders.parquet",
+        f"{raw}/orders.csv",
+        code=2,
+    )
+    assert built_copy.db.stat().st_mtime == mtime
+
+
 def test_latin1_orders_stop_the_build_naming_file_line_and_encoding(built_copy, tmp_path):
     raw = raw_with_orders(built_copy.raw, tmp_path / "raw", "select * from orders", "csv")
     text = (raw / "orders.csv").read_text(encoding="utf-8").splitlines()
