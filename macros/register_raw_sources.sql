@@ -4,8 +4,9 @@
     CSV quotes are always '"', found or not in the sniffed sample). orders is
     required and may be orders.parquet, a
     folder orders/ of Parquet files, or orders.csv; products and plants are
-    optional (an empty view stands in). A missing file or column stops the
-    run before any table is touched. -#}
+    optional (an empty view stands in). A missing file or column, or two
+    files of one name (orders.parquet and orders.csv), stops the run before
+    any table is touched. -#}
 
 
 {% macro raw_reader(raw_path, name) %}
@@ -14,10 +15,23 @@
         (raw_path ~ '/' ~ name ~ '/*.parquet', 'parquet'),
         (raw_path ~ '/' ~ name ~ '.csv', 'csv'),
     ] -%}
+    {%- set present = [] -%}
     {%- for pattern, format in candidates -%}
         {%- set found = run_query(
             "select count(*) from glob(" ~ sql_string(pattern) ~ ")") -%}
         {%- if found.columns[0].values()[0] > 0 -%}
+            {%- do present.append(pattern) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if present | length > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "demandcast: more than one " ~ name ~ " file in raw_path '" ~ raw_path
+            ~ "': '" ~ present | join("' and '") ~ "'. Which is the extract is"
+            ~ " not guessed: keep one of " ~ name ~ ".parquet, a folder "
+            ~ name ~ "/ of Parquet files, or " ~ name ~ ".csv.") }}
+    {%- endif -%}
+    {%- for pattern, format in candidates -%}
+        {%- if pattern in present -%}
             {%- if format == 'parquet' -%}
                 {{ return({'pattern': pattern, 'sql':
                     "read_parquet(" ~ sql_string(pattern) ~ ", filename = true,"

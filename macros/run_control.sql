@@ -43,11 +43,29 @@
 {% endmacro %}
 
 
+{#- The names of the vars as the command line gave them (--vars): var() sees
+    them merged with the project's, so a misspelt name would pass unseen. -#}
+{% macro given_var_names() %}
+    {%- set given = invocation_args_dict.get('vars') or {} -%}
+    {%- if given is string -%}
+        {%- set given = fromyaml(given) or {} -%}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- if given is mapping -%}
+        {%- for name in given -%}
+            {%- do names.append(name | string) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
 {% macro check_vars() %}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set checked = run_query(
         'select demandcast_check_vars('
-        ~ sql_string(tojson(project_vars())) ~ ')') -%}
+        ~ sql_string(tojson(project_vars())) ~ ', '
+        ~ sql_string(tojson(given_var_names())) ~ ')') -%}
     {%- set errors = checked.columns[0].values()[0] -%}
     {%- if errors -%}
         {{ exceptions.raise_compiler_error(
@@ -128,6 +146,20 @@
 {% endmacro %}
 
 
+{#- A node's error on one line, at most 400 characters, without dbt's first
+    line when that only repeats the node ("Runtime Error in model x (path)"). -#}
+{% macro error_text(message, name) %}
+    {%- set lines = [] -%}
+    {%- for line in (message | string).splitlines() if line.strip() -%}
+        {%- do lines.append(line.strip()) -%}
+    {%- endfor -%}
+    {%- if lines | length > 1 and name in lines[0] and lines[0].endswith(')') -%}
+        {%- set lines = lines[1:] -%}
+    {%- endif -%}
+    {{ return(lines | join(' ') | truncate(400, true, '...', 0)) }}
+{% endmacro %}
+
+
 {% macro end_run(results) %}
     {%- if not execute or flags.WHICH not in ['build', 'run', 'test', 'seed'] -%}
         {{ return('') }}
@@ -136,8 +168,10 @@
         {{ return('') }}  {#- the run stopped in on-run-start -#}
     {%- endif -%}
     {%- set statuses = {} -%}
+    {%- set messages = {} -%}
     {%- for result in results -%}
         {%- do statuses.update({result.node.unique_id: result.status | string}) -%}
+        {%- do messages.update({result.node.unique_id: result.message}) -%}
     {%- endfor -%}
     {%- set missing = {'model': [], 'test': []} -%}
     {%- set failed = [] -%}
@@ -150,7 +184,11 @@
             {%- do missing['model' if node.resource_type in ['model', 'seed']
                 else 'test'].append(node.name) -%}
         {%- elif status not in ['success', 'pass', 'warn'] -%}
-            {%- do failed.append(node.name ~ ' (' ~ status ~ ')') -%}
+            {#- errors and failures first, then what was skipped because of them -#}
+            {%- do failed.append({
+                'rank': {'error': 0, 'fail': 1, 'skipped': 3}.get(status, 2),
+                'name': node.name, 'status': status,
+                'message': messages.get(node.unique_id)}) -%}
         {%- endif -%}
         {%- if node.resource_type == 'model' and 'published' in node.tags -%}
             {%- do published.append(node.alias) -%}
@@ -159,8 +197,20 @@
     {%- set path = published_path() -%}
     {%- if failed or missing.model or missing.test -%}
         {%- if failed -%}
-            {%- set why = failed | length ~ ' node(s) did not pass: '
-                ~ (failed | sort)[:8] | join(', ') -%}
+            {%- set ordered = failed | sort(attribute='rank,name') -%}
+            {%- set first = ordered[0] -%}
+            {%- set why = first.name ~ ' (' ~ first.status ~ ')' -%}
+            {%- if first.message -%}
+                {%- set why = why ~ ': ' ~ error_text(first.message, first.name) -%}
+            {%- endif -%}
+            {%- set names = [] -%}
+            {%- for item in ordered[:8] -%}
+                {%- do names.append(item.name ~ ' (' ~ item.status ~ ')') -%}
+            {%- endfor -%}
+            {%- set why = why ~ '. ' ~ failed | length ~ ' node(s) did not pass: '
+                ~ names | join(', ')
+                ~ (' and ' ~ (failed | length - 8) ~ ' more' if failed | length > 8
+                else '') -%}
         {%- else -%}
             {%- set left = missing.model | sort -%}
             {%- set why = 'the selection left out ' ~ left | length
@@ -178,28 +228,46 @@
             ~ " still holds the last good run.") -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set staging = path ~ '.' ~ invocation_id ~ '.tmp' -%}
-    {%- do run_query(
-        "attach " ~ sql_string(staging) ~ " as demandcast_publishing") -%}
-    {%- for table in published | sort -%}
+    {#- the run is marked published only once its copy is in place; a copy that
+        cannot be put there leaves no staging file, and the run, 'not published',
+        is treated as a failed one (begin_run takes its rows back out) -#}
+    {%- set problem = run_query(
+        "select demandcast_publish_problem(" ~ sql_string(path) ~ ")"
+        ).columns[0].values()[0] -%}
+    {%- if not problem -%}
+        {%- set staging = path ~ '.' ~ invocation_id ~ '.tmp' -%}
         {%- do run_query(
-            "create table demandcast_publishing.main." ~ table
-            ~ " as select * from main." ~ table) -%}
-    {%- endfor -%}
-    {%- do run_query(
-        "create table demandcast_publishing.main.publication as select"
-        ~ " run_id, " ~ sql_string(target.name) ~ " as target_name, frequency, horizon, season_length,"
-        ~ " forecast_origin, forecast_start, data_start_date, data_end_date,"
-        ~ " started_at, current_timestamp as published_at"
-        ~ " from main.int_run__context") -%}
-    {%- do run_query("detach demandcast_publishing") -%}
+            "attach " ~ sql_string(staging) ~ " as demandcast_publishing") -%}
+        {%- for table in published | sort -%}
+            {%- do run_query(
+                "create table demandcast_publishing.main." ~ table
+                ~ " as select * from main." ~ table) -%}
+        {%- endfor -%}
+        {%- do run_query(
+            "create table demandcast_publishing.main.publication as select"
+            ~ " run_id, " ~ sql_string(target.name) ~ " as target_name, frequency,"
+            ~ " horizon, season_length,"
+            ~ " forecast_origin, forecast_start, data_start_date, data_end_date,"
+            ~ " started_at, current_timestamp as published_at"
+            ~ " from main.int_run__context") -%}
+        {%- do run_query("detach demandcast_publishing") -%}
+        {%- set problem = run_query(
+            "select demandcast_replace_file(" ~ sql_string(staging) ~ ", "
+            ~ sql_string(path) ~ ")").columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if problem -%}
+        {%- do run_query(
+            "update main.demandcast_runs set status = 'not published',"
+            ~ " finished_at = current_timestamp, message = " ~ sql_string(problem)
+            ~ " where run_id = " ~ sql_string(invocation_id)) -%}
+        {#- every node passed: the failing statement makes the run fail (exit 1) -#}
+        {{ return("select error(" ~ sql_string("demandcast: run " ~ invocation_id
+            ~ " NOT published: " ~ problem) ~ ")") }}
+    {%- endif -%}
     {%- do run_query(
         "update main.demandcast_runs set status = 'published',"
         ~ " finished_at = current_timestamp, message = " ~ sql_string(path)
         ~ " where run_id = " ~ sql_string(invocation_id)) -%}
-    {%- do run_query(
-        "select demandcast_replace_file(" ~ sql_string(staging) ~ ", "
-        ~ sql_string(path) ~ ")") -%}
     {{ log("demandcast: run " ~ invocation_id ~ " published to " ~ path
         ~ " (" ~ published | length ~ " tables)", info=true) }}
     {{ return('') }}

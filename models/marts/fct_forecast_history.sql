@@ -10,6 +10,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    full_refresh=false,
     on_schema_change='append_new_columns',
     post_hook=[
         "{{ backfill_forecast_history() }}",

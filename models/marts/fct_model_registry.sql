@@ -7,6 +7,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    full_refresh=false,
     on_schema_change='append_new_columns',
 ) }}
 -- depends_on: {{ ref('gate_forecast') }}

@@ -224,16 +224,28 @@ def _load_vars(text: str | None, what: str) -> dict:
 
 
 def _orders_reader(raw: Path) -> str | None:
-    """The DuckDB reader of the orders file under `raw`, as the project finds it."""
-    for pattern, reader in (
-        ("orders.parquet", "read_parquet"),
-        ("orders/*.parquet", "read_parquet"),
-        ("orders.csv", "read_csv"),
-    ):
-        if list(raw.glob(pattern)):
-            path = str(raw / pattern).replace("'", "''")
-            options = ", all_varchar = true, header = true" if reader == "read_csv" else ""
-            return f"{reader}('{path}'{options})"
+    """The DuckDB reader of the orders file under `raw`, as the project finds it (macro
+    raw_reader); a ValueError naming them when there is more than one."""
+    found = [
+        (pattern, reader)
+        for pattern, reader in (
+            ("orders.parquet", "read_parquet"),
+            ("orders/*.parquet", "read_parquet"),
+            ("orders.csv", "read_csv"),
+        )
+        if list(raw.glob(pattern))
+    ]
+    if len(found) > 1:
+        names = "' and '".join(str(raw / pattern) for pattern, _ in found)
+        raise ValueError(
+            f"more than one orders file in raw_path '{raw}': '{names}'. Which is the "
+            "extract is not guessed: keep one of orders.parquet, a folder orders/ of "
+            "Parquet files, or orders.csv."
+        )
+    for pattern, reader in found:
+        path = str(raw / pattern).replace("'", "''")
+        options = ", all_varchar = true, header = true" if reader == "read_csv" else ""
+        return f"{reader}('{path}'{options})"
     return None
 
 

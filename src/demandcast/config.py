@@ -9,10 +9,11 @@ text), parses them and raises a ValueError naming the var when one is bad.
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -557,14 +558,34 @@ VAR_NAMES: tuple[str, ...] = tuple(_PARSERS) + tuple(_RETRAIN_PARSERS) + tuple(_
 """Every dbt var of the project (dbt_project.yml lists the same, with defaults)."""
 
 
-def check_vars(values: Mapping[str, Any]) -> list[str]:
+def unknown_vars(names: Iterable[str]) -> list[str]:
+    """One message per name that is not a var of the project, with the closest var when
+    one is close enough (difflib's ratio of at least 0.6): a misspelt var is not silently
+    ignored while its default applies."""
+    errors = []
+    for name in names:
+        if name in VAR_NAMES:
+            continue
+        close = difflib.get_close_matches(str(name).lower(), VAR_NAMES, n=1)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else "not a var of demandcast (dbt_project.yml lists them under vars:)"
+        )
+        errors.append(f"unknown var '{name}': {hint}")
+    return errors
+
+
+def check_vars(values: Mapping[str, Any], given: Iterable[str] = ()) -> list[str]:
     """One message per wrong var (naming it, its value and what is allowed); [] when all hold.
 
-    Null means the default for every var. The candidate names are checked against the
-    catalog, so a typo stops the run before a table is touched, not at the backtest; so is
-    the extra a distributed engine needs (dask or ray installed).
+    `given`: the names of the vars as the command line gave them (dbt passes them merged
+    with the project's), each of which must be a var of the project. Null means the default
+    for every var. The candidate names are checked against the catalog, so a typo stops the
+    run before a table is touched, not at the backtest; so is the extra a distributed
+    engine needs (dask or ray installed).
     """
-    errors: list[str] = []
+    errors: list[str] = unknown_vars(given)
     for name, raw in values.items():
         if name not in VAR_NAMES or _missing(raw):
             continue

@@ -1,19 +1,24 @@
 """dbt-duckdb plugin: the few things the build's SQL asks of Python.
 
-Declared under `plugins:` in profiles/profiles.yml, it registers three functions on
+Declared under `plugins:` in profiles/profiles.yml, it registers four functions on
 dbt's DuckDB connection:
 
-- `demandcast_check_vars(vars_json)`: every var checked once, in on-run-start, before
-  any table is touched; returns one line per wrong var ('' when all hold).
+- `demandcast_check_vars(vars_json, given_json)`: every var checked once, in
+  on-run-start, before any table is touched, and every name given with --vars must be a
+  var of the project; returns one line per wrong var ('' when all hold).
 - `demandcast_setting(vars_json, name)`: one forecasting setting as `config.Settings`
   resolves it, its default where the var is null (the macro `setting()`), so a
   derived default such as min_train_length is defined once, in Python.
+- `demandcast_publish_problem(dst)`: why the published copy `dst` could not be
+  replaced ('' when it can), asked before the staging copy is written.
 - `demandcast_replace_file(src, dst)`: renames a finished file into place in one step
-  (os.replace), so a published copy is never seen half-written.
+  (os.replace), so a published copy is never seen half-written; returns '' when it did,
+  else why not, with `src` removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -25,9 +30,10 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from demandcast.config import Settings, check_vars
 
 
-def check_vars_json(vars_json: str) -> str:
-    """The var check on the JSON of every var's value."""
-    return "\n".join(check_vars(json.loads(vars_json)))
+def check_vars_json(vars_json: str, given_json: str = "[]") -> str:
+    """The var check on the JSON of every var's value and of the names the command line
+    gave (--vars)."""
+    return "\n".join(check_vars(json.loads(vars_json), json.loads(given_json)))
 
 
 def setting_json(vars_json: str, name: str) -> str:
@@ -35,10 +41,40 @@ def setting_json(vars_json: str, name: str) -> str:
     return str(getattr(Settings.from_mapping(json.loads(vars_json)), name))
 
 
+def _why(exc: OSError, dst: str) -> str:
+    if isinstance(exc, IsADirectoryError) or os.path.isdir(dst):
+        return f"{dst} is a directory, not a file"
+    return f"cannot replace {dst}: {exc.strerror or exc}"
+
+
+def publish_problem(dst: str) -> str:
+    """Why `dst` cannot be replaced by a file written beside it ('' when it can): a
+    directory in its place, or a folder that is missing or cannot be written (a probe file
+    is made and removed; permissions alone do not tell, e.g. for root)."""
+    if os.path.isdir(dst):
+        return f"{dst} is a directory, not a file"
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        return f"the folder {folder} of {dst} does not exist"
+    probe = os.path.join(folder, f".{os.path.basename(dst)}.{os.getpid()}.probe")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot write in the folder {folder}: {exc.strerror or exc}"
+    return ""
+
+
 def replace_file(src: str, dst: str) -> str:
-    """Move `src` over `dst` atomically; readers of the old `dst` keep what they opened."""
-    os.replace(src, dst)
-    return dst
+    """Move `src` over `dst` atomically (readers of the old `dst` keep what they opened):
+    '' when done; else why not, and `src` is removed (no staging copy is left behind)."""
+    try:
+        os.replace(src, dst)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(src)
+        return _why(exc, dst)
+    return ""
 
 
 _FLOCK = "hhqqi4x"  # struct flock on Linux: type, whence, start, len, pid
@@ -83,9 +119,20 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: Any) -> None:
         conn.create_function(
-            "demandcast_check_vars", check_vars_json, ["VARCHAR"], "VARCHAR", side_effects=True
+            "demandcast_check_vars",
+            check_vars_json,
+            ["VARCHAR", "VARCHAR"],
+            "VARCHAR",
+            side_effects=True,
         )
         conn.create_function("demandcast_setting", setting_json, ["VARCHAR", "VARCHAR"], "VARCHAR")
+        conn.create_function(
+            "demandcast_publish_problem",
+            publish_problem,
+            ["VARCHAR"],
+            "VARCHAR",
+            side_effects=True,
+        )
         conn.create_function(
             "demandcast_replace_file",
             replace_file,

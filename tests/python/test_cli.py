@@ -101,3 +101,21 @@ def test_past_origins_lie_horizon_periods_apart_before_the_current_one(tmp_path)
     empty.mkdir()
     with pytest.raises(ValueError, match="no orders file"):
         cli.past_build_vars(ROOT, {"DEMANDCAST_RAW_PATH": str(empty)}, None, None, 1)
+
+
+def test_two_orders_files_stop_the_build_naming_both_before_dbt(tmp_path):
+    """--past-origins reads the orders to find the origins: with orders.parquet and an
+    orders/ folder of Parquet files it stops (exit 2) naming both, before any dbt build."""
+    (tmp_path / "orders").mkdir()
+    for path in (tmp_path / "orders.parquet", tmp_path / "orders" / "part-0.parquet"):
+        duckdb.sql(
+            "copy (select date '2026-02-27' as order_date, 'P1' as product_id,"
+            f" 'A' as plant_id, 1 as quantity) to '{path}'"
+        )
+    env = {"DEMANDCAST_DB": str(tmp_path / "none.duckdb"), "PATH": "/usr/bin:/bin"}
+    done = run("build", "--raw", str(tmp_path), "--past-origins", "1", cwd=tmp_path, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "more than one orders file" in done.stderr
+    assert f"{tmp_path}/orders.parquet" in done.stderr
+    assert f"{tmp_path}/orders/*.parquet" in done.stderr
+    assert "past origin" not in done.stdout and not (tmp_path / "none.duckdb").exists()

@@ -10,7 +10,7 @@ import yaml
 from conftest import ROOT
 
 from demandcast.config import VAR_NAMES, Settings, check_vars
-from demandcast.dbt_plugin import setting_json
+from demandcast.dbt_plugin import check_vars_json, setting_json
 
 
 def _project_defaults() -> dict:
@@ -45,6 +45,20 @@ def test_every_wrong_var_gets_its_own_message_naming_value_and_what_is_allowed()
         assert any(e.startswith(f"var '{name}'") for e in errors), (name, errors)
     assert "var 'outlier_action': invalid value 'drop', expected one of fail, cap" in errors
     assert any("'2025-13-01'" in e and "2025-12-01" in e for e in errors)
+
+
+def test_a_var_name_the_project_does_not_know_is_named_with_the_closest_one():
+    errors = check_vars({"horizon": 26}, ["horizn", "Horizon", "outlier_actoin", "colour"])
+    assert errors == [
+        "unknown var 'horizn': did you mean 'horizon'?",
+        "unknown var 'Horizon': did you mean 'horizon'?",
+        "unknown var 'outlier_actoin': did you mean 'outlier_action'?",
+        "unknown var 'colour': not a var of demandcast (dbt_project.yml lists them under vars:)",
+    ]
+    assert check_vars(_project_defaults(), list(_project_defaults())) == []
+    assert check_vars_json(json.dumps({}), json.dumps(["horizn"])) == (
+        "unknown var 'horizn': did you mean 'horizon'?"
+    )
 
 
 def test_null_means_the_default_and_a_set_or_list_of_candidates_is_checked():

@@ -13,7 +13,7 @@ import time
 
 import duckdb
 import pytest
-from conftest import BIN, raw_with_orders
+from conftest import BIN, FAST_VARS, raw_with_orders
 
 FIRST_LINE = "(select min(order_id) from orders)"
 # a series that sells every week: the one with the most order lines
@@ -129,6 +129,46 @@ def test_bad_orders_stop_the_build_and_publish_nothing(case, built_copy, tmp_pat
     before = built_copy.published_checksums()
     result = built_copy.dbt("build", raw=raw)
     _stopped(built_copy, before, result, *words, code=code[0] if code else 1)
+
+
+def test_a_staging_error_is_named_first_with_its_message_then_the_skipped(built_copy, tmp_path):
+    """A bad date stops stg_erp__orders and everything after it is skipped: the NOT
+    published line names that model and its error before any skipped node."""
+    sql, fmt, words = ORDERS["unparseable date"]
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql, fmt)
+    result = built_copy.dbt("build", raw=raw)
+    assert result.returncode == 1, result.output[-3000:]
+    (said,) = [line for line in result.output.splitlines() if "NOT published:" in line]
+    why = said.split("NOT published: ", 1)[1]
+    assert why.startswith("stg_erp__orders (error): "), said
+    first, rest = why.split(". ", 1)[0], why
+    for word in words:
+        assert word in first, (word, said)
+    assert rest.index("stg_erp__orders") < rest.index("(skipped)"), said
+    ((status, message),) = built_copy.query(
+        "select status, message from demandcast_runs order by started_at desc limit 1"
+    )
+    assert status == "not published" and message.startswith("stg_erp__orders (error): ")
+
+
+def test_two_orders_files_stop_the_run_naming_both(built_copy, tmp_path):
+    """orders.parquet and orders.csv in one raw folder: which is the extract is not
+    guessed; the run stops before any table, naming both."""
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", "select * from orders")
+    duckdb.sql(f"copy (select * from '{raw}/orders.parquet') to '{raw}/orders.csv' (header)")
+    before = built_copy.published_checksums()
+    mtime = built_copy.db.stat().st_mtime
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        "more than one orders file",
+        f"{raw}/orders.parquet",
+        f"{raw}/orders.csv",
+        code=2,
+    )
+    assert built_copy.db.stat().st_mtime == mtime
 
 
 def test_latin1_orders_stop_the_build_naming_file_line_and_encoding(built_copy, tmp_path):
@@ -248,6 +288,24 @@ def test_wrong_vars_are_named_one_per_line_before_any_table(built_copy):
     assert built_copy.db.stat().st_mtime == mtime
 
 
+def test_an_unknown_var_is_named_with_the_closest_var_before_any_table(built_copy):
+    before = built_copy.published_checksums()
+    mtime = built_copy.db.stat().st_mtime
+    result = built_copy.dbt(
+        "build", vars="{horizn: 26, candidates: fast, n_windows: 2, data_docs: false, zq_x: 1}"
+    )
+    _stopped(
+        built_copy,
+        before,
+        result,
+        "wrong vars; the run stopped before touching any table",
+        "unknown var 'horizn': did you mean 'horizon'?",
+        "unknown var 'zq_x': not a var of demandcast",
+        code=2,
+    )
+    assert built_copy.db.stat().st_mtime == mtime
+
+
 def test_an_unknown_candidate_is_named_before_any_table(built_copy):
     before = built_copy.published_checksums()
     result = built_copy.dbt("build", vars="{candidates: [AutoETS, NoSuchModel]}")
@@ -328,6 +386,79 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     assert result.returncode == 1, result.output[-3000:]
     assert "NOT published" in result.output and "unique_dim_series_series_id" in result.output
     assert built_copy.published_checksums() == before
+
+
+def test_a_publish_that_fails_says_so_and_its_run_is_never_reused(built_copy):
+    """Every node passes but the published copy cannot be replaced (a directory stands
+    where it goes): the build fails, says why in one line, leaves no staging file, and
+    its run is 'not published', so the next build neither reuses nor keeps its rows."""
+    (first_run,) = built_copy.query("select run_id from publication", built_copy.published)[0]
+    published = built_copy.published
+    published.unlink()
+    published.mkdir()
+    (published / "not a database").touch()
+    # every series re-selected: the failed run makes forecasts of its own
+    result = built_copy.dbt("build", vars=FAST_VARS[:-1] + ", retrain: always}")
+    out = result.output
+    assert result.returncode == 1, out[-3000:]
+    said = [line for line in out.splitlines() if "NOT published:" in line]
+    assert len(said) == 1 and "is a directory" in said[0], out[-3000:]
+    assert "Traceback" not in out and "IsADirectoryError" not in out, out[-3000:]
+    assert not list(published.parent.glob(published.name + "*.tmp")), out[-3000:]
+    ((failed_run, status, message),) = built_copy.query(
+        "select run_id, status, message from demandcast_runs order by started_at desc limit 1"
+    )
+    assert failed_run != first_run and status == "not published", (status, message)
+    assert "is a directory" in message
+    assert (published / "not a database").exists()
+
+    shutil.rmtree(published)
+    result = built_copy.dbt("build")
+    assert result.returncode == 0, result.output[-3000:]
+    for table in (
+        "fct_forecast_history",
+        "fct_model_registry",
+        "fct_retrain_decisions",
+        "demandcast_backtest_memory",
+        "demandcast_calibration_memory",
+    ):
+        rows = built_copy.query(f"select count(*) from {table} where run_id = '{failed_run}'")
+        assert rows == [(0,)], table
+    for table in ("fct_demand_forecast", "fct_forecast_history"):
+        made = built_copy.query(
+            f"select distinct forecast_run_id from {table}", built_copy.published
+        )
+        assert (failed_run,) not in made and (first_run,) in made, (table, made)
+
+
+def test_a_published_copy_that_cannot_be_written_is_named_and_no_staging_is_left(tmp_path):
+    """The plugin's two steps of a publish: a folder that cannot be written (immutable,
+    as a read-only mount) or that is missing is named before the copy is made; a rename
+    that fails says why and removes the staging copy."""
+    from demandcast.dbt_plugin import publish_problem, replace_file
+
+    missing = tmp_path / "nowhere" / "wh_published.duckdb"
+    assert publish_problem(str(missing)) == (
+        f"the folder {missing.parent} of {missing} does not exist"
+    )
+    folder = tmp_path / "published"
+    folder.mkdir()
+    dst = folder / "wh_published.duckdb"
+    assert publish_problem(str(dst)) == "" and not list(folder.iterdir())
+    staging = tmp_path / "wh_published.duckdb.run.tmp"
+    staging.write_bytes(b"a finished copy")
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        assert publish_problem(str(dst)) == (
+            f"cannot write in the folder {folder}: Operation not permitted"
+        )
+        assert replace_file(str(staging), str(dst)) == (
+            f"cannot replace {dst}: Operation not permitted"
+        )
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert not staging.exists() and not dst.exists()
 
 
 def _start_build(project, log):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -671,3 +672,40 @@ def test_the_registry_records_what_each_model_was_fitted_on(runs):
         runs.week.published,
     )[0]
     assert rows[0] > 0 and rows[1:6] == (rows[0],) * 5 and rows[6] == 1
+
+
+def _all_rows(project: Project, table: str, db: Path) -> Counter:
+    """A table's rows, as a multiset (each row's repr, so NaN equals NaN)."""
+    return Counter(map(repr, project.query(f"select * from {table}", db)))
+
+
+def test_a_full_refresh_keeps_every_row_of_the_history_and_the_memory(runs, tmp_path):
+    """`dbt build --full-refresh` on a warehouse of two published runs (C: a week back and
+    today): every row of the tables that accumulate runs, in the published copy and the
+    warehouse's memory, is still there after, beside the new run's."""
+    project = _copy(runs.week, tmp_path, "refresh", runs.week.raw)
+    tables = {
+        "fct_forecast_history": project.published,
+        "fct_model_registry": project.published,
+        "fct_retrain_decisions": project.published,
+        "mon_forecast_accuracy": project.published,
+        "demandcast_backtest_memory": project.db,
+        "demandcast_calibration_memory": project.db,
+    }
+    before = {table: _all_rows(project, table, db) for table, db in tables.items()}
+    assert all(before.values()), {t: len(rows) for t, rows in before.items()}
+    runs_before = project.query("select count(distinct run_id) from fct_forecast_history")
+    assert runs_before == [(2,)]
+    result = project.dbt("build", "--full-refresh", vars=RETRAIN_VARS)
+    assert result.returncode == 0, result.output[-4000:]
+    for table, db in tables.items():
+        lost = before[table] - _all_rows(project, table, db)
+        assert not lost, (table, sum(lost.values()), len(before[table]), next(iter(lost)))
+    (new_run,) = project.query("select run_id from publication", project.published)[0]
+    for table in ("fct_forecast_history", "fct_model_registry", "fct_retrain_decisions"):
+        runs_after = project.query(
+            f"select count(distinct run_id), count(*) filter (where run_id = '{new_run}')"
+            f" from {table}",
+            project.published,
+        )
+        assert runs_after[0][0] == 3 and runs_after[0][1] > 0, (table, runs_after)
