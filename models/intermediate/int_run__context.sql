@@ -89,6 +89,7 @@ final as (
         cast({{ setting('min_train_length') }} as integer) as min_train_length,
         cast({{ var('selection_margin') }} as double) as selection_margin,
         cast({{ var('single_margin') }} as double) as single_margin,
+        cast({{ var('race_share') }} as double) as race_share,
         cast({{ var('backtest_refit') }} as boolean) as backtest_refit,
         cast({{ var('ensemble_top_k') }} as integer) as ensemble_top_k,
         cast({{ var('route_by_class') }} as boolean) as route_by_class,

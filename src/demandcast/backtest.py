@@ -55,6 +55,7 @@ from demandcast.frames import to_sf
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
 from demandcast.progress import Progress, report_failures
+from demandcast.race import Race
 from demandcast.stacking import Stacking
 
 BACKTEST_COLUMNS = (
@@ -86,6 +87,7 @@ def run_backtest(
     stats: BacktestStats | None = None,
     calibration: Calibration | None = None,
     stacking: Stacking | None = None,
+    race: Race | None = None,
 ) -> pd.DataFrame:
     """Backtest every applicable candidate on every eligible series; one row per pair.
 
@@ -94,26 +96,71 @@ def run_backtest(
     series (one `Calibration` and `BacktestStats` passed to every call) with the same rows.
     ComboLearned's weights are learned across series: pass one `Stacking` to every batch
     and its rows come from `stacking.finish()` after the last; without one, this call
-    learns them over its own series and returns their rows too.
+    learns them over its own series and returns their rows too. Likewise the race
+    (race.py): pass one `Race` (its raced series first, then `Race.decide`, then the
+    others), or this call races its own series.
     """
     catalog = catalog or load_catalog()
     stats = stats if stats is not None else BacktestStats()
     calibration = calibration if calibration is not None else Calibration()
     cands = catalog.resolve(settings.candidates, settings.season_length)
-    singles = [c for c in cands if not c.is_combination]
-    combos = [c for c in cands if c.is_combination]
-    learned = [c for c in combos if c.is_learned]
-    own_stacking = stacking is None and bool(learned)
+    learned = any(c.is_combination and c.is_learned for c in cands)
+    own_stacking = stacking is None and learned
     if own_stacking:
-        stacking = Stacking(catalog.learner_pools([c.name for c in singles]))
+        singles = [c.name for c in cands if not c.is_combination]
+        stacking = Stacking(catalog.learner_pools(singles))
     if not learned:
         stacking = None
-    plan = _plan(series, profiles, settings, singles)
+    args = (profiles, settings, catalog, cands, stats, calibration, stacking)
+    if race is None:
+        race = Race.plan(profiles, settings, catalog, cands, stacking)
+        if race.active:
+            raced = series["series_id"].astype(str).isin(race.scouts)
+            first = _run(series[raced.to_numpy()], *args, race)
+            race.decide(first, settings, catalog, stacking)
+            parts = [first, _run(series[~raced.to_numpy()], *args, race)]
+        else:
+            race.decide(pd.DataFrame(), settings, catalog, stacking)
+            parts = [_run(series, *args, race)]
+    else:
+        parts = [_run(series, *args, race)]
+    if own_stacking:
+        parts.append(stacking.finish(calibration))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=list(BACKTEST_COLUMNS))
+    out = pd.concat(parts, ignore_index=True)
+    order = {c.name: i for i, c in enumerate(cands)}
+    out["_o"] = out["model_name"].map(order)
+    out = out.sort_values(["series_id", "_o"], kind="stable").drop(columns="_o")
+    out["n_windows"] = out["n_windows"].astype("int64")
+    if "members" not in out.columns:
+        out["members"] = None
+    for col in ("series_id", "model_name", "status", "error_message", "members"):
+        out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
+    return out[list(BACKTEST_COLUMNS)].reset_index(drop=True)
+
+
+def _run(
+    series: pd.DataFrame,
+    profiles: pd.DataFrame,
+    settings: Settings,
+    catalog: Catalog,
+    cands: list[Candidate],
+    stats: BacktestStats,
+    calibration: Calibration,
+    stacking: Stacking | None,
+    race: Race,
+) -> pd.DataFrame:
+    """The backtest of the series given (each raced or not, as `race` says), in groups."""
+    singles = [c for c in cands if not c.is_combination]
+    combos = [c for c in cands if c.is_combination]
+    plan = _plan(series, profiles, settings, singles, race)
     stats.n_series += len(plan)
     if plan.empty:
         return pd.DataFrame(columns=list(BACKTEST_COLUMNS))
     df = to_sf(series, ids=plan.index)
-    parts = [_skipped_rows(plan, singles, combos, settings)]
+    parts = [_skipped_rows(plan, singles, combos, settings, race)]
     groups = []
     for (n_win, key), members in plan[plan["n_windows"] > 0].groupby(
         ["n_windows", "run_key"], sort=True
@@ -145,17 +192,7 @@ def run_backtest(
                 )
             )
             progress.advance(groups=1)
-    if own_stacking:
-        parts.append(stacking.finish(calibration))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    order = {c.name: i for i, c in enumerate(cands)}
-    out["_o"] = out["model_name"].map(order)
-    out = out.sort_values(["series_id", "_o"], kind="stable").drop(columns="_o")
-    out["n_windows"] = out["n_windows"].astype("int64")
-    if "members" not in out.columns:
-        out["members"] = None
-    for col in ("series_id", "model_name", "status", "error_message", "members"):
-        out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
     failed = out[out["status"] == "failed"]
     status = out["status"].value_counts()
     progress.finish(
@@ -167,7 +204,7 @@ def run_backtest(
         zip(failed["model_name"], failed["error_message"], strict=True),
         "recorded with status 'failed' (fct_forecast_exceptions: candidate_failed)",
     )
-    return out[list(BACKTEST_COLUMNS)].reset_index(drop=True)
+    return out
 
 
 def _start_progress(
@@ -197,9 +234,14 @@ def _start_progress(
 
 
 def _plan(
-    series: pd.DataFrame, profiles: pd.DataFrame, settings: Settings, singles: list[Candidate]
+    series: pd.DataFrame,
+    profiles: pd.DataFrame,
+    settings: Settings,
+    singles: list[Candidate],
+    race: Race,
 ) -> pd.DataFrame:
-    """Per eligible series: demand class, windows that fit, seasons, candidates to run."""
+    """Per eligible series: demand class, windows that fit, seasons, raced or not, and the
+    candidates to run."""
     need = {"series_id", "demand_class", "lifecycle", "is_backtestable"}
     missing = need - set(profiles.columns)
     if missing:
@@ -222,21 +264,29 @@ def _plan(
             "n_periods": n,
             "n_windows": n_win,
             "first_train": first_train,
+            "scout": prof.index.isin(list(race.scouts)),
         },
         index=prof.index,
     )
     keys = {}
-    for cls, train in (
-        plan[["demand_class", "first_train"]].drop_duplicates().itertuples(index=False)
-    ):
-        run = [c.name for c in singles if _applies(c, cls, train, settings)[0]]
-        keys[(cls, train)] = "|".join(run)
-    plan["run_key"] = [keys[k] for k in zip(plan["demand_class"], plan["first_train"], strict=True)]
+    cols = ["demand_class", "first_train", "scout"]
+    for cls, train, scout in plan[cols].drop_duplicates().itertuples(index=False):
+        run = [c.name for c in singles if _applies(c, cls, train, settings, race, scout)[0]]
+        keys[(cls, train, scout)] = "|".join(run)
+    plan["run_key"] = [keys[k] for k in plan[cols].itertuples(index=False, name=None)]
     return plan
 
 
-def _applies(c: Candidate, demand_class: str, train: int, settings: Settings) -> tuple[bool, str]:
-    """Whether a single candidate runs on a series (`train` periods before the first origin)."""
+def _applies(
+    c: Candidate,
+    demand_class: str,
+    train: int,
+    settings: Settings,
+    race: Race,
+    scout: bool,
+) -> tuple[bool, str]:
+    """Whether a single candidate runs on a series (`train` periods before the first origin;
+    `scout`: one of its class's raced series)."""
     if settings.route_by_class and demand_class not in c.classes:
         return False, f"not run on {demand_class} series (route_by_class; catalog classes tag)"
     m = settings.season_length
@@ -245,11 +295,15 @@ def _applies(c: Candidate, demand_class: str, train: int, settings: Settings) ->
         return False, f"needs {need} season(s) of {m} periods before the earliest backtest origin"
     if train < c.min_history:
         return False, f"needs {c.min_history} periods of history before the earliest origin"
-    return True, ""
+    return race.runs(c.name, demand_class, scout)
 
 
 def _skipped_rows(
-    plan: pd.DataFrame, singles: list[Candidate], combos: list[Candidate], settings: Settings
+    plan: pd.DataFrame,
+    singles: list[Candidate],
+    combos: list[Candidate],
+    settings: Settings,
+    race: Race,
 ) -> pd.DataFrame:
     """Rows for candidates that do not run on a series, with the reason."""
     short = plan[plan["n_windows"] == 0]
@@ -271,8 +325,8 @@ def _skipped_rows(
     )
     long = plan[plan["n_windows"] > 0]
     extra = []
-    for (cls, train), grp in long.groupby(["demand_class", "first_train"]):
-        reasons = [(c.name, _applies(c, cls, train, settings)) for c in singles]
+    for (cls, train, scout), grp in long.groupby(["demand_class", "first_train", "scout"]):
+        reasons = [(c.name, _applies(c, cls, train, settings, race, scout)) for c in singles]
         for name, (ok, why) in reasons:
             if not ok:
                 extra.append(

@@ -108,6 +108,19 @@ class Catalog:
     pool: dict[str, tuple[str, ...]] = field(default_factory=dict)
     learn: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def contenders(self, demand_class: str, candidates: Sequence[Candidate]) -> set[str]:
+        """The single candidates that can forecast a series of the class among `candidates`
+        (those that run): members of the class's selection pool and of its default, and
+        of its learner pool (with plug-ins). The others the backtest races (backtest.py)."""
+        by_name = {c.name: c for c in candidates}
+        out = set(self.learner_pools(list(by_name)).get(demand_class, ()))
+        for name in [*self.pool.get(demand_class, ()), self.defaults.get(demand_class)]:
+            cand = by_name.get(name)
+            if cand is None or cand.is_top_k or cand.is_learned:
+                continue
+            out |= set(cand.members) if cand.is_combination else {cand.name}
+        return out & set(by_name)
+
     def learner_pools(self, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """Per demand class, the members ComboLearned weighs among `names` (the candidates
         that run): the catalog's `selection.learn`, plus every plug-in that runs on the class

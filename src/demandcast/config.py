@@ -71,6 +71,9 @@ class Settings:
       only where the class champion is broken on the series): on M1 and the
       demo no smaller margin beat keeping the class champion on both
       (scripts/accuracy.py ablations; the README has the rows).
+    - race_share: the share of each demand class's series (at least MIN_SCOUT_SERIES)
+      that backtests every candidate; the others backtest the contenders and what the
+      race promotes (backtest.py). 1: every candidate everywhere. Default 0.1.
     - single_margin: the same for any candidate outside the pool (single
       models, per-series top-k, plug-ins). Default 0.9: on real monthly data a
       single model that wins a few backtest windows by less is mostly noise.
@@ -111,6 +114,7 @@ class Settings:
     engine: str = "local"
     engine_address: str | None = None
     batch_series: int = 2000
+    race_share: float = 0.1
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
@@ -177,6 +181,12 @@ class Settings:
                 value,
                 "a number in [0, 1)",
             )
+        _check(
+            isinstance(self.race_share, (int, float)) and 0 <= self.race_share <= 1,
+            "race_share",
+            self.race_share,
+            "a number in [0, 1]",
+        )
         for name in ("route_by_class", "backtest_refit"):
             _check(
                 isinstance(getattr(self, name), bool), name, getattr(self, name), "true or false"
@@ -336,6 +346,7 @@ _PARSERS = {
     "engine": _str,
     "engine_address": _address,
     "batch_series": _int,
+    "race_share": _float,
 }
 
 

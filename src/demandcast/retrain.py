@@ -67,6 +67,7 @@ from demandcast.frames import SeriesBatches
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS
 from demandcast.progress import emit
+from demandcast.race import Race
 from demandcast.selection import CHAMPION_COLUMNS, parse_champion, select_champions
 from demandcast.stacking import Stacking
 
@@ -162,6 +163,7 @@ def settings_identity(settings: Settings, catalog: Catalog) -> Identity:
     spec = {
         "candidates": [dataclasses.asdict(c) for c in cands],
         "pool": {k: list(v) for k, v in catalog.pool.items()},
+        "learn": {k: list(v) for k, v in catalog.learn.items()},
         "defaults": catalog.defaults,
         "long_season": catalog.long_season,
     }
@@ -820,30 +822,37 @@ def backtest_run(
     calibration = Calibration(keep_series=True)
     stats = BacktestStats()
     todo_prof = prof[prof["series_id"].isin(todo)]
-    batches = wh.series_batches(con, series, settings.batch_series, todo_prof["series_id"])
-    _say_batches("backtest", batches)
     cands = catalog.resolve(settings.candidates, settings.season_length)
     stacking = Stacking(catalog.learner_pools([c.name for c in cands if not c.is_combination]))
+    race = Race.plan(todo_prof, settings, catalog, cands, stacking)
 
     def remember(part: pd.DataFrame) -> None:
         memory = part.assign(run_id=run.run_id, settings_hash=ident.settings_hash)
         memory = memory.assign(backtested_at=started, backtest_origin=origin)
         wh.append_backtest_memory(con, _with_residuals(memory, classes, calibration))
 
-    parts = []
-    for batch in batches:  # the rows, the pooled residuals and the pool's forecasts outlive it
-        part = run_backtest(batch, todo_prof, settings, catalog, stats, calibration, stacking)
-        remember(part)
-        parts.append(part)
+    def backtest(ids: Any) -> list[pd.DataFrame]:
+        batches = wh.series_batches(con, series, settings.batch_series, ids)
+        _say_batches("backtest", batches)
+        out = []
+        for batch in batches:  # the rows, the pooled residuals and the pool's forecasts
+            part = run_backtest(
+                batch, todo_prof, settings, catalog, stats, calibration, stacking, race
+            )
+            remember(part)
+            out.append(part)
+        return out
+
+    # the race's raced series first (every candidate), then the others (race.py)
+    raced = todo_prof["series_id"].isin(list(race.scouts)).to_numpy()
+    parts = backtest(todo_prof["series_id"][raced]) if race.active else []
+    race.decide(pd.concat(parts) if parts else pd.DataFrame(), settings, catalog, stacking)
+    parts += backtest(todo_prof["series_id"][~raced] if race.active else todo_prof["series_id"])
     if any(c.is_learned for c in cands):  # learned across every batch's series
         learned = stacking.finish(calibration)
         if len(learned):
-            learned = learned.astype(
-                {
-                    c: "string"
-                    for c in ("series_id", "model_name", "status", "error_message", "members")
-                }
-            )
+            text = ("series_id", "model_name", "status", "error_message", "members")
+            learned = learned.astype(dict.fromkeys(text, "string"))
             remember(learned)
             parts.append(learned[list(BACKTEST_COLUMNS)])
     fresh = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BACKTEST_COLUMNS)

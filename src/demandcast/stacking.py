@@ -132,52 +132,45 @@ class Stacking:
     def finish(self, calibration=None) -> pd.DataFrame:
         """Learn the class weights and return ComboLearned's backtest rows (with `members`);
         its scaled residuals go to `calibration` like any candidate's."""
-        per_class: dict[str, list[tuple[_Group, np.ndarray, list[str], np.ndarray]]] = {}
-        out = []
-        for g in self.groups:
-            for cls in np.unique(g.classes):
-                pool = [m for m in self.pools.get(str(cls), ()) if m in g.columns]
-                rows = np.nonzero(g.classes == cls)[0]
-                if len(pool) < 2:
-                    why = f"fewer than 2 members of the {cls} learner pool ran on these series"
-                    out.append(_skipped(g.ids[rows], g.n_win, why))
-                    continue
-                cols = [g.columns.index(m) for m in pool]
-                e = g.f[rows][:, :, cols] - g.y[rows][:, :, None]
-                per_class.setdefault(str(cls), []).append((g, rows, pool, e))
+        per_class, out = self._parts(self.pools)
         for cls, parts in sorted(per_class.items()):
             out.append(self._learn_class(cls, parts, calibration))
         self.groups.clear()
         frames = [o for o in out if len(o)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
+    def class_weights(self, pools: dict[str, tuple[str, ...]]) -> dict[str, dict[str, float]]:
+        """Per class, the weights learned over `pools` from the groups added so far (the
+        race asks this of the raced series before the others run); nothing is consumed."""
+        per_class, _ = self._parts(pools)
+        out = {}
+        for cls, parts in per_class.items():
+            pool = list(pools[cls])
+            norm, _, _, complete, _ = _matrices(pool, parts)
+            if complete.sum() >= MIN_LEARN_SERIES:
+                w = weights_on_simplex(norm[complete].mean(axis=0)[None])[0]
+                out[cls] = dict(zip(pool, w, strict=True))
+        return out
+
+    def _parts(self, pools: dict) -> tuple[dict, list[pd.DataFrame]]:
+        per_class: dict[str, list[tuple[_Group, np.ndarray, list[str], np.ndarray]]] = {}
+        skipped = []
+        for g in self.groups:
+            for cls in np.unique(g.classes):
+                pool = [m for m in pools.get(str(cls), ()) if m in g.columns]
+                rows = np.nonzero(g.classes == cls)[0]
+                if len(pool) < 2:
+                    why = f"fewer than 2 members of the {cls} learner pool ran on these series"
+                    skipped.append(_skipped(g.ids[rows], g.n_win, why))
+                    continue
+                cols = [g.columns.index(m) for m in pool]
+                e = g.f[rows][:, :, cols] - g.y[rows][:, :, None]
+                per_class.setdefault(str(cls), []).append((g, rows, pool, e))
+        return per_class, skipped
+
     def _learn_class(self, cls: str, parts: list, calibration) -> pd.DataFrame:
         pool = list(self.pools[cls])
-        k = len(pool)
-        # every series' normalised error products over the whole class pool (absent: huge)
-        mats, present, refs = [], [], []
-        for g, rows, names, e in parts:
-            ok = np.isfinite(e).all(axis=1)  # (series, members)
-            e0 = np.where(np.isfinite(e), e, 0.0)
-            prod = np.einsum("ntj,ntk->njk", e0, e0) / e.shape[1]
-            full = np.zeros((len(rows), k, k))
-            have = np.zeros((len(rows), k), dtype=bool)
-            pos = [pool.index(m) for m in names]
-            full[np.ix_(np.arange(len(rows)), pos, pos)] = prod
-            have[:, pos] = ok
-            mats.append(full)
-            present.append(have)
-            refs.append((g, rows, names, e))
-        mats = np.concatenate(mats)
-        present = np.concatenate(present)
-        both = present[:, :, None] & present[:, None, :]
-        mats = np.where(both, mats, 0.0)
-        trace = np.einsum("njj->n", mats) / np.maximum(present.sum(axis=1), 1)
-        usable = present.sum(axis=1) >= 2
-        usable &= trace > 0
-        scaled = mats / np.where(trace > 0, trace, 1)[:, None, None]
-        norm = np.where(usable[:, None, None], scaled, 0.0)
-        complete = usable & present.all(axis=1)
+        norm, present, usable, complete, refs = _matrices(pool, parts)
         n_complete = int(complete.sum())
         rows_out = []
         if n_complete < MIN_LEARN_SERIES:
@@ -232,6 +225,34 @@ class Stacking:
                 )
             rows_out.append(frame)
         return pd.concat(rows_out, ignore_index=True)
+
+
+def _matrices(pool: list[str], parts: list) -> tuple:
+    """Every series' error products over the class pool, normalised to trace k (a member
+    that did not run on a series is absent there): (norm, present, usable, complete, refs)."""
+    k = len(pool)
+    mats, present, refs = [], [], []
+    for g, rows, names, e in parts:
+        ok = np.isfinite(e).all(axis=1)  # (series, members)
+        e0 = np.where(np.isfinite(e), e, 0.0)
+        prod = np.einsum("ntj,ntk->njk", e0, e0) / e.shape[1]
+        full = np.zeros((len(rows), k, k))
+        have = np.zeros((len(rows), k), dtype=bool)
+        pos = [pool.index(m) for m in names]
+        full[np.ix_(np.arange(len(rows)), pos, pos)] = prod
+        have[:, pos] = ok
+        mats.append(full)
+        present.append(have)
+        refs.append((g, rows, names, e))
+    mats = np.concatenate(mats)
+    present = np.concatenate(present)
+    mats = np.where(present[:, :, None] & present[:, None, :], mats, 0.0)
+    trace = np.einsum("njj->n", mats) / np.maximum(present.sum(axis=1), 1)
+    usable = (present.sum(axis=1) >= 2) & (trace > 0)
+    scaled = mats / np.where(trace > 0, trace, 1)[:, None, None]
+    norm = np.where(usable[:, None, None], scaled, 0.0)
+    complete = usable & present.all(axis=1)
+    return norm, present, usable, complete, refs
 
 
 def _skipped(ids: np.ndarray, n_win: int, why: str) -> pd.DataFrame:
