@@ -68,6 +68,8 @@ BACKTEST_COLUMNS = (
     "members",
 )
 MAX_ERROR_RERUNS = 200
+PROBE_SERIES = 2
+"""Series of a step's first call run alone first, in this process, to time the rest."""
 
 
 @dataclass
@@ -428,22 +430,33 @@ def _cross_validation(
     engine: Engine,
 ) -> pd.DataFrame:
     """One StatsForecast cross_validation of a group's series (sorted `ids`) on the engine:
-    a call costs a start-up of the engine's workers, so a group is one call (a one-series
-    group in this process, no pool). Progress reaches the log while it runs and after it."""
-    with progress.running(f"{len(ids)} series x {len(models)} candidates"):
-        cv = engine.cross_validation(
-            models,
-            df[df["unique_id"].isin(ids)],
-            freq=settings.freq,
-            h=settings.horizon,
-            n_windows=n_win,
-            step_size=settings.step_size,
-            refit=settings.backtest_refit,
-            in_process=len(ids) == 1,
-        )
-    stats.n_calls += 1
-    progress.advance(len(ids) * n_win * len(models), kind=group, series=len(ids))
-    return cv
+    a call costs a start-up of the engine's workers, so a group is one call (a group of up
+    to PROBE_SERIES series in this process, no pool), but for the step's first group, whose
+    first PROBE_SERIES series run alone first to give the log a pace. Progress reaches the
+    log while it runs and after it."""
+    calls = [ids]
+    if progress.work == 0 and len(ids) > 4 * PROBE_SERIES:
+        # the step's first call: a few series first, here (no pool start-up), so the log
+        # has a pace and a time left from the start of the long call; no number changes
+        calls = [ids[:PROBE_SERIES], ids[PROBE_SERIES:]]
+    parts = []
+    for part in calls:
+        with progress.running(f"{len(part)} series x {len(models)} candidates"):
+            parts.append(
+                engine.cross_validation(
+                    models,
+                    df[df["unique_id"].isin(part)],
+                    freq=settings.freq,
+                    h=settings.horizon,
+                    n_windows=n_win,
+                    step_size=settings.step_size,
+                    refit=settings.backtest_refit,
+                    in_process=len(part) <= PROBE_SERIES,
+                )
+            )
+        stats.n_calls += 1
+        progress.advance(len(part) * n_win * len(models), kind=group, series=len(part))
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def _scales(df: pd.DataFrame, members: pd.DataFrame, settings: Settings) -> pd.DataFrame:
