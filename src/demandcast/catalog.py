@@ -159,10 +159,11 @@ class Catalog:
         number on the leaderboard comes from the same backtest. Entries that do
         not apply to this season length are dropped.
         """
+        native_default = spec == "default" and season_length <= self.long_season
         if isinstance(spec, str):
             if spec in self.sets:
                 names = list(self.sets[spec])
-                if spec == "default" and season_length <= self.long_season:
+                if native_default:
                     names = [n for n in names if not self.candidates[n].full_only_below_long_season]
             elif spec == "all":
                 names = list(self.candidates)
@@ -183,13 +184,21 @@ class Catalog:
             )
         usable = {c.name for c in self.available(season_length)}
         wanted: set[str] = set()
+        learners: set[str] = set()
         for name in names:
             wanted.add(name)
             cand = self.candidates[name]
             if cand.is_learned:
-                wanted.update(m for members in self.learn.values() for m in members)
+                learners.update(m for members in self.learn.values() for m in members)
             elif cand.is_combination and not cand.is_top_k:
                 wanted.update(cand.members)
+        # a learner pool member joins as the set would have it (not at native seasons when
+        # it is marked full_only_below_long_season: there it repeats another entry)
+        wanted |= {
+            m
+            for m in learners
+            if not (native_default and self.candidates[m].full_only_below_long_season)
+        }
         return [c for c in self.candidates.values() if c.name in wanted and c.name in usable]
 
     def build(self, name: str, season_length: int) -> Any:
