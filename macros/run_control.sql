@@ -15,7 +15,7 @@
 {% macro project_vars() %}
     {%- set names = [
         'raw_path', 'frequency', 'horizon', 'season_length', 'forecast_origin',
-        'n_windows', 'step_size', 'backtest_refit', 'selection_metric',
+        'n_windows', 'step_size', 'backtest_refit', 'selection_metric', 'intermittent_metric',
         'selection_margin', 'single_margin', 'ensemble_top_k', 'route_by_class',
         'candidates', 'levels', 'n_jobs', 'engine', 'engine_address',
         'batch_series', 'min_train_length', 'race_share',

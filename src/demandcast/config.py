@@ -71,6 +71,9 @@ class Settings:
       only where the class champion is broken on the series): on M1 and the
       demo no smaller margin beat keeping the class champion on both
       (scripts/accuracy.py ablations; the README has the rows).
+    - intermittent_metric: the metric that picks the champion of intermittent and
+      lumpy series (selection_metric picks the others). Default rmsse: on sparse
+      demand a forecast of zero has the lowest MAE, so MASE would reward it.
     - race_share: the share of each demand class's series (at least MIN_SCOUT_SERIES)
       that backtests every candidate; the others backtest the contenders and what the
       race promotes (backtest.py). 1: every candidate everywhere. Default 0.1.
@@ -115,6 +118,7 @@ class Settings:
     engine_address: str | None = None
     batch_series: int = 2000
     race_share: float = 0.1
+    intermittent_metric: str = "rmsse"
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
@@ -138,6 +142,12 @@ class Settings:
             "an integer >= 1",
         )
         _check(self.selection_metric in METRICS, "selection_metric", self.selection_metric, METRICS)
+        _check(
+            self.intermittent_metric in METRICS,
+            "intermittent_metric",
+            self.intermittent_metric,
+            METRICS,
+        )
         if isinstance(self.candidates, list):
             object.__setattr__(self, "candidates", tuple(self.candidates))
         _check(
@@ -347,6 +357,7 @@ _PARSERS = {
     "engine_address": _address,
     "batch_series": _int,
     "race_share": _float,
+    "intermittent_metric": _str,
 }
 
 

@@ -52,6 +52,9 @@ CHAMPION_COLUMNS = (
     "interval_scale",
     "reason",
 )
+LEVEL_CLASSES = ("intermittent", "lumpy")
+"""Demand classes selected by the var intermittent_metric (RMSSE by default): on sparse
+demand a forecast of zero has the lowest MAE, so MASE would pick it."""
 MIN_POOL_SERIES = 10
 """Backtested series a demand class needs before its champion is chosen from its own data."""
 _MEMBERS_RE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.]*)\[(?P<members>[^\]]+)\]$")
@@ -107,24 +110,28 @@ def select_champions(
     """
     catalog = catalog or load_catalog()
     metric = settings.selection_metric
-    need = {"series_id", "model_name", "status", "n_windows", metric}
+    level_metric = settings.intermittent_metric
+    need = {"series_id", "model_name", "status", "n_windows", metric, level_metric}
     missing = need - set(metrics.columns)
     if missing:
         raise ValueError(f"metrics frame lacks columns {sorted(missing)}")
     order = {name: i for i, name in enumerate(catalog.candidates)}
     cols = list(need | ({"mae", "mase", "members"} & set(metrics.columns)))
     m = metrics[cols].copy()
-    m["score"] = selection_score(m, metric)
-    m = m[(m["status"] == "ok") & np.isfinite(m["score"])]
     m["series_id"] = m["series_id"].astype(str)
+    prof = profiles.drop_duplicates("series_id").set_index(profiles["series_id"].astype(str))
+    demand_class = prof["demand_class"].astype(str)
+    # intermittent and lumpy series: a score a forecast of zero does not win
+    by_level = demand_class.reindex(m["series_id"]).isin(LEVEL_CLASSES).to_numpy()
+    m["metric"] = np.where(by_level, level_metric, metric)
+    m["score"] = np.where(by_level, selection_score(m, level_metric), selection_score(m, metric))
+    m = m[(m["status"] == "ok") & np.isfinite(m["score"])]
     m["_order"] = m["model_name"].map(order).fillna(len(order))
     m = m.sort_values(["series_id", "score", "_order", "model_name"], kind="stable")
 
-    prof = profiles.drop_duplicates("series_id").set_index(profiles["series_id"].astype(str))
-    demand_class = prof["demand_class"].astype(str)
     series_class = demand_class.reindex(m["series_id"].unique())
     per_class = class_champions(m, series_class, catalog.pool, catalog.defaults)
-    short = _short_series(prof, m["series_id"].unique(), per_class, metric)
+    short = _short_series(prof, m["series_id"].unique(), per_class, metric, level_metric)
     _name_learned_short(short, m, demand_class, catalog)
     barred_keys: set[tuple[str, str]] = set()
     if barred is not None and len(barred):
@@ -198,12 +205,13 @@ def select_champions(
     others = ranked[ranked["model_name"].to_numpy() != champ].groupby("series_id").first()
     out["runner_up"] = others["model_name"].reindex(out.index)
     out["runner_up_score"] = others["score"].reindex(out.index)
-    out["reason"] = [_reason(r, metric, settings) for r in out.itertuples()]
+    out["metric"] = np.where(out["demand_class"].isin(LEVEL_CLASSES), level_metric, metric)
+    out["reason"] = [_reason(r, r.metric, settings) for r in out.itertuples()]
     _interval_scales(out, m)
     _name_top_k(out, m, catalog, settings.ensemble_top_k)
     _name_learned(out, m, catalog)
 
-    out["selection_metric"] = metric
+    out["selection_metric"] = out["metric"]
     out = out.reset_index(names="series_id")
     parts = [out[list(CHAMPION_COLUMNS)], short]
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)
@@ -220,7 +228,7 @@ def select_champions(
 
 
 def _short_series(
-    prof: pd.DataFrame, backtested: np.ndarray, per_class: dict, metric: str
+    prof: pd.DataFrame, backtested: np.ndarray, per_class: dict, metric: str, level_metric: str
 ) -> pd.DataFrame:
     """Active series too short to backtest: their class champion, fitted on all they have."""
     if "lifecycle" not in prof.columns:
@@ -233,7 +241,9 @@ def _short_series(
         {
             "series_id": fit.index.astype(str),
             "champion": champion.to_numpy(),
-            "selection_metric": metric,
+            "selection_metric": np.where(
+                fit["demand_class"].isin(LEVEL_CLASSES), level_metric, metric
+            ),
             "champion_score": np.nan,
             "runner_up": None,
             "runner_up_score": np.nan,

@@ -211,3 +211,32 @@ def test_top_k_champion_names_its_members_in_backtest_rank_order():
     assert out["champion"] == "MeanTopK[HistoricAverage|SES0.1|Naive]"
     assert parse_champion(out["champion"]) == ("MeanTopK", ["HistoricAverage", "SES0.1", "Naive"])
     assert "members HistoricAverage, SES0.1, Naive" in out["reason"]
+
+
+def test_intermittent_series_are_selected_by_rmsse_which_a_zero_forecast_does_not_win(
+    weak_default_catalog,
+):
+    # two series, one smooth and one intermittent, the same two candidates: on MASE the
+    # near-zero level (HistoricAverage here stands for it) wins both; on RMSSE the level
+    # model does; the intermittent series is judged by RMSSE, the smooth one by MASE
+    profiles = pd.DataFrame(
+        {
+            "series_id": ["smooth1", "sparse1"],
+            "demand_class": ["smooth", "intermittent"],
+            "lifecycle": ["active", "active"],
+            "n_periods": [156, 156],
+        }
+    )
+    rows = []
+    for sid in ("smooth1", "sparse1"):
+        rows.append((sid, "HistoricAverage", 0.60, 1.40))  # MAE-best (close to zero)
+        rows.append((sid, "SES0.1", 0.80, 0.90))  # RMSSE-best (the mean level)
+    metrics = pd.DataFrame(rows, columns=["series_id", "model_name", "mase", "rmsse"])
+    metrics = metrics.assign(status="ok", n_windows=3, mae=metrics["mase"])
+    settings = Settings(selection_margin=0.0, single_margin=0.0)
+    out = select_champions(metrics, profiles, settings, weak_default_catalog).set_index("series_id")
+    assert out.loc["smooth1", "champion"] == "HistoricAverage"
+    assert out.loc["smooth1", "selection_metric"] == "mase"
+    assert out.loc["sparse1", "champion"] == "SES0.1"
+    assert out.loc["sparse1", "selection_metric"] == "rmsse"
+    assert "rmsse" in out.loc["sparse1", "reason"]
