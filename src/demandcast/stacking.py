@@ -25,8 +25,10 @@ every series of a demand class:
   `AutoETS*0.251|AutoCES*0.349|...`, which the registry keeps and the forecast
   step rebuilds the combination from.
 
-A class with fewer than `MIN_LEARN_SERIES` series with the whole pool gets no
-learned weights (its `ComboLearned` rows are skipped, saying why).
+A class with fewer than `MIN_LEARN_SERIES` series with the whole pool learns
+its weights with the classes that share its learner pool (erratic with smooth,
+lumpy with intermittent); if they have too few too, it gets no learned weights
+(its `ComboLearned` rows are skipped, saying why).
 """
 
 from __future__ import annotations
@@ -133,8 +135,14 @@ class Stacking:
         """Learn the class weights and return ComboLearned's backtest rows (with `members`);
         its scaled residuals go to `calibration` like any candidate's."""
         per_class, out = self._parts(self.pools)
+        # a class with too few series learns with the classes that share its pool
+        shared: dict[tuple, tuple[np.ndarray, int]] = {}
+        for cls, parts in per_class.items():
+            norm, _, _, complete, _ = _matrices(list(self.pools[cls]), parts)
+            total, n = shared.get(self.pools[cls], (0.0, 0))
+            shared[self.pools[cls]] = (total + norm[complete].sum(axis=0), n + int(complete.sum()))
         for cls, parts in sorted(per_class.items()):
-            out.append(self._learn_class(cls, parts, calibration))
+            out.append(self._learn_class(cls, parts, calibration, shared[self.pools[cls]]))
         self.groups.clear()
         frames = [o for o in out if len(o)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -168,20 +176,24 @@ class Stacking:
                 per_class.setdefault(str(cls), []).append((g, rows, pool, e))
         return per_class, skipped
 
-    def _learn_class(self, cls: str, parts: list, calibration) -> pd.DataFrame:
+    def _learn_class(
+        self, cls: str, parts: list, calibration, shared: tuple[np.ndarray, int]
+    ) -> pd.DataFrame:
         pool = list(self.pools[cls])
         norm, present, usable, complete, refs = _matrices(pool, parts)
         n_complete = int(complete.sum())
+        total = norm[complete].sum(axis=0)
+        if n_complete < MIN_LEARN_SERIES:  # learn with the classes that share the pool
+            total, n_complete = shared
         rows_out = []
         if n_complete < MIN_LEARN_SERIES:
             why = (
-                f"{n_complete} {cls} series have every member of the learner pool; "
-                f"{MIN_LEARN_SERIES} are needed to learn weights"
+                f"{n_complete} series of the classes with the {cls} learner pool have every "
+                f"member of it; {MIN_LEARN_SERIES} are needed to learn weights"
             )
             for g, rows, _, _ in refs:
                 rows_out.append(_skipped(g.ids[rows], g.n_win, why))
             return pd.concat(rows_out, ignore_index=True)
-        total = norm[complete].sum(axis=0)
         class_w = weights_on_simplex(total[None] / n_complete)[0]
         self.weights[cls] = (pool, class_w, n_complete)
         # per series: leave-one-series-out weights (scored) and the class weights over the

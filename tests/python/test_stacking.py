@@ -146,3 +146,17 @@ def test_combo_learned_is_backtested_selected_and_forecast_on_real_shaped_data()
     fc = forecast_series(series, profiles, champions, settings)
     assert fc["forecast"].notna().all() and len(fc) == 40 * 6
     assert fc.loc[fc["model_name"].str.startswith(LEARNED), "lo_80"].notna().all()
+
+
+def test_a_small_class_learns_with_the_classes_that_share_its_pool():
+    y, f, failed = _panel(45, seed=3)
+    ids = np.array([f"s{i:02d}" for i in range(45)])
+    classes = np.array(["smooth"] * 40 + ["erratic"] * 5)
+    pool = ("A", "B", "C")
+    stack = Stacking({"smooth": pool, "erratic": pool, "intermittent": ("A", "B")})
+    ones = np.ones(45)
+    stack.add(ids, classes, ["A", "B", "C"], y, f, failed, ones, ones, 3)
+    rows = stack.finish().set_index("series_id")
+    assert (rows.loc[ids[40:], "status"] == "ok").all()  # 5 erratic series, learned with 45
+    assert stack.weights["erratic"][2] == 45
+    assert stack.weights["smooth"][2] == 40
