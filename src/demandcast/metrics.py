@@ -37,6 +37,9 @@ forecast exactly score 0 here and NaN there. mase and rmsse are its `mae` and
 `mse` over the scales above, not its `mase` / `rmsse`: those scale by the
 seasonal naive alone (per cutoff when the frame has one), with no fallback,
 so a history not longer than a season, or a flat one, gives NaN or inf there.
+Likewise spl is its `mqloss` over scale_mae (its `scaled_mqloss` where the
+scale needs no fallback), spl_L its `mqloss` over L's two quantiles; its
+`scaled_crps` divides by sum |y| instead, another measure.
 tests/python/test_metrics.py checks each shared definition against it.
 
 The backtest still does not call it, for two measured reasons (317 series x
