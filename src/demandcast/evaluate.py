@@ -174,7 +174,7 @@ def _score_sql(levels: list[str]) -> str:
         q_lo, q_hi = (100 - float(lv)) / 200, (100 + float(lv)) / 200
         per_point.append(
             " + ".join(
-                f"greatest({q!r}::double * (a.y - {b}), {q - 1!r}::double * (a.y - {b}))"
+                f"greatest({q!r} * (a.y - {b}), ({q!r} - 1) * (a.y - {b}))"
                 for q, b in ((q_lo, lo), (q_hi, hi))
             )
             + f" as pb_{k}"
