@@ -1,8 +1,8 @@
 {#- Past forecasts' accuracy pooled over series, per frequency, horizon and
     season length, by demand class x model x horizon step, and every roll-up
     of those three ('all' for a class or model, step 0 for all steps):
-    MAE, WAPE, bias, MASE, interval coverage and the value added over the
-    seasonal naive forecast. -#}
+    MAE, WAPE, bias, MASE, RMSSE, sMAPE, the scaled pinball loss, interval
+    coverage and the value added over the seasonal naive forecast. -#}
 
 with
 
@@ -36,6 +36,13 @@ pooled as (
         sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,
         sum(error) / nullif(sum(abs(actual)), 0) as bias,
         avg(abs_error / mase_scale) as mase,
+        avg(
+            case
+                when abs(actual) + abs(forecast) = 0 then 0
+                else 2 * abs_error / (abs(actual) + abs(forecast))
+            end
+        ) as smape,
+        avg(pinball_loss / mase_scale) as spl,
         {%- for level in var('levels') %}
             avg(cast(within_{{ level }} as double)) as coverage_{{ level }},
         {%- endfor %}
@@ -52,38 +59,93 @@ pooled as (
 
 ),
 
-final as (
+per_forecast as (
+
+    -- RMSSE is not a mean over periods: each run's forecast of each series
+    -- gets its own in every cell of the cube, then they are averaged
+    select
+        frequency,
+        horizon,
+        season_length,
+        case
+            when grouping(demand_class) = 1 then 'all'
+            else coalesce(demand_class, 'unknown')
+        end as demand_class,
+        case
+            when grouping(model_name) = 1 then 'all'
+            else model_name
+        end as model_name,
+        case when grouping(step) = 1 then 0 else step end as step,
+        sqrt(avg(error * error) / any_value(rmsse_scale)) as rmsse
+    from periods
+    group by  -- noqa: AM06
+        frequency,
+        horizon,
+        season_length,
+        run_id,
+        series_id,
+        cube(demand_class, model_name, step)
+
+),
+
+per_cell as (
 
     select
-        -- keys
         frequency,
         horizon,
         season_length,
         demand_class,
         model_name,
         step,
+        avg(rmsse) as rmsse
+    from per_forecast
+    group by all
+
+),
+
+final as (
+
+    select
+        -- keys
+        pooled.frequency,
+        pooled.horizon,
+        pooled.season_length,
+        pooled.demand_class,
+        pooled.model_name,
+        pooled.step,
 
         -- what was scored
-        n_runs,
-        n_series,
-        n_periods,
-        first_origin,
-        last_origin,
+        pooled.n_runs,
+        pooled.n_series,
+        pooled.n_periods,
+        pooled.first_origin,
+        pooled.last_origin,
 
         -- accuracy
-        mae,
-        wape,
-        bias,
-        mase,
+        pooled.mae,
+        pooled.wape,
+        pooled.bias,
+        pooled.mase,
+        per_cell.rmsse,
+        pooled.smape,
+        pooled.spl,
         {%- for level in var('levels') %}
-            coverage_{{ level }},
+            pooled.coverage_{{ level }},
         {%- endfor %}
 
         -- forecast value added over the seasonal naive
-        seasonal_naive_mase,
-        seasonal_naive_mase - mase as fva_mase,
-        fva_share
+        pooled.seasonal_naive_mase,
+        pooled.seasonal_naive_mase - pooled.mase as fva_mase,
+        pooled.fva_share
     from pooled
+    left join per_cell
+        on
+            pooled.frequency is not distinct from per_cell.frequency
+            and pooled.horizon is not distinct from per_cell.horizon
+            and pooled.season_length is not distinct from per_cell.season_length
+            and pooled.demand_class = per_cell.demand_class
+            and pooled.model_name is not distinct from per_cell.model_name
+            and pooled.step is not distinct from per_cell.step
 
 )
 

@@ -1,6 +1,7 @@
 {#- Each past run's forecast of each series, judged on the periods that have
-    actuals: MAE, WAPE, bias, MASE, interval coverage, and the value it added
-    over the seasonal naive forecast from the same origin. -#}
+    actuals: MAE, WAPE, bias, MASE, RMSSE, sMAPE, the scaled pinball loss,
+    interval coverage, and the value it added over the seasonal naive
+    forecast from the same origin. -#}
 
 with
 
@@ -25,6 +26,7 @@ summed as (
         method,
         demand_class,
         mase_scale,
+        rmsse_scale,
         count(*) as n_periods,
         min(step) as first_step,
         max(step) as last_step,
@@ -34,6 +36,14 @@ summed as (
         avg(error) as mean_error,
         sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,
         sum(error) / nullif(sum(abs(actual)), 0) as bias,
+        avg(error * error) as mean_squared_error,
+        avg(
+            case
+                when abs(actual) + abs(forecast) = 0 then 0
+                else 2 * abs_error / (abs(actual) + abs(forecast))
+            end
+        ) as smape,
+        avg(pinball_loss) as mean_pinball_loss,
         {%- for level in var('levels') %}
             avg(cast(within_{{ level }} as double)) as coverage_{{ level }},
         {%- endfor %}
@@ -77,6 +87,9 @@ final as (
         wape,
         bias,
         mae / mase_scale as mase,
+        sqrt(mean_squared_error / rmsse_scale) as rmsse,
+        smape,
+        mean_pinball_loss / mase_scale as spl,
         {%- for level in var('levels') %}
             coverage_{{ level }},
         {%- endfor %}
@@ -87,7 +100,8 @@ final as (
         (seasonal_naive_mae - mae) / mase_scale as fva_mase,
         1 - abs_error_total
         / nullif(seasonal_naive_abs_error_total, 0) as fva_share,
-        mase_scale
+        mase_scale,
+        rmsse_scale
     from summed
 
 )

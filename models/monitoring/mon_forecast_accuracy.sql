@@ -1,20 +1,6 @@
-{#- Accuracy of past forecasts against the actuals that have arrived since:
-    one row per run, series and period that now has an actual, with the
-    seasonal naive forecast from the same origin and the series' MASE scale
-    at that origin (the aggregates mon_accuracy__by_series and
-    mon_accuracy__by_segment are sums of these rows).
-
-    Frequency-correct: the actuals are this build's periods (their frequency
-    is a column of fct_demand_history) and only forecasts of that frequency
-    are joined, so a monthly forecast is never scored against the week that
-    starts on the first of the month. Forecasts of another frequency wait for
-    a build of theirs (the data test assert_forecast_history_frequencies
-    warns that they exist).
-
-    Each forecast is scored once, under the run that made it: a run that
-    reused a series' last forecast appended the same rows again under its own
-    run_id (forecast_run_id names the run that made them); those copies are
-    left out. -#}
+{#- Past forecasts against the actuals since, per run, series and period: the
+    seasonal naive from the same origin, pinball loss, MASE and RMSSE scales;
+    this build's frequency only, each forecast once (see the yml). -#}
 
 with
 
@@ -47,36 +33,33 @@ numbered as (
 
 ),
 
-built as (
-
-    select distinct frequency from actuals
-
-),
-
 seasons as (
 
-    select distinct history.season_length
+    select distinct season_length
     from history
-    inner join built
-        on history.frequency = built.frequency
-    where history.season_length is not null
+    where
+        frequency in (select actuals.frequency from actuals)
+        and season_length is not null
 
 ),
 
 running as (
 
-    -- running sums of the in-sample errors of the mean level, naive-1 and
-    -- seasonal naive, so a series' MASE scale at any origin is one lookup
+    -- running sums of the in-sample absolute and squared errors of the mean
+    -- level, naive-1 and seasonal naive: the scales at any origin are a lookup
     select
+        {%- for kind, error in [('abs', 'abs(%s)'), ('sq', '(%s) ** 2')] %}
+            sum({{ error | format('numbered.demand') }})
+                over by_number as sum_{{ kind }}_demand,
+            sum({{ error | format('numbered.demand - previous.demand') }})
+                over by_number as sum_{{ kind }}_diff_1,
+            sum({{ error | format('numbered.demand - season_ago.demand') }})
+                over by_number as sum_{{ kind }}_diff_season,
+        {%- endfor %}
         numbered.series_id,
         numbered.period_start,
         numbered.period_number,
-        seasons.season_length,
-        sum(abs(numbered.demand)) over by_number as sum_abs_demand,
-        sum(abs(numbered.demand - previous.demand))
-            over by_number as sum_abs_diff_1,
-        sum(abs(numbered.demand - season_ago.demand))
-            over by_number as sum_abs_diff_season
+        seasons.season_length
     from numbered
     cross join seasons
     left join numbered as previous
@@ -97,25 +80,29 @@ running as (
 
 scales as (
 
-    -- as src/demandcast/metrics.py: the in-sample mean |y_t - y_(t-m)| of
-    -- the history up to the origin; naive-1 when that history is not longer
-    -- than a season; a zero scale falls back to naive-1, the mean |y|, 1
+    -- as metrics.seasonal_scales: mean |y_t - y_(t-m)| to the origin (naive-1
+    -- if not longer; if 0 naive-1, mean |y|, 1); RMSSE: mean square, same lag
     select
+        {%- for kind, scale in [('abs', 'mase'), ('sq', 'rmsse')] %}
+            case
+                when
+                    season_length > 1
+                    and period_number > season_length
+                    and sum_abs_diff_season > 0
+                    then
+                        sum_{{ kind }}_diff_season
+                        / (period_number - season_length)
+                when period_number > 1 and sum_abs_diff_1 > 0
+                    then sum_{{ kind }}_diff_1 / (period_number - 1)
+                when sum_abs_demand > 0
+                    then sum_{{ kind }}_demand / period_number
+                else 1.0
+            end as {{ scale }}_scale,
+        {%- endfor %}
         series_id,
         period_start as forecast_origin,
         season_length,
-        period_number as origin_period_number,
-        case
-            when
-                season_length > 1
-                and period_number > season_length
-                and sum_abs_diff_season > 0
-                then sum_abs_diff_season / (period_number - season_length)
-            when period_number > 1 and sum_abs_diff_1 > 0
-                then sum_abs_diff_1 / (period_number - 1)
-            when sum_abs_demand > 0 then sum_abs_demand / period_number
-            else 1.0
-        end as mase_scale
+        period_number as origin_period_number
     from running
 
 ),
@@ -126,6 +113,7 @@ scored as (
         history.*,
         arrived.demand as actual,
         scales.mase_scale,
+        scales.rmsse_scale,
         -- seasonal naive from the same origin: the value one season (or
         -- more, past a season's steps) before the period; the origin's own
         -- value (naive-1) when the history is shorter than a season
@@ -181,11 +169,26 @@ final as (
             scored.actual between scored.lo_{{ level }}
             and scored.hi_{{ level }} as within_{{ level }},
         {%- endfor %}
+        -- pinball loss max(q (y - p), (q - 1) (y - p)), mean over the median
+        -- (the forecast) and per level L (1 - L)/2 at lo_L, (1 + L)/2 at hi_L
+        (
+            0.5 * abs(scored.forecast - scored.actual)
+            {%- for level in var('levels') %}
+                {%- for q, p in [((100 - level) / 200, 'scored.lo_' ~ level),
+                    ((100 + level) / 200, 'scored.hi_' ~ level)] %}
+                    + greatest(
+                        {{ q }} * (scored.actual - {{ p }}),
+                        ({{ q }} - 1) * (scored.actual - {{ p }})
+                    )
+                {%- endfor %}
+            {%- endfor %}
+        ) / {{ 1 + 2 * var('levels') | length }} as pinball_loss,
 
-        -- the benchmark and the scale
+        -- the benchmark and the scales
         naive.demand as seasonal_naive,
         abs(naive.demand - scored.actual) as seasonal_naive_abs_error,
-        scored.mase_scale
+        scored.mase_scale,
+        scored.rmsse_scale
     from scored
     left join numbered as naive
         on

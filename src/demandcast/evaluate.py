@@ -13,7 +13,17 @@ bias = sum(f-y)/sum(y); coverage_L = share of lo_L <= y <= hi_L; MASE and MSIS
 (M4) are per series, divided by the in-sample mean |y_t - y_(t-m)| of the
 history up to the origin (lag 1 when the history is not longer than m; a zero
 scale falls back to lag 1, then mean |y|, then 1, as in metrics.py), then
-averaged over series.
+averaged over series. RMSSE = sqrt(mean e^2 / the in-sample mean (y_t - y_(t-m))^2),
+per series, the squared scale taken from the same lag or fallback as MASE's
+(metrics.seasonal_scales' scale_mse), averaged over series. spl (scaled pinball
+loss, M5 style) = per series, the mean over the run's quantiles of the mean
+pinball loss max(q(y-p), (q-1)(y-p)), divided by the MASE scale, averaged over
+series; the quantiles are the median (the point forecast) and, per level L,
+(1-L)/2 and (1+L)/2 (lo_L, hi_L); spl_L is the same over L's two quantiles
+alone (so spl = (mase/2 + 2 * sum of spl_L) / (1 + 2 * levels)). A source
+without intervals (the seasonal naive) has none; with no levels there is no
+spl column. RMSSE and spl are metrics.score_frame's, in SQL (tests hold them
+equal); unlike MASE, neither rewards forecasting zero for intermittent demand.
 """
 
 from __future__ import annotations
@@ -120,12 +130,22 @@ def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> No
         ),
         s as (
             select series_id, any_value(n) as n, avg(abs(d_m)) as s_m, avg(abs(d_1)) as s_1,
-                avg(abs(demand)) as s_0
+                avg(abs(demand)) as s_0, avg(d_m * d_m) as q_m, avg(d_1 * d_1) as q_1,
+                avg(demand * demand) as q_0
             from d group by series_id
+        ),
+        chosen as (  -- the mean squared difference of the lag (or fallback) MASE's uses
+            select series_id,
+                case when n > {m} and s_m > 0 then s_m when s_1 > 0 then s_1
+                    when s_0 > 0 then s_0 end as s_abs,
+                case when n > {m} and s_m > 0 then q_m when s_1 > 0 then q_1
+                    when s_0 > 0 then q_0 end as s_sq
+            from s
         )
-        select series_id, case when n > {m} and s_m > 0 then s_m when s_1 > 0 then s_1
-            when s_0 > 0 then s_0 else 1.0 end as scale
-        from s;
+        select series_id,
+            case when s_abs > 0 and s_sq > 0 then s_abs else 1.0 end as scale,
+            case when s_abs > 0 and s_sq > 0 then s_sq else 1.0 end as scale_mse
+        from chosen;
         insert into fc by name
         select 'seasonal_naive' as source, k.series_id, k.period_start, k.step,
             coalesce(hs.demand, h1.demand) as forecast
@@ -137,7 +157,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> No
 
 def _score_sql(levels: list[str]) -> str:
     """The one scoring query over temp tables fc, act, keys and scale."""
-    per_point, pooled, per_series, cov, msis = [], [], [], [], []
+    per_point, pooled, per_series, cov, msis, spl = [], [], [], [], [], []
+    pinball = ["0.5 * ae"]  # the median's: the point forecast
     for lv in levels:  # M4 MSIS: width + (2/a) * distance outside the interval, a = 1 - L/100
         lo, hi, k, w = (
             f'fc."lo_{lv}"',
@@ -149,16 +170,34 @@ def _score_sql(levels: list[str]) -> str:
             f"({hi} - {lo}) + {w!r} * (greatest({lo} - a.y, 0) + greatest(a.y - {hi}, 0)) "
             f"as is_{k}, (a.y between {lo} and {hi})::double as cov_{k}"
         )
+        # pinball loss max(q (y - p), (q - 1) (y - p)) at q = (1 - L)/2 (lo) and (1 + L)/2 (hi)
+        q_lo, q_hi = (100 - float(lv)) / 200, (100 + float(lv)) / 200
+        per_point.append(
+            " + ".join(
+                f"greatest({q!r} * (a.y - {b}), ({q!r} - 1) * (a.y - {b}))"
+                for q, b in ((q_lo, lo), (q_hi, hi))
+            )
+            + f" as pb_{k}"
+        )
+        pinball.append(f"pb_{k}")
         pooled.append(f"avg(cov_{k}) as coverage_{k}")
         per_series.append(f"avg(is_{k}) / any_value(scale) as msis_{k}")
+        per_series.append(f"avg(pb_{k}) / 2 / any_value(scale) as spl_{k}")
         cov.append(f"p.coverage_{k}")
         msis.append(f"avg(s.msis_{k}) as msis_{k}")
+        spl.append(f"avg(s.spl_{k}) as spl_{k}")
+    if levels:  # the mean over the 1 + 2 * len(levels) quantiles, per point, then per series
+        per_series.append(
+            f"avg({' + '.join(pinball)}) / {1 + 2 * len(levels)} / any_value(scale) as spl"
+        )
+        spl.insert(0, "avg(s.spl) as spl")
     sep = lambda xs: "".join(", " + x for x in xs)  # noqa: E731
     order = " ".join(f"when '{s}' then {i}" for i, s in enumerate(SOURCES))
     return f"""
     with j as (
         select fc.source, fc.series_id, fc.step, k.demand_class, k.method, a.y,
-            fc.forecast as f, abs(fc.forecast - a.y) as ae, sc.scale{sep(per_point)}
+            fc.forecast as f, abs(fc.forecast - a.y) as ae,
+            (fc.forecast - a.y) * (fc.forecast - a.y) as se, sc.scale, sc.scale_mse{sep(per_point)}
         from fc
         join act as a on a.series_id = fc.series_id and a.period_start = fc.period_start
         join keys as k on k.series_id = fc.series_id and k.period_start = fc.period_start
@@ -173,7 +212,8 @@ def _score_sql(levels: list[str]) -> str:
     ),
     per_series as (
         select source, grp, grp_value, series_id,
-            avg(ae) / any_value(scale) as mase{sep(per_series)}
+            avg(ae) / any_value(scale) as mase, sqrt(avg(se) / any_value(scale_mse)) as rmsse
+            {sep(per_series)}
         from g group by all
     ),
     pooled as (
@@ -187,7 +227,8 @@ def _score_sql(levels: list[str]) -> str:
     ),
     scored as (
         select p.source, p.grp as "group", p.grp_value as value, p.n_series, p.n_points,
-            p.smape, avg(s.mase) as mase, p.wape, p.bias{sep(cov + msis)}
+            p.smape, avg(s.mase) as mase, avg(s.rmsse) as rmsse, p.wape, p.bias
+            {sep(cov + msis + spl)}
         from pooled as p join per_series as s using (source, grp, grp_value)
         group by all
     )
@@ -358,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         help="Parquet/CSV: period_start, product_id, plant_id, y [, step]; or demo truth.parquet",
     )
     add("--json", help="also write the results to this JSON file")
-    add("--season-length", type=int, help="MASE/MSIS scale lag (default: the run's)")
+    add("--season-length", type=int, help="MASE/RMSSE/MSIS/spl scale lag (default: the run's)")
     add("--no-baselines", action="store_true", help="skip the Theta and class-default refits")
     args = parser.parse_args(argv)
     result = evaluate(args.db, args.actuals, args.season_length, not args.no_baselines)

@@ -14,6 +14,19 @@ model, i.e. every step of every backtest window):
   when that history is not longer than a season. Zero-scale guard: a flat
   history falls back to naive-1, then to the mean |y| (mean y^2), then to 1.
 
+Probabilistic (interval) accuracy, for a forecast with intervals at levels L
+(`score_frame`; `demandcast evaluate` and the monitoring tables compute the
+same in SQL, and tests hold them equal):
+
+- pinball loss of a quantile forecast p of quantile q: max(q (y - p), (q - 1) (y - p))
+- the quantiles of a forecast (`interval_quantiles`): the median, read as the
+  point forecast, and per level L the quantiles (1 - L)/2 and (1 + L)/2, read
+  as lo_L and hi_L
+- spl (scaled pinball loss, M5 style) = the mean over those quantiles of the
+  series' mean pinball loss, divided by scale_mae (the MASE scale, fallbacks
+  and all); spl_L the same over L's two quantiles alone. The median's part is
+  mase / 2, so a forecast without intervals has no spl.
+
 Everything is computed from per-group sums (np.bincount over group codes):
 no Python loop per series.
 
@@ -24,6 +37,9 @@ forecast exactly score 0 here and NaN there. mase and rmsse are its `mae` and
 `mse` over the scales above, not its `mase` / `rmsse`: those scale by the
 seasonal naive alone (per cutoff when the frame has one), with no fallback,
 so a history not longer than a season, or a flat one, gives NaN or inf there.
+Likewise spl is its `mqloss` over scale_mae (its `scaled_mqloss` where the
+scale needs no fallback), spl_L its `mqloss` over L's two quantiles; its
+`scaled_crps` divides by sum |y| instead, another measure.
 tests/python/test_metrics.py checks each shared definition against it.
 
 The backtest still does not call it, for two measured reasons (317 series x
@@ -153,3 +169,67 @@ def selection_score(metrics: pd.DataFrame, metric: str) -> pd.Series:
     """The score selection minimises: the metric itself, |bias| for bias."""
     values = metrics[metric].astype(float)
     return values.abs() if metric == "bias" else values
+
+
+def interval_quantiles(levels) -> list[tuple[float, str]]:
+    """The quantiles a forecast with intervals at `levels` (percent) gives, with their
+    columns: (0.5, 'forecast'), then per level L ((100 - L) / 200, 'lo_L') and
+    ((100 + L) / 200, 'hi_L'). L as the column names spell it ('80', 80 or 97.5)."""
+    out = [(0.5, "forecast")]
+    for lv in levels:
+        out += [((100 - float(lv)) / 200, f"lo_{lv}"), ((100 + float(lv)) / 200, f"hi_{lv}")]
+    return out
+
+
+def pinball_loss(y: np.ndarray, pred: np.ndarray, q: float) -> np.ndarray:
+    """Elementwise pinball (quantile) loss of the quantile-q forecast `pred` of `y`:
+    max(q (y - pred), (q - 1) (y - pred)), utilsforecast's `quantile_loss` before its mean."""
+    d = np.asarray(y, dtype=float) - np.asarray(pred, dtype=float)
+    return np.maximum(q * d, (q - 1) * d)
+
+
+def score_frame(
+    df: pd.DataFrame,
+    scales: pd.DataFrame,
+    levels=(),
+    *,
+    id_col: str = "unique_id",
+    target_col: str = "y",
+    forecast_col: str = "forecast",
+) -> pd.DataFrame:
+    """Per-series metrics of a long frame, one row per series and scored period: the
+    METRIC_COLUMNS (as score_arrays, with the scales of `seasonal_scales`, indexed by
+    series) and, when `levels` are given, spl and one spl_<L> per level (L's '.' as
+    '_'), from the lo_<L> / hi_<L> columns. Indexed by series; a series with a missing
+    forecast or bound gets NaN for what it feeds, as a failed forecast does."""
+    codes, ids = pd.factorize(df[id_col], sort=True)
+    g = len(ids)
+    sc = scales.reindex(pd.Index(ids))
+    y = df[target_col].to_numpy(dtype=float)
+    f = df[forecast_col].to_numpy(dtype=float)
+    res = _finish(
+        _sums(codes, g, y, f),
+        sc["scale_mae"].to_numpy(dtype=float),
+        sc["scale_mse"].to_numpy(dtype=float),
+    )
+    out = pd.DataFrame(res, index=pd.Index(ids, name=id_col))[list(METRIC_COLUMNS)]
+    if len(levels) == 0:
+        return out
+    n = np.bincount(codes, minlength=g)
+    scale = sc["scale_mae"].to_numpy(dtype=float)
+
+    def mean_loss(col: str, q: float) -> np.ndarray:
+        loss = pinball_loss(y, f if col == "forecast" else df[col].to_numpy(dtype=float), q)
+        bad = np.bincount(codes, weights=(~np.isfinite(loss)).astype(float), minlength=g)
+        s = np.bincount(codes, weights=np.where(np.isfinite(loss), loss, 0.0), minlength=g)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(bad > 0, np.nan, s / n)
+
+    quantiles = interval_quantiles(levels)
+    losses = {col: mean_loss(col, q) for q, col in quantiles}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["spl"] = np.mean(np.stack(list(losses.values())), axis=0) / scale
+        for lv in levels:
+            pair = (losses[f"lo_{lv}"] + losses[f"hi_{lv}"]) / 2
+            out[f"spl_{str(lv).replace('.', '_')}"] = pair / scale
+    return out

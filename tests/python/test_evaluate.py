@@ -7,10 +7,13 @@ import math
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 
 from demandcast import cli
 from demandcast.evaluate import demo_actuals, evaluate
+from demandcast.metrics import score_frame, seasonal_scales
 
 # Monthly, origin 2024-08-01, horizon 2, season 4. A has 8 periods (seasonal scale:
 # every |y_t - y_(t-4)| is 2), B has 3 (not longer than a season: lag 1, |2|, |3| -> 2.5),
@@ -44,14 +47,27 @@ ACTUALS = [
 @pytest.fixture
 def tiny(tmp_path: Path) -> tuple[Path, Path]:
     """A hand-made warehouse (the tables evaluate reads) and an actuals CSV."""
-    db, csv = tmp_path / "tiny.duckdb", tmp_path / "actuals.csv"
+    return _warehouse(tmp_path, HISTORY, FORECAST, ACTUALS)
+
+
+def _warehouse(
+    folder: Path,
+    history: dict,
+    forecast: list,
+    actuals: list,
+    horizon: int = 2,
+    name: str = "tiny",
+) -> tuple[Path, Path]:
+    """A warehouse of the tables evaluate reads (monthly, origin 2024-08-01, season 4),
+    plant PL1, and its actuals CSV, from rows shaped as HISTORY, FORECAST and ACTUALS."""
+    db, csv = folder / f"{name}.duckdb", folder / f"{name}.csv"
     with duckdb.connect(str(db)) as con:
-        con.execute("""create table int_run__context as select 'run-1' as run_id,
-            'month' as frequency, date '2024-08-01' as forecast_origin, 2 as horizon,
+        con.execute(f"""create table int_run__context as select 'run-1' as run_id,
+            'month' as frequency, date '2024-08-01' as forecast_origin, {horizon} as horizon,
             4 as season_length""")
         con.execute("""create table fct_demand_history (series_id varchar, plant_id varchar,
             product_id varchar, period_start date, demand double)""")
-        for product, (start, values) in HISTORY.items():
+        for product, (start, values) in history.items():
             for i, v in enumerate(values):
                 con.execute(
                     "insert into fct_demand_history values "
@@ -62,7 +78,7 @@ def tiny(tmp_path: Path) -> tuple[Path, Path]:
             series_id varchar, period_start date, step bigint, forecast double, lo_80 double,
             hi_80 double, lo_95 double, hi_95 double, model_name varchar, method varchar,
             demand_class varchar, run_id varchar, forecast_origin date)""")
-        for p, d, step, *values, method, cls in FORECAST:
+        for p, d, step, *values, method, cls in forecast:
             con.execute(
                 "insert into fct_demand_forecast values "
                 "('PL1', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'M', ?, ?, 'run-1', '2024-08-01')",
@@ -70,7 +86,7 @@ def tiny(tmp_path: Path) -> tuple[Path, Path]:
             )
     csv.write_text(
         "period_start,product_id,plant_id,y,step\n"
-        + "".join(f"{d},{p},PL1,{y},{s}\n" for p, d, y, s in ACTUALS)
+        + "".join(f"{d},{p},PL1,{y},{s}\n" for p, d, y, s in actuals)
     )
     return db, csv
 
@@ -98,7 +114,36 @@ def test_known_answers(tiny: tuple[Path, Path]) -> None:
     assert overall["msis_80"] == pytest.approx((47 / 4 + 43 / 5) / 2)
     # MSIS 95 (2/a = 40): A (8 + 7 + 40*2) / 2 / 2; B (4 + 40*3 + 2) / 2 / 2.5
     assert overall["msis_95"] == pytest.approx((95 / 4 + 126 / 5) / 2)
+    # RMSSE: A's lag-4 differences are all 2 (scale_mse 4), e 1, -5; B's lag-1 differences
+    # 2, -3 (scale_mse 6.5), e 5, 0
+    assert overall["rmsse"] == pytest.approx((math.sqrt(13 / 4) + math.sqrt(12.5 / 6.5)) / 2)
+    # scaled pinball loss: per quantile q (the median = the forecast, 0.1 / 0.9 = lo_80 /
+    # hi_80, 0.025 / 0.975 = lo_95 / hi_95) the mean of max(q (y - p), (q - 1) (y - p)):
+    # A, y 13 then 25:  median 14, 20: 0.5 x 1, 0.5 x 5      -> 1.5
+    #   q 0.1 12, 18:   0.1 x 1, 0.1 x 7                     -> 0.4
+    #   q 0.9 16, 21:   0.1 x 3, 0.9 x 4                     -> 1.95
+    #   q 0.025 10, 16: 0.025 x 3, 0.025 x 9                 -> 0.15
+    #   q 0.975 18, 23: 0.025 x 5, 0.975 x 2                 -> 1.0375
+    # B, y 0 and 0, every quantile over by p: (1 - q) p
+    #   median 5, 0 -> 1.25; q 0.1 4, 0 -> 1.8; q 0.9 6, 1 -> 0.35;
+    #   q 0.025 3, 0 -> 1.4625; q 0.975 7, 2 -> 0.1125
+    a_q = {"median": 1.5, 0.1: 0.4, 0.9: 1.95, 0.025: 0.15, 0.975: 1.0375}
+    b_q = {"median": 1.25, 0.1: 1.8, 0.9: 0.35, 0.025: 1.4625, 0.975: 0.1125}
+    assert overall["spl"] == pytest.approx(
+        (sum(a_q.values()) / 5 / 2 + sum(b_q.values()) / 5 / 2.5) / 2
+    )
+    assert overall["spl_80"] == pytest.approx(((0.4 + 1.95) / 2 / 2 + (1.8 + 0.35) / 2 / 2.5) / 2)
+    assert overall["spl_95"] == pytest.approx(
+        ((0.15 + 1.0375) / 2 / 2 + (1.4625 + 0.1125) / 2 / 2.5) / 2
+    )
+    # the median's part is half the MASE: spl = (mase / 2 + 2 spl_80 + 2 spl_95) / 5
+    assert overall["spl"] == pytest.approx(
+        (overall["mase"] / 2 + 2 * overall["spl_80"] + 2 * overall["spl_95"]) / 5
+    )
     assert _row(result, "forecast", "demand_class", "smooth")["mase"] == pytest.approx(1.5)
+    assert _row(result, "forecast", "demand_class", "smooth")["rmsse"] == pytest.approx(
+        math.sqrt(13 / 4)
+    )
     assert _row(result, "forecast", "method", "cold_start")["msis_80"] == pytest.approx(8.6)
     step1 = _row(result, "forecast", "step", "1")
     assert step1["mase"] == pytest.approx((1 / 2 + 5 / 2.5) / 2)
@@ -107,8 +152,155 @@ def test_known_answers(tiny: tuple[Path, Path]) -> None:
     snaive = _row(result, "seasonal_naive", "overall", "all")
     assert snaive["mase"] == pytest.approx((2 / 2 + 4 / 2.5) / 2)
     assert snaive["smape"] == pytest.approx((200 / 25 + 600 / 47 + 200 + 200) / 4)
-    assert snaive["coverage_80"] is None and snaive["msis_95"] is None
+    assert snaive["rmsse"] == pytest.approx((math.sqrt(10 / 2 / 4) + math.sqrt(32 / 2 / 6.5)) / 2)
+    assert snaive["coverage_80"] is None and snaive["msis_95"] is None and snaive["spl"] is None
     assert {r["source"] for r in result["rows"]} == {"forecast", "seasonal_naive"}
+
+
+# An intermittent series (season 4): history 0 0 4 0 0 0 0 4, so the lag-4 differences are
+# 0, 0, -4, 4 (MASE scale 2, RMSSE scale 8) and the mean 1; actuals 0 4 0 0 over a horizon of
+# 4. One warehouse forecasts zero (every quantile 0), the other the mean (1, 80 % interval
+# 0..3, 95 % 0..4).
+INTERMITTENT = {"I": ("2024-01-01", [0, 0, 4, 0, 0, 0, 0, 4])}
+INTERMITTENT_ACTUALS = [
+    ("I", f"2024-{m:02d}-01", y, s)
+    for s, (m, y) in enumerate(zip(range(9, 13), [0, 4, 0, 0], strict=True), 1)
+]
+
+
+def _flat_forecast(forecast: float, lo_80: float, hi_80: float, lo_95: float, hi_95: float):
+    return [
+        ("I", d, s, forecast, lo_80, hi_80, lo_95, hi_95, "champion", "intermittent")
+        for _, d, _, s in INTERMITTENT_ACTUALS
+    ]
+
+
+def test_on_intermittent_demand_zero_wins_mase_but_loses_rmsse_and_spl(tmp_path: Path) -> None:
+    scored = {}
+    for name, fc in (
+        ("zero", _flat_forecast(0, 0, 0, 0, 0)),
+        ("mean", _flat_forecast(1, 0, 3, 0, 4)),
+    ):
+        db, csv = _warehouse(tmp_path, INTERMITTENT, fc, INTERMITTENT_ACTUALS, 4, name)
+        result = evaluate(db, csv, baselines=False)
+        scored[name] = _row(result, "forecast", "overall", "all")
+        scored["seasonal naive"] = _row(result, "seasonal_naive", "overall", "all")
+    zero, mean, snaive = scored["zero"], scored["mean"], scored["seasonal naive"]
+    # zero: e 0 -4 0 0 (MAE 1, MSE 4); mean: e 1 -3 1 1 (MAE 1.5, MSE 3)
+    assert (zero["mase"], mean["mase"]) == (pytest.approx(1 / 2), pytest.approx(1.5 / 2))
+    assert zero["rmsse"] == pytest.approx(math.sqrt(4 / 8))
+    assert mean["rmsse"] == pytest.approx(math.sqrt(3 / 8))
+    # zero misses the 4 by 4 q at every quantile q: a mean loss of q, over the quantiles
+    # (0.5 + 0.1 + 0.9 + 0.025 + 0.975) / 5 = 0.5, over the scale 2
+    assert zero["spl"] == pytest.approx(0.25)
+    assert zero["spl_80"] == pytest.approx(0.25) and zero["spl_95"] == pytest.approx(0.25)
+    # mean, per quantile over the four periods: median 1 (0.5 x 1 thrice, 0.5 x 3) -> 0.75;
+    # q 0.1 at 0 (0.1 x 4) -> 0.1; q 0.9 at 3 (0.1 x 3 thrice, 0.9 x 1) -> 0.45;
+    # q 0.025 at 0 (0.025 x 4) -> 0.025; q 0.975 at 4 (0.025 x 4 thrice) -> 0.075
+    assert mean["spl"] == pytest.approx((0.75 + 0.1 + 0.45 + 0.025 + 0.075) / 5 / 2)
+    assert mean["spl_80"] == pytest.approx((0.1 + 0.45) / 2 / 2)
+    assert mean["spl_95"] == pytest.approx((0.025 + 0.075) / 2 / 2)
+    assert zero["mase"] < mean["mase"]
+    assert zero["rmsse"] > mean["rmsse"] and zero["spl"] > mean["spl"]
+    # the seasonal naive forecasts 0 0 0 4: e 0 -4 0 4, MASE 2 / 2, RMSSE sqrt(8 / 8)
+    assert (snaive["mase"], snaive["rmsse"]) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert snaive["spl"] is None
+
+
+def test_evaluate_is_metrics_py_on_the_same_data(tmp_path: Path) -> None:
+    """One definition: evaluate's SQL gives, per series, the MASE, RMSSE, sMAPE, spl and
+    spl_L of metrics.score_frame over metrics.seasonal_scales of the same history, through
+    every fallback of the scale (shorter than a season, flat, all zero)."""
+    rng = np.random.default_rng(5)
+    lengths = {"P0": 20, "P1": 13, "P2": 9, "P3": 4, "P4": 2, "P5": 12, "P6": 10, "P7": 16}
+    history = {}
+    for p, n in lengths.items():
+        values = rng.poisson(3, n) * rng.binomial(1, 0.5, n)  # intermittent-ish
+        if p == "P5":
+            values[:] = 7  # flat: mean |y|
+        if p == "P6":
+            values[:] = 0  # no demand: 1
+        start = pd.Timestamp("2024-08-01") - pd.DateOffset(months=n - 1)
+        history[p] = (str(start.date()), [int(v) for v in values])
+    forecast, actuals = [], []
+    for p in lengths:
+        for step in (1, 2, 3):
+            d = str((pd.Timestamp("2024-08-01") + pd.DateOffset(months=step)).date())
+            f = float(rng.gamma(2, 1.5))
+            w80, w95 = float(rng.uniform(0, 2)), float(rng.uniform(2, 4))
+            forecast.append(
+                (p, d, step, f, max(f - w80, 0), f + w80, max(f - w95, 0), f + w95, "m", "c")
+            )
+            actuals.append((p, d, int(rng.poisson(3) * rng.binomial(1, 0.6)), step))
+    db, csv = _warehouse(tmp_path, history, forecast, actuals, horizon=3)
+    result = evaluate(db, csv, baselines=False)
+
+    hist = pd.DataFrame(
+        [
+            (f"PL1|{p}", pd.Timestamp(start) + pd.DateOffset(months=i), float(v))
+            for p, (start, values) in history.items()
+            for i, v in enumerate(values)
+        ],
+        columns=["unique_id", "ds", "y"],
+    )
+    scales = seasonal_scales(hist, season_length=4)
+    assert set(scales["scale_lag"]) == {1, 4} and (scales["scale_mae"] == 1.0).any()
+    cols = ["p", "d", "step", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "m", "c"]
+    frame = pd.DataFrame(forecast, columns=cols).assign(
+        unique_id=lambda x: "PL1|" + x["p"], y=[float(a[2]) for a in actuals]
+    )
+    ours = score_frame(frame, scales, levels=["80", "95"])
+    overall = _row(result, "forecast", "overall", "all")
+    assert overall["n_series"] == len(lengths)
+    for col in ("mase", "rmsse", "spl", "spl_80", "spl_95"):
+        assert overall[col] == pytest.approx(ours[col].mean(), rel=1e-12), col
+    assert overall["smape"] == pytest.approx(100 * np.average(ours["smape"]), rel=1e-12)
+    for step in (1, 2, 3):  # per series again, on one period each
+        one = score_frame(frame[frame.step == step], scales, levels=["80", "95"])
+        row = _row(result, "forecast", "step", str(step))
+        for col in ("mase", "rmsse", "spl"):
+            assert row[col] == pytest.approx(one[col].mean(), rel=1e-12), (step, col)
+
+
+def test_the_text_and_json_reports_carry_the_new_columns(tiny, tmp_path, capsys) -> None:
+    out = tmp_path / "eval.json"
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--db",
+                str(tiny[0]),
+                "--actuals",
+                str(tiny[1]),
+                "--no-baselines",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    header = next(line for line in text.splitlines() if line.startswith("source"))
+    assert header.split() == [
+        "source",
+        "value",
+        "n_series",
+        "n_points",
+        "smape",
+        "mase",
+        "rmsse",
+        "wape",
+        "bias",
+        "coverage_80",
+        "coverage_95",
+        "msis_80",
+        "msis_95",
+        "spl",
+        "spl_80",
+        "spl_95",
+    ]
+    rows = json.loads(out.read_text())["rows"]
+    assert all({"rmsse", "spl", "spl_80", "spl_95"} <= set(r) for r in rows)
 
 
 def test_missing_forecasts_are_counted(tiny: tuple[Path, Path]) -> None:
@@ -172,10 +364,17 @@ def test_evaluate_the_demo_build(built, tmp_path: Path) -> None:
     overall = next(r for r in rows if r["source"] == "forecast" and r["group"] == "overall")
     assert overall["n_series"] > 0 and overall["n_points"] > 0
     assert math.isfinite(overall["mase"]) and overall["mase"] > 0
+    levels = result["context"]["levels"]
     for r in rows:
         if r["source"] == "forecast":
-            for level in result["context"]["levels"]:
+            for level in levels:
                 assert 0 <= r[f"coverage_{level}"] <= 1
+        if r["source"] == "seasonal_naive":  # no intervals, no pinball loss
+            assert r["spl"] is None and r["rmsse"] > 0
+        else:  # the forecast and the baselines with intervals: spl, its median part mase / 2
+            assert r["rmsse"] > 0 and r["spl"] > 0
+            tails = sum(2 * r[f"spl_{lv}"] for lv in levels)
+            assert r["spl"] == pytest.approx((r["mase"] / 2 + tails) / (1 + 2 * len(levels)))
     # discontinued series have truth but no forecast: counted, not dropped
     assert result["counts"]["n_series_missing_forecast"] >= 0
     assert result["counts"]["n_actual_series"] >= overall["n_series"]

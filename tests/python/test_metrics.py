@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 from utilsforecast import losses
 
-from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
+from demandcast.metrics import (
+    METRIC_COLUMNS,
+    interval_quantiles,
+    pinball_loss,
+    score_arrays,
+    score_frame,
+    seasonal_scales,
+)
 
 
 def _history(values: dict[str, list[float]]) -> pd.DataFrame:
@@ -143,3 +150,144 @@ def test_shared_definitions_agree_with_utilsforecast():
     exact_zero = pd.DataFrame({"unique_id": ["a"], "y": [0.0], "m": [0.0]})
     assert np.isnan(losses.wape(exact_zero, ["m"])["m"].iloc[0])
     assert _score([0.0], [0.0])["wape"] == 0
+
+
+def test_interval_quantiles_are_the_median_and_each_levels_bounds():
+    assert interval_quantiles([80, "95"]) == [
+        (0.5, "forecast"),
+        (pytest.approx(0.1), "lo_80"),
+        (pytest.approx(0.9), "hi_80"),
+        (pytest.approx(0.025), "lo_95"),
+        (pytest.approx(0.975), "hi_95"),
+    ]
+
+
+def test_pinball_loss_by_hand():
+    # under the quantile costs q per unit, over it 1 - q
+    np.testing.assert_allclose(pinball_loss([10, 10, 10], [7, 10, 12], 0.9), [2.7, 0, 0.2])
+    np.testing.assert_allclose(pinball_loss([10, 10], [7, 12], 0.5), [1.5, 1.0])
+
+
+def _intermittent() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One intermittent series, season 4: history 0 0 4 0 0 0 0 4 (lag-4 differences
+    0, 0, -4, 4: scale_mae 2, scale_mse 8, mean 1), actuals 0 4 0 0, forecast by a zero
+    model (every quantile 0) and by the mean (1, 80 % interval 0..3, 95 % 0..4)."""
+    hist = _history({"i": [0, 0, 4, 0, 0, 0, 0, 4]})
+    y = [0.0, 4.0, 0.0, 0.0]
+    rows = {
+        "zero": dict(forecast=0.0, lo_80=0.0, hi_80=0.0, lo_95=0.0, hi_95=0.0),
+        "mean": dict(forecast=1.0, lo_80=0.0, hi_80=3.0, lo_95=0.0, hi_95=4.0),
+    }
+    frame = pd.DataFrame([{"unique_id": name, "y": v, **b} for name, b in rows.items() for v in y])
+    scales = seasonal_scales(hist, season_length=4)
+    scales = pd.concat([scales.rename(index={"i": name}) for name in rows])
+    return frame, scales
+
+
+def test_a_zero_forecast_wins_mase_but_loses_rmsse_and_spl_to_the_mean():
+    frame, scales = _intermittent()
+    assert scales["scale_mae"].tolist() == [2.0, 2.0] and scales["scale_mse"].tolist() == [8, 8]
+    r = score_frame(frame, scales, levels=[80, 95])
+    # zero: e 0 -4 0 0 -> MAE 1, MSE 4; mean: e 1 -3 1 1 -> MAE 1.5, MSE 3
+    assert r.loc["zero", "mase"] == pytest.approx(1 / 2)
+    assert r.loc["mean", "mase"] == pytest.approx(1.5 / 2)
+    assert r.loc["zero", "rmsse"] == pytest.approx(np.sqrt(4 / 8))
+    assert r.loc["mean", "rmsse"] == pytest.approx(np.sqrt(3 / 8))
+    # zero: every quantile 0 misses the 4 by 4 q, a mean loss of q per quantile:
+    # (0.5 + 0.1 + 0.9 + 0.025 + 0.975) / 5 / 2
+    assert r.loc["zero", "spl"] == pytest.approx(0.25)
+    assert r.loc["zero", "spl_80"] == pytest.approx((0.1 + 0.9) / 2 / 2)
+    # mean, mean loss per quantile over the 4 periods:
+    #   median 1:  0.5 x 3 over, 0.5 x 3 under          -> (1.5 + 1.5) / 4 = 0.75
+    #   q 0.1 0:   0.1 x 4 under                        -> 0.4 / 4         = 0.1
+    #   q 0.9 3:   (1 - 0.9) x 3 over, thrice; 0.9 x 1  -> 1.8 / 4         = 0.45
+    #   q 0.025 0: 0.025 x 4 under                      -> 0.1 / 4         = 0.025
+    #   q 0.975 4: (1 - 0.975) x 4 over, thrice         -> 0.3 / 4         = 0.075
+    assert r.loc["mean", "spl"] == pytest.approx((0.75 + 0.1 + 0.45 + 0.025 + 0.075) / 5 / 2)
+    assert r.loc["mean", "spl_80"] == pytest.approx((0.1 + 0.45) / 2 / 2)
+    assert r.loc["mean", "spl_95"] == pytest.approx((0.025 + 0.075) / 2 / 2)
+    assert r.loc["zero", "mase"] < r.loc["mean", "mase"]
+    assert r.loc["zero", "rmsse"] > r.loc["mean", "rmsse"]
+    assert r.loc["zero", "spl"] > r.loc["mean", "spl"]
+
+
+def test_score_frame_is_score_arrays_on_a_long_frame():
+    rng = np.random.default_rng(1)
+    n, t = 5, 7
+    y = rng.poisson(3, (n, t)).astype(float)
+    f = rng.gamma(2, 2, (n, t, 1))
+    f[2, 3, 0] = np.nan  # a failed forecast: the series' metrics are NaN in both
+    scales = seasonal_scales(
+        _history({str(i): list(rng.poisson(3, 12).astype(float)) for i in range(n)}), 4
+    )
+    arrays = score_arrays(y, f, scales["scale_mae"].to_numpy(), scales["scale_mse"].to_numpy())
+    frame = pd.DataFrame(
+        {"unique_id": np.repeat([str(i) for i in range(n)], t), "y": y.ravel(), "f": f.ravel()}
+    )
+    ours = score_frame(frame.sample(frac=1, random_state=0), scales, forecast_col="f")
+    for col in METRIC_COLUMNS:
+        np.testing.assert_allclose(ours[col].to_numpy(), arrays[col][:, 0], err_msg=col)
+    assert np.isnan(ours.loc["2"]).all()
+
+
+def test_spl_and_rmsse_agree_with_utilsforecast():
+    """spl is utilsforecast's mqloss over our MASE scale, and where that scale is the plain
+    seasonal naive (history longer than a season, not flat) its scaled_mqloss; spl_L its
+    mqloss over L's two quantiles; rmsse its rmsse there. The median's pinball is mae / 2."""
+    rng = np.random.default_rng(2)
+    n, t, m = 8, 6, 4
+    ids = [f"s{i}" for i in range(n)]
+    lengths = [20, 20, 20, 9, 5, 3, 20, 20]  # s5 not longer than a season
+    hist = _history(
+        {s: list(rng.poisson(4, k).astype(float)) for s, k in zip(ids, lengths, strict=True)}
+    )
+    hist.loc[hist.unique_id == "s6", "y"] = 3.0  # flat: the scale falls back to mean |y|
+    hist.loc[hist.unique_id == "s7", "y"] = 0.0  # all zero: scale 1
+    scales = seasonal_scales(hist, season_length=m)
+    ds = pd.Timestamp("2025-01-01") + pd.to_timedelta(np.tile(np.arange(t), n), unit="W")
+    y = rng.poisson(4, n * t).astype(float)
+    y[:t] = 0.0  # an intermittent stretch
+    point = rng.gamma(4, 1, n * t)
+    width80, width95 = rng.uniform(0.5, 3, n * t), rng.uniform(3, 6, n * t)
+    frame = pd.DataFrame(
+        {
+            "unique_id": np.repeat(ids, t),
+            "ds": ds,
+            "y": y,
+            "forecast": point,
+            "lo_80": point - width80,
+            "hi_80": point + width80,
+            "lo_95": point - width95,
+            "hi_95": point + width95,
+        }
+    )
+    ours = score_frame(frame, scales, levels=[80, 95])
+    qs = interval_quantiles([80, 95])
+    quantiles = np.array([q for q, _ in qs])
+    cols = [c for _, c in qs]
+
+    def mq(columns: list[str], q: np.ndarray) -> np.ndarray:
+        res = losses.mqloss(frame, {"m": columns}, quantiles=q)
+        return res.set_index("unique_id").loc[ids, "m"].to_numpy()
+
+    s_mae = scales.loc[ids, "scale_mae"].to_numpy()
+    np.testing.assert_allclose(ours.loc[ids, "spl"], mq(cols, quantiles) / s_mae, rtol=1e-12)
+    np.testing.assert_allclose(
+        ours.loc[ids, "spl_80"], mq(["lo_80", "hi_80"], np.array([0.1, 0.9])) / s_mae, rtol=1e-12
+    )
+    median = losses.quantile_loss(frame, {"m": "forecast"}, q=0.5).set_index("unique_id")
+    np.testing.assert_allclose(median.loc[ids, "m"] * 2 / s_mae, ours.loc[ids, "mase"])
+    plain = [s for s in ids if scales.loc[s, "scale_lag"] == m]
+    assert plain == ["s0", "s1", "s2", "s3"]
+    train = hist[hist.unique_id.isin(plain)]
+    sub = frame[frame.unique_id.isin(plain)]
+    theirs = losses.scaled_mqloss(sub, {"m": cols}, quantiles, seasonality=m, train_df=train)
+    np.testing.assert_allclose(
+        ours.loc[plain, "spl"], theirs.set_index("unique_id").loc[plain, "m"], rtol=1e-12
+    )
+    theirs = losses.rmsse(sub, ["forecast"], seasonality=m, train_df=train)
+    np.testing.assert_allclose(
+        ours.loc[plain, "rmsse"], theirs.set_index("unique_id").loc[plain, "forecast"], rtol=1e-12
+    )
+    # where the scale falls back, utilsforecast's own scaled losses are not finite or differ
+    assert scales.loc["s5", "scale_lag"] == 1 and scales.loc["s7", "scale_mae"] == 1.0

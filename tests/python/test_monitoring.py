@@ -14,7 +14,7 @@ import pytest
 from conftest import BIN, FAST_VARS, ROOT, Project
 
 from demandcast import cli, retrain
-from demandcast.metrics import seasonal_scales
+from demandcast.metrics import score_frame, seasonal_scales
 
 
 def _cli_build(project: Project, *args: str) -> subprocess.CompletedProcess:
@@ -75,6 +75,7 @@ def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
         f" where forecast_origin = date '{month_origin}'"
     ) == [(1,)]
     _check_the_past_run_by_hand(project, past, runs[2][0])
+    _check_one_definition_with_metrics_py(project)
     _check_no_cross_match(project, out, month_origin, monday)
     _check_the_memory_was_pruned(project, out, runs[2][0], month_runs)
     # built again, the past origin is not: the warehouse holds its published forecast
@@ -184,15 +185,26 @@ def _check_the_past_run_by_hand(project: Project, past: str, past_run: str) -> N
     scale = seasonal_scales(hist, 52)["scale_mae"].iloc[0]
     y_hist = hist["y"].to_numpy()
     assert len(y_hist) >= 52  # the seasonal naive is a season back, not naive-1
+    d_season = y_hist[52:] - y_hist[:-52]
+    assert np.mean(np.abs(d_season)) == pytest.approx(scale)  # no fallback: the same lag
+    scale_mse = np.mean(d_season**2)
     snaive = np.array([y_hist[len(y_hist) - 52 + (h - 1) % 52] for h in fc.step])
     y, f = fc.y.to_numpy(), fc.f.to_numpy()
     e = f - y
+    # pinball loss at the median (the forecast) and at each bound as its quantile
+    quantiles = {0.5: f, 0.1: fc.lo_80, 0.9: fc.hi_80, 0.025: fc.lo_95, 0.975: fc.hi_95}
+    pinball = [np.mean(np.maximum(q * (y - p), (q - 1) * (y - p))) for q, p in quantiles.items()]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smape = np.where(np.abs(y) + np.abs(f) == 0, 0.0, 2 * np.abs(e) / (np.abs(y) + np.abs(f)))
     expected = {
         "mae": np.mean(np.abs(e)),
         "mean_error": np.mean(e),
         "wape": np.abs(e).sum() / np.abs(y).sum(),
         "bias": e.sum() / np.abs(y).sum(),
         "mase": np.mean(np.abs(e)) / scale,
+        "rmsse": np.sqrt(np.mean(e**2) / scale_mse),
+        "smape": np.mean(smape),
+        "spl": np.mean(pinball) / scale,
         "coverage_80": np.mean((y >= fc.lo_80) & (y <= fc.hi_80)),
         "coverage_95": np.mean((y >= fc.lo_95) & (y <= fc.hi_95)),
         "seasonal_naive_mae": np.mean(np.abs(snaive - y)),
@@ -200,6 +212,7 @@ def _check_the_past_run_by_hand(project: Project, past: str, past_run: str) -> N
         "fva_mase": (np.mean(np.abs(snaive - y)) - np.mean(np.abs(e))) / scale,
         "fva_share": 1 - np.abs(e).sum() / np.abs(snaive - y).sum(),
         "mase_scale": scale,
+        "rmsse_scale": scale_mse,
     }
     (row,) = project.query(
         f"select n_periods, is_complete, {', '.join(expected)} from mon_accuracy__by_series "
@@ -222,6 +235,66 @@ def _check_the_past_run_by_hand(project: Project, past: str, past_run: str) -> N
         == project.query("select count(*) from dim_series")[0][0]
     )
     assert project.query("select count(*) from mon_accuracy__by_series", project.published)[0][0]
+
+
+def _check_one_definition_with_metrics_py(project: Project) -> None:
+    """Every run and series of mon_accuracy__by_series scores as metrics.score_frame scores
+    the same forecasts and actuals, with metrics.seasonal_scales of the history up to the
+    run's origin: the scales, MASE, RMSSE, sMAPE and the scaled pinball loss; and the
+    overall row of mon_accuracy__by_segment is their mean (RMSSE over forecasts, the others
+    over periods)."""
+    with duckdb.connect(str(project.db), read_only=True) as con:
+        scored = con.sql("select * from mon_forecast_accuracy").df()
+        mine = []
+        for (run, origin, m), rows in scored.groupby(
+            ["run_id", "forecast_origin", "season_length"]
+        ):
+            hist = con.execute(
+                "select series_id as unique_id, period_start as ds, demand as y"
+                " from fct_demand_history where period_start <= ?",
+                [origin],
+            ).df()
+            fc = con.execute(
+                "select series_id, period_start, forecast, lo_80, hi_80, lo_95, hi_95"
+                " from fct_forecast_history where run_id = ? and forecast_run_id = run_id",
+                [run],
+            ).df()
+            frame = rows[["series_id", "period_start", "actual"]].merge(
+                fc, on=["series_id", "period_start"], validate="1:1"
+            )
+            assert len(frame) == len(rows)
+            scales = seasonal_scales(hist, int(m))
+            metrics = score_frame(
+                frame, scales, levels=[80, 95], id_col="series_id", target_col="actual"
+            )
+            mine.append(metrics.join(scales).reset_index().assign(run_id=run))
+        by_series = con.sql("select * from mon_accuracy__by_series").df()
+        (overall,) = con.sql("""select mase, rmsse, smape, spl from mon_accuracy__by_segment
+            where demand_class = 'all' and model_name = 'all' and step = 0""").fetchall()
+    both = by_series.merge(
+        pd.concat(mine), on=["run_id", "series_id"], suffixes=("", "_py"), validate="1:1"
+    )
+    assert len(both) == len(by_series) > 0
+    pairs = {
+        "mase_scale": "scale_mae",
+        "rmsse_scale": "scale_mse",
+        "mase": "mase_py",
+        "rmsse": "rmsse_py",
+        "smape": "smape_py",
+        "spl": "spl_py",
+    }
+    for sql, py in pairs.items():
+        np.testing.assert_allclose(both[sql], both[py], rtol=1e-12, err_msg=sql)
+    w = both["n_periods"]
+    assert overall == pytest.approx(
+        (
+            np.average(both["mase_py"], weights=w),
+            both["rmsse_py"].mean(),
+            np.average(both["smape_py"], weights=w),
+            np.average(both["spl_py"], weights=w),
+        ),
+        rel=1e-12,
+    )
 
 
 def _check_the_memory_was_pruned(
