@@ -43,11 +43,21 @@ discontinued as (
 
 ),
 
+forecast_models as (
+
+    select
+        series_id,
+        min(model_name) as model_name
+    from predictions
+    group by all
+
+),
+
 inactive as (
 
     select
         series.series_id,
-        forecasts.model_name,
+        forecast_models.model_name,
         'inactive' as exception_type,
         case
             when series.last_demand_period is null
@@ -64,14 +74,8 @@ inactive as (
         end
         || '; the product master does not discontinue it' as detail
     from series
-    left join (
-        select
-            series_id,
-            min(model_name) as model_name
-        from predictions
-        group by all
-    ) as forecasts
-        on series.series_id = forecasts.series_id
+    left join forecast_models
+        on series.series_id = forecast_models.series_id
     where series.is_inactive
 
 ),
