@@ -1,5 +1,11 @@
 {#- One row per series: history length, intermittency (ADI, CV²) and the
-    Syntetos–Boylan class, lifecycle, and whether it can be backtested. -#}
+    Syntetos–Boylan class, lifecycle, whether it is inactive, and whether it
+    can be backtested. Only the product master's discontinued_date ends a
+    series, unless var discontinued_after_periods (default null) also lets a
+    long silence do it; a shorter pause (no demand in lifecycle_periods) only
+    flags the series inactive: it is forecast as usual. -#}
+
+{%- set discontinued_after = var('discontinued_after_periods', none) %}
 
 with
 
@@ -88,7 +94,7 @@ classified as (
 
 ),
 
-final as (
+lifecycles as (
 
     select
         classified.series_id,
@@ -110,13 +116,15 @@ final as (
                 products.discontinued_date is not null
                 and products.discontinued_date <= context.forecast_origin
                 then 'discontinued'
+            {%- if discontinued_after is not none %}
             when
                 classified.n_nonzero = 0
                 or classified.trailing_zero_periods >= greatest(
-                    {{ var('lifecycle_periods') }},
+                    {{ discontinued_after }},
                     ceil(3 * classified.adi)
                 )
                 then 'discontinued'
+            {%- endif %}
             when
                 classified.n_periods <= {{ var('lifecycle_periods') }}
                 or products.launch_date > cast(
@@ -126,6 +134,9 @@ final as (
                 then 'new'
             else 'active'
         end as lifecycle,
+        classified.n_nonzero = 0
+        or classified.trailing_zero_periods
+        >= {{ var('lifecycle_periods') }} as is_paused,
         classified.n_periods
         >= context.min_train_length + context.horizon
             as is_backtestable,
@@ -137,6 +148,34 @@ final as (
     cross join context
     left join products
         on classified.product_id = products.product_id
+
+),
+
+final as (
+
+    select
+        series_id,
+        plant_id,
+        product_id,
+        product_group,
+        first_period,
+        last_period,
+        last_demand_period,
+        n_periods,
+        n_nonzero,
+        zero_share,
+        adi,
+        cv2,
+        demand_class,
+        trailing_zero_periods,
+        lifecycle,
+        is_paused and lifecycle <> 'discontinued' as is_inactive,
+        is_backtestable,
+        total_demand,
+        total_sales,
+        total_returns,
+        mean_demand
+    from lifecycles
 
 )
 

@@ -43,6 +43,7 @@ final as (
         profiled.cv2,
         profiled.demand_class,
         profiled.lifecycle,
+        profiled.is_inactive,
         profiled.is_backtestable,
         profiled.total_demand,
         profiled.mean_demand

@@ -1,5 +1,7 @@
-{#- Series that did not get a champion's forecast, and why: discontinued
-    (no forecast), cold start, a fallback after a failed refit, or a
+{#- Series a planner should look at, and why: no champion's forecast
+    (discontinued: no forecast; a cold start; a fallback after a failed
+    refit), a forecast despite a pause (inactive: no demand in the last
+    lifecycle_periods periods, not discontinued by the product master), or a
     candidate that failed in the backtest. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
@@ -41,6 +43,43 @@ discontinued as (
 
 ),
 
+forecast_models as (
+
+    select
+        series_id,
+        min(model_name) as model_name
+    from predictions
+    group by all
+
+),
+
+inactive as (
+
+    select
+        series.series_id,
+        forecast_models.model_name,
+        'inactive' as exception_type,
+        case
+            when series.last_demand_period is null
+                then
+                    'forecast as usual: no demand in its '
+                    || series.n_periods
+                    || ' periods of history'
+            else
+                'forecast as usual: no demand in the last '
+                || series.trailing_zero_periods
+                || ' periods (the last in the period starting '
+                || cast(series.last_demand_period as varchar)
+                || ')'
+        end
+        || '; the product master does not discontinue it' as detail
+    from series
+    left join forecast_models
+        on series.series_id = forecast_models.series_id
+    where series.is_inactive
+
+),
+
 not_champion as (
 
     select distinct
@@ -68,6 +107,8 @@ failed_candidates as (
 unioned as (
 
     select * from discontinued
+    union all
+    select * from inactive
     union all
     select * from not_champion
     union all

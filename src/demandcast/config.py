@@ -560,6 +560,7 @@ _OTHER_VARS = {
     "raw_path": _text,
     "forecast_origin": _date,
     "lifecycle_periods": _count(1),
+    "discontinued_after_periods": _count(1),
     "max_duplicate_share": _between(0.0, 1.0),
     "allow_negative_demand": _bool,
     "gate_modes": _gate_modes,
@@ -598,12 +599,34 @@ def unknown_vars(names: Iterable[str]) -> list[str]:
     return errors
 
 
+def _check_discontinued_after(values: Mapping[str, Any]) -> list[str]:
+    """discontinued_after_periods, when set, spans at least two seasons: a product that
+    paused for less (a spare part ordered once a year) is inactive, not discontinued."""
+    raw = values.get("discontinued_after_periods")
+    if _missing(raw):
+        return []
+    try:
+        season = Settings.from_mapping(values).season_length
+        value = _OTHER_VARS["discontinued_after_periods"]("discontinued_after_periods", raw)
+    except ValueError as exc:
+        return [str(exc)]
+    minimum = 2 * season
+    if value >= minimum:
+        return []
+    return [
+        f"var 'discontinued_after_periods': invalid value {raw!r}, expected null (off: only "
+        f"the product master's discontinued_date ends a series) or an integer >= {minimum} "
+        f"(two seasons, 2 x season_length {season}): a shorter pause is not discontinuation"
+    ]
+
+
 def check_vars(values: Mapping[str, Any], given: Iterable[str] = ()) -> list[str]:
     """One message per wrong var (naming it, its value and what is allowed); [] when all hold.
 
     `given`: the names of the vars as the command line gave them (dbt passes them merged
     with the project's), each of which must be a var of the project. Null means the default
-    for every var. The candidate names are checked against the catalog, so a typo stops the
+    for every var. discontinued_after_periods is checked against season_length (at least
+    two seasons). The candidate names are checked against the catalog, so a typo stops the
     run before a table is touched, not at the backtest; so is the extra a distributed
     engine needs (dask or ray installed).
     """
@@ -620,6 +643,8 @@ def check_vars(values: Mapping[str, Any], given: Iterable[str] = ()) -> list[str
                 RetrainPolicy(**{name: parsed})
         except ValueError as exc:
             errors.append(str(exc))
+    if not errors:
+        errors += _check_discontinued_after(values)
     if not errors:
         from demandcast.catalog import load_catalog
 

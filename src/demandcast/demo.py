@@ -137,12 +137,14 @@ def _catalog(rng: np.random.Generator, n_plants: int, n_products: int, cal: _Cal
     is_disc = lifecycle == DISCONTINUED
     # Demand stops 3 to 12 months before the end, never in the first 3 months of data.
     stop_day[is_disc] = cal.n_hist - rng.integers(90, min(366, cal.n_hist - 89), is_disc.sum())
-    # Half the discontinued products are flagged in the master; the others just stop selling.
-    flagged = np.flatnonzero(is_disc)[_quota(rng, int(is_disc.sum()), (0.5, 0.5)) == 1]
+    # The master dates every discontinued product (only its discontinued_date ends a series;
+    # a pause does not): half up to a month after demand stops, half on the day it stops.
+    # (The draws are those of the earlier generator, which dated only the first half, so
+    # the order lines are unchanged.)
+    late = np.flatnonzero(is_disc)[_quota(rng, int(is_disc.sum()), (0.5, 0.5)) == 1]
     disc_day = np.full(n, -1)
-    disc_day[flagged] = np.minimum(
-        stop_day[flagged] + rng.integers(0, 31, flagged.size), cal.n_hist - 1
-    )
+    disc_day[is_disc] = stop_day[is_disc]
+    disc_day[late] = np.minimum(stop_day[late] + rng.integers(0, 31, late.size), cal.n_hist - 1)
 
     # Every plant sells the shared products plus its own: each product is sold somewhere.
     order = rng.permutation(n)

@@ -179,12 +179,14 @@ def series_from_orders(
     frequency: str = "week",
     lifecycle_periods: int = 13,
     min_length: int = 39,
+    discontinued_after_periods: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Order lines -> (series, profiles) as the SQL models build them (pandas twin).
 
     Net demand per (plant, product) x period from the first period with an
     order to the forecast origin (the last complete period), zeros filled;
-    lifecycle and backtestability as in int_series__profiled.
+    lifecycle, is_inactive and backtestability as in int_series__profiled: only the
+    products' discontinued_date discontinues, unless discontinued_after_periods is given.
     """
     o = orders.dropna(subset=["order_date", "product_id", "plant_id"]).drop_duplicates()
     o = o.assign(order_date=pd.to_datetime(o["order_date"]))
@@ -223,9 +225,14 @@ def series_from_orders(
         pd.Timestamp(origin) - pd.to_datetime(last_demand.reindex(prof["series_id"]))
     ).dt.days.to_numpy() / {"day": 1, "week": 7, "month": 30.44}[frequency]
     trailing = np.where(np.isnan(trailing), prof["n_periods"], np.round(trailing))
-    discontinued = (prof["n_nonzero"] == 0) | (
-        trailing >= np.maximum(lifecycle_periods, np.ceil(3 * prof["adi"].fillna(0)))
-    )
+    silent = (prof["n_nonzero"] == 0).to_numpy()
+    paused = silent | (trailing >= lifecycle_periods)
+    discontinued = np.zeros(len(prof), dtype=bool)
+    if discontinued_after_periods is not None:
+        discontinued |= silent | (
+            trailing
+            >= np.maximum(discontinued_after_periods, np.ceil(3 * prof["adi"].fillna(0).to_numpy()))
+        )
     new = prof["n_periods"] <= lifecycle_periods
     if products is not None:
         p = products.set_index("product_id").reindex(prof["product_id"])
@@ -236,5 +243,6 @@ def series_from_orders(
         cut = np.datetime64(origin - lifecycle_periods * step)
         new |= launch > cut
     prof["lifecycle"] = np.where(discontinued, "discontinued", np.where(new, "new", "active"))
+    prof["is_inactive"] = paused & ~discontinued
     prof["is_backtestable"] = prof["n_periods"] >= min_length
     return series, prof

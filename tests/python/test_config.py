@@ -61,6 +61,20 @@ def test_a_var_name_the_project_does_not_know_is_named_with_the_closest_one():
     )
 
 
+def test_discontinued_after_periods_is_off_by_default_and_at_least_two_seasons():
+    assert _project_defaults()["discontinued_after_periods"] is None
+    assert check_vars({"discontinued_after_periods": None}) == []
+    assert check_vars({"discontinued_after_periods": 104}) == []  # 2 x 52 weeks
+    assert check_vars({"discontinued_after_periods": 24, "season_length": 12}) == []
+    (error,) = check_vars({"discontinued_after_periods": 52})
+    assert error.startswith("var 'discontinued_after_periods': invalid value 52"), error
+    assert ">= 104" in error and "season_length 52" in error
+    (error,) = check_vars({"discontinued_after_periods": "23", "season_length": "12"})
+    assert error.startswith("var 'discontinued_after_periods'") and ">= 24" in error, error
+    (error,) = check_vars({"discontinued_after_periods": 0})
+    assert "expected an integer >= 1" in error, error
+
+
 def test_null_means_the_default_and_a_set_or_list_of_candidates_is_checked():
     assert check_vars({"horizon": None, "candidates": "fast"}) == []
     (error,) = check_vars({"candidates": ["AutoETS", "NoSuchModel"]})

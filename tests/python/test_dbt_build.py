@@ -8,7 +8,7 @@ import shutil
 
 import duckdb
 import pytest
-from conftest import Project, raw_with_orders
+from conftest import FAST_VARS, Project, raw_with_orders
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -227,3 +227,94 @@ def test_monthly_data_with_an_18_month_horizon_and_a_candidate_that_fails(tmp_pa
     assert "series x candidate failure(s) in 1 candidate(s), recorded" in result.output
     line = f"backtest: HoltWintersMultiplicative failed on {failed} series; first error: {first}"
     assert line in result.output
+
+
+def _lifecycle(project, series_id: str) -> tuple:
+    """lifecycle, is_inactive, trailing zero periods, forecast rows (with both bounds of
+    every level, ordered) and the exception types of one series."""
+    ((lifecycle, inactive, trailing),) = project.query(
+        "select lifecycle, is_inactive, trailing_zero_periods from int_series__profiled"
+        f" where series_id = '{series_id}'"
+    )
+    (rows,) = project.query(
+        "select count(*) from fct_demand_forecast where series_id = "
+        f"'{series_id}' and lo_95 <= lo_80 and lo_80 <= forecast and forecast <= hi_80"
+        " and hi_80 <= hi_95"
+    )[0]
+    kinds = project.query(
+        "select exception_type, model_name from fct_forecast_exceptions"
+        f" where series_id = '{series_id}' and exception_type != 'candidate_failed'"
+    )
+    return lifecycle, inactive, trailing, rows, dict(kinds)
+
+
+def test_a_pause_is_forecast_and_flagged_inactive_only_the_master_or_the_var_discontinues(
+    built_copy, tmp_path
+):
+    """Three established series of the shared build (three products, no discontinued_date):
+    one loses its last 20 weeks of orders, one its last 110, and the third's product gets a
+    discontinued_date two weeks before the origin. By default both pauses are forecast and
+    flagged inactive, the dated product gets no forecast; with discontinued_after_periods 104
+    (two seasons) the 110-week pause is discontinued too (test_config checks that less than
+    two seasons is refused)."""
+    ((origin,),) = built_copy.query("select forecast_origin from int_run__context")
+    picked: dict[str, tuple[str, str]] = {}
+    for series_id, plant, product in built_copy.query(
+        "select series_id, plant_id, product_id from dim_series where lifecycle = 'active'"
+        " and not is_inactive and discontinued_date is null and n_periods >= 140"
+        " and demand_class = 'smooth' order by n_nonzero desc, series_id"
+    ):
+        if product not in {p for _, p in picked.values()} and len(picked) < 3:
+            picked[series_id] = (plant, product)
+    short, long, ended = picked
+    cuts = {short: 20, long: 110}
+    removed = " or ".join(
+        f"(plant_id = '{picked[s][0]}' and product_id = '{picked[s][1]}'"
+        f" and order_date >= date '{origin}' - interval {7 * (weeks - 1)} day)"
+        for s, weeks in cuts.items()
+    )
+    raw = raw_with_orders(
+        built_copy.raw, tmp_path / "raw", f"select * from orders where not ({removed})"
+    )
+    duckdb.execute(
+        f"copy (select * replace (case when product_id = '{picked[ended][1]}'"
+        f" then date '{origin}' - interval 14 day else discontinued_date end"
+        f" as discontinued_date) from '{built_copy.raw}/products.parquet')"
+        f" to '{raw}/products.parquet'"
+    )
+
+    result = built_copy.dbt("build", raw=raw)
+    assert result.returncode == 0, result.output[-4000:]
+    for series_id, weeks in cuts.items():
+        lifecycle, inactive, trailing, rows, kinds = _lifecycle(built_copy, series_id)
+        assert (lifecycle, inactive, rows) == ("active", True, 13), series_id
+        assert trailing >= weeks, series_id
+        (model,) = built_copy.query(
+            f"select distinct model_name from fct_demand_forecast where series_id = '{series_id}'"
+        )[0]
+        assert kinds == {"inactive": model}, series_id
+    lifecycle, inactive, trailing, rows, kinds = _lifecycle(built_copy, ended)
+    assert (lifecycle, inactive, rows, kinds) == ("discontinued", False, 0, {"discontinued": None})
+    assert trailing < 13  # it sold until the end: only the master ended it
+    # by default the master alone discontinues, and every inactive series is listed
+    assert (
+        built_copy.query(
+            "select series_id from dim_series where (lifecycle = 'discontinued')"
+            f" != coalesce(discontinued_date <= date '{origin}', false)"
+        )
+        == []
+    )
+    assert set(
+        built_copy.query(
+            "select series_id from fct_forecast_exceptions where exception_type = 'inactive'"
+        )
+    ) == set(built_copy.query("select series_id from dim_series where is_inactive"))
+
+    result = built_copy.dbt(
+        "build", vars=FAST_VARS[:-1] + ", discontinued_after_periods: 104}", raw=raw
+    )
+    assert result.returncode == 0, result.output[-4000:]
+    lifecycle, inactive, trailing, rows, kinds = _lifecycle(built_copy, long)
+    assert (lifecycle, inactive, rows, kinds) == ("discontinued", False, 0, {"discontinued": None})
+    lifecycle, inactive, trailing, rows, kinds = _lifecycle(built_copy, short)
+    assert (lifecycle, inactive, rows, list(kinds)) == ("active", True, 13, ["inactive"])

@@ -180,8 +180,11 @@ def test_new_discontinued_and_active_lifecycles_occur(small):
     gone = span[span["archetype"] == "discontinued"]
     assert len(gone) > 0
     assert (pd.to_datetime(gone["max"]) <= end - pd.Timedelta(days=60)).all()
-    flagged = gone.drop_duplicates("product_id")["discontinued_date"].notna()
-    assert flagged.any() and not flagged.all()
+    # the master dates every discontinued product (a pause alone discontinues nothing),
+    # after its last order line in any plant
+    dated = gone.groupby("product_id").agg(last=("max", "max"), disc=("discontinued_date", "first"))
+    assert dated["disc"].notna().all()
+    assert (pd.to_datetime(dated["last"]) < pd.to_datetime(dated["disc"])).all()
 
     active = span[~span["archetype"].isin(["new", "discontinued"])]
     recent = pd.to_datetime(active["max"]) >= end - pd.Timedelta(days=120)
