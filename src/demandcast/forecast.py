@@ -476,10 +476,17 @@ def _frame(ids: np.ndarray, mean: np.ndarray, bounds: dict, levels) -> pd.DataFr
 
 
 def _recent_sigma(df: pd.DataFrame, ids: np.ndarray, h: int) -> np.ndarray:
-    recent = df[df["unique_id"].isin(ids)].groupby("unique_id", sort=True).tail(h)
-    g = recent.groupby("unique_id", sort=True)["y"]
+    """The Gaussian last resort's spread: the last h periods' standard deviation, the whole
+    history's where those did not vary (a series that paused is still forecast, and its
+    interval must not collapse on the forecast), at least sqrt(level) (Poisson)."""
+    own = df[df["unique_id"].isin(ids)]
+    whole = own.groupby("unique_id", sort=True)["y"]
+    g = own.groupby("unique_id", sort=True).tail(h).groupby("unique_id", sort=True)["y"]
     sd = g.std(ddof=1).reindex(ids).fillna(0).to_numpy()
     level = g.mean().reindex(ids).fillna(0).to_numpy()
+    still = ~(sd > 0)
+    sd[still] = whole.std(ddof=1).reindex(ids[still]).fillna(0).to_numpy()
+    level[still] = np.maximum(level[still], whole.mean().reindex(ids[still]).fillna(0).to_numpy())
     return np.maximum(sd, np.sqrt(np.maximum(level, 0)))
 
 

@@ -176,12 +176,6 @@ def _paused_forecast() -> tuple[pd.DataFrame, str]:
     return forecast_series(series, profiles, champions, Settings()), paused
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 21, point 4): the Gaussian last resort of forecast._champion_rows "
-    "takes its spread from the last horizon periods (_recent_sigma), zero for a series paused "
-    "that long, so an inactive series without calibration rows gets zero-width intervals",
-)
 def test_a_paused_series_without_calibration_still_gets_intervals_with_width():
     fc, paused = _paused_forecast()
     got = fc[fc["series_id"] == paused]
