@@ -43,6 +43,7 @@ BIN = Path(sys.executable).parent
 END_DATE = "2026-11-22"
 # Held-out evaluation builds at origins in the past: the extract is stale on purpose.
 EVALUATION_VARS = {"max_staleness_periods": None}
+BASELINES = ("seasonal_naive", "theta", "class_default", "plain_mean")
 COLUMNS = ("smape", "mase", "wape", "bias", "coverage_80", "coverage_95", "msis_95")
 
 
@@ -72,7 +73,7 @@ def build(raw: Path, db: Path, dbt_vars: dict, work: Path) -> dict:
 def evaluate(db: Path, actuals: Path, out: Path, baselines: bool) -> dict:
     """`demandcast evaluate` on a built warehouse; its JSON report."""
     cmd = [str(BIN / "demandcast"), "evaluate", "--db", str(db), "--actuals", str(actuals)]
-    cmd += ["--json", str(out)] + ([] if baselines else ["--no-baselines"])
+    cmd += ["--json", str(out)] + (["--plain-mean"] if baselines else ["--no-baselines"])
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.read_text())
 
@@ -179,14 +180,14 @@ def main(argv: list[str] | None = None) -> int:
                 run["forecast"] = overall(report, "forecast")
                 if i == 0:
                     run["baselines"] = {
-                        s: overall(report, s) for s in ("seasonal_naive", "theta", "class_default")
+                        s: overall(report, s) for s in BASELINES
                     }
             db.unlink(missing_ok=True)
             runs.append({"origin_weeks_back": origin, **run})
         results.append({"config": name, "vars": {**base, **extra}, "runs": runs})
         print(_row(name, runs), flush=True)
     if results and "baselines" in results[0]["runs"][0]:
-        for source in ("seasonal_naive", "theta", "class_default"):
+        for source in BASELINES:
             rows = [{"forecast": r["baselines"][source]} for r in results[0]["runs"]]
             print(_row(f"baseline: {source}", rows), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)

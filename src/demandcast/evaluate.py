@@ -39,7 +39,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-SOURCES = ("forecast", "seasonal_naive", "theta", "class_default")
+SOURCES = ("forecast", "seasonal_naive", "theta", "class_default", "plain_mean")
+PLAIN_MEAN = ("AutoETS", "AutoCES", "AutoTheta")
+"""The plain StatsForecast combination of the `plain_mean` baseline (--plain-mean): these
+models with the run's season length, as StatsForecast runs them, averaged."""
 GROUPS = ("overall", "demand_class", "method", "step")
 TRUTH_COLUMNS = {"demand_date", "is_future", "actual_demand"}
 _LEVEL = re.compile(r"^lo_(\d+(?:\.\d+)?)$")
@@ -262,8 +265,11 @@ def _counts(con: duckdb.DuckDBPyConnection) -> dict:
     return out
 
 
-def _python_baselines(con: duckdb.DuckDBPyConnection, run: Any, m: int) -> None:
-    """Theta and the class default, refit on the history up to the origin, inserted into fc."""
+def _python_baselines(
+    con: duckdb.DuckDBPyConnection, run: Any, m: int, plain_mean: bool = False
+) -> None:
+    """Theta and the class default (and with `plain_mean` the plain mean of AutoETS, AutoCES
+    and AutoTheta), refit on the history up to the origin, inserted into fc."""
     from statsforecast import StatsForecast
     from statsforecast.models import Theta
 
@@ -293,7 +299,10 @@ def _python_baselines(con: duckdb.DuckDBPyConnection, run: Any, m: int) -> None:
     champions = profiles[["series_id"]].assign(champion=default_of, n_windows=1)
     default = forecast_series(history, profiles, champions, settings)
     bounds = [f"{s}_{lv}" for lv in interval_levels(con, "fc") for s in ("lo", "hi")]
-    for name, frame in (("theta", theta), ("class_default", default)):
+    frames = [("theta", theta), ("class_default", default)]
+    if plain_mean:
+        frames.append(("plain_mean", _plain_mean(history, settings, m)))
+    for name, frame in frames:
         cols = ["series_id", "step", "forecast", *(c for c in bounds if c in frame.columns)]
         con.register("baseline", frame[cols])
         con.execute(f"""insert into fc by name select '{name}' as source, k.period_start,
@@ -302,11 +311,31 @@ def _python_baselines(con: duckdb.DuckDBPyConnection, run: Any, m: int) -> None:
         con.unregister("baseline")
 
 
+def _plain_mean(history: pd.DataFrame, settings: Any, m: int) -> pd.DataFrame:
+    """The mean of plain StatsForecast AutoETS, AutoCES and AutoTheta (season length m, no
+    adjustment of long seasons): the combination a team without demandcast would run."""
+    from statsforecast import StatsForecast
+    from statsforecast import models as sf_models
+
+    from demandcast.catalog import Guarded
+    from demandcast.frames import to_sf
+
+    models = [Guarded(getattr(sf_models, n)(season_length=m, alias=n)) for n in PLAIN_MEAN]
+    sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
+    res = sf.forecast(df=to_sf(history), h=settings.horizon)
+    res = res.sort_values(["unique_id", "ds"]).rename(columns={"unique_id": "series_id"})
+    return res.assign(
+        step=res.groupby("series_id").cumcount() + 1,
+        forecast=res[list(PLAIN_MEAN)].mean(axis=1, skipna=False),
+    )
+
+
 def evaluate(
     db: str | Path,
     actuals: str | Path,
     season_length: int | None = None,
     baselines: bool = True,
+    plain_mean: bool = False,
 ) -> dict:
     """Score the warehouse's forecast (and baselines) against the actuals; a JSON-able dict."""
     from demandcast.warehouse import read_run
@@ -331,7 +360,7 @@ def evaluate(
         _load_actuals(con, actuals, ctx)
         _prepare(con, ctx, levels)
         if baselines:
-            _python_baselines(con, run, ctx["season_length"])
+            _python_baselines(con, run, ctx["season_length"], plain_mean)
         cur = con.execute(_score_sql(levels))
         names = [d[0] for d in cur.description]
         rows = [{k: _finite(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
@@ -401,8 +430,16 @@ def main(argv: list[str] | None = None) -> int:
     add("--json", help="also write the results to this JSON file")
     add("--season-length", type=int, help="MASE/RMSSE/MSIS/spl scale lag (default: the run's)")
     add("--no-baselines", action="store_true", help="skip the Theta and class-default refits")
+    add(
+        "--plain-mean",
+        action="store_true",
+        help="also score the plain StatsForecast mean of AutoETS, AutoCES and AutoTheta "
+        "(slow at a season of 52: AutoETS searches seasonal forms)",
+    )
     args = parser.parse_args(argv)
-    result = evaluate(args.db, args.actuals, args.season_length, not args.no_baselines)
+    result = evaluate(
+        args.db, args.actuals, args.season_length, not args.no_baselines, args.plain_mean
+    )
     print(format_report(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -378,3 +378,32 @@ def test_evaluate_the_demo_build(built, tmp_path: Path) -> None:
     # discontinued series have truth but no forecast: counted, not dropped
     assert result["counts"]["n_series_missing_forecast"] >= 0
     assert result["counts"]["n_actual_series"] >= overall["n_series"]
+
+
+def test_the_plain_mean_baseline_is_the_mean_of_plain_ets_ces_and_autotheta() -> None:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoCES, AutoETS, AutoTheta
+
+    from demandcast.config import Settings
+    from demandcast.evaluate import _plain_mean
+
+    rng = np.random.default_rng(4)
+    periods = pd.date_range("2020-01-01", periods=36, freq="MS")
+    history = pd.concat(
+        pd.DataFrame(
+            {
+                "series_id": s,
+                "period_start": periods.date,
+                "demand": 50 + 10 * np.sin(np.arange(36) * np.pi / 6) + rng.normal(0, 2, 36),
+            }
+        )
+        for s in ("a", "b")
+    )
+    settings = Settings(frequency="month", horizon=4, season_length=12, n_jobs=1)
+    got = _plain_mean(history, settings, 12).set_index(["series_id", "step"])["forecast"]
+    df = history.rename(columns={"series_id": "unique_id", "period_start": "ds", "demand": "y"})
+    df["ds"] = pd.to_datetime(df["ds"])
+    models = [AutoETS(season_length=12), AutoCES(season_length=12), AutoTheta(season_length=12)]
+    plain = StatsForecast(models=models, freq="MS").forecast(df=df, h=4)
+    want = plain[["AutoETS", "CES", "AutoTheta"]].mean(axis=1).to_numpy()
+    assert got.to_numpy() == pytest.approx(want)
