@@ -179,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 report = evaluate(db, actuals, work / f"{name}_{origin}.json", baselines=i == 0)
                 run["forecast"] = overall(report, "forecast")
                 if i == 0:
-                    run["baselines"] = {
-                        s: overall(report, s) for s in BASELINES
-                    }
+                    run["baselines"] = {s: overall(report, s) for s in BASELINES}
             db.unlink(missing_ok=True)
             runs.append({"origin_weeks_back": origin, **run})
         results.append({"config": name, "vars": {**base, **extra}, "runs": runs})
