@@ -208,7 +208,8 @@
         ~ " coalesce((select min(o_id) from near"
         ~ " where m_id = (select min(m_id) from near)), (select min(id) from o))") -%}
     {%- set row = found.rows[0] -%}
-    {%- if row[0] > 0 and row[1] == 0 -%}
+    {#- an empty orders extract is the orders gate's to name -#}
+    {%- if row[0] > 0 and row[1] == 0 and row[3] is not none -%}
         {{ exceptions.raise_compiler_error(
             "demandcast: raw file '" ~ master.reader.pattern ~ "': " ~ name ~ "."
             ~ key ~ " " ~ id_form(row[2], master.types[key]) ~ " matches no orders."
