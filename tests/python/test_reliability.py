@@ -638,6 +638,25 @@ def test_extract_product_ids_matching_no_order_stop_the_run_naming_both_forms(bu
     assert built_copy.db.stat().st_mtime == mtime
 
 
+def test_extract_plant_ids_matching_no_order_stop_the_run_naming_both_forms(built_copy, tmp_path):
+    raw = _raw_with_master(
+        built_copy,
+        tmp_path,
+        plants_sql="select * replace (cast(substr(plant_id, 3) as integer) as plant_id)"
+        " from plants",
+    )
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        f"raw file '{raw}/plants.csv': plants.plant_id '1' matches no orders.plant_id",
+        "orders have 'PL01'",
+        code=2,
+    )
+
+
 def test_extract_an_extra_column_named_filename_is_ignored(built_copy, tmp_path):
     raw = raw_with_orders(
         built_copy.raw, tmp_path / "raw", "select *, 'erp_export.csv' as filename from orders"
