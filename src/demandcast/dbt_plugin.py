@@ -14,12 +14,22 @@ dbt's DuckDB connection:
 - `demandcast_replace_file(src, dst)`: renames a finished file into place in one step
   (os.replace), so a published copy is never seen half-written; returns '' when it did,
   else why not, with `src` removed.
+- `demandcast_parquet_problem(pattern)`: the first raw Parquet file of `pattern` that is
+  not a readable Parquet file and why ('' when all are), asked in on-run-start before
+  DuckDB reads them (its own error names no file).
+- `demandcast_parquet_timezone(pattern, column)`: the time zone a Parquet writer (pandas,
+  pyarrow, polars) stored with a timestamp-with-time-zone column ('' when none), so a
+  date is the timestamp's own local date, not UTC's.
+
+It also stops a build, before dbt opens the warehouse, when the warehouse file cannot be
+written (one line naming the file and the fix, instead of the adapter's tracebacks).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import json
 import os
 import struct
@@ -77,6 +87,78 @@ def replace_file(src: str, dst: str) -> str:
     return ""
 
 
+def _parquet_files(pattern: str) -> list[str]:
+    return sorted(glob.glob(pattern))
+
+
+def parquet_problem(pattern: str) -> str:
+    """'<file>\t<why>' for the first file of `pattern` that is not a readable Parquet file
+    (truncated, corrupted, or another format under a .parquet name), else ''."""
+    import duckdb
+
+    for path in _parquet_files(pattern):
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                head = f.read(4)
+                f.seek(max(size - 4, 0))
+                tail = f.read(4)
+        except OSError as exc:
+            return f"{path}\tit cannot be read: {exc.strerror or exc}"
+        if size < 12 or head != b"PAR1" or tail != b"PAR1":
+            return f"{path}\tno Parquet header or footer: truncated, or not Parquet"
+        try:
+            with duckdb.connect() as con:
+                con.execute("select count(*) from parquet_schema(?)", [path]).fetchall()
+        except duckdb.Error as exc:
+            return f"{path}\t{str(exc).splitlines()[0]}"
+    return ""
+
+
+def parquet_timezone(pattern: str, column: str) -> str:
+    """The time zone of `column` as the writer stored it in the Arrow schema of the first
+    file of `pattern` ('+01:00', 'Europe/Berlin'), or '' when the file does not say."""
+    import pyarrow.parquet as pq
+
+    for path in _parquet_files(pattern)[:1]:
+        try:
+            if b"ARROW:schema" not in (pq.read_metadata(path).metadata or {}):
+                return ""  # not written by Arrow: Parquet itself keeps only the UTC instant
+            schema = pq.read_schema(path)
+        except Exception:  # noqa: BLE001 - unreadable files are parquet_problem's to name
+            return ""
+        names = [name.lower() for name in schema.names]
+        if column.lower() in names:
+            return getattr(schema.field(names.index(column.lower())).type, "tz", None) or ""
+    return ""
+
+
+def warehouse_problem(path: str) -> str:
+    """Why the warehouse file `path` cannot be opened for writing ('' when it can): the
+    file is not writable, or its folder is missing or cannot be written. Nothing changes."""
+    if not path or path == ":memory:" or path.startswith(("md:", "motherduck:")):
+        return ""
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        return f"{path} is a directory, not a DuckDB file"
+    if os.path.exists(path):
+        try:
+            os.close(os.open(path, os.O_RDWR))
+        except OSError as exc:
+            return f"cannot write the warehouse file {path}: {exc.strerror or exc}"
+    elif not os.path.isdir(folder):
+        return f"the folder {folder} of the warehouse {path} does not exist"
+    # DuckDB writes its write-ahead log beside the file
+    probe = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.probe")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot write in the folder {folder} of the warehouse {path}: {exc.strerror or exc}"
+    return ""
+
+
 _FLOCK = "hhqqi4x"  # struct flock on Linux: type, whence, start, len, pid
 _PROBED: set[str] = set()
 
@@ -108,6 +190,13 @@ def lock_holder(path: str) -> int | None:
 class Plugin(BasePlugin):
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         """Stop with one clear message when another process holds the warehouse."""
+        problem = warehouse_problem(str(creds.path))
+        if problem:
+            raise RuntimeError(
+                f"demandcast: {problem}. Make it writable (e.g. chmod u+w, or free the "
+                "read-only mount), or point DEMANDCAST_DB at a writable file; nothing was "
+                "built and the published copy is unchanged."
+            )
         pid = lock_holder(str(creds.path))
         if pid is not None:
             raise RuntimeError(
@@ -130,6 +219,20 @@ class Plugin(BasePlugin):
             "demandcast_publish_problem",
             publish_problem,
             ["VARCHAR"],
+            "VARCHAR",
+            side_effects=True,
+        )
+        conn.create_function(
+            "demandcast_parquet_problem",
+            parquet_problem,
+            ["VARCHAR"],
+            "VARCHAR",
+            side_effects=True,
+        )
+        conn.create_function(
+            "demandcast_parquet_timezone",
+            parquet_timezone,
+            ["VARCHAR", "VARCHAR"],
             "VARCHAR",
             side_effects=True,
         )

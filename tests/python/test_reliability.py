@@ -12,8 +12,9 @@ import subprocess
 import time
 
 import duckdb
+import pandas as pd
 import pytest
-from conftest import BIN, FAST_VARS, raw_with_orders
+from conftest import BIN, FAST_VARS, ROOT, raw_with_orders
 
 FIRST_LINE = "(select min(order_id) from orders)"
 # a series that sells every week: the one with the most order lines
@@ -552,3 +553,179 @@ def test_check_labels_its_report_with_the_failed_run(built_copy, tmp_path):
     )
     assert done.returncode == 1
     assert run_id in done.stdout
+
+
+# --- extracts DuckDB cannot read as they are (issue 25): one line naming the file -------
+
+
+def _raw_copy(built_copy, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(built_copy.raw, raw)
+    return raw
+
+
+def test_extract_timestamptz_order_dates_keep_their_own_local_date(built_copy, tmp_path):
+    """order_date as a Parquet timestamp with time zone, written by pandas at 00:30 +01:00:
+    every line keeps its own local date (the zone Arrow stored with the column), not the
+    UTC day before."""
+    raw = _raw_copy(built_copy, tmp_path)
+    orders = duckdb.sql(f"select * from '{raw}/orders.parquet'").df()
+    local = orders["order_date"].astype("datetime64[us]")
+    orders["order_date"] = local.dt.tz_localize("+01:00") + pd.Timedelta(minutes=30)
+    orders.to_parquet(raw / "orders.parquet", index=False)
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", "--select", "stg_erp__orders", raw=raw)
+    assert result.returncode == 0, result.output[-3000:]
+    wrong = built_copy.query(
+        "select count(*) from stg_erp__orders as s join read_parquet("
+        f"'{built_copy.raw}/orders.parquet', file_row_number = true) as o"
+        " on s.source_row = o.file_row_number + 1 where s.order_date <> o.order_date"
+    )
+    assert wrong == [(0,)]
+    assert built_copy.published_checksums() == before
+
+
+def test_extract_timestamptz_without_a_zone_stops_the_run_naming_file_and_column(
+    built_copy, tmp_path
+):
+    """The same instants written by DuckDB: Parquet keeps only the UTC instant, so which day
+    the plant's was is not guessed."""
+    raw = raw_with_orders(
+        built_copy.raw,
+        tmp_path / "raw",
+        "select * replace (cast(strftime(order_date, '%Y-%m-%d') || ' 00:30:00+01:00'"
+        " as timestamptz) as order_date) from orders",
+    )
+    before = built_copy.published_checksums()
+    mtime = built_copy.db.stat().st_mtime
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        f"raw file '{raw}/orders.parquet' (orders): column order_date is a timestamp with"
+        " time zone",
+        "Export order_date as a date",
+        code=2,
+    )
+    assert built_copy.db.stat().st_mtime == mtime
+
+
+def test_extract_product_ids_matching_no_order_stop_the_run_naming_both_forms(built_copy, tmp_path):
+    """orders say '00021', products say 21: ids are text, so no product matches; the run
+    stops before any table, naming both forms, instead of unnamed series."""
+    raw = raw_with_orders(
+        built_copy.raw,
+        tmp_path / "raw",
+        "select * replace (substr(product_id, 2) as product_id) from orders",
+    )
+    duckdb.sql(
+        "copy (select * replace (cast(substr(product_id, 2) as integer) as product_id)"
+        f" from '{built_copy.raw}/products.parquet') to '{raw}/products.parquet'"
+    )
+    before = built_copy.published_checksums()
+    mtime = built_copy.db.stat().st_mtime
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        f"raw file '{raw}/products.parquet': products.product_id 1 matches no orders.product_id",
+        "orders have '00001'",
+        "Ids are compared as text",
+        code=2,
+    )
+    assert built_copy.db.stat().st_mtime == mtime
+
+
+def test_extract_plant_ids_matching_no_order_stop_the_run_naming_both_forms(built_copy, tmp_path):
+    raw = _raw_with_master(
+        built_copy,
+        tmp_path,
+        plants_sql="select * replace (cast(substr(plant_id, 3) as integer) as plant_id)"
+        " from plants",
+    )
+    before = built_copy.published_checksums()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        f"raw file '{raw}/plants.csv': plants.plant_id '1' matches no orders.plant_id",
+        "orders have 'PL01'",
+        code=2,
+    )
+
+
+def test_extract_an_extra_column_named_filename_is_ignored(built_copy, tmp_path):
+    raw = raw_with_orders(
+        built_copy.raw, tmp_path / "raw", "select *, 'erp_export.csv' as filename from orders"
+    )
+    result = built_copy.dbt("build", "--select", "stg_erp__orders", raw=raw)
+    assert result.returncode == 0, result.output[-3000:]
+    assert built_copy.query("select distinct source_file from stg_erp__orders") == [
+        (f"{raw}/orders.parquet",)
+    ]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not parquet", "corrupt footer"])
+def test_extract_an_unreadable_parquet_file_is_named_with_what_to_do(built_copy, tmp_path, damage):
+    raw = _raw_copy(built_copy, tmp_path)
+    path = raw / "orders.parquet"
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "not parquet":
+        path.write_text("order_id,order_date\n1,2024-01-01\n")
+    else:  # the footer's length points before the file's start
+        path.write_bytes(data[:-8] + (10**9).to_bytes(4, "little") + b"PAR1")
+    before = built_copy.published_checksums()
+    mtime = built_copy.db.stat().st_mtime
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        f"raw file '{path}' (orders) is not a readable Parquet file",
+        "Re-export it",
+        code=2,
+    )
+    assert built_copy.db.stat().st_mtime == mtime
+
+
+def test_extract_a_warehouse_that_cannot_be_written_is_named_in_one_line(built_copy):
+    """`demandcast build` on a warehouse file that cannot be written (immutable, as on a
+    read-only mount; chmod does not stop root): one line naming the file and the fix, exit
+    2, no adapter traceback, the published copy unchanged."""
+    before = built_copy.published_checksums()
+    db = built_copy.db
+    if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        done = subprocess.run(
+            [
+                str(BIN / "demandcast"),
+                "build",
+                "--raw",
+                str(built_copy.raw),
+                "--vars",
+                FAST_VARS,
+                "--project-dir",
+                str(ROOT),
+                "--target-path",
+                str(built_copy.target),
+            ],
+            env={**os.environ, "DEMANDCAST_DB": str(db)},
+            cwd=db.parent,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out[-3000:]
+    said = [line for line in out.splitlines() if "demandcast: " in line]
+    assert len(said) == 1, out[-3000:]
+    assert f"cannot write the warehouse file {db}" in said[0] and "DEMANDCAST_DB" in said[0]
+    assert "Traceback" not in out, out[-3000:]
+    assert built_copy.published_checksums() == before
