@@ -115,14 +115,14 @@ def run_backtest(
         stacking = None
     args = (profiles, settings, catalog, cands, stats, calibration, stacking)
     if race is None:
-        race = Race.plan(profiles, settings, catalog, cands, stacking)
+        race = Race.plan(profiles, settings, catalog, cands)
         if race.active:
             raced = series["series_id"].astype(str).isin(race.scouts)
             first = _run(series[raced.to_numpy()], *args, race)
-            race.decide(first, settings, catalog, stacking)
+            race.decide(first, settings, catalog)
             parts = [first, _run(series[~raced.to_numpy()], *args, race)]
         else:
-            race.decide(pd.DataFrame(), settings, catalog, stacking)
+            race.decide(pd.DataFrame(), settings, catalog)
             parts = [_run(series, *args, race)]
     else:
         parts = [_run(series, *args, race)]

@@ -824,7 +824,7 @@ def backtest_run(
     todo_prof = prof[prof["series_id"].isin(todo)]
     cands = catalog.resolve(settings.candidates, settings.season_length)
     stacking = Stacking(catalog.learner_pools([c.name for c in cands if not c.is_combination]))
-    race = Race.plan(todo_prof, settings, catalog, cands, stacking)
+    race = Race.plan(todo_prof, settings, catalog, cands)
 
     def remember(part: pd.DataFrame) -> None:
         memory = part.assign(run_id=run.run_id, settings_hash=ident.settings_hash)
@@ -846,7 +846,7 @@ def backtest_run(
     # the race's raced series first (every candidate), then the others (race.py)
     raced = todo_prof["series_id"].isin(list(race.scouts)).to_numpy()
     parts = backtest(todo_prof["series_id"][raced]) if race.active else []
-    race.decide(pd.concat(parts) if parts else pd.DataFrame(), settings, catalog, stacking)
+    race.decide(pd.concat(parts) if parts else pd.DataFrame(), settings, catalog)
     parts += backtest(todo_prof["series_id"][~raced] if race.active else todo_prof["series_id"])
     if any(c.is_learned for c in cands):  # learned across every batch's series
         learned = stacking.finish(calibration)

@@ -147,19 +147,6 @@ class Stacking:
         frames = [o for o in out if len(o)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def class_weights(self, pools: dict[str, tuple[str, ...]]) -> dict[str, dict[str, float]]:
-        """Per class, the weights learned over `pools` from the groups added so far (the
-        race asks this of the raced series before the others run); nothing is consumed."""
-        per_class, _ = self._parts(pools)
-        out = {}
-        for cls, parts in per_class.items():
-            pool = list(pools[cls])
-            norm, _, _, complete, _ = _matrices(pool, parts)
-            if complete.sum() >= MIN_LEARN_SERIES:
-                w = weights_on_simplex(norm[complete].mean(axis=0)[None])[0]
-                out[cls] = dict(zip(pool, w, strict=True))
-        return out
-
     def _parts(self, pools: dict) -> tuple[dict, list[pd.DataFrame]]:
         per_class: dict[str, list[tuple[_Group, np.ndarray, list[str], np.ndarray]]] = {}
         skipped = []
