@@ -19,6 +19,8 @@ every series of a demand class:
   backtest noise never flatters its score. Selection then compares it with the
   fixed combinations of the class pool by the same geometric-mean score and
   keeps whichever the evidence favours.
+- Members with less than `MIN_WEIGHT` of the class weight are left out and the
+  weights learned again over the rest (each member is a refit of every series).
 - A series forecasts with the class weights learned from every series, over the
   members it has (a member that did not run on it is left out and the weights
   are learned again over the rest). Its row's `members` holds them:
@@ -41,6 +43,9 @@ import pandas as pd
 from demandcast.metrics import METRIC_COLUMNS, score_arrays
 
 LEARNED = "ComboLearned"
+MIN_WEIGHT = 0.05
+"""A member with less of the class weight is left out (the rest re-weighted): each member
+is a refit of every series at forecast time, and a few percent of weight buys nothing."""
 MIN_LEARN_SERIES = 20
 """Series with every pool member a class needs before its weights are learned."""
 _ITERATIONS = 500
@@ -187,8 +192,11 @@ class Stacking:
         # members it has (forecast)
         own = np.where(complete[:, None, None], norm, 0.0)
         loo = (total[None] - own) / (n_complete - complete.astype(float))[:, None, None]
-        w_score = weights_on_simplex(loo, present)
-        w_use = weights_on_simplex(np.broadcast_to(total / n_complete, loo.shape), present)
+        # the members the class weights keep (MIN_WEIGHT or more): a series refits only those
+        keep = present & (class_w >= MIN_WEIGHT)[None, :]
+        keep = np.where((keep.sum(axis=1) >= 2)[:, None], keep, present)
+        w_score = weights_on_simplex(loo, keep)
+        w_use = weights_on_simplex(np.broadcast_to(total / n_complete, loo.shape), keep)
         at = 0
         for g, rows, names, e in refs:
             n = len(rows)
