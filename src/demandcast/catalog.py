@@ -31,6 +31,8 @@ from statsforecast.models import _predict_mstl_seas
 from statsforecast.mstl import mstl
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yml")
+NATIVE_SETS = ("default", "learned")
+"""Sets that leave out the entries marked full_only_below_long_season at native seasons."""
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _SEASON_MODES = ("none", "optional", "required")
@@ -113,7 +115,8 @@ class Catalog:
         (those that run): members of the class's selection pool and of its default, and
         of its learner pool (with plug-ins). The others the backtest races (backtest.py)."""
         by_name = {c.name: c for c in candidates}
-        out = set(self.learner_pools(list(by_name)).get(demand_class, ()))
+        learns = any(c.is_learned for c in candidates)
+        out = set(self.learner_pools(list(by_name)).get(demand_class, ())) if learns else set()
         for name in [*self.pool.get(demand_class, ()), self.defaults.get(demand_class)]:
             cand = by_name.get(name)
             if cand is None or cand.is_top_k or cand.is_learned:
@@ -159,7 +162,7 @@ class Catalog:
         number on the leaderboard comes from the same backtest. Entries that do
         not apply to this season length are dropped.
         """
-        native_default = spec == "default" and season_length <= self.long_season
+        native_default = spec in NATIVE_SETS and season_length <= self.long_season
         if isinstance(spec, str):
             if spec in self.sets:
                 names = list(self.sets[spec])
@@ -251,8 +254,12 @@ def _load_cached(path: str, mtime: float) -> Catalog:
     for set_name, members in (raw.get("sets") or {}).items():
         if members == "all":
             members = list(candidates)
+        elif isinstance(members, dict) and set(members) == {"all_but"}:
+            members = [c for c in candidates if c not in set(members["all_but"])]
         if not isinstance(members, list) or not members:
-            raise ValueError(f"{where}: set '{set_name}' must be 'all' or a list of names")
+            raise ValueError(
+                f"{where}: set '{set_name}' must be 'all', {{all_but: [names]}} or a list of names"
+            )
         unknown = [m for m in members if m not in candidates]
         if unknown:
             raise ValueError(f"{where}: set '{set_name}' names unknown candidates {unknown}")

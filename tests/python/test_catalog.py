@@ -172,3 +172,21 @@ def test_settings_parse_var_strings():
 def test_settings_name_the_bad_var(var, value):
     with pytest.raises(ValueError, match=f"var '{var}'"):
         Settings.from_mapping({var: value})
+
+
+def test_combo_learned_is_opt_in_and_only_brings_its_learner_pool_as_contenders():
+    catalog = load_catalog()
+    default = catalog.resolve("default", 12)
+    learned = catalog.resolve("learned", 12)
+    assert not any(c.is_learned for c in default)
+    assert [c.name for c in learned if c.is_learned] == ["ComboLearned"]
+    assert {c.name for c in learned} - {c.name for c in default} == {"ComboLearned"}
+    # without ComboLearned the smooth contenders are the members of the pool's combinations
+    assert catalog.contenders("smooth", default) == {
+        "AutoETS",
+        "AutoCES",
+        "DynamicOptimizedTheta",
+        "Theta",
+        "AutoTheta",
+    }
+    assert "SeasonalNaive" in catalog.contenders("smooth", learned)  # its learner pool

@@ -11,8 +11,15 @@ from demandcast.config import Settings
 from demandcast.frames import profile_series
 from demandcast.race import MIN_SCOUT_SERIES, PROMOTE_WINS, Race
 
-# smooth series: the learner pool's members among these are contenders, the rest raced
-CANDIDATES = ("Naive", "HistoricAverage", "WindowAverage13", "SESOptimized", "ComboSimple")
+# smooth series: with ComboLearned, its learner pool's members among these are contenders
+CANDIDATES = (
+    "Naive",
+    "HistoricAverage",
+    "WindowAverage13",
+    "SESOptimized",
+    "ComboSimple",
+    "ComboLearned",
+)
 
 
 def _smooth_panel(n: int, seed: int = 0, periods: int = 60) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -58,8 +65,9 @@ def test_contenders_run_everywhere_and_the_rest_only_on_raced_series_saying_why(
     race = Race.plan(profiles, _settings(race_share=0.1), catalog, catalog.resolve(CANDIDATES, 12))
     raced_ids = race.scouts
     contenders = catalog.contenders("smooth", catalog.resolve(CANDIDATES, 12))
-    # the smooth learner pool's members among what runs (ComboSimple brings them)
-    assert contenders == {"SESOptimized", "SeasonalNaive", "Theta"}
+    # the smooth learner pool (ComboLearned brings it); Naive, HistoricAverage, ... raced
+    assert {"SESOptimized", "SeasonalNaive", "Theta", "AutoETS"} <= contenders
+    assert not {"Naive", "HistoricAverage", "WindowAverage13"} & contenders
     naive = out[out["model_name"] == "Naive"].set_index("series_id")
     on_raced = naive.loc[sorted(raced_ids)]
     elsewhere = naive.drop(index=sorted(raced_ids))
