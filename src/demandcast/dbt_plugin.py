@@ -66,12 +66,19 @@ def publish_problem(dst: str) -> str:
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         return f"the folder {folder} of {dst} does not exist"
-    probe = os.path.join(folder, f".{os.path.basename(dst)}.{os.getpid()}.probe")
+    why = _unwritable(folder, dst)
+    return f"cannot write in the folder {folder}: {why}" if why else ""
+
+
+def _unwritable(folder: str, name: str) -> str:
+    """Why no file can be written in `folder` ('' when one can): a probe file beside `name`
+    is made and removed (permissions alone do not tell, e.g. for root)."""
+    probe = os.path.join(folder, f".{os.path.basename(name)}.{os.getpid()}.probe")
     try:
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         os.unlink(probe)
     except OSError as exc:
-        return f"cannot write in the folder {folder}: {exc.strerror or exc}"
+        return str(exc.strerror or exc)
     return ""
 
 
@@ -150,13 +157,8 @@ def warehouse_problem(path: str) -> str:
     elif not os.path.isdir(folder):
         return f"the folder {folder} of the warehouse {path} does not exist"
     # DuckDB writes its write-ahead log beside the file
-    probe = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.probe")
-    try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        os.unlink(probe)
-    except OSError as exc:
-        return f"cannot write in the folder {folder} of the warehouse {path}: {exc.strerror or exc}"
-    return ""
+    why = _unwritable(folder, path)
+    return f"cannot write in the folder {folder} of the warehouse {path}: {why}" if why else ""
 
 
 _FLOCK = "hhqqi4x"  # struct flock on Linux: type, whence, start, len, pid

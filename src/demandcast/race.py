@@ -62,7 +62,6 @@ class Race:
     classes: dict[str, str]  # series id -> demand class, every eligible series
     raced: dict[str, frozenset[str]]
     promoted: dict[str, dict[str, str]] = field(default_factory=dict)
-    decided: bool = False
 
     @classmethod
     def plan(
@@ -134,7 +133,6 @@ class Race:
         if len(rows):
             self._outright(rows, settings, catalog, promoted)
         self.promoted = promoted
-        self.decided = True
         if self.active:
             n_rest = len(self.classes) - len(self.scouts)
             said = "; ".join(
