@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -44,6 +46,69 @@ def _is_demandcast(spec: Path) -> bool:
         if line.startswith("name:"):
             return line.split(":", 1)[1].strip().strip("'\"") == PROJECT_NAME
     return False
+
+
+class UserError(Exception):
+    """Input a command cannot use (a missing file, a wrong column, a locked warehouse):
+    main() prints `demandcast <command>: <message>` on one line and exits 2."""
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Where a command finds the warehouse, as `demandcast build` and the profile do."""
+
+    project: Path | None
+    target: str
+    warehouse: Path  # the working warehouse dbt builds
+    published: Path  # the copy BI tools (and `demandcast report`) read
+
+
+def locate(
+    target: str | None = None,
+    db: str | None = None,
+    env: Mapping[str, str] | None = None,
+    project: Path | None = None,
+) -> Locations:
+    """The target (`target`, else $DEMANDCAST_TARGET, else dev) and its warehouse: `db`,
+    else $DEMANDCAST_DB (both relative to the current folder), else the project's
+    warehouse/<target>.duckdb, the project (`project`) found as `build` finds it; the
+    published copy where the build puts it (build_stamp.published_for, the project's
+    published_path var or beside the warehouse)."""
+    from demandcast import build_stamp
+
+    env = os.environ if env is None else env
+    target = target or env.get("DEMANDCAST_TARGET") or "dev"
+    project = project or find_project()
+    given = db or env.get("DEMANDCAST_DB")
+    if given:
+        warehouse = Path(given).resolve()
+    else:
+        warehouse = (project or Path.cwd()) / "warehouse" / f"{target}.duckdb"
+    defaults = {}
+    if project is not None:
+        spec = yaml.safe_load((project / "dbt_project.yml").read_text(encoding="utf-8"))
+        defaults = spec.get("vars") or {}
+    published = build_stamp.published_for(project or Path.cwd(), warehouse, defaults)
+    return Locations(project, target, warehouse, published)
+
+
+def add_location_options(parser: argparse.ArgumentParser, db_help: str) -> None:
+    """--db and --target, as every command that reads the warehouse takes them."""
+    parser.add_argument("--db", help=db_help)
+    parser.add_argument(
+        "--target",
+        help="profile target whose warehouse to read: dev, ci or prod (default: "
+        "$DEMANDCAST_TARGET, else dev); its file is warehouse/<target>.duckdb in the project, "
+        "found from any folder, or $DEMANDCAST_DB",
+    )
+
+
+def existing_file(path: Path, what: str) -> Path:
+    """`path` when it is a file; else a UserError naming it."""
+    if not path.is_file():
+        state = "is a directory" if path.is_dir() else "does not exist"
+        raise UserError(f"{what} {path} {state}; run `demandcast build` first, or pass --db")
+    return path
 
 
 def _dbt_executable() -> str:
@@ -178,12 +243,12 @@ def _build_unless_unchanged(project, args, dbt_args, env, vars_text, command) ->
     build that passed (build_stamp.py); a build that passes leaves the stamp."""
     from demandcast import build_stamp
 
-    target = args.target or env.get("DEMANDCAST_TARGET") or "dev"
     profiles = env.get("DBT_PROFILES_DIR")  # --profiles-dir is not neutral (below)
     ours = not profiles or Path(profiles).resolve() == project / "profiles"
     if not ours or not build_stamp.neutral(dbt_args):
         return subprocess.call(command(vars_text), cwd=project, env=env)
-    warehouse = Path(env.get("DEMANDCAST_DB") or project / "warehouse" / f"{target}.duckdb")
+    where = locate(args.target, env=env, project=project)
+    target, warehouse = where.target, where.warehouse
     try:
         given = _load_vars(vars_text, "--vars")
     except (ValueError, yaml.YAMLError):  # dbt says what is wrong with the vars
@@ -315,9 +380,7 @@ def _published_origins(
     """Forecast origins of `frequency` the warehouse holds a published forecast from."""
     import duckdb
 
-    target = target or env.get("DEMANDCAST_TARGET") or "dev"
-    db = Path(env["DEMANDCAST_DB"]) if env.get("DEMANDCAST_DB") else None
-    db = db or project / "warehouse" / f"{target}.duckdb"
+    db = locate(target, env=env, project=project).warehouse
     if not db.is_file():
         return set()
     try:
@@ -349,10 +412,8 @@ def _check(argv: list[str]) -> int:
         prog="demandcast check",
         description="Run every Great Expectations suite against the warehouse tables.",
     )
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("DEMANDCAST_DB", "warehouse/dev.duckdb"),
-        help="DuckDB file built by dbt (default: $DEMANDCAST_DB or warehouse/dev.duckdb)",
+    add_location_options(
+        parser, "the working warehouse dbt built, read-only (default: the target's, as build)"
     )
     parser.add_argument(
         "--docs",
@@ -360,10 +421,12 @@ def _check(argv: list[str]) -> int:
         help="folder of the Data Docs (default: beside the warehouse, <db>_data_docs/)",
     )
     args = parser.parse_args(argv)
+    db = existing_file(locate(args.target, args.db).warehouse, "the warehouse")
+    print(f"check: reading the working warehouse {db}", flush=True)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     from demandcast import gates
 
-    return gates.check_warehouse(args.db, args.docs)
+    return gates.check_warehouse(db, args.docs)
 
 
 def _evaluate(argv: list[str]) -> int:
@@ -418,6 +481,9 @@ def main(argv: list[str] | None = None) -> int:
         return func(argv[1:])
     except SystemExit as exc:  # argparse: --help (0) or a bad option (2)
         return exc.code if isinstance(exc.code, int) else 1
+    except UserError as exc:
+        print(f"demandcast {argv[0]}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

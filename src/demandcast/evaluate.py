@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -416,11 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="demandcast evaluate",
         description="Score fct_demand_forecast (and baselines) against actuals, in DuckDB SQL.",
     )
+    from demandcast.cli import UserError, add_location_options, existing_file, locate
+
     add = parser.add_argument
-    add(
-        "--db",
-        default=os.environ.get("DEMANDCAST_DB", "warehouse/dev.duckdb"),
-        help="the warehouse, read-only (default: $DEMANDCAST_DB or warehouse/dev.duckdb)",
+    add_location_options(
+        parser,
+        "the working warehouse dbt built (not the published copy), read-only "
+        "(default: the target's, found as `demandcast build` finds it)",
     )
     add(
         "--actuals",
@@ -437,9 +438,13 @@ def main(argv: list[str] | None = None) -> int:
         "(slow at a season of 52: AutoETS searches seasonal forms)",
     )
     args = parser.parse_args(argv)
-    result = evaluate(
-        args.db, args.actuals, args.season_length, not args.no_baselines, args.plain_mean
-    )
+    db = existing_file(locate(args.target, args.db).warehouse, "the warehouse")
+    actuals = existing_file(Path(args.actuals).resolve(), "the actuals file")
+    print(f"evaluate: reading fct_demand_forecast of the working warehouse {db}", flush=True)
+    try:
+        result = evaluate(db, actuals, args.season_length, not args.no_baselines, args.plain_mean)
+    except (ValueError, duckdb.IOException, duckdb.CatalogException) as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
     print(format_report(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -754,15 +754,18 @@ def main(argv: list[str] | None = None) -> int:
         description="Write one self-contained HTML report of the published run: history, "
         "forecast and intervals per series, the model leaderboard, accuracy, gate results.",
     )
-    parser.add_argument(
-        "--db",
-        default="warehouse/dev_published.duckdb",
-        help="the published copy, read-only (default: warehouse/dev_published.duckdb)",
+    from demandcast.cli import UserError, add_location_options, existing_file, locate
+
+    add_location_options(
+        parser,
+        "the published copy, read-only (default: the target's, warehouse/<target>"
+        "_published.duckdb in the project, or beside $DEMANDCAST_DB)",
     )
     parser.add_argument("--out", default="reports/forecast.html", help="HTML file to write")
     parser.add_argument(
         "--warehouse",
-        help="the working warehouse (warehouse/<target>.duckdb), read-only, for the gate results",
+        help="the working warehouse, read-only, for the gate results (default: the one "
+        "whose published copy --db is)",
     )
     parser.add_argument(
         "--max-series", type=int, help="show only the N largest series (default: all)"
@@ -773,11 +776,16 @@ def main(argv: list[str] | None = None) -> int:
         help="periods of history per plot (default: two seasons, at least two horizons)",
     )
     args = parser.parse_args(argv)
+    where = locate(args.target)
+    db = Path(args.db).resolve() if args.db else where.published
+    existing_file(db, "the published copy")
+    warehouse = args.warehouse or (where.warehouse if db == where.published else None)
+    gates_from = f"; gate results from {warehouse}" if warehouse else ""
+    print(f"report: reading the published copy {db}{gates_from}", flush=True)
     try:
-        info = write_report(args.db, args.out, args.warehouse, args.max_series, args.history)
+        info = write_report(db, args.out, warehouse, args.max_series, args.history)
     except ReportError as exc:
-        print(f"report: {exc}")
-        return 1
+        raise UserError(str(exc)) from None
     print(
         f"report: {info['path']} ({info['bytes'] / 1e6:.2f} MB, {info['series_shown']:,} of "
         f"{info['series']:,} series) in {info['seconds']:.1f} s"

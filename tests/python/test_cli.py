@@ -119,3 +119,94 @@ def test_two_orders_files_stop_the_build_naming_both_before_dbt(tmp_path):
     assert f"{tmp_path}/orders.parquet" in done.stderr
     assert f"{tmp_path}/orders/*.parquet" in done.stderr
     assert "past origin" not in done.stdout and not (tmp_path / "none.duckdb").exists()
+
+
+# --- every verb finds the warehouse as `build` does, from any folder (issue 23, point 6) ---
+
+
+def test_locate_finds_the_projects_warehouse_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    where = cli.locate(env={})
+    assert (where.project, where.target) == (ROOT, "dev")
+    assert where.warehouse == ROOT / "warehouse" / "dev.duckdb"
+    assert where.published == ROOT / "warehouse" / "dev_published.duckdb"
+    assert cli.locate("ci", env={}).warehouse == ROOT / "warehouse" / "ci.duckdb"
+    assert cli.locate(env={"DEMANDCAST_TARGET": "prod"}).target == "prod"
+    # DEMANDCAST_DB and --db: relative to where the command runs, as for build
+    moved = cli.locate(env={"DEMANDCAST_DB": "w/x.duckdb"})
+    assert (moved.warehouse, moved.published) == (
+        tmp_path / "w/x.duckdb",
+        tmp_path / "w/x_published.duckdb",
+    )
+    assert cli.locate(db="y.duckdb", env={"DEMANDCAST_DB": "w/x.duckdb"}).warehouse == (
+        tmp_path / "y.duckdb"
+    )
+
+
+def _one_line_error(capsys, command: str) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"demandcast {command}: "), captured.err
+    assert "Traceback" not in captured.out + captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["check", "report", "evaluate"])
+def test_a_missing_warehouse_is_one_line_and_exit_2(command, tmp_path, monkeypatch, capsys):
+    """From another folder the default is the project's warehouse/<target>.duckdb, not
+    warehouse/... under the folder; a target never built is named in one line."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DEMANDCAST_DB", raising=False)
+    extra = ["--actuals", str(tmp_path / "a.csv")] if command == "evaluate" else []
+    assert cli.main([command, "--target", "nosuch", *extra]) == 2
+    line = _one_line_error(capsys, command)
+    name = "nosuch_published.duckdb" if command == "report" else "nosuch.duckdb"
+    assert f"{ROOT / 'warehouse' / name} does not exist" in line
+
+
+def test_evaluate_and_report_from_another_folder_say_what_they_read(
+    built_copy, tmp_path, monkeypatch, capsys
+):
+    """DEMANDCAST_DB moves the warehouse of every verb (relative to the folder it runs in):
+    evaluate reads the working warehouse, report the published copy beside it and the gate
+    results of the working one; each says which file it read."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("DEMANDCAST_DB", "../wh.duckdb")
+    truth = str(built_copy.raw / "truth.parquet")
+    assert cli.main(["evaluate", "--actuals", truth, "--no-baselines"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"evaluate: reading fct_demand_forecast of the working warehouse {built_copy.db}\n" in out
+    )
+    html = tmp_path / "r.html"
+    assert cli.main(["report", "--out", str(html), "--max-series", "2"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"reading the published copy {built_copy.published}; gate results from {built_copy.db}"
+        in out
+    )
+    assert "no warehouse file at" not in html.read_text()
+    # --db, relative to the folder, over DEMANDCAST_DB
+    monkeypatch.setenv("DEMANDCAST_DB", "nowhere.duckdb")
+    assert cli.main(["evaluate", "--db", "../wh.duckdb", "--actuals", truth, "--no-baselines"]) == 0
+    capsys.readouterr()
+
+
+def test_bad_actuals_and_wrong_files_are_one_line_and_exit_2(built_copy, tmp_path, capsys):
+    db = ["--db", str(built_copy.db)]
+    lacking = tmp_path / "actuals.csv"
+    lacking.write_text("period_start,product_id,y\n2026-01-05,P1,3\n")
+    assert cli.main(["evaluate", *db, "--actuals", str(lacking)]) == 2
+    line = _one_line_error(capsys, "evaluate")
+    assert str(lacking) in line and "lack columns ['plant_id']" in line
+    assert cli.main(["evaluate", *db, "--actuals", str(tmp_path / "none.parquet")]) == 2
+    assert "the actuals file" in _one_line_error(capsys, "evaluate")
+    # the published copy holds no run context: evaluate reads the working warehouse
+    published = ["--db", str(built_copy.published), "--actuals", str(lacking)]
+    assert cli.main(["evaluate", *published]) == 2
+    assert "int_run__context" in _one_line_error(capsys, "evaluate")
+    # the working warehouse is no published copy: report refuses it
+    assert cli.main(["report", *db, "--out", str(tmp_path / "r.html")]) == 2
+    assert "not a published demandcast file" in _one_line_error(capsys, "report")

@@ -354,9 +354,9 @@ def test_max_series_and_cli(built, tmp_path, capsys):
     assert "5 of " in capsys.readouterr().out
 
     # the working warehouse is no published copy: refused with the reason
-    assert cli(["report", "--db", str(built.db), "--out", str(out)]) == 1
-    assert "not a published demandcast file" in capsys.readouterr().out
-    assert cli(["report", "--db", str(tmp_path / "missing.duckdb"), "--out", str(out)]) == 1
+    assert cli(["report", "--db", str(built.db), "--out", str(out)]) == 2
+    assert "not a published demandcast file" in capsys.readouterr().err
+    assert cli(["report", "--db", str(tmp_path / "missing.duckdb"), "--out", str(out)]) == 2
 
 
 EDGE_CASES = {
