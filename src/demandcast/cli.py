@@ -103,11 +103,26 @@ def add_location_options(parser: argparse.ArgumentParser, db_help: str) -> None:
     )
 
 
-def existing_file(path: Path, what: str) -> Path:
+def existing_file(
+    path: Path, what: str, hint: str = "; run `demandcast build` first, or pass --db"
+) -> Path:
     """`path` when it is a file; else a UserError naming it."""
     if not path.is_file():
         state = "is a directory" if path.is_dir() else "does not exist"
-        raise UserError(f"{what} {path} {state}; run `demandcast build` first, or pass --db")
+        raise UserError(f"{what} {path} {state}{hint}")
+    return path
+
+
+def readable_db(path: Path, what: str) -> Path:
+    """`path` when it is a DuckDB file this process can open read-only; else a UserError
+    naming it and why (not there, locked by a running build, not a DuckDB file)."""
+    import duckdb
+
+    existing_file(path, what)
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.Error as exc:
+        raise UserError(f"cannot open {what} {path}: {str(exc).splitlines()[0]}") from None
     return path
 
 
@@ -421,7 +436,7 @@ def _check(argv: list[str]) -> int:
         help="folder of the Data Docs (default: beside the warehouse, <db>_data_docs/)",
     )
     args = parser.parse_args(argv)
-    db = existing_file(locate(args.target, args.db).warehouse, "the warehouse")
+    db = readable_db(locate(args.target, args.db).warehouse, "the warehouse")
     print(f"check: reading the working warehouse {db}", flush=True)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     from demandcast import gates

@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="demandcast evaluate",
         description="Score fct_demand_forecast (and baselines) against actuals, in DuckDB SQL.",
     )
-    from demandcast.cli import UserError, add_location_options, existing_file, locate
+    from demandcast.cli import UserError, add_location_options, existing_file, locate, readable_db
 
     add = parser.add_argument
     add_location_options(
@@ -438,8 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         "(slow at a season of 52: AutoETS searches seasonal forms)",
     )
     args = parser.parse_args(argv)
-    db = existing_file(locate(args.target, args.db).warehouse, "the warehouse")
-    actuals = existing_file(Path(args.actuals).resolve(), "the actuals file")
+    db = readable_db(locate(args.target, args.db).warehouse, "the warehouse")
+    actuals = existing_file(Path(args.actuals).resolve(), "the actuals file", "")
     print(f"evaluate: reading fct_demand_forecast of the working warehouse {db}", flush=True)
     try:
         result = evaluate(db, actuals, args.season_length, not args.no_baselines, args.plain_mean)

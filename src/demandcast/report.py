@@ -754,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Write one self-contained HTML report of the published run: history, "
         "forecast and intervals per series, the model leaderboard, accuracy, gate results.",
     )
-    from demandcast.cli import UserError, add_location_options, existing_file, locate
+    from demandcast.cli import UserError, add_location_options, locate, readable_db
 
     add_location_options(
         parser,
@@ -778,7 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     where = locate(args.target)
     db = Path(args.db).resolve() if args.db else where.published
-    existing_file(db, "the published copy")
+    readable_db(db, "the published copy")
     warehouse = args.warehouse or (where.warehouse if db == where.published else None)
     gates_from = f"; gate results from {warehouse}" if warehouse else ""
     print(f"report: reading the published copy {db}{gates_from}", flush=True)

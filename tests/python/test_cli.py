@@ -210,3 +210,24 @@ def test_bad_actuals_and_wrong_files_are_one_line_and_exit_2(built_copy, tmp_pat
     # the working warehouse is no published copy: report refuses it
     assert cli.main(["report", *db, "--out", str(tmp_path / "r.html")]) == 2
     assert "not a published demandcast file" in _one_line_error(capsys, "report")
+
+
+def test_a_warehouse_locked_by_a_build_is_one_line_and_exit_2(tmp_path, capsys):
+    """A process writing the warehouse (as a running build does) holds its lock: check and
+    evaluate say so in one line, exit 2 (a build never locks the published copy)."""
+    db = tmp_path / "wh.duckdb"
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True)"
+    holder = subprocess.Popen(
+        [str(BIN / "python"), "-c", hold + "; time.sleep(120)", str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        for command, *rest in (["check"], ["evaluate", "--actuals", str(db)]):
+            assert cli.main([command, "--db", str(db), *rest]) == 2
+            line = _one_line_error(capsys, command)
+            assert f"cannot open the warehouse {db}: " in line and "lock" in line, line
+    finally:
+        holder.kill()
+        holder.wait()
