@@ -16,6 +16,7 @@ The same checkpoints run outside dbt on a built warehouse: `demandcast check`
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -31,7 +32,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from demandcast.warehouse import table_exists
+from demandcast.warehouse import table_columns, table_exists
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -53,6 +54,8 @@ RESULT_COLUMNS = [
     "failing_rows_sample",
     "validated_at",
     "mode",
+    "input_fingerprint",
+    "validated_run_id",
 ]
 _CREATE_RESULTS = f"""
 create table if not exists {RESULTS_TABLE} (
@@ -66,8 +69,12 @@ create table if not exists {RESULTS_TABLE} (
     unexpected_count bigint,
     failing_rows_sample varchar,
     validated_at timestamp,
-    mode varchar
-)
+    mode varchar,
+    input_fingerprint varchar,
+    validated_run_id varchar
+);
+alter table {RESULTS_TABLE} add column if not exists input_fingerprint varchar;
+alter table {RESULTS_TABLE} add column if not exists validated_run_id varchar;
 """
 
 _LOCK = threading.RLock()  # dbt runs models in threads; GX contexts are not thread-safe
@@ -203,6 +210,8 @@ def validate(
                     "failing_rows_sample": json.dumps(sample, default=str) if sample else None,
                     "validated_at": validated_at,
                     "mode": mode,
+                    "input_fingerprint": None,
+                    "validated_run_id": run_id,
                 }
             )
             if not success:
@@ -390,25 +399,81 @@ def gate_in_build(tables: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> 
         "select path from duckdb_databases() where database_name = current_database()"
     ).fetchall()[0][0]
     results_dir, docs_dir = state_dirs(db, started.get("data_docs_path") or None)
-    ctx = context(results_dir, docs_dir)
-    by_table = checkpoints_by_table(ctx)
     parameters = suite_parameters(con, started)
     docs = started.get("data_docs") is not False  # null (an older warehouse): the default
-    frames, reports = [], []
+    frames, reports, todo = [], [], {}
     for table, data in tables.items():
-        checkpoint = by_table[table]
-        mode = modes.get(checkpoint.split("__")[0], "fail")
-        frame, report = validate(ctx, checkpoint, data, parameters, run_id, mode, docs)
-        frames.append(frame)
-        if report and mode == "fail":
-            reports.append(report)
+        digest = input_fingerprint(con, table, data, parameters, modes)
+        reused = _passed_before(con, table, digest)
+        if reused is None:
+            todo[table] = (data, digest)
+        else:
+            frames.append(reused.assign(run_id=run_id))
+    if todo:  # Great Expectations is imported only when a table needs validating
+        ctx = context(results_dir, docs_dir)
+        by_table = checkpoints_by_table(ctx)
+        for table, (data, digest) in todo.items():
+            checkpoint = by_table[table]
+            mode = modes.get(checkpoint.split("__")[0], "fail")
+            frame, report = validate(ctx, checkpoint, data, parameters, run_id, mode, docs)
+            frames.append(frame.assign(input_fingerprint=digest))
+            if report and mode == "fail":
+                reports.append(report)
+        prune(results_dir)
     out = pd.concat(frames, ignore_index=True)
     record_results(con, out)
-    prune(results_dir)
     out["blocking"] = out["success"].eq(False).fillna(False) & out["mode"].eq("fail")
     where = f"Data Docs: {docs_dir / 'index.html'}" if docs else "Data Docs: off (var data_docs)"
     out["report"] = np.where(out["blocking"], "\n\n".join([*reports, where]), None)
     return out
+
+
+def _gx_digest() -> str:
+    """A digest of the Great Expectations project's suites, checkpoints and definitions."""
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted((gx_root() / "gx").rglob("*.json")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def input_fingerprint(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    data: Any,
+    parameters: Mapping[str, Any],
+    modes: Mapping[str, Any],
+) -> str:
+    """What a gate's verdict on `table` depends on: its rows (count and order-independent
+    sums of their hashes, in DuckDB), columns and types, the suites' parameters, the gate
+    modes and the gx/ project. Equal fingerprints get equal results."""
+    rel = con.from_df(data) if isinstance(data, pd.DataFrame) else data
+    rows = rel.query(
+        "_gate_input",
+        "select count(*), sum(hash(_gate_input))::hugeint::varchar, bit_xor(hash(_gate_input))"
+        " from _gate_input",
+    ).fetchall()[0]
+    what = [_gx_digest(), table, rel.columns, [str(t) for t in rel.types], list(rows)]
+    what += [sorted((k, str(v)) for k, v in parameters.items()), sorted(modes.items())]
+    return hashlib.blake2b(json.dumps(what, default=str).encode(), digest_size=16).hexdigest()
+
+
+def _passed_before(con: duckdb.DuckDBPyConnection, table: str, digest: str) -> pd.DataFrame | None:
+    """The results of the last published run that validated `table` with this input
+    fingerprint (that run passed its gates): what validating it again would give. None when
+    there is none, and so on a warehouse whose gate_results predates the fingerprint."""
+    if not table_exists(con, "demandcast_runs") or not table_exists(con, "gate_results"):
+        return None
+    if "input_fingerprint" not in table_columns(con, "gate_results"):
+        return None
+    frame = con.execute(
+        f"""select * from {RESULTS_TABLE} where table_name = $table and run_id = (
+            select g.run_id from {RESULTS_TABLE} as g join main.demandcast_runs as r using (run_id)
+            where g.table_name = $table and g.input_fingerprint = $digest
+                and r.status = 'published'
+            order by r.started_at desc limit 1)""",
+        {"table": table, "digest": digest},
+    ).df()
+    return None if frame.empty else frame[RESULT_COLUMNS]
 
 
 def prune(results_dir: Path, keep: int = KEEP_RUNS) -> None:

@@ -519,6 +519,40 @@ def test_in_build_failures_are_recorded_and_come_back_blocking(tmp_path):
     assert (tmp_path / "wh_data_docs" / "index.html").is_file()
 
 
+def test_an_input_a_published_run_validated_is_not_validated_again(tmp_path):
+    """The same rows, parameters and modes as a published run's: its results are copied under
+    the new run (validated_run_id names the run that validated); other rows, or a run that
+    was not published, are validated anew."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _started(con, docs=False)
+    con.execute(
+        "create table demandcast_runs (run_id varchar, started_at timestamp, status varchar)"
+    )
+    con.execute("insert into demandcast_runs values ('r1', now(), 'started')")
+    plants = FRAMES["plants"]()
+
+    def gate(run_id):
+        con.execute("update int_run__started set run_id = ?", [run_id])
+        gates.gate_in_build({"stg_erp__plants": plants}, con)
+        return con.execute(
+            "select count(*), count(distinct input_fingerprint), any_value(validated_run_id)"
+            " from gate_results where run_id = ?",
+            [run_id],
+        ).fetchall()[0]
+
+    assert gate("r1") == (2, 1, "r1")
+    assert gate("r2") == (2, 1, "r2")  # r1 is not published (yet): validated again
+    con.execute("update demandcast_runs set status = 'published' where run_id = 'r1'")
+    assert gate("r3") == (2, 1, "r1")
+    (same,) = con.execute(
+        "select count(distinct input_fingerprint) from gate_results where run_id in ('r1', 'r3')"
+    ).fetchall()[0]
+    assert same == 1
+    plants.loc[0, "plant_name"] = "renamed"
+    assert gate("r4") == (2, 1, "r4")
+    assert len(list((tmp_path / "wh_gx_results").rglob("*.json"))) == 3  # r1, r2, r4
+
+
 def test_without_data_docs_the_results_are_still_stored_and_recorded(tmp_path):
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
     _started(con, docs=False)
