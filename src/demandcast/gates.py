@@ -16,6 +16,7 @@ The same checkpoints run outside dbt on a built warehouse: `demandcast check`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -167,7 +168,7 @@ def validate(
     definition = cp.validation_definitions[0]
     table = definition.data.data_asset.name
     key = list((cp.result_format or {}).get("unexpected_index_column_names") or [])
-    df = _as_frame(data, _columns(definition.suite, key))
+    df = _as_frame(data, read_columns(table))
     if not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index(drop=True)
     needed = _parameter_names(definition.suite)
@@ -443,10 +444,14 @@ def input_fingerprint(
     parameters: Mapping[str, Any],
     modes: Mapping[str, Any],
 ) -> str:
-    """What a gate's verdict on `table` depends on: its rows (count and order-independent
-    sums of their hashes, in DuckDB), columns and types, the suites' parameters, the gate
-    modes and the gx/ project. Equal fingerprints get equal results."""
+    """What a gate's verdict on `table` depends on: the rows of the columns its suite reads
+    (count and order-independent sums of their hashes, in DuckDB), those columns and their
+    types, the suites' parameters, the gate modes and the gx/ project. Equal fingerprints
+    get equal results."""
     rel = con.from_df(data) if isinstance(data, pd.DataFrame) else data
+    columns = read_columns(table)
+    if columns is not None:
+        rel = rel.project(", ".join(f'"{c}"' for c in rel.columns if c in columns))
     rows = rel.query(
         "_gate_input",
         "select count(*), sum(hash(_gate_input))::hugeint::varchar, bit_xor(hash(_gate_input))"
@@ -484,14 +489,39 @@ def prune(results_dir: Path, keep: int = KEEP_RUNS) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _columns(suite: Any, key: Iterable[str]) -> set[str] | None:
-    """The columns a suite's expectations and its failing-row samples (`key`) name; None
-    (every column) when an expectation is about the table's columns themselves."""
-    names = set(key)
-    for expectation in suite.expectations:
-        if expectation.expectation_type.startswith("expect_table_column"):
+@functools.cache
+def _gx_files(root: Path) -> dict[str, dict[str, list]]:
+    """{validated table: {"expectations": [...], "key": [...]}} read from gx/'s JSON files
+    (validation definitions, suites, checkpoints) without importing Great Expectations."""
+    gx_dir = root / "gx"
+
+    def load(folder: str) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((gx_dir / folder).glob("*.json"))]
+
+    suites = {s["name"]: s["expectations"] for s in load("expectations")}
+    keys = {
+        d["name"]: list((c.get("result_format") or {}).get("unexpected_index_column_names") or [])
+        for c in load("checkpoints")
+        for d in c["validation_definitions"]
+    }
+    return {
+        d["data"]["asset"]["name"]: {
+            "expectations": suites[d["suite"]["name"]],
+            "key": keys.get(d["name"], []),
+        }
+        for d in load("validation_definitions")
+    }
+
+
+def read_columns(table: str) -> set[str] | None:
+    """The columns the suite of `table` and its failing-row samples (the checkpoint's key)
+    name; None (every column) when an expectation is about the table's columns themselves."""
+    spec = _gx_files(gx_root())[table]
+    names = set(spec["key"])
+    for expectation in spec["expectations"]:
+        if expectation["type"].startswith("expect_table_column"):
             return None
-        kwargs = expectation.configuration.kwargs
+        kwargs = expectation["kwargs"]
         names.update(kwargs.get(k) for k in ("column", "column_A", "column_B") if kwargs.get(k))
         names.update(kwargs.get("column_list") or ())
     return names

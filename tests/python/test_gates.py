@@ -445,8 +445,7 @@ def test_a_relation_is_read_for_the_columns_the_suite_names_only(ctx):
     )
     seconds = re.compile(r"; [0-9.]+ s\)")  # the report says how long it took
     assert seconds.sub("", read_report) == seconds.sub("", whole_report)
-    suite = ctx.checkpoints.get("orders").validation_definitions[0].suite
-    columns = gates._columns(suite, ["source_file", "source_row"])
+    columns = gates.read_columns("int_orders__screened")
     assert "quantity" in columns and "plausible_max" in columns and "comment" not in columns
     assert list(gates._as_frame(relation, columns).columns) == [
         c for c in frame.columns if c in columns
@@ -520,9 +519,9 @@ def test_in_build_failures_are_recorded_and_come_back_blocking(tmp_path):
 
 
 def test_an_input_a_published_run_validated_is_not_validated_again(tmp_path):
-    """The same rows, parameters and modes as a published run's: its results are copied under
-    the new run (validated_run_id names the run that validated); other rows, or a run that
-    was not published, are validated anew."""
+    """The same rows (of the columns the suite reads), parameters and modes as a published
+    run's: its results are copied under the new run (validated_run_id names the run that
+    validated); other rows, or a run that was not published, are validated anew."""
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
     _started(con, docs=False)
     con.execute(
@@ -548,9 +547,11 @@ def test_an_input_a_published_run_validated_is_not_validated_again(tmp_path):
         "select count(distinct input_fingerprint) from gate_results where run_id in ('r1', 'r3')"
     ).fetchall()[0]
     assert same == 1
-    plants.loc[0, "plant_name"] = "renamed"
-    assert gate("r4") == (2, 1, "r4")
-    assert len(list((tmp_path / "wh_gx_results").rglob("*.json"))) == 3  # r1, r2, r4
+    plants.loc[0, "plant_name"] = "renamed"  # a column the suite does not read
+    assert gate("r4") == (2, 1, "r1")
+    plants.loc[0, "plant_id"] = "ZZ"
+    assert gate("r5") == (2, 1, "r5")
+    assert len(list((tmp_path / "wh_gx_results").rglob("*.json"))) == 3  # r1, r2, r5
 
 
 def test_without_data_docs_the_results_are_still_stored_and_recorded(tmp_path):
