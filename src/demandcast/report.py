@@ -779,7 +779,8 @@ def main(argv: list[str] | None = None) -> int:
     where = locate(args.target)
     db = Path(args.db).resolve() if args.db else where.published
     readable_db(db, "the published copy")
-    warehouse = args.warehouse or (where.warehouse if db == where.published else None)
+    warehouse = Path(args.warehouse).resolve() if args.warehouse else None
+    warehouse = warehouse or (where.warehouse if db == where.published else None)
     gates_from = f"; gate results from {warehouse}" if warehouse else ""
     print(f"report: reading the published copy {db}{gates_from}", flush=True)
     try:
