@@ -355,6 +355,23 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
             ),
         ],
     ),
+    "int_forecast__launches": (
+        "launches",
+        ["series_id", "step"],
+        "One row per planned launch without orders x step: its launch forecast.",
+        [
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["series_id", "step"]),
+            *_not_null("series_id", "period_start", "model_name", "step", "forecast"),
+            gxe.ExpectColumnValuesToBeInSet(column="method", value_set=["launch"]),
+            gxe.ExpectColumnValuesToBeBetween(column="step", min_value=1, max_value=P("horizon")),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="forecast",
+                min_value=0,
+                max_value=BIG,
+                notes="A launch forecast is not negative and not infinite.",
+            ),
+        ],
+    ),
     "chk_forecast__series": (
         "forecast__series",
         ["series_id"],
