@@ -6,6 +6,8 @@
     date that does not parse or is missing, or a plant and product listed
     twice stops the build in one line naming the file, row and column. -#}
 
+{{ config(materialized='table') }}
+
 with
 
 source as (
