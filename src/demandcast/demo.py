@@ -476,7 +476,8 @@ def write_demo(
     end_date: str | dt.date | None = None,
     future_days: int = 182,
 ) -> dict:
-    """Write orders, products, plants and truth Parquet files of a synthetic manufacturer.
+    """Write orders, products, plants, launches and truth Parquet files of a synthetic
+    manufacturer.
 
     ``n_products`` is per plant; the plants share about 80% of their products. The history
     ends on ``end_date``, by default the last Sunday before today, so the demo is never a
