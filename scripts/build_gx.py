@@ -359,7 +359,7 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
         ),
     ),
     "int_forecast__launches": (
-        "launches",
+        "forecast__launches",
         ["series_id", "step"],
         "One row per planned launch without orders x step: its launch forecast.",
         _forecast_rows(["launch"], "A launch forecast is not negative and not infinite."),

@@ -138,7 +138,7 @@ def test_the_built_demo_forecasts_its_planned_launches_in_the_published_tables(b
     )
     assert ordered[0][0] > 0
     gate = built.query(
-        "select count(*), bool_and(success) from gate_results where suite = 'launches'"
+        "select count(*), bool_and(success) from gate_results where suite = 'forecast__launches'"
     )
     assert gate[0][0] > 0 and gate[0][1]
 
