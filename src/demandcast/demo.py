@@ -475,9 +475,10 @@ def write_demo(
     seed: int = 42,
     end_date: str | dt.date | None = None,
     future_days: int = 182,
+    launches: bool = True,
 ) -> dict:
-    """Write orders, products, plants, launches and truth Parquet files of a synthetic
-    manufacturer.
+    """Write orders, products, plants, launches (unless `launches` is False) and truth
+    Parquet files of a synthetic manufacturer.
 
     ``n_products`` is per plant; the plants share about 80% of their products. The history
     ends on ``end_date``, by default the last Sunday before today, so the demo is never a
@@ -518,9 +519,10 @@ def write_demo(
         "orders": orders,
         "products": _products_table(cat, cal, ids),
         "plants": _plants_table(ids),
-        "launches": _launches_table(cat, cal, ids),
         "truth": _truth_table(s, cal, rate * s.mean_size[:, None], actual, ids),
     }
+    if launches:
+        tables["launches"] = _launches_table(cat, cal, ids)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.parquet" for name in tables}
