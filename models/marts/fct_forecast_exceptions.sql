@@ -107,7 +107,7 @@ failed_candidates as (
 
 unioned as (
 
-    select * from discontinued
+    select * from discontinued  -- noqa: AM07
     union all
     select * from inactive
     union all
