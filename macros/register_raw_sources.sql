@@ -3,8 +3,9 @@
     models/staging/erp read (the path reaches SQL only as a quoted literal;
     CSV quotes are always '"', found or not in the sniffed sample). orders is
     required and may be orders.parquet, a
-    folder orders/ of Parquet files, or orders.csv; products and plants are
-    optional (an empty view stands in). A missing file or column, two
+    folder orders/ of Parquet files, or orders.csv; products, plants and
+    launches are optional (an empty view stands in), and so is the launches
+    column analog_product_id (null stands in). A missing file or column, two
     files of one name (orders.parquet and orders.csv), a Parquet file that
     cannot be read, a timestamp with time zone whose zone the file does not
     name, or a products or plants file none of whose ids is in the orders
@@ -70,7 +71,10 @@
         'products': ['product_id', 'product_name', 'product_group',
                      'launch_date', 'discontinued_date'],
         'plants': ['plant_id', 'plant_name'],
+        'launches': ['plant_id', 'product_id', 'launch_date', 'analog_product_id'],
     } -%}
+    {#- columns a file may leave out (null stands in) -#}
+    {%- set optional_columns = ['analog_product_id'] -%}
     {%- set statements = ['create schema if not exists raw'] -%}
     {%- set readers = {} -%}
     {%- for name, columns in contract.items() -%}
@@ -119,7 +123,7 @@
             {%- endfor -%}
             {%- set missing = [] -%}
             {%- for column in columns -%}
-                {%- if column not in present -%}
+                {%- if column not in present and column not in optional_columns -%}
                     {%- do missing.append(column) -%}
                 {%- endif -%}
             {%- endfor -%}
@@ -132,7 +136,9 @@
             {%- endif -%}
             {%- set selected = [] -%}
             {%- for column in columns -%}
-                {%- if types[column] in ('TIMESTAMP WITH TIME ZONE', 'TIMESTAMPTZ_NS') -%}
+                {%- if column not in present -%}
+                    {%- do selected.append('cast(null as varchar) as ' ~ column) -%}
+                {%- elif types[column] in ('TIMESTAMP WITH TIME ZONE', 'TIMESTAMPTZ_NS') -%}
                     {%- do selected.append(local_date(reader, name, column)
                         ~ ' as ' ~ column) -%}
                 {%- else -%}

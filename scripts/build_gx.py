@@ -49,6 +49,19 @@ def _not_null(*columns: str, **kw) -> list:
     return [gxe.ExpectColumnValuesToNotBeNull(column=c, **kw) for c in columns]
 
 
+def _forecast_rows(methods: list[str], note: str) -> list:
+    """A forecast table's rows: one per series and step, complete, of these methods."""
+    return [
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["series_id", "step"]),
+        *_not_null("series_id", "period_start", "model_name", "step", "forecast"),
+        gxe.ExpectColumnValuesToBeInSet(column="method", value_set=methods),
+        gxe.ExpectColumnValuesToBeBetween(column="step", min_value=1, max_value=P("horizon")),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="forecast", min_value=0, max_value=BIG, notes=note
+        ),
+    ]
+
+
 def _score(column: str, note: str | None = None, nullable: bool = False) -> list:
     """A successful candidate's score: present (unless nullable), finite, not negative."""
     rules = [] if nullable else _not_null(column, row_condition=OK)
@@ -340,20 +353,16 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
         "forecast",
         ["series_id", "step"],
         "One row per forecast series x step, with its prediction intervals.",
-        [
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["series_id", "step"]),
-            *_not_null("series_id", "period_start", "model_name", "step", "forecast"),
-            gxe.ExpectColumnValuesToBeInSet(
-                column="method", value_set=["champion", "cold_start", "fallback"]
-            ),
-            gxe.ExpectColumnValuesToBeBetween(column="step", min_value=1, max_value=P("horizon")),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="forecast",
-                min_value=0,
-                max_value=BIG,
-                notes="Demand is not negative and not infinite; nor is its forecast.",
-            ),
-        ],
+        _forecast_rows(
+            ["champion", "cold_start", "fallback"],
+            "Demand is not negative and not infinite; nor is its forecast.",
+        ),
+    ),
+    "int_forecast__launches": (
+        "forecast__launches",
+        ["series_id", "step"],
+        "One row per planned launch without orders x step: its launch forecast.",
+        _forecast_rows(["launch"], "A launch forecast is not negative and not infinite."),
     ),
     "chk_forecast__series": (
         "forecast__series",

@@ -1,4 +1,5 @@
-{#- One row per forecast row and adjacent pair of bounds in the chain
+{#- One row per forecast row (launches too) and adjacent pair of bounds in
+    the chain
     lo_<widest> <= ... <= forecast <= ... <= hi_<widest> (var levels): the
     suite forecast__intervals holds lower <= upper, so a crossed pair (a sign
     or level mix-up) is named with its series and step. -#}
@@ -18,6 +19,8 @@ with
 predictions as (
 
     select * from {{ ref('int_forecast__predictions') }}
+    union all by name
+    select * from {{ ref('int_forecast__launches') }}
 
 ),
 

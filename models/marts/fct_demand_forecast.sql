@@ -2,7 +2,9 @@
     latest good run, with intervals, the model behind it, and the plant's and
     product's names (from dim_series) so a BI tool needs no join, and when the
     forecast was made: a series whose forecast this run reused keeps the run
-    that made it (forecast_run_id) and that run's start. Built only when the
+    that made it (forecast_run_id) and that run's start. Planned launches
+    without orders yet (int_forecast__launches, method launch) follow, with
+    the same columns (those of dim_series null). Built only when the
     forecast gate has passed, so a failed run leaves it as it was. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
@@ -69,6 +71,57 @@ final as (
         on predictions.series_id = decisions.series_id
     cross join context
 
+),
+
+launches as (
+
+    select * from {{ ref('int_forecast__launches') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_erp__products') }}
+
+),
+
+plants as (
+
+    select * from {{ ref('stg_erp__plants') }}
+
+),
+
+launched as (
+
+    select
+        planned.plant_id,
+        planned.product_id,
+        launches.series_id,
+        launches.period_start,
+        launches.step,
+        plants.plant_name,
+        products.product_name,
+        launches.forecast,
+        {{ interval_columns('launches') }}
+        launches.model_name,
+        launches.method,
+        launches.fallback_reason,
+        context.run_id,
+        context.forecast_origin,
+        context.run_id as forecast_run_id,
+        context.started_at as forecast_created_at
+    from launches
+    inner join {{ ref('stg_erp__launches') }} as planned
+        on launches.series_id = planned.series_id
+    left join products
+        on planned.product_id = products.product_id
+    left join plants
+        on planned.plant_id = plants.plant_id
+    cross join context
+
 )
 
-select * from final
+-- by name: the launches leave the series' columns null
+select * from final  -- noqa: AM07
+union all by name
+select * from launched

@@ -1,8 +1,9 @@
 {#- Series a planner should look at, and why: no champion's forecast
     (discontinued: no forecast; a cold start; a fallback after a failed
     refit), a forecast despite a pause (inactive: no demand in the last
-    lifecycle_periods periods, not discontinued by the product master), or a
-    candidate that failed in the backtest. -#}
+    lifecycle_periods periods, not discontinued by the product master), a
+    candidate that failed in the backtest, or a planned launch forecast
+    before its first orders (launch; lifecycle launch). -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -106,7 +107,7 @@ failed_candidates as (
 
 unioned as (
 
-    select * from discontinued
+    select * from discontinued  -- noqa: AM07
     union all
     select * from inactive
     union all
@@ -134,6 +135,28 @@ final as (
         on unioned.series_id = series.series_id
     cross join context
 
+),
+
+launched as (
+
+    select distinct
+        launches.series_id,
+        planned.plant_id,
+        planned.product_id,
+        'launch' as exception_type,
+        launches.model_name,
+        launches.fallback_reason as detail,
+        'launch' as lifecycle,
+        context.run_id,
+        context.forecast_origin
+    from {{ ref('int_forecast__launches') }} as launches
+    inner join {{ ref('stg_erp__launches') }} as planned
+        on launches.series_id = planned.series_id
+    cross join context
+
 )
 
-select * from final
+-- by name: the launches leave the series' columns null
+select * from final  -- noqa: AM07
+union all by name
+select * from launched

@@ -9,6 +9,7 @@ def model(dbt, session):
     # dbt reads refs from the source: one literal dbt.ref per table
     tables = {
         "int_forecast__predictions": dbt.ref("int_forecast__predictions"),
+        "int_forecast__launches": dbt.ref("int_forecast__launches"),
         "chk_forecast__series": dbt.ref("chk_forecast__series"),
         "chk_forecast__intervals": dbt.ref("chk_forecast__intervals"),
         "chk_forecast__run": dbt.ref("chk_forecast__run"),

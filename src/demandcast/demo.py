@@ -393,6 +393,40 @@ def _products_table(cat: dict, cal: _Calendar, ids: dict) -> pa.Table:
     )
 
 
+def _launches_table(cat: dict, cal: _Calendar, ids: dict) -> pa.Table:
+    """Planned launches (no draws: the other files are unchanged). Every plant x product
+    launched in the last two years of history, at its launch date (ordered since, so
+    forecast as a series at the end, as a launch at an origin before its first order); and,
+    with two plants or more, two products of the first plant rolled out to the last one
+    after the history ends: one following its own first periods at the first plant
+    (analog_product_id), one its group's launch curve."""
+    plant, product = cat["series_plant"], cat["series_product"]
+    recent = cat["launch_day"][product] >= cal.n_hist - 730
+    day = list(cat["launch_day"][product][recent])
+    plants, products = list(plant[recent]), list(product[recent])
+    analogs: list[int] = [-1] * len(products)
+    last = plant.max()
+    own = np.setdiff1d(product[plant == 0], product[plant == last])
+    own = own[cat["launch_day"][own] < 0][:2] if last > 0 else own[:0]
+    for k, p in enumerate(own):
+        plants.append(last)
+        products.append(p)
+        day.append(cal.n_hist + 14 + 28 * k)
+        analogs.append(p if k == 0 else -1)
+    analog = np.asarray(analogs, dtype=int)
+    return pa.table(
+        {
+            "plant_id": ids["plant"].take(pa.array(plants, type=pa.int64())),
+            "product_id": ids["product"].take(pa.array(products, type=pa.int64())),
+            "launch_date": _date_array(np.asarray(day, dtype=int), cal),
+            "analog_product_id": pa.array(
+                [ids["product"][a].as_py() if a >= 0 else None for a in analog],
+                type=pa.string(),
+            ),
+        }
+    )
+
+
 def _plants_table(ids: dict) -> pa.Table:
     names = [
         f"Plant {SITES[i % len(SITES)]}" + (f" {i // len(SITES) + 1}" if i >= len(SITES) else "")
@@ -441,8 +475,10 @@ def write_demo(
     seed: int = 42,
     end_date: str | dt.date | None = None,
     future_days: int = 182,
+    launches: bool = True,
 ) -> dict:
-    """Write orders, products, plants and truth Parquet files of a synthetic manufacturer.
+    """Write orders, products, plants, launches (unless `launches` is False) and truth
+    Parquet files of a synthetic manufacturer.
 
     ``n_products`` is per plant; the plants share about 80% of their products. The history
     ends on ``end_date``, by default the last Sunday before today, so the demo is never a
@@ -485,6 +521,8 @@ def write_demo(
         "plants": _plants_table(ids),
         "truth": _truth_table(s, cal, rate * s.mean_size[:, None], actual, ids),
     }
+    if launches:
+        tables["launches"] = _launches_table(cat, cal, ids)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.parquet" for name in tables}

@@ -22,7 +22,9 @@ BIN = Path(sys.executable).parent
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 # Small enough for CI, large enough for every demand class and lifecycle.
-SMALL_DEMO = {"n_plants": 2, "n_products": 40, "years": 3, "seed": 7}
+# Without a launches file: the optional input left out, as most extracts do (test_launch
+# builds the same plant with one).
+SMALL_DEMO = {"n_plants": 2, "n_products": 40, "years": 3, "seed": 7, "launches": False}
 # Data Docs off: the gates still run and store every result (test_gates and the Chromium
 # test check the docs; `make test` builds the ci target with them on)
 FAST_VARS = "{candidates: fast, n_windows: 2, n_jobs: 2, data_docs: false}"

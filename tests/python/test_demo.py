@@ -11,7 +11,7 @@ import pytest
 from demandcast import demo
 
 SMALL = {"n_plants": 2, "n_products": 40, "years": 2, "seed": 3}
-FILES = ("orders", "products", "plants", "truth")
+FILES = ("orders", "products", "plants", "launches", "truth")
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,12 @@ def test_files_follow_the_input_contract(small):
         "discontinued_date": "DATE",
     }
     assert types("plants") == {"plant_id": "VARCHAR", "plant_name": "VARCHAR"}
+    assert types("launches") == {
+        "plant_id": "VARCHAR",
+        "product_id": "VARCHAR",
+        "launch_date": "DATE",
+        "analog_product_id": "VARCHAR",
+    }
 
     orders, products, plants = (_read(small, name) for name in ("orders", "products", "plants"))
     assert orders.notna().all().all()
@@ -125,6 +131,22 @@ def test_files_follow_the_input_contract(small):
     assert products["product_id"].is_unique and plants["plant_id"].is_unique
     assert 4 <= products["product_group"].nunique() <= 8
     assert products["product_name"].notna().all()
+
+
+def test_launches_list_the_recent_launches_and_two_roll_outs_not_yet_ordered(small):
+    launches, orders, products = (_read(small, n) for n in ("launches", "orders", "products"))
+    ordered = set(zip(orders["plant_id"], orders["product_id"], strict=True))
+    listed = list(zip(launches["plant_id"], launches["product_id"], strict=True))
+    assert len(set(listed)) == len(listed) and set(launches["product_id"]) <= set(
+        products["product_id"]
+    )
+    # the roll-outs to the last plant start after the history, one with an analog
+    later = launches[launches["launch_date"] > orders["order_date"].max()]
+    assert len(later) == 2 and later["analog_product_id"].notna().sum() == 1
+    assert not ordered & set(zip(later["plant_id"], later["product_id"], strict=True))
+    # every other row is a product launched in the last two years, at its master date
+    recent = launches.drop(later.index).merge(products, on="product_id", suffixes=("", "_m"))
+    assert (recent["launch_date"] == recent["launch_date_m"]).all() and len(recent) > 0
 
 
 def test_each_plant_sells_its_share_of_a_global_catalog(small):

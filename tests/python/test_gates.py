@@ -127,6 +127,7 @@ FRAMES = {
         series_id=SERIES, n_missing_candidates=0, missing_candidates=None
     ),
     "forecast": forecast,
+    "forecast__launches": lambda: forecast().assign(model_name="LaunchCurve", method="launch"),
     "forecast__series": lambda: _frame(
         series_id=SERIES,
         n_steps=HORIZON,
@@ -373,6 +374,18 @@ CASES = {
         "expect_column_values_to_be_in_set",
         "method",
     ),
+    "a launch forecast of another method": (
+        "forecast__launches",
+        lambda f: _set(f, _first, "method", "champion"),
+        "expect_column_values_to_be_in_set",
+        "method",
+    ),
+    "negative launch forecast": (
+        "forecast__launches",
+        lambda f: _set(f, _first, "forecast", -1.0),
+        BETWEEN,
+        "forecast",
+    ),
     "wrong number of steps": (
         "forecast__series",
         lambda f: _set(f, _first, "n_steps", 2),
@@ -602,6 +615,7 @@ TABLES = {
     "int_forecast__backtest": "backtest",
     "chk_backtest__series": "backtest__series",
     "int_forecast__predictions": "forecast",
+    "int_forecast__launches": "forecast__launches",
     "chk_forecast__series": "forecast__series",
     "chk_forecast__intervals": "forecast__intervals",
     "chk_forecast__run": "forecast__run",
