@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 SOURCES = ("forecast", "seasonal_naive", "theta", "class_default", "plain_mean")
@@ -371,6 +372,76 @@ def evaluate(
             f"period: were they cut at another origin than {ctx['forecast_origin']}?"
         )
     return {"context": ctx, "counts": counts, "warnings": warnings, "rows": rows}
+
+
+LEVEL_SOURCES = {
+    "reconciled": "forecast",
+    "bottom_up": "bottom_up_forecast",
+    "own": "own_forecast",
+}
+"""The per-level sources of `score_levels`: fct_demand_forecast_levels' coherent forecast,
+the base forecasts summed bottom-up, and the model fitted on the aggregate series itself."""
+
+
+def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
+    """Per level of wh.fct_demand_forecast_levels and source (LEVEL_SOURCES): sMAPE, MASE
+    and RMSSE of each node against the actuals of its base series summed the same way
+    (the same summing matrix, levels.hierarchy), averaged over the level's nodes; a node
+    is scored on the periods every one of its series has an actual for. Scales: the
+    node's summed history up to the origin (levels.node_scales)."""
+    from demandcast.levels import LEVELS, hierarchy, node_scales
+    from demandcast.metrics import score_frame
+
+    fc = con.execute(
+        "select level, level_key, period_start, "
+        + ", ".join(f"{c} as {s}" for s, c in LEVEL_SOURCES.items())
+        + " from wh.fct_demand_forecast_levels"
+    ).df()
+    series = con.execute(
+        "select series_id, plant_id, product_id, product_group from wh.dim_series "
+        "where series_id in (select series_id from keys)"
+    ).df()
+    tree = hierarchy(series)
+    ids = pd.Index(tree.base_ids)
+
+    def wide(sql: str, value: str) -> pd.DataFrame:
+        frame = con.execute(sql).df().assign(series_id=lambda d: d["series_id"].astype(str))
+        return frame.pivot_table(index="series_id", columns="period_start", values=value)
+
+    act = wide("select series_id, period_start, y from act", "y").reindex(ids)
+    missing = tree.S @ act.isna().to_numpy(dtype=float)
+    y = np.where(missing > 0, np.nan, tree.S @ act.fillna(0.0).to_numpy())
+    hist = wide("select series_id, period_start, demand from hist", "demand").reindex(ids)
+    scales = node_scales(tree.S @ hist.fillna(0.0).to_numpy(), m)
+    nodes = tree.nodes[["level", "level_key", "row"]]
+    truth = pd.DataFrame(y, columns=pd.to_datetime(act.columns)).stack().rename("y")
+    truth = truth.rename_axis(["row", "period_start"]).reset_index()
+    df = fc.assign(period_start=pd.to_datetime(fc["period_start"])).merge(
+        nodes, on=["level", "level_key"]
+    )
+    df = df.merge(truth, on=["row", "period_start"])
+    df["node"] = df["level"] + "/" + df["level_key"]
+    scales = scales.reindex(nodes["row"].to_numpy()).set_axis(
+        (nodes["level"] + "/" + nodes["level_key"]).to_numpy()
+    )
+    out = []
+    for level, _ in LEVELS:
+        part = df[df["level"] == level]
+        for source in LEVEL_SOURCES:
+            scored = part[part[source].notna()]
+            if scored.empty:
+                continue
+            per = score_frame(scored, scales, id_col="node", forecast_col=source)
+            out.append(
+                {
+                    "level": level,
+                    "source": source,
+                    "n_nodes": len(per),
+                    "n_points": len(scored),
+                    **{k: float(per[k].mean()) for k in ("smape", "mase", "rmsse")},
+                }
+            )
+    return out
 
 
 def _finite(value: Any) -> Any:

@@ -7,9 +7,8 @@ across plants, product group across plants and the total.
 
 - Every aggregate node (a plant, a product, ...) is the sum of its base series; nodes
   that are the same sum (one plant: plant and total) are one node, reported under each
-  level. An aggregate node's own forecast comes from AGGREGATE_MODEL (the smooth class's
-  default, the mean of AutoETS, AutoCES and DynamicOptimizedTheta) fitted on the node's
-  summed history.
+  level. An aggregate node's own forecast comes from AGGREGATE_MODEL (Theta) fitted on
+  the node's summed history.
 - Backtest: on the base backtest's windows (the same n_windows, step_size, horizon,
   ending at the origin the base series were backtested at), the aggregate model runs on
   every aggregate node; the champion's window forecasts of each base series are read
@@ -54,7 +53,19 @@ LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("plant_product_group", ("plant_id", "product_group")),
     (BASE, ("series_id",)),
 )
-AGGREGATE_MODEL = "ComboMean"
+NAME_COLUMNS = ("plant_id", "product_group", "product_id")
+NAMED = {  # the name columns a level's node has one value of (a product has one group)
+    "total": (),
+    "plant": ("plant_id",),
+    "product_group": ("product_group",),
+    "product": ("product_id", "product_group"),
+    "plant_product_group": ("plant_id", "product_group"),
+    BASE: NAME_COLUMNS,
+}
+AGGREGATE_MODEL = "Theta"
+"""The model of the aggregate series: Theta (with the catalog's deseasonalisation of long
+seasons), the M3 benchmark. ComboMean, the smooth class's default, cost 78 s against
+Theta's 11 s on the demo's 151 aggregates (docs/forecasting.md#levels)."""
 METHODS = ("bottom_up", "mint_shrink", "wls_struct")
 NO_GROUP = "(no group)"
 LEVEL_COLUMNS = (
@@ -107,9 +118,9 @@ def hierarchy(series: pd.DataFrame) -> Hierarchy:
         series_id=base["series_id"].astype(str),
         plant_id=base["plant_id"].astype(str),
         product_id=base["product_id"].astype(str),
-        product_group=base["product_group"].astype("object").where(
-            base["product_group"].notna(), NO_GROUP
-        ),
+        product_group=base["product_group"]
+        .astype("object")
+        .where(base["product_group"].notna(), NO_GROUP),
     )
     n = len(base)
     nodes, rows = [], []
@@ -118,9 +129,6 @@ def hierarchy(series: pd.DataFrame) -> Hierarchy:
         for values, idx in groups.items():
             values = list(values) if isinstance(values, tuple) else [values]
             first = base.iloc[idx[0]]
-            one = lambda c, first=first, idx=idx: (  # noqa: E731
-                first[c] if base[c].iloc[idx].nunique() == 1 else None
-            )
             row = np.zeros(n)
             row[idx] = 1.0
             rows.append(row)
@@ -128,11 +136,7 @@ def hierarchy(series: pd.DataFrame) -> Hierarchy:
                 {
                     "level": level,
                     "level_key": first["series_id"] if level == BASE else _key(values),
-                    "plant_id": one("plant_id") if "plant_id" in cols or level == BASE else None,
-                    "product_group": one("product_group")
-                    if "product_group" in cols or level in ("product", BASE)
-                    else None,
-                    "product_id": one("product_id") if "product_id" in cols or level == BASE else None,
+                    **{c: first[c] if c in NAMED[level] else None for c in NAME_COLUMNS},
                     "n_series": len(idx),
                 }
             )
@@ -162,18 +166,25 @@ def hierarchy(series: pd.DataFrame) -> Hierarchy:
     return Hierarchy(frame, S, base["series_id"].to_numpy())
 
 
-def _matrix(history: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, pd.DatetimeIndex]:
-    """Base histories as a (series, periods) matrix on one period grid, 0 before a start."""
+def _matrix(
+    history: pd.DataFrame, ids: np.ndarray
+) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
+    """Base histories as a (series, periods) matrix on one period grid, 0 before a
+    series' first period, and the position of that first period."""
     wide = history.pivot_table(
         index="series_id", columns="period_start", values="demand", aggfunc="sum"
-    )
-    wide = wide.reindex(index=ids).fillna(0.0)
-    return wide.to_numpy(dtype=float), pd.DatetimeIndex(wide.columns)
+    ).reindex(index=ids)
+    starts = wide.notna().to_numpy().argmax(axis=1)
+    return wide.fillna(0.0).to_numpy(dtype=float), pd.DatetimeIndex(wide.columns), starts
 
 
 def _aggregate_model(catalog: Catalog, settings: Settings) -> list[Any]:
-    members = catalog.candidates[AGGREGATE_MODEL].members
-    return [Guarded(catalog.build(m, settings.season_length)) for m in members]
+    members = catalog.candidates[AGGREGATE_MODEL].members or (AGGREGATE_MODEL,)
+    forward = not settings.backtest_refit  # as the base backtest: estimated once per node
+    return [
+        Guarded(catalog.build(m, settings.season_length), forward and catalog.candidates[m].forward)
+        for m in members
+    ]
 
 
 def _long(y: np.ndarray, dates: pd.DatetimeIndex, ids: list[str]) -> pd.DataFrame:
@@ -217,7 +228,11 @@ def _own_forecasts(
     ok = long_enough.index[long_enough >= need]
     if len(ok):
         cv = sf.cross_validation(
-            df=cv_df[cv_df["unique_id"].isin(ok)], h=h, n_windows=w, step_size=step
+            df=cv_df[cv_df["unique_id"].isin(ok)],
+            h=h,
+            n_windows=w,
+            step_size=step,
+            refit=settings.backtest_refit,
         ).sort_values(["unique_id", "cutoff", "ds"])
         vals = cv[names].mean(axis=1, skipna=False).to_numpy().reshape(len(ok), w * h)
         bt[[ids.index(u) for u in ok]] = vals
@@ -244,6 +259,7 @@ def champion_windows(
     memory: pd.DataFrame,
     champions: pd.DataFrame,
     y: np.ndarray,
+    starts: np.ndarray,
     ids: np.ndarray,
     pos: np.ndarray,
     settings: Settings,
@@ -266,16 +282,7 @@ def champion_windows(
     first_train = int(pos[0, 0])
     if first_train <= 0:
         return out, have
-    train = pd.DataFrame(
-        {
-            "unique_id": np.repeat(np.arange(len(ids)), first_train),
-            "ds": np.tile(np.arange(first_train), len(ids)),
-            "y": y[:, :first_train].ravel(),
-        }
-    )
-    starts = (y != 0).argmax(axis=1)
-    train = train[train["ds"].to_numpy() >= starts[train["unique_id"].to_numpy()]]
-    scale = seasonal_scales(train, m)["scale_mae"].reindex(np.arange(len(ids))).to_numpy()
+    scale = node_scales(y[:, :first_train], m, starts)["scale_mae"].to_numpy()
     actual = y[:, pos.ravel()]
     for sid, mae, blob in mem[["series_id", "mae", "residuals"]].itertuples(index=False):
         i = row_of.get(sid)
@@ -334,9 +341,7 @@ def reconcile_levels(
     preds = predictions.assign(series_id=predictions["series_id"].astype(str))
     tree = hierarchy(series[series["series_id"].astype(str).isin(preds["series_id"])])
     ids, S, n_agg = tree.base_ids, tree.S, tree.n_aggregates
-    y_base, dates = _matrix(
-        history.assign(series_id=history["series_id"].astype(str)), ids
-    )
+    y_base, dates, starts = _matrix(history.assign(series_id=history["series_id"].astype(str)), ids)
     y_all = S @ y_base
     origin_pos = len(dates) - 1
     if backtest_origin is not None and pd.Timestamp(backtest_origin) in dates:
@@ -349,7 +354,7 @@ def reconcile_levels(
     actual_bt = y_all[:, pos.ravel()]
     usable = pos[0, 0] > 0
     base_bt, have = (
-        champion_windows(memory, champions, y_base, ids, pos, settings)
+        champion_windows(memory, champions, y_base, starts, ids, pos, settings)
         if usable
         else (np.full((len(ids), pos.size), np.nan), np.zeros(len(ids), bool))
     )
@@ -377,7 +382,7 @@ def reconcile_levels(
                 break
         scored[method] = rec
     train_end = int(pos[0, 0]) if usable else origin_pos + 1
-    node_scale = _node_scales(y_all[:, :train_end], m)
+    node_scale = node_scales(y_all[:, :train_end], m)["scale_mae"].to_numpy()
     mase = {k: _mase(actual_bt, v, node_scale) for k, v in scored.items()}
     own_mase = _mase(actual_bt, hat_bt, node_scale)
     per_level = _per_level(tree, mase | {"own": own_mase})
@@ -395,27 +400,41 @@ def reconcile_levels(
     y_hat[:n_agg] = np.where(np.isfinite(own_fut), own_fut, bu[:n_agg])
     rec = _reconcile(chosen, S, y_hat, actual_bt, hat_bt)
     if chosen != "bottom_up" and (rec < -1e-9).any():
-        rec = _reconcile(chosen, S, y_hat, actual_bt, hat_bt, nonnegative=True)
+        try:  # HierarchicalForecast's non-negative MinTrace (a QP per step)
+            rec = _reconcile(chosen, S, y_hat, actual_bt, hat_bt, nonnegative=True)
+        except Exception as exc:
+            emit(f"levels: non-negative {chosen} failed ({exc}); bottom-up", warning=True)
+            chosen = "bottom_up"
+            rec = _reconcile(chosen, S, y_hat)
     rec = np.maximum(rec, 0.0)  # float noise below zero only: the QP keeps the base >= 0
     rec = S @ rec[n_agg:]  # exactly coherent
 
     return _frame(
-        tree, rec, bu, y_hat, preds, levels, settings, scored[chosen], actual_bt,
-        node_scale, chosen, per_level,
+        tree,
+        rec,
+        bu,
+        y_hat,
+        preds,
+        levels,
+        settings,
+        scored[chosen],
+        actual_bt,
+        node_scale,
+        chosen,
+        per_level,
     )
 
 
-def _node_scales(y: np.ndarray, m: int) -> np.ndarray:
-    """Seasonal-naive MAE of each row of y from its first non-zero period (metrics'
-    seasonal_scales, with its fallbacks)."""
-    if y.shape[1] == 0:
-        return np.ones(len(y))
-    starts = (y != 0).argmax(axis=1)
+def node_scales(y: np.ndarray, m: int, starts: np.ndarray | None = None) -> pd.DataFrame:
+    """metrics.seasonal_scales (scale_mae, scale_mse, with their fallbacks) of each row of
+    y from its start (default: its first non-zero period), indexed by row."""
+    if starts is None:
+        starts = (y != 0).argmax(axis=1) if y.size else np.zeros(len(y), dtype=int)
     rows = np.repeat(np.arange(len(y)), y.shape[1])
     t = np.tile(np.arange(y.shape[1]), len(y))
     keep = t >= starts[rows]
     frame = pd.DataFrame({"unique_id": rows[keep], "ds": t[keep], "y": y.ravel()[keep]})
-    return seasonal_scales(frame, m)["scale_mae"].reindex(np.arange(len(y))).to_numpy()
+    return seasonal_scales(frame, m).reindex(np.arange(len(y))).fillna(1.0)
 
 
 def _per_level(tree: Hierarchy, mase: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -460,7 +479,6 @@ def _frame(
 ) -> pd.DataFrame:
     h = settings.horizon
     nodes = tree.nodes
-    n_agg = tree.n_aggregates
     periods = preds.drop_duplicates("step").set_index("step")["period_start"]
     periods = pd.to_datetime(periods.reindex(range(1, h + 1)))
     rows = nodes.loc[nodes.index.repeat(h)].reset_index(drop=True)
@@ -498,13 +516,12 @@ def _frame(
         out[f"lo_{lv}"] = np.maximum(lo, 0.0)
         out[f"hi_{lv}"] = np.maximum(hi, out["forecast"].to_numpy())
     out["bottom_up_forecast"] = bu[r, step - 1]
-    own = y_hat[r, step - 1]
-    out["own_forecast"] = np.where(r < n_agg, own, np.nan)
+    out["own_forecast"] = y_hat[r, step - 1]  # a node of one series: its champion's
     out["reconciliation"] = chosen
     lv_of = out["level"]
     out["backtest_mase"] = lv_of.map(per_level[chosen])
     out["bottom_up_mase"] = lv_of.map(per_level["bottom_up"])
-    out["own_mase"] = lv_of.map(per_level["own"]).where(lv_of != BASE)
+    out["own_mase"] = lv_of.map(per_level["own"])
     out = out.assign(
         period_start=pd.to_datetime(out["period_start"]).dt.date,
         n_series=out["n_series"].astype("int64"),
