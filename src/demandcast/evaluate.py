@@ -366,12 +366,23 @@ def evaluate(
         names = [d[0] for d in cur.description]
         rows = [{k: _finite(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
         counts = _counts(con)
+        found = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'wh' "
+            "and table_name = 'fct_demand_forecast_levels'"
+        ).fetchone()[0]
+        by_level = score_levels(con, ctx["season_length"]) if found else []
     if counts["n_step_mismatch"]:
         warnings.append(
             f"{counts['n_step_mismatch']} actuals give another step than the forecast for their "
             f"period: were they cut at another origin than {ctx['forecast_origin']}?"
         )
-    return {"context": ctx, "counts": counts, "warnings": warnings, "rows": rows}
+    return {
+        "context": ctx,
+        "counts": counts,
+        "warnings": warnings,
+        "rows": rows,
+        "levels": by_level,
+    }
 
 
 LEVEL_SOURCES = {
@@ -462,16 +473,24 @@ def format_report(result: dict) -> str:
     cols = [c for c in (rows[0] if rows else {}) if c != "group"]
     for group in GROUPS:
         table = [[_fmt(r[c]) for c in cols] for r in rows if r["group"] == group]
-        widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
-        out += ["", f"by {group}"] if table else []
-        for line in ([cols] if table else []) + table:
-            out.append(
-                "  ".join(
-                    v.rjust(w) if i > 1 else v.ljust(w)
-                    for i, (v, w) in enumerate(zip(line, widths, strict=True))
-                ).rstrip()
-            )
+        out += ["", f"by {group}", *_aligned([cols, *table])] if table else []
+    levels = result.get("levels") or []
+    if levels:  # score_levels
+        out += ["", "by level (fct_demand_forecast_levels against the actuals summed the same way)"]
+        out += _aligned([list(levels[0]), *([_fmt(v) for v in r.values()] for r in levels)])
     return "\n".join(out)
+
+
+def _aligned(table: list[list[str]]) -> list[str]:
+    """Rows of cells as lines: the first two columns to the left, the others to the right."""
+    widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
+    return [
+        "  ".join(
+            v.rjust(w) if i > 1 else v.ljust(w)
+            for i, (v, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in table
+    ]
 
 
 def _fmt(value: Any) -> str:
