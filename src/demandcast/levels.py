@@ -386,26 +386,28 @@ def reconcile_levels(
     mase = {k: _mase(actual_bt, v, node_scale) for k, v in scored.items()}
     own_mase = _mase(actual_bt, hat_bt, node_scale)
     per_level = _per_level(tree, mase | {"own": own_mase})
-    chosen = _choose(per_level)
-    emit(
-        f"levels: {len(tree.nodes):,} nodes over {len(LEVELS)} levels "
-        f"({n_agg} distinct aggregates); {int(have.sum())} of {len(ids)} base series "
-        f"backtested by their champion on the {w} windows; reconciliation: {chosen}"
-    )
-
-    # the future: aggregates' own forecasts and the champions', reconciled by the choice
+    ranked = _choose(per_level)
+    # the future: aggregates' own forecasts and the champions', reconciled by the best
+    # method whose forecast is non-negative (HierarchicalForecast's non-negative MinTrace
+    # where the plain one is not), bottom-up when none is
     y_hat = np.vstack([own_fut, base_pred])
     y_hat = np.where(np.isfinite(y_hat), y_hat, 0.0)
     bu = S @ y_hat[n_agg:]
     y_hat[:n_agg] = np.where(np.isfinite(own_fut), own_fut, bu[:n_agg])
-    rec = _reconcile(chosen, S, y_hat, actual_bt, hat_bt)
-    if chosen != "bottom_up" and (rec < -1e-9).any():
-        try:  # HierarchicalForecast's non-negative MinTrace (a QP per step)
-            rec = _reconcile(chosen, S, y_hat, actual_bt, hat_bt, nonnegative=True)
-        except Exception as exc:
-            emit(f"levels: non-negative {chosen} failed ({exc}); bottom-up", warning=True)
-            chosen = "bottom_up"
-            rec = _reconcile(chosen, S, y_hat)
+    for chosen in ranked:
+        try:
+            rec = _reconcile(chosen, S, y_hat, actual_bt, hat_bt)
+            if (rec < -1e-9).any():
+                rec = _reconcile(chosen, S, y_hat, actual_bt, hat_bt, nonnegative=True)
+            break
+        except Exception as exc:  # an ill-conditioned covariance: the next one
+            emit(f"levels: {chosen} failed on the forecast ({exc}); the next", warning=True)
+    emit(
+        f"levels: {len(tree.nodes):,} nodes over {len(LEVELS)} levels "
+        f"({n_agg} distinct aggregates); {int(have.sum())} of {len(ids)} base series "
+        f"backtested by their champion on the {w} windows; ranked {ranked}; "
+        f"reconciliation: {chosen}"
+    )
     rec = np.maximum(rec, 0.0)  # float noise below zero only: the QP keeps the base >= 0
     rec = S @ rec[n_agg:]  # exactly coherent
 
@@ -446,21 +448,20 @@ def _per_level(tree: Hierarchy, mase: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("level")
 
 
-def _choose(per_level: pd.DataFrame) -> str:
-    """The reconciliation kept: not worse than bottom-up at the base, best mean ratio to
-    bottom-up over the levels; bottom-up otherwise (and when nothing could be scored)."""
+def _choose(per_level: pd.DataFrame) -> list[str]:
+    """The reconciliations that may be kept, best first, bottom-up last: those not worse
+    than bottom-up at the base, by their mean MASE ratio to bottom-up over the levels,
+    when below 1 (bottom-up alone when nothing else could be scored)."""
     bu = per_level["bottom_up"]
-    best, best_ratio = "bottom_up", 1.0
+    ratios = {}
     for method in METHODS[1:]:
         col = per_level[method]
-        if not np.isfinite(col).all() or not np.isfinite(bu).all():
-            continue
-        if col[BASE] > bu[BASE]:
+        if not np.isfinite(col).all() or not np.isfinite(bu).all() or col[BASE] > bu[BASE]:
             continue
         ratio = float((col / bu.where(bu > 0, np.nan)).mean())
-        if ratio < best_ratio:
-            best, best_ratio = method, ratio
-    return best
+        if ratio < 1.0:
+            ratios[method] = ratio
+    return [*sorted(ratios, key=ratios.get), "bottom_up"]
 
 
 def _frame(

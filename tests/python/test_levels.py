@@ -109,13 +109,13 @@ def test_reconciliation_is_kept_only_where_it_does_not_lose_at_the_base() -> Non
     better_above = pd.DataFrame(
         {"bottom_up": 1.0, "mint_shrink": 0.8, "wls_struct": 0.9}, index=names
     )
-    assert levels._choose(better_above) == "mint_shrink"
+    assert levels._choose(better_above) == ["mint_shrink", "wls_struct", "bottom_up"]
     loses_at_base = better_above.copy()
     loses_at_base.loc[levels.BASE, ["mint_shrink", "wls_struct"]] = 1.01
-    assert levels._choose(loses_at_base) == "bottom_up"
+    assert levels._choose(loses_at_base) == ["bottom_up"]
     loses_at_base.loc[levels.BASE, "wls_struct"] = 1.0  # ties at the base: kept
-    assert levels._choose(loses_at_base) == "wls_struct"
-    assert levels._choose(better_above.assign(mint_shrink=np.nan)) == "wls_struct"
+    assert levels._choose(loses_at_base) == ["wls_struct", "bottom_up"]
+    assert levels._choose(better_above.assign(mint_shrink=np.nan)) == ["wls_struct", "bottom_up"]
 
 
 def test_every_level_adds_up_and_bottom_up_keeps_the_base() -> None:
