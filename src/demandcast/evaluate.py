@@ -449,7 +449,8 @@ def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
                     "source": source,
                     "n_nodes": len(per),
                     "n_points": len(scored),
-                    **{k: float(per[k].mean()) for k in ("smape", "mase", "rmsse")},
+                    "smape": 100 * float(per["smape"].mean()),  # percent, as _score_sql's
+                    **{k: float(per[k].mean()) for k in ("mase", "rmsse")},
                 }
             )
     return out
