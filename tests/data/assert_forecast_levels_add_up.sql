@@ -19,41 +19,42 @@ totals as (
 
     select
         period_start,
-        sum(forecast) filter (where level = 'total') as total
+        sum(forecast) filter (where level = 'total') as total_forecast
     from levels
-    group by period_start
+    group by all
 
 ),
 
 sums as (
 
     select
-        level,
+        level as summed_level,
         period_start,
         sum(forecast) as forecast
     from levels
-    group by level, period_start
+    group by all
 
     union all
 
     select
-        'fct_demand_forecast' as level,
+        'fct_demand_forecast' as summed_level,
         period_start,
         sum(forecast) as forecast
     from base
-    group by period_start
+    group by all
 
 )
 
 select
-    sums.level,
+    sums.summed_level,
     sums.period_start,
     sums.forecast,
-    totals.total
+    totals.total_forecast
 from sums
 full outer join totals
     on sums.period_start = totals.period_start
 where
-    totals.total is null
+    totals.total_forecast is null
     or sums.forecast is null
-    or abs(sums.forecast - totals.total) > 1e-9 * greatest(1, abs(totals.total))
+    or abs(sums.forecast - totals.total_forecast)
+    > 1e-9 * greatest(1, abs(totals.total_forecast))
