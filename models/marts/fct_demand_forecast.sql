@@ -16,6 +16,15 @@ predictions as (
 
 ),
 
+coherent as (
+    -- the base level of the coherent set (int_forecast__levels): the champion's
+    -- forecast, moved by reconciliation only where that won its backtest
+
+    select * from {{ ref('int_forecast__levels') }}
+    where level = 'plant_product'
+
+),
+
 series as (
 
     select * from {{ ref('dim_series') }}
@@ -49,8 +58,8 @@ final as (
         series.product_name,
 
         -- forecast
-        predictions.forecast,
-        {{ interval_columns('predictions') }}
+        coherent.forecast,
+        {{ interval_columns('coherent') }}
 
         -- provenance
         predictions.model_name,
@@ -69,6 +78,10 @@ final as (
         on predictions.series_id = series.series_id
     inner join decisions
         on predictions.series_id = decisions.series_id
+    inner join coherent
+        on
+            predictions.series_id = coherent.level_key
+            and predictions.step = coherent.step
     cross join context
 
 ),

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 SOURCES = ("forecast", "seasonal_naive", "theta", "class_default", "plain_mean")
@@ -364,12 +365,94 @@ def evaluate(
         names = [d[0] for d in cur.description]
         rows = [{k: _finite(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
         counts = _counts(con)
+        found = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'wh' "
+            "and table_name = 'fct_demand_forecast_levels'"
+        ).fetchone()[0]
+        by_level = score_levels(con, ctx["season_length"]) if found else []
     if counts["n_step_mismatch"]:
         warnings.append(
             f"{counts['n_step_mismatch']} actuals give another step than the forecast for their "
             f"period: were they cut at another origin than {ctx['forecast_origin']}?"
         )
-    return {"context": ctx, "counts": counts, "warnings": warnings, "rows": rows}
+    return {
+        "context": ctx,
+        "counts": counts,
+        "warnings": warnings,
+        "rows": rows,
+        "levels": by_level,
+    }
+
+
+LEVEL_SOURCES = {
+    "reconciled": "forecast",
+    "bottom_up": "bottom_up_forecast",
+    "own": "own_forecast",
+}
+"""The per-level sources of `score_levels`: fct_demand_forecast_levels' coherent forecast,
+the base forecasts summed bottom-up, and the model fitted on the aggregate series itself."""
+
+
+def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
+    """Per level of wh.fct_demand_forecast_levels and source (LEVEL_SOURCES): sMAPE, MASE
+    and RMSSE of each node against the actuals of its base series summed the same way
+    (the same summing matrix, levels.hierarchy), averaged over the level's nodes; a node
+    is scored on the periods every one of its series has an actual for. Scales: the
+    node's summed history up to the origin (levels.node_scales)."""
+    from demandcast.levels import LEVELS, hierarchy, node_scales
+    from demandcast.metrics import score_frame
+
+    fc = con.execute(
+        "select level, level_key, period_start, "
+        + ", ".join(f"{c} as {s}" for s, c in LEVEL_SOURCES.items())
+        + " from wh.fct_demand_forecast_levels"
+    ).df()
+    series = con.execute(
+        "select series_id, plant_id, product_id, product_group from wh.dim_series "
+        "where series_id in (select series_id from keys)"
+    ).df()
+    tree = hierarchy(series)
+    ids = pd.Index(tree.base_ids)
+
+    def wide(sql: str, value: str) -> pd.DataFrame:
+        frame = con.execute(sql).df().assign(series_id=lambda d: d["series_id"].astype(str))
+        return frame.pivot_table(index="series_id", columns="period_start", values=value)
+
+    act = wide("select series_id, period_start, y from act", "y").reindex(ids)
+    missing = tree.S @ act.isna().to_numpy(dtype=float)
+    y = np.where(missing > 0, np.nan, tree.S @ act.fillna(0.0).to_numpy())
+    hist = wide("select series_id, period_start, demand from hist", "demand").reindex(ids)
+    scales = node_scales(tree.S @ hist.fillna(0.0).to_numpy(), m)
+    nodes = tree.nodes[["level", "level_key", "row"]]
+    truth = pd.DataFrame(y, columns=pd.to_datetime(act.columns)).stack().rename("y")
+    truth = truth.rename_axis(["row", "period_start"]).reset_index()
+    df = fc.assign(period_start=pd.to_datetime(fc["period_start"])).merge(
+        nodes, on=["level", "level_key"]
+    )
+    df = df.merge(truth, on=["row", "period_start"])
+    df["node"] = df["level"] + "/" + df["level_key"]
+    scales = scales.reindex(nodes["row"].to_numpy()).set_axis(
+        (nodes["level"] + "/" + nodes["level_key"]).to_numpy()
+    )
+    out = []
+    for level, _ in LEVELS:
+        part = df[df["level"] == level]
+        for source in LEVEL_SOURCES:
+            scored = part[part[source].notna()]
+            if scored.empty:
+                continue
+            per = score_frame(scored, scales, id_col="node", forecast_col=source)
+            out.append(
+                {
+                    "level": level,
+                    "source": source,
+                    "n_nodes": len(per),
+                    "n_points": len(scored),
+                    "smape": 100 * float(per["smape"].mean()),  # percent, as _score_sql's
+                    **{k: float(per[k].mean()) for k in ("mase", "rmsse")},
+                }
+            )
+    return out
 
 
 def _finite(value: Any) -> Any:
@@ -390,16 +473,24 @@ def format_report(result: dict) -> str:
     cols = [c for c in (rows[0] if rows else {}) if c != "group"]
     for group in GROUPS:
         table = [[_fmt(r[c]) for c in cols] for r in rows if r["group"] == group]
-        widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
-        out += ["", f"by {group}"] if table else []
-        for line in ([cols] if table else []) + table:
-            out.append(
-                "  ".join(
-                    v.rjust(w) if i > 1 else v.ljust(w)
-                    for i, (v, w) in enumerate(zip(line, widths, strict=True))
-                ).rstrip()
-            )
+        out += ["", f"by {group}", *_aligned([cols, *table])] if table else []
+    levels = result.get("levels") or []
+    if levels:  # score_levels
+        out += ["", "by level (fct_demand_forecast_levels against the actuals summed the same way)"]
+        out += _aligned([list(levels[0]), *([_fmt(v) for v in r.values()] for r in levels)])
     return "\n".join(out)
+
+
+def _aligned(table: list[list[str]]) -> list[str]:
+    """Rows of cells as lines: the first two columns to the left, the others to the right."""
+    widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
+    return [
+        "  ".join(
+            v.rjust(w) if i > 1 else v.ljust(w)
+            for i, (v, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in table
+    ]
 
 
 def _fmt(value: Any) -> str:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from demandcast import cli
+from demandcast import evaluate as evaluate_module
 from demandcast.evaluate import demo_actuals, evaluate
 from demandcast.metrics import score_frame, seasonal_scales
 
@@ -407,3 +408,31 @@ def test_the_plain_mean_baseline_is_the_mean_of_plain_ets_ces_and_autotheta() ->
     plain = StatsForecast(models=models, freq="MS").forecast(df=df, h=4)
     want = plain[["AutoETS", "CES", "AutoTheta"]].mean(axis=1).to_numpy()
     assert got.to_numpy() == pytest.approx(want)
+
+
+def test_each_level_is_scored_against_the_actuals_summed_the_same_way(tmp_path: Path) -> None:
+    """The total of A and B against A's and B's actuals summed, scaled by their summed
+    history: by hand, lag-4 differences of 10 20 30 40 12 27 39 46 average 6; the total's
+    forecast 16, 22 against 13, 25 is off by 3 each, MASE 0.5."""
+    history = {k: HISTORY[k] for k in ("A", "B")}
+    forecast = [r for r in FORECAST if r[0] in ("A", "B")]
+    actuals = [("A", "2024-09-01", 13, 1), ("A", "2024-10-01", 25, 2)]
+    actuals += [("B", "2024-09-01", 0, 1), ("B", "2024-10-01", 0, 2)]
+    db, csv = _warehouse(tmp_path, history, forecast, actuals)
+    with duckdb.connect(str(db)) as con:
+        con.execute("""create table dim_series as select * from (values
+            ('PL1|A', 'PL1', 'A', 'G'), ('PL1|B', 'PL1', 'B', 'G'))
+            as t (series_id, plant_id, product_id, product_group)""")
+        con.execute("""create table fct_demand_forecast_levels as select * from (values
+            ('total', 'total', date '2024-09-01', 16.0, 19.0, 15.0),
+            ('total', 'total', date '2024-10-01', 22.0, 20.0, 22.0))
+            as t (level, level_key, period_start, forecast, bottom_up_forecast, own_forecast)""")
+    result = evaluate(db, csv, baselines=False)
+    rows = {(r["level"], r["source"]): r for r in result["levels"]}
+    assert set(rows) == {("total", s) for s in evaluate_module.LEVEL_SOURCES}
+    total = rows[("total", "reconciled")]
+    assert total["n_nodes"] == 1 and total["n_points"] == 2
+    assert total["mase"] == pytest.approx(0.5)
+    assert total["smape"] == pytest.approx((600 / 29 + 600 / 47) / 2)
+    assert rows[("total", "bottom_up")]["mase"] == pytest.approx((6 + 5) / 2 / 6)
+    assert "by level" in evaluate_module.format_report(result)

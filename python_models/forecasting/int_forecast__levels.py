@@ -1,0 +1,17 @@
+"""The forecast at every level (total, plant, product group, product, plant x product
+group, plant x product), reconciled so the levels add up: aggregate models on the summed
+series, the method chosen by a backtest on the base's windows (demandcast.levels)."""
+
+from demandcast import levels
+from demandcast.warehouse import read_run
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    dbt.ref("gate_forecast")  # runs only once the forecast gate has passed
+    run = read_run(dbt.ref("int_run__context"))
+    series = dbt.ref("int_series__filled")
+    profiles = dbt.ref("int_series__profiled").df()
+    predictions = dbt.ref("int_forecast__predictions").df()
+    champions = dbt.ref("int_forecast__champions").df()
+    return levels.levels_run(session, run, series, profiles, predictions, champions)

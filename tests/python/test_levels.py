@@ -1,0 +1,176 @@
+"""Forecasts at every level (demandcast.levels, int_forecast__levels, fct_demand_forecast_levels):
+the hierarchy, the champions' window forecasts read back from the backtest memory, the
+choice that keeps the base when reconciliation loses there, and the published levels of
+the shared demo build adding up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsforecast import StatsForecast
+
+from demandcast import levels
+from demandcast.backtest import run_backtest
+from demandcast.catalog import Guarded, load_catalog
+from demandcast.config import Settings
+from demandcast.frames import to_sf
+from demandcast.intervals import Calibration
+from demandcast.retrain import _with_residuals
+
+SETTINGS = Settings.from_mapping(
+    {"frequency": "month", "horizon": 6, "season_length": 12, "n_jobs": 1, "n_windows": 2}
+)
+SERIES = pd.DataFrame(
+    [
+        ("A|P1", "A", "P1", "G1"),
+        ("A|P2", "A", "P2", "G1"),
+        ("A|P3", "A", "P3", None),
+        ("B|P1", "B", "P1", "G1"),
+        ("B|P|4", "B", "P|4", "G2"),
+    ],
+    columns=["series_id", "plant_id", "product_id", "product_group"],
+)
+
+
+def _history(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2020-01-01", periods=n, freq="MS")
+    rows = []
+    for k, sid in enumerate(SERIES["series_id"]):
+        level = 20.0 + 10 * k
+        season = 1 + 0.3 * np.sin(np.arange(n) * 2 * np.pi / 12 + k)
+        y = np.maximum(0.0, level * season + rng.normal(0, level * 0.15, n))
+        rows.append(pd.DataFrame({"series_id": sid, "period_start": dates, "demand": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_every_level_and_its_summing_matrix() -> None:
+    tree = levels.hierarchy(SERIES)
+    nodes = tree.nodes
+    count = nodes.groupby("level").size().to_dict()
+    assert count == {
+        "total": 1,
+        "plant": 2,
+        "product_group": 3,  # G1, G2 and the products without a group
+        "product": 4,  # P1 across both plants
+        "plant_product_group": 4,
+        "plant_product": 5,
+    }
+    S = tree.S
+    assert S.shape[1] == 5 and (S[-5:] == np.eye(5)).all()
+    sums = {(lv, key): S[row].sum() for lv, key, row in nodes[["level", "level_key", "row"]].values}
+    assert sums[("total", "total")] == 5
+    assert sums[("plant", "A")] == 3
+    assert sums[("product", "P1")] == 2
+    assert sums[("product_group", "G1")] == 3
+    assert sums[("product_group", levels.NO_GROUP)] == 1
+    # an aggregate of one series is that series' own row; a '|' in an id is escaped
+    p4 = nodes[(nodes["level"] == "product") & (nodes["level_key"] == "P\\|4")]
+    last = list(tree.base_ids).index("B|P|4")
+    assert len(p4) == 1 and p4["row"].item() == S.shape[0] - 5 + last
+    assert nodes.loc[nodes["level"] == "product", "plant_id"].isna().all()
+    # one plant: the plant is the total, one distinct row of S
+    one = levels.hierarchy(SERIES[SERIES["plant_id"] == "A"])
+    rows = one.nodes.set_index("level")["row"]
+    assert rows["total"] == rows["plant"]
+
+
+def test_the_champions_window_forecasts_come_back_from_the_backtest_memory() -> None:
+    """The backtest keeps each candidate's scaled residuals; the levels read the window
+    forecasts back from them: equal to StatsForecast's own cross-validation."""
+    history = _history()
+    profiles = SERIES[["series_id"]].assign(
+        demand_class="smooth", lifecycle="active", is_backtestable=True
+    )
+    settings = SETTINGS.with_(candidates=("Theta", "SeasonalNaive"))
+    calibration = Calibration(keep_series=True)
+    rows = run_backtest(history, profiles, settings, calibration=calibration)
+    classes = profiles.set_index("series_id")["demand_class"]
+    memory = _with_residuals(rows, classes, calibration)
+    champions = profiles[["series_id"]].assign(champion="Theta")
+    tree = levels.hierarchy(SERIES)
+    y, dates, starts = levels._matrix(history, tree.base_ids)
+    pos = levels._windows(len(dates) - 1, settings)
+    got, have = levels.champion_windows(memory, champions, y, starts, tree.base_ids, pos, settings)
+    assert have.all()
+    catalog = load_catalog()  # as the backtest: estimated at the first window, then forward
+    model = Guarded(catalog.build("Theta", 12), catalog.candidates["Theta"].forward)
+    cv = StatsForecast(models=[model], freq="MS", n_jobs=1).cross_validation(
+        df=to_sf(history), h=6, n_windows=2, step_size=settings.step_size, refit=False
+    )
+    want = cv.sort_values(["unique_id", "cutoff", "ds"])["Theta"].to_numpy().reshape(5, 12)
+    order = np.argsort(tree.base_ids)  # cv is sorted by unique_id, as base_ids
+    np.testing.assert_allclose(got, want[order], rtol=1e-5)
+
+
+def test_reconciliation_is_kept_only_where_it_does_not_lose_at_the_base() -> None:
+    names = [lv for lv, _ in levels.LEVELS]
+    better_above = pd.DataFrame(
+        {"bottom_up": 1.0, "mint_shrink": 0.8, "wls_struct": 0.9}, index=names
+    )
+    assert levels._choose(better_above) == ["mint_shrink", "wls_struct", "bottom_up"]
+    loses_at_base = better_above.copy()
+    loses_at_base.loc[levels.BASE, ["mint_shrink", "wls_struct"]] = 1.01
+    assert levels._choose(loses_at_base) == ["bottom_up"]
+    loses_at_base.loc[levels.BASE, "wls_struct"] = 1.0  # ties at the base: kept
+    assert levels._choose(loses_at_base) == ["wls_struct", "bottom_up"]
+    assert levels._choose(better_above.assign(mint_shrink=np.nan)) == ["wls_struct", "bottom_up"]
+
+
+def test_every_level_adds_up_and_bottom_up_keeps_the_base() -> None:
+    history = _history()
+    h = SETTINGS.horizon
+    future = pd.date_range("2025-01-01", periods=h, freq="MS")
+    preds = pd.DataFrame(
+        [
+            (sid, d, k + 1, 10.0 + k, 5.0, 20.0, 1.0, 30.0)
+            for sid in SERIES["series_id"]
+            for k, d in enumerate(future)
+        ],
+        columns=["series_id", "period_start", "step", "forecast", "lo_80", "hi_80"]
+        + ["lo_95", "hi_95"],
+    )
+    champions = SERIES[["series_id"]].assign(champion="Theta")
+    out = levels.reconcile_levels(history, SERIES, preds, champions, pd.DataFrame(), SETTINGS)
+    assert len(out) == 19 * h
+    sums = out.groupby(["level", "step"])["forecast"].sum().unstack()
+    np.testing.assert_allclose(sums.to_numpy(), np.tile(sums.loc["total"], (6, 1)))
+    assert (out["forecast"] >= 0).all()
+    for lv in SETTINGS.levels:
+        assert (out[f"lo_{lv}"] <= out["forecast"] + 1e-9).all()
+        assert (out[f"hi_{lv}"] >= out["forecast"] - 1e-9).all()
+    chosen = out["reconciliation"].unique()
+    assert len(chosen) == 1 and chosen[0] in levels.METHODS
+    if chosen[0] == "bottom_up":  # the base is the champions' forecast, untouched
+        base = out[out["level"] == levels.BASE].merge(
+            preds, left_on=["level_key", "step"], right_on=["series_id", "step"]
+        )
+        np.testing.assert_allclose(base["forecast_x"], base["forecast_y"])
+    evidence = out.drop_duplicates("level").set_index("level")
+    assert evidence.loc[levels.BASE, "backtest_mase"] <= evidence.loc[levels.BASE, "bottom_up_mase"]
+
+
+@pytest.mark.xdist_group("built")
+def test_the_published_levels_add_up_to_fct_demand_forecast(built) -> None:
+    q = lambda sql: built.query(sql, built.published)  # noqa: E731
+    found = {lv for (lv,) in q("select distinct level from fct_demand_forecast_levels")}
+    assert found == {lv for lv, _ in levels.LEVELS}
+    (bad,) = q("""
+        with b as (select period_start, sum(forecast) as f from fct_demand_forecast group by 1),
+        l as (select level, period_start, sum(forecast) as f
+            from fct_demand_forecast_levels group by 1, 2)
+        select count(*) from l join b using (period_start)
+        where abs(l.f - b.f) > 1e-6 * greatest(1, b.f)""")[0]
+    assert bad == 0
+    (n_base, n_fct, n_diff) = q("""
+        select count(*), (select count(*) from fct_demand_forecast),
+            count(*) filter (where abs(l.forecast - f.forecast) > 1e-9 or l.lo_80 <> f.lo_80)
+        from fct_demand_forecast_levels as l join fct_demand_forecast as f
+            on l.level = 'plant_product' and l.level_key = f.series_id
+            and l.period_start = f.period_start""")[0]
+    assert n_base == n_fct > 0 and n_diff == 0
+    (n_total, no_interval) = q("""select count(*), count(*) filter (where lo_80 is null
+        or hi_95 is null) from fct_demand_forecast_levels where level = 'total'""")[0]
+    assert n_total > 0 and no_interval == 0
+    assert "reconciliation:" in built.output
