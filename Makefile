@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_DIR := data/demo
 
-.PHONY: setup browser demo bi lint test test-bi ci-check bench bench-scale accuracy replay competition clean
+.PHONY: setup browser demo bi lint test ci-check bench bench-scale accuracy replay competition clean
 
 $(BIN)/dbt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,34 +49,21 @@ demo: setup $(DEMO_DIR)/orders.parquet  ## generate the demo plant, build every 
 	$(BIN)/demandcast report --db warehouse/dev_published.duckdb --warehouse warehouse/dev.duckdb \
 	  --out reports/forecast.html
 
-# The planners' BI app (bi/): Evidence over the published copy, built into bi/build as a
-# static site. Its npm install (about 700 MB) is done here, once, never by `make demo`.
+# The planners' BI app (bi/app.py, Streamlit) over the published copy, on this machine only.
 DEMANDCAST_PUBLISHED ?= warehouse/dev_published.duckdb
-bi/node_modules/.package-lock.json: bi/package.json bi/package-lock.json
-	cd bi && npm ci --no-audit --no-fund
-	touch $@
-
-bi: bi/node_modules/.package-lock.json  ## build the Evidence app over $(DEMANDCAST_PUBLISHED) into bi/build
+bi: setup  ## serve the BI app over $(DEMANDCAST_PUBLISHED) on http://127.0.0.1:8501
 	@test -f "$(DEMANDCAST_PUBLISHED)" || { echo "make bi: $(DEMANDCAST_PUBLISHED) does not exist: run make demo first, or set DEMANDCAST_PUBLISHED" >&2; exit 1; }
-	cd bi && EVIDENCE_SOURCE__demandcast__filename="$$(realpath --relative-to=sources/demandcast "$(abspath $(DEMANDCAST_PUBLISHED))")" \
-	  npm run sources
-	cd bi && npm run build
+	cd bi && ../$(BIN)/streamlit run app.py -- --db "$(abspath $(DEMANDCAST_PUBLISHED))"
 
 lint: setup  ## ruff on the package, sqlfluff on the SQL
-	$(BIN)/ruff check src tests scripts python_models
-	$(BIN)/ruff format --check src tests scripts python_models
+	$(BIN)/ruff check src tests scripts python_models bi
+	$(BIN)/ruff format --check src tests scripts python_models bi
 	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/sqlfluff lint models tests/data
 	$(BIN)/dbt-score lint --run-dbt-parse --show failing-items  # docs and tests of every node: 10.0
 
 test: setup browser lint  ## the whole test suite (what CI runs)
 	$(BIN)/pytest
 	$(MAKE) ci-check
-	$(MAKE) test-bi
-
-# The BI app built over the ci build's published copy, its pages opened in Chromium.
-test-bi: setup browser  ## make bi on warehouse/ci_published.duckdb (make ci-check first), then its browser test
-	$(MAKE) bi DEMANDCAST_PUBLISHED=warehouse/ci_published.duckdb
-	DEMANDCAST_PUBLISHED=warehouse/ci_published.duckdb $(BIN)/pytest -n 0 -m bi_app tests/python/test_bi_app.py
 
 ci-check: setup  ## build a small demo on the ci target with every gate, then the standalone check
 	$(BIN)/demandcast demo --out data/ci --products 60

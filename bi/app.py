@@ -239,8 +239,11 @@ def accuracy() -> None:
     if by_class.empty:
         st.info("No past forecast has its actuals yet.")
         return
-    for frame, key, title in ((by_class, "demand_class", "class"), (by_group, "product_group", "group")):  # fmt: skip
-        st.subheader(f"By demand {title}" if key == "demand_class" else "By product group")
+    for frame, key, title in (
+        (by_class, "demand_class", "demand class"),
+        (by_group, "product_group", "product group"),
+    ):
+        st.subheader(f"By {title}")
         left, right = st.columns(2)
         left.altair_chart(
             alt.Chart(frame).mark_line(point=True).encode(
@@ -279,7 +282,9 @@ def plants() -> None:
         """A select box kept in the page's address (?plant=&group=&product=)."""
         options = [first, *sorted(frame[column].dropna().unique())]
         wanted = params.get(key)
-        choice = where.selectbox(label, options, index=options.index(wanted) if wanted in options else 0)
+        choice = where.selectbox(
+            label, options, index=options.index(wanted) if wanted in options else 0
+        )
         if choice == first:
             params.pop(key, None)
             return None
@@ -297,7 +302,9 @@ def plants() -> None:
         return
     group = pick(middle, "product_group", "Product group", series[series.plant_id == plant],
                  "group", "(all groups)")  # fmt: skip
-    in_group = series[(series.plant_id == plant) & ((group is None) | (series.product_group == group))]
+    in_group = series[
+        (series.plant_id == plant) & ((group is None) | (series.product_group == group))
+    ]
     product = pick(right, "product_id", "Product", in_group, "product", "(all products)")
     if product is None:
         _totals(plant, group)
@@ -369,7 +376,9 @@ def _series(plant: str, product: str) -> None:
         width="stretch",
     )
     forecast = chart[chart.forecast.notna()].drop(columns="actual")
-    st.dataframe(forecast.assign(period_start=forecast.period_start.dt.date).round(1), hide_index=True)
+    st.dataframe(
+        forecast.assign(period_start=forecast.period_start.dt.date).round(1), hide_index=True
+    )
     st.subheader("Past forecasts against what happened")
     st.dataframe(past, hide_index=True)
 

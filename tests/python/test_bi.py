@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import duckdb
-
 from conftest import ROOT
 
 OLD_DUCKDB = ROOT / ".venv" / "duckdb-1.0.0"

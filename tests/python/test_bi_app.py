@@ -17,14 +17,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from test_report import Chromium, _chromium
-
 from conftest import BIN, ROOT
+from test_report import Chromium, _chromium
 
 SHOTS = ROOT / "docs" / "img"
 # Streamlit's frontend, opened on a page's own address (/plants), first looks for its
 # server under that folder (/plants/_stcore/health, 404), then at the root: not an error
-_BASE_PROBE = re.compile(r"status of 404 .*'url': 'http://127\.0\.0\.1:\d+/\w+/_stcore/(health|host-config)'")
+_BASE_PROBE = re.compile(
+    r"status of 404 .*'url': 'http://127\.0\.0\.1:\d+/\w+/_stcore/(health|host-config)'"
+)
 
 # what the page shows once Streamlit has run it: charts drawn, tables, status, text
 _SEEN = """(() => {
@@ -124,8 +125,8 @@ def test_pages_draw_offline_with_no_error(app, built, chromium):
         assert seen["errors"] == 0, f"{path}: {seen['text'][:2000]}"
         errors = [e for e in chromium.errors() if not _BASE_PROBE.search(e)]
         assert errors == [], f"{path}: {errors[:3]}"
-        away = [u for u in chromium.requests() if not u.startswith((app, "ws://127.0.0.1",
-                                                                      "data:", "blob:"))]  # fmt: skip
+        local = (app, app.replace("http:", "ws:"), "data:", "blob:")
+        away = [u for u in chromium.requests() if not u.startswith(local)]
         assert not away, f"{path}: requests left the machine: {away[:5]}"
         assert seen["charts"] >= charts and seen["tables"] >= tables, f"{path}: {seen}"
         _shot(chromium, SHOTS / f"bi-{name}.png", seen["height"])
