@@ -75,25 +75,32 @@ def published_path() -> Path:
     return Path(parser.parse_known_args()[0].db).resolve()
 
 
-@st.cache_resource
+@st.cache_resource(max_entries=1)
 def _connect(path: str, stamp: float) -> duckdb.DuckDBPyConnection:
     """The published copy attached read-only, its tables as views (one per copy: a new
     run renames a new file into place, with a new stamp)."""
     con = duckdb.connect()
-    con.execute(f"attach '{path}' as pub (read_only)")
-    con.execute("create schema demandcast")
-    for name, sql in TABLES.items():
-        con.execute(f"create view demandcast.{name} as {sql}")
+    try:
+        con.execute(f"attach '{path}' as pub (read_only)")
+        con.execute("create schema demandcast")
+        for name, sql in TABLES.items():
+            con.execute(f"create view demandcast.{name} as {sql}")
+    except duckdb.Error as e:  # not a published copy, or one from before this app
+        st.error(f"{path} is not a published copy this app can read: {e}".splitlines()[0])
+        st.stop()
     return con
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=500)
 def _query(path: str, stamp: float, sql: str, params: tuple) -> pd.DataFrame:
     return _connect(path, stamp).cursor().execute(sql, list(params)).df()
 
 
 def q(sql: str, *params) -> pd.DataFrame:
     path = published_path()
+    if not path.is_file():
+        st.error(f"{path} does not exist: run `make demo`, or give the published copy (--db)")
+        st.stop()
     return _query(str(path), path.stat().st_mtime, sql, params)
 
 
