@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DEMO_DIR := data/demo
 
-.PHONY: setup browser demo lint test ci-check bench bench-scale accuracy replay competition clean
+.PHONY: setup browser demo bi lint test ci-check bench bench-scale accuracy replay competition clean
 
 $(BIN)/dbt: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,13 @@ $(BIN)/dbt: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(BIN)/dbt
 
-setup: $(BIN)/dbt  ## create .venv and install demandcast with its pinned tools
+# DuckDB 1.0.0, the oldest client the published copy is written for, in a folder of its
+# own (tests/python/test_bi.py opens the copy with it; never on the package's path).
+OLD_DUCKDB := $(VENV)/duckdb-1.0.0
+$(OLD_DUCKDB)/duckdb/__init__.py: | $(BIN)/dbt
+	$(BIN)/pip install --quiet --no-deps --target $(OLD_DUCKDB) duckdb==1.0.0
+
+setup: $(BIN)/dbt $(OLD_DUCKDB)/duckdb/__init__.py  ## create .venv and install demandcast with its pinned tools
 
 # The report test opens the report in headless Chromium (Debian's package; nothing is
 # downloaded at test time). Installed only when missing; CI (CI set) must have it.
@@ -43,9 +49,15 @@ demo: setup $(DEMO_DIR)/orders.parquet  ## generate the demo plant, build every 
 	$(BIN)/demandcast report --db warehouse/dev_published.duckdb --warehouse warehouse/dev.duckdb \
 	  --out reports/forecast.html
 
+# The planners' BI app (bi/app.py, Streamlit) over the published copy, on this machine only.
+DEMANDCAST_PUBLISHED ?= warehouse/dev_published.duckdb
+bi: setup  ## serve the BI app over $(DEMANDCAST_PUBLISHED) on http://127.0.0.1:8501
+	@test -f "$(DEMANDCAST_PUBLISHED)" || { echo "make bi: $(DEMANDCAST_PUBLISHED) does not exist: run make demo first, or set DEMANDCAST_PUBLISHED" >&2; exit 1; }
+	cd bi && ../$(BIN)/streamlit run app.py -- --db "$(abspath $(DEMANDCAST_PUBLISHED))"
+
 lint: setup  ## ruff on the package, sqlfluff on the SQL
-	$(BIN)/ruff check src tests scripts python_models
-	$(BIN)/ruff format --check src tests scripts python_models
+	$(BIN)/ruff check src tests scripts python_models bi
+	$(BIN)/ruff format --check src tests scripts python_models bi
 	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/sqlfluff lint models tests/data
 	$(BIN)/dbt-score lint --run-dbt-parse --show failing-items  # docs and tests of every node: 10.0
 

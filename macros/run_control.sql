@@ -237,8 +237,12 @@
         ).columns[0].values()[0] -%}
     {%- if not problem -%}
         {%- set staging = path ~ '.' ~ invocation_id ~ '.tmp' -%}
+        {#- in DuckDB 1.0's storage format, which every DuckDB from 1.0 on reads:
+            the BI tools' drivers (Evidence's, DBeaver's, Metabase's) are older
+            than the project's DuckDB, whose own format they cannot open -#}
         {%- do run_query(
-            "attach " ~ sql_string(staging) ~ " as demandcast_publishing") -%}
+            "attach " ~ sql_string(staging) ~ " as demandcast_publishing"
+            ~ " (storage_version 'v1.0.0')") -%}
         {%- for table in published | sort -%}
             {%- do run_query(
                 "create table demandcast_publishing.main." ~ table
@@ -251,6 +255,12 @@
             ~ " forecast_origin, forecast_start, data_start_date, data_end_date,"
             ~ " started_at, current_timestamp as published_at"
             ~ " from main.int_run__context") -%}
+        {#- the run's gate results (every one passed, or is warn-level) -#}
+        {%- do run_query(
+            "create table demandcast_publishing.main.publication_gates as select"
+            ~ " suite, table_name, expectation, column_name, success, mode,"
+            ~ " observed_value, unexpected_count, validated_at"
+            ~ " from main.gate_results where run_id = " ~ sql_string(invocation_id)) -%}
         {%- do run_query("detach demandcast_publishing") -%}
         {%- set problem = run_query(
             "select demandcast_replace_file(" ~ sql_string(staging) ~ ", "

@@ -1,0 +1,10 @@
+-- Inactive, new and cold-start series, and every other series without a champion's forecast.
+select
+    s.plant_id, s.product_id, s.product_name,
+    s.link,
+    coalesce(e.exception_type, 'new') as kind, e.model_name, e.detail, s.lifecycle,
+    s.demand_class, s.launch_date, s.last_demand_period
+from demandcast.series as s
+left join demandcast.exceptions as e on e.series_id = s.series_id
+where e.series_id is not null or s.lifecycle = 'new'
+order by kind, s.plant_id, s.product_id

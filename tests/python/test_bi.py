@@ -1,0 +1,57 @@
+"""The published copy opens in an older DuckDB than the project's: BI tools' drivers
+(Evidence's, DBeaver's, Metabase's) ship one, and cannot read the project's own storage
+format. `make setup` puts DuckDB 1.0.0 in .venv/duckdb-1.0.0, off the package's path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import duckdb
+from conftest import ROOT
+
+OLD_DUCKDB = ROOT / ".venv" / "duckdb-1.0.0"
+
+# Every table's row count, and the forecast's rows, read in the client on the path
+_READ_EVERY_TABLE = """
+import json, sys
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+tables = [t for (t,) in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
+out = {"version": duckdb.__version__, "tables": {}}
+for t in tables:
+    out["tables"][t] = con.execute(f"select count(*) from {t}").fetchone()[0]
+out["forecast"] = con.execute(
+    "select series_id, period_start::varchar, forecast, lo_80, hi_80, lo_95, hi_95, model_name"
+    " from fct_demand_forecast order by series_id, period_start").fetchall()
+out["run"] = con.execute("select run_id, forecast_origin::varchar from publication").fetchall()
+print(json.dumps(out))
+"""
+
+
+def _read(published, pythonpath: str | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_EVERY_TABLE, str(published)],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_published_copy_opens_in_duckdb_1_0(built):
+    assert (OLD_DUCKDB / "duckdb").is_dir(), f"{OLD_DUCKDB} is missing: run `make setup`"
+    old = _read(built.published, str(OLD_DUCKDB))
+    new = _read(built.published, None)
+    assert old["version"] == "1.0.0"
+    assert new["version"] == duckdb.__version__ and new["version"] != "1.0.0"
+    # every table and its rows, and the forecast's values, read alike by both
+    assert {"fct_demand_forecast", "dim_series", "publication", "publication_gates"} <= set(
+        old["tables"]
+    )
+    assert old == {**new, "version": "1.0.0"}
+    assert old["tables"]["fct_demand_forecast"] > 0 and old["forecast"]
