@@ -77,6 +77,35 @@
 {% endmacro %}
 
 
+{#- on-run-start, once the raw files are registered: the horizon may not
+    exceed the longest series' history (from the first order's period to the
+    forecast origin); refused in one line naming the largest allowed. -#}
+{% macro check_horizon() %}
+    {%- if not execute or flags.WHICH not in data_commands() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "with dated as (select try_cast(order_date as date) as order_date"
+        ~ " from raw.orders), bounds as (select min(order_date) as first_date,"
+        ~ " max(order_date) as last_date from dated"
+        ~ " where order_date <= current_date)"
+        ~ " select datediff('" ~ frequency() ~ "', "
+        ~ period_start('first_date') ~ ", " ~ origin_period('last_date')
+        ~ ") + 1, " ~ origin_period('last_date') ~ " from bounds") -%}
+    {%- set longest = found.columns[0].values()[0] -%}
+    {%- if longest is not none and longest >= 1 and var('horizon') | int > longest -%}
+        {{ exceptions.raise_compiler_error(
+            "demandcast: wrong vars; the run stopped before touching any table:\n  "
+            ~ "var 'horizon': invalid value " ~ var('horizon') ~ ", expected at most "
+            ~ longest ~ ": the longest series has " ~ longest ~ " " ~ frequency()
+            ~ "s of history up to the forecast origin "
+            ~ found.columns[1].values()[0] ~ ", and no series is forecast further"
+            ~ " ahead than that") }}
+    {%- endif -%}
+    {{ return('') }}
+{% endmacro %}
+
+
 {#- A forecasting setting as the engine resolves it (config.Settings): the
     var, or the default where it is null, e.g. min_train_length = the larger
     of the horizon and half a season. Text; the caller casts it. Defaults of

@@ -165,24 +165,24 @@ final as (
         scored.actual,
         scored.forecast - scored.actual as error,
         abs(scored.forecast - scored.actual) as abs_error,
-        {%- for level in var('levels') %}
-            scored.actual between scored.lo_{{ level }}
-            and scored.hi_{{ level }} as within_{{ level }},
+        {%- for level in interval_levels() %}
+            scored.actual between scored."lo_{{ level }}"
+            and scored."hi_{{ level }}" as "within_{{ level }}",
         {%- endfor %}
         -- pinball loss max(q (y - p), (q - 1) (y - p)), mean over the median
         -- (the forecast) and per level L (1 - L)/2 at lo_L, (1 + L)/2 at hi_L
         (
             0.5 * abs(scored.forecast - scored.actual)
-            {%- for level in var('levels') %}
-                {%- for q, p in [((100 - level) / 200, 'scored.lo_' ~ level),
-                    ((100 + level) / 200, 'scored.hi_' ~ level)] %}
+            {%- for level in interval_levels() %}
+                {%- for q, p in [((100 - level | float) / 200, 'scored."lo_' ~ level ~ '"'),
+                    ((100 + level | float) / 200, 'scored."hi_' ~ level ~ '"')] %}
                     + greatest(
                         {{ q }} * (scored.actual - {{ p }}),
                         ({{ q }} - 1) * (scored.actual - {{ p }})
                     )
                 {%- endfor %}
             {%- endfor %}
-        ) / {{ 1 + 2 * var('levels') | length }} as pinball_loss,
+        ) / {{ 1 + 2 * interval_levels() | length }} as pinball_loss,
 
         -- the benchmark and the scales
         naive.demand as seasonal_naive,
