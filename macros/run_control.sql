@@ -198,10 +198,8 @@
         {{ return('') }}  {#- the run stopped in on-run-start -#}
     {%- endif -%}
     {%- set statuses = {} -%}
-    {%- set messages = {} -%}
     {%- for result in results -%}
         {%- do statuses.update({result.node.unique_id: result.status | string}) -%}
-        {%- do messages.update({result.node.unique_id: result.message}) -%}
     {%- endfor -%}
     {%- set missing = {'model': [], 'test': []} -%}
     {%- set failed = [] -%}
@@ -209,20 +207,24 @@
     {%- for node in graph.nodes.values()
         if node.package_name == project_name
         and node.resource_type in ['model', 'test', 'seed', 'unit_test'] -%}
-        {%- set status = statuses.get(node.unique_id) -%}
-        {%- if status is none -%}
+        {%- if statuses.get(node.unique_id) is none -%}
             {%- do missing['model' if node.resource_type in ['model', 'seed']
                 else 'test'].append(node.name) -%}
-        {%- elif status not in ['success', 'pass', 'warn'] -%}
-            {#- errors and failures first, then what was skipped because of them -#}
-            {%- do failed.append({
-                'rank': {'error': 0, 'fail': 1, 'skipped': 3}.get(status, 2),
-                'name': node.name, 'status': status,
-                'message': messages.get(node.unique_id)}) -%}
         {%- endif -%}
         {%- if node.resource_type == 'model' and 'published' in node.tags -%}
             {%- do published.append(node.alias) -%}
         {%- endif -%}
+    {%- endfor -%}
+    {#- errors and failures first, then what was skipped because of them; from
+        the results, which hold the unit tests too (graph.nodes does not) -#}
+    {%- for result in results
+        if result.node.package_name == project_name
+        and (result.status | string) not in ['success', 'pass', 'warn'] -%}
+        {%- set status = result.status | string -%}
+        {%- do failed.append({
+            'rank': {'error': 0, 'fail': 1, 'skipped': 3}.get(status, 2),
+            'name': result.node.name, 'status': status,
+            'message': result.message}) -%}
     {%- endfor -%}
     {%- set path = published_path() -%}
     {%- if failed or missing.model or missing.test -%}

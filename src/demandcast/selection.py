@@ -134,7 +134,9 @@ def select_champions(
     series_class = demand_class.reindex(m["series_id"].unique())
     per_class = class_champions(m, series_class, catalog.pool, catalog.defaults)
     # a class none of whose series could be backtested: the catalog's default for it
-    fitted = {c: (d, f"catalog default for {c}: none backtested") for c, d in catalog.defaults.items()}
+    fitted = {
+        c: (d, f"catalog default for {c}: none backtested") for c, d in catalog.defaults.items()
+    }
     short = _short_series(prof, m["series_id"].unique(), fitted | per_class, metric, level_metric)
     _name_learned_short(short, m, demand_class, catalog)
     barred_keys: set[tuple[str, str]] = set()
@@ -144,8 +146,8 @@ def select_champions(
         )
         keys = zip(m["series_id"], m["model_name"], strict=True)
         m = m[[k not in barred_keys for k in keys]]
-    if m.empty:
-        return short if len(short) else pd.DataFrame(columns=list(CHAMPION_COLUMNS))
+    if m.empty:  # nothing backtested: the short series alone, in series order
+        return short.sort_values("series_id", kind="stable").reset_index(drop=True)
 
     per = m.groupby("series_id", sort=True)
     out = pd.DataFrame(
