@@ -219,6 +219,7 @@
         the results, which hold the unit tests too (graph.nodes does not) -#}
     {%- for result in results
         if result.node.package_name == project_name
+        and result.node.resource_type in ['model', 'test', 'seed', 'unit_test']
         and (result.status | string) not in ['success', 'pass', 'warn'] -%}
         {%- set status = result.status | string -%}
         {%- do failed.append({

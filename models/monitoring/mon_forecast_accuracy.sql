@@ -174,8 +174,10 @@ final as (
         (
             0.5 * abs(scored.forecast - scored.actual)
             {%- for level in interval_levels() %}
-                {%- for q, p in [((100 - level | float) / 200, 'scored."lo_' ~ level ~ '"'),
-                    ((100 + level | float) / 200, 'scored."hi_' ~ level ~ '"')] %}
+                {%- set lo = 'scored."lo_' ~ level ~ '"' %}
+                {%- set hi = 'scored."hi_' ~ level ~ '"' %}
+                {%- for q, p in [((100 - level | float) / 200, lo),
+                    ((100 + level | float) / 200, hi)] %}
                     + greatest(
                         {{ q }} * (scored.actual - {{ p }}),
                         ({{ q }} - 1) * (scored.actual - {{ p }})

@@ -755,7 +755,7 @@ def test_extract_an_extra_column_named_filename_is_ignored(built_copy, tmp_path)
     ]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "not parquet", "corrupt footer"])
+@pytest.mark.parametrize("damage", ["truncated", "not parquet", "corrupt footer", "corrupt pages"])
 def test_extract_an_unreadable_parquet_file_is_named_with_what_to_do(built_copy, tmp_path, damage):
     raw = _raw_copy(built_copy, tmp_path)
     path = raw / "orders.parquet"
@@ -764,8 +764,11 @@ def test_extract_an_unreadable_parquet_file_is_named_with_what_to_do(built_copy,
         path.write_bytes(data[: len(data) // 2])
     elif damage == "not parquet":
         path.write_text("order_id,order_date\n1,2024-01-01\n")
-    else:  # the footer's length points before the file's start
+    elif damage == "corrupt footer":  # the footer's length points before the file's start
         path.write_bytes(data[:-8] + (10**9).to_bytes(4, "little") + b"PAR1")
+    else:  # 4 KiB zeroed inside the data pages: header, footer and schema read fine
+        third = len(data) // 3
+        path.write_bytes(data[:third] + bytes(4096) + data[third + 4096 :])
     before = built_copy.published_checksums()
     mtime = built_copy.db.stat().st_mtime
     result = built_copy.dbt("build", raw=raw)
