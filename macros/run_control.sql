@@ -293,9 +293,12 @@
             "update main.demandcast_runs set status = 'not published',"
             ~ " finished_at = current_timestamp, message = " ~ sql_string(problem)
             ~ " where run_id = " ~ sql_string(invocation_id)) -%}
-        {#- every node passed: the failing statement makes the run fail (exit 1) -#}
+        {#- every node passed: the line says why, as for a failed node; the failing
+            statement makes the run fail (exit 1), its text under DuckDB's prefix -#}
+        {%- do exceptions.warn("demandcast: run " ~ invocation_id
+            ~ " NOT published: " ~ problem) -%}
         {{ return("select error(" ~ sql_string("demandcast: run " ~ invocation_id
-            ~ " NOT published: " ~ problem) ~ ")") }}
+            ~ " failed at publishing (the line above says why)") ~ ")") }}
     {%- endif -%}
     {%- do run_query(
         "update main.demandcast_runs set status = 'published',"
