@@ -1,6 +1,5 @@
-{#- Past forecasts against the actuals since, per run, series and period: the
-    seasonal naive from the same origin, pinball loss, MASE and RMSSE scales;
-    this build's frequency only, each forecast once (see the yml). -#}
+{#- Past forecasts against the actuals since, per run, series and period, with
+    the seasonal naive, pinball loss and scales; this frequency, once (yml). -#}
 
 with
 
@@ -174,10 +173,9 @@ final as (
         (
             0.5 * abs(scored.forecast - scored.actual)
             {%- for level in interval_levels() %}
-                {%- set lo = 'scored."lo_' ~ level ~ '"' %}
-                {%- set hi = 'scored."hi_' ~ level ~ '"' %}
-                {%- for q, p in [((100 - level | float) / 200, lo),
-                    ((100 + level | float) / 200, hi)] %}
+                {%- for q, s in [((100 - level | float) / 200, 'lo'),
+                    ((100 + level | float) / 200, 'hi')] %}
+                    {%- set p = 'scored."' ~ s ~ '_' ~ level ~ '"' %}
                     + greatest(
                         {{ q }} * (scored.actual - {{ p }}),
                         ({{ q }} - 1) * (scored.actual - {{ p }})
