@@ -1,7 +1,31 @@
-{#- lo_<level>, hi_<level> for each level of the var `levels`. -#}
+{#- The var `levels` as the forecasting engine names its columns: sorted,
+    each once, 80 for 80.0 (config.Settings does the same), so lo_80, hi_80,
+    lo_99.9, ... Column names built from them are quoted ("lo_99.9"). -#}
+{% macro interval_levels() %}
+    {%- set raw = var('levels') -%}
+    {%- if raw is string -%}
+        {%- set parsed = fromyaml(raw) -%}
+        {%- set raw = parsed if parsed is not string
+            else parsed.replace(';', ',').split(',') -%}
+    {%- endif -%}
+    {%- if raw is number -%}{%- set raw = [raw] -%}{%- endif -%}
+    {%- set numbers = [] -%}
+    {%- for level in raw if (level | string).strip() -%}
+        {%- do numbers.append(level | float) -%}
+    {%- endfor -%}
+    {%- set out = [] -%}
+    {%- for level in numbers | unique | sort -%}
+        {%- do out.append((level | int | string) if level == (level | int)
+            else (level | string)) -%}
+    {%- endfor -%}
+    {{ return(out) }}
+{% endmacro %}
+
+
+{#- "lo_<level>", "hi_<level>" of `relation_alias`, for each level. -#}
 {% macro interval_columns(relation_alias) -%}
-    {%- for level in var('levels') %}
-        {{ relation_alias }}.lo_{{ level }},
-        {{ relation_alias }}.hi_{{ level }},
+    {%- for level in interval_levels() %}
+        {{ relation_alias }}."lo_{{ level }}",
+        {{ relation_alias }}."hi_{{ level }}",
     {%- endfor %}
 {%- endmacro %}

@@ -18,3 +18,24 @@
 {% macro period_interval(n=1) -%}
     interval ({{ n }}) {{ frequency() }}
 {%- endmacro %}
+
+{#- The forecast origin for a history ending on the date `data_end`: the var
+    forecast_origin's period, else the last complete period (the one holding
+    data_end when data_end is its last day, else the one before). -#}
+{% macro origin_period(data_end) -%}
+    {%- if var('forecast_origin') -%}
+        {{ period_start("cast(" ~ sql_string(var('forecast_origin')) ~ " as date)") }}
+    {%- else -%}
+        case
+            when
+                {{ period_start(data_end ~ ' + 1') }}
+                > {{ period_start(data_end) }}
+                then {{ period_start(data_end) }}
+            else
+                cast(
+                    {{ period_start(data_end) }}
+                    - {{ period_interval() }} as date
+                )
+        end
+    {%- endif -%}
+{%- endmacro %}

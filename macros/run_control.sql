@@ -77,6 +77,35 @@
 {% endmacro %}
 
 
+{#- on-run-start, once the raw files are registered: the horizon may not
+    exceed the longest series' history (from the first order's period to the
+    forecast origin); refused in one line naming the largest allowed. -#}
+{% macro check_horizon() %}
+    {%- if not execute or flags.WHICH not in data_commands() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "with dated as (select try_cast(order_date as date) as order_date"
+        ~ " from raw.orders), bounds as (select min(order_date) as first_date,"
+        ~ " max(order_date) as last_date from dated"
+        ~ " where order_date <= current_date)"
+        ~ " select datediff('" ~ frequency() ~ "', "
+        ~ period_start('first_date') ~ ", " ~ origin_period('last_date')
+        ~ ") + 1, " ~ origin_period('last_date') ~ " from bounds") -%}
+    {%- set longest = found.columns[0].values()[0] -%}
+    {%- if longest is not none and longest >= 1 and var('horizon') | int > longest -%}
+        {{ exceptions.raise_compiler_error(
+            "demandcast: wrong vars; the run stopped before touching any table:\n  "
+            ~ "var 'horizon': invalid value " ~ var('horizon') ~ ", expected at most "
+            ~ longest ~ ": the longest series has " ~ longest ~ " " ~ frequency()
+            ~ "s of history up to the forecast origin "
+            ~ found.columns[1].values()[0] ~ ", and no series is forecast further"
+            ~ " ahead than that") }}
+    {%- endif -%}
+    {{ return('') }}
+{% endmacro %}
+
+
 {#- A forecasting setting as the engine resolves it (config.Settings): the
     var, or the default where it is null, e.g. min_train_length = the larger
     of the horizon and half a season. Text; the caller casts it. Defaults of
@@ -169,10 +198,8 @@
         {{ return('') }}  {#- the run stopped in on-run-start -#}
     {%- endif -%}
     {%- set statuses = {} -%}
-    {%- set messages = {} -%}
     {%- for result in results -%}
         {%- do statuses.update({result.node.unique_id: result.status | string}) -%}
-        {%- do messages.update({result.node.unique_id: result.message}) -%}
     {%- endfor -%}
     {%- set missing = {'model': [], 'test': []} -%}
     {%- set failed = [] -%}
@@ -180,20 +207,25 @@
     {%- for node in graph.nodes.values()
         if node.package_name == project_name
         and node.resource_type in ['model', 'test', 'seed', 'unit_test'] -%}
-        {%- set status = statuses.get(node.unique_id) -%}
-        {%- if status is none -%}
+        {%- if statuses.get(node.unique_id) is none -%}
             {%- do missing['model' if node.resource_type in ['model', 'seed']
                 else 'test'].append(node.name) -%}
-        {%- elif status not in ['success', 'pass', 'warn'] -%}
-            {#- errors and failures first, then what was skipped because of them -#}
-            {%- do failed.append({
-                'rank': {'error': 0, 'fail': 1, 'skipped': 3}.get(status, 2),
-                'name': node.name, 'status': status,
-                'message': messages.get(node.unique_id)}) -%}
         {%- endif -%}
         {%- if node.resource_type == 'model' and 'published' in node.tags -%}
             {%- do published.append(node.alias) -%}
         {%- endif -%}
+    {%- endfor -%}
+    {#- errors and failures first, then what was skipped because of them; from
+        the results, which hold the unit tests too (graph.nodes does not) -#}
+    {%- for result in results
+        if result.node.package_name == project_name
+        and result.node.resource_type in ['model', 'test', 'seed', 'unit_test']
+        and (result.status | string) not in ['success', 'pass', 'warn'] -%}
+        {%- set status = result.status | string -%}
+        {%- do failed.append({
+            'rank': {'error': 0, 'fail': 1, 'skipped': 3}.get(status, 2),
+            'name': result.node.name, 'status': status,
+            'message': result.message}) -%}
     {%- endfor -%}
     {%- set path = published_path() -%}
     {%- if failed or missing.model or missing.test -%}
@@ -271,9 +303,12 @@
             "update main.demandcast_runs set status = 'not published',"
             ~ " finished_at = current_timestamp, message = " ~ sql_string(problem)
             ~ " where run_id = " ~ sql_string(invocation_id)) -%}
-        {#- every node passed: the failing statement makes the run fail (exit 1) -#}
+        {#- every node passed: the line says why, as for a failed node; the failing
+            statement makes the run fail (exit 1), its text under DuckDB's prefix -#}
+        {%- do exceptions.warn("demandcast: run " ~ invocation_id
+            ~ " NOT published: " ~ problem) -%}
         {{ return("select error(" ~ sql_string("demandcast: run " ~ invocation_id
-            ~ " NOT published: " ~ problem) ~ ")") }}
+            ~ " failed at publishing (the line above says why)") ~ ")") }}
     {%- endif -%}
     {%- do run_query(
         "update main.demandcast_runs set status = 'published',"

@@ -4,7 +4,7 @@
     suite forecast__intervals holds lower <= upper, so a crossed pair (a sign
     or level mix-up) is named with its series and step. -#}
 
-{%- set levels = var('levels') | sort %}
+{%- set levels = interval_levels() %}
 {%- set chain = [] %}
 {%- for level in levels | reverse %}
     {%- do chain.append('lo_' ~ level) %}
@@ -32,8 +32,8 @@ final as (
             series_id,
             step,
             '{{ chain[i] }} <= {{ chain[i + 1] }}' as bounds,
-            cast({{ chain[i] }} as double) as lower,
-            cast({{ chain[i + 1] }} as double) as upper
+            cast("{{ chain[i] }}" as double) as lower,
+            cast("{{ chain[i + 1] }}" as double) as upper
         from predictions
     {% endfor %}
 

@@ -38,23 +38,7 @@ origin as (
     select
         data_start_date,
         data_end_date,
-        {% if var('forecast_origin') -%}
-            {{ period_start(
-                "cast(" ~ sql_string(var('forecast_origin')) ~ " as date)"
-            ) }}
-        {%- else -%}
-            case
-                when
-                    {{ period_start('data_end_date + 1') }}
-                    > {{ period_start('data_end_date') }}
-                    then {{ period_start('data_end_date') }}
-                else
-                    cast(
-                        {{ period_start('data_end_date') }}
-                        - {{ period_interval() }} as date
-                    )
-            end
-        {%- endif %} as forecast_origin
+        {{ origin_period('data_end_date') }} as forecast_origin
     from bounds
 
 ),

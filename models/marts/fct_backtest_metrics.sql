@@ -60,7 +60,7 @@ final as (
         context.forecast_origin,
         -- the run that backtested the series (earlier runs' rows are carried)
         metrics.backtest_run_id,
-        metrics.backtest_origin
+        cast(metrics.backtest_origin as date) as backtest_origin
     from metrics
     inner join series
         on metrics.series_id = series.series_id

@@ -43,8 +43,8 @@ pooled as (
             end
         ) as smape,
         avg(pinball_loss / mase_scale) as spl,
-        {%- for level in var('levels') %}
-            avg(cast(within_{{ level }} as double)) as coverage_{{ level }},
+        {%- for level in interval_levels() %}
+            avg(cast("within_{{ level }}" as double)) as "coverage_{{ level }}",
         {%- endfor %}
         avg(seasonal_naive_abs_error / mase_scale) as seasonal_naive_mase,
         1 - sum(abs_error)
@@ -129,8 +129,8 @@ final as (
         per_cell.rmsse,
         pooled.smape,
         pooled.spl,
-        {%- for level in var('levels') %}
-            pooled.coverage_{{ level }},
+        {%- for level in interval_levels() %}
+            pooled."coverage_{{ level }}",
         {%- endfor %}
 
         -- forecast value added over the seasonal naive

@@ -44,8 +44,8 @@ summed as (
             end
         ) as smape,
         avg(pinball_loss) as mean_pinball_loss,
-        {%- for level in var('levels') %}
-            avg(cast(within_{{ level }} as double)) as coverage_{{ level }},
+        {%- for level in interval_levels() %}
+            avg(cast("within_{{ level }}" as double)) as "coverage_{{ level }}",
         {%- endfor %}
         avg(seasonal_naive_abs_error) as seasonal_naive_mae,
         sum(seasonal_naive_abs_error) as seasonal_naive_abs_error_total,
@@ -90,8 +90,8 @@ final as (
         sqrt(mean_squared_error / rmsse_scale) as rmsse,
         smape,
         mean_pinball_loss / mase_scale as spl,
-        {%- for level in var('levels') %}
-            coverage_{{ level }},
+        {%- for level in interval_levels() %}
+            "coverage_{{ level }}",
         {%- endfor %}
 
         -- forecast value added over the seasonal naive

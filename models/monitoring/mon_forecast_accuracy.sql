@@ -1,6 +1,5 @@
-{#- Past forecasts against the actuals since, per run, series and period: the
-    seasonal naive from the same origin, pinball loss, MASE and RMSSE scales;
-    this build's frequency only, each forecast once (see the yml). -#}
+{#- Past forecasts against the actuals since, per run, series and period, with
+    the seasonal naive, pinball loss and scales; this frequency, once (yml). -#}
 
 with
 
@@ -165,24 +164,25 @@ final as (
         scored.actual,
         scored.forecast - scored.actual as error,
         abs(scored.forecast - scored.actual) as abs_error,
-        {%- for level in var('levels') %}
-            scored.actual between scored.lo_{{ level }}
-            and scored.hi_{{ level }} as within_{{ level }},
+        {%- for level in interval_levels() %}
+            scored.actual between scored."lo_{{ level }}"
+            and scored."hi_{{ level }}" as "within_{{ level }}",
         {%- endfor %}
         -- pinball loss max(q (y - p), (q - 1) (y - p)), mean over the median
         -- (the forecast) and per level L (1 - L)/2 at lo_L, (1 + L)/2 at hi_L
         (
             0.5 * abs(scored.forecast - scored.actual)
-            {%- for level in var('levels') %}
-                {%- for q, p in [((100 - level) / 200, 'scored.lo_' ~ level),
-                    ((100 + level) / 200, 'scored.hi_' ~ level)] %}
+            {%- for level in interval_levels() %}
+                {%- for q, s in [((100 - level | float) / 200, 'lo'),
+                    ((100 + level | float) / 200, 'hi')] %}
+                    {%- set p = 'scored."' ~ s ~ '_' ~ level ~ '"' %}
                     + greatest(
                         {{ q }} * (scored.actual - {{ p }}),
                         ({{ q }} - 1) * (scored.actual - {{ p }})
                     )
                 {%- endfor %}
             {%- endfor %}
-        ) / {{ 1 + 2 * var('levels') | length }} as pinball_loss,
+        ) / {{ 1 + 2 * interval_levels() | length }} as pinball_loss,
 
         -- the benchmark and the scales
         naive.demand as seasonal_naive,

@@ -19,7 +19,10 @@ forecast series x step (the `int_forecast__predictions` contract):
   recent spread. Never missing, clipped at 0 and nested.
 - A series too short to backtest gets its class champion fitted on all it has
   (n_windows 0); its interval scale is its MASE scale times the square root of
-  the median backtest MASE of its class's champions.
+  the median backtest MASE of its class's champions. Its model carries it only
+  as many steps as it has periods of history: past them, forecast and bounds
+  are held flat at that step's values (fallback_reason says so), so a model
+  never extrapolates unchecked far beyond the history it was fitted on.
 - method 'fallback': the champion (every member) raised at refit; the series
   gets the window average below, and fallback_reason says what failed.
 - method 'cold_start': active series without a champion (too short to
@@ -192,6 +195,11 @@ def _interval_scales(
         ratio = out.loc[ids, "demand_class"].map(per_class).fillna(overall)
         given[ids] = hist["scale_mae"].reindex(ids).to_numpy() * np.sqrt(ratio.to_numpy())
     out["scale"] = given
+    # how far its own model may carry a series that was not backtested: as many steps as
+    # it has periods of history (past them the forecast is held flat, _hold_flat)
+    length = df.groupby("unique_id").size().reindex(champ.index).fillna(0).to_numpy()
+    tested = pd.to_numeric(champ.reindex(columns=["n_windows"])["n_windows"]).fillna(0) > 0
+    out["reach"] = np.where(tested, settings.horizon, np.clip(length, 1, settings.horizon))
     return out
 
 
@@ -332,6 +340,8 @@ def _champion_rows(
         for key in bounds:
             bounds[key][missing] = rough[key]
     mean, bounds = finalize(mean, bounds, levels)
+    reach = sc["reach"].to_numpy(dtype=int)
+    mean, bounds = _hold_flat(mean, reach), {k: _hold_flat(v, reach) for k, v in bounds.items()}
 
     out = _frame(ids, mean, bounds, levels)
     out["model_name"] = champ.reindex(ids).to_numpy().repeat(h)
@@ -345,7 +355,19 @@ def _champion_rows(
             for i in ids[partial]
         ]
     out["fallback_reason"] = reason.repeat(h)
+    held = out["step"].to_numpy() > reach.repeat(h)
+    out.loc[held, "fallback_reason"] = [
+        f"held flat after step {r}: not backtested, its model carries it only as many "
+        f"steps as it has periods of history ({r})"
+        for r in reach.repeat(h)[held]
+    ]
     return out
+
+
+def _hold_flat(values: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Each row's values after step `reach` (1-based) replaced by its value at that step."""
+    steps = np.minimum(np.arange(values.shape[1])[None, :], reach[:, None] - 1)
+    return values[np.arange(len(values))[:, None], steps]
 
 
 def _empty_member_frame(levels) -> pd.DataFrame:

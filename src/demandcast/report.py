@@ -466,7 +466,7 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
             "the first run after a published forecast's first period.</p>"
         )
     levels = sorted(_within_levels(con, "mon_forecast_accuracy"), key=float)
-    cover = "".join(f", avg(within_{lv}::int) as cov_{lv}" for lv in levels)
+    cover = "".join(f', avg("within_{lv}"::int) as "cov_{lv}"' for lv in levels)
     columns = {r[0] for r in con.execute("describe mon_forecast_accuracy").fetchall()}
     # MASE and the value added over the seasonal naive (a published copy from before
     # these columns leaves them out)

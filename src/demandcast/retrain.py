@@ -989,11 +989,9 @@ def champions_run(
             kept[col] = np.nan
 
     pins = _pinned_rows(metrics, selected, dec.loc[pinned], settings)
-    parts = [p for p in (new, kept, pins) if len(p)]
     cols = [*CHAMPION_COLUMNS, "champion_mase"]
-    out = pd.concat([p.reindex(columns=cols) for p in parts], ignore_index=True)
-    if out.empty:
-        out = pd.DataFrame(columns=cols)
+    parts = [p.reindex(columns=cols) for p in (new, kept, pins) if len(p)]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     mase = _metric_of(metrics, "mase")
     fresh = ~out["series_id"].isin(kept["series_id"] if len(kept) else [])
     out.loc[fresh, "champion_mase"] = [

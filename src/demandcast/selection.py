@@ -15,8 +15,10 @@ every series. So selection is pooled first, per series second:
    lower by more than `single_margin`: one model's win on a handful of windows
    is mostly noise, a combination's is less so.
 3. A series too short to backtest but not new (lifecycle 'active') is fitted
-   with its class champion on all the history it has (n_windows 0); new
-   products get the cold-start method in the forecast step.
+   with its class champion on all the history it has (n_windows 0), the
+   catalog's default for its class when no series of the class could be
+   backtested (e.g. a frequency or horizon that leaves every series too short);
+   new products get the cold-start method in the forecast step.
 
 Ties are broken by catalog order, then name, so a run is reproducible. A
 per-series top-k combination is named with its members,
@@ -131,7 +133,11 @@ def select_champions(
 
     series_class = demand_class.reindex(m["series_id"].unique())
     per_class = class_champions(m, series_class, catalog.pool, catalog.defaults)
-    short = _short_series(prof, m["series_id"].unique(), per_class, metric, level_metric)
+    # a class none of whose series could be backtested: the catalog's default for it
+    fitted = {
+        c: (d, f"catalog default for {c}: none backtested") for c, d in catalog.defaults.items()
+    }
+    short = _short_series(prof, m["series_id"].unique(), fitted | per_class, metric, level_metric)
     _name_learned_short(short, m, demand_class, catalog)
     barred_keys: set[tuple[str, str]] = set()
     if barred is not None and len(barred):
@@ -140,8 +146,8 @@ def select_champions(
         )
         keys = zip(m["series_id"], m["model_name"], strict=True)
         m = m[[k not in barred_keys for k in keys]]
-    if m.empty:
-        return short if len(short) else pd.DataFrame(columns=list(CHAMPION_COLUMNS))
+    if m.empty:  # nothing backtested: the short series alone, in series order
+        return short.sort_values("series_id", kind="stable").reset_index(drop=True)
 
     per = m.groupby("series_id", sort=True)
     out = pd.DataFrame(
@@ -253,8 +259,9 @@ def _short_series(
             "scale_mae": np.nan,
             "interval_scale": np.nan,
             "reason": [
-                f"history of {k:.0f} periods is too short to backtest: the {c} class champion, "
-                "fitted on all of it"
+                f"history of {k:.0f} periods is too short to backtest: the {c} class champion "
+                f"{per_class[c][0]} ({per_class[c][1]}), fitted on all of it; re-selected "
+                "once the series can be backtested"
                 for k, c in zip(n, fit["demand_class"], strict=True)
             ],
         }

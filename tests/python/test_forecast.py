@@ -91,6 +91,30 @@ def test_cold_start_for_new_and_short_series():
     assert (cold["hi_95"] > cold["hi_80"]).all() and (cold["lo_80"] < 6.0).all()
 
 
+def test_a_series_not_backtested_is_held_flat_past_its_own_length():
+    """A model fitted on 20 periods without a backtest carries the series 20 steps; the
+    forecast and every bound after that are those of step 20 (a trend model extrapolated
+    one such series 1000-fold over a 157-week horizon)."""
+    periods = pd.date_range(end="2024-12-30", periods=20, freq="W-MON")
+    y = np.arange(20, dtype=float) * 5 + 10  # a steep trend: Holt carries it on
+    series = pd.DataFrame({"series_id": "s", "period_start": periods.date, "demand": y})
+    profiles = profile_series(series).assign(lifecycle="active")
+    settings = Settings(candidates=("Holt",), horizon=60, min_train_length=1)
+    champions = pd.DataFrame(
+        {"series_id": ["s"], "champion": ["Holt"], "n_windows": [0], "interval_scale": [np.nan]}
+    )
+    fc = forecast_series(series, profiles, champions, settings).set_index("step")
+    assert len(fc) == 60 and (fc["method"] == "champion").all()
+    assert fc.loc[20, "forecast"] > fc.loc[1, "forecast"]  # the trend, within reach
+    held = fc.loc[21:, ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]]
+    assert (held == fc.loc[20, held.columns]).all().all()
+    assert fc.loc[21:, "fallback_reason"].str.startswith("held flat after step 20").all()
+    assert fc.loc[:20, "fallback_reason"].isna().all()
+    backtested = champions.assign(n_windows=2)
+    fc = forecast_series(series, profiles, backtested, settings).set_index("step")
+    assert fc.loc[60, "forecast"] > fc.loc[20, "forecast"]  # trusted the whole horizon
+
+
 class Boom:
     """Fits short histories, raises on the full one: fails only at refit."""
 

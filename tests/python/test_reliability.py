@@ -357,6 +357,95 @@ def test_a_raw_path_holding_sql_is_only_a_path(built_copy, how):
     assert built_copy.query("select count(*) from fct_demand_forecast")[0][0] > 0
 
 
+# --- every value the var check accepts builds and publishes (issue 25) ----------------
+
+
+def _last_weeks(built_copy, tmp_path, weeks: int):
+    """A raw folder holding only the order lines of the extract's last `weeks` weeks."""
+    return raw_with_orders(
+        built_copy.raw,
+        tmp_path / "raw",
+        f"select * from orders where order_date > (select max(order_date) from orders)"
+        f" - interval {weeks} weeks",
+    )
+
+
+def test_a_short_extract_is_refused_a_horizon_past_its_history_and_publishes_at_it(
+    built_copy, tmp_path
+):
+    """An extract of 30 weeks: `horizon: 1000` is refused before any table, in one line
+    naming the largest allowed horizon (the longest series' weeks up to the origin). At that
+    horizon, with `season_length: 1` and `levels: [50, 99.9]`, no series is long enough to
+    backtest (min_train_length + horizon > its history): the build publishes anyway, every
+    active series forecast by its class's catalog default fitted on all it has, held flat
+    after as many steps as it has weeks; the interval columns follow the levels."""
+    raw = _last_weeks(built_copy, tmp_path, 30)
+    before = built_copy.published_checksums()
+    runs = built_copy.query("select * from demandcast_runs")
+    result = built_copy.dbt("build", raw=raw, vars=FAST_VARS[:-1] + ", horizon: 1000}")
+    _stopped(built_copy, before, result, "var 'horizon': invalid value 1000", code=2)
+    # checked once the raw files are registered (views in the schema raw), before the run
+    # is registered or any table touched
+    assert built_copy.query("select * from demandcast_runs") == runs
+    line = next(x for x in result.output.splitlines() if "var 'horizon'" in x)
+    largest = int(line.split("expected at most ")[1].split(":")[0])
+    # the weeks of the extract, counted on their own: every week has orders, the origin is
+    # the last complete week
+    with duckdb.connect() as con:
+        (weeks,) = con.execute(
+            "select count(distinct date_trunc('week', order_date)) filter ("
+            " where date_trunc('week', order_date) + interval 6 days <= max_date)"
+            f" from '{raw}/orders.parquet', (select max(order_date) as max_date"
+            f" from '{raw}/orders.parquet')"
+        ).fetchone()
+    assert largest == weeks, (largest, weeks)
+
+    vars_ = FAST_VARS[:-1] + f", horizon: {largest}, season_length: 1, levels: [50, 99.9]}}"
+    result = built_copy.dbt("build", raw=raw, vars=vars_)
+    assert result.returncode == 0, result.output[-4000:]
+    assert "published to" in result.output and "NOT published" not in result.output
+    pub = built_copy.published
+    assert built_copy.query("select horizon, season_length from publication", pub) == [(largest, 1)]
+    assert built_copy.query("select count(*) from fct_backtest_metrics", pub) == [(0,)]
+    columns = [c for (c, *_) in built_copy.query("describe fct_demand_forecast", pub)]
+    assert [c for c in columns if c[:3] in ("lo_", "hi_")] == [
+        "lo_50",
+        "hi_50",
+        "lo_99.9",
+        "hi_99.9",
+    ]
+    from demandcast.catalog import load_catalog
+
+    defaults = load_catalog().defaults
+    registry = pd.DataFrame(
+        built_copy.query(
+            "select r.series_id, r.champion, r.n_windows, r.reason, s.demand_class, s.n_periods"
+            " from fct_model_registry r join int_series__profiled s using (series_id)"
+            " where r.run_id = (select run_id from int_run__context) and r.champion is not null"
+        ),
+        columns=["series_id", "champion", "n_windows", "reason", "demand_class", "n_periods"],
+    )
+    assert len(registry) > 10
+    assert (registry["champion"] == registry["demand_class"].map(defaults)).all()
+    assert (registry["n_windows"] == 0).all()
+    assert registry["reason"].str.contains("too short to backtest").all()
+    fc = pd.DataFrame(
+        built_copy.query(
+            'select series_id, step, forecast, "hi_99.9", fallback_reason from'
+            " fct_demand_forecast where method = 'champion'",
+            pub,
+        ),
+        columns=["series_id", "step", "forecast", "hi", "fallback_reason"],
+    ).merge(registry[["series_id", "n_periods"]], on="series_id")
+    assert (fc.groupby("series_id").size() == largest).all()
+    past = fc[fc["step"] > fc["n_periods"]]
+    assert len(past) > 0  # some series are shorter than the horizon
+    assert past["fallback_reason"].str.startswith("held flat after step").all()
+    last = fc[fc["step"] == fc["n_periods"]].set_index("series_id")
+    for col in ("forecast", "hi"):
+        assert (past[col].to_numpy() == last.loc[past["series_id"], col].to_numpy()).all()
+
+
 # --- partial selections, kills, locks and readers --------------------------------------
 
 
@@ -404,6 +493,7 @@ def test_a_publish_that_fails_says_so_and_its_run_is_never_reused(built_copy):
     assert result.returncode == 1, out[-3000:]
     said = [line for line in out.splitlines() if "NOT published:" in line]
     assert len(said) == 1 and "is a directory" in said[0], out[-3000:]
+    assert "Error:" not in said[0], said[0]  # not under DuckDB's "Invalid Input Error:"
     assert "Traceback" not in out and "IsADirectoryError" not in out, out[-3000:]
     assert not list(published.parent.glob(published.name + "*.tmp")), out[-3000:]
     ((failed_run, status, message),) = built_copy.query(
@@ -668,7 +758,7 @@ def test_extract_an_extra_column_named_filename_is_ignored(built_copy, tmp_path)
     ]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "not parquet", "corrupt footer"])
+@pytest.mark.parametrize("damage", ["truncated", "not parquet", "corrupt footer", "corrupt pages"])
 def test_extract_an_unreadable_parquet_file_is_named_with_what_to_do(built_copy, tmp_path, damage):
     raw = _raw_copy(built_copy, tmp_path)
     path = raw / "orders.parquet"
@@ -677,8 +767,11 @@ def test_extract_an_unreadable_parquet_file_is_named_with_what_to_do(built_copy,
         path.write_bytes(data[: len(data) // 2])
     elif damage == "not parquet":
         path.write_text("order_id,order_date\n1,2024-01-01\n")
-    else:  # the footer's length points before the file's start
+    elif damage == "corrupt footer":  # the footer's length points before the file's start
         path.write_bytes(data[:-8] + (10**9).to_bytes(4, "little") + b"PAR1")
+    else:  # 4 KiB zeroed inside the data pages: header, footer and schema read fine
+        third = len(data) // 3
+        path.write_bytes(data[:third] + bytes(4096) + data[third + 4096 :])
     before = built_copy.published_checksums()
     mtime = built_copy.db.stat().st_mtime
     result = built_copy.dbt("build", raw=raw)

@@ -157,6 +157,30 @@ def test_a_series_too_short_to_backtest_gets_its_class_champion():
     assert "30 periods is too short to backtest" in out.loc["short", "reason"]
 
 
+def test_with_no_series_backtested_every_active_one_gets_its_class_default():
+    """A frequency or horizon no series is long enough for: an empty backtest, and every
+    active series its class's catalog default, fitted on what it has (reselected once it
+    can be backtested)."""
+    metrics = pd.DataFrame(columns=["series_id", "model_name", "n_windows", "rmsse", "status"])
+    profiles = pd.DataFrame(
+        {
+            "series_id": ["s", "e", "i", "new"],
+            "demand_class": ["smooth", "erratic", "intermittent", "smooth"],
+            "lifecycle": ["active", "active", "active", "new"],
+            "n_periods": [30, 30, 30, 5],
+        }
+    )
+    out = select_champions(metrics, profiles, RMSSE).set_index("series_id")
+    defaults = load_catalog().defaults
+    assert list(out.index) == ["e", "i", "s"]
+    assert out["champion"].to_dict() == {
+        c: defaults[k] for c, k in [("e", "erratic"), ("i", "intermittent"), ("s", "smooth")]
+    }
+    assert (out["n_windows"] == 0).all()
+    assert out["reason"].str.contains("too short to backtest").all()
+    assert out["reason"].str.contains("catalog default for").all()
+
+
 def test_a_default_without_a_score_gives_way_to_the_best():
     metrics = pd.DataFrame(
         {
