@@ -110,7 +110,7 @@ def run_backtest(
     own_stacking = stacking is None and learned
     if own_stacking:
         singles = [c.name for c in cands if not c.is_combination]
-        stacking = Stacking(catalog.learner_pools(singles))
+        stacking = Stacking.from_catalog(catalog, singles)
     if not learned:
         stacking = None
     args = (profiles, settings, catalog, cands, stats, calibration, stacking)

@@ -110,11 +110,33 @@ class _Group:
 @dataclass
 class Stacking:
     """Collects the pool members' backtest forecasts group by group (only the pool's
-    columns outlive a group), then learns the weights per class and scores ComboLearned."""
+    columns outlive a group), then learns the weights per class and scores ComboLearned.
+
+    `priors` (class -> members) and `shrink`: the weights used are `shrink` times the
+    learned ones plus the rest on the prior's members, equally (catalog `selection.prior`
+    and `selection.shrink`; 1 learns alone)."""
 
     pools: dict[str, tuple[str, ...]]
+    priors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    shrink: float = 1.0
     groups: list[_Group] = field(default_factory=list)
     weights: dict[str, tuple[list[str], np.ndarray, int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_catalog(cls, catalog, names: list[str]) -> Stacking:
+        """The learner pools among `names` (the single candidates that run), the catalog's
+        priors and shrinkage."""
+        return cls(catalog.learner_pools(names), dict(catalog.prior), catalog.shrink)
+
+    def _shrunk(self, cls: str, pool: list[str], w: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """shrink * w + (1 - shrink) * the prior's equal weights over the members in `mask`
+        (rows of w and mask: series); w alone where no prior member is in the mask."""
+        if self.shrink >= 1:
+            return w
+        prior = np.isin(pool, self.priors.get(cls, ()))[None, :] & mask
+        n = prior.sum(axis=1, keepdims=True)
+        out = np.where(n > 0, self.shrink * w + (1 - self.shrink) * prior / np.maximum(n, 1), w)
+        return out / out.sum(axis=1, keepdims=True)
 
     def add(
         self,
@@ -186,7 +208,8 @@ class Stacking:
             for g, rows, _, _ in refs:
                 rows_out.append(_skipped(g.ids[rows], g.n_win, why))
             return pd.concat(rows_out, ignore_index=True)
-        class_w = weights_on_simplex(total[None] / n_complete)[0]
+        everyone = np.ones((1, len(pool)), dtype=bool)
+        class_w = self._shrunk(cls, pool, weights_on_simplex(total[None] / n_complete), everyone)[0]
         self.weights[cls] = (pool, class_w, n_complete)
         # per series: leave-one-series-out weights (scored) and the class weights over the
         # members it has (forecast)
@@ -195,8 +218,9 @@ class Stacking:
         # the members the class weights keep (MIN_WEIGHT or more): a series refits only those
         keep = present & (class_w >= MIN_WEIGHT)[None, :]
         keep = np.where((keep.sum(axis=1) >= 2)[:, None], keep, present)
-        w_score = weights_on_simplex(loo, keep)
+        w_score = self._shrunk(cls, pool, weights_on_simplex(loo, keep), keep)
         w_use = weights_on_simplex(np.broadcast_to(total / n_complete, loo.shape), keep)
+        w_use = self._shrunk(cls, pool, w_use, keep)
         at = 0
         for g, rows, names, e in refs:
             n = len(rows)

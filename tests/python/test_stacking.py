@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from demandcast.backtest import run_backtest
 from demandcast.config import Settings
@@ -163,3 +164,39 @@ def test_a_small_class_learns_with_the_classes_that_share_its_pool():
     assert (rows.loc[ids[40:], "status"] == "ok").all()  # 5 erratic series, learned with 45
     assert stack.weights["erratic"][2] == 45
     assert stack.weights["smooth"][2] == 40
+
+
+def test_shrinkage_moves_the_learned_weights_towards_the_prior_by_the_factor():
+    # learned alone: A about 0.8, B 0.2, the biased C nothing; half-way towards the equal
+    # mean of B and C (the prior) adds a quarter to each of them, for scoring and forecasting
+    n = 60
+    y, f, failed = _panel(n, seed=2)
+    ids = np.array([f"s{i:02d}" for i in range(n)])
+    ones = np.ones(n)
+    learned = Stacking({"smooth": ("A", "B", "C")})
+    learned.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3)
+    rows = learned.finish().set_index("series_id")
+    shrunk = Stacking({"smooth": ("A", "B", "C")}, {"smooth": ("B", "C")}, 0.5)
+    shrunk.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3)
+    rows_shrunk = shrunk.finish().set_index("series_id")
+    w = learned.weights["smooth"][1]
+    assert shrunk.weights["smooth"][1] == pytest.approx(0.5 * w + [0, 0.25, 0.25], abs=1e-9)
+    names, w0 = parse_weights(rows_shrunk.loc["s00", "members"].split("|"))
+    assert w0[names.index("C")] == pytest.approx(shrunk.weights["smooth"][1][2], abs=1e-3)
+    # C is biased by 10: the shrunk combination scores worse on every series
+    assert (rows_shrunk["mae"] > rows["mae"]).all()
+
+
+def test_the_catalog_names_the_prior_and_a_shrinkage_out_of_range_fails_at_load(tmp_path):
+    from demandcast.catalog import CATALOG_PATH, load_catalog
+
+    catalog = load_catalog()
+    assert catalog.prior["smooth"] == ("AutoETS", "AutoCES", "DynamicOptimizedTheta")
+    stack = Stacking.from_catalog(catalog, ["AutoETS", "AutoCES", "DynamicOptimizedTheta"])
+    assert stack.shrink == catalog.shrink and stack.priors == catalog.prior
+    raw = yaml.safe_load(CATALOG_PATH.read_text())
+    raw["selection"]["shrink"] = 1.5
+    bad = tmp_path / "catalog.yml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="selection.shrink must be a number from 0 to 1"):
+        load_catalog(bad)
