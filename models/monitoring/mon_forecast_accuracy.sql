@@ -17,6 +17,12 @@ actuals as (
 
 ),
 
+series as (
+
+    select * from {{ ref('dim_series') }}
+
+),
+
 numbered as (
 
     -- a series' periods numbered from its first: the history has no gaps,
@@ -152,6 +158,7 @@ final as (
         -- the run and the series
         scored.plant_id,
         scored.product_id,
+        series.product_group,
         scored.frequency,
         scored.horizon,
         scored.season_length,
@@ -194,6 +201,8 @@ final as (
         on
             scored.series_id = naive.series_id
             and scored.naive_period_number = naive.period_number
+    left join series
+        on scored.series_id = series.series_id
 
 )
 
