@@ -12,48 +12,35 @@
         ~ ", which is no table of the warehouse " ~ target.path) }}
 {%- endif %}
 
+{%- set sources = [
+    ('seeds/forecast_quantity_overrides.csv', 2,
+        ref('forecast_quantity_overrides'))
+] -%}
+{%- if table -%}
+    {%- do sources.append(
+        ('table ' ~ table, 1, 'main.' ~ adapter.quote(table))
+    ) -%}
+{%- endif %}
+
 with
 
-seeded as (
+overrides as (
 
-    select
-        'seeds/forecast_quantity_overrides.csv' as source_file,
-        rowid + 2 as source_row,
-        trim(cast(plant_id as varchar)) as plant_id,
-        trim(cast(product_id as varchar)) as product_id,
-        cast(period_start as varchar) as period_text,
-        cast(quantity as varchar) as quantity_text,
-        cast(reason as varchar) as reason,
-        cast(set_by as varchar) as set_by
-    from {{ ref('forecast_quantity_overrides') }}
-
-),
-
-{% if table -%}
-    written as (
-
+    {% for label, first_row, relation in sources -%}
+        {%- if not loop.first %}
+            union all
+        {% endif -%}
         select
-            {{ sql_string('table ' ~ table) }} as source_file,
-            rowid + 1 as source_row,
+            {{ sql_string(label) }} as source_file,
+            rowid + {{ first_row }} as source_row,
             trim(cast(plant_id as varchar)) as plant_id,
             trim(cast(product_id as varchar)) as product_id,
             cast(period_start as varchar) as period_text,
             cast(quantity as varchar) as quantity_text,
             cast(reason as varchar) as reason,
             cast(set_by as varchar) as set_by
-        from main.{{ adapter.quote(table) }}
-
-    ),
-
-{% endif -%}
-
-overrides as (
-
-    select * from seeded
-    {% if table -%}
-        union all
-        select * from written
-    {%- endif %}
+        from {{ relation }}
+    {%- endfor %}
 
 ),
 

@@ -27,8 +27,8 @@ changed as (
         runs.run_id,
         count(*) filter (
             where
-                previous.forecast is distinct from history.forecast
-                or previous.model_name is distinct from history.model_name
+            previous.forecast is distinct from history.forecast
+            or previous.model_name is distinct from history.model_name
         ) as n_changed
     from runs
     inner join history
@@ -38,7 +38,7 @@ changed as (
             runs.previous_run_id = previous.run_id
             and history.series_id = previous.series_id
             and history.period_start = previous.period_start
-    group by runs.run_id
+    group by all
 
 ),
 
@@ -57,9 +57,13 @@ final as (
             partition by runs.frequency, runs.forecast_origin
             order by runs.started_at desc, runs.run_id desc
         ) = 1 as is_live_for_origin,
-        runs.forecast_origin = previous.forecast_origin
-        and changed.n_changed = 0
-        and runs.n_series = previous.n_series as repeats_previous_run
+        case
+            when previous.run_id is not null
+                then
+                    runs.forecast_origin = previous.forecast_origin
+                    and changed.n_changed = 0
+                    and runs.n_series = previous.n_series
+        end as repeats_previous_run
     from runs
     inner join changed
         on runs.run_id = changed.run_id

@@ -17,16 +17,9 @@ actuals as (
 
 ),
 
-series as (
-
-    select * from {{ ref('dim_series') }}
-
-),
-
 numbered as (
 
-    -- a series' periods numbered from its first: the history has no gaps,
-    -- so the period k numbers back is the period k periods back
+    -- periods numbered from the first: no gaps, so k back is k periods back
     select
         series_id,
         period_start,
@@ -158,7 +151,7 @@ final as (
         -- the run and the series
         scored.plant_id,
         scored.product_id,
-        series.product_group,
+        scored.product_group,
         scored.frequency,
         scored.horizon,
         scored.season_length,
@@ -201,8 +194,6 @@ final as (
         on
             scored.series_id = naive.series_id
             and scored.naive_period_number = naive.period_number
-    left join series
-        on scored.series_id = series.series_id
 
 )
 

@@ -66,9 +66,10 @@ final as (
             avg(abs(statistical_forecast - demand))
             - avg(abs(forecast - demand))
         )
-        / nullif(avg(abs(statistical_forecast - demand)), 0) as value_added_share
+        / nullif(avg(abs(statistical_forecast - demand)), 0)
+            as value_added_share
     from overridden
-    group by frequency, override_set_by, override_reason
+    group by all
 
 )
 
