@@ -294,23 +294,26 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
 
 def _flags(row: Any, next_total: float | None, last_total: float) -> list[str]:
     """What should make a planner look at a series, in words (empty: nothing)."""
+
+    def known(value: Any) -> bool:
+        return value is not None and not pd.isna(value)
+
     flags = []
-    if isinstance(row.exceptions, str):
+    if known(row.exceptions):
         flags.append(f"exception: {row.exceptions}")
     if next_total is not None and last_total > 0:
         if next_total < 0.5 * last_total:
             flags.append("forecast under half the last periods")
         elif next_total > 2 * last_total:
             flags.append("forecast over twice the last periods")
-    ratio = row.runner_up_ratio
-    if ratio is not None and not pd.isna(ratio) and ratio < 0.5:
-        flags.append(f"runner-up {row.runner_up} scored {1 - ratio:.0%} better")
+    if known(row.runner_up_ratio) and row.runner_up_ratio < 0.5:
+        flags.append(f"runner-up {row.runner_up} scored {1 - row.runner_up_ratio:.0%} better")
     live, backtest = row.live_mase, row.backtest_mase
-    if not pd.isna(live) and not pd.isna(backtest) and live > 1.5 * backtest:
+    if known(live) and known(backtest) and live > 1.5 * backtest:
         flags.append("live accuracy far below the backtest's")
-    if row.is_drifted is True:
+    if known(row.is_drifted) and bool(row.is_drifted):
         flags.append("demand drifted")
-    if row.n_overrides and not pd.isna(row.n_overrides):
+    if known(row.n_overrides) and row.n_overrides > 0:
         flags.append(f"{int(row.n_overrides)} period(s) overridden")
     return flags
 
@@ -487,7 +490,7 @@ def _series_section(
                 f"next {len(forecast)} {word} <b>{_num(forecast.sum())}</b> · last "
                 f"{len(recent)} {word} {_num(last_total)}"
             )
-            if not pd.isna(row.forecast_change):
+            if row.forecast_change is not None and not pd.isna(row.forecast_change):
                 outlook += f" · since the last run {row.forecast_change:+,.0f}"
             model = f"{_e(row.model_description)} ({_e(row.model_name)}, {_e(row.method)})"
         else:
