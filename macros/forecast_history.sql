@@ -60,11 +60,7 @@
     the row's own run. -#}
 {% macro backfill_forecast_run() %}
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
-    {%- set found = run_query(
-        "select count(*) from information_schema.columns"
-        ~ " where table_schema = 'main' and table_name = 'fct_model_registry'"
-        ~ " and column_name = 'decision'") -%}
-    {%- set registry = found.columns[0].values()[0] > 0 -%}
+    {%- set registry = main_column_exists('fct_model_registry', 'decision') -%}
     update {{ this }} as history
     set
         forecast_run_id = coalesce(made.forecast_run_id, history.run_id),
@@ -111,4 +107,45 @@
         history.forecast_run_id is null
         and history.run_id = made.run_id
         and history.series_id = made.series_id
+{%- endmacro %}
+
+
+{#- Whether main.<table> has the column, asked of DuckDB. -#}
+{% macro main_column_exists(table, column) %}
+    {%- set found = run_query(
+        "select count(*) from information_schema.columns"
+        ~ " where table_schema = 'main' and table_name = " ~ sql_string(table)
+        ~ " and column_name = " ~ sql_string(column)) -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
+{% endmacro %}
+
+
+{#- The runs of a forecast history (a relation with fct_forecast_history's
+    columns), one row each, in the order they ran: when each started (from
+    demandcast_runs; for a run it does not list, the latest forecast_created_at
+    of its rows), and the run before it of the same frequency
+    (previous_run_id). fct_forecast_runs lists them; int_forecast__previous
+    takes the last as this run's previous run. -#}
+{% macro history_runs(history) -%}
+    select
+        runs.*,
+        lag(runs.run_id) over (
+            partition by runs.frequency
+            order by runs.started_at, runs.run_id
+        ) as previous_run_id
+    from (
+        select
+            history.run_id,
+            any_value(history.frequency) as frequency,
+            any_value(history.forecast_origin) as forecast_origin,
+            max(history.horizon) as horizon,
+            coalesce(
+                any_value(log.started_at), max(history.forecast_created_at)
+            ) as started_at,
+            count(distinct history.series_id) as n_series
+        from {{ history }} as history
+        left join main.demandcast_runs as log
+            on history.run_id = log.run_id
+        group by history.run_id
+    ) as runs
 {%- endmacro %}

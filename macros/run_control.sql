@@ -26,7 +26,7 @@
         'max_duplicate_share', 'allow_negative_demand',
         'outlier_ratio', 'outlier_action', 'max_forecast_multiple',
         'max_staleness_periods', 'gate_modes', 'data_docs', 'data_docs_path',
-        'published_path',
+        'published_path', 'quantity_overrides_table',
         'drift_window', 'drift_level_threshold', 'drift_sd_ratio',
         'drift_zero_share_change',
     ] -%}

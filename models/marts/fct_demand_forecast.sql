@@ -1,11 +1,16 @@
 {#- The forecast planners read: one row per series and future period of the
-    latest good run, with intervals, the model behind it, and the plant's and
-    product's names (from dim_series) so a BI tool needs no join, and when the
-    forecast was made: a series whose forecast this run reused keeps the run
-    that made it (forecast_run_id) and that run's start. Planned launches
-    without orders yet (int_forecast__launches, method launch) follow, with
-    the same columns (those of dim_series null). Built only when the
-    forecast gate has passed, so a failed run leaves it as it was. -#}
+    latest good run, so a BI tool needs no join: the plant's and product's
+    names, group, demand class and lifecycle (from dim_series); the
+    statistical forecast, a planner's override of the quantity and the final
+    forecast planners plan with; intervals (of the statistical forecast); the
+    model behind it in planner words and its backtest MASE; the run before
+    this one and its forecast of the same period; and when the forecast was
+    made: a series whose forecast this run reused keeps the run that made it
+    (forecast_run_id) and that run's start. The forecast is the base level of
+    the coherent set (int_forecast__levels). Planned launches without orders
+    yet (int_forecast__launches, method launch) follow, with the same columns.
+    Built only when the forecast gate has passed, so a failed run leaves it as
+    it was. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -43,6 +48,30 @@ context as (
 
 ),
 
+champions as (
+
+    select * from {{ ref('int_forecast__champions') }}
+
+),
+
+overrides as (
+
+    select * from {{ ref('int_forecast__quantity_overrides') }}
+
+),
+
+previous as (
+
+    select * from {{ ref('int_forecast__previous') }}
+
+),
+
+previous_run as (
+
+    select max(previous_run_id) as previous_run_id from previous
+
+),
+
 final as (
 
     select
@@ -53,19 +82,39 @@ final as (
         predictions.period_start,
         predictions.step,
 
-        -- names
+        -- names and segments
         series.plant_name,
         series.product_name,
+        series.product_group,
+        series.demand_class,
+        series.lifecycle,
 
-        -- forecast
-        coherent.forecast,
+        -- forecast: the final figure, the statistical one, the override
+        coalesce(
+            overrides.override_quantity, coherent.forecast
+        ) as forecast,
+        coherent.forecast as statistical_forecast,
+        overrides.override_quantity,
+        overrides.override_reason,
+        overrides.override_set_by,
         {{ interval_columns('coherent') }}
 
         -- provenance
         predictions.model_name,
+        demandcast_model_description(
+            predictions.model_name
+        ) as model_description,
         predictions.method,
         predictions.fallback_reason,
-        series.demand_class,
+        case
+            when predictions.method = 'champion' then champions.champion_mase
+        end as backtest_mase,
+
+        -- since the last run
+        previous_run.previous_run_id,
+        previous.previous_forecast,
+        coalesce(overrides.override_quantity, coherent.forecast)
+        - previous.previous_forecast as forecast_change,
         context.run_id,
         context.forecast_origin,
         decisions.forecast_run_id,
@@ -83,6 +132,17 @@ final as (
             predictions.series_id = coherent.level_key
             and predictions.step = coherent.step
     cross join context
+    cross join previous_run
+    left join champions
+        on predictions.series_id = champions.series_id
+    left join overrides
+        on
+            predictions.series_id = overrides.series_id
+            and predictions.period_start = overrides.period_start
+    left join previous
+        on
+            predictions.series_id = previous.series_id
+            and predictions.period_start = previous.period_start
 
 ),
 
@@ -114,15 +174,22 @@ launched as (
         launches.step,
         plants.plant_name,
         products.product_name,
+        products.product_group,
+        'launch' as lifecycle,
         launches.forecast,
+        launches.forecast as statistical_forecast,
         {{ interval_columns('launches') }}
         launches.model_name,
+        demandcast_model_description(
+            launches.model_name
+        ) as model_description,
         launches.method,
         launches.fallback_reason,
         context.run_id,
         context.forecast_origin,
         context.run_id as forecast_run_id,
-        context.started_at as forecast_created_at
+        context.started_at as forecast_created_at,
+        previous_run.previous_run_id
     from launches
     inner join {{ ref('stg_erp__launches') }} as planned
         on launches.series_id = planned.series_id
@@ -131,6 +198,7 @@ launched as (
     left join plants
         on planned.plant_id = plants.plant_id
     cross join context
+    cross join previous_run
 
 )
 

@@ -54,7 +54,14 @@ final as (
         forecast.forecast_created_at,
         context.frequency,
         context.horizon,
-        context.season_length
+        context.season_length,
+        forecast.product_group,
+        forecast.lifecycle,
+        forecast.statistical_forecast,
+        forecast.override_quantity,
+        forecast.override_reason,
+        forecast.override_set_by,
+        forecast.previous_run_id
     from forecast
     inner join context
         on forecast.run_id = context.run_id

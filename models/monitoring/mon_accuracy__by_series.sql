@@ -18,6 +18,7 @@ summed as (
         series_id,
         plant_id,
         product_id,
+        product_group,
         frequency,
         horizon,
         season_length,
@@ -65,6 +66,7 @@ final as (
         -- the run and the series
         plant_id,
         product_id,
+        product_group,
         frequency,
         horizon,
         season_length,

@@ -118,6 +118,7 @@ final as (
         context.forecast_origin,
         series.plant_id,
         series.product_id,
+        series.product_group,
         series.demand_class,
         series.lifecycle,
 

@@ -18,8 +18,7 @@ actuals as (
 
 numbered as (
 
-    -- a series' periods numbered from its first: the history has no gaps,
-    -- so the period k numbers back is the period k periods back
+    -- periods numbered from the first: no gaps, so k back is k periods back
     select
         series_id,
         period_start,
@@ -151,6 +150,7 @@ final as (
         -- the run and the series
         scored.plant_id,
         scored.product_id,
+        scored.product_group,
         scored.frequency,
         scored.horizon,
         scored.season_length,

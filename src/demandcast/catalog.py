@@ -74,6 +74,7 @@ class Candidate:
     members: tuple[str, ...] | str = ()
     full_only_below_long_season: bool = False
     forward: bool = False
+    description: str = ""
 
     @property
     def is_combination(self) -> bool:
@@ -224,6 +225,33 @@ class Catalog:
 # --------------------------------------------------------------------------- loading
 
 
+def describe(model_name: str | None, path: str | Path | None = None) -> str | None:
+    """A forecaster's name in a planner's words (fct_demand_forecast.model_description): its
+    catalog entry's `description`, with a top-k ensemble's members ('MeanTopK[A|B]'), the
+    cold start's and the fallback's own words, else the name itself; null stays null."""
+    if model_name is None:
+        return None
+    from demandcast.forecast import COLD_START_MODEL, FALLBACK_MODEL
+    from demandcast.selection import parse_champion
+
+    own = {
+        COLD_START_MODEL: "average level of similar series (too little history of its own)",
+        FALLBACK_MODEL: "average of recent periods (the chosen method failed)",
+        "LaunchCurve": "launch curve of its product group (no orders yet)",
+        "LaunchAnalog": "an analog product's first periods, scaled (no orders yet)",
+    }
+    candidates = load_catalog(path).candidates
+    name, members = parse_champion(model_name)
+    entry = candidates.get(name)
+    words = own.get(name) or (entry.description if entry is not None else "") or name
+    parts = []
+    for member in members:  # a top-k's names, or ComboLearned's 'name*weight'
+        base, _, weight = member.partition("*")
+        part = describe(base, path) or base
+        parts.append(f"{part} ({float(weight):.0%})" if weight else part)
+    return f"{words}: {'; '.join(parts)}" if parts else words
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Read and validate a catalog file (default: the packaged catalog.yml)."""
     path = Path(path) if path is not None else CATALOG_PATH
@@ -371,6 +399,7 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
         members=members,
         full_only_below_long_season=bool(entry.get("full_only_below_long_season", False)),
         forward=bool(entry.get("forward", False)),
+        description=str(entry.get("description") or ""),
     )
 
 

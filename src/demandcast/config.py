@@ -13,6 +13,7 @@ import difflib
 import json
 import math
 import numbers
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -541,6 +542,14 @@ def _text(name: str, raw: Any) -> str:
     return raw
 
 
+def _table_name(name: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", raw):
+        raise ValueError(
+            f"var '{name}': invalid value {raw!r}, expected the name of a table in the warehouse"
+        )
+    return raw
+
+
 def _gate_modes(name: str, raw: Any) -> dict[str, str]:
     value = _literal(name, raw)
     if not isinstance(value, Mapping):
@@ -571,6 +580,7 @@ _OTHER_VARS = {
     "data_docs": _bool,
     "data_docs_path": _text,
     "published_path": _text,
+    "quantity_overrides_table": _table_name,
     "drift_window": _count(2),
     "drift_level_threshold": _between(0.0, None),
     "drift_sd_ratio": _between(1.0, None),

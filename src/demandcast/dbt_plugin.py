@@ -1,6 +1,6 @@
 """dbt-duckdb plugin: the few things the build's SQL asks of Python.
 
-Declared under `plugins:` in profiles/profiles.yml, it registers four functions on
+Declared under `plugins:` in profiles/profiles.yml, it registers these functions on
 dbt's DuckDB connection:
 
 - `demandcast_check_vars(vars_json, given_json)`: every var checked once, in
@@ -9,6 +9,8 @@ dbt's DuckDB connection:
 - `demandcast_setting(vars_json, name)`: one forecasting setting as `config.Settings`
   resolves it, its default where the var is null (the macro `setting()`), so a
   derived default such as min_train_length is defined once, in Python.
+- `demandcast_model_description(model_name)`: the forecaster in a planner's words, from
+  its catalog entry (`catalog.describe`).
 - `demandcast_publish_problem(dst)`: why the published copy `dst` could not be
   replaced ('' when it can), asked before the staging copy is written.
 - `demandcast_replace_file(src, dst)`: renames a finished file into place in one step
@@ -49,6 +51,13 @@ def check_vars_json(vars_json: str, given_json: str = "[]") -> str:
 def setting_json(vars_json: str, name: str) -> str:
     """A setting's value (as text) from the JSON of every var's value."""
     return str(getattr(Settings.from_mapping(json.loads(vars_json)), name))
+
+
+def model_description(model_name: str) -> str | None:
+    """catalog.describe, imported on first use (it loads StatsForecast)."""
+    from demandcast.catalog import describe
+
+    return describe(model_name)
 
 
 def _why(exc: OSError, dst: str) -> str:
@@ -242,6 +251,9 @@ class Plugin(BasePlugin):
             ["VARCHAR", "VARCHAR"],
             "VARCHAR",
             side_effects=True,
+        )
+        conn.create_function(
+            "demandcast_model_description", model_description, ["VARCHAR"], "VARCHAR"
         )
         conn.create_function(
             "demandcast_replace_file",

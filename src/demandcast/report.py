@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import html
 import math
+import re
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -31,8 +32,8 @@ import pandas as pd
 from demandcast.evaluate import interval_levels
 
 # plot geometry, in SVG pixels (the plot scales to the card's width)
-WIDTH, HEIGHT = 600, 150
-X0, X1, Y0, Y1 = 52, 590, 8, 120
+WIDTH, HEIGHT = 600, 220
+X0, X1, Y0, Y1 = 52, 590, 8, 190
 Y_UNITS = 1000  # the y axis in whole units: a path point is a few characters
 PERIOD_WORD = {"day": "days", "week": "weeks", "month": "months"}
 METRIC_NAMES = {
@@ -225,19 +226,96 @@ def _read_run(con: duckdb.DuckDBPyConnection, db: Path) -> Run:
     return Run(row)
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    if table not in _tables(con):
+        return set()
+    return {r[0] for r in con.execute(f"describe {table}").fetchall()}
+
+
 def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.DataFrame:
+    """Per series, largest first: the names, the model (in planner words), and what says how
+    far to trust it: backtest MASE, the latest live MASE (mon_accuracy__by_series), the
+    runner-up's score against the champion's, drift, exceptions, overrides."""
     limit = f"limit {int(max_series)}" if max_series else ""
+    forecast, tables = _columns(con, "fct_demand_forecast"), _tables(con)
+
+    def col(name: str, default: str = "null") -> str:
+        return name if name in forecast else default
+
+    def part(table: str, sql: str, columns: str) -> str:
+        return f"({sql})" if table in tables else f"(select null as series_id, {columns})"
+
+    live = part(
+        "mon_accuracy__by_series",
+        """select series_id, arg_max(mase, forecast_origin) as live_mase
+        from mon_accuracy__by_series group by series_id""",
+        "null as live_mase",
+    )
+    drift = part(
+        "mon_demand_drift",
+        "select series_id, bool_or(is_drifted) as is_drifted from mon_demand_drift group by 1",
+        "null as is_drifted",
+    )
+    exceptions = part(
+        "fct_forecast_exceptions",
+        """select series_id, string_agg(distinct exception_type, ', ') as exceptions
+        from fct_forecast_exceptions group by 1""",
+        "null as exceptions",
+    )
+    registry = part(
+        "fct_model_registry",
+        """select r.series_id, r.runner_up,
+            r.runner_up_score / nullif(r.champion_score, 0) as runner_up_ratio
+        from fct_model_registry as r join publication as p on r.run_id = p.run_id""",
+        "null as runner_up, null as runner_up_ratio",
+    )
     return con.execute(f"""
         select s.series_id, s.plant_id, s.plant_name, s.product_id, s.product_name,
             s.product_group, s.demand_class, s.lifecycle, s.total_demand,
-            f.model_name, f.method
+            f.model_name, f.method, f.model_description, f.backtest_mase, f.n_overrides,
+            f.forecast_change, l.live_mase, d.is_drifted, e.exceptions, r.runner_up,
+            r.runner_up_ratio
         from dim_series as s
         left join (
-            select series_id, any_value(model_name) as model_name, any_value(method) as method
+            select series_id, any_value(model_name) as model_name, any_value(method) as method,
+                any_value({col("model_description", "model_name")}) as model_description,
+                any_value({col("backtest_mase")}) as backtest_mase,
+                count({col("override_quantity")}) as n_overrides,
+                sum({col("forecast_change")}) as forecast_change
             from fct_demand_forecast group by series_id
         ) as f using (series_id)
+        left join {live} as l using (series_id)
+        left join {drift} as d using (series_id)
+        left join {exceptions} as e using (series_id)
+        left join {registry} as r using (series_id)
         order by s.total_demand desc nulls last, s.series_id
         {limit}""").df()
+
+
+def _flags(row: Any, next_total: float | None, last_total: float) -> list[str]:
+    """What should make a planner look at a series, in words (empty: nothing)."""
+
+    def known(value: Any) -> bool:
+        return value is not None and not pd.isna(value)
+
+    flags = []
+    if known(row.exceptions):
+        flags.append(f"exception: {row.exceptions}")
+    if next_total is not None and last_total > 0:
+        if next_total < 0.5 * last_total:
+            flags.append("forecast under half the last periods")
+        elif next_total > 2 * last_total:
+            flags.append("forecast over twice the last periods")
+    if known(row.runner_up_ratio) and row.runner_up_ratio < 0.5:
+        flags.append(f"runner-up {row.runner_up} scored {1 - row.runner_up_ratio:.0%} better")
+    live, backtest = row.live_mase, row.backtest_mase
+    if known(live) and known(backtest) and live > 1.5 * backtest:
+        flags.append("live accuracy far below the backtest's")
+    if known(row.is_drifted) and bool(row.is_drifted):
+        flags.append("demand drifted")
+    if known(row.n_overrides) and row.n_overrides > 0:
+        flags.append(f"{int(row.n_overrides)} period(s) overridden")
+    return flags
 
 
 def _history_matrix(
@@ -285,10 +363,90 @@ def _forecast_matrices(
 # --- sections --------------------------------------------------------------------------
 
 
+def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
+    """The series flagged on their cards, first on the page, largest first."""
+    title = '<h2 id="attention">Needs a look</h2>'
+    if not rows:
+        return f"{title}<p>No series is flagged.</p>"
+    return (
+        f"{title}<p>{len(rows):,} series, largest first: exceptions "
+        "(<code>fct_forecast_exceptions</code>), a forecast under half or over twice the last "
+        f"{horizon} {word}, a runner-up that scored under half the champion's error, live "
+        "accuracy (MASE) over 1.5 times the backtest's, drifted demand, or a planner's override. "
+        "Each links to its card.</p>"
+        + _table(
+            [
+                "product",
+                "plant",
+                "why",
+                "backtest MASE",
+                "live MASE",
+                f"next {horizon} {word}",
+                f"last {horizon} {word}",
+            ],
+            rows,
+            numeric_from=3,
+        )
+    )
+
+
+def _products_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
+    """Totals per product across its plants: the last horizon's demand and the forecast."""
+    word = PERIOD_WORD.get(run.frequency, "periods")
+    frame = con.execute(
+        """with recent as (
+            select series_id, sum(demand) as last_total from fct_demand_history
+            where period_start in (select distinct period_start from fct_demand_history
+                order by 1 desc limit ?)
+            group by 1)
+        select s.product_id, any_value(s.product_name) as product_name,
+            any_value(s.product_group) as product_group, count(*) as plants,
+            sum(r.last_total) as last_total, sum(f.next_total) as next_total
+        from dim_series as s
+        left join recent as r using (series_id)
+        left join (select series_id, sum(forecast) as next_total from fct_demand_forecast
+            group by 1) as f using (series_id)
+        group by s.product_id
+        order by next_total desc nulls last, s.product_id""",
+        [run.horizon],
+    ).df()
+    rows = [
+        [
+            _e(r.product_name or r.product_id),
+            _e(r.product_id),
+            _e(r.product_group),
+            _num(r.plants),
+            _num(r.last_total),
+            _num(r.next_total),
+            _pct(r.next_total / r.last_total - 1) if r.last_total else "–",
+        ]
+        for r in frame.itertuples(index=False)
+    ]
+    return (
+        f'<h2 id="products">Products across plants</h2><p>Each product\'s demand summed over '
+        f"its plants: the last {run.horizon} {word} of history and the forecast of the next "
+        f"{run.horizon}, largest forecast first.</p>"
+        + _table(
+            [
+                "product",
+                "id",
+                "group",
+                "plants",
+                f"last {run.horizon} {word}",
+                f"next {run.horizon} {word}",
+                "change",
+            ],
+            rows,
+            numeric_from=3,
+        )
+    )
+
+
 def _series_section(
     con: duckdb.DuckDBPyConnection, run: Run, max_series: int | None, history_periods: int | None
-) -> tuple[str, int, int]:
-    """The series cards, largest first; returns (html, cards shown, series in the run)."""
+) -> tuple[str, str, int, int]:
+    """The series cards, largest first; returns (html, the section of flagged series, cards
+    shown, series in the run)."""
     n_all = con.execute("select count(*) from dim_series").fetchone()[0]
     series = _series_frame(con, max_series)
     ids = series["series_id"].tolist()
@@ -302,8 +460,8 @@ def _series_section(
         _date(hist_periods[-1]) if hist_periods else "",
         _date(fc_periods[-1]) if fc_periods and not pd.isna(fc_periods[-1]) else "",
     )
-    cards = []
-    for row in series.itertuples(index=False):
+    cards, attention = [], []
+    for i, row in enumerate(series.itertuples(index=False)):
         hist = history.loc[row.series_id].to_numpy(dtype=float) if len(history.columns) else None
         has_fc = row.series_id in fc["forecast"].index
         if hist is None:
@@ -326,35 +484,52 @@ def _series_section(
             )
         svg = _plot(hist, forecast, bands or [], labels, run.horizon)
         recent = hist[-run.horizon :]
+        last_total = float(np.nansum(recent))
         if forecast is not None:
             outlook = (
                 f"next {len(forecast)} {word} <b>{_num(forecast.sum())}</b> · last "
-                f"{len(recent)} {word} {_num(np.nansum(recent))}"
+                f"{len(recent)} {word} {_num(last_total)}"
             )
-            model = f"{_e(row.model_name)} ({_e(row.method)})"
+            if row.forecast_change is not None and not pd.isna(row.forecast_change):
+                outlook += f" · since the last run {row.forecast_change:+,.0f}"
+            model = f"{_e(row.model_description)} ({_e(row.model_name)}, {_e(row.method)})"
         else:
-            outlook = f"last {len(recent)} {word} {_num(np.nansum(recent))}"
+            outlook = f"last {len(recent)} {word} {_num(last_total)}"
             model = "no forecast" + (": discontinued" if row.lifecycle == "discontinued" else "")
-        key = " ".join(
-            str(v).lower()
-            for v in (
-                row.series_id,
-                row.plant_id,
-                row.plant_name,
-                row.product_id,
-                row.product_name,
-                row.product_group,
-            )
-            if v is not None and not pd.isna(v)
-        )
+        flags = _flags(row, None if forecast is None else float(forecast.sum()), last_total)
+        trust = f"backtest MASE {_num(row.backtest_mase, 2)} · live MASE {_num(row.live_mase, 2)}"
         title = _e(row.product_name or row.product_id)
         plant = _e(row.plant_name or row.plant_id)
-        cards.append(
-            f'<article data-k="{_e(key)}"><h3>{title} <span>· {plant}</span></h3>'
-            f'<p class="m">{_e(row.series_id)} · {_e(row.product_group)} · '
-            f"{_e(row.demand_class)} · {_e(row.lifecycle)} · {model}</p>"
-            f'<p class="m">{outlook} · total to date {_num(row.total_demand)}</p>{svg}</article>'
+        meta = (
+            f"{_e(row.series_id)} · {_e(row.product_group)} · {_e(row.demand_class)} · "
+            f"{_e(row.lifecycle)} · {model}"
         )
+        lines = (
+            f'<p class="m">{meta}</p><p class="m">{trust}</p>'
+            f'<p class="m">{outlook} · total to date {_num(row.total_demand)}</p>'
+        )
+        if flags:
+            lines += '<p class="m">' + "".join(f'<span class="flag">{_e(f)}</span>' for f in flags)
+            lines += "</p>"
+        # the search matches every word on the card, its id first
+        key = " ".join([row.series_id, title, plant, lines]).lower()
+        key = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", key)))
+        cards.append(
+            f'<article id="s{i}" data-k="{_e(key)}"><h3>{title} <span>· {plant}</span></h3>'
+            f"{lines}{svg}</article>"
+        )
+        if flags:
+            attention.append(
+                [
+                    f'<a href="#s{i}">{title}</a>',
+                    plant,
+                    _e("; ".join(flags)),
+                    _num(row.backtest_mase, 2),
+                    _num(row.live_mase, 2),
+                    _num(None if forecast is None else forecast.sum()),
+                    _num(last_total),
+                ]
+            )
     legend_bands = "".join(
         f'<span class="k b{i}"></span>{_e(lv)} %' for i, lv in enumerate(reversed(levels))
     )
@@ -369,13 +544,18 @@ def _series_section(
         f"{len(hist_periods)} {word} of history, the forecast from the origin, and its "
         f"prediction intervals.{capped}</p>"
         f'<div class="tools"><input id="q" type="search" autocomplete="off" '
-        f'placeholder="Filter by plant, product, id or name" aria-label="Filter series">'
+        f'placeholder="Filter by any word on a card" aria-label="Filter series">'
         f'<span id="n">{len(cards):,} of {len(cards):,} series</span>'
         f'<span class="legend"><span class="k h"></span>history <span class="k f"></span>'
         f"forecast {legend_bands}</span></div>"
         f'<p id="none" hidden>No series matches the filter.</p>'
     )
-    return head + '<div id="cards">' + "".join(cards) + "</div>", len(cards), n_all
+    return (
+        head + '<div id="cards">' + "".join(cards) + "</div>",
+        _attention_section(attention, word, run.horizon),
+        len(cards),
+        n_all,
+    )
 
 
 def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
@@ -632,13 +812,15 @@ gap:14px;align-items:center;flex-wrap:wrap;border-bottom:1px solid var(--line)}
 border-radius:6px}#n{color:var(--mute)}.legend{color:var(--mute);font-size:12px}
 .k{display:inline-block;width:18px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
 .k.h{height:2px;background:var(--h)}.k.f{height:2px;background:var(--f)}
-#cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:12px;
+#cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:12px;
 margin:12px 0 24px}article{background:#fff;border:1px solid var(--line);border-radius:8px;
-padding:8px 12px 2px;content-visibility:auto;contain-intrinsic-size:auto 250px}
+padding:8px 12px 2px;content-visibility:auto;contain-intrinsic-size:auto 340px}
 article h3{margin:0;font-size:14px}article h3 span{font-weight:400;color:var(--mute)}
 .m{margin:1px 0;font-size:12px;color:var(--mute)}.m b{color:var(--ink)}
+.flag{display:inline-block;margin:2px 6px 0 0;padding:0 6px;border-radius:4px;
+background:#fde2e1;color:#8a1c1c}
 [hidden]{display:none!important}
-svg.plot{display:block;width:100%;height:auto}svg.plot text{font-size:10px;fill:var(--mute)}
+svg.plot{display:block;width:100%;height:auto}svg.plot text{font-size:12px;fill:var(--mute)}
 svg.plot text.e{text-anchor:end}.plot path{fill:none}.plot .g{stroke:#edf0f3}
 .plot .o{stroke:#9aa5b1;stroke-dasharray:3 3}.plot .h,.plot .f{stroke-width:1.6;
 vector-effect:non-scaling-stroke;stroke-linejoin:round;stroke-linecap:round}
@@ -691,7 +873,8 @@ def _header(run: Run, db: Path) -> str:
     items = "".join(f"<div><dt>{k}</dt><dd>{_e(v)}</dd></div>" for k, v in fields)
     return (
         f"<header><h1>Demand forecast</h1><dl class=run>{items}</dl>"
-        '<nav><a href="#gates">Gate results</a><a href="#accuracy">Accuracy</a>'
+        '<nav><a href="#attention">Needs a look</a><a href="#gates">Gate results</a>'
+        '<a href="#accuracy">Accuracy</a><a href="#products">Products</a>'
         '<a href="#leaderboard">Model leaderboard</a><a href="#series">Series</a></nav></header>'
     )
 
@@ -713,12 +896,16 @@ def write_report(
         raise ReportError("--max-series must be at least 1")
     with duckdb.connect(str(db), read_only=True) as con:
         run = _read_run(con, db)
-        series_html, shown, n_all = _series_section(con, run, max_series, history_periods)
+        series_html, attention, shown, n_all = _series_section(
+            con, run, max_series, history_periods
+        )
         body = (
             _header(run, db)
             + "<main>"
+            + attention
             + _gates_section(warehouse, str(run.row["run_id"]))
             + _accuracy_section(con)
+            + _products_section(con, run)
             + _leaderboard_section(con)
             + series_html
             + "</main>"

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from demandcast.catalog import Deseasonalized, load_catalog
+from demandcast.catalog import Deseasonalized, describe, load_catalog
 from demandcast.config import Settings
 from demandcast.plugins.example import DampedSeasonalAverage
 
@@ -190,3 +190,23 @@ def test_combo_learned_is_opt_in_and_only_brings_its_learner_pool_as_contenders(
         "AutoTheta",
     }
     assert "SeasonalNaive" in catalog.contenders("smooth", learned)  # its learner pool
+
+
+def test_every_entry_is_described_in_a_planners_words():
+    """Every entry of the packaged catalog has a description (fct_demand_forecast's
+    model_description); a top-k or learned champion adds its members' words and weights;
+    the cold start and the fallback have their own; an unknown name stays itself."""
+    catalog = load_catalog()
+    missing = [name for name, c in catalog.candidates.items() if not c.description]
+    assert missing == []
+    assert describe("ComboMean") == "exponential smoothing, CES and Theta, averaged"
+    assert describe("MeanTopK[Naive|SeasonalNaive]") == (
+        "the series' best methods, averaged: last value repeated; same period last season"
+    )
+    assert describe("ComboLearned[AutoCES*0.25|Naive*0.75]").endswith(
+        ": CES (complex exponential smoothing) (25%); last value repeated (75%)"
+    )
+    assert describe("ColdStartAverage").startswith("average level of similar series")
+    assert describe("WindowAverage").endswith("(the chosen method failed)")
+    assert describe("NotInTheCatalog") == "NotInTheCatalog"
+    assert describe(None) is None

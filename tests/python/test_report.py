@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import html
 import json
 import os
 import re
@@ -342,6 +343,61 @@ def test_accuracy_and_warn_gates(built, tmp_path):
     assert "Pass <code>--warehouse" in out.read_text()
     report.write_report(published, out, warehouse=tmp_path / "none.duckdb")
     assert "no warehouse file at" in out.read_text()
+
+
+def test_needs_a_look_trust_and_products(built, tmp_path):
+    """A series whose runner-up scored under half the champion's error, one with a planner's
+    override and one whose forecast halves are flagged in "Needs a look", first on the page,
+    each linked to its card, which shows its backtest MASE and model in planner words and
+    carries every word of the card for the search; products are summed over their plants."""
+    published = tmp_path / "p.duckdb"
+    shutil.copy(built.published, published)
+    with duckdb.connect(str(published)) as con:
+        runner, halved, overridden = [
+            s
+            for (s,) in con.execute(
+                """select series_id from fct_demand_forecast where method = 'champion'
+                and backtest_mase is not null group by 1 order by 1 limit 3"""
+            ).fetchall()
+        ]
+        con.execute(
+            "update fct_model_registry set runner_up = 'Naive',"
+            " runner_up_score = champion_score * 0.2 where series_id = ?",
+            [runner],
+        )
+        con.execute("update fct_demand_forecast set forecast = 0 where series_id = ?", [halved])
+        con.execute(
+            "update fct_demand_forecast set override_quantity = forecast, override_reason ="
+            " 'promotion', override_set_by = 'ann' where series_id = ? and step = 1",
+            [overridden],
+        )
+        description, mase = con.execute(
+            "select model_description, backtest_mase from fct_demand_forecast"
+            " where series_id = ? limit 1",
+            [runner],
+        ).fetchone()
+        product, plants, total = con.execute(
+            """select product_id, count(distinct series_id), sum(forecast)
+            from fct_demand_forecast group by 1 order by 3 desc limit 1"""
+        ).fetchone()
+    out = tmp_path / "r.html"
+    report.write_report(published, out, warehouse=built.db)
+    text = out.read_text()
+    assert text.index('id="attention"') < text.index('id="gates"') < text.index('id="series"')
+    look = text[text.index('id="attention"') : text.index('id="gates"')]
+    assert "runner-up Naive scored 80% better" in look
+    assert "forecast under half the last periods" in look
+    assert "1 period(s) overridden" in look
+    cards = dict(re.findall(r'<article id="(s\d+)" data-k="([^"]*)"', text))
+    linked = re.findall(r'<a href="#(s\d+)">', look)
+    assert linked and set(linked) <= set(cards)
+    card = next(k for k in cards.values() if k.startswith(runner.lower() + " "))
+    assert html.unescape(description).lower() in html.unescape(card)
+    assert f"backtest mase {mase:.2f}" in card and "runner-up naive scored 80% better" in card
+    products = text[text.index('id="products"') : text.index('id="leaderboard"')]
+    row = re.search(rf"<td>{re.escape(product)}</td>.*?</tr>", products)
+    assert row and f"<td class=n>{plants}</td>" in row.group(0)
+    assert f"<td class=n>{total:,.0f}</td>" in row.group(0)
 
 
 def test_max_series_and_cli(built, tmp_path, capsys):
