@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from demandcast.forecast import prediction_columns
 from demandcast.frames import future_periods
@@ -80,6 +81,21 @@ def _filled(prof: dict, levels) -> dict:
     for key in ["mean", *(f"{s}_{lv}" for lv in levels for s in ("lo", "hi"))]:
         prof[key] = pd.Series(prof[key]).ffill().fillna(0.0).to_numpy()
     return prof
+
+
+def as_arrow(frame: pd.DataFrame, levels) -> pa.Table:
+    """The rows with the warehouse types of int_forecast__predictions, even when there
+    are none (no launches file: an empty table of the same columns, not untyped nulls)."""
+    types = {"series_id": pa.string(), "period_start": pa.date32(), "step": pa.int64()}
+    names = prediction_columns(levels)
+    schema = pa.schema(
+        [(n, types.get(n, pa.string() if n in STRINGS else pa.float64())) for n in names]
+    )
+    rows = frame[names].assign(period_start=pd.to_datetime(frame["period_start"]).dt.date)
+    return pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
+
+
+STRINGS = ("model_name", "method", "fallback_reason")
 
 
 def _period_index(dates, frequency: str) -> np.ndarray:

@@ -12,7 +12,7 @@ from conftest import SMALL_DEMO, Project
 
 from demandcast.config import Settings
 from demandcast.demo import write_demo
-from demandcast.launch import backtest_launches, forecast_launches, launch_scores
+from demandcast.launch import as_arrow, backtest_launches, forecast_launches, launch_scores
 
 WEEK = pd.Timedelta(weeks=1)
 DATA_START = pd.Timestamp("2024-01-01")  # a Monday
@@ -89,6 +89,16 @@ def test_a_launch_follows_its_groups_curve_or_its_analog_scaled_and_is_zero_befo
     assert (ana["model_name"] == "LaunchAnalog").all()
     assert "first periods of P|X" in ana.loc[1, "fallback_reason"]
     assert (ana["hi_95"] >= ana["hi_80"]).all() and (ana["hi_80"] >= ana["forecast"]).all()
+    # the warehouse types, with rows and without
+    for frame in (out, out.iloc[:0]):
+        table = as_arrow(frame, settings.levels)
+        assert [str(t) for t in table.schema.types[:4]] == [
+            "string",
+            "date32[day]",
+            "int64",
+            "double",
+        ]
+        assert table.num_rows == len(frame)
 
 
 def test_backtest_uses_only_the_launches_before_each_and_scores_against_a_naive_level():
@@ -202,3 +212,13 @@ def test_a_bad_launches_file_stops_the_run_naming_file_row_and_column(launched, 
     result = built_copy.dbt("run", "-s", "stg_erp__launches", "int_forecast__launches", raw=raw)
     assert result.returncode == 0, result.output[-3000:]
     assert built_copy.query("select count(*) from int_forecast__launches") == [(0,)]
+    types = built_copy.query(
+        "select column_name, column_type from (describe int_forecast__launches)"
+        " where column_name in ('period_start', 'step', 'forecast', 'lo_80')"
+    )
+    assert dict(types) == {
+        "period_start": "DATE",
+        "step": "BIGINT",
+        "forecast": "DOUBLE",
+        "lo_80": "DOUBLE",
+    }
