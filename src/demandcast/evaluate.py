@@ -534,7 +534,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"evaluate: reading fct_demand_forecast of the working warehouse {db}", flush=True)
     try:
         result = evaluate(db, actuals, args.season_length, not args.no_baselines, args.plain_mean)
-    except (ValueError, duckdb.IOException, duckdb.CatalogException) as exc:
+    except duckdb.CatalogException as exc:
+        raise UserError(
+            f"{db}: {str(exc).splitlines()[0]} Evaluate reads the working warehouse a build "
+            "wrote (warehouse/<target>.duckdb), not its published copy."
+        ) from None
+    except (ValueError, duckdb.IOException) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     print(format_report(result))
     if args.json:
