@@ -146,24 +146,6 @@ final as (
 
 ),
 
-launches as (
-
-    select * from {{ ref('int_forecast__launches') }}
-
-),
-
-products as (
-
-    select * from {{ ref('stg_erp__products') }}
-
-),
-
-plants as (
-
-    select * from {{ ref('stg_erp__plants') }}
-
-),
-
 launched as (
 
     select
@@ -190,12 +172,12 @@ launched as (
         context.run_id as forecast_run_id,
         context.started_at as forecast_created_at,
         previous_run.previous_run_id
-    from launches
+    from {{ ref('int_forecast__launches') }} as launches
     inner join {{ ref('stg_erp__launches') }} as planned
         on launches.series_id = planned.series_id
-    left join products
+    left join {{ ref('stg_erp__products') }} as products
         on planned.product_id = products.product_id
-    left join plants
+    left join {{ ref('stg_erp__plants') }} as plants
         on planned.plant_id = plants.plant_id
     cross join context
     cross join previous_run

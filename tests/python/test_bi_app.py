@@ -37,7 +37,8 @@ _SEEN = """(() => {
           running: !!document.querySelector('[data-testid="stStatusWidget"]'),
           errors: document.querySelectorAll('[data-testid="stException"], .stException').length,
           text: document.querySelector('[data-testid="stMain"]')?.innerText ?? '',
-          height: document.querySelector('[data-testid="stMainBlockContainer"]')?.scrollHeight ?? 0};
+          height:
+            document.querySelector('[data-testid="stMainBlockContainer"]')?.scrollHeight ?? 0};
 })()"""
 
 
