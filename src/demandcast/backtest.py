@@ -48,7 +48,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from demandcast.catalog import Candidate, Catalog, Guarded, error_of, load_catalog
+from demandcast.catalog import (
+    MAX_ERROR_RERUNS,
+    Candidate,
+    Catalog,
+    Guarded,
+    error_of,
+    load_catalog,
+)
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import to_sf
@@ -67,7 +74,6 @@ BACKTEST_COLUMNS = (
     "error_message",
     "members",
 )
-MAX_ERROR_RERUNS = 200
 PROBE_SERIES = 2
 """Series of a step's first call run alone first, in this process, to time the rest."""
 

@@ -673,6 +673,10 @@ class _Failed:
 _FAILED = _Failed()
 
 
+MAX_ERROR_RERUNS = 200
+"""Failed series x candidate pairs a step re-runs to capture their message (error_of)."""
+
+
 def error_of(model: Any, y: np.ndarray, h: int, level: list | None = None) -> str:
     """The error a model raises on one series (re-run in this process to get its message)."""
     try:

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from demandcast.catalog import Catalog, Guarded, error_of, load_catalog
+from demandcast.catalog import MAX_ERROR_RERUNS, Catalog, Guarded, error_of, load_catalog
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, future_periods, to_sf
@@ -60,7 +60,6 @@ from demandcast.stacking import parse_weights
 
 COLD_START_MODEL = "ColdStartAverage"
 FALLBACK_MODEL = "WindowAverage"
-MAX_ERROR_RERUNS = 200
 SMALL_CALL = 200  # series; below this a StatsForecast call runs in-process (no pool start-up)
 
 
