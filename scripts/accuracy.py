@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import duckdb
 import yaml
+
+from demandcast.cli import dbt_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -49,14 +50,7 @@ COLUMNS = ("smape", "mase", "wape", "bias", "coverage_80", "coverage_95", "msis_
 
 def build(raw: Path, db: Path, dbt_vars: dict, work: Path) -> dict:
     """One `dbt build`: exit code, wall and CPU seconds (children)."""
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
-        "DEMANDCAST_DB": str(db),
-        "DEMANDCAST_RAW_PATH": str(raw),
-        "GX_ANALYTICS_ENABLED": "false",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = dbt_env(db=db, raw=raw, profiles=ROOT / "profiles")
     cmd = [str(BIN / "dbt"), "build", "--vars", json.dumps({**EVALUATION_VARS, **dbt_vars})]
     cmd += ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

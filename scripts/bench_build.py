@@ -26,6 +26,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from demandcast.cli import dbt_env
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -138,14 +140,7 @@ def build(
     for path in (db, Path(f"{db}.wal")):
         path.unlink(missing_ok=True)
     demo = write_demo(raw, n_plants=plants, n_products=products, years=years)
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
-        "DEMANDCAST_DB": str(db),
-        "DEMANDCAST_RAW_PATH": str(raw),
-        "GX_ANALYTICS_ENABLED": "false",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = dbt_env(db=db, raw=raw, profiles=ROOT / "profiles")
     cmd = [str(BIN / "dbt"), "build", "--target-path", str(target), "--log-path", str(work)]
     if vars_:
         cmd += ["--vars", vars_]

@@ -49,6 +49,8 @@ from statistics import mean
 import duckdb
 import yaml
 
+from demandcast.cli import dbt_env
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MODES = {"selective": {"retrain": "auto"}, "full": {"retrain": "always"}}
@@ -163,13 +165,7 @@ def actuals_after(raw: Path, origin: dt.date, horizon: int, out: Path) -> Path:
 def build(raw: Path, db: Path, run_vars: dict, work: Path, log: Path, force: bool = False) -> dict:
     """One `demandcast build`; exit code, wall seconds, CPU seconds of it and its children,
     whether it was skipped (nothing new since the last build: dbt not started)."""
-    env = {
-        **os.environ,
-        "DEMANDCAST_DB": str(db),
-        "GX_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = dbt_env(db=db)
     cmd = [str(BIN / "demandcast"), "build", "--project-dir", str(ROOT), "--raw", str(raw)]
     cmd += ["--vars", json.dumps(run_vars, default=str)]
     cmd += ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]

@@ -23,6 +23,26 @@ QUIET_ENV = {
 }
 
 
+def dbt_env(
+    db: str | Path | None = None,
+    raw: str | Path | None = None,
+    profiles: str | Path | None = None,
+    base: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment every dbt run of demandcast gets (the CLI's, the scripts', the
+    tests'): the caller's, quiet (no analytics), and where given the warehouse
+    (DEMANDCAST_DB), the raw folder (DEMANDCAST_RAW_PATH) and the profiles folder."""
+    env = {**(os.environ if base is None else base), **QUIET_ENV}
+    for key, value in (
+        ("DEMANDCAST_DB", db),
+        ("DEMANDCAST_RAW_PATH", raw),
+        ("DBT_PROFILES_DIR", profiles),
+    ):
+        if value is not None:
+            env[key] = str(value)
+    return env
+
+
 def version() -> str:
     """The installed package's version (package metadata)."""
     return metadata.version(PROJECT_NAME)
@@ -192,9 +212,7 @@ def _build(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    env = {**os.environ}
-    for key, value in QUIET_ENV.items():
-        env.setdefault(key, value)
+    env = {**QUIET_ENV, **os.environ}
     # paths given here are relative to the caller; dbt runs in the project folder, where
     # the profile's warehouse/<target>.duckdb lives
     if args.raw:

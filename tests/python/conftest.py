@@ -17,6 +17,8 @@ import duckdb
 import numpy as np
 import pytest
 
+from demandcast.cli import dbt_env
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -69,14 +71,7 @@ class Project:
     ) -> tuple[list[str], dict[str, str]]:
         """The `dbt` command line and environment a user would run, from the warehouse's
         folder (so the profile, and dbt's saved parse, are the same for every copy)."""
-        env = {
-            **os.environ,
-            "DBT_PROFILES_DIR": str(ROOT / "profiles"),
-            "DEMANDCAST_DB": self.db.name,
-            "DEMANDCAST_RAW_PATH": str(raw or self.raw),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "GX_ANALYTICS_ENABLED": "false",
-        }
+        env = dbt_env(db=self.db.name, raw=raw or self.raw, profiles=ROOT / "profiles")
         cmd = [str(BIN / "dbt"), *args, "--project-dir", str(self.project_dir)]
         cmd += ["--target-path", str(self.target), "--log-path", str(self.target / "logs")]
         if vars:
