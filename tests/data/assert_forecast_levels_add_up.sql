@@ -1,6 +1,7 @@
 -- Every level of fct_demand_forecast_levels sums to its 'total' in every
--- period, and its base level is fct_demand_forecast: a row per period and
--- level that does not add up (relative tolerance 1e-9).
+-- period, and its base level is fct_demand_forecast's statistical forecast
+-- (launches and planners' overrides aside): a row per period and level that
+-- does not add up (relative tolerance 1e-9).
 with
 
 levels as (
@@ -10,8 +11,10 @@ levels as (
 ),
 
 base as (
+    -- the same run only: a partial selection may rebuild one and not the other
 
     select * from {{ ref('fct_demand_forecast') }}
+    where run_id in (select levels.run_id from levels)
 
 ),
 
@@ -39,8 +42,10 @@ sums as (
     select
         'fct_demand_forecast' as summed_level,
         period_start,
-        sum(forecast) as forecast
+        -- the statistical forecast: a planner's override is not reconciled
+        sum(statistical_forecast) as forecast
     from base
+    where method != 'launch'  -- a planned launch has no series in the levels
     group by all
 
 )

@@ -280,7 +280,7 @@ def test_data_docs_render_offline_in_chromium(built_copy, browser, tmp_path):
     )
     validations = next(rows for rows in tables if rows and "run_name" in rows[0])
     suites = {re.sub("<[^>]+>", "", row["expectation_suite_name"]).strip() for row in validations}
-    assert len(suites) == 16 and {"orders", "orders__lines", "forecast__intervals"} <= suites
+    assert len(suites) == 17 and {"orders", "orders__lines", "forecast__intervals"} <= suites
     assert browser.js("document.querySelectorAll('table.table tbody tr').length") >= 10
     assert browser.js("typeof jQuery") == "function"
     assert browser.js("typeof jQuery.fn.bootstrapTable") == "function"
