@@ -18,7 +18,7 @@
         'n_windows', 'step_size', 'backtest_refit', 'selection_metric', 'intermittent_metric',
         'selection_margin', 'single_margin', 'ensemble_top_k', 'route_by_class',
         'candidates', 'levels', 'n_jobs', 'engine', 'engine_address',
-        'batch_series', 'min_train_length', 'race_share',
+        'batch_series', 'min_train_length', 'race_share', 'reconciliation',
         'retrain', 'retrain_max_age', 'retrain_decay_ratio',
         'retrain_min_new_periods', 'retrain_shift_window', 'retrain_shift_z',
         'retrain_variance_ratio', 'memory_keep_runs',

@@ -61,6 +61,7 @@ final as (
         cast({{ setting('step_size') }} as integer) as step_size,
         {{ sql_string(var('selection_metric')) }} as selection_metric,
         {{ sql_string(var('intermittent_metric')) }} as intermittent_metric,
+        {{ sql_string(var('reconciliation')) }} as reconciliation,
         {{ sql_string(tojson(var('candidates'))) }} as candidates,
         {{ sql_string(tojson(var('levels'))) }} as levels,
         cast({{ setting('n_jobs') }} as integer) as n_jobs,

@@ -24,6 +24,7 @@ FREQUENCIES: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS"}
 """Our frequency names and the pandas offsets of their period starts."""
 
 METRICS: tuple[str, ...] = ("mae", "rmse", "bias", "smape", "wape", "mase", "rmsse")
+RECONCILIATIONS: tuple[str, ...] = ("bottom_up", "auto")
 ENGINES: tuple[str, ...] = ("local", "dask", "ray")
 """Where StatsForecast runs: this process and its worker pool ('local'), or a Dask or Ray
 cluster through StatsForecast's Fugue backend (demandcast.distributed; optional extras
@@ -78,6 +79,9 @@ class Settings:
     - race_share: the share of each demand class's series (at least MIN_SCOUT_SERIES)
       that backtests every candidate; the others backtest the contenders and what the
       race promotes (backtest.py). 1: every candidate everywhere. Default 0.1.
+    - reconciliation: how the levels are made coherent (levels.py): bottom_up keeps the
+      champions' forecasts and sums them (default); auto lets the backtest choose among
+      bottom-up and MinTrace (kept only where it does not lose at the base).
     - single_margin: the same for any candidate outside the pool (single
       models, per-series top-k, plug-ins). Default 0.9: on real monthly data a
       single model that wins a few backtest windows by less is mostly noise.
@@ -120,6 +124,7 @@ class Settings:
     batch_series: int = 2000
     race_share: float = 0.1
     intermittent_metric: str = "rmsse"
+    reconciliation: str = "bottom_up"
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
@@ -192,6 +197,12 @@ class Settings:
                 value,
                 "a number in [0, 1)",
             )
+        _check(
+            self.reconciliation in RECONCILIATIONS,
+            "reconciliation",
+            self.reconciliation,
+            list(RECONCILIATIONS),
+        )
         _check(
             isinstance(self.race_share, (int, float)) and 0 <= self.race_share <= 1,
             "race_share",
@@ -359,6 +370,7 @@ _PARSERS = {
     "batch_series": _int,
     "race_share": _float,
     "intermittent_metric": _str,
+    "reconciliation": _str,
 }
 
 

@@ -386,7 +386,9 @@ def reconcile_levels(
     mase = {k: _mase(actual_bt, v, node_scale) for k, v in scored.items()}
     own_mase = _mase(actual_bt, hat_bt, node_scale)
     per_level = _per_level(tree, mase | {"own": own_mase})
-    ranked = _choose(per_level)
+    # var reconciliation: bottom_up keeps the champions' forecasts as they are (the
+    # methods are still scored, as evidence); auto lets the backtest choose
+    ranked = _choose(per_level) if settings.reconciliation == "auto" else ["bottom_up"]
     # the future: aggregates' own forecasts and the champions', reconciled by the best
     # method whose forecast is non-negative (HierarchicalForecast's non-negative MinTrace
     # where the plain one is not), bottom-up when none is

@@ -334,11 +334,7 @@ def _check_the_memory_was_pruned(
             f"""select forecast from fct_forecast_history where run_id = '{past_run}'
                 and series_id = '{sid}' order by step"""
         ).fetchall()
-    # the history holds the coherent forecast: reconciliation (int_forecast__levels) may have
-    # moved the champion's, which is what the registry rebuilds
-    np.testing.assert_allclose(
-        rebuilt["forecast"].to_numpy(float), [f for (f,) in recorded], rtol=0.25, atol=1.0
-    )
+    np.testing.assert_array_equal(rebuilt["forecast"].to_numpy(float), [f for (f,) in recorded])
 
 
 def _check_no_cross_match(project: Project, out: str, origin: dt.date, monday: dt.date) -> None:
