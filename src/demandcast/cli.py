@@ -146,6 +146,38 @@ def readable_db(path: Path, what: str) -> Path:
     return path
 
 
+def unwritable(folder: str, name: str) -> str:
+    """Why no file can be written in `folder` ('' when one can): a probe file beside `name`
+    is made and removed (permissions alone do not tell, e.g. for root)."""
+    probe = os.path.join(folder, f".{os.path.basename(name)}.{os.getpid()}.probe")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return ""
+
+
+def writable(path: str | Path, what: str, folder: bool = False) -> Path:
+    """`path` (a file, or with `folder` a folder) when this process can write there, its
+    missing folders made; else a UserError naming it and why. Asked before any work, so a
+    command never ends in a traceback after minutes of it."""
+    path = Path(path).resolve()
+    where = path if folder else path.parent
+    if not folder and path.is_dir():
+        raise UserError(f"{what} {path} is a directory, not a file")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot make the folder {where} for {what}: {exc.strerror or exc}"
+        ) from None
+    why = unwritable(str(where), path.name if not folder else ".demandcast")
+    if why:
+        raise UserError(f"cannot write {what} in {where}: {why}")
+    return path
+
+
 def _dbt_executable() -> str:
     beside = Path(sys.executable).with_name("dbt")
     return str(beside) if beside.is_file() else "dbt"
@@ -455,10 +487,13 @@ def _check(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     db = readable_db(locate(args.target, args.db).warehouse, "the warehouse")
-    print(f"check: reading the working warehouse {db}", flush=True)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     from demandcast import gates
 
+    results, docs = gates.state_dirs(db, args.docs)
+    writable(results, "the validation results", folder=True)
+    writable(docs, "the Data Docs", folder=True)
+    print(f"check: reading the working warehouse {db}", flush=True)
     return gates.check_warehouse(db, args.docs)
 
 

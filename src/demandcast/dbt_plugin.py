@@ -39,6 +39,7 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from demandcast.cli import unwritable
 from demandcast.config import Settings, check_vars
 
 
@@ -75,20 +76,8 @@ def publish_problem(dst: str) -> str:
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         return f"the folder {folder} of {dst} does not exist"
-    why = _unwritable(folder, dst)
+    why = unwritable(folder, dst)
     return f"cannot write in the folder {folder}: {why}" if why else ""
-
-
-def _unwritable(folder: str, name: str) -> str:
-    """Why no file can be written in `folder` ('' when one can): a probe file beside `name`
-    is made and removed (permissions alone do not tell, e.g. for root)."""
-    probe = os.path.join(folder, f".{os.path.basename(name)}.{os.getpid()}.probe")
-    try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        os.unlink(probe)
-    except OSError as exc:
-        return str(exc.strerror or exc)
-    return ""
 
 
 def replace_file(src: str, dst: str) -> str:
@@ -171,7 +160,7 @@ def warehouse_problem(path: str) -> str:
     elif not os.path.isdir(folder):
         return f"the folder {folder} of the warehouse {path} does not exist"
     # DuckDB writes its write-ahead log beside the file
-    why = _unwritable(folder, path)
+    why = unwritable(folder, path)
     return f"cannot write in the folder {folder} of the warehouse {path}: {why}" if why else ""
 
 

@@ -302,14 +302,15 @@ def _reconcile(
     res_f: np.ndarray | None = None,
     nonnegative: bool = False,
 ) -> np.ndarray:
-    """Coherent forecasts (all S's rows, horizon) of y_hat by `method`."""
-    from hierarchicalforecast.methods import MinTrace
-
+    """Coherent forecasts (all S's rows, horizon) of y_hat by `method`; bottom-up needs
+    nothing but S, so it cannot fail and is every ranking's last resort."""
     n_agg = S.shape[0] - S.shape[1]
     if method == "bottom_up" or n_agg == 0:
         return S @ y_hat[n_agg:]
     if method not in METHODS:
         raise ValueError(f"unknown reconciliation method {method!r}")
+    from hierarchicalforecast.methods import MinTrace
+
     rec = MinTrace(method=method, nonnegative=nonnegative)
     kwargs = {"y_insample": res_y, "y_hat_insample": res_f} if method == "mint_shrink" else {}
     return rec.fit_predict(S=S, y_hat=y_hat, **kwargs)["mean"]

@@ -941,7 +941,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Write one self-contained HTML report of the published run: history, "
         "forecast and intervals per series, the model leaderboard, accuracy, gate results.",
     )
-    from demandcast.cli import UserError, add_location_options, locate, readable_db
+    from demandcast.cli import UserError, add_location_options, locate, readable_db, writable
 
     add_location_options(
         parser,
@@ -966,12 +966,13 @@ def main(argv: list[str] | None = None) -> int:
     where = locate(args.target)
     db = Path(args.db).resolve() if args.db else where.published
     readable_db(db, "the published copy")
+    out = writable(args.out, "the report")
     warehouse = Path(args.warehouse).resolve() if args.warehouse else None
     warehouse = warehouse or (where.warehouse if db == where.published else None)
     gates_from = f"; gate results from {warehouse}" if warehouse else ""
     print(f"report: reading the published copy {db}{gates_from}", flush=True)
     try:
-        info = write_report(db, args.out, warehouse, args.max_series, args.history)
+        info = write_report(db, out, warehouse, args.max_series, args.history)
     except ReportError as exc:
         raise UserError(str(exc)) from None
     print(

@@ -212,6 +212,24 @@ def test_bad_actuals_and_wrong_files_are_one_line_and_exit_2(built_copy, tmp_pat
     assert "not a published demandcast file" in _one_line_error(capsys, "report")
 
 
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(built_copy, tmp_path, capsys):
+    """report's --out and check's folders are asked for before any work: a directory in the
+    report's place, or a folder under a plain file, is one line naming it, exit 2."""
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a folder")
+    report = ["report", "--db", str(built_copy.published), "--max-series", "1", "--out"]
+    assert cli.main([*report, str(tmp_path)]) == 2
+    assert f"the report {tmp_path} is a directory, not a file" in _one_line_error(capsys, "report")
+    assert cli.main([*report, str(blocker / "r.html")]) == 2
+    line = _one_line_error(capsys, "report")
+    assert f"cannot make the folder {blocker} for the report" in line, line
+    check = ["check", "--db", str(built_copy.db), "--docs", str(blocker / "docs")]
+    assert cli.main(check) == 2
+    line = _one_line_error(capsys, "check")
+    assert f"cannot make the folder {blocker / 'docs'} for the Data Docs" in line, line
+    assert blocker.read_text() == "not a folder"
+
+
 def test_a_warehouse_locked_by_a_build_is_one_line_and_exit_2(tmp_path, capsys):
     """A process writing the warehouse (as a running build does) holds its lock: check and
     evaluate say so in one line, exit 2 (a build never locks the published copy)."""
