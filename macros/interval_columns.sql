@@ -29,3 +29,31 @@
         {{ relation_alias }}."hi_{{ level }}",
     {%- endfor %}
 {%- endmacro %}
+
+
+{#- lo_80, hi_80, lo_95, hi_95 of `relation_alias`: the fixed interval
+    columns of fct_demand_forecast's contract, null for a level the var
+    `levels` leaves out (fct_demand_forecast_intervals holds every level). -#}
+{% macro contract_interval_columns(relation_alias) -%}
+    {%- set levels = interval_levels() -%}
+    {%- for level in ['80', '95'] %}
+        {%- for side in ['lo', 'hi'] %}
+            {%- if level in levels %}
+        {{ relation_alias }}."{{ side }}_{{ level }}" as {{ side }}_{{ level }},
+            {%- else %}
+        cast(null as double) as {{ side }}_{{ level }},
+            {%- endif %}
+        {%- endfor %}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- "lo_<level>", "hi_<level>" for each level of the var levels, from the
+    long rows of fct_demand_forecast_intervals (an aggregate: group by the
+    other columns). -#}
+{% macro interval_pivot() -%}
+    {%- for level in interval_levels() %}
+        max(lo) filter (where interval_level = {{ level }}) as "lo_{{ level }}",
+        max(hi) filter (where interval_level = {{ level }}) as "hi_{{ level }}",
+    {%- endfor %}
+{%- endmacro %}

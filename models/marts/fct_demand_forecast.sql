@@ -97,7 +97,7 @@ final as (
         overrides.override_quantity,
         overrides.override_reason,
         overrides.override_set_by,
-        {{ interval_columns('coherent') }}
+        {{ contract_interval_columns('coherent') }}
 
         -- provenance
         predictions.model_name,
@@ -160,7 +160,7 @@ launched as (
         'launch' as lifecycle,
         launches.forecast,
         launches.forecast as statistical_forecast,
-        {{ interval_columns('launches') }}
+        {{ contract_interval_columns('launches') }}
         launches.model_name,
         demandcast_model_description(
             launches.model_name

@@ -26,6 +26,19 @@ forecast as (
 
 ),
 
+intervals as (
+    -- every level of the var levels, as columns (fct_demand_forecast holds 80
+    -- and 95 only)
+
+    select
+        {{ interval_pivot() }}
+        series_id,
+        period_start
+    from {{ ref('fct_demand_forecast_intervals') }}
+    group by all
+
+),
+
 context as (
 
     select * from {{ ref('int_run__context') }}
@@ -43,7 +56,7 @@ final as (
         forecast.plant_name,
         forecast.product_name,
         forecast.forecast,
-        {{ interval_columns('forecast') }}
+        {{ interval_columns('intervals') }}
         forecast.model_name,
         forecast.method,
         forecast.fallback_reason,
@@ -65,6 +78,10 @@ final as (
     from forecast
     inner join context
         on forecast.run_id = context.run_id
+    left join intervals
+        on
+            forecast.series_id = intervals.series_id
+            and forecast.period_start = intervals.period_start
     {% if is_incremental() %}
         where
             forecast.run_id not in (

@@ -73,6 +73,35 @@ def demo_actuals(truth_path: str | Path, frequency: str, origin: Any, horizon: i
     return duckdb.connect().execute(_demo_actuals_sql(frequency, horizon), params).df()
 
 
+def forecast_with_intervals(con: duckdb.DuckDBPyConnection, schema: str = "") -> str:
+    """Create the temp view `forecast_intervals`: fct_demand_forecast (of `schema`, e.g.
+    'wh.') with one lo_L, hi_L pair per level it was built with, from
+    fct_demand_forecast_intervals (its contracted columns hold 80 and 95 only, null when the
+    var levels leaves them out). Returns the view's name."""
+    fixed = [f"{s}_{lv}" for lv in ("80", "95") for s in ("lo", "hi")]
+    rows = con.execute(
+        f"select distinct interval_level from {schema}fct_demand_forecast_intervals order by 1"
+    ).fetchall()
+    pairs = [
+        f'max({s}) filter (where interval_level = {lv!r}::double) as "{s}_{lv:g}"'
+        for (lv,) in rows
+        for s in ("lo", "hi")
+    ]
+    pivot = (
+        f""" left join (select series_id, period_start, {", ".join(pairs)}
+            from {schema}fct_demand_forecast_intervals group by all) as i
+            using (series_id, period_start)"""
+        if pairs
+        else ""
+    )
+    con.execute(
+        f"""create or replace temp view forecast_intervals as select f.* exclude
+        ({", ".join(fixed)}){", i.* exclude (series_id, period_start)" if pairs else ""}
+        from {schema}fct_demand_forecast as f{pivot}"""
+    )
+    return "forecast_intervals"
+
+
 def interval_levels(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """Levels L with both lo_L and hi_L columns in `table`, as in their column names."""
     cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
@@ -115,7 +144,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> No
             join (select distinct series_id, plant_id, product_id from keys) as k
             using (plant_id, product_id);
         create temp table fc as select 'forecast' as source, series_id, period_start, step,
-            forecast{", " + bounds if bounds else ""} from wh.fct_demand_forecast;""")
+            forecast{", " + bounds if bounds else ""} from forecast_intervals;""")
     con.execute(
         """create temp table hist as select series_id, period_start, demand,
             row_number() over (partition by series_id order by period_start desc) as rn,
@@ -346,7 +375,7 @@ def evaluate(
         ctx = {k: run.get(k) for k in ("run_id", "frequency", "horizon")}
         ctx["forecast_origin"] = str(pd.Timestamp(run.get("forecast_origin")).date())
         ctx["season_length"] = int(season_length or run.get("season_length"))
-        ctx["levels"] = levels = interval_levels(con, "wh.fct_demand_forecast")
+        ctx["levels"] = levels = interval_levels(con, forecast_with_intervals(con, "wh."))
         warnings = []
         for run_id, origin in con.execute(
             "select distinct run_id, forecast_origin::varchar from wh.fct_demand_forecast"

@@ -29,7 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from demandcast.evaluate import interval_levels
+from demandcast.evaluate import forecast_with_intervals, interval_levels
 
 # plot geometry, in SVG pixels (the plot scales to the card's width)
 WIDTH, HEIGHT = 600, 220
@@ -350,7 +350,7 @@ def _forecast_matrices(
     """Forecast periods (by step) and one series × step matrix per column."""
     columns = ["forecast"] + [f"{s}_{lv}" for lv in levels for s in ("lo", "hi")]
     frame = con.execute(
-        f"select series_id, step, period_start, {', '.join(columns)} from fct_demand_forecast"
+        f"select series_id, step, period_start, {', '.join(columns)} from forecast_intervals"
     ).df()
     steps = list(range(1, horizon + 1))
     periods = frame.groupby("step")["period_start"].min().reindex(steps).tolist()
@@ -450,7 +450,7 @@ def _series_section(
     n_all = con.execute("select count(*) from dim_series").fetchone()[0]
     series = _series_frame(con, max_series)
     ids = series["series_id"].tolist()
-    levels = sorted(interval_levels(con, "fct_demand_forecast"), key=float)
+    levels = sorted(interval_levels(con, forecast_with_intervals(con)), key=float)
     n_hist = history_periods or max(2 * run.season_length, 2 * run.horizon)
     hist_periods, history = _history_matrix(con, ids, n_hist)
     fc_periods, fc = _forecast_matrices(con, run.horizon, levels)

@@ -407,13 +407,20 @@ def test_a_short_extract_is_refused_a_horizon_past_its_history_and_publishes_at_
     pub = built_copy.published
     assert built_copy.query("select horizon, season_length from publication", pub) == [(largest, 1)]
     assert built_copy.query("select count(*) from fct_backtest_metrics", pub) == [(0,)]
+    # the contracted columns stay lo_80 ... hi_95, null; the levels asked for are published
+    # in fct_demand_forecast_intervals and appended to the history as columns
     columns = [c for (c, *_) in built_copy.query("describe fct_demand_forecast", pub)]
-    assert [c for c in columns if c[:3] in ("lo_", "hi_")] == [
-        "lo_50",
-        "hi_50",
-        "lo_99.9",
-        "hi_99.9",
+    assert [c for c in columns if c[:3] in ("lo_", "hi_")] == ["lo_80", "hi_80", "lo_95", "hi_95"]
+    assert built_copy.query("select count(lo_80) + count(hi_95) from fct_demand_forecast", pub) == [
+        (0,)
     ]
+    assert built_copy.query(
+        "select interval_level, count(*) = (select count(*) from fct_demand_forecast),"
+        " bool_and(lo <= hi) from fct_demand_forecast_intervals group by 1 order by 1",
+        pub,
+    ) == [(50.0, True, True), (99.9, True, True)]
+    history = [c for (c, *_) in built_copy.query("describe fct_forecast_history", pub)]
+    assert {"lo_50", "hi_99.9"} <= set(history)
     from demandcast.catalog import load_catalog
 
     defaults = load_catalog().defaults
@@ -431,8 +438,10 @@ def test_a_short_extract_is_refused_a_horizon_past_its_history_and_publishes_at_
     assert registry["reason"].str.contains("too short to backtest").all()
     fc = pd.DataFrame(
         built_copy.query(
-            'select series_id, step, forecast, "hi_99.9", fallback_reason from'
-            " fct_demand_forecast where method = 'champion'",
+            "select f.series_id, f.step, f.forecast, i.hi, f.fallback_reason from"
+            " fct_demand_forecast f join fct_demand_forecast_intervals i"
+            " using (series_id, period_start)"
+            " where f.method = 'champion' and i.interval_level = 99.9",
             pub,
         ),
         columns=["series_id", "step", "forecast", "hi", "fallback_reason"],
