@@ -77,7 +77,17 @@ def forecast_with_intervals(con: duckdb.DuckDBPyConnection, schema: str = "") ->
     """Create the temp view `forecast_intervals`: fct_demand_forecast (of `schema`, e.g.
     'wh.') with one lo_L, hi_L pair per level it was built with, from
     fct_demand_forecast_intervals (its contracted columns hold 80 and 95 only, null when the
-    var levels leaves them out). Returns the view's name."""
+    var levels leaves them out); a warehouse built before that table existed, as it is.
+    Returns the view's name."""
+    long = f"{schema}fct_demand_forecast_intervals"
+    try:
+        con.execute(f"select 1 from {long} limit 0")
+    except duckdb.CatalogException:
+        con.execute(
+            "create or replace temp view forecast_intervals as"
+            f" select * from {schema}fct_demand_forecast"
+        )
+        return "forecast_intervals"
     fixed = [f"{s}_{lv}" for lv in ("80", "95") for s in ("lo", "hi")]
     rows = con.execute(
         f"select distinct interval_level from {schema}fct_demand_forecast_intervals order by 1"
