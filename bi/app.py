@@ -146,8 +146,8 @@ def overview() -> None:
         " avg(abs_error / mase_scale) as mase,"
         " avg(seasonal_naive_abs_error / mase_scale) as seasonal_naive_mase,"
         " 1 - sum(abs_error) / nullif(sum(seasonal_naive_abs_error), 0) as value_added,"
-        " sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,"
-        " sum(error) / nullif(sum(abs(actual)), 0) as bias,"
+        " sum(abs_error) / nullif(sum(abs(demand)), 0) as wape,"
+        " sum(error) / nullif(sum(abs(demand)), 0) as bias,"
         " avg(within_80::int) as coverage_80, avg(within_95::int) as coverage_95"
         " from demandcast.accuracy group by forecast_origin order by forecast_origin"
     )
@@ -220,7 +220,7 @@ def accuracy() -> None:
         "count(distinct a.series_id) as series, avg(a.abs_error / a.mase_scale) as mase,"
         " avg(a.seasonal_naive_abs_error / a.mase_scale) as seasonal_naive_mase,"
         " 1 - sum(a.abs_error) / nullif(sum(a.seasonal_naive_abs_error), 0) as value_added,"
-        " sum(a.error) / nullif(sum(abs(a.actual)), 0) as bias"
+        " sum(a.error) / nullif(sum(abs(a.demand)), 0) as bias"
     )
     by_class = q(
         f"select a.forecast_origin, a.demand_class, {measures} from demandcast.accuracy as a"
@@ -365,7 +365,7 @@ def _series(plant: str, product: str) -> None:
     )  # fmt: skip
     past = q(
         "select forecast_origin, any_value(model_name) as model_name, count(*) as periods,"
-        " sum(forecast) as forecast, sum(actual) as actual, avg(abs_error / mase_scale) as mase,"
+        " sum(forecast) as forecast, sum(demand) as actual, avg(abs_error / mase_scale) as mase,"
         " avg(within_80::int) as coverage_80 from demandcast.accuracy"
         " where plant_id = ? and product_id = ? group by forecast_origin order by 1",
         plant, product,

@@ -33,13 +33,13 @@ pooled as (
         min(forecast_origin) as first_origin,
         max(forecast_origin) as last_origin,
         avg(abs_error) as mae,
-        sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,
-        sum(error) / nullif(sum(abs(actual)), 0) as bias,
+        sum(abs_error) / nullif(sum(abs(demand)), 0) as wape,
+        sum(error) / nullif(sum(abs(demand)), 0) as bias,
         avg(abs_error / mase_scale) as mase,
         avg(
             case
-                when abs(actual) + abs(forecast) = 0 then 0
-                else 2 * abs_error / (abs(actual) + abs(forecast))
+                when abs(demand) + abs(forecast) = 0 then 0
+                else 2 * abs_error / (abs(demand) + abs(forecast))
             end
         ) as smape,
         avg(pinball_loss / mase_scale) as spl,

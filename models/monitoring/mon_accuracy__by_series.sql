@@ -31,17 +31,17 @@ summed as (
         count(*) as n_periods,
         min(step) as first_step,
         max(step) as last_step,
-        sum(actual) as actual_total,
+        sum(demand) as demand_total,
         sum(forecast) as forecast_total,
         avg(abs_error) as mae,
         avg(error) as mean_error,
-        sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,
-        sum(error) / nullif(sum(abs(actual)), 0) as bias,
+        sum(abs_error) / nullif(sum(abs(demand)), 0) as wape,
+        sum(error) / nullif(sum(abs(demand)), 0) as bias,
         avg(error * error) as mean_squared_error,
         avg(
             case
-                when abs(actual) + abs(forecast) = 0 then 0
-                else 2 * abs_error / (abs(actual) + abs(forecast))
+                when abs(demand) + abs(forecast) = 0 then 0
+                else 2 * abs_error / (abs(demand) + abs(forecast))
             end
         ) as smape,
         avg(pinball_loss) as mean_pinball_loss,
@@ -80,7 +80,7 @@ final as (
         n_periods = horizon as is_complete,
         first_step,
         last_step,
-        actual_total,
+        demand_total,
         forecast_total,
 
         -- accuracy

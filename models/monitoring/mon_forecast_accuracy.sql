@@ -109,7 +109,7 @@ scored as (
 
     select
         history.*,
-        arrived.demand as actual,
+        arrived.demand,
         scales.mase_scale,
         scales.rmsse_scale,
         -- seasonal naive from the same origin: the value one season (or
@@ -159,26 +159,26 @@ final as (
         scored.method,
         scored.demand_class,
 
-        -- forecast against actual
+        -- forecast against demand
         scored.forecast,
-        scored.actual,
-        scored.forecast - scored.actual as error,
-        abs(scored.forecast - scored.actual) as abs_error,
+        scored.demand,
+        scored.forecast - scored.demand as error,
+        abs(scored.forecast - scored.demand) as abs_error,
         {%- for level in interval_levels() %}
-            scored.actual between scored."lo_{{ level }}"
+            scored.demand between scored."lo_{{ level }}"
             and scored."hi_{{ level }}" as "within_{{ level }}",
         {%- endfor %}
         -- pinball loss max(q (y - p), (q - 1) (y - p)), mean over the median
         -- (the forecast) and per level L (1 - L)/2 at lo_L, (1 + L)/2 at hi_L
         (
-            0.5 * abs(scored.forecast - scored.actual)
+            0.5 * abs(scored.forecast - scored.demand)
             {%- for level in interval_levels() %}
                 {%- for q, s in [((100 - level | float) / 200, 'lo'),
                     ((100 + level | float) / 200, 'hi')] %}
                     {%- set p = 'scored."' ~ s ~ '_' ~ level ~ '"' %}
                     + greatest(
-                        {{ q }} * (scored.actual - {{ p }}),
-                        ({{ q }} - 1) * (scored.actual - {{ p }})
+                        {{ q }} * (scored.demand - {{ p }}),
+                        ({{ q }} - 1) * (scored.demand - {{ p }})
                     )
                 {%- endfor %}
             {%- endfor %}
@@ -186,7 +186,7 @@ final as (
 
         -- the benchmark and the scales
         naive.demand as seasonal_naive,
-        abs(naive.demand - scored.actual) as seasonal_naive_abs_error,
+        abs(naive.demand - scored.demand) as seasonal_naive_abs_error,
         scored.mase_scale,
         scored.rmsse_scale
     from scored

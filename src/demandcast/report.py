@@ -660,8 +660,8 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
     def grouped(by: str) -> pd.DataFrame:
         return con.execute(f"""
             select {by} as g, count(*) as n, count(distinct series_id) as series,
-                sum(abs_error) / nullif(sum(abs(actual)), 0) as wape,
-                sum(error) / nullif(sum(abs(actual)), 0) as bias,
+                sum(abs_error) / nullif(sum(abs(demand)), 0) as wape,
+                sum(error) / nullif(sum(abs(demand)), 0) as bias,
                 avg(abs_error) as mae {scaled} {cover}
             from mon_forecast_accuracy group by all order by 1""").df()
 

@@ -259,13 +259,13 @@ def _check_one_definition_with_metrics_py(project: Project) -> None:
                 " from fct_forecast_history where run_id = ? and forecast_run_id = run_id",
                 [run],
             ).df()
-            frame = rows[["series_id", "period_start", "actual"]].merge(
+            frame = rows[["series_id", "period_start", "demand"]].merge(
                 fc, on=["series_id", "period_start"], validate="1:1"
             )
             assert len(frame) == len(rows)
             scales = seasonal_scales(hist, int(m))
             metrics = score_frame(
-                frame, scales, levels=[80, 95], id_col="series_id", target_col="actual"
+                frame, scales, levels=[80, 95], id_col="series_id", target_col="demand"
             )
             mine.append(metrics.join(scales).reset_index().assign(run_id=run))
         by_series = con.sql("select * from mon_accuracy__by_series").df()

@@ -316,7 +316,7 @@ def test_accuracy_and_warn_gates(built, tmp_path):
     with duckdb.connect(str(published)) as con:
         con.execute("""insert into mon_forecast_accuracy by name
             select 'old-run' as run_id, series_id, period_start, step, model_name, method,
-                forecast, forecast + 1 as actual, -1.0 as error, 1.0 as abs_error,
+                forecast, forecast + 1 as demand, -1.0 as error, 1.0 as abs_error,
                 step % 2 = 0 as within_80, true as within_95, demand_class,
                 forecast_origin from fct_demand_forecast""")
     with duckdb.connect(str(warehouse)) as con:
