@@ -442,6 +442,120 @@ def _products_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
     )
 
 
+def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
+    """The forecast summed at the total, per plant and per product group
+    (fct_demand_forecast_levels, one coherent set), beside the last horizon's demand."""
+    if "fct_demand_forecast_levels" not in _tables(con):
+        return ""
+    word = PERIOD_WORD.get(run.frequency, "periods")
+    frame = con.execute(
+        """with recent as (
+            select h.series_id, sum(h.demand) as last_total from fct_demand_history as h
+            where h.period_start in (select distinct period_start from fct_demand_history
+                order by 1 desc limit ?)
+                and h.series_id in (select level_key from fct_demand_forecast_levels
+                    where level = 'plant_product')
+            group by 1),
+        last_by as (
+            select 'total' as level, 'total' as level_key, sum(r.last_total) as last_total
+            from recent as r
+            union all
+            select 'plant', s.plant_id, sum(r.last_total) from recent as r
+            join dim_series as s using (series_id) group by 2
+            union all
+            select 'product_group', coalesce(s.product_group, '(no group)'), sum(r.last_total)
+            from recent as r join dim_series as s using (series_id) group by 2),
+        names as (select plant_id as level_key, any_value(plant_name) as name
+            from dim_series group by 1)
+        select l.level, l.level_key, coalesce(n.name, l.level_key) as name,
+            any_value(l.n_series) as n_series, sum(l.forecast) as next_total,
+            any_value(l.reconciliation) as reconciliation,
+            any_value(l.backtest_mase) as backtest_mase, any_value(b.last_total) as last_total
+        from fct_demand_forecast_levels as l
+        left join last_by as b using (level, level_key)
+        left join names as n on l.level = 'plant' and l.level_key = n.level_key
+        where l.level in ('total', 'plant', 'product_group')
+        group by l.level, l.level_key, n.name
+        order by case l.level when 'total' then 0 when 'plant' then 1 else 2 end,
+            next_total desc, l.level_key""",
+        [run.horizon],
+    ).df()
+    if frame.empty:
+        return ""
+    label = {"total": "total", "plant": "plant", "product_group": "product group"}
+    rows = [
+        [
+            _e(label[r.level]),
+            _e(r.name),
+            _num(r.n_series),
+            _num(r.last_total),
+            _num(r.next_total),
+            _pct(r.next_total / r.last_total - 1) if r.last_total else "–",
+            _num(r.backtest_mase, 2),
+        ]
+        for r in frame.itertuples(index=False)
+    ]
+    how = frame["reconciliation"].iloc[0]
+    return (
+        f'<h2 id="levels">Totals</h2><p>The forecast at the total, per plant and per product '
+        f"group (table <code>fct_demand_forecast_levels</code>, one coherent set: every level "
+        f"adds up to the total; reconciliation <code>{_e(how)}</code>), beside the last "
+        f"{run.horizon} {word} of demand. Backtest MASE: the level's, mean over its nodes.</p>"
+        + _table(
+            [
+                "level",
+                "node",
+                "series",
+                f"last {run.horizon} {word}",
+                f"next {run.horizon} {word}",
+                "change",
+                "backtest MASE",
+            ],
+            rows,
+            numeric_from=2,
+        )
+    )
+
+
+def _launches_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
+    """Planned launches without orders yet (method launch in fct_demand_forecast)."""
+    word = PERIOD_WORD.get(run.frequency, "periods")
+    frame = con.execute(
+        """select f.product_id, any_value(f.product_name) as product_name,
+            any_value(f.plant_name) as plant_name, any_value(f.plant_id) as plant_id,
+            any_value(f.product_group) as product_group, any_value(f.model_name) as model_name,
+            any_value(f.model_description) as model_description, min(f.period_start) as first,
+            sum(f.forecast) as next_total, any_value(f.fallback_reason) as detail
+        from fct_demand_forecast as f where f.method = 'launch'
+        group by f.series_id, f.product_id order by next_total desc, f.series_id"""
+    ).df()
+    if frame.empty:
+        return ""
+    rows = [
+        [
+            _e(r.product_name or r.product_id),
+            _e(r.plant_name or r.plant_id),
+            _e(r.product_group),
+            _e(r.model_description or r.model_name),
+            _e(_date(r.first)),
+            _num(r.next_total),
+            _e(r.detail or ""),
+        ]
+        for r in frame.itertuples(index=False)
+    ]
+    return (
+        f'<h2 id="launches">Launches</h2><p>{len(frame)} planned launch(es) without orders '
+        f"yet, forecast from the launch (method <code>launch</code> in "
+        f"<code>fct_demand_forecast</code>; from its first orders a product is forecast as a "
+        f"new series). Forecast: the next {run.horizon} {word} summed.</p>"
+        + _table(
+            ["product", "plant", "group", "model", "first period", "forecast", "how"],
+            rows,
+            numeric_from=5,
+        )
+    )
+
+
 def _series_section(
     con: duckdb.DuckDBPyConnection, run: Run, max_series: int | None, history_periods: int | None
 ) -> tuple[str, str, int, int]:
@@ -905,7 +1019,9 @@ def write_report(
             + attention
             + _gates_section(warehouse, str(run.row["run_id"]))
             + _accuracy_section(con)
+            + _levels_section(con, run)
             + _products_section(con, run)
+            + _launches_section(con, run)
             + _leaderboard_section(con)
             + series_html
             + "</main>"

@@ -153,6 +153,14 @@ def test_the_built_demo_forecasts_its_planned_launches_in_the_published_tables(l
         ("PL02|P00015", "LaunchAnalog", "launch"),
         ("PL02|P00018", "LaunchCurve", "launch"),
     ]
+    # the report lists them, each under its product and plant
+    from demandcast import report
+
+    page = built.db.parent / "launches.html"
+    report.write_report(built.published, page, max_series=1)
+    launches = page.read_text().split('id="launches"')[1].split("<h2")[0]
+    assert "2 planned launch(es)" in launches
+    assert launches.count("<tr>") == 3  # the header and one row per launch
     history = built.query(
         "select count(*) from fct_forecast_history where method = 'launch'", built.published
     )

@@ -380,6 +380,11 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
             """select product_id, count(distinct series_id), sum(forecast)
             from fct_demand_forecast group by 1 order by 3 desc limit 1"""
         ).fetchone()
+        grand, n_plants = con.execute(
+            """select sum(forecast) filter (where level = 'total'),
+            count(distinct level_key) filter (where level = 'plant')
+            from fct_demand_forecast_levels"""
+        ).fetchone()
     out = tmp_path / "r.html"
     report.write_report(published, out, warehouse=built.db)
     text = out.read_text()
@@ -394,6 +399,14 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
     card = next(k for k in cards.values() if k.startswith(runner.lower() + " "))
     assert html.unescape(description).lower() in html.unescape(card)
     assert f"backtest mase {mase:.2f}" in card and "runner-up naive scored 80% better" in card
+    # totals: the coherent levels' total, each plant and each product group
+    totals = text[text.index('id="levels"') : text.index('id="products"')]
+    assert re.search(
+        rf"<td>total</td><td>total</td><td class=n>\d+</td><td class=n>[\d,]+</td>"
+        rf"<td class=n>{grand:,.0f}</td>",
+        totals,
+    ), totals[:2000]
+    assert totals.count("<td>plant</td>") == n_plants and "<td>product group</td>" in totals
     products = text[text.index('id="products"') : text.index('id="leaderboard"')]
     row = re.search(rf"<td>{re.escape(product)}</td>.*?</tr>", products)
     assert row and f"<td class=n>{plants}</td>" in row.group(0)
