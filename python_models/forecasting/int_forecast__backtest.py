@@ -1,10 +1,10 @@
 """Backtest every candidate on the series int_forecast__decisions marks (re-selected, or
 with no backtest on record); every other eligible series carries its latest backtest from
-the memory (demandcast.retrain, demandcast.backtest). One metrics row per series x
+the memory (demandcast.pipeline, demandcast.backtest). One metrics row per series x
 candidate. The pooled residual quantiles for the forecast's intervals, over every
 eligible series, go to main.int_forecast__calibration."""
 
-from demandcast import retrain
+from demandcast import pipeline
 from demandcast.warehouse import read_run
 
 
@@ -15,4 +15,4 @@ def model(dbt, session):
     series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     decisions = dbt.ref("int_forecast__decisions").df()
-    return retrain.backtest_run(session, run, series, profiles, decisions)
+    return pipeline.backtest_run(session, run, series, profiles, decisions)

@@ -1,8 +1,8 @@
 """One champion per series: selected from the backtest for the series to re-select
 (demandcast.selection), kept from the registry for the others, or pinned by an override
-(demandcast.retrain)."""
+(demandcast.pipeline, demandcast.retrain)."""
 
-from demandcast import retrain
+from demandcast import pipeline
 from demandcast.warehouse import read_run
 
 
@@ -13,4 +13,4 @@ def model(dbt, session):
     metrics = dbt.ref("int_forecast__backtest").df()
     profiles = dbt.ref("int_series__profiled").df()
     decisions = dbt.ref("int_forecast__decisions").df()
-    return retrain.champions_run(session, run, metrics, profiles, decisions)
+    return pipeline.champions_run(session, run, metrics, profiles, decisions)

@@ -1,9 +1,9 @@
 """Per live series and run: re-select its champion, refit it, or reuse its last forecast,
-and why (demandcast.retrain). The previous runs are read from the warehouse's memory
-(fct_model_registry, fct_forecast_history, demandcast_backtest_memory) without a ref:
-they are built downstream of this model, and are empty on the first run."""
+and why (demandcast.pipeline, demandcast.retrain). The previous runs are read from the
+warehouse's memory (fct_model_registry, fct_forecast_history, demandcast_backtest_memory)
+without a ref: they are built downstream of this model, and are empty on the first run."""
 
-from demandcast import retrain
+from demandcast import pipeline
 from demandcast.warehouse import read_run
 
 
@@ -14,4 +14,4 @@ def model(dbt, session):
     series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     overrides = dbt.ref("forecast_overrides").df()
-    return retrain.decide_run(session, run, series, profiles, overrides)
+    return pipeline.decide_run(session, run, series, profiles, overrides)

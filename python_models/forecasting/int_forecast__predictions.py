@@ -1,8 +1,8 @@
 """Refit each champion on all history and forecast the horizon with pooled conformal
 intervals, cold start for new products (demandcast.forecast); a series whose history did
-not change keeps its last forecast (demandcast.retrain)."""
+not change keeps its last forecast (demandcast.pipeline, demandcast.retrain)."""
 
-from demandcast import retrain
+from demandcast import pipeline
 from demandcast.warehouse import read_run
 
 
@@ -13,4 +13,4 @@ def model(dbt, session):
     profiles = dbt.ref("int_series__profiled").df()
     champions = dbt.ref("int_forecast__champions").df()
     decisions = dbt.ref("int_forecast__decisions").df()
-    return retrain.forecast_run(session, run, series, profiles, champions, decisions)
+    return pipeline.forecast_run(session, run, series, profiles, champions, decisions)

@@ -72,7 +72,7 @@ def read_calibration(con: Any) -> pd.DataFrame | None:
     return con.execute(f"select * from {CALIBRATION_TABLE}").df() if found else None
 
 
-# --- the memory of earlier runs (retrain.py) ----------------------------------------
+# --- the memory of earlier runs (pipeline.py) ---------------------------------------
 
 REGISTRY = "main.fct_model_registry"
 """The model registry: per published run and live series, the model and what it rests on."""

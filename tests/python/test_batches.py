@@ -1,6 +1,6 @@
 """Series read and processed in batches (var batch_series) give the numbers of one batch:
 the decisions, backtest metrics, calibration, backtest memory, champions and forecasts of
-the dbt models' steps (demandcast.retrain), each run on a DuckDB warehouse in memory."""
+the dbt models' steps (demandcast.pipeline), each run on a DuckDB warehouse in memory."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from demandcast import retrain
+from demandcast import pipeline, retrain
 from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.demo import write_demo
@@ -47,10 +47,10 @@ def _steps(series: pd.DataFrame, profiles: pd.DataFrame, batch: int) -> dict[str
     values = {"candidates": FAST, "n_jobs": 1, "n_windows": 2, "batch_series": batch}
     run = Run("run-1", {**values, "forecast_origin": origin, "started_at": origin})
     rel = con.table("series")
-    decisions = retrain.decide_run(con, run, rel, profiles, None)
-    metrics = retrain.backtest_run(con, run, rel, profiles, decisions)
-    champions = retrain.champions_run(con, run, metrics, profiles, decisions)
-    forecast = retrain.forecast_run(con, run, rel, profiles, champions, decisions)
+    decisions = pipeline.decide_run(con, run, rel, profiles, None)
+    metrics = pipeline.backtest_run(con, run, rel, profiles, decisions)
+    champions = pipeline.champions_run(con, run, metrics, profiles, decisions)
+    forecast = pipeline.forecast_run(con, run, rel, profiles, champions, decisions)
     tables = {
         "calibration": "select * from int_forecast__calibration order by all",
         "memory": "select * from demandcast_backtest_memory order by series_id, model_name",

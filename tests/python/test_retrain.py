@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, Project, raw_with_orders
 
-from demandcast import retrain
+from demandcast import pipeline, retrain
 from demandcast import warehouse as wh
 from demandcast.catalog import load_catalog
 from demandcast.config import RetrainPolicy, Settings, check_vars
@@ -651,7 +651,7 @@ def test_a_past_forecast_is_rebuilt_from_the_registry_and_the_history(runs):
                     [run_id],
                 ).fetchall()
             ]
-            rebuilt = retrain.rebuild_forecast(con, run_id, ids)
+            rebuilt = pipeline.rebuild_forecast(con, run_id, ids)
             recorded = con.execute(
                 f"select series_id, step, model_name, {', '.join(cols)} from fct_forecast_history"
                 " where run_id = ? and series_id in (select unnest(?)) order by 1, 2",
