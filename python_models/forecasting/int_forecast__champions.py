@@ -3,7 +3,7 @@
 (demandcast.pipeline, demandcast.retrain)."""
 
 from demandcast import pipeline
-from demandcast.warehouse import read_run
+from demandcast.warehouse import Memory, read_run
 
 
 def model(dbt, session):
@@ -13,4 +13,7 @@ def model(dbt, session):
     metrics = dbt.ref("int_forecast__backtest").df()
     profiles = dbt.ref("int_series__profiled").df()
     decisions = dbt.ref("int_forecast__decisions").df()
-    return pipeline.champions_run(session, run, metrics, profiles, decisions)
+    memory = Memory.of_sources(  # the kept champions (built downstream; not on a first run)
+        session, fct_model_registry=lambda: dbt.source("memory", "fct_model_registry")
+    )
+    return pipeline.champions_run(session, run, metrics, profiles, decisions, memory=memory)

@@ -1,10 +1,11 @@
 """Per live series and run: re-select its champion, refit it, or reuse its last forecast,
 and why (demandcast.pipeline, demandcast.retrain). The previous runs are read from the
-warehouse's memory (fct_model_registry, fct_forecast_history, demandcast_backtest_memory)
-without a ref: they are built downstream of this model, and are empty on the first run."""
+sources `memory` (fct_model_registry, fct_forecast_history, demandcast_backtest_memory as
+the last published run left them: built downstream of this model; absent on the first
+run)."""
 
 from demandcast import pipeline
-from demandcast.warehouse import read_run
+from demandcast.warehouse import Memory, read_run
 
 
 def model(dbt, session):
@@ -14,4 +15,10 @@ def model(dbt, session):
     series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     overrides = dbt.ref("forecast_overrides").df()
-    return pipeline.decide_run(session, run, series, profiles, overrides)
+    memory = Memory.of_sources(
+        session,
+        fct_model_registry=lambda: dbt.source("memory", "fct_model_registry"),
+        fct_forecast_history=lambda: dbt.source("memory", "fct_forecast_history"),
+        demandcast_backtest_memory=lambda: dbt.source("memory", "demandcast_backtest_memory"),
+    )
+    return pipeline.decide_run(session, run, series, profiles, overrides, memory=memory)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from demandcast import warehouse as wh
 from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
@@ -51,6 +52,11 @@ from demandcast.retrain import (
 )
 from demandcast.selection import CHAMPION_COLUMNS, parse_champion, select_champions
 from demandcast.stacking import Stacking
+
+MEMORY_COLUMNS = ("demand_class", "residuals")
+"""What int_forecast__backtest adds to each row for the memory and the calibration: the
+series' demand class and its scaled residuals (float32 bytes, a window's steps after the
+other), null when the candidate gave none."""
 
 # ------------------------------------------------------------------ the run's steps
 
@@ -93,8 +99,10 @@ def decide_run(
     profiles: pd.DataFrame,
     overrides: pd.DataFrame | None,
     catalog: Catalog | None = None,
+    memory: wh.Memory | None = None,
 ) -> pd.DataFrame:
     """The decisions of a run (`int_forecast__decisions`), from the warehouse's memory."""
+    memory = memory or wh.Memory.of_warehouse(con)
     catalog = catalog or load_catalog()
     settings = run.settings
     policy = RetrainPolicy.from_mapping(run.values)
@@ -102,14 +110,6 @@ def decide_run(
     origin = pd.Timestamp(run.get("forecast_origin"))
     live = _live_profiles(profiles)
     ids = live["series_id"]
-    deleted = wh.prune_memory(con, run.run_id, policy.memory_keep_runs)
-    if any(deleted.values()):
-        emit(
-            f"retrain: memory pruned (memory_keep_runs {policy.memory_keep_runs}; each "
-            "series' latest state kept): "
-            + ", ".join(f"{n:,} rows of {t}" for t, n in deleted.items() if n)
-            + " deleted"
-        )
     state = live[
         ["series_id", "plant_id", "product_id", "product_group", "demand_class", "lifecycle"]
     ]
@@ -117,7 +117,7 @@ def decide_run(
     state = state.merge(
         resolve_overrides(overrides, live, origin, catalog, settings), on="series_id", how="left"
     )
-    prev = wh.read_previous_state(con)
+    prev = wh.read_previous_state(memory)
     prev = prev.assign(series_id=prev["series_id"].astype(str))
     prev = prev[prev["series_id"].isin(ids)]
     for col in _PREV_COLUMNS:
@@ -127,11 +127,11 @@ def decide_run(
         columns={c: f"prev_{c}" for c in _PREV_COLUMNS}
     )
     state = state.merge(prev, on="series_id", how="left")
-    memory = wh.read_backtest_memory(
-        con, ident.settings_hash, live.loc[live["eligible"], "series_id"], residuals=False
+    remembered = wh.read_backtest_memory(
+        memory, ident.settings_hash, live.loc[live["eligible"], "series_id"], residuals=False
     )
-    memory = memory.drop_duplicates("series_id").set_index("series_id")["demand_class"]
-    state["has_memory"] = state["series_id"].map(memory).astype(object) == state[
+    remembered = remembered.drop_duplicates("series_id").set_index("series_id")["demand_class"]
+    state["has_memory"] = state["series_id"].map(remembered).astype(object) == state[
         "demand_class"
     ].astype(object)
     state["settings_hash"] = ident.settings_hash
@@ -145,7 +145,7 @@ def decide_run(
         columns={"prev_champion": "champion", "prev_selected_origin": "selected_origin"}
     )
     batches = wh.series_batches(con, series, settings.batch_series, ids)
-    for part in _history_measures(con, batches, kept, policy):
+    for part in _history_measures(memory, batches, kept, policy):
         state = state.merge(part, on="series_id", how="left")
     with np.errstate(divide="ignore", invalid="ignore"):
         state["live_mase"] = pd.to_numeric(state["live_mae"], errors="coerce") / pd.to_numeric(
@@ -166,7 +166,7 @@ def decide_run(
 
 
 def _history_measures(
-    con: Any, batches: SeriesBatches, kept: pd.DataFrame, policy: RetrainPolicy
+    memory: wh.Memory, batches: SeriesBatches, kept: pd.DataFrame, policy: RetrainPolicy
 ) -> list[pd.DataFrame]:
     """What the decisions need of the live series' history, read a batch at a time: the
     fingerprints, and for the kept champions the shifts since their selection and their
@@ -178,7 +178,7 @@ def _history_measures(
         here = kept["series_id"].isin(batch["series_id"].astype(str))
         prints.append(history_fingerprints(batch))
         shifts.append(shift_stats(batch, selected[here.to_numpy()], policy.retrain_shift_window))
-        errors.append(wh.read_live_errors(con, batch, kept[here]))
+        errors.append(wh.read_live_errors(memory, batch, kept[here]))
     return [_concat(parts) for parts in (prints, shifts, errors)]
 
 
@@ -252,16 +252,18 @@ def backtest_run(
     profiles: pd.DataFrame,
     decisions: pd.DataFrame,
     catalog: Catalog | None = None,
+    memory: wh.Memory | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__backtest`: the series the decisions mark are backtested; every other
     eligible series carries its latest backtest under the same settings from the memory.
-    This run's rows (and scaled residuals) go to the memory; the calibration is pooled
-    over the residuals of every eligible series, fresh or carried."""
+    Each row has the series' demand class and its scaled residuals (float32 bytes): the
+    model demandcast_backtest_memory keeps this run's rows, int_forecast__calibration
+    pools the residuals of every row, fresh or carried (`calibration_run`)."""
+    memory = memory or wh.Memory.of_warehouse(con)
     catalog = catalog or load_catalog()
     settings = run.settings
     ident = settings_identity(settings, catalog)
     origin = pd.Timestamp(run.get("forecast_origin")).date()
-    started = pd.Timestamp(run.get("started_at"))
     prof = profiles.drop_duplicates("series_id").copy()
     prof["series_id"] = prof["series_id"].astype(str)
     todo = set(decisions.loc[decisions["is_backtested"].astype(bool), "series_id"].astype(str))
@@ -272,11 +274,10 @@ def backtest_run(
     cands = catalog.resolve(settings.candidates, settings.season_length)
     stacking = Stacking.from_catalog(catalog, [c.name for c in cands if not c.is_combination])
     race = Race.plan(todo_prof, settings, catalog, cands)
+    cols = [*BACKTEST_COLUMNS, *MEMORY_COLUMNS]
 
-    def remember(part: pd.DataFrame) -> None:
-        memory = part.assign(run_id=run.run_id, settings_hash=ident.settings_hash)
-        memory = memory.assign(backtested_at=started, backtest_origin=origin)
-        wh.append_backtest_memory(con, _with_residuals(memory, classes, calibration))
+    def remember(part: pd.DataFrame) -> pd.DataFrame:
+        return _with_residuals(part, classes, calibration)
 
     def backtest(ids: Any) -> list[pd.DataFrame]:
         batches = wh.series_batches(con, series, settings.batch_series, ids)
@@ -286,8 +287,7 @@ def backtest_run(
             part = run_backtest(
                 batch, todo_prof, settings, catalog, stats, calibration, stacking, race
             )
-            remember(part)
-            out.append(part)
+            out.append(remember(part))
         return out
 
     # the race's raced series first (every candidate), then the others (race.py)
@@ -300,25 +300,19 @@ def backtest_run(
         if len(learned):
             text = ("series_id", "model_name", "status", "error_message", "members")
             learned = learned.astype(dict.fromkeys(text, "string"))
-            remember(learned)
-            parts.append(learned[list(BACKTEST_COLUMNS)])
-    fresh = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BACKTEST_COLUMNS)
+            parts.append(remember(learned)[cols])
+    fresh = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     eligible = prof[
         prof["is_backtestable"].fillna(False).astype(bool) & (prof["lifecycle"] != "discontinued")
     ]["series_id"]
     carry = sorted(set(eligible) - todo)
-    carried = wh.read_backtest_memory(con, ident.settings_hash, carry)
+    carried = wh.read_backtest_memory(memory, ident.settings_hash, carry)
     missing = sorted(set(carry) - set(carried["series_id"].astype(str)))
     if missing:
         raise RuntimeError(
             f"backtest: {len(missing)} series have no backtest on record to carry "
             f"(e.g. {missing[:3]}); int_forecast__decisions should have marked them"
         )
-    h = settings.horizon
-    with_res = carried[carried["residuals"].notna()] if len(carried) else carried
-    for (cls, name), grp in with_res.groupby(["demand_class", "model_name"], sort=True):
-        rows = np.concatenate([np.frombuffer(b, dtype="<f4") for b in grp["residuals"]])
-        calibration.add_scaled(cls, name, rows.reshape(-1, h))
 
     single = {n for n, c in catalog.candidates.items() if not c.is_combination}
     fresh = fresh.assign(
@@ -330,13 +324,11 @@ def backtest_run(
             0,
         ).astype("int64"),
     )
-    table = calibration.quantiles(settings.levels)
-    wh.write_calibration(con, _typed_calibration(table), run.run_id)
 
     carried_rows = carried.rename(columns={"run_id": "backtest_run_id"}).assign(
         n_fits=0, backtest_origin=pd.to_datetime(carried["backtest_origin"]).dt.date
     )
-    cols = [*BACKTEST_COLUMNS, "backtest_run_id", "backtest_origin", "n_fits"]
+    cols = [*BACKTEST_COLUMNS, "backtest_run_id", "backtest_origin", "n_fits", *MEMORY_COLUMNS]
     parts = [p[cols] for p in (fresh, carried_rows) if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     order = {name: i for i, name in enumerate(catalog.candidates)}
@@ -352,6 +344,8 @@ def backtest_run(
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     for col in ("series_id", "model_name", "status", "error_message", "backtest_run_id"):
         out[col] = out[col].astype("string")
+    out["demand_class"] = out["demand_class"].astype("string")
+    out["residuals"] = pd.Series(list(out["residuals"]), dtype=pd.ArrowDtype(pa.binary()))
     runs = carried["run_id"].nunique() if len(carried) else 0
     emit(
         f"backtest: {out.loc[out['n_fits'] > 0, 'series_id'].nunique()} series backtested "
@@ -382,6 +376,19 @@ def _with_residuals(
     return rows.assign(demand_class=ids.map(classes).to_numpy(), residuals=blobs)
 
 
+def calibration_run(run: Any, backtest: pd.DataFrame) -> pd.DataFrame:
+    """`int_forecast__calibration`: the pooled residual quantiles per demand class,
+    candidate and horizon step (intervals.Calibration) over the scaled residuals of every
+    row of int_forecast__backtest (demand_class, model_name, residuals), fresh or carried."""
+    settings = run.settings
+    calibration = Calibration()
+    rows = backtest[backtest["residuals"].notna()]
+    for (cls, name), grp in rows.groupby(["demand_class", "model_name"], sort=True):
+        values = np.concatenate([np.frombuffer(b, dtype="<f4") for b in grp["residuals"]])
+        calibration.add_scaled(cls, name, values.reshape(-1, settings.horizon))
+    return _typed_calibration(calibration.quantiles(settings.levels))
+
+
 def _typed_calibration(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in out.columns:
@@ -401,9 +408,11 @@ def champions_run(
     profiles: pd.DataFrame,
     decisions: pd.DataFrame,
     catalog: Catalog | None = None,
+    memory: wh.Memory | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__champions`: selection for the series to re-select (bars honoured),
     the registry's champion for the others, the pinned model for pinned series."""
+    memory = memory or wh.Memory.of_warehouse(con)
     catalog = catalog or load_catalog()
     settings = run.settings
     dec = decisions.assign(series_id=decisions["series_id"].astype(str)).set_index("series_id")
@@ -428,7 +437,7 @@ def champions_run(
 
     pairs = dec.loc[kept_ids, ["previous_run_id"]].reset_index()
     pairs = pairs.rename(columns={"previous_run_id": "run_id"}).dropna()
-    registry = wh.read_registry_rows(con, pairs)
+    registry = wh.read_registry_rows(memory, pairs)
     kept = registry[registry["champion"].notna()] if len(registry) else registry
     kept = kept.assign(series_id=kept["series_id"].astype(str)) if len(kept) else kept
     for col in ("scale_mae", "interval_scale", "champion_mase"):
@@ -533,12 +542,15 @@ def forecast_run(
     profiles: pd.DataFrame,
     champions: pd.DataFrame,
     decisions: pd.DataFrame,
+    calibration: pd.DataFrame | None = None,
     catalog: Catalog | None = None,
+    memory: wh.Memory | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__predictions`: the forecast of every series but those reused, whose
-    rows come from their last run's forecast (fct_forecast_history); n_refits per series."""
+    rows come from their last run's forecast (fct_forecast_history); n_refits per series.
+    `calibration`: int_forecast__calibration (calibration_run)."""
+    memory = memory or wh.Memory.of_warehouse(con)
     settings = run.settings
-    calibration = wh.read_calibration(con)
     dec = decisions.assign(series_id=decisions["series_id"].astype(str))
     reuse = dec[_is(dec["decision"], "reuse")]
     live = _live_profiles(profiles)["series_id"]
@@ -557,7 +569,7 @@ def forecast_run(
     )
     cols = prediction_columns(settings.levels)
     pairs = reuse.rename(columns={"previous_run_id": "run_id"})[["run_id", "series_id"]]
-    carried = wh.read_forecast_rows(con, pairs, cols)
+    carried = wh.read_forecast_rows(memory, pairs, cols)
     lost = sorted(set(reuse["series_id"]) - set(carried["series_id"].astype(str)))
     if lost:
         raise RuntimeError(

@@ -1,6 +1,7 @@
 """Series read and processed in batches (var batch_series) give the numbers of one batch:
-the decisions, backtest metrics, calibration, backtest memory, champions and forecasts of
-the dbt models' steps (demandcast.pipeline), each run on a DuckDB warehouse in memory."""
+the decisions, backtest rows (with the residuals the memory keeps), calibration, champions
+and forecasts of the dbt models' steps (demandcast.pipeline), each run on a DuckDB
+warehouse in memory."""
 
 from __future__ import annotations
 
@@ -49,14 +50,11 @@ def _steps(series: pd.DataFrame, profiles: pd.DataFrame, batch: int) -> dict[str
     rel = con.table("series")
     decisions = pipeline.decide_run(con, run, rel, profiles, None)
     metrics = pipeline.backtest_run(con, run, rel, profiles, decisions)
+    calibration = pipeline.calibration_run(run, metrics)
     champions = pipeline.champions_run(con, run, metrics, profiles, decisions)
-    forecast = pipeline.forecast_run(con, run, rel, profiles, champions, decisions)
-    tables = {
-        "calibration": "select * from int_forecast__calibration order by all",
-        "memory": "select * from demandcast_backtest_memory order by series_id, model_name",
-    }
-    out = {name: con.execute(sql).df() for name, sql in tables.items()}
-    return out | {
+    forecast = pipeline.forecast_run(con, run, rel, profiles, champions, decisions, calibration)
+    return {
+        "calibration": calibration,
         "decisions": decisions,
         "metrics": metrics,
         "champions": champions,
@@ -85,7 +83,7 @@ def test_the_steps_give_the_same_numbers_in_batches_as_in_one(panel):
     assert (one["champions"]["n_windows"] == 0).any()
     assert one["metrics"]["n_fits"].sum() > 0
     assert one["calibration"]["n_residuals"].min() > 0
-    assert one["memory"]["residuals"].notna().sum() > 0
+    assert one["metrics"]["residuals"].notna().sum() > 0  # what the memory keeps
     for name in one:
         pd.testing.assert_frame_equal(one[name], many[name], check_exact=True, obj=name)
 
