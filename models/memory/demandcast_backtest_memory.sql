@@ -66,11 +66,11 @@ final as (
     cross join context
     where
         backtest.backtest_run_id = context.run_id
-        {% if is_incremental() %}
-            and context.run_id not in (
-                select distinct memory.run_id from {{ this }} as memory
-            )
-        {% endif %}
+    {% if is_incremental() %}
+        and context.run_id not in (
+            select distinct memory.run_id from {{ this }} as memory
+        )
+    {% endif %}
 
 )
 

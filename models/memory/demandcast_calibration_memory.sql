@@ -31,7 +31,11 @@ final as (
 
     select
         context.run_id,
-        calibration.*
+        calibration.demand_class,
+        calibration.model_name,
+        calibration.step,
+        {{ interval_columns('calibration') }}
+        calibration.n_residuals
     from calibration
     cross join context
     {% if is_incremental() %}
