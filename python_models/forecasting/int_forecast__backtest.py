@@ -15,8 +15,9 @@ def model(dbt, session):
     series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     decisions = dbt.ref("int_forecast__decisions").df()
-    memory = Memory.of_sources(  # the carried backtests (built downstream; not on a first run)
-        session,
-        demandcast_backtest_memory=lambda: dbt.source("memory", "demandcast_backtest_memory"),
-    )
+
+    def backtests():  # the carried backtests: built downstream (none on a first run)
+        return dbt.source("memory", "demandcast_backtest_memory")
+
+    memory = Memory.of_sources(session, demandcast_backtest_memory=backtests)
     return pipeline.backtest_run(session, run, series, profiles, decisions, memory=memory)

@@ -13,7 +13,9 @@ def model(dbt, session):
     metrics = dbt.ref("int_forecast__backtest").df()
     profiles = dbt.ref("int_series__profiled").df()
     decisions = dbt.ref("int_forecast__decisions").df()
-    memory = Memory.of_sources(  # the kept champions (built downstream; not on a first run)
-        session, fct_model_registry=lambda: dbt.source("memory", "fct_model_registry")
-    )
+
+    def registry():  # the kept champions: built downstream (none on a first run)
+        return dbt.source("memory", "fct_model_registry")
+
+    memory = Memory.of_sources(session, fct_model_registry=registry)
     return pipeline.champions_run(session, run, metrics, profiles, decisions, memory=memory)

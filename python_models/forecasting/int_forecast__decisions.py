@@ -15,10 +15,21 @@ def model(dbt, session):
     series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     overrides = dbt.ref("forecast_overrides").df()
+
+    # the memory of the published runs: built downstream, so sources (none on a first run)
+    def registry():
+        return dbt.source("memory", "fct_model_registry")
+
+    def history():
+        return dbt.source("memory", "fct_forecast_history")
+
+    def backtests():
+        return dbt.source("memory", "demandcast_backtest_memory")
+
     memory = Memory.of_sources(
         session,
-        fct_model_registry=lambda: dbt.source("memory", "fct_model_registry"),
-        fct_forecast_history=lambda: dbt.source("memory", "fct_forecast_history"),
-        demandcast_backtest_memory=lambda: dbt.source("memory", "demandcast_backtest_memory"),
+        fct_model_registry=registry,
+        fct_forecast_history=history,
+        demandcast_backtest_memory=backtests,
     )
     return pipeline.decide_run(session, run, series, profiles, overrides, memory=memory)

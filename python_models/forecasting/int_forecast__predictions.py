@@ -15,9 +15,11 @@ def model(dbt, session):
     champions = dbt.ref("int_forecast__champions").df()
     decisions = dbt.ref("int_forecast__decisions").df()
     calibration = dbt.ref("int_forecast__calibration").df()
-    memory = Memory.of_sources(  # the reused forecasts (built downstream; not on a first run)
-        session, fct_forecast_history=lambda: dbt.source("memory", "fct_forecast_history")
-    )
+
+    def history():  # the reused forecasts: built downstream (none on a first run)
+        return dbt.source("memory", "fct_forecast_history")
+
+    memory = Memory.of_sources(session, fct_forecast_history=history)
     return pipeline.forecast_run(
         session, run, series, profiles, champions, decisions, calibration, memory=memory
     )

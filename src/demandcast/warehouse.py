@@ -88,8 +88,9 @@ class Memory:
 
     @classmethod
     def of_sources(cls, con: Any, **sources: Any) -> Memory:
-        """From dbt: name -> a callable giving the dbt source's relation (`lambda:
-        dbt.source("memory", name)`), which raises while the table does not exist."""
+        """From dbt: name -> a function returning the dbt source's relation (a `def` in
+        the model whose body calls `dbt.source("memory", name)`, which dbt's parser sees;
+        it raises while the table does not exist)."""
         tables = {}
         for name, source in sources.items():
             try:
