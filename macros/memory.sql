@@ -92,3 +92,14 @@
         {%- endif -%}
     {%- endfor -%}
 {% endmacro %}
+
+
+{#- In an appended model: whether the run `run_id` (a column) has no rows in
+    the model's table yet (true on the first build). -#}
+{% macro not_yet_appended(run_id) -%}
+    {%- if is_incremental() -%}
+        {{ run_id }} not in (select distinct appended.run_id from {{ this }} as appended)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

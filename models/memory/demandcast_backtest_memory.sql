@@ -5,13 +5,6 @@
     never rebuilt; begin_run removes the rows of runs that never published,
     and the post-hook the rows of runs older than memory_keep_runs that no
     series needs (macro prune_memory). -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    full_refresh=false,
-    on_schema_change='append_new_columns',
-    post_hook="{{ prune_memory('demandcast_backtest_memory') }}",
-) }}
 
 with
 
@@ -66,11 +59,7 @@ final as (
     cross join context
     where
         backtest.backtest_run_id = context.run_id
-    {% if is_incremental() %}
-        and context.run_id not in (
-            select distinct memory.run_id from {{ this }} as memory
-        )
-    {% endif %}
+        and {{ not_yet_appended('context.run_id') }}
 
 )
 

@@ -4,13 +4,6 @@
     null in older rows. begin_run removes the rows of runs that never
     published; the post-hook those of runs older than memory_keep_runs that
     fct_model_registry no longer holds (macro prune_memory). -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    full_refresh=false,
-    on_schema_change='append_new_columns',
-    post_hook="{{ prune_memory('demandcast_calibration_memory') }}",
-) }}
 -- depends_on: {{ ref('fct_model_registry') }}
 
 with
@@ -38,12 +31,7 @@ final as (
         calibration.n_residuals
     from calibration
     cross join context
-    {% if is_incremental() %}
-        where
-            context.run_id not in (
-                select distinct memory.run_id from {{ this }} as memory
-            )
-    {% endif %}
+    where {{ not_yet_appended('context.run_id') }}
 
 )
 
