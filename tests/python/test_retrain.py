@@ -245,14 +245,20 @@ def _memory(path: Path, runs: int) -> None:
                     ('{run}', 's', '{at}', '{sid}', 'SES')""")
 
 
-def _prune(tmp_path: Path, keep_runs: int) -> dict[str, int]:
+@pytest.fixture(scope="module")
+def prune_target(tmp_path_factory) -> Path:
+    """One dbt target folder for the prune tests: the second reuses the first's parse."""
+    return tmp_path_factory.mktemp("prune_target")
+
+
+def _prune(tmp_path: Path, target: Path) -> dict[str, int]:
     """The memory's post-hooks (macro prune_memory), through `dbt run-operation`, with 'now'
-    as the current run: the rows deleted per table, as the log says."""
-    project = Project(raw=tmp_path, db=tmp_path / "memory.duckdb", target=tmp_path / "target")
+    as the current run and memory_keep_runs 2: the rows deleted per table, as the log
+    says."""
+    project = Project(raw=target, db=tmp_path / "memory.duckdb", target=target)
     result = project.dbt(
-        "run-operation", "prune_memories", "--args", "{run: now}",
-        vars=f"{{memory_keep_runs: {keep_runs}}}",
-    )  # fmt: skip
+        "run-operation", "prune_memories", "--args", "{run: now}", vars="{memory_keep_runs: 2}"
+    )
     assert result.returncode == 0, result.output[-3000:]
     said = re.findall(r"memory pruned .*?: (\d+) rows of (\w+) deleted", result.output)
     return {table: int(n) for n, table in said}
@@ -263,11 +269,11 @@ def _rows(path: Path, table: str) -> list[tuple]:
         return sorted(con.execute(f"select distinct run_id, series_id from {table}").fetchall())
 
 
-def test_the_memory_keeps_the_last_runs_and_what_each_series_still_needs(tmp_path):
+def test_the_memory_keeps_the_last_runs_and_what_each_series_still_needs(tmp_path, prune_target):
     db = tmp_path / "memory.duckdb"
     _memory(db, 5)
     assert len(_rows(db, "fct_model_registry")) == 11
-    deleted = _prune(tmp_path, 2)  # this run and r5
+    deleted = _prune(tmp_path, prune_target)  # this run and r5
     assert _rows(db, "fct_model_registry") == [
         ("r1", "a"),  # made the forecast a reuses: kept, whatever its age
         ("r1", "c"),  # c's latest state
@@ -292,17 +298,19 @@ def test_the_memory_keeps_the_last_runs_and_what_each_series_still_needs(tmp_pat
     assert state["run_id"].to_dict() == {"a": "r5", "b": "r5", "c": "r1"}
     assert state["forecast_run_id"].to_dict() == {"a": "r1", "b": "r5", "c": "r1"}
     assert state["has_forecast"].all()
-    assert _prune(tmp_path, 2) == {}  # idempotent
+    assert _prune(tmp_path, prune_target) == {}  # idempotent
 
 
-def test_the_registry_of_an_older_warehouse_is_pruned_once_its_history_is_backfilled(tmp_path):
+def test_the_registry_of_an_older_warehouse_is_pruned_once_its_history_is_backfilled(
+    tmp_path, prune_target
+):
     """fct_forecast_history without forecast_run_id: this build's post-hook fills it from
     the registry, so the registry keeps every row until the next build."""
     db = tmp_path / "memory.duckdb"
     _memory(db, 3)
     with duckdb.connect(str(db)) as con:
         con.execute("alter table fct_forecast_history drop column forecast_run_id")
-    deleted = _prune(tmp_path, 1)
+    deleted = _prune(tmp_path, prune_target)  # this run and r3
     assert "fct_model_registry" not in deleted
     assert len(_rows(db, "fct_model_registry")) == 7
     assert _rows(db, "demandcast_backtest_memory") == [("r1", "a"), ("r1", "c"), ("r3", "b")]
