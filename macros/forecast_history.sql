@@ -144,7 +144,7 @@
             ) as started_at,
             count(distinct history.series_id) as n_series
         from {{ history }} as history
-        left join main.demandcast_runs as log
+        left join {{ source('run_control', 'demandcast_runs') }} as log
             on history.run_id = log.run_id
         group by history.run_id
     ) as runs

@@ -14,46 +14,31 @@
     column has a name no extract uses). -#}
 
 
+{#- The reader of raw file `name`: the project's one finder
+    (demandcast.raw.find_raw_file, through the plugin's demandcast_raw_file;
+    the CLI calls it too) says which file, this macro how DuckDB reads it. -#}
 {% macro raw_reader(raw_path, name) %}
-    {%- set candidates = [
-        (raw_path ~ '/' ~ name ~ '.parquet', 'parquet'),
-        (raw_path ~ '/' ~ name ~ '/*.parquet', 'parquet'),
-        (raw_path ~ '/' ~ name ~ '.csv', 'csv'),
-    ] -%}
-    {%- set present = [] -%}
-    {%- for pattern, format in candidates -%}
-        {%- set found = run_query(
-            "select count(*) from glob(" ~ sql_string(pattern) ~ ")") -%}
-        {%- if found.columns[0].values()[0] > 0 -%}
-            {%- do present.append(pattern) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- if present | length > 1 -%}
-        {{ exceptions.raise_compiler_error(
-            "demandcast: more than one " ~ name ~ " file in raw_path '" ~ raw_path
-            ~ "': '" ~ present | join("' and '") ~ "'. Which is the extract is"
-            ~ " not guessed: keep one of " ~ name ~ ".parquet, a folder "
-            ~ name ~ "/ of Parquet files, or " ~ name ~ ".csv.") }}
+    {%- set found = fromjson(run_query(
+        "select demandcast_raw_file(" ~ sql_string(raw_path) ~ ", "
+        ~ sql_string(name) ~ ")").columns[0].values()[0]) -%}
+    {%- if found.error -%}
+        {{ exceptions.raise_compiler_error("demandcast: " ~ found.error) }}
     {%- endif -%}
-    {%- for pattern, format in candidates -%}
-        {%- if pattern in present -%}
-            {%- if format == 'parquet' -%}
-                {{ return({'pattern': pattern, 'sql':
-                    "read_parquet(" ~ sql_string(pattern)
-                    ~ ", filename = '_demandcast_file',"
-                    ~ " file_row_number = true, union_by_name = true)",
-                    'row': 'file_row_number + 1', 'format': format}) }}
-            {%- else -%}
-                {{ return({'pattern': pattern, 'sql':
-                    "read_csv(" ~ sql_string(pattern)
-                    ~ ", filename = '_demandcast_file',"
-                    ~ " quote = '\"', escape = '\"',"
-                    ~ " all_varchar = true, header = true)",
-                    'row': 'row_number() over ()', 'format': format}) }}
-            {%- endif -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(none) }}
+    {%- if not found.pattern -%}{{ return(none) }}{%- endif -%}
+    {%- set pattern = found.pattern -%}
+    {%- if found.format == 'parquet' -%}
+        {{ return({'pattern': pattern, 'sql':
+            "read_parquet(" ~ sql_string(pattern)
+            ~ ", filename = '_demandcast_file',"
+            ~ " file_row_number = true, union_by_name = true)",
+            'row': 'file_row_number + 1', 'format': found.format}) }}
+    {%- endif -%}
+    {{ return({'pattern': pattern, 'sql':
+        "read_csv(" ~ sql_string(pattern)
+        ~ ", filename = '_demandcast_file',"
+        ~ " quote = '\"', escape = '\"',"
+        ~ " all_varchar = true, header = true)",
+        'row': 'row_number() over ()', 'format': found.format}) }}
 {% endmacro %}
 
 {#- The dbt commands that read the data (others, like docs generate, run

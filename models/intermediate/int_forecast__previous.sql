@@ -1,9 +1,11 @@
 {#- The forecast of the run before this one: the last run of this run's
     frequency in fct_forecast_history (macro history_runs), one row per
-    series and period, with its final forecast. Read from the table itself
-    (fct_forecast_history is built from this run's forecast, after it); no
-    rows on a first run, or when the history predates the columns that order
-    its runs (frequency, forecast_created_at: the run after fills them). -#}
+    series and period, with its final forecast. Read as the source
+    memory.fct_forecast_history (the model is built from this run's forecast,
+    after this one); no rows on a first run, or when the history predates the
+    columns that order its runs (frequency, forecast_created_at: the run
+    after fills them). -#}
+{%- set history = source('memory', 'fct_forecast_history') -%}
 {%- set readable = execute
     and main_table_exists('fct_forecast_history')
     and main_column_exists('fct_forecast_history', 'frequency')
@@ -14,7 +16,7 @@ with
 {% if readable -%}
     runs as (
 
-        {{ history_runs('main.fct_forecast_history') }}
+        {{ history_runs(history) }}
 
     ),
 
@@ -35,7 +37,7 @@ with
             history.series_id,
             history.period_start,
             history.forecast as previous_forecast
-        from main.fct_forecast_history as history
+        from {{ history }} as history
         inner join previous_run
             on history.run_id = previous_run.run_id
 

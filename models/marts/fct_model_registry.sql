@@ -3,12 +3,15 @@
     was fitted on (hash and fingerprint), when and with which package versions
     it was trained, and why (the run's decision). Appended, never rewritten;
     the next run decides from each series' latest row (int_forecast__decisions
-    reads this table without a ref: it is built downstream). -#}
+    reads this table as the source memory: it is built downstream). Rows of
+    runs older than memory_keep_runs that no series needs are deleted by the
+    post-hook (macro prune_memory). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     full_refresh=false,
     on_schema_change='append_new_columns',
+    post_hook="{{ prune_memory('fct_model_registry') }}",
 ) }}
 -- depends_on: {{ ref('gate_forecast') }}
 

@@ -1,9 +1,9 @@
 """One champion per series: selected from the backtest for the series to re-select
 (demandcast.selection), kept from the registry for the others, or pinned by an override
-(demandcast.retrain)."""
+(demandcast.pipeline, demandcast.retrain)."""
 
-from demandcast import retrain
-from demandcast.warehouse import read_run
+from demandcast import pipeline
+from demandcast.warehouse import Memory, read_run
 
 
 def model(dbt, session):
@@ -13,4 +13,9 @@ def model(dbt, session):
     metrics = dbt.ref("int_forecast__backtest").df()
     profiles = dbt.ref("int_series__profiled").df()
     decisions = dbt.ref("int_forecast__decisions").df()
-    return retrain.champions_run(session, run, metrics, profiles, decisions)
+
+    def registry():  # the kept champions: built downstream (none on a first run)
+        return dbt.source("memory", "fct_model_registry")
+
+    memory = Memory.of_sources(session, fct_model_registry=registry)
+    return pipeline.champions_run(session, run, metrics, profiles, decisions, memory=memory)

@@ -1,10 +1,11 @@
 """Per live series and run: re-select its champion, refit it, or reuse its last forecast,
-and why (demandcast.retrain). The previous runs are read from the warehouse's memory
-(fct_model_registry, fct_forecast_history, demandcast_backtest_memory) without a ref:
-they are built downstream of this model, and are empty on the first run."""
+and why (demandcast.pipeline, demandcast.retrain). The previous runs are read from the
+sources `memory` (fct_model_registry, fct_forecast_history, demandcast_backtest_memory as
+the last published run left them: built downstream of this model; absent on the first
+run)."""
 
-from demandcast import retrain
-from demandcast.warehouse import read_run
+from demandcast import pipeline
+from demandcast.warehouse import Memory, read_run
 
 
 def model(dbt, session):
@@ -14,4 +15,21 @@ def model(dbt, session):
     series = dbt.ref("int_series__filled")  # read in batches (var batch_series)
     profiles = dbt.ref("int_series__profiled").df()
     overrides = dbt.ref("forecast_overrides").df()
-    return retrain.decide_run(session, run, series, profiles, overrides)
+
+    # the memory of the published runs: built downstream, so sources (none on a first run)
+    def registry():
+        return dbt.source("memory", "fct_model_registry")
+
+    def history():
+        return dbt.source("memory", "fct_forecast_history")
+
+    def backtests():
+        return dbt.source("memory", "demandcast_backtest_memory")
+
+    memory = Memory.of_sources(
+        session,
+        fct_model_registry=registry,
+        fct_forecast_history=history,
+        demandcast_backtest_memory=backtests,
+    )
+    return pipeline.decide_run(session, run, series, profiles, overrides, memory=memory)

@@ -14,4 +14,5 @@ def model(dbt, session):
     profiles = dbt.ref("int_series__profiled").df()
     predictions = dbt.ref("int_forecast__predictions").df()
     champions = dbt.ref("int_forecast__champions").df()
-    return levels.levels_run(session, run, series, profiles, predictions, champions)
+    backtest = dbt.ref("int_forecast__backtest").df()  # with the scaled residuals
+    return levels.levels_run(session, run, series, profiles, predictions, champions, backtest)

@@ -1,9 +1,10 @@
 """Refit each champion on all history and forecast the horizon with pooled conformal
-intervals, cold start for new products (demandcast.forecast); a series whose history did
-not change keeps its last forecast (demandcast.retrain)."""
+intervals (int_forecast__calibration), cold start for new products (demandcast.forecast);
+a series whose history did not change keeps its last forecast (demandcast.pipeline,
+demandcast.retrain)."""
 
-from demandcast import retrain
-from demandcast.warehouse import read_run
+from demandcast import pipeline
+from demandcast.warehouse import Memory, read_run
 
 
 def model(dbt, session):
@@ -13,4 +14,12 @@ def model(dbt, session):
     profiles = dbt.ref("int_series__profiled").df()
     champions = dbt.ref("int_forecast__champions").df()
     decisions = dbt.ref("int_forecast__decisions").df()
-    return retrain.forecast_run(session, run, series, profiles, champions, decisions)
+    calibration = dbt.ref("int_forecast__calibration").df()
+
+    def history():  # the reused forecasts: built downstream (none on a first run)
+        return dbt.source("memory", "fct_forecast_history")
+
+    memory = Memory.of_sources(session, fct_forecast_history=history)
+    return pipeline.forecast_run(
+        session, run, series, profiles, champions, decisions, calibration, memory=memory
+    )

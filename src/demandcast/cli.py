@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from demandcast.raw import find_raw_file
+
 PROJECT_NAME = "demandcast"
 QUIET_ENV = {
     "GX_ANALYTICS_ENABLED": "false",
@@ -354,29 +356,15 @@ def _load_vars(text: str | None, what: str) -> dict:
 
 
 def _orders_reader(raw: Path) -> str | None:
-    """The DuckDB reader of the orders file under `raw`, as the project finds it (macro
-    raw_reader); a ValueError naming them when there is more than one."""
-    found = [
-        (pattern, reader)
-        for pattern, reader in (
-            ("orders.parquet", "read_parquet"),
-            ("orders/*.parquet", "read_parquet"),
-            ("orders.csv", "read_csv"),
-        )
-        if list(raw.glob(pattern))
-    ]
-    if len(found) > 1:
-        names = "' and '".join(str(raw / pattern) for pattern, _ in found)
-        raise ValueError(
-            f"more than one orders file in raw_path '{raw}': '{names}'. Which is the "
-            "extract is not guessed: keep one of orders.parquet, a folder orders/ of "
-            "Parquet files, or orders.csv."
-        )
-    for pattern, reader in found:
-        path = str(raw / pattern).replace("'", "''")
-        options = ", all_varchar = true, header = true" if reader == "read_csv" else ""
-        return f"{reader}('{path}'{options})"
-    return None
+    """The DuckDB reader of the orders file under `raw`, as the project finds it
+    (raw.find_raw_file); a ValueError naming them when there is more than one."""
+    found = find_raw_file(raw, "orders")
+    if found is None:
+        return None
+    pattern, fmt = found[0].replace("'", "''"), found[1]
+    if fmt == "csv":
+        return f"read_csv('{pattern}', all_varchar = true, header = true)"
+    return f"read_parquet('{pattern}')"
 
 
 def past_build_vars(

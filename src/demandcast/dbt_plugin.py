@@ -41,6 +41,17 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 
 from demandcast.cli import unwritable
 from demandcast.config import Settings, check_vars
+from demandcast.raw import find_raw_file
+
+
+def raw_file_json(raw_path: str, name: str) -> str:
+    """raw.find_raw_file for the macro raw_reader: {"pattern", "format"}, {} when there is
+    no such file, or {"error"}, as JSON."""
+    try:
+        found = find_raw_file(raw_path, name)
+    except ValueError as err:
+        return json.dumps({"error": str(err)})
+    return json.dumps(dict(zip(("pattern", "format"), found, strict=True)) if found else {})
 
 
 def check_vars_json(vars_json: str, given_json: str = "[]") -> str:
@@ -220,6 +231,9 @@ class Plugin(BasePlugin):
             side_effects=True,
         )
         conn.create_function("demandcast_setting", setting_json, ["VARCHAR", "VARCHAR"], "VARCHAR")
+        conn.create_function(
+            "demandcast_raw_file", raw_file_json, ["VARCHAR", "VARCHAR"], "VARCHAR"
+        )
         conn.create_function(
             "demandcast_publish_problem",
             publish_problem,

@@ -38,7 +38,7 @@ class Calibration:
     """Scaled backtest residuals per (demand class, candidate), pooled over series.
 
     `keep_series=True` also keeps each series' own scaled residuals (`series_residuals`),
-    so a later run can pool them again without backtesting the series (retrain.py keeps
+    so a later run can pool them again without backtesting the series (pipeline.py keeps
     them in the warehouse and gives them back through `add_scaled`).
     """
 

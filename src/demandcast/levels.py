@@ -12,7 +12,7 @@ across plants, product group across plants and the total.
 - Backtest: on the base backtest's windows (the same n_windows, step_size, horizon,
   ending at the origin the base series were backtested at), the aggregate model runs on
   every aggregate node; the champion's window forecasts of each base series are read
-  back from the backtest memory (its scaled residuals, demandcast_backtest_memory). A
+  back from its scaled residuals (int_forecast__backtest's, fresh or carried). A
   base series without them on these windows (too short, cold start, a backtest from an
   earlier origin) enters with the seasonal naive of each window.
 - Methods (METHODS): bottom-up, and HierarchicalForecast's MinTrace with shrunk
@@ -547,21 +547,21 @@ def levels_run(
     profiles: pd.DataFrame,
     predictions: pd.DataFrame,
     champions: pd.DataFrame,
+    backtest: pd.DataFrame,
     catalog: Catalog | None = None,
 ) -> pd.DataFrame:
-    """`int_forecast__levels`: the run's base forecasts and the backtest memory of their
-    series (this run's backtest, or the one a series carries) reconciled over LEVELS.
-    The windows end at the backtest origin most of the base series were backtested at."""
+    """`int_forecast__levels`: the run's base forecasts and the backtest of their series
+    (int_forecast__backtest with its scaled residuals: this run's backtest, or the one a
+    series carries from the memory) reconciled over LEVELS. The windows end at the
+    backtest origin most of the base series were backtested at."""
     from demandcast import warehouse as wh
-    from demandcast.retrain import settings_identity
 
     catalog = catalog or load_catalog()
     settings = run.settings
     ids = predictions["series_id"].astype(str).unique()
     rel = con.from_df(series) if isinstance(series, pd.DataFrame) else series
     history = rel.project(wh.SERIES_COLUMNS).df()
-    ident = settings_identity(settings, catalog)
-    memory = wh.read_backtest_memory(con, ident.settings_hash, ids)
+    memory = backtest[backtest["series_id"].astype(str).isin(ids)]
     origin = None
     if len(memory):
         origin = pd.to_datetime(memory.drop_duplicates("series_id")["backtest_origin"]).mode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -62,38 +63,81 @@ def series_batches(con: Any, series: Any, size: int, ids: Any = None) -> SeriesB
     return SeriesBatches(keep, read, size)
 
 
-CALIBRATION_TABLE = "main.int_forecast__calibration"
-"""Pooled residual quantiles of the latest backtest, written beside int_forecast__backtest."""
+# --- the memory of earlier runs (pipeline.py) --------------------------------------
+
+MEMORY_TABLES = (
+    "fct_model_registry",
+    "fct_forecast_history",
+    "demandcast_backtest_memory",
+    "demandcast_calibration_memory",
+)
+"""The tables that remember the published runs, models built downstream of the steps that
+read them: fct_model_registry (per run and live series, the model and what it rests on),
+fct_forecast_history (every run's forecast), demandcast_backtest_memory (the rows and
+scaled residuals of each run's backtest), demandcast_calibration_memory (each run's
+calibration). The dbt models read them as the sources `memory` (models/memory)."""
 
 
-def read_calibration(con: Any) -> pd.DataFrame | None:
-    """The calibration table, or None before any backtest wrote one."""
-    found = table_exists(con, "int_forecast__calibration")
-    return con.execute(f"select * from {CALIBRATION_TABLE}").df() if found else None
+@dataclass(frozen=True)
+class Memory:
+    """The memory tables a step reads, as SQL relations by name; a table not yet built
+    (the first run) is absent."""
+
+    con: Any
+    tables: dict[str, str]
+
+    @classmethod
+    def of_sources(cls, con: Any, **sources: Any) -> Memory:
+        """From dbt: name -> a function returning the dbt source's relation (a `def` in
+        the model whose body calls `dbt.source("memory", name)`, which dbt's parser sees;
+        it raises while the table does not exist)."""
+        tables = {}
+        for name, source in sources.items():
+            try:
+                tables[name] = f"({source().sql_query()})"
+            except duckdb.CatalogException:
+                continue  # not built yet: the first run
+        return cls(con, tables)
+
+    @classmethod
+    def of_warehouse(cls, con: Any) -> Memory:
+        """Outside dbt (rebuild_forecast, tests): the tables of the warehouse's main."""
+        return cls(con, {t: f"main.{t}" for t in MEMORY_TABLES if table_exists(con, t)})
+
+    def has(self, name: str) -> bool:
+        return name in self.tables
+
+    def __getitem__(self, name: str) -> str:
+        return self.tables[name]
+
+    def columns(self, name: str) -> set[str]:
+        if not self.has(name):
+            return set()
+        cursor = self.con.execute(f"select * from {self.tables[name]} limit 0")
+        return {d[0] for d in cursor.description}
 
 
-# --- the memory of earlier runs (retrain.py) ----------------------------------------
-
-REGISTRY = "main.fct_model_registry"
-"""The model registry: per published run and live series, the model and what it rests on."""
-BACKTEST_MEMORY = "main.demandcast_backtest_memory"
-"""Every published run's backtest rows of the series it backtested, with their scaled
-residuals; begin_run removes the rows of runs that were never published."""
-CALIBRATION_MEMORY = "main.demandcast_calibration_memory"
-"""Every published run's calibration table (int_forecast__calibration), by run_id."""
-_BACKTEST_MEMORY_DDL = f"""
-create table if not exists {BACKTEST_MEMORY} (
-    run_id varchar, settings_hash varchar, backtested_at timestamptz, backtest_origin date,
-    series_id varchar, model_name varchar, demand_class varchar, n_windows bigint,
-    mae double, rmse double, bias double, smape double, wape double, mase double,
-    rmsse double, status varchar, error_message varchar, residuals blob, members varchar
-)"""
-_BACKTEST_MEMORY_MIGRATE = f"alter table {BACKTEST_MEMORY} add column if not exists members varchar"
-
-
-def _run(con: Any, sql: str, params: list | None = None) -> None:
-    """A statement run to the end (DuckDB wants a result fetched before the next call)."""
-    con.execute(sql, params or []).fetchall()
+MEMORY_COLUMNS = (
+    "run_id",
+    "settings_hash",
+    "backtested_at",
+    "backtest_origin",
+    "series_id",
+    "model_name",
+    "demand_class",
+    "n_windows",
+    "mae",
+    "rmse",
+    "bias",
+    "smape",
+    "wape",
+    "mase",
+    "rmsse",
+    "status",
+    "error_message",
+    "members",
+    "residuals",
+)
 
 
 def table_exists(con: Any, name: str) -> bool:
@@ -118,49 +162,14 @@ def table_columns(con: Any, name: str) -> list[str]:
     ]
 
 
-def write_calibration(con: Any, table: pd.DataFrame, run_id: str | None = None) -> None:
-    """Replace the calibration table with this run's quantiles; with a run id, also keep
-    them in the calibration memory (a past run's intervals can be rebuilt)."""
-    con.register("_calibration_new", table)
-    _run(con, f"create or replace table {CALIBRATION_TABLE} as select * from _calibration_new")
-    if run_id is not None:
-        if not table_exists(con, "demandcast_calibration_memory"):
-            _run(
-                con,
-                f"create table {CALIBRATION_MEMORY} as select "
-                "cast(null as varchar) as run_id, * from _calibration_new limit 0",
-            )
-        have = set(table_columns(con, "demandcast_calibration_memory"))
-        for col in table.columns:  # a new interval level: its columns, null in older rows
-            if col not in have:
-                _run(con, f'alter table {CALIBRATION_MEMORY} add column "{col}" double')
-        _run(con, f"delete from {CALIBRATION_MEMORY} where run_id = ?", [run_id])
-        _run(
-            con,
-            f"insert into {CALIBRATION_MEMORY} by name select ? as run_id, * from _calibration_new",
-            [run_id],
-        )
-    con.unregister("_calibration_new")
-
-
-def append_backtest_memory(con: Any, frame: pd.DataFrame) -> None:
-    """Add this run's backtest rows (and residuals) to the memory."""
-    _run(con, _BACKTEST_MEMORY_DDL)
-    _run(con, _BACKTEST_MEMORY_MIGRATE)  # a memory from before ComboLearned
-    if frame.empty:
-        return
-    con.register("_backtest_new", frame)
-    _run(con, f"insert into {BACKTEST_MEMORY} by name select * from _backtest_new")
-    con.unregister("_backtest_new")
-
-
 def read_backtest_memory(
-    con: Any, settings_hash: str, series_ids: Any, residuals: bool = True
+    memory: Memory, settings_hash: str, series_ids: Any, residuals: bool = True
 ) -> pd.DataFrame:
-    """Per series, the rows of its latest backtest under these settings (every candidate)."""
-    if not table_exists(con, "demandcast_backtest_memory"):
-        _run(con, _BACKTEST_MEMORY_DDL)  # the first run: an empty memory
-    _run(con, _BACKTEST_MEMORY_MIGRATE)
+    """Per series, the rows of its latest backtest under these settings (every candidate);
+    none before the model demandcast_backtest_memory is first built."""
+    if not memory.has("demandcast_backtest_memory"):
+        return pd.DataFrame(columns=list(MEMORY_COLUMNS if residuals else MEMORY_COLUMNS[:-1]))
+    con, table = memory.con, memory["demandcast_backtest_memory"]
     ids = pd.DataFrame({"series_id": pd.Series(list(series_ids), dtype="object").astype(str)})
     con.register("_memory_ids", ids)
     cols = "m.*" if residuals else "m.* exclude (residuals)"
@@ -168,54 +177,55 @@ def read_backtest_memory(
         f"""
         with latest as (
             select series_id, arg_max(run_id, backtested_at) as run_id
-            from {BACKTEST_MEMORY}
+            from {table}
             where settings_hash = ? and series_id in (select series_id from _memory_ids)
             group by series_id
         )
         select {cols}
-        from {BACKTEST_MEMORY} as m
+        from {table} as m
         inner join latest using (series_id, run_id)
         order by m.series_id
         """,
         [settings_hash],
     ).df()
     con.unregister("_memory_ids")
-    return frame
+    return frame.reindex(columns=[*frame.columns, "members"]) if "members" not in frame else frame
 
 
-def _made_forecast(con: Any) -> str:
+def _made_forecast(memory: Memory) -> str:
     """The filter of registry rows whose run made the series' forecast (did not reuse it)."""
-    if "decision" in table_columns(con, "fct_model_registry"):
+    if "decision" in memory.columns("fct_model_registry"):
         return "decision is distinct from 'reuse'"
     return "true"  # a registry from before retraining: no run reused a forecast
 
 
-def read_previous_state(con: Any) -> pd.DataFrame:
+def read_previous_state(memory: Memory) -> pd.DataFrame:
     """Per series, its latest row of fct_model_registry (published runs only: begin_run
     removed the others), whether that run's forecast of it is on record, and
     forecast_run_id: the run that made that forecast (the latest run that did not reuse
     its last one; a reuse carries its previous run's forecast, made there or earlier)."""
-    if not table_exists(con, "fct_model_registry"):
+    if not memory.has("fct_model_registry"):
         return pd.DataFrame(columns=["series_id"])
+    registry = memory["fct_model_registry"]
     forecast = (
-        "exists (select 1 from main.fct_forecast_history as h"
+        f"exists (select 1 from {memory['fct_forecast_history']} as h"
         " where h.run_id = r.run_id and h.series_id = r.series_id)"
-        if table_exists(con, "fct_forecast_history")
+        if memory.has("fct_forecast_history")
         else "false"
     )
-    made = _made_forecast(con)
-    return con.execute(
+    made = _made_forecast(memory)
+    return memory.con.execute(
         f"""
         with r as (
             select *
-            from {REGISTRY}
+            from {registry}
             qualify row_number() over (
                 partition by series_id order by registered_at desc, run_id desc
             ) = 1
         ),
         made as (
             select series_id, run_id as forecast_run_id
-            from {REGISTRY}
+            from {registry}
             where {made}
             qualify row_number() over (
                 partition by series_id order by registered_at desc, run_id desc
@@ -228,20 +238,23 @@ def read_previous_state(con: Any) -> pd.DataFrame:
     ).df()
 
 
-def read_live_errors(con: Any, history: pd.DataFrame, champions: pd.DataFrame) -> pd.DataFrame:
+def read_live_errors(
+    memory: Memory, history: pd.DataFrame, champions: pd.DataFrame
+) -> pd.DataFrame:
     """Per series: the absolute errors of its champion's forecasts made since it was
     selected (`champions`: series_id, champion, selected_origin) against the actuals in
     `history` (series_id, period_start, demand). One forecast per origin and period."""
     cols = ["series_id", "n_live_periods", "live_mae"]
-    if champions.empty or not table_exists(con, "fct_forecast_history"):
+    if champions.empty or not memory.has("fct_forecast_history"):
         return pd.DataFrame(columns=cols)
+    con = memory.con
     con.register("_live_champions", champions[["series_id", "champion", "selected_origin"]])
     con.register("_live_history", history[["series_id", "period_start", "demand"]])
     frame = con.execute(
-        """
+        f"""
         with made as (
             select h.series_id, h.forecast_origin, h.period_start, any_value(h.forecast) as f
-            from main.fct_forecast_history as h
+            from {memory["fct_forecast_history"]} as h
             inner join _live_champions as c
                 on h.series_id = c.series_id
                 and h.model_name = c.champion
@@ -264,100 +277,31 @@ def read_live_errors(con: Any, history: pd.DataFrame, champions: pd.DataFrame) -
     return frame[cols]
 
 
-def read_registry_rows(con: Any, pairs: pd.DataFrame) -> pd.DataFrame:
+def read_registry_rows(memory: Memory, pairs: pd.DataFrame) -> pd.DataFrame:
     """The fct_model_registry rows of (run_id, series_id) pairs."""
-    if pairs.empty or not table_exists(con, "fct_model_registry"):
+    if pairs.empty or not memory.has("fct_model_registry"):
         return pd.DataFrame(columns=["run_id", "series_id"])
+    con = memory.con
     con.register("_registry_pairs", pairs[["run_id", "series_id"]])
     frame = con.execute(
-        "select r.* from main.fct_model_registry as r "
+        f"select r.* from {memory['fct_model_registry']} as r "
         "inner join _registry_pairs using (run_id, series_id)"
     ).df()
     con.unregister("_registry_pairs")
     return frame
 
 
-def read_forecast_rows(con: Any, pairs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def read_forecast_rows(memory: Memory, pairs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Rows of fct_forecast_history for (run_id, series_id) pairs: the forecasts a run
     reuses. `columns`: the prediction columns to return."""
-    if pairs.empty or not table_exists(con, "fct_forecast_history"):
+    if pairs.empty or not memory.has("fct_forecast_history"):
         return pd.DataFrame(columns=columns)
+    con = memory.con
     con.register("_forecast_pairs", pairs[["run_id", "series_id"]])
     select = ", ".join(f"h.{c}" for c in columns)
     frame = con.execute(
-        f"select {select} from main.fct_forecast_history as h "
+        f"select {select} from {memory['fct_forecast_history']} as h "
         "inner join _forecast_pairs using (run_id, series_id) order by h.series_id, h.step"
     ).df()
     con.unregister("_forecast_pairs")
     return frame
-
-
-def prune_memory(con: Any, run_id: str, keep_runs: int | None) -> dict[str, int]:
-    """Delete the memory's rows of published runs older than the last `keep_runs` (the
-    run `run_id` counts as one of them; var memory_keep_runs, None keeps every run),
-    except what a series still needs: in fct_model_registry its latest row (what the next
-    decision reads) and the row of the run that made its standing forecast (the latest
-    that was not a reuse: a reuse's forecast is attributed to it, and it can be rebuilt);
-    in demandcast_backtest_memory the rows of its latest backtest (what a refit or reuse
-    carries); in demandcast_calibration_memory the calibration of every run still in the
-    registry. fct_forecast_history and fct_retrain_decisions are never touched. Returns
-    the rows deleted per table."""
-    deleted: dict[str, int] = {}
-    if keep_runs is None or not table_exists(con, "demandcast_runs"):
-        return deleted
-    _run(con, "drop table if exists _memory_keep")
-    _run(
-        con,
-        "create temp table _memory_keep as select ? as run_id union "
-        "(select run_id from main.demandcast_runs where status = 'published' "
-        "order by started_at desc limit ?)",
-        [run_id, keep_runs - 1],
-    )
-    old = "run_id not in (select run_id from _memory_keep)"
-
-    def delete(table: str, where: str) -> None:
-        before = _count(con, table)
-        _run(con, f"delete from {table} where {old} and {where}")
-        deleted[table.removeprefix("main.")] = before - _count(con, table)
-
-    # a warehouse of an earlier version: fct_forecast_history's backfill (post-hook) reads
-    # the registry of old runs once, in this build; the registry is pruned from the next
-    history = set(table_columns(con, "fct_forecast_history"))
-    if table_exists(con, "fct_model_registry") and {"frequency", "forecast_run_id"} <= history:
-        made = _made_forecast(con)
-        delete(
-            REGISTRY,
-            f"""(run_id, series_id) not in (
-                select (run_id, series_id) from {REGISTRY}
-                qualify row_number() over (
-                    partition by series_id order by registered_at desc, run_id desc
-                ) = 1
-                union all
-                select (run_id, series_id) from {REGISTRY}
-                where {made}
-                qualify row_number() over (
-                    partition by series_id order by registered_at desc, run_id desc
-                ) = 1
-            )""",
-        )
-    if table_exists(con, "demandcast_backtest_memory"):
-        delete(
-            BACKTEST_MEMORY,
-            f"""(run_id, series_id) not in (
-                select (arg_max(run_id, backtested_at), series_id)
-                from {BACKTEST_MEMORY} group by series_id
-            )""",
-        )
-    if table_exists(con, "demandcast_calibration_memory"):
-        registry = (
-            f"select distinct run_id from {REGISTRY}"
-            if table_exists(con, "fct_model_registry")
-            else "select run_id from _memory_keep"
-        )
-        delete(CALIBRATION_MEMORY, f"run_id not in ({registry})")
-    _run(con, "drop table if exists _memory_keep")
-    return deleted
-
-
-def _count(con: Any, table: str) -> int:
-    return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])

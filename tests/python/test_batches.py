@@ -1,6 +1,7 @@
 """Series read and processed in batches (var batch_series) give the numbers of one batch:
-the decisions, backtest metrics, calibration, backtest memory, champions and forecasts of
-the dbt models' steps (demandcast.retrain), each run on a DuckDB warehouse in memory."""
+the decisions, backtest rows (with the residuals the memory keeps), calibration, champions
+and forecasts of the dbt models' steps (demandcast.pipeline), each run on a DuckDB
+warehouse in memory."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from demandcast import retrain
+from demandcast import pipeline, retrain
 from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.demo import write_demo
@@ -47,16 +48,13 @@ def _steps(series: pd.DataFrame, profiles: pd.DataFrame, batch: int) -> dict[str
     values = {"candidates": FAST, "n_jobs": 1, "n_windows": 2, "batch_series": batch}
     run = Run("run-1", {**values, "forecast_origin": origin, "started_at": origin})
     rel = con.table("series")
-    decisions = retrain.decide_run(con, run, rel, profiles, None)
-    metrics = retrain.backtest_run(con, run, rel, profiles, decisions)
-    champions = retrain.champions_run(con, run, metrics, profiles, decisions)
-    forecast = retrain.forecast_run(con, run, rel, profiles, champions, decisions)
-    tables = {
-        "calibration": "select * from int_forecast__calibration order by all",
-        "memory": "select * from demandcast_backtest_memory order by series_id, model_name",
-    }
-    out = {name: con.execute(sql).df() for name, sql in tables.items()}
-    return out | {
+    decisions = pipeline.decide_run(con, run, rel, profiles, None)
+    metrics = pipeline.backtest_run(con, run, rel, profiles, decisions)
+    calibration = pipeline.calibration_run(run, metrics)
+    champions = pipeline.champions_run(con, run, metrics, profiles, decisions)
+    forecast = pipeline.forecast_run(con, run, rel, profiles, champions, decisions, calibration)
+    return {
+        "calibration": calibration,
         "decisions": decisions,
         "metrics": metrics,
         "champions": champions,
@@ -85,7 +83,7 @@ def test_the_steps_give_the_same_numbers_in_batches_as_in_one(panel):
     assert (one["champions"]["n_windows"] == 0).any()
     assert one["metrics"]["n_fits"].sum() > 0
     assert one["calibration"]["n_residuals"].min() > 0
-    assert one["memory"]["residuals"].notna().sum() > 0
+    assert one["metrics"]["residuals"].notna().sum() > 0  # what the memory keeps
     for name in one:
         pd.testing.assert_frame_equal(one[name], many[name], check_exact=True, obj=name)
 

@@ -16,7 +16,7 @@ from demandcast.catalog import Guarded, load_catalog
 from demandcast.config import Settings
 from demandcast.frames import to_sf
 from demandcast.intervals import Calibration
-from demandcast.retrain import _with_residuals
+from demandcast.pipeline import _with_residuals
 
 SETTINGS = Settings.from_mapping(
     {"frequency": "month", "horizon": 6, "season_length": 12, "n_jobs": 1, "n_windows": 2}

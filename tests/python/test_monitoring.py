@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import BIN, FAST_VARS, ROOT, Project
 
-from demandcast import cli, retrain
+from demandcast import cli, pipeline
 from demandcast.metrics import score_frame, seasonal_scales
 
 
@@ -329,7 +329,7 @@ def _check_the_memory_was_pruned(
             f"""select series_id from fct_model_registry where run_id = '{past_run}'
                 and interval_scale is not null order by 1 limit 1"""
         ).fetchone()
-        rebuilt = retrain.rebuild_forecast(con, past_run, [sid])
+        rebuilt = pipeline.rebuild_forecast(con, past_run, [sid])
         recorded = con.execute(
             f"""select forecast from fct_forecast_history where run_id = '{past_run}'
                 and series_id = '{sid}' order by step"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, Project, raw_with_orders
 
-from demandcast import retrain
+from demandcast import pipeline, retrain
 from demandcast import warehouse as wh
 from demandcast.catalog import load_catalog
 from demandcast.config import RetrainPolicy, Settings, check_vars
@@ -201,93 +202,118 @@ def test_a_cold_start_refit_fits_no_champion_and_runs_no_backtest():
     assert "cold_start" in retrain.REASONS
 
 
-def _memory(con, runs: int) -> None:
+def _memory(path: Path, runs: int) -> None:
     """A warehouse's memory after `runs` published weekly runs r1..rN of three series:
     a reselected in r1 and reused since; b reselected in r1, backtested again in r3 and
     refit every run; c live in r1 only. Every run's forecast of its series is on record."""
-    con.execute("""create table demandcast_runs (run_id varchar, target_name varchar,
-        started_at timestamp, finished_at timestamp, status varchar, message varchar)""")
-    con.execute("""create table fct_model_registry (run_id varchar, series_id varchar,
-        champion varchar, decision varchar, registered_at timestamptz)""")
-    con.execute("""create table fct_forecast_history (run_id varchar, series_id varchar,
-        step int, frequency varchar, forecast_run_id varchar)""")
-    con.execute("create table demandcast_calibration_memory (run_id varchar, step int)")
-    con.execute(wh._BACKTEST_MEMORY_DDL)
-    for k in range(1, runs + 1):
-        run, at = f"r{k}", f"2025-01-{k:02d} 06:00"
-        con.execute(
-            f"insert into demandcast_runs values ('{run}', 'ci', '{at}', null, 'published', null)"
-        )
-        con.execute(f"insert into demandcast_calibration_memory values ('{run}', 1)")
-        series = (
-            {"a": "reuse", "b": "refit"}
-            if k > 1
-            else {"a": "reselect", "b": "reselect", "c": "reselect"}
-        )
-        for sid, decision in series.items():
+    with duckdb.connect(str(path)) as con:
+        con.execute("""create table demandcast_runs (run_id varchar, target_name varchar,
+            started_at timestamp, finished_at timestamp, status varchar, message varchar)""")
+        con.execute("""create table fct_model_registry (run_id varchar, series_id varchar,
+            champion varchar, decision varchar, registered_at timestamptz)""")
+        con.execute("""create table fct_forecast_history (run_id varchar, series_id varchar,
+            step int, frequency varchar, forecast_run_id varchar)""")
+        con.execute("create table demandcast_calibration_memory (run_id varchar, step int)")
+        con.execute("""create table demandcast_backtest_memory (run_id varchar,
+            settings_hash varchar, backtested_at timestamptz, series_id varchar,
+            model_name varchar)""")
+        for k in range(1, runs + 1):
+            run, at = f"r{k}", f"2025-01-{k:02d} 06:00"
             con.execute(
-                "insert into fct_model_registry values (?, ?, 'Naive', ?, ?)",
-                [run, sid, decision, at],
+                f"insert into demandcast_runs values ('{run}', 'ci', '{at}', null, "
+                "'published', null)"
             )
-            made = "r1" if sid == "a" else run
-            con.execute(
-                "insert into fct_forecast_history values (?, ?, 1, 'week', ?)", [run, sid, made]
+            con.execute(f"insert into demandcast_calibration_memory values ('{run}', 1)")
+            series = (
+                {"a": "reuse", "b": "refit"}
+                if k > 1
+                else {"a": "reselect", "b": "reselect", "c": "reselect"}
             )
-        for sid in ("a", "b", "c") if k == 1 else ("b",) if k == 3 else ():
-            con.execute(f"""insert into demandcast_backtest_memory (run_id, settings_hash,
-                backtested_at, series_id, model_name) values
-                ('{run}', 's', '{at}', '{sid}', 'Naive'), ('{run}', 's', '{at}', '{sid}', 'SES')""")
-    con.execute(
-        "insert into demandcast_runs values ('now', 'ci', '2025-02-01', null, 'started', null)"
+            for sid, decision in series.items():
+                con.execute(
+                    "insert into fct_model_registry values (?, ?, 'Naive', ?, ?)",
+                    [run, sid, decision, at],
+                )
+                made = "r1" if sid == "a" else run
+                con.execute(
+                    "insert into fct_forecast_history values (?, ?, 1, 'week', ?)",
+                    [run, sid, made],
+                )
+            for sid in ("a", "b", "c") if k == 1 else ("b",) if k == 3 else ():
+                con.execute(f"""insert into demandcast_backtest_memory values
+                    ('{run}', 's', '{at}', '{sid}', 'Naive'),
+                    ('{run}', 's', '{at}', '{sid}', 'SES')""")
+
+
+@pytest.fixture(scope="module")
+def prune_target(tmp_path_factory) -> Path:
+    """One dbt target folder for the prune tests: the second reuses the first's parse."""
+    return tmp_path_factory.mktemp("prune_target")
+
+
+def _prune(tmp_path: Path, target: Path) -> dict[str, int]:
+    """The memory's post-hooks (macro prune_memory), through `dbt run-operation`, with 'now'
+    as the current run and memory_keep_runs 2: the rows deleted per table, as the log
+    says."""
+    project = Project(raw=target, db=tmp_path / "memory.duckdb", target=target)
+    result = project.dbt(
+        "run-operation", "prune_memories", "--args", "{run: now}", vars="{memory_keep_runs: 2}"
     )
+    assert result.returncode == 0, result.output[-3000:]
+    said = re.findall(r"memory pruned .*?: (\d+) rows of (\w+) deleted", result.output)
+    return {table: int(n) for n, table in said}
 
 
-def _rows(con, table: str) -> list[tuple]:
-    return sorted(con.execute(f"select distinct run_id, series_id from {table}").fetchall())
+def _rows(path: Path, table: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return sorted(con.execute(f"select distinct run_id, series_id from {table}").fetchall())
 
 
-def test_the_memory_keeps_the_last_runs_and_what_each_series_still_needs():
-    with duckdb.connect() as con:
-        _memory(con, 5)
-        assert wh.prune_memory(con, "now", None) == {}  # memory_keep_runs null: keep all
-        assert len(_rows(con, "fct_model_registry")) == 11
-        deleted = wh.prune_memory(con, "now", 2)  # this run and r5
-        assert _rows(con, "fct_model_registry") == [
-            ("r1", "a"),  # made the forecast a reuses: kept, whatever its age
-            ("r1", "c"),  # c's latest state
-            ("r5", "a"),
-            ("r5", "b"),
-        ]
-        # each series' latest backtest, which a refit or reuse carries
-        assert _rows(con, "demandcast_backtest_memory") == [("r1", "a"), ("r1", "c"), ("r3", "b")]
-        assert deleted == {
-            "fct_model_registry": 7,
-            "demandcast_backtest_memory": 2,
-            "demandcast_calibration_memory": 3,
-        }
+def test_the_memory_keeps_the_last_runs_and_what_each_series_still_needs(tmp_path, prune_target):
+    db = tmp_path / "memory.duckdb"
+    _memory(db, 5)
+    assert len(_rows(db, "fct_model_registry")) == 11
+    deleted = _prune(tmp_path, prune_target)  # this run and r5
+    assert _rows(db, "fct_model_registry") == [
+        ("r1", "a"),  # made the forecast a reuses: kept, whatever its age
+        ("r1", "c"),  # c's latest state
+        ("r5", "a"),
+        ("r5", "b"),
+    ]
+    # each series' latest backtest, which a refit or reuse carries
+    assert _rows(db, "demandcast_backtest_memory") == [("r1", "a"), ("r1", "c"), ("r3", "b")]
+    assert deleted == {
+        "fct_model_registry": 7,
+        "demandcast_backtest_memory": 2,
+        "demandcast_calibration_memory": 3,
+    }
+    with duckdb.connect(str(db), read_only=True) as con:
         # the calibration of every run still in the registry: r1's forecasts can be rebuilt
         runs = con.execute("select run_id from demandcast_calibration_memory order by 1")
         assert runs.fetchall() == [("r1",), ("r5",)]
         # the forecast history is not memory: every run's rows stay
         assert con.execute("select count(*) from fct_forecast_history").fetchall() == [(11,)]
         # the next decision reads the same state as before: a's forecast was made in r1
-        state = wh.read_previous_state(con).set_index("series_id")
-        assert state["run_id"].to_dict() == {"a": "r5", "b": "r5", "c": "r1"}
-        assert state["forecast_run_id"].to_dict() == {"a": "r1", "b": "r5", "c": "r1"}
-        assert state["has_forecast"].all()
-        assert wh.prune_memory(con, "now", 2) == dict.fromkeys(deleted, 0)  # idempotent
+        state = wh.read_previous_state(wh.Memory.of_warehouse(con)).set_index("series_id")
+    assert state["run_id"].to_dict() == {"a": "r5", "b": "r5", "c": "r1"}
+    assert state["forecast_run_id"].to_dict() == {"a": "r1", "b": "r5", "c": "r1"}
+    assert state["has_forecast"].all()
+    assert _prune(tmp_path, prune_target) == {}  # idempotent
 
 
-def test_the_registry_of_an_older_warehouse_is_pruned_once_its_history_is_backfilled():
+def test_the_registry_of_an_older_warehouse_is_pruned_once_its_history_is_backfilled(
+    tmp_path, prune_target
+):
     """fct_forecast_history without forecast_run_id: this build's post-hook fills it from
     the registry, so the registry keeps every row until the next build."""
-    with duckdb.connect() as con:
-        _memory(con, 3)
+    db = tmp_path / "memory.duckdb"
+    _memory(db, 3)
+    with duckdb.connect(str(db)) as con:
         con.execute("alter table fct_forecast_history drop column forecast_run_id")
-        deleted = wh.prune_memory(con, "now", 1)
-        assert "fct_model_registry" not in deleted
-        assert len(_rows(con, "fct_model_registry")) == 7
-        assert _rows(con, "demandcast_backtest_memory") == [("r1", "a"), ("r1", "c"), ("r3", "b")]
+    deleted = _prune(tmp_path, prune_target)  # this run and r3
+    assert "fct_model_registry" not in deleted
+    assert len(_rows(db, "fct_model_registry")) == 7
+    assert _rows(db, "demandcast_backtest_memory") == [("r1", "a"), ("r1", "c"), ("r3", "b")]
 
 
 def test_shift_stats_compare_the_new_periods_with_the_window_before_the_selection():
@@ -651,7 +677,7 @@ def test_a_past_forecast_is_rebuilt_from_the_registry_and_the_history(runs):
                     [run_id],
                 ).fetchall()
             ]
-            rebuilt = retrain.rebuild_forecast(con, run_id, ids)
+            rebuilt = pipeline.rebuild_forecast(con, run_id, ids)
             recorded = con.execute(
                 f"select series_id, step, model_name, {', '.join(cols)} from fct_forecast_history"
                 " where run_id = ? and series_id in (select unnest(?)) order by 1, 2",

@@ -1,0 +1,15 @@
+"""The pooled residual quantiles the forecast's intervals are made of, per demand class,
+candidate and horizon step, over the scaled residuals of every row of
+int_forecast__backtest, backtested in this run or carried from the memory
+(demandcast.pipeline.calibration_run, demandcast.intervals)."""
+
+from demandcast import pipeline
+from demandcast.warehouse import read_run
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    run = read_run(dbt.ref("int_run__context"))
+    backtest = dbt.ref("int_forecast__backtest")
+    rows = backtest.project("demand_class, model_name, residuals").filter("residuals is not null")
+    return pipeline.calibration_run(run, rows.df())
