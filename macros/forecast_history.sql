@@ -149,3 +149,22 @@
         group by history.run_id
     ) as runs
 {%- endmacro %}
+
+
+{#- Pre-hook of an append-only model one of whose columns was renamed: on a
+    table built before the rename, each old column (a key of `renames`) is
+    renamed in place to its new name, so the earlier runs' rows keep their
+    values under the name every table now uses. -#}
+{% macro rename_columns(renames) %}
+    {%- set statements = [] -%}
+    {%- if execute and is_incremental() -%}
+        {%- set existing = adapter.get_columns_in_relation(this)
+            | map(attribute='name') | map('lower') | list -%}
+        {%- for old, new in renames.items()
+            if old in existing and new not in existing -%}
+            {%- do statements.append('alter table ' ~ this
+                ~ ' rename column ' ~ old ~ ' to ' ~ new) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ (statements | join(';\n')) if statements else 'select 1' }}
+{% endmacro %}

@@ -11,6 +11,7 @@
     incremental_strategy='append',
     full_refresh=false,
     on_schema_change='append_new_columns',
+    pre_hook="{{ rename_columns({'forecast_method': 'method'}) }}",
     post_hook="{{ prune_memory('fct_model_registry') }}",
 ) }}
 -- depends_on: {{ ref('gate_forecast') }}
@@ -33,7 +34,7 @@ methods as (
 
     select
         series_id,
-        any_value(method) as forecast_method
+        any_value(method) as method  -- noqa: RF04
     from {{ ref('int_forecast__predictions') }}
     group by all
 
@@ -62,7 +63,7 @@ final as (
 
         -- the model
         champions.champion,
-        methods.forecast_method,
+        methods.method,
         champions.selection_metric,
         champions.champion_score,
         champions.champion_mase,
@@ -73,7 +74,7 @@ final as (
         champions.class_champion,
         coalesce(
             champions.reason,
-            'no champion: forecast by the ' || methods.forecast_method
+            'no champion: forecast by the ' || methods.method
             || ' method'
         ) as reason,
         series.demand_class,

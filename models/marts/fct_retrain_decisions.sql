@@ -8,6 +8,7 @@
     incremental_strategy='append',
     full_refresh=false,
     on_schema_change='append_new_columns',
+    pre_hook="{{ rename_columns({'forecast_model': 'model_name', 'forecast_method': 'method'}) }}",
 ) }}
 -- depends_on: {{ ref('gate_forecast') }}
 
@@ -33,8 +34,8 @@ forecasts as (
 
     select
         series_id,
-        any_value(model_name) as forecast_model,
-        any_value(method) as forecast_method,
+        any_value(model_name) as model_name,
+        any_value(method) as method,  -- noqa: RF04
         any_value(n_refits) as n_refits
     from {{ ref('int_forecast__predictions') }}
     group by all
@@ -78,8 +79,8 @@ final as (
         decisions.previous_run_id,
         decisions.previous_champion,
         champions.champion,
-        forecasts.forecast_model,
-        forecasts.forecast_method,
+        forecasts.model_name,
+        forecasts.method,
         decisions.override_action,
         decisions.override_model,
         decisions.override_reason,

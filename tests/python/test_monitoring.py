@@ -74,6 +74,14 @@ def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
         "select count(distinct forecast_created_at) from fct_forecast_history"
         f" where forecast_origin = date '{month_origin}'"
     ) == [(1,)]
+    # the old names were renamed in place: the monthly runs' rows keep their values
+    for table, column in (("fct_model_registry", "method"), ("fct_retrain_decisions", "method")):
+        kept = project.query(
+            f"select count(*), count({column}) from {table} where run_id = '{month_run}'"
+        )
+        assert kept[0][0] > 0 and kept[0][0] == kept[0][1], (table, kept)
+    names = {c for (c, *_) in project.query("describe fct_retrain_decisions")}
+    assert {"model_name", "method"} <= names and "forecast_model" not in names
     _check_the_past_run_by_hand(project, past, runs[2][0])
     _check_one_definition_with_metrics_py(project)
     _check_no_cross_match(project, out, month_origin, monday)
@@ -150,6 +158,13 @@ def _monthly_past_build(
         )
         for column in ("frequency", "horizon", "season_length", "forecast_run_id"):
             con.execute(f"alter table fct_forecast_history drop column {column}")
+        # the append-only tables' names before they were made one across tables
+        for table, old, new in (
+            ("fct_model_registry", "forecast_method", "method"),
+            ("fct_retrain_decisions", "forecast_model", "model_name"),
+            ("fct_retrain_decisions", "forecast_method", "method"),
+        ):
+            con.execute(f"alter table {table} rename column {new} to {old}")
     return origin, month, (month_run, reused)
 
 

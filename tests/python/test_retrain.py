@@ -593,12 +593,12 @@ def test_a_new_week_refits_the_kept_champions_and_backtests_only_what_is_reselec
     refit = week[(week["decision"] == "refit") & (week["reason"] != "cold_start")]
     assert len(refit) >= len(week) // 2 and set(refit["reason"]) == {"new_data"}
     assert (refit["champion"] == first.loc[refit.index, "champion"]).all()
-    assert (refit.loc[refit["forecast_method"] == "champion", "n_refits"] > 0).all()
+    assert (refit.loc[refit["method"] == "champion", "n_refits"] > 0).all()
     # A's cold starts, still new and too short to backtest, get the cold-start method
     # again, as a refit: nothing is selected for them, so no re-selection is shown
     cold = week[week["reason"] == "cold_start"]
     assert len(cold) > 0 and set(cold.index) == set(first.index[first["champion"].isna()])
-    assert set(cold["decision"]) == {"refit"} and set(cold["forecast_method"]) == {"cold_start"}
+    assert set(cold["decision"]) == {"refit"} and set(cold["method"]) == {"cold_start"}
     assert cold["champion"].isna().all() and not cold["is_backtested"].any()
     assert (refit["n_backtest_fits"] == 0).all()
     assert (week.loc[week["is_backtested"], "decision"] == "reselect").all()
