@@ -13,19 +13,26 @@ every series of a demand class:
   w' (mean_i E_i) w, over the simplex (w >= 0, sum 1): stacking in squared error,
   which rewards members whose errors cancel (a zero forecast never wins it). A
   member whose errors another member's already explain gets no weight.
-- The combination, candidate `ComboLearned`, is then scored on every series like
-  any candidate, with no leakage: series i is scored with the weights learned
-  from the *other* series of its class (leave-one-series-out), so its own
-  backtest noise never flatters its score. Selection then compares it with the
-  fixed combinations of the class pool by the same geometric-mean score and
-  keeps whichever the evidence favours.
+- Nested shrinkage, per class: the weights used are lambda times the learned ones plus
+  (1 - lambda) spread equally over the members of the class champion among the fixed
+  combinations of the class's selection pool (chosen as selection.py chooses it).
+  lambda is the value of the catalog's grid (`selection.shrink`) whose weights, learned
+  on the backtest points dated before the last window's origin only, score best on the
+  last window (lambda 0 scored as the champion's own forecast); the weights then used
+  are learned on every window. lambda 0 is the class champion: ComboLearned's rows are
+  skipped, saying so, and selection keeps the champion as if ComboLearned had not run.
+- With lambda above 0, the combination, candidate `ComboLearned`, is scored on every
+  series like any candidate, with no leakage: series i is scored with the weights
+  learned from the *other* series of its class (leave-one-series-out), shrunk by the
+  class's lambda, so its own backtest noise never flatters its score; selection makes it
+  the class champion (its lambda was chosen on evidence the all-window score lacks).
 - Members with less than `MIN_WEIGHT` of the class weight are left out and the
   weights learned again over the rest (each member is a refit of every series).
 - A series forecasts with the class weights learned from every series, over the
   members it has (a member that did not run on it is left out and the weights
-  are learned again over the rest). Its row's `members` holds them:
-  `AutoETS*0.251|AutoCES*0.349|...`, which the registry keeps and the forecast
-  step rebuilds the combination from.
+  are learned again over the rest), shrunk. Its row's `members` holds the choice and
+  them: `lambda=0.5:ComboMedian4|AutoETS*0.251|AutoCES*0.349|...`, which the registry
+  keeps and the forecast step rebuilds the combination from.
 
 A class with fewer than `MIN_LEARN_SERIES` series with the whole pool learns
 its weights with the classes that share its learner pool (erratic with smooth,
