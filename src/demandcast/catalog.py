@@ -244,7 +244,11 @@ def describe(model_name: str | None, path: str | Path | None = None) -> str | No
     entry = candidates.get(name)
     words = own.get(name) or (entry.description if entry is not None else "") or name
     parts = []
-    for member in members:  # a top-k's names, or ComboLearned's 'name*weight'
+    for member in members:  # a top-k's names, or ComboLearned's 'lambda=L:champion', 'name*weight'
+        if member.startswith("lambda="):
+            lam, _, champion = member.removeprefix("lambda=").partition(":")
+            parts.append(f"{float(lam):.0%} learned, the rest as {champion}")
+            continue
         base, _, weight = member.partition("*")
         part = describe(base, path) or base
         parts.append(f"{part} ({float(weight):.0%})" if weight else part)
