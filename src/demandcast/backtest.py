@@ -116,7 +116,7 @@ def run_backtest(
     own_stacking = stacking is None and learned
     if own_stacking:
         singles = [c.name for c in cands if not c.is_combination]
-        stacking = Stacking.from_catalog(catalog, singles)
+        stacking = Stacking.from_catalog(catalog, singles, settings)
     if not learned:
         stacking = None
     args = (profiles, settings, catalog, cands, stats, calibration, stacking)
@@ -408,8 +408,7 @@ def _backtest_group(
     calibration.add(classes, names, y, f, s_mae, base["mae"], n_win, ids=ids)
     crit = _criterion(base, settings.selection_metric, failed)
     window_crit = _window_criteria(y, f, s_mae, s_mse, n_win, h, settings, failed, crit)
-    if stacking is not None:
-        stacking.add(ids, classes, names, y, f, failed, s_mae, s_mse, n_win)
+    combined = {}
     for combo in combos:
         if combo.is_learned:
             continue
@@ -421,6 +420,9 @@ def _backtest_group(
         block.loc[bad[:, 0], "status"] = "skipped"
         blocks.append(block)
         calibration.add(classes, [combo.name], y, fc[:, :, None], s_mae, res["mae"], n_win, ids=ids)
+        combined[combo.name] = fc
+    if stacking is not None:
+        stacking.add(ids, classes, names, y, f, failed, s_mae, s_mse, n_win, combined)
     return pd.concat(blocks, ignore_index=True)
 
 

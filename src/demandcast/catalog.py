@@ -110,8 +110,7 @@ class Catalog:
     long_season: int = 24
     pool: dict[str, tuple[str, ...]] = field(default_factory=dict)
     learn: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    prior: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    shrink: float = 1.0
+    shrink: tuple[float, ...] = (1.0,)
 
     def contenders(self, demand_class: str, candidates: Sequence[Candidate]) -> set[str]:
         """The single candidates that can forecast a series of the class among `candidates`
@@ -245,7 +244,11 @@ def describe(model_name: str | None, path: str | Path | None = None) -> str | No
     entry = candidates.get(name)
     words = own.get(name) or (entry.description if entry is not None else "") or name
     parts = []
-    for member in members:  # a top-k's names, or ComboLearned's 'name*weight'
+    for member in members:  # a top-k's names, or ComboLearned's 'lambda=L:champion', 'name*weight'
+        if member.startswith("lambda="):
+            lam, _, champion = member.removeprefix("lambda=").partition(":")
+            parts.append(f"{float(lam):.0%} learned, the rest as {champion}")
+            continue
         base, _, weight = member.partition("*")
         part = describe(base, path) or base
         parts.append(f"{part} ({float(weight):.0%})" if weight else part)
@@ -318,18 +321,12 @@ def _load_cached(path: str, mtime: float) -> Catalog:
                 f"{where}: selection.learn.{cls}: unknown demand class, or unknown or combined "
                 f"candidates {bad}"
             )
-    prior = {}
-    for cls, name in (selection.get("prior") or {}).items():
-        cand = candidates.get(name)
-        if cls not in DEMAND_CLASSES or cand is None or cand.combine != "mean":
-            raise ValueError(
-                f"{where}: selection.prior.{cls}: unknown demand class, or '{name}' is not a "
-                "mean combination"
-            )
-        prior[cls] = tuple(cand.members)
-    shrink = selection.get("shrink", 1.0)
-    if not isinstance(shrink, (int, float)) or not 0 <= shrink <= 1:
-        raise ValueError(f"{where}: selection.shrink must be a number from 0 to 1, not {shrink!r}")
+    shrink = selection.get("shrink", [1.0])
+    grid = shrink if isinstance(shrink, list) else [shrink]
+    if not grid or not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in grid):
+        raise ValueError(
+            f"{where}: selection.shrink must be a list of numbers from 0 to 1, not {shrink!r}"
+        )
     catalog = Catalog(
         candidates,
         sets,
@@ -337,8 +334,7 @@ def _load_cached(path: str, mtime: float) -> Catalog:
         int(raw.get("long_season", 24)),
         pool,
         learn,
-        prior,
-        float(shrink),
+        tuple(sorted(float(x) for x in set(grid))),
     )
     for cand in candidates.values():  # fail at load, not mid-run, on a bad class path
         if not cand.is_combination:

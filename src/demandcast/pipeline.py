@@ -272,7 +272,8 @@ def backtest_run(
     stats = BacktestStats()
     todo_prof = prof[prof["series_id"].isin(todo)]
     cands = catalog.resolve(settings.candidates, settings.season_length)
-    stacking = Stacking.from_catalog(catalog, [c.name for c in cands if not c.is_combination])
+    singles = [c.name for c in cands if not c.is_combination]
+    stacking = Stacking.from_catalog(catalog, singles, settings)
     race = Race.plan(todo_prof, settings, catalog, cands)
     cols = [*BACKTEST_COLUMNS, *MEMORY_COLUMNS]
 

@@ -75,14 +75,26 @@ def class_champions(
     classes: pd.Series,
     pool: dict[str, tuple[str, ...]],
     defaults: dict[str, str],
+    learned: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[str, str]]:
     """Per demand class: (champion, why). The pool member with the lowest mean score over the
-    class's series on which every compared member scored; the catalog default otherwise."""
+    class's series on which every compared member scored; the catalog default otherwise.
+    A `learned` pool member (ComboLearned) that scored on MIN_POOL_SERIES of the class's
+    series is its champion: it runs only where the last backtest window chose a shrinkage
+    lambda above 0 towards the champion of the others (stacking.py)."""
     out: dict[str, tuple[str, str]] = {}
     wide = scores.pivot(index="series_id", columns="model_name", values="score")
     for cls in sorted(classes.dropna().unique()):
         ids = classes.index[classes.to_numpy() == cls]
-        sub = wide.reindex(index=ids, columns=[p for p in pool.get(cls, ()) if p in wide.columns])
+        members = [p for p in pool.get(cls, ()) if p in wide.columns]
+        ran = {p: int(wide[p].reindex(ids).notna().sum()) for p in members if p in learned}
+        ran = {p: n for p, n in ran.items() if n >= MIN_POOL_SERIES}
+        if ran:
+            name, n = next(iter(ran.items()))
+            why = f"learned weights over {n} {cls} series, shrunk by the last backtest window"
+            out[cls] = (name, why)
+            continue
+        sub = wide.reindex(index=ids, columns=[p for p in members if p not in learned])
         sub = sub.loc[:, sub.notna().mean() >= 0.9]  # members that ran on (almost) all
         common = sub.dropna()
         if len(common) >= MIN_POOL_SERIES and common.shape[1] > 0:
@@ -132,7 +144,8 @@ def select_champions(
     m = m.sort_values(["series_id", "score", "_order", "model_name"], kind="stable")
 
     series_class = demand_class.reindex(m["series_id"].unique())
-    per_class = class_champions(m, series_class, catalog.pool, catalog.defaults)
+    learned = frozenset(c.name for c in catalog.candidates.values() if c.is_learned)
+    per_class = class_champions(m, series_class, catalog.pool, catalog.defaults, learned)
     # a class none of whose series could be backtested: the catalog's default for it
     fitted = {
         c: (d, f"catalog default for {c}: none backtested") for c, d in catalog.defaults.items()

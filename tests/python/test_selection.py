@@ -264,3 +264,35 @@ def test_intermittent_series_are_selected_by_rmsse_which_a_zero_forecast_does_no
     assert out.loc["sparse1", "champion"] == "SES0.1"
     assert out.loc["sparse1", "selection_metric"] == "rmsse"
     assert "rmsse" in out.loc["sparse1", "reason"]
+
+
+def test_learned_weights_that_ran_lead_the_class_and_lambda_0_leaves_the_champion_as_it_was():
+    # 12 smooth series: ComboMean best over the class. ComboLearned skipped (the last
+    # backtest window chose lambda 0) changes nothing; ComboLearned scored (lambda above 0)
+    # is the class champion, even where a fixed combination scores better on a series
+    ids = [f"s{i}" for i in range(12)]
+    scores = {"ComboMean": [0.70] * 12, "ComboMedian": [0.90] * 12, "ComboLearned": [0.75] * 12}
+    metrics = pd.DataFrame(
+        [
+            {"series_id": s, "model_name": m, "n_windows": 3, "rmsse": v[i], "status": "ok"}
+            for m, v in scores.items()
+            for i, s in enumerate(ids)
+        ]
+    )
+    metrics["members"] = np.where(
+        metrics["model_name"] == "ComboLearned",
+        "lambda=0.5:ComboMean|AutoETS*0.400|AutoCES*0.300|DynamicOptimizedTheta*0.300",
+        None,
+    )
+    profiles = pd.DataFrame({"series_id": ids, "demand_class": "smooth"})
+    fixed = select_champions(metrics[metrics["model_name"] != "ComboLearned"], profiles, RMSSE)
+    lambda_0 = metrics.assign(
+        status=np.where(metrics["model_name"] == "ComboLearned", "skipped", "ok"),
+        rmsse=np.where(metrics["model_name"] == "ComboLearned", np.nan, metrics["rmsse"]),
+    )
+    pd.testing.assert_frame_equal(select_champions(lambda_0, profiles, RMSSE), fixed)
+    assert (fixed["champion"] == "ComboMean").all()
+    out = select_champions(metrics, profiles, RMSSE)
+    assert (out["class_champion"] == "ComboLearned").all()
+    assert out["champion"].str.startswith("ComboLearned[lambda=0.5:ComboMean|").all()
+    assert out["reason"].str.contains("shrunk by the last backtest window").all()

@@ -166,37 +166,76 @@ def test_a_small_class_learns_with_the_classes_that_share_its_pool():
     assert stack.weights["smooth"][2] == 40
 
 
-def test_shrinkage_moves_the_learned_weights_towards_the_prior_by_the_factor():
-    # learned alone: A about 0.8, B 0.2, the biased C nothing; half-way towards the equal
-    # mean of B and C (the prior) adds a quarter to each of them, for scoring and forecasting
-    n = 60
-    y, f, failed = _panel(n, seed=2)
+def _nested(n: int, after_origin_error: float, grid=(0.0, 0.5, 1.0), seed: int = 0):
+    """3 windows of 6 steps, 2 apart (their last steps overlap the last window), member A
+    exact before the last window's origin and off by `after_origin_error` from it on (in
+    the last window and in the earlier windows' steps it overlaps); B and C noisy; the
+    class champion CM is the mean of B and C."""
+    rng = np.random.default_rng(seed)
+    h, n_win, step = 6, 3, 2
+    y = rng.normal(100, 10, size=(n, n_win * h))
+    after = np.array([s >= (n_win - 1 - w) * step for w in range(n_win) for s in range(h)])
+    a = y + np.where(after, after_origin_error, 0.0)
+    b, c = y + rng.normal(0, 3, y.shape), y + rng.normal(0, 3, y.shape)
+    f = np.stack([a, b, c], axis=2)
+    stack = Stacking(
+        {"smooth": ("A", "B", "C")},
+        {"smooth": ("CM",)},
+        {"CM": ("B", "C")},
+        grid=grid,
+        step=step,
+    )
     ids = np.array([f"s{i:02d}" for i in range(n)])
     ones = np.ones(n)
-    learned = Stacking({"smooth": ("A", "B", "C")})
-    learned.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3)
-    rows = learned.finish().set_index("series_id")
-    shrunk = Stacking({"smooth": ("A", "B", "C")}, {"smooth": ("B", "C")}, 0.5)
-    shrunk.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3)
-    rows_shrunk = shrunk.finish().set_index("series_id")
-    w = learned.weights["smooth"][1]
-    assert shrunk.weights["smooth"][1] == pytest.approx(0.5 * w + [0, 0.25, 0.25], abs=1e-9)
-    names, w0 = parse_weights(rows_shrunk.loc["s00", "members"].split("|"))
-    assert w0[names.index("C")] == pytest.approx(shrunk.weights["smooth"][1][2], abs=1e-3)
-    # C is biased by 10: the shrunk combination scores worse on every series
-    assert (rows_shrunk["mae"] > rows["mae"]).all()
+    failed = np.zeros((n, 3), dtype=bool)
+    combos = {"CM": (b + c) / 2}
+    stack.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3, combos)
+    return stack, stack.finish().set_index("series_id")
 
 
-def test_the_catalog_names_the_prior_and_a_shrinkage_out_of_range_fails_at_load(tmp_path):
+def test_lambda_is_chosen_on_the_last_window_with_weights_from_before_its_origin():
+    # A is exact on every point before the last window's origin and off by 50 after it:
+    # weights learned on what came before the origin go all to A, and the last window,
+    # where A is off, chooses lambda 0 (the class champion). A learner that saw the
+    # earlier windows' steps past the origin (they overlap the last window) would not
+    # put everything on A.
+    stack, rows = _nested(60, 50.0)
+    chosen = stack.chosen["smooth"]
+    assert chosen["early_weights"] == "A*1.000"
+    assert chosen["lambda"] == 0.0 and chosen["champion"] == "CM"
+    assert chosen["last_window"][0.0] < chosen["last_window"][0.5] < chosen["last_window"][1.0]
+    # lambda 0: ComboLearned stands aside and the class champion forecasts, unchanged
+    assert (rows["status"] == "skipped").all()
+    assert rows["error_message"].str.startswith("lambda 0: the class champion CM").all()
+
+
+def test_where_the_learned_weights_hold_on_the_last_window_they_are_used_shrunk():
+    # A is exact throughout: lambda 1 wins on the last window; with a grid of 0 and 0.5 the
+    # weights used are half the learned ones (all A) and half CM's members, equally
+    stack, rows = _nested(60, 0.0)
+    assert stack.chosen["smooth"]["lambda"] == 1.0
+    assert (rows["status"] == "ok").all()
+    assert rows["members"].str.startswith("lambda=1:CM|A*1.000").all()
+    half, rows = _nested(60, 0.0, grid=(0.0, 0.5))
+    assert half.chosen["smooth"]["lambda"] == 0.5
+    assert half.weights["smooth"][1] == pytest.approx([0.5, 0.25, 0.25], abs=1e-3)
+    names, w = parse_weights(rows.loc["s00", "members"].split("|"))
+    assert rows.loc["s00", "members"].startswith("lambda=0.5:CM|")
+    assert dict(zip(names, w, strict=True)) == pytest.approx({"A": 0.5, "B": 0.25, "C": 0.25})
+
+
+def test_the_catalog_names_the_shrinkage_grid_and_a_value_out_of_range_fails_at_load(tmp_path):
     from demandcast.catalog import CATALOG_PATH, load_catalog
 
     catalog = load_catalog()
-    assert catalog.prior["smooth"] == ("AutoETS", "AutoCES", "DynamicOptimizedTheta")
+    assert catalog.shrink == (0.0, 0.25, 0.5, 0.75, 1.0)
     stack = Stacking.from_catalog(catalog, ["AutoETS", "AutoCES", "DynamicOptimizedTheta"])
-    assert stack.shrink == catalog.shrink and stack.priors == catalog.prior
+    assert stack.grid == catalog.shrink
+    assert stack.members["ComboMedian4"] == ("AutoETS", "AutoCES", "DynamicOptimizedTheta", "Theta")
+    assert "ComboLearned" not in stack.champions["smooth"]
     raw = yaml.safe_load(CATALOG_PATH.read_text())
-    raw["selection"]["shrink"] = 1.5
+    raw["selection"]["shrink"] = [0, 1.5]
     bad = tmp_path / "catalog.yml"
     bad.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ValueError, match="selection.shrink must be a number from 0 to 1"):
+    with pytest.raises(ValueError, match="selection.shrink must be a list of numbers from 0 to 1"):
         load_catalog(bad)
