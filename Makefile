@@ -64,7 +64,7 @@ lint: setup  ## ruff on the package, sqlfluff on the SQL
 # pytest holds what ci-check runs (test_dbt_build's gated default-catalog build on the ci
 # target, then `demandcast check` and `report`), on a worker beside the other tests.
 test: setup browser lint  ## the whole test suite (what CI runs)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 ci-check: setup  ## by hand: build a 60-product demo on the ci target with every gate, then the standalone check
 	$(BIN)/demandcast demo --out data/ci --products 60
