@@ -61,11 +61,12 @@ lint: setup  ## ruff on the package, sqlfluff on the SQL
 	DEMANDCAST_RAW_PATH=$(DEMO_DIR) $(BIN)/sqlfluff lint models tests/data
 	$(BIN)/dbt-score lint --run-dbt-parse --show failing-items  # docs and tests of every node: 10.0
 
+# pytest holds what ci-check runs (test_dbt_build's gated default-catalog build on the ci
+# target, then `demandcast check` and `report`), on a worker beside the other tests.
 test: setup browser lint  ## the whole test suite (what CI runs)
-	$(BIN)/pytest
-	$(MAKE) ci-check
+	$(BIN)/pytest --durations=15
 
-ci-check: setup  ## build a small demo on the ci target with every gate, then the standalone check
+ci-check: setup  ## by hand: build a 60-product demo on the ci target with every gate, then the standalone check
 	$(BIN)/demandcast demo --out data/ci --products 60
 	$(BIN)/demandcast build --target ci --raw data/ci
 	DEMANDCAST_RAW_PATH=data/ci $(BIN)/dbt source freshness --target ci

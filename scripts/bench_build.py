@@ -87,7 +87,9 @@ class TreeSampler(threading.Thread):
 
 def run_sampled(cmd: list[str], env: dict) -> tuple[subprocess.CompletedProcess, dict]:
     """Run `cmd` in ROOT, its process tree's memory sampled; its wall and CPU seconds
-    (user + system of the command and every descendant it waited for) and samples."""
+    (user + system of the command and every descendant it waited for), samples, and the
+    machine's 1-minute load average at its start and end (`uptime`'s first figure)."""
+    load = [os.getloadavg()[0]]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start, epoch = time.perf_counter(), time.time()
     proc = subprocess.Popen(
@@ -101,7 +103,8 @@ def run_sampled(cmd: list[str], env: dict) -> tuple[subprocess.CompletedProcess,
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-    return done, {"wall_s": wall, "cpu_s": cpu, "samples": samples, "epoch": epoch}
+    load = [round(x, 2) for x in (*load, os.getloadavg()[0])]
+    return done, {"wall_s": wall, "cpu_s": cpu, "samples": samples, "epoch": epoch, "load": load}
 
 
 def peak(samples: list, column: int, spans: list[tuple[float, float]] | None = None) -> float:
@@ -163,6 +166,7 @@ def build(
         **first,
         "rebuild_wall_s": round(rerun["wall_s"], 1),
         "rebuild_cpu_s": round(rerun["cpu_s"], 1),
+        "rebuild_load": rerun["load"],
         "rebuild_wall_share": round(rerun["wall_s"] / run["wall_s"], 3),
         "rebuild_cpu_share": round(rerun["cpu_s"] / run["cpu_s"], 3),
         "rebuild_slowest_nodes": {
@@ -220,6 +224,7 @@ def _first_build_figures(products, plants, demo, run, results, work) -> dict:
         "order_lines": demo["n_order_lines"],
         "wall_s": round(run["wall_s"], 1),
         "cpu_s": round(run["cpu_s"], 1),
+        "load": run["load"],
         "peak_rss_mib": peak(run["samples"], 3),  # the dbt process
         "peak_tree_rss_mib": peak(run["samples"], 1),
         "peak_tree_pss_mib": peak(run["samples"], 2),

@@ -444,12 +444,14 @@ def input_fingerprint(
     parameters: Mapping[str, Any],
     modes: Mapping[str, Any],
 ) -> str:
-    """What a gate's verdict on `table` depends on: the rows of the columns its suite reads
-    (count and order-independent sums of their hashes, in DuckDB), those columns and their
-    types, the parameters its suite uses, the gate modes and the gx/ project. Equal
-    fingerprints get equal results."""
+    """What a gate's verdict on `table` depends on: the rows of the columns its expectations
+    read (count and order-independent sums of their hashes, in DuckDB), those columns and
+    their types, the parameters its suite uses, the gate modes and the gx/ project. Equal
+    fingerprints get equal verdicts. The failing-row key columns are left out (the run
+    gate's key holds `run_id`, new every run): only results without a failing row, whose
+    samples name no key, are copied (`_passed_before`)."""
     rel = con.from_df(data) if isinstance(data, pd.DataFrame) else data
-    columns = read_columns(table)
+    columns = read_columns(table, keys=False)
     if columns is not None:
         rel = rel.project(", ".join(f'"{c}"' for c in rel.columns if c in columns))
     rows = rel.query(
@@ -470,8 +472,9 @@ def input_fingerprint(
 
 def _passed_before(con: duckdb.DuckDBPyConnection, table: str, digest: str) -> pd.DataFrame | None:
     """The results of the last published run that validated `table` with this input
-    fingerprint (that run passed its gates): what validating it again would give. None when
-    there is none, and so on a warehouse whose gate_results predates the fingerprint."""
+    fingerprint and met every expectation on it: what validating it again would give (no
+    failing-row sample to name another run's keys). None when there is none, and so on a
+    warehouse whose gate_results predates the fingerprint."""
     if not table_exists(con, "demandcast_runs") or not table_exists(con, "gate_results"):
         return None
     if "input_fingerprint" not in table_columns(con, "gate_results"):
@@ -481,6 +484,8 @@ def _passed_before(con: duckdb.DuckDBPyConnection, table: str, digest: str) -> p
             select g.run_id from {RESULTS_TABLE} as g join main.demandcast_runs as r using (run_id)
             where g.table_name = $table and g.input_fingerprint = $digest
                 and r.status = 'published'
+            group by g.run_id, r.started_at
+            having bool_and(g.success)
             order by r.started_at desc limit 1)""",
         {"table": table, "digest": digest},
     ).df()
@@ -519,11 +524,12 @@ def _gx_files(root: Path) -> dict[str, dict[str, list]]:
     }
 
 
-def read_columns(table: str) -> set[str] | None:
-    """The columns the suite of `table` and its failing-row samples (the checkpoint's key)
-    name; None (every column) when an expectation is about the table's columns themselves."""
+def read_columns(table: str, keys: bool = True) -> set[str] | None:
+    """The columns the suite of `table` and (`keys`) its failing-row samples (the
+    checkpoint's key) name; None (every column) when an expectation is about the table's
+    columns themselves."""
     spec = _gx_files(gx_root())[table]
-    names = set(spec["key"])
+    names = set(spec["key"]) if keys else set()
     for expectation in spec["expectations"]:
         if expectation["type"].startswith("expect_table_column"):
             return None

@@ -22,6 +22,11 @@ from demandcast.cli import dbt_env
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# dbt's unit tests (`unit_tests:` in the models' yml: hand-made rows, the same in every
+# build) run in the shared build (`built`) and the ci-target build of test_dbt_build; the
+# suite's other builds, in process or not, leave them out (`--exclude-resource-type`).
+UNIT_TESTS_OFF = {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
+os.environ.update(UNIT_TESTS_OFF)
 
 # Small enough for CI, large enough for every demand class and lifecycle.
 # Without a launches file: the optional input left out, as most extracts do (test_launch
@@ -67,18 +72,31 @@ class Project:
     project_dir: Path = ROOT  # a copy of the project, for a test that edits a seed
 
     def command(
-        self, *args: str, vars: str | None = FAST_VARS, raw: Path | None = None
+        self,
+        *args: str,
+        vars: str | None = FAST_VARS,
+        raw: Path | None = None,
+        unit_tests: bool = False,
     ) -> tuple[list[str], dict[str, str]]:
         """The `dbt` command line and environment a user would run, from the warehouse's
-        folder (so the profile, and dbt's saved parse, are the same for every copy)."""
+        folder (so the profile, and dbt's saved parse, are the same for every copy); dbt's
+        unit tests only with `unit_tests`."""
         env = dbt_env(db=self.db.name, raw=raw or self.raw, profiles=ROOT / "profiles")
+        if unit_tests:
+            env.pop("DBT_EXCLUDE_RESOURCE_TYPES")
         cmd = [str(BIN / "dbt"), *args, "--project-dir", str(self.project_dir)]
         cmd += ["--target-path", str(self.target), "--log-path", str(self.target / "logs")]
         if vars:
             cmd += ["--vars", vars]
         return cmd, env
 
-    def dbt(self, *args: str, vars: str | None = FAST_VARS, raw: Path | None = None) -> DbtResult:
+    def dbt(
+        self,
+        *args: str,
+        vars: str | None = FAST_VARS,
+        raw: Path | None = None,
+        unit_tests: bool = False,
+    ) -> DbtResult:
         """The command through dbt's programmatic entry point (`dbtRunner`, what the `dbt`
         executable calls) in this process, with the same environment, folder and exit code:
         dbt, StatsForecast and Great Expectations are imported once per test process, not
@@ -87,7 +105,7 @@ class Project:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
         from dbt.cli.main import dbtRunner
 
-        cmd, env = self.command(*args, vars=vars, raw=raw)
+        cmd, env = self.command(*args, vars=vars, raw=raw, unit_tests=unit_tests)
         out = io.StringIO()
         open_before = _duckdb_connections()
         try:
@@ -175,6 +193,20 @@ def _once(tmp_path_factory, name: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a module-scoped fixture (a build, a demo, a browser, a served app)
+    joins its module's `xdist_group`: `--dist loadgroup` then runs the module's tests on one
+    worker, and the fixture is made once, not once per worker."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info else ()
+        if not any(item.iter_markers("xdist_group")) and any(
+            d.scope == "module" for group in defs for d in group
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> Path:
     from demandcast.demo import write_demo
@@ -193,7 +225,7 @@ def built(small_demo, tmp_path_factory) -> Project:
     with _once(tmp_path_factory, "built") as (work, make):
         project = Project(raw=small_demo, db=work / "wh.duckdb", target=work / "target")
         if make:
-            result = project.dbt("build")
+            result = project.dbt("build", unit_tests=True)
             assert result.returncode == 0, result.output[-4000:]
             (work / "output.txt").write_text(result.output)
             (work / "done").touch()

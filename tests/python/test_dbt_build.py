@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
 
 import duckdb
 import pytest
-from conftest import FAST_VARS, Project, raw_with_orders
+from conftest import BIN, FAST_VARS, Project, raw_with_orders
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -138,24 +140,55 @@ def test_the_backtest_writes_the_calibration_the_forecast_reads(built):
     assert all(r[4] <= r[5] for r in rows)
 
 
+def test_the_shared_build_ran_every_dbt_unit_test(built):
+    """The suite's other builds leave dbt's unit tests out (conftest): this one runs them."""
+    manifest = json.loads((built.target / "manifest.json").read_text())
+    results = json.loads((built.target / "run_results.json").read_text())["results"]
+    ran = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
+    assert set(ran) == set(manifest["unit_tests"]) and len(ran) >= 20
+    assert set(ran.values()) == {"pass"}
+
+
 def test_the_build_used_two_worker_processes(built):
     # the fixture builds with n_jobs: 2; the run context records what ran
     assert built.query("select n_jobs from int_run__context") == [(2,)]
 
 
-def test_default_catalog_backtests_at_least_50_candidates(tmp_path):
+def test_the_gated_default_catalog_build_on_the_ci_target(tmp_path):
+    """What `make ci-check` runs, as a user runs it from another folder: `demandcast build
+    --target ci` with the default catalog, every gate and Data Docs on a small plant (the
+    default catalog backtests at least 50 candidates; every live series gets its horizon),
+    the standalone `demandcast check` on the warehouse, then `demandcast report`."""
     from demandcast.demo import write_demo
 
     raw = tmp_path / "raw"
     write_demo(raw, n_plants=1, n_products=16, years=3, seed=5)
-    project = Project(raw=raw, db=tmp_path / "d.duckdb", target=tmp_path / "target")
-    result = project.dbt("build", vars=None)
-    assert result.returncode == 0, result.output[-4000:]
+    project = Project(raw=raw, db=tmp_path / "ci.duckdb", target=tmp_path / "target")
+    env = {k: v for k, v in os.environ.items() if k not in ("DBT_PROFILES_DIR", "DEMANDCAST_DB")}
+    env.pop("DBT_EXCLUDE_RESOURCE_TYPES")  # dbt's unit tests too, as `make ci-check` ran them
+    env.update(DEMANDCAST_DB=project.db.name, DEMANDCAST_RAW_PATH="/nonexistent")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [str(BIN / "demandcast"), *args, "--target", "ci"]
+        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    target = ["--target-path", str(project.target), "--log-path", str(project.target / "logs")]
+    done = run("build", "--raw", str(raw), *target)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "published" in done.stdout
     (n_candidates,) = project.query(
         "select count(distinct model_name) from fct_backtest_metrics where status = 'ok'"
     )[0]
     assert n_candidates >= 50
     _ordered_intervals_and_full_horizon(project, 13)
+    assert (tmp_path / "ci_data_docs" / "index.html").is_file()
+    checked = run("check")
+    assert checked.returncode == 0, (checked.stdout + checked.stderr)[-4000:]
+    assert f"reading the working warehouse {project.db}" in checked.stdout
+    html = tmp_path / "forecast_ci.html"
+    report = run("report", "--out", str(html))
+    assert report.returncode == 0, (report.stdout + report.stderr)[-4000:]
+    assert html.stat().st_size > 0
 
 
 def test_docs_generate_runs_without_raw_files(tmp_path):

@@ -562,9 +562,16 @@ def test_an_input_a_published_run_validated_is_not_validated_again(tmp_path):
     assert same == 1
     plants.loc[0, "plant_name"] = "renamed"  # a column the suite does not read
     assert gate("r4") == (2, 1, "r1")
+    plants["source_row"] += 100  # the failing-row key only (the run gate's holds run_id)
+    assert gate("r4b") == (2, 1, "r1")
     plants.loc[0, "plant_id"] = "ZZ"
     assert gate("r5") == (2, 1, "r5")
     assert len(list((tmp_path / "wh_gx_results").rglob("*.json"))) == 3  # r1, r2, r5
+    # a run with a failing row (its sample names that run's keys) is never copied
+    plants.loc[1, "plant_id"] = "ZZ"
+    assert gate("r6") == (2, 1, "r6")
+    con.execute("insert into demandcast_runs values ('r6', now(), 'published')")
+    assert gate("r7") == (2, 1, "r7")
 
 
 def test_without_data_docs_the_results_are_still_stored_and_recorded(tmp_path):
