@@ -89,9 +89,7 @@ def forecast_with_intervals(con: duckdb.DuckDBPyConnection, schema: str = "") ->
         )
         return "forecast_intervals"
     fixed = [f"{s}_{lv}" for lv in ("80", "95") for s in ("lo", "hi")]
-    rows = con.execute(
-        f"select distinct interval_level from {schema}fct_demand_forecast_intervals order by 1"
-    ).fetchall()
+    rows = con.execute(f"select distinct interval_level from {long} order by 1").fetchall()
     pairs = [
         f'max({s}) filter (where interval_level = {lv!r}::double) as "{s}_{lv:g}"'
         for (lv,) in rows
@@ -99,7 +97,7 @@ def forecast_with_intervals(con: duckdb.DuckDBPyConnection, schema: str = "") ->
     ]
     pivot = (
         f""" left join (select series_id, period_start, {", ".join(pairs)}
-            from {schema}fct_demand_forecast_intervals group by all) as i
+            from {long} group by all) as i
             using (series_id, period_start)"""
         if pairs
         else ""
