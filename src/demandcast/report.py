@@ -390,15 +390,19 @@ def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
     )
 
 
+# the last `?` periods' demand per series (the span a horizon's forecast is set against)
+_RECENT = """recent as (
+            select series_id, sum(demand) as last_total from fct_demand_history
+            where period_start in (select distinct period_start from fct_demand_history
+                order by 1 desc limit ?)
+            group by 1)"""
+
+
 def _products_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
     """Totals per product across its plants: the last horizon's demand and the forecast."""
     word = PERIOD_WORD.get(run.frequency, "periods")
     frame = con.execute(
-        """with recent as (
-            select series_id, sum(demand) as last_total from fct_demand_history
-            where period_start in (select distinct period_start from fct_demand_history
-                order by 1 desc limit ?)
-            group by 1)
+        f"""with {_RECENT}
         select s.product_id, any_value(s.product_name) as product_name,
             any_value(s.product_group) as product_group, count(*) as plants,
             sum(r.last_total) as last_total, sum(f.next_total) as next_total
@@ -449,22 +453,18 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
         return ""
     word = PERIOD_WORD.get(run.frequency, "periods")
     frame = con.execute(
-        """with recent as (
-            select h.series_id, sum(h.demand) as last_total from fct_demand_history as h
-            where h.period_start in (select distinct period_start from fct_demand_history
-                order by 1 desc limit ?)
-                and h.series_id in (select level_key from fct_demand_forecast_levels
-                    where level = 'plant_product')
-            group by 1),
+        f"""with {_RECENT},
+        base as (select * from recent where series_id in (select level_key
+            from fct_demand_forecast_levels where level = 'plant_product')),
         last_by as (
             select 'total' as level, 'total' as level_key, sum(r.last_total) as last_total
-            from recent as r
+            from base as r
             union all
-            select 'plant', s.plant_id, sum(r.last_total) from recent as r
+            select 'plant', s.plant_id, sum(r.last_total) from base as r
             join dim_series as s using (series_id) group by 2
             union all
             select 'product_group', coalesce(s.product_group, '(no group)'), sum(r.last_total)
-            from recent as r join dim_series as s using (series_id) group by 2),
+            from base as r join dim_series as s using (series_id) group by 2),
         names as (select plant_id as level_key, any_value(plant_name) as name
             from dim_series group by 1)
         select l.level, l.level_key, coalesce(n.name, l.level_key) as name,
