@@ -10,27 +10,14 @@
 {%- endmacro %}
 
 
-{#- Every var of the project, by name (dbt_project.yml holds the defaults;
-    a test keeps the three lists, here, there and in config.py, equal). -#}
+{#- Every var of the project, by name, with its value: the names are
+    dbt_project.yml's (the vars' one home; the plugin function
+    demandcast_var_names reads them from there). Empty while dbt parses. -#}
 {% macro project_vars() %}
-    {%- set names = [
-        'raw_path', 'frequency', 'horizon', 'season_length', 'forecast_origin',
-        'n_windows', 'step_size', 'backtest_refit', 'selection_metric', 'intermittent_metric',
-        'selection_margin', 'single_margin', 'ensemble_top_k', 'route_by_class',
-        'candidates', 'levels', 'n_jobs', 'engine', 'engine_address',
-        'batch_series', 'min_train_length', 'race_share', 'reconciliation',
-        'retrain', 'retrain_max_age', 'retrain_decay_ratio',
-        'retrain_min_new_periods', 'retrain_shift_window', 'retrain_shift_z',
-        'retrain_variance_ratio', 'memory_keep_runs',
-        'lifecycle_periods', 'discontinued_after_periods',
-        'max_duplicate_share', 'allow_negative_demand',
-        'outlier_ratio', 'outlier_action', 'max_forecast_multiple',
-        'max_staleness_periods', 'gate_modes', 'data_docs', 'data_docs_path',
-        'published_path', 'quantity_overrides_table',
-        'drift_window', 'drift_level_threshold', 'drift_sd_ratio',
-        'drift_zero_share_change',
-    ] -%}
     {%- set values = {} -%}
+    {%- if not execute -%}{{ return(values) }}{%- endif -%}
+    {%- set names = fromjson(
+        run_query('select demandcast_var_names()').columns[0].values()[0]) -%}
     {%- for name in names -%}
         {%- set value = var(name, none) -%}
         {%- if value is not none and value is not string and value is not number

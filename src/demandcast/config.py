@@ -4,6 +4,12 @@ Every knob of backtest, selection and forecast lives in one frozen dataclass so
 the three steps cannot disagree. `Settings.from_mapping(values)` reads the same
 names from the run row int_run__context (dbt vars, often as strings or JSON
 text), parses them and raises a ValueError naming the var when one is bad.
+
+The vars' names and defaults have one home, `vars:` in the project's
+dbt_project.yml (with what each does): `PROJECT_VARS` is read from it, and the
+dataclasses' defaults, the var check's list of names and the macro
+`project_vars()` (through the dbt plugin) all come from there. Only the defaults
+that depend on other vars (step_size, min_train_length) are computed here.
 """
 
 from __future__ import annotations
@@ -16,9 +22,28 @@ import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
+import yaml
 from numpy import bool_ as np_bool
+
+PROJECT_FILE = Path(__file__).resolve().parents[2] / "dbt_project.yml"
+"""The dbt project this package is the engine of (installed from its source tree)."""
+
+
+def _project_vars() -> dict[str, Any]:
+    try:
+        return dict(yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))["vars"])
+    except (OSError, KeyError, TypeError) as exc:
+        raise RuntimeError(
+            f"demandcast: cannot read the vars of its dbt project from {PROJECT_FILE} ({exc}); "
+            "install the package from the project's folder (pip install -e .)"
+        ) from exc
+
+
+PROJECT_VARS: dict[str, Any] = _project_vars()
+"""Every var of the project and its default, as dbt_project.yml has them."""
 
 FREQUENCIES: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS"}
 """Our frequency names and the pandas offsets of their period starts."""
@@ -63,9 +88,9 @@ class Settings:
       from the warehouse and process at a time (whole series, as Arrow), so a run's
       memory is bounded by a batch, not by the whole panel. Changes no number.
 
-    These defaults are the only ones: dbt_project.yml leaves step_size, n_jobs,
-    batch_series and min_train_length null, and the build asks this class for their values
-    (the macro `setting()`, through the dbt-duckdb plugin).
+    The defaults are dbt_project.yml's (PROJECT_VARS); it leaves step_size and
+    min_train_length null, derived here from horizon and season_length, and the build asks
+    this class for their values (the macro `setting()`, through the dbt-duckdb plugin).
     - ensemble_top_k: members of the per-series top-k combinations.
     - selection_margin: relative improvement another member of the selection
       pool (robust combinations) needs over the class champion before a series
@@ -104,27 +129,27 @@ class Settings:
       machine, started for the step and closed after it.
     """
 
-    frequency: str = "week"
-    horizon: int = 13
-    season_length: int = 52
-    n_windows: int = 3
-    step_size: int | None = None
-    selection_metric: str = "mase"
-    candidates: str | tuple[str, ...] = "default"
-    levels: tuple[int, ...] = (80, 95)
-    n_jobs: int = -1
-    min_train_length: int | None = None
-    ensemble_top_k: int = 3
-    selection_margin: float = 0.9
-    single_margin: float = 0.9
-    route_by_class: bool = True
-    backtest_refit: bool = False
-    engine: str = "local"
-    engine_address: str | None = None
-    batch_series: int = 2000
-    race_share: float = 0.1
-    intermittent_metric: str = "rmsse"
-    reconciliation: str = "bottom_up"
+    frequency: str = PROJECT_VARS["frequency"]
+    horizon: int = PROJECT_VARS["horizon"]
+    season_length: int = PROJECT_VARS["season_length"]
+    n_windows: int = PROJECT_VARS["n_windows"]
+    step_size: int | None = PROJECT_VARS["step_size"]  # null: a third of the horizon
+    selection_metric: str = PROJECT_VARS["selection_metric"]
+    candidates: str | tuple[str, ...] = PROJECT_VARS["candidates"]
+    levels: tuple[int, ...] = tuple(PROJECT_VARS["levels"])
+    n_jobs: int = PROJECT_VARS["n_jobs"]
+    min_train_length: int | None = PROJECT_VARS["min_train_length"]  # null: see above
+    ensemble_top_k: int = PROJECT_VARS["ensemble_top_k"]
+    selection_margin: float = PROJECT_VARS["selection_margin"]
+    single_margin: float = PROJECT_VARS["single_margin"]
+    route_by_class: bool = PROJECT_VARS["route_by_class"]
+    backtest_refit: bool = PROJECT_VARS["backtest_refit"]
+    engine: str = PROJECT_VARS["engine"]
+    engine_address: str | None = PROJECT_VARS["engine_address"]
+    batch_series: int = PROJECT_VARS["batch_series"]
+    race_share: float = PROJECT_VARS["race_share"]
+    intermittent_metric: str = PROJECT_VARS["intermittent_metric"]
+    reconciliation: str = PROJECT_VARS["reconciliation"]
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
@@ -416,14 +441,14 @@ class RetrainPolicy:
       quarter of weekly runs: the default horizon); null: keep every run.
     """
 
-    retrain: str = "auto"
-    retrain_max_age: int | None = 26
-    retrain_decay_ratio: float = 1.5
-    retrain_min_new_periods: int = 6
-    retrain_shift_window: int = 26
-    retrain_shift_z: float = 4.0
-    retrain_variance_ratio: float = 4.0
-    memory_keep_runs: int | None = 13
+    retrain: str = PROJECT_VARS["retrain"]
+    retrain_max_age: int | None = PROJECT_VARS["retrain_max_age"]
+    retrain_decay_ratio: float = PROJECT_VARS["retrain_decay_ratio"]
+    retrain_min_new_periods: int = PROJECT_VARS["retrain_min_new_periods"]
+    retrain_shift_window: int = PROJECT_VARS["retrain_shift_window"]
+    retrain_shift_z: float = PROJECT_VARS["retrain_shift_z"]
+    retrain_variance_ratio: float = PROJECT_VARS["retrain_variance_ratio"]
+    memory_keep_runs: int | None = PROJECT_VARS["memory_keep_runs"]
 
     def __post_init__(self) -> None:
         _check(self.retrain in RETRAIN_MODES, "retrain", self.retrain, RETRAIN_MODES)
@@ -599,8 +624,8 @@ _OTHER_VARS = {
     "drift_zero_share_change": _between(0.0, 1.0),
 }
 
-VAR_NAMES: tuple[str, ...] = tuple(_PARSERS) + tuple(_RETRAIN_PARSERS) + tuple(_OTHER_VARS)
-"""Every dbt var of the project (dbt_project.yml lists the same, with defaults)."""
+VAR_NAMES: tuple[str, ...] = tuple(PROJECT_VARS)
+"""Every dbt var of the project, in dbt_project.yml's order (each has its parser above)."""
 
 
 def unknown_vars(names: Iterable[str]) -> list[str]:

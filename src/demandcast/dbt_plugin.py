@@ -40,7 +40,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from demandcast.cli import unwritable
-from demandcast.config import Settings, check_vars
+from demandcast.config import VAR_NAMES, Settings, check_vars
 from demandcast.raw import find_raw_file
 
 
@@ -52,6 +52,12 @@ def raw_file_json(raw_path: str, name: str) -> str:
     except ValueError as err:
         return json.dumps({"error": str(err)})
     return json.dumps(dict(zip(("pattern", "format"), found, strict=True)) if found else {})
+
+
+def var_names_json() -> str:
+    """The names of the project's vars, as dbt_project.yml lists them (config.VAR_NAMES),
+    as JSON: the macro project_vars() reads each one's value with var()."""
+    return json.dumps(list(VAR_NAMES))
 
 
 def check_vars_json(vars_json: str, given_json: str = "[]") -> str:
@@ -223,6 +229,7 @@ class Plugin(BasePlugin):
             )
 
     def configure_connection(self, conn: Any) -> None:
+        conn.create_function("demandcast_var_names", var_names_json, [], "VARCHAR")
         conn.create_function(
             "demandcast_check_vars",
             check_vars_json,

@@ -1,4 +1,5 @@
-"""The vars: one list of names in three places, and one message per wrong var."""
+"""The vars: one home for their names and defaults (dbt_project.yml), and one message per
+wrong var."""
 
 from __future__ import annotations
 
@@ -9,19 +10,27 @@ from dataclasses import fields
 import yaml
 from conftest import ROOT
 
-from demandcast.config import VAR_NAMES, Settings, check_vars
-from demandcast.dbt_plugin import check_vars_json, setting_json
+from demandcast import config
+from demandcast.config import PROJECT_VARS, VAR_NAMES, RetrainPolicy, Settings, check_vars
+from demandcast.dbt_plugin import check_vars_json, setting_json, var_names_json
 
 
 def _project_defaults() -> dict:
     return yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
 
 
-def test_dbt_project_the_run_start_macro_and_config_name_the_same_vars():
+def test_the_vars_have_one_home_dbt_project_yml_and_every_one_a_parser():
+    """Names and defaults are dbt_project.yml's: config reads them (PROJECT_VARS), the
+    plugin hands the names to the macro project_vars(), which lists none of its own; every
+    var has a parser, and no parser is left for a var the project no longer has."""
+    assert PROJECT_VARS == _project_defaults()
+    assert list(VAR_NAMES) == list(_project_defaults())
+    assert json.loads(var_names_json()) == list(_project_defaults())
+    parsers = {**config._PARSERS, **config._RETRAIN_PARSERS, **config._OTHER_VARS}
+    assert sorted(parsers) == sorted(VAR_NAMES)
     macro = (ROOT / "macros" / "run_control.sql").read_text()
-    listed = re.search(r"macro project_vars\(\).*?\[(.*?)\]", macro, re.S).group(1)
-    in_macro = re.findall(r"'(\w+)'", listed)
-    assert sorted(in_macro) == sorted(_project_defaults()) == sorted(VAR_NAMES)
+    body = re.search(r"macro project_vars\(\).*?endmacro", macro, re.S).group(0)
+    assert "demandcast_var_names()" in body and "'horizon'" not in body
 
 
 def test_the_shipped_defaults_pass():
@@ -81,17 +90,20 @@ def test_null_means_the_default_and_a_set_or_list_of_candidates_is_checked():
     assert "NoSuchModel" in error and "unknown candidate" in error
 
 
-def test_each_engine_setting_has_one_default():
-    """dbt_project.yml leaves the derived defaults to config.Settings and agrees on the rest."""
+def test_each_engine_setting_takes_its_default_from_dbt_project_yml():
+    """The dataclasses' defaults are dbt_project.yml's values; the two derived from other
+    vars are null there and computed by Settings."""
     defaults = _project_defaults()
-    engine = Settings()
+    engine, policy = Settings(), RetrainPolicy()
     for f in fields(Settings):
-        value = defaults[f.name]
-        if f.name in ("step_size", "n_jobs", "min_train_length"):
-            assert value is None, f"{f.name}: its default lives in config.Settings only"
-        elif value is not None:
-            parsed = Settings.from_mapping({f.name: value})
-            assert getattr(parsed, f.name) == getattr(engine, f.name), f.name
+        if f.name in ("step_size", "min_train_length"):
+            assert defaults[f.name] is None, f"{f.name}: derived from horizon and season"
+        else:
+            assert f.default == (
+                tuple(defaults[f.name]) if f.name == "levels" else defaults[f.name]
+            ), f.name
+    for f in fields(RetrainPolicy):
+        assert getattr(policy, f.name) == defaults[f.name], f.name
     assert (engine.n_jobs, engine.min_train_length, engine.step_size) == (-1, 26, 5)
 
 
