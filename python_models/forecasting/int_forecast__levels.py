@@ -1,6 +1,11 @@
 """The forecast at every level (total, plant, product group, product, plant x product
 group, plant x product), reconciled so the levels add up: aggregate models on the summed
-series, the method chosen by a backtest on the base's windows (demandcast.levels)."""
+series, the method chosen by a backtest on the base's windows (demandcast.levels).
+
+The aggregate model's forecasts are taken from this model's own last output (dbt.this)
+when they were made from the same inputs: a build with no new data fits nothing here."""
+
+import duckdb
 
 from demandcast import levels
 from demandcast.warehouse import read_run
@@ -15,4 +20,13 @@ def model(dbt, session):
     predictions = dbt.ref("int_forecast__predictions").df()
     champions = dbt.ref("int_forecast__champions").df()
     backtest = dbt.ref("int_forecast__backtest").df()  # with the scaled residuals
-    return levels.levels_run(session, run, series, profiles, predictions, champions, backtest)
+    try:  # the last output, on a warehouse that has one with the reuse columns
+        previous = session.sql(
+            f"select level, level_key, step, {', '.join(levels.REUSE_COLUMNS)}"
+            f" from {dbt.this} where own_inputs is not null"
+        ).df()
+    except duckdb.Error:
+        previous = None
+    return levels.levels_run(
+        session, run, series, profiles, predictions, champions, backtest, previous=previous
+    )

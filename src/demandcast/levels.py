@@ -24,6 +24,11 @@ across plants, product group across plants and the total.
   the levels wins. Otherwise the coherent set is bottom-up: the champions' forecasts
   summed. One method serves every level: levels reconciled by different methods would
   not add up.
+- Reuse: the aggregate model's forecasts (future and backtest windows) are a function
+  of the aggregates' histories, the windows and the settings; the output carries their
+  key (`own_inputs`) and the window forecasts (`own_backtest`), and a run whose key is
+  the one its own last output (`previous`, the model's table) holds takes them from
+  there instead of fitting again (a build with no new data fits nothing).
 - Intervals: the base series keep their champion's pooled conformal intervals, moved
   by what reconciliation moved the point. An aggregate node's interval is the point
   plus the quantiles of the chosen method's backtest errors at its level, scaled per
@@ -87,6 +92,10 @@ EVIDENCE_COLUMNS = (
     "bottom_up_mase",
     "own_mase",
 )
+REUSE_COLUMNS = ("own_inputs", "own_future", "own_backtest")
+"""The aggregate model's inputs key, its future forecast of the row's step (null where
+the node had none) and its forecasts of that step in each backtest window, for the next
+run to reuse (own_forecasts_reused)."""
 
 
 def _key(values: list[Any]) -> str:
@@ -239,6 +248,75 @@ def _own_forecasts(
     return fut, bt
 
 
+def own_inputs_key(
+    y_agg: np.ndarray,
+    labels: list[str],
+    dates: pd.DatetimeIndex,
+    origin_pos: int,
+    settings: Settings,
+    catalog: Catalog,
+) -> str:
+    """What the aggregate model's forecasts are a function of: each aggregate's history
+    and name, the period grid, the backtest origin, the settings the fits read and the
+    catalog entries of the model, hashed (sha256)."""
+    import hashlib
+    import json
+
+    import statsforecast
+
+    members = catalog.candidates[AGGREGATE_MODEL].members or (AGGREGATE_MODEL,)
+    spec = {
+        "labels": labels,
+        "dates": [str(d) for d in (dates[:1].tolist() + dates[-1:].tolist())],
+        "n_dates": len(dates),
+        "origin_pos": origin_pos,
+        "settings": [
+            settings.freq,
+            settings.horizon,
+            settings.season_length,
+            settings.n_windows,
+            settings.step_size,
+            settings.min_train_length,
+            settings.backtest_refit,
+        ],
+        "models": [repr(catalog.candidates[m]) for m in members],
+        "statsforecast": statsforecast.__version__,
+    }
+    digest = hashlib.sha256(json.dumps(spec, default=str).encode())
+    digest.update(np.ascontiguousarray(y_agg, dtype=float).tobytes())
+    return digest.hexdigest()
+
+
+def own_forecasts_reused(
+    previous: pd.DataFrame | None, key: str, tree: Hierarchy, settings: Settings
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The aggregate model's forecasts (as _own_forecasts returns them) from the model's
+    last output when it was made from the same inputs (`key`) and covers every aggregate
+    of this run's hierarchy, else None."""
+    if previous is None or previous.empty or not set(REUSE_COLUMNS) <= set(previous.columns):
+        return None
+    prev = previous[previous["own_inputs"] == key]
+    n_agg, h, w = tree.n_aggregates, settings.horizon, settings.n_windows
+    if prev.empty or n_agg == 0:
+        return None
+    nodes = tree.nodes[tree.nodes["row"] < n_agg][["level", "level_key", "row"]]
+    merged = nodes.astype({"level": str, "level_key": str}).merge(
+        prev.astype({"level": str, "level_key": str}), on=["level", "level_key"]
+    )
+    fut, bt = np.full((n_agg, h), np.nan), np.full((n_agg, w * h), np.nan)
+    seen = np.zeros((n_agg, h), dtype=bool)
+    for a, step, future, windows in merged[
+        ["row", "step", "own_future", "own_backtest"]
+    ].itertuples(index=False):
+        k = int(step) - 1
+        if not 0 <= k < h or windows is None or len(windows) != w:
+            return None
+        fut[a, k] = np.nan if future is None or pd.isna(future) else float(future)
+        bt[a, k::h] = [np.nan if v is None else float(v) for v in windows]
+        seen[a, k] = True
+    return (fut, bt) if seen.all() else None
+
+
 def _windows(origin_pos: int, settings: Settings) -> np.ndarray:
     """Period positions (n_windows, h) of the backtest windows ending at origin_pos."""
     h, w, step = settings.horizon, settings.n_windows, settings.step_size
@@ -330,12 +408,15 @@ def reconcile_levels(
     settings: Settings,
     catalog: Catalog | None = None,
     backtest_origin: Any = None,
+    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per node of every level and future period (LEVEL_COLUMNS, lo_/hi_ per
-    interval level, EVIDENCE_COLUMNS). `history`: series_id, period_start, demand up to
-    the origin; `series`: series_id, plant_id, product_id, product_group of the base
-    series (those in `predictions`); `memory`: the base series' backtest memory rows;
-    `backtest_origin`: the origin their windows end at (default: the history's end)."""
+    interval level, EVIDENCE_COLUMNS, REUSE_COLUMNS); `previous`: this model's last
+    output, whose aggregate forecasts are reused when their inputs are the same.
+    `history`: series_id, period_start, demand up to the origin; `series`: series_id,
+    plant_id, product_id, product_group of the base series (those in `predictions`);
+    `memory`: the base series' backtest memory rows; `backtest_origin`: the origin their
+    windows end at (default: the history's end)."""
     catalog = catalog or load_catalog()
     h, m = settings.horizon, settings.season_length
     levels = list(settings.levels)
@@ -351,7 +432,15 @@ def reconcile_levels(
     base_pred = preds.pivot_table(index="series_id", columns="step", values="forecast")
     base_pred = base_pred.reindex(index=ids, columns=range(1, h + 1)).to_numpy(dtype=float)
 
-    own_fut, own_bt = _own_forecasts(y_all[:n_agg], dates, origin_pos, settings, catalog)
+    first = tree.nodes.drop_duplicates("row").sort_values("row")
+    first = first[first["row"] < n_agg]
+    agg_labels = (first["level"].astype(str) + "/" + first["level_key"].astype(str)).tolist()
+    key = own_inputs_key(y_all[:n_agg], agg_labels, dates, origin_pos, settings, catalog)
+    reused = own_forecasts_reused(previous, key, tree, settings)
+    if reused is None:
+        own_fut, own_bt = _own_forecasts(y_all[:n_agg], dates, origin_pos, settings, catalog)
+    else:
+        own_fut, own_bt = reused
     actual_bt = y_all[:, pos.ravel()]
     usable = pos[0, 0] > 0
     base_bt, have = (
@@ -409,7 +498,9 @@ def reconcile_levels(
             emit(f"levels: {chosen} failed on the forecast ({exc}); the next", warning=True)
     emit(
         f"levels: {len(tree.nodes):,} nodes over {len(LEVELS)} levels "
-        f"({n_agg} distinct aggregates); {int(have.sum())} of {len(ids)} base series "
+        f"({n_agg} distinct aggregates, their model's forecasts "
+        f"{'reused: the same inputs as the last run' if reused is not None else 'fitted'}); "
+        f"{int(have.sum())} of {len(ids)} base series "
         f"backtested by their champion on the {w} windows; ranked {ranked}; "
         f"reconciliation: {chosen}"
     )
@@ -429,7 +520,29 @@ def reconcile_levels(
         node_scale,
         chosen,
         per_level,
-    )
+    ).assign(**_reuse_columns(tree, own_fut, own_bt, key, settings))
+
+
+def _reuse_columns(
+    tree: Hierarchy, own_fut: np.ndarray, own_bt: np.ndarray, key: str, settings: Settings
+) -> dict[str, Any]:
+    """REUSE_COLUMNS in _frame's row order (node by node, step by step); null on base
+    rows."""
+    h, n_agg = settings.horizon, tree.n_aggregates
+    r = np.repeat(tree.nodes["row"].to_numpy(), h)
+    step = np.tile(np.arange(h), len(tree.nodes))
+    agg = r < n_agg
+    future = np.full(len(r), np.nan)
+    future[agg] = own_fut[r[agg], step[agg]]
+    windows = [
+        [None if not np.isfinite(v) else float(v) for v in own_bt[a, k::h]] if is_agg else None
+        for a, k, is_agg in zip(r, step, agg, strict=True)
+    ]
+    return {
+        "own_inputs": np.where(agg, key, None),
+        "own_future": future,
+        "own_backtest": windows,
+    }
 
 
 def node_scales(y: np.ndarray, m: int, starts: np.ndarray | None = None) -> pd.DataFrame:
@@ -549,6 +662,7 @@ def levels_run(
     champions: pd.DataFrame,
     backtest: pd.DataFrame,
     catalog: Catalog | None = None,
+    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__levels`: the run's base forecasts and the backtest of their series
     (int_forecast__backtest with its scaled residuals: this run's backtest, or the one a
@@ -568,5 +682,5 @@ def levels_run(
         origin = origin.iloc[0] if len(origin) else None
     info = profiles[["series_id", "plant_id", "product_id", "product_group"]]
     return reconcile_levels(
-        history, info, predictions, champions, memory, settings, catalog, origin
+        history, info, predictions, champions, memory, settings, catalog, origin, previous
     )

@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # dbt's unit tests (`unit_tests:` in the models' yml: hand-made rows, the same in every
-# build) run in the shared build (`built`) and the ci-target build of test_dbt_build; the
-# suite's other builds, in process or not, leave them out (`--exclude-resource-type`).
+# build) run in the shared build (`built`, `--selector everything`) and the ci-target
+# build of test_dbt_build; a plain build on dev or prod leaves them out (the default
+# selector `build`), and so do the suite's other builds (`--exclude-resource-type`,
+# whatever their target or selection).
 UNIT_TESTS_OFF = {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
 os.environ.update(UNIT_TESTS_OFF)
 
@@ -82,8 +84,9 @@ class Project:
         folder (so the profile, and dbt's saved parse, are the same for every copy); dbt's
         unit tests only with `unit_tests`."""
         env = dbt_env(db=self.db.name, raw=raw or self.raw, profiles=ROOT / "profiles")
-        if unit_tests:
+        if unit_tests:  # dev's default selector (selectors.yml `build`) leaves them out too
             env.pop("DBT_EXCLUDE_RESOURCE_TYPES")
+            args = (*args, "--selector", "everything")
         cmd = [str(BIN / "dbt"), *args, "--project-dir", str(self.project_dir)]
         cmd += ["--target-path", str(self.target), "--log-path", str(self.target / "logs")]
         if vars:

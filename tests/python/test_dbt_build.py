@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -10,7 +11,7 @@ import subprocess
 
 import duckdb
 import pytest
-from conftest import BIN, FAST_VARS, Project, raw_with_orders
+from conftest import BIN, FAST_VARS, Project, _environment, raw_with_orders
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -138,6 +139,30 @@ def test_the_backtest_writes_the_calibration_the_forecast_reads(built):
     assert rows and {r[0] for r in rows} >= {"*"}
     assert {r[2] for r in rows} == set(range(1, 14))
     assert all(r[4] <= r[5] for r in rows)
+
+
+def test_a_plain_build_on_dev_or_prod_leaves_the_unit_tests_to_ci(built):
+    """selectors.yml's default `build`: dev and prod leave dbt's unit tests out, the ci
+    target and an explicit selection run them (dbt ls, in process, without the suite's
+    own exclusion)."""
+    import contextlib
+
+    from dbt.cli.main import dbtRunner
+
+    cmd, env = built.command("ls", "--resource-type", "unit_test", "--output", "name")
+    env.pop("DBT_EXCLUDE_RESOURCE_TYPES")
+
+    def listed(*extra: str) -> list[str]:
+        with _environment(env), contextlib.chdir(built.db.parent):
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = dbtRunner().invoke([*cmd[1:], *extra])
+        assert result.success, result.exception
+        return sorted(result.result)
+
+    in_ci = listed("--target", "ci")
+    assert listed() == [] and listed("--target", "prod") == []
+    assert len(in_ci) >= 20 and listed("--selector", "everything") == in_ci
+    assert listed("--select", "test_type:unit") == in_ci
 
 
 def test_the_shared_build_ran_every_dbt_unit_test(built):

@@ -151,6 +151,53 @@ def test_every_level_adds_up_and_bottom_up_keeps_the_base() -> None:
     assert evidence.loc[levels.BASE, "backtest_mase"] <= evidence.loc[levels.BASE, "bottom_up_mase"]
 
 
+def test_the_aggregates_forecasts_are_reused_only_from_the_same_inputs() -> None:
+    """A run with the same aggregate histories, windows and settings takes the aggregate
+    model's forecasts from its own last output (no fit); any change fits again."""
+    history = _history()
+    h, w = SETTINGS.horizon, SETTINGS.n_windows
+    future = pd.date_range("2025-01-01", periods=h, freq="MS")
+    preds = pd.DataFrame(
+        [
+            (sid, d, k + 1, 10.0 + k, 5.0, 20.0, 1.0, 30.0)
+            for sid in SERIES["series_id"]
+            for k, d in enumerate(future)
+        ],
+        columns=["series_id", "period_start", "step", "forecast", "lo_80", "hi_80"]
+        + ["lo_95", "hi_95"],
+    )
+    champions = SERIES[["series_id"]].assign(champion="Theta")
+
+    def run(hist, previous=None):
+        return levels.reconcile_levels(
+            hist, SERIES, preds, champions, pd.DataFrame(), SETTINGS, previous=previous
+        )
+
+    first = run(history)
+    agg = first["own_inputs"].notna()
+    tree = levels.hierarchy(SERIES)
+    assert agg.sum() == (tree.nodes["row"] < tree.n_aggregates).sum() * h > 0
+    assert first.loc[~agg, "own_backtest"].isna().all()
+    assert (first.loc[agg, "own_backtest"].map(len) == w).all()
+    assert first.loc[agg, "own_inputs"].nunique() == 1
+    again = run(history, previous=first)
+    pd.testing.assert_frame_equal(again, first)
+    # what is reused is what the last output holds: doubled there, doubled here
+    doctored = first.assign(own_future=first["own_future"] * 2)
+    doubled = run(history, previous=doctored)
+    np.testing.assert_allclose(
+        doubled.loc[agg, "own_future"], 2 * first.loc[agg, "own_future"], rtol=1e-12
+    )
+    # one new value in one series changes the key: fitted again, not taken from `doctored`
+    changed = history.copy()
+    changed.loc[changed.index[-1], "demand"] += 50.0
+    fresh, refit = run(changed), run(changed, previous=doctored)
+    assert fresh.loc[agg, "own_inputs"].iloc[0] != first.loc[agg, "own_inputs"].iloc[0]
+    pd.testing.assert_frame_equal(refit, fresh)
+    # an output without the reuse columns (an older warehouse) fits
+    pd.testing.assert_frame_equal(run(history, previous=first.drop(columns="own_inputs")), first)
+
+
 @pytest.mark.xdist_group("built")
 def test_the_published_levels_add_up_to_fct_demand_forecast(built) -> None:
     q = lambda sql: built.query(sql, built.published)  # noqa: E731
