@@ -16,13 +16,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from demandcast.config import FREQUENCIES
+from demandcast.config import FREQUENCIES, PROJECT_FILE
 
 TO_SF = {"series_id": "unique_id", "period_start": "ds", "demand": "y"}
 
-# Syntetos-Boylan-Croston classification cut-offs
-ADI_CUTOFF = 1.32
-CV2_CUTOFF = 0.49
+
+def _class_cutoffs() -> tuple[float, float]:
+    """The Syntetos-Boylan-Croston cut-offs (ADI, CV2) from their one home, the seed
+    demand_classes that int_series__profiled joins: where intermittent demand starts on
+    ADI and erratic demand on CV2."""
+    seed = pd.read_csv(PROJECT_FILE.parent / "seeds" / "demand_classes.csv")
+    bounds = seed.set_index("demand_class")
+    return float(bounds.loc["intermittent", "adi_from"]), float(bounds.loc["erratic", "cv2_from"])
+
+
+ADI_CUTOFF, CV2_CUTOFF = _class_cutoffs()
 
 
 def to_sf(series: pd.DataFrame, ids: pd.Index | None = None) -> pd.DataFrame:
@@ -92,7 +100,8 @@ def profile_series(series: pd.DataFrame, min_length: int = 39) -> pd.DataFrame:
     """One profile row per series, as int_series__profiled computes it (pandas twin).
 
     ADI = periods / non-zero periods; CV2 = squared coefficient of variation of
-    the non-zero demands; classes by the Syntetos-Boylan cut-offs 1.32 / 0.49.
+    the non-zero demands; classes by the Syntetos-Boylan cut-offs of the seed
+    demand_classes (ADI_CUTOFF, CV2_CUTOFF: 1.32 / 0.49).
     """
     df = series.sort_values(["series_id", "period_start"])
     g = df.groupby("series_id", sort=True)

@@ -165,6 +165,21 @@ def test_a_plain_build_on_dev_or_prod_leaves_the_unit_tests_to_ci(built):
     assert listed("--select", "test_type:unit") == in_ci
 
 
+def test_the_pandas_profile_classes_every_series_as_the_sql_model_does(built):
+    """frames.profile_series (the engine's tests and synthetic panels) takes its
+    Syntetos-Boylan cut-offs from the seed int_series__profiled joins: one home, the same
+    class, ADI and CV2 for every series of the shared build."""
+    from demandcast.frames import profile_series
+
+    with duckdb.connect(str(built.db), read_only=True) as con:
+        series = con.execute("select series_id, period_start, demand from int_series__filled").df()
+        sql = con.execute("select series_id, demand_class, adi, cv2 from int_series__profiled").df()
+    both = profile_series(series).merge(sql, on="series_id", suffixes=("", "_sql"))
+    assert len(both) == len(sql) > 0 and both["demand_class"].nunique() >= 3
+    assert (both["demand_class"] == both["demand_class_sql"]).all()
+    assert ((both["adi"] - both["adi_sql"]).abs().fillna(0) < 1e-9).all()
+
+
 def test_the_shared_build_ran_every_dbt_unit_test(built):
     """The suite's other builds leave dbt's unit tests out (conftest): this one runs them."""
     manifest = json.loads((built.target / "manifest.json").read_text())
