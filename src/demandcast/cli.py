@@ -540,6 +540,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"demandcast {argv[0]}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `demandcast evaluate | head`: the reader has what it wanted
+        # Python's recipe: what is left to flush goes to /dev/null, not to a second error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as a command ended by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -304,6 +304,27 @@ def test_the_text_and_json_reports_carry_the_new_columns(tiny, tmp_path, capsys)
     assert all({"rmsse", "spl", "spl_80", "spl_95"} <= set(r) for r in rows)
 
 
+def test_a_reader_that_stops_early_ends_the_output_quietly(tiny: tuple[Path, Path]) -> None:
+    """`demandcast evaluate | head`: the reader closes the pipe before evaluate writes;
+    the command ends without a BrokenPipeError traceback, with the shell's SIGPIPE
+    status."""
+    import subprocess
+    import sys
+
+    db, csv = tiny
+    exe = Path(sys.executable).parent / "demandcast"
+    proc = subprocess.Popen(
+        [str(exe), "evaluate", "--db", str(db), "--actuals", str(csv), "--no-baselines"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # before the command has imported anything, let alone printed
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
 def test_missing_forecasts_are_counted(tiny: tuple[Path, Path]) -> None:
     result = evaluate(*tiny, baselines=False)
     counts = result["counts"]
