@@ -45,6 +45,22 @@ def _history(n: int = 60, seed: int = 0) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def _base_forecasts(h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every base series' forecast (10, 11, ... over h months, fixed intervals) and its
+    champion (Theta)."""
+    future = pd.date_range("2025-01-01", periods=h, freq="MS")
+    preds = pd.DataFrame(
+        [
+            (sid, d, k + 1, 10.0 + k, 5.0, 20.0, 1.0, 30.0)
+            for sid in SERIES["series_id"]
+            for k, d in enumerate(future)
+        ],
+        columns=["series_id", "period_start", "step", "forecast", "lo_80", "hi_80"]
+        + ["lo_95", "hi_95"],
+    )
+    return preds, SERIES[["series_id"]].assign(champion="Theta")
+
+
 def test_every_level_and_its_summing_matrix() -> None:
     tree = levels.hierarchy(SERIES)
     nodes = tree.nodes
@@ -121,17 +137,7 @@ def test_reconciliation_is_kept_only_where_it_does_not_lose_at_the_base() -> Non
 def test_every_level_adds_up_and_bottom_up_keeps_the_base() -> None:
     history = _history()
     h = SETTINGS.horizon
-    future = pd.date_range("2025-01-01", periods=h, freq="MS")
-    preds = pd.DataFrame(
-        [
-            (sid, d, k + 1, 10.0 + k, 5.0, 20.0, 1.0, 30.0)
-            for sid in SERIES["series_id"]
-            for k, d in enumerate(future)
-        ],
-        columns=["series_id", "period_start", "step", "forecast", "lo_80", "hi_80"]
-        + ["lo_95", "hi_95"],
-    )
-    champions = SERIES[["series_id"]].assign(champion="Theta")
+    preds, champions = _base_forecasts(h)
     out = levels.reconcile_levels(history, SERIES, preds, champions, pd.DataFrame(), SETTINGS)
     assert len(out) == 19 * h
     sums = out.groupby(["level", "step"])["forecast"].sum().unstack()
@@ -156,17 +162,7 @@ def test_the_aggregates_forecasts_are_reused_only_from_the_same_inputs() -> None
     model's forecasts from its own last output (no fit); any change fits again."""
     history = _history()
     h, w = SETTINGS.horizon, SETTINGS.n_windows
-    future = pd.date_range("2025-01-01", periods=h, freq="MS")
-    preds = pd.DataFrame(
-        [
-            (sid, d, k + 1, 10.0 + k, 5.0, 20.0, 1.0, 30.0)
-            for sid in SERIES["series_id"]
-            for k, d in enumerate(future)
-        ],
-        columns=["series_id", "period_start", "step", "forecast", "lo_80", "hi_80"]
-        + ["lo_95", "hi_95"],
-    )
-    champions = SERIES[["series_id"]].assign(champion="Theta")
+    preds, champions = _base_forecasts(h)
 
     def run(hist, previous=None):
         return levels.reconcile_levels(
