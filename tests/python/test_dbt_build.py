@@ -81,9 +81,11 @@ def test_csv_and_parquet_folder_inputs_give_the_same_series(built, tmp_path):
                 f"copy (select * from {src} where year(order_date) >= 2025)"
                 f" to '{raw}/orders/part-1.parquet'"
             )
-        project = type(built)(
-            raw=raw, db=tmp_path / f"{layout}.duckdb", target=tmp_path / f"target-{layout}"
-        )
+        # a warehouse file of the shared build's name: dbt reuses its saved parse
+        wh = tmp_path / f"wh-{layout}"
+        wh.mkdir()
+        project = type(built)(raw=raw, db=wh / "wh.duckdb", target=wh / "target")
+        project.reuse_parse(built)
         result = project.dbt("run", "--select", "+int_series__filled")
         assert result.returncode == 0, result.output[-3000:]
         assert project.checksum("int_series__filled") == expected, layout
@@ -198,14 +200,17 @@ def test_the_gated_default_catalog_build_on_the_ci_target(tmp_path):
     """What `make ci-check` runs, as a user runs it from another folder: `demandcast build
     --target ci` with the default catalog, every gate and Data Docs on a small plant (the
     default catalog backtests at least 50 candidates; every live series gets its horizon),
-    the standalone `demandcast check` on the warehouse, then `demandcast report`."""
+    the standalone `demandcast check` on the warehouse, then `demandcast report`. dbt's unit
+    tests are the shared build's (`built`), not run again here."""
     from demandcast.demo import write_demo
 
     raw = tmp_path / "raw"
     write_demo(raw, n_plants=1, n_products=16, years=3, seed=5)
     project = Project(raw=raw, db=tmp_path / "ci.duckdb", target=tmp_path / "target")
     env = {k: v for k, v in os.environ.items() if k not in ("DBT_PROFILES_DIR", "DEMANDCAST_DB")}
-    env.pop("DBT_EXCLUDE_RESOURCE_TYPES")  # dbt's unit tests too, as `make ci-check` ran them
+    # dbt's unit tests (hand-made rows, the same result in every build) run in the shared
+    # build (test_the_shared_build_ran_every_dbt_unit_test), not again here
+    assert env["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"
     env.update(DEMANDCAST_DB=project.db.name, DEMANDCAST_RAW_PATH="/nonexistent")
 
     def run(*args: str) -> subprocess.CompletedProcess:
@@ -231,11 +236,12 @@ def test_the_gated_default_catalog_build_on_the_ci_target(tmp_path):
     assert html.stat().st_size > 0
 
 
-def test_docs_generate_runs_without_raw_files(tmp_path):
+def test_docs_generate_runs_without_raw_files(built, tmp_path):
     empty = tmp_path / "raw"
     empty.mkdir()
-    project = Project(raw=empty, db=tmp_path / "docs.duckdb", target=tmp_path / "target")
-    result = project.dbt("docs", "generate", vars=None)
+    # a new, empty warehouse; the shared build's saved parse (same vars and file name)
+    project = Project(raw=empty, db=tmp_path / "wh.duckdb", target=tmp_path / "target")
+    result = project.reuse_parse(built).dbt("docs", "generate")
     assert result.returncode == 0, result.output[-3000:]
     catalog = json.loads((project.target / "catalog.json").read_text())
     assert (
@@ -243,12 +249,12 @@ def test_docs_generate_runs_without_raw_files(tmp_path):
         in json.loads((project.target / "manifest.json").read_text())["nodes"]
     )
     assert catalog["errors"] is None
-    assert not (tmp_path / "docs_published.duckdb").exists()
+    assert not project.published.exists()
 
 
 def test_source_freshness_passes_on_a_fresh_extract_and_publishes_nothing(built_copy):
     before = built_copy.published_checksums()
-    result = built_copy.dbt("source", "freshness", vars=None)
+    result = built_copy.dbt("source", "freshness")  # the build's vars: its saved parse
     assert result.returncode == 0, result.output[-3000:]
     assert "PASS freshness of erp.orders" in result.output
     assert built_copy.published_checksums() == before

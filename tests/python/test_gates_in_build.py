@@ -94,6 +94,9 @@ def test_clean_build_passes_every_gate(built):
 
 
 def test_warn_mode_records_the_failure_and_builds_on(built_copy, tmp_path):
+    """Duplicates above the threshold with the orders gate in warn mode: the gate records its
+    failure and the build goes on through the next stage and its gate (`+gate_series`: the
+    orders and series stages, not the forecasting a complete build would add)."""
     duplicates = (
         "select * from orders union all"
         " (select * from orders order by order_id limit (select count(*) // 20 from orders))"
@@ -101,10 +104,14 @@ def test_warn_mode_records_the_failure_and_builds_on(built_copy, tmp_path):
     raw = raw_with_orders(built_copy.raw, tmp_path / "raw", duplicates)
     result = built_copy.dbt(
         "build",
+        "--select",
+        "+gate_series",
         raw=raw,
         vars="{candidates: fast, n_windows: 2, gate_modes: {orders: warn}, data_docs: false}",
     )
     assert result.returncode == 0, result.output[-3000:]
+    statuses = _statuses(built_copy)
+    assert (statuses["gate_orders"], statuses["gate_series"]) == ("success", "success")
     (failed,) = built_copy.query(
         "select count(*) from gate_results where suite = 'orders__lines' and not success"
         " and mode = 'warn' and run_id = (select run_id from int_run__context)"

@@ -118,13 +118,14 @@ def test_backtest_uses_only_the_launches_before_each_and_scores_against_a_naive_
 
 
 @pytest.fixture(scope="module")
-def launched(tmp_path_factory) -> Project:
+def launched(built, tmp_path_factory) -> Project:
     """The small demo plant (the `built` fixture's) with its launches file, built once: the
-    one build of this file (the other builds leave the optional file out)."""
+    one build of this file (the other builds leave the optional file out); from the shared
+    build's saved parse."""
     work = tmp_path_factory.mktemp("launched")
     write_demo(work / "raw", **{**SMALL_DEMO, "launches": True})
     project = Project(raw=work / "raw", db=work / "wh.duckdb", target=work / "target")
-    result = project.dbt("build")
+    result = project.reuse_parse(built).dbt("build")
     assert result.returncode == 0, result.output[-4000:]
     return project
 
@@ -197,8 +198,7 @@ def test_a_bad_launches_file_stops_the_run_naming_file_row_and_column(launched, 
     without the file the launch models build empty."""
     built_copy = Project(raw=launched.raw, db=tmp_path / "wh.duckdb", target=tmp_path / "target")
     shutil.copy(launched.db, built_copy.db)
-    built_copy.target.mkdir()
-    shutil.copy(launched.target / "partial_parse.msgpack", built_copy.target)
+    built_copy.reuse_parse(launched)
     launches = built_copy.query(
         f"select plant_id, product_id, cast(launch_date as varchar) as launch_date,"
         f" analog_product_id from '{built_copy.raw}/launches.parquet'"

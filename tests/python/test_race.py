@@ -59,7 +59,8 @@ def test_raced_series_are_a_share_of_each_class_at_least_thirty_and_chosen_by_id
 
 
 def test_contenders_run_everywhere_and_the_rest_only_on_raced_series_saying_why():
-    series, profiles = _smooth_panel(80)
+    # 40 series: the class's 30 raced ones (MIN_SCOUT_SERIES) and 10 that are not
+    series, profiles = _smooth_panel(40)
     out = run_backtest(series, profiles, _settings(race_share=0.1))
     catalog = load_catalog()
     race = Race.plan(profiles, _settings(race_share=0.1), catalog, catalog.resolve(CANDIDATES, 12))
@@ -75,11 +76,13 @@ def test_contenders_run_everywhere_and_the_rest_only_on_raced_series_saying_why(
     assert (elsewhere["status"] == "skipped").all()
     assert elsewhere["error_message"].str.contains("not a contender for smooth series").all()
     ses = out[out["model_name"] == "SESOptimized"]
-    assert (ses["status"] == "ok").all() and len(ses) == 80
+    assert len(elsewhere) == 10
+    assert (ses["status"] == "ok").all() and len(ses) == 40
 
 
 def test_the_race_changes_no_number_of_what_runs():
-    series, profiles = _smooth_panel(60, seed=2)
+    # 30 series: enough for ComboLearned to learn its weights (MIN_LEARN_SERIES)
+    series, profiles = _smooth_panel(30, seed=2)
     raced = run_backtest(series, profiles, _settings(race_share=0.0))
     full = run_backtest(series, profiles, _settings(race_share=1.0))
     ok = raced[raced["status"] == "ok"].set_index(["series_id", "model_name"])

@@ -123,7 +123,11 @@ ORDERS = {
 }
 
 
-@pytest.mark.parametrize("case", list(ORDERS))
+# its build is test_check_labels_its_report_with_the_failed_run's, which checks the same
+CHECKED = "null product id"
+
+
+@pytest.mark.parametrize("case", [case for case in ORDERS if case != CHECKED])
 def test_bad_orders_stop_the_build_and_publish_nothing(case, built_copy, tmp_path):
     sql, fmt, words, *code = ORDERS[case]  # exit 1: a gate or test; 2: before any node
     raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql, fmt)
@@ -487,7 +491,7 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     assert built_copy.published_checksums() == before
 
 
-def test_a_publish_that_fails_says_so_and_its_run_is_never_reused(built_copy):
+def test_a_publish_that_fails_says_so_and_its_run_is_never_reused(built, built_copy):
     """Every node passes but the published copy cannot be replaced (a directory stands
     where it goes): the build fails, says why in one line, leaves no staging file, and
     its run is 'not published', so the next build neither reuses nor keeps its rows."""
@@ -513,7 +517,7 @@ def test_a_publish_that_fails_says_so_and_its_run_is_never_reused(built_copy):
     assert (published / "not a database").exists()
 
     shutil.rmtree(published)
-    result = built_copy.dbt("build")
+    result = built_copy.reuse_parse(built).dbt("build")  # the shared build's vars and parse
     assert result.returncode == 0, result.output[-3000:]
     for table in (
         "fct_forecast_history",
@@ -639,9 +643,14 @@ def test_readers_never_block_a_build_and_never_see_a_mix(built_copy, tmp_path):
 
 
 def test_check_labels_its_report_with_the_failed_run(built_copy, tmp_path):
-    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", _one_line("null", "product_id"))
+    """The bad orders case CHECKED (a null product id) stops the build as the others do
+    (test_bad_orders_stop_the_build_and_publish_nothing); `demandcast check` then names the
+    failed run."""
+    sql, fmt, words = ORDERS[CHECKED]
+    raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql, fmt)
+    before = built_copy.published_checksums()
     result = built_copy.dbt("build", raw=raw)
-    assert result.returncode == 1
+    _stopped(built_copy, before, result, *words, code=1)
     (run_id,) = built_copy.query(
         "select run_id from demandcast_runs order by started_at desc limit 1"
     )[0]

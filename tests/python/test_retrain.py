@@ -451,9 +451,7 @@ def _copy(src: Project, work: Path, name: str, raw: Path) -> Project:
     shutil.copy(src.db, db)
     shutil.copy(src.published, db.with_name("wh_published.duckdb"))
     project = Project(raw=raw, db=db, target=work / name / "target")
-    project.target.mkdir()
-    shutil.copy(src.target / "partial_parse.msgpack", project.target)
-    return project
+    return project.reuse_parse(src)
 
 
 def _project_with_overrides(work: Path, rows: list[str]) -> Path:
