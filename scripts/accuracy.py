@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         "--config", action="append", default=[], help="NAME={var: value, ...}: an ablation"
     )
     ap.add_argument("--json", type=Path, default=ROOT / "reports" / "accuracy.json")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the built warehouses (their path is printed)"
+    )
     args = ap.parse_args(argv)
     if not args.data and not args.demo:
         ap.error("give --data DIR or --demo")
@@ -174,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
                 run["forecast"] = overall(report, "forecast")
                 if i == 0:
                     run["baselines"] = {s: overall(report, s) for s in BASELINES}
-            db.unlink(missing_ok=True)
+            if args.keep:
+                print(f"kept {db}", flush=True)
+            else:
+                db.unlink(missing_ok=True)
             runs.append({"origin_weeks_back": origin, **run})
         results.append({"config": name, "vars": {**base, **extra}, "runs": runs})
         print(_row(name, runs), flush=True)

@@ -108,7 +108,7 @@ def run_backtest(
     (race.py): pass one `Race` (its raced series first, then `Race.decide`, then the
     others), or this call races its own series.
     """
-    catalog = catalog or load_catalog()
+    catalog = (catalog or load_catalog()).at_season(settings.season_length)
     stats = stats if stats is not None else BacktestStats()
     calibration = calibration if calibration is not None else Calibration()
     cands = catalog.resolve(settings.candidates, settings.season_length)

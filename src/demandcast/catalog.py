@@ -19,7 +19,7 @@ import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -157,13 +157,31 @@ class Catalog:
             out.append(cand)
         return out
 
+    def at_season(self, season_length: int) -> Catalog:
+        """The catalog as a run with this season length sees it: above `long_season`, a
+        combination with `long_season` members has those members instead (ComboPlain: the
+        plain models' own seasonal forms, not the Fourier-adjusted ones). Idempotent."""
+        if season_length <= self.long_season:
+            return self
+        swap = {
+            n: replace(c, members=tuple(c.long_season["members"]))
+            for n, c in self.candidates.items()
+            if c.is_combination and c.long_season and c.members != tuple(c.long_season["members"])
+        }
+        return replace(self, candidates={**self.candidates, **swap}) if swap else self
+
     def resolve(self, spec: str | Sequence[str], season_length: int) -> list[Candidate]:
         """The candidates a var names (a set or a list), plus combination members.
 
         Members of a requested combination are added (and scored) too, so every
         number on the leaderboard comes from the same backtest. Entries that do
-        not apply to this season length are dropped.
+        not apply to this season length are dropped; combinations have their members
+        at this season length (`at_season`).
         """
+        if season_length > self.long_season:
+            at = self.at_season(season_length)
+            if at is not self:
+                return at.resolve(spec, season_length)
         native_default = spec in NATIVE_SETS and season_length <= self.long_season
         if isinstance(spec, str):
             if spec in self.sets:
@@ -283,6 +301,18 @@ def _load_cached(path: str, mtime: float) -> Catalog:
                     f"{where}: combination '{cand.name}' has unknown or combined members "
                     f"{missing + nested}"
                 )
+            long = cand.long_season
+            ok = isinstance(long, dict) and set(long) == {"members"}
+            names = long["members"] if ok else None
+            if long is not None and not (
+                isinstance(names, list)
+                and len(names) >= 2
+                and all(m in candidates and not candidates[m].is_combination for m in names)
+            ):
+                raise ValueError(
+                    f"{where}: combination '{cand.name}': long_season must be "
+                    f"{{members: [two or more single candidates]}}, not {long!r}"
+                )
     sets: dict[str, tuple[str, ...]] = {}
     for set_name, members in (raw.get("sets") or {}).items():
         if members == "all":
@@ -377,6 +407,8 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
             if not isinstance(members, list) or len(members) < 2:
                 raise ValueError(f"{where}: members must be 'top_k' or a list of >= 2 names")
             members = tuple(members)
+        if not isinstance(members, tuple) and entry.get("long_season") is not None:
+            raise ValueError(f"{where}: long_season members need a list of members")
     elif not entry.get("model"):
         raise ValueError(f"{where}: needs 'model' (a class) or 'combine' + 'members'")
     return Candidate(

@@ -99,7 +99,7 @@ def forecast_series(
     `series`: a frame, or `SeriesBatches` read and forecast one batch of whole series at a
     time; what is pooled over series is pooled over every batch, so the rows are the same.
     """
-    catalog = catalog or load_catalog()
+    catalog = (catalog or load_catalog()).at_season(settings.season_length)
     stats = stats if stats is not None else ForecastStats()
     batches = SeriesBatches.of(series)
     prof = profiles.drop_duplicates("series_id").set_index(profiles["series_id"].astype(str))

@@ -103,8 +103,8 @@ def decide_run(
 ) -> pd.DataFrame:
     """The decisions of a run (`int_forecast__decisions`), from the warehouse's memory."""
     memory = memory or wh.Memory.of_warehouse(con)
-    catalog = catalog or load_catalog()
     settings = run.settings
+    catalog = (catalog or load_catalog()).at_season(settings.season_length)
     policy = RetrainPolicy.from_mapping(run.values)
     ident = settings_identity(settings, catalog)
     origin = pd.Timestamp(run.get("forecast_origin"))
@@ -260,8 +260,8 @@ def backtest_run(
     model demandcast_backtest_memory keeps this run's rows, int_forecast__calibration
     pools the residuals of every row, fresh or carried (`calibration_run`)."""
     memory = memory or wh.Memory.of_warehouse(con)
-    catalog = catalog or load_catalog()
     settings = run.settings
+    catalog = (catalog or load_catalog()).at_season(settings.season_length)
     ident = settings_identity(settings, catalog)
     origin = pd.Timestamp(run.get("forecast_origin")).date()
     prof = profiles.drop_duplicates("series_id").copy()
@@ -414,8 +414,8 @@ def champions_run(
     """`int_forecast__champions`: selection for the series to re-select (bars honoured),
     the registry's champion for the others, the pinned model for pinned series."""
     memory = memory or wh.Memory.of_warehouse(con)
-    catalog = catalog or load_catalog()
     settings = run.settings
+    catalog = (catalog or load_catalog()).at_season(settings.season_length)
     dec = decisions.assign(series_id=decisions["series_id"].astype(str)).set_index("series_id")
     barred = dec["barred_models"].dropna().astype(str).str.split("|").explode()
     barred = pd.DataFrame({"series_id": barred.index, "model_name": barred.to_numpy()})

@@ -214,3 +214,68 @@ def test_every_entry_is_described_in_a_planners_words():
     assert describe("WindowAverage").endswith("(the chosen method failed)")
     assert describe("NotInTheCatalog") == "NotInTheCatalog"
     assert describe(None) is None
+
+
+def test_combo_plain_is_the_plain_models_at_their_own_season():
+    """ComboPlain is the plain StatsForecast mean (`evaluate --plain-mean`): AutoETS, AutoCES
+    and AutoTheta with the data's season length, as they come. At a native season those are
+    the catalog's entries; at a long season the `.Native` forms (no Fourier adjustment),
+    without adding a second fit of the same model at native seasons."""
+    from demandcast.evaluate import PLAIN_MEAN
+
+    catalog = load_catalog()
+    assert "ComboPlain" in catalog.pool["smooth"] and "ComboPlain" in catalog.pool["erratic"]
+    for m, members in (
+        (12, ("AutoETS", "AutoCES", "AutoTheta")),
+        (52, ("AutoETS.Native", "AutoCES.Native", "AutoTheta.Native")),
+    ):
+        resolved = {c.name: c for c in catalog.resolve("default", m)}
+        assert resolved["ComboPlain"].members == members
+        assert catalog.at_season(m).candidates["ComboPlain"].members == members
+        assert set(members) <= set(resolved) and set(members) <= catalog.contenders(
+            "erratic", list(resolved.values())
+        )
+        for name, plain in zip(members, PLAIN_MEAN, strict=True):
+            model = catalog.build(name, m)
+            assert type(model).__name__ == plain and model.season_length == m, name
+            plain_model = type(model)(season_length=m)  # as evaluate --plain-mean builds it
+            assert {k: v for k, v in vars(model).items() if k != "alias"} == {
+                k: v for k, v in vars(plain_model).items() if k != "alias"
+            }, name
+    assert not any(".Native" in n for n in (c.name for c in catalog.resolve("default", 12)))
+    assert catalog.at_season(12) is catalog
+    weekly = catalog.at_season(52)
+    assert weekly.at_season(52) is weekly and catalog.candidates["ComboPlain"].members == (
+        "AutoETS",
+        "AutoCES",
+        "AutoTheta",
+    )
+
+
+def test_combination_long_season_members_must_be_single_candidates(tmp_path):
+    bad = _write(
+        tmp_path,
+        """
+        candidates:
+          - {name: A, model: Naive}
+          - {name: B, model: Naive}
+          - {name: C, combine: mean, members: [A, B], long_season: {members: [A, Missing]}}
+        """,
+    )
+    with pytest.raises(ValueError, match="combination 'C': long_season must be"):
+        load_catalog(bad)
+    good = _write(
+        tmp_path,
+        """
+        long_season: 24
+        candidates:
+          - {name: A, model: Naive}
+          - {name: B, model: Naive}
+          - {name: D, model: HistoricAverage}
+          - {name: C, combine: mean, members: [A, B], long_season: {members: [A, D]}}
+        """,
+    )
+    catalog = load_catalog(good)
+    assert [c.name for c in catalog.resolve(["C"], 52)] == ["A", "D", "C"]
+    assert [c.members for c in catalog.resolve(["C"], 52) if c.is_combination] == [("A", "D")]
+    assert [c.name for c in catalog.resolve(["C"], 12)] == ["A", "B", "C"]

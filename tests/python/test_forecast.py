@@ -219,3 +219,29 @@ def test_finalize_clips_at_zero_and_nests_crossing_bounds():
     assert f.tolist() == [[5.0, 0.0]]
     assert b["lo_80"].tolist() == [[5.0, 0.0]] and b["lo_95"].tolist() == [[5.0, 0.0]]
     assert b["hi_80"].tolist() == [[9.0, 2.0]] and b["hi_95"].tolist() == [[9.0, 2.0]]
+
+
+@pytest.mark.parametrize(("frequency", "m"), [("month", 12), ("week", 52)])
+def test_combo_plain_forecasts_the_plain_statsforecast_mean(frequency, m):
+    """ComboPlain's forecast is the mean of plain StatsForecast AutoETS, AutoCES and AutoTheta
+    at the data's season length: what `evaluate --plain-mean` scores, at a native and at a
+    long season."""
+    from statsforecast import StatsForecast
+    from statsforecast import models as sf_models
+
+    from demandcast.evaluate import PLAIN_MEAN
+    from demandcast.frames import to_sf
+
+    series, profiles = synthetic_series(2, 3 * m, seed=5, frequency=frequency, season_length=m)
+    settings = Settings(frequency=frequency, season_length=m, horizon=6, n_jobs=1)
+    champions = profiles[["series_id"]].assign(champion="ComboPlain", n_windows=3)
+    fc = forecast_series(series, profiles, champions, settings).sort_values(
+        ["series_id", "period_start"]
+    )
+    models = [getattr(sf_models, n)(season_length=m, alias=n) for n in PLAIN_MEAN]
+    plain = StatsForecast(models=models, freq=settings.freq, n_jobs=1).forecast(
+        df=to_sf(series), h=6
+    )
+    expected = np.maximum(plain.sort_values(["unique_id", "ds"])[list(PLAIN_MEAN)].mean(axis=1), 0)
+    assert (fc["model_name"] == "ComboPlain").all() and fc["fallback_reason"].isna().all()
+    assert fc["forecast"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-9, abs=1e-9)
