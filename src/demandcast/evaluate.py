@@ -350,7 +350,10 @@ def _python_baselines(
 
 def _plain_mean(history: pd.DataFrame, settings: Any, m: int) -> pd.DataFrame:
     """The mean of plain StatsForecast AutoETS, AutoCES and AutoTheta (season length m, no
-    adjustment of long seasons): the combination a team without demandcast would run."""
+    adjustment of long seasons): the combination a team without demandcast would run. A
+    member that fails on a series (AutoETS on a few periods of history) is left out of that
+    series' mean, so the yardstick covers the series the forecast does; a series no member
+    forecasts has none."""
     from statsforecast import StatsForecast
     from statsforecast import models as sf_models
 
@@ -363,7 +366,7 @@ def _plain_mean(history: pd.DataFrame, settings: Any, m: int) -> pd.DataFrame:
     res = res.sort_values(["unique_id", "ds"]).rename(columns={"unique_id": "series_id"})
     return res.assign(
         step=res.groupby("series_id").cumcount() + 1,
-        forecast=res[list(PLAIN_MEAN)].mean(axis=1, skipna=False),
+        forecast=res[list(PLAIN_MEAN)].mean(axis=1, skipna=True),
     )
 
 

@@ -429,6 +429,18 @@ def test_the_plain_mean_baseline_is_the_mean_of_plain_ets_ces_and_autotheta() ->
     plain = StatsForecast(models=models, freq="MS").forecast(df=df, h=4)
     want = plain[["AutoETS", "CES", "AutoTheta"]].mean(axis=1).to_numpy()
     assert got.to_numpy() == pytest.approx(want)
+    # a new product of 6 months: AutoETS cannot fit it; the other two members are its mean
+    short = pd.DataFrame(
+        {"series_id": "c", "period_start": periods[-6:].date, "demand": [3.0, 0, 5, 4, 6, 2]}
+    )
+    got = _plain_mean(short, settings, 12).set_index("step")["forecast"]
+    sdf = short.rename(columns={"series_id": "unique_id", "period_start": "ds", "demand": "y"})
+    sdf["ds"] = pd.to_datetime(sdf["ds"])
+    with pytest.raises(Exception):  # noqa: B017 - the precondition: StatsForecast's own error
+        StatsForecast(models=[AutoETS(season_length=12)], freq="MS").forecast(df=sdf, h=4)
+    others = StatsForecast(models=models[1:], freq="MS").forecast(df=sdf, h=4)
+    assert len(got) == 4 and got.notna().all()
+    assert got.to_numpy() == pytest.approx(others[["CES", "AutoTheta"]].mean(axis=1).to_numpy())
 
 
 def test_each_level_is_scored_against_the_actuals_summed_the_same_way(tmp_path: Path) -> None:
