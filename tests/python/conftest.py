@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import hashlib
 import io
 import os
@@ -79,11 +78,16 @@ class Project:
         vars: str | None = FAST_VARS,
         raw: Path | None = None,
         unit_tests: bool = False,
+        write_json: bool = False,
     ) -> tuple[list[str], dict[str, str]]:
         """The `dbt` command line and environment a user would run, from the warehouse's
         folder (so the profile, and dbt's saved parse, are the same for every copy); dbt's
-        unit tests only with `unit_tests`."""
+        unit tests only with `unit_tests`; dbt's manifest.json and run_results.json only
+        with `write_json` (writing them is about a tenth of a small build's CPU, and most
+        tests read the warehouse, not them)."""
         env = dbt_env(db=self.db.name, raw=raw or self.raw, profiles=ROOT / "profiles")
+        if not write_json:
+            env["DBT_WRITE_JSON"] = "false"
         if unit_tests:  # dev's default selector (selectors.yml `build`) leaves them out too
             env.pop("DBT_EXCLUDE_RESOURCE_TYPES")
             args = (*args, "--selector", "everything")
@@ -99,6 +103,7 @@ class Project:
         vars: str | None = FAST_VARS,
         raw: Path | None = None,
         unit_tests: bool = False,
+        write_json: bool = False,
     ) -> DbtResult:
         """The command through dbt's programmatic entry point (`dbtRunner`, what the `dbt`
         executable calls) in this process, with the same environment, folder and exit code:
@@ -108,20 +113,21 @@ class Project:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
         from dbt.cli.main import dbtRunner
 
-        cmd, env = self.command(*args, vars=vars, raw=raw, unit_tests=unit_tests)
+        cmd, env = self.command(
+            *args, vars=vars, raw=raw, unit_tests=unit_tests, write_json=write_json
+        )
         out = io.StringIO()
-        open_before = _duckdb_connections()
         try:
             with _environment(env), contextlib.chdir(self.db.parent):
                 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                     result = dbtRunner().invoke(cmd[1:])
         finally:
-            # dbt-duckdb keeps its DuckDB environment past the invocation, open (a process's
-            # exit closes it): closed and forgotten here, the warehouse file is complete
-            # and unlocked, and the next build opens its own
-            for con in _duckdb_connections():
-                if not any(con is known for known in open_before):
-                    con.close()
+            # dbt-duckdb keeps its DuckDB environment's connection past the invocation,
+            # open (a process's exit closes it): closed and forgotten here, the warehouse
+            # file is complete and unlocked, and the next build opens its own
+            environment = DuckDBConnectionManager._ENV
+            if getattr(environment, "conn", None) is not None:
+                environment.conn.close()
             DuckDBConnectionManager._ENV = None
         code = 0 if result.success else 2 if result.exception is not None else 1
         return DbtResult(code, out.getvalue())
@@ -156,10 +162,6 @@ class Project:
         """Every table of the published copy, checksummed."""
         tables = [t for (t,) in self.query("show tables", self.published)]
         return {t: self.checksum(t, self.published) for t in tables}
-
-
-def _duckdb_connections() -> list[duckdb.DuckDBPyConnection]:
-    return [o for o in gc.get_objects() if isinstance(o, duckdb.DuckDBPyConnection)]
 
 
 @contextlib.contextmanager
@@ -237,7 +239,7 @@ def built(small_demo, tmp_path_factory) -> Project:
     with _once(tmp_path_factory, "built") as (work, make):
         project = Project(raw=small_demo, db=work / "wh.duckdb", target=work / "target")
         if make:
-            result = project.dbt("build", unit_tests=True)
+            result = project.dbt("build", unit_tests=True, write_json=True)
             assert result.returncode == 0, result.output[-4000:]
             (work / "output.txt").write_text(result.output)
             (work / "done").touch()

@@ -2,7 +2,9 @@
 on 127.0.0.1 and opened in headless Chromium (test_report's DevTools-over-a-pipe driver):
 every page draws its charts and tables, the drill-down plant -> product group -> product
 reaches a series' chart with its intervals, the console holds no error and no request
-leaves the machine. The screenshots go to docs/img/ (the README shows them)."""
+leaves the machine. The screenshots go to the test's own folder; with DEMANDCAST_SCREENSHOTS
+set to a folder (`DEMANDCAST_SCREENSHOTS=docs/img`, the README's pictures), there: a test
+run never changes a tracked file."""
 
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ import pytest
 from conftest import BIN, ROOT
 from test_report import Chromium, _chromium
 
-SHOTS = ROOT / "docs" / "img"
 # Streamlit's frontend, opened on a page's own address (/plants), first looks for its
 # server under that folder (/plants/_stcore/health, 404), then at the root: not an error
 _BASE_PROBE = re.compile(
@@ -101,7 +102,8 @@ def _shot(browser: Chromium, path: Path, height: int) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def test_pages_draw_offline_with_no_error(app, built, chromium):
+def test_pages_draw_offline_with_no_error(app, built, chromium, tmp_path):
+    shots = Path(os.environ.get("DEMANDCAST_SCREENSHOTS") or tmp_path).resolve()
     run_id, n_series = built.query(
         "select (select run_id from publication), (select count(*) from dim_series)",
         built.published,
@@ -120,7 +122,7 @@ def test_pages_draw_offline_with_no_error(app, built, chromium):
         ("group", "/plants?" + urlencode({"plant": plant, "group": group}), 1, 1),
         ("product", "/plants?" + urlencode(drill), 1, 2),
     ]
-    SHOTS.mkdir(exist_ok=True)
+    shots.mkdir(parents=True, exist_ok=True)
     for name, path, charts, tables in pages:
         seen = _open(chromium, app + path, charts, tables)
         assert seen["errors"] == 0, f"{path}: {seen['text'][:2000]}"
@@ -130,7 +132,8 @@ def test_pages_draw_offline_with_no_error(app, built, chromium):
         away = [u for u in chromium.requests() if not u.startswith(local)]
         assert not away, f"{path}: requests left the machine: {away[:5]}"
         assert seen["charts"] >= charts and seen["tables"] >= tables, f"{path}: {seen}"
-        _shot(chromium, SHOTS / f"bi-{name}.png", seen["height"])
+        _shot(chromium, shots / f"bi-{name}.png", seen["height"])
+        assert (shots / f"bi-{name}.png").stat().st_size > 0
         if name == "overview":  # the run of the copy the app reads, and what needs a look
             assert run_id in seen["text"] and "Needs attention" in seen["text"]
         if name == "product":  # the drill-down ends on the series' own chart and forecast

@@ -71,7 +71,7 @@ def test_corrupt_stage_fails_its_gate_and_keeps_the_bi_tables(case, built_copy):
     before = {t: built_copy.checksum(t) for t in BI_TABLES}
     with duckdb.connect(str(built_copy.db)) as con:
         con.execute(sql)
-    result = built_copy.dbt("build", "--select", f"{gate}+")
+    result = built_copy.dbt("build", "--select", f"{gate}+", write_json=True)
     _assert_gate_stopped_build(built_copy, before, result, gate, words)
 
 
@@ -108,6 +108,7 @@ def test_warn_mode_records_the_failure_and_builds_on(built_copy, tmp_path):
         "+gate_series",
         raw=raw,
         vars="{candidates: fast, n_windows: 2, gate_modes: {orders: warn}, data_docs: false}",
+        write_json=True,
     )
     assert result.returncode == 0, result.output[-3000:]
     statuses = _statuses(built_copy)
