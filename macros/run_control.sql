@@ -212,7 +212,9 @@
         {%- do failed.append({
             'rank': {'error': 0, 'fail': 1, 'skipped': 3}.get(status, 2),
             'name': result.node.name, 'status': status,
-            'message': result.message}) -%}
+            'message': result.message,
+            'query': result.node.compiled_code
+                if status == 'fail' and result.node.resource_type == 'test' else none}) -%}
     {%- endfor -%}
     {%- set path = published_path() -%}
     {%- if failed or missing.model or missing.test -%}
@@ -222,6 +224,24 @@
             {%- set why = first.name ~ ' (' ~ first.status ~ ')' -%}
             {%- if first.message -%}
                 {%- set why = why ~ ': ' ~ error_text(first.message, first.name) -%}
+            {%- endif -%}
+            {%- if first.query -%}
+                {#- a failed data test: its first failing rows (a column and its
+                    nulls, a duplicated key, a value out of range) -#}
+                {%- set rows = run_query('select * from (' ~ first.query
+                    ~ ') as failing limit 3') -%}
+                {%- set shown = [] -%}
+                {%- for row in rows.rows -%}
+                    {%- set cells = [] -%}
+                    {%- for column in rows.column_names -%}
+                        {%- do cells.append(column ~ '=' ~ row[column]) -%}
+                    {%- endfor -%}
+                    {%- do shown.append(cells | join(', ')) -%}
+                {%- endfor -%}
+                {%- if shown -%}
+                    {%- set why = why ~ ' (failing rows: ' ~ shown | join('; ')
+                        | truncate(300, true, '...', 0) ~ ')' -%}
+                {%- endif -%}
             {%- endif -%}
             {%- set names = [] -%}
             {%- for item in ordered[:8] -%}

@@ -32,3 +32,24 @@
     from (select count(*) as n_rows from {{ model }})
     where n_rows != 1
 {% endtest %}
+
+{#- None of the columns holds a null: one scan of the model for all of them
+    (a not_null test per column is a node and a scan each), and a row per
+    column that has nulls, naming it, with how many. -#}
+{% test not_null_columns(model, columns) %}
+    select
+        column_name,
+        null_rows
+    from (
+        unpivot (
+            select
+                {%- for column in columns %}
+                    count(*) filter (where {{ column }} is null)
+                    as {{ column }}{{ ',' if not loop.last }}
+                {%- endfor %}
+            from {{ model }}
+        )
+        on columns(*) into name column_name value null_rows
+    )
+    where null_rows > 0
+{% endtest %}

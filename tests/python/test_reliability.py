@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -488,7 +489,21 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     result = built_copy.dbt("build", raw=raw, vars=vars_)
     assert result.returncode == 1, result.output[-3000:]
     assert "NOT published" in result.output and "unique_dim_series_series_id" in result.output
+    # the failed test's first rows follow its name: the key and how often it appears
+    assert re.search(r"failing rows: unique_field=[^,]+, n_records=2", result.output)
     assert built_copy.published_checksums() == before
+
+
+def test_a_null_in_a_column_is_named_with_its_count(built_copy):
+    # one not_null_columns test checks a model's key columns in one scan; its failure
+    # names the column and how many rows hold a null there
+    with duckdb.connect(str(built_copy.db)) as con:
+        con.execute("update fct_demand_forecast set model_name = null where step <= 2")
+        (n,) = con.execute("select count(*) from fct_demand_forecast where step <= 2").fetchone()
+    result = built_copy.dbt("test", "--select", "fct_demand_forecast")
+    assert result.returncode == 1, result.output[-3000:]
+    assert "not_null_columns_fct_demand_fo" in result.output
+    assert f"failing rows: column_name=model_name, null_rows={n})" in result.output
 
 
 def test_a_publish_that_fails_says_so_and_its_run_is_never_reused(built, built_copy):
