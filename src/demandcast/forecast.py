@@ -27,11 +27,11 @@ forecast series x step (the `int_forecast__predictions` contract):
   gets the window average below, and fallback_reason says what failed.
 - method 'cold_start': active series without a champion (too short to
   backtest, new products, or nothing succeeded in the backtest). The level is
-  the mean of the last min(n, horizon) periods, shrunk towards the median
-  level of established series of the same product group while the history is
-  shorter than the horizon (weight n / horizon); sigma is the standard
-  deviation of those periods (the group's when n < 2), at least sqrt(level)
-  (Poisson), widened by sqrt(1 + 1/n). Flat over the horizon.
+  the mean of the series' own last min(n, horizon) periods; sigma is the
+  standard deviation of those periods (when n < 2, the level times the median
+  coefficient of variation of established series of the same product group),
+  at least sqrt(level) (Poisson), widened by sqrt(1 + 1/n). Flat over the
+  horizon.
 - Discontinued series get no rows.
 
 Progress (models refit of the total, time elapsed and left) and the members
@@ -534,23 +534,28 @@ def _window_average(
     recent: pd.DataFrame, prof: pd.DataFrame, ids: pd.Index, settings: Settings
 ) -> pd.DataFrame:
     """Level and sigma per series for the cold-start / fallback method (see module doc),
-    from `_recent` of every series (the product group's level pools over all of them)."""
+    from `_recent` of every series (the product group's spread pools over all of them).
+
+    The level is the series' own: products of one group differ in size by orders of
+    magnitude, so a group's level says nothing of a new product's (shrunk towards it, a
+    new product selling 28 a week in a group of big sellers was forecast 700 a week).
+    Only the spread relative to the level (coefficient of variation) is borrowed from the
+    group's established series, where the series has fewer than two periods of its own."""
     h = settings.horizon
-    stats = recent.loc[recent.index.isin(ids), ["own", "sd", "n", "n_hist"]].copy()
-    stats.loc[stats["n_hist"] < 2, "sd"] = np.nan
+    all_stats = recent[["own", "sd", "n", "n_hist"]].copy()
+    all_stats.loc[all_stats["n_hist"] < 2, "sd"] = np.nan
+    stats = all_stats.loc[all_stats.index.isin(ids)].copy()
     group = prof["product_group"] if "product_group" in prof.columns else None
+    stats["g_cv"] = np.nan
     if group is not None:
-        stats["group"] = group.reindex(stats.index).to_numpy()
-        est = stats[(stats["n_hist"] >= h) & stats["group"].notna()]
-        peers = est.groupby("group").agg(g_level=("own", "median"), g_sd=("sd", "median"))
-        stats = stats.join(peers, on="group")
-    else:
-        stats["g_level"] = np.nan
-        stats["g_sd"] = np.nan
-    w = np.minimum(1.0, stats["n_hist"] / h)
-    g_level = stats["g_level"].fillna(stats["own"])
-    stats["level"] = w * stats["own"] + (1 - w) * g_level
-    sd = stats["sd"].fillna(stats["g_sd"]).fillna(0.0)
+        all_stats["group"] = group.reindex(all_stats.index).to_numpy()
+        est = all_stats[
+            (all_stats["n_hist"] >= h) & all_stats["group"].notna() & (all_stats["own"] > 0)
+        ]
+        cv = (est["sd"] / est["own"]).groupby(est["group"]).median()
+        stats["g_cv"] = group.reindex(stats.index).map(cv).to_numpy(dtype=float)
+    stats["level"] = stats["own"]
+    sd = stats["sd"].fillna(stats["g_cv"] * stats["level"]).fillna(0.0)
     floor = np.sqrt(stats["level"].clip(lower=0))
     stats["sigma"] = np.maximum(sd, floor) * np.sqrt(1 + 1 / stats["n_hist"])
     return stats[["level", "sigma"]]

@@ -86,9 +86,39 @@ def test_cold_start_for_new_and_short_series():
     cold = fc[fc["series_id"] == "new"]
     assert len(cold) == 13 and (cold["method"] == "cold_start").all()
     assert cold["forecast"].nunique() == 1  # flat
-    # 3 of 13 periods of its own history: level shrinks towards the group (no group: itself)
+    # 3 of 13 periods of its own history: their mean
     assert cold["forecast"].iloc[0] == pytest.approx(6.0)
     assert (cold["hi_95"] > cold["hi_80"]).all() and (cold["lo_80"] < 6.0).all()
+
+
+def test_a_new_product_in_a_group_of_big_sellers_keeps_its_own_level():
+    """A new product with 7 weeks of about 28 a week, in a product group whose established
+    products sell about 1,400 a week, is forecast at its own level (shrunk towards the
+    group's it was forecast at about 700); a product with one period borrows only the
+    group's relative spread, so its interval is as wide, relative to its level."""
+    rng = np.random.default_rng(5)
+    ys = {f"big{k}": rng.normal(1400, 140, 156).clip(0) for k in range(3)}
+    ys["new"] = np.array([25.0, 30, 28, 26, 31, 27, 26])
+    ys["one"] = np.array([10.0])
+    parts = []
+    for sid, y in ys.items():
+        periods = pd.date_range(end="2024-12-30", periods=len(y), freq="W-MON")
+        parts.append(pd.DataFrame({"series_id": sid, "period_start": periods.date, "demand": y}))
+    series = pd.concat(parts, ignore_index=True)
+    profiles = profile_series(series).assign(product_group="fasteners")
+    settings = Settings(candidates=("Naive", "HistoricAverage"))
+    _, fc = _pipeline(series, profiles, settings)
+    new = fc[fc["series_id"] == "new"]
+    assert (new["method"] == "cold_start").all()
+    assert new["forecast"].iloc[0] == pytest.approx(ys["new"].mean())
+    assert new["hi_95"].max() < 60  # not pulled towards the group's 1,400
+    one = fc[fc["series_id"] == "one"].iloc[0]
+    assert one["forecast"] == pytest.approx(10.0)
+    # the group's spread is about a tenth of its level: at level 10, sqrt(10) (Poisson)
+    # is wider, so the floor holds; widened by sqrt(1 + 1/1)
+    assert one["hi_95"] - one["forecast"] == pytest.approx(
+        1.96 * np.sqrt(10) * np.sqrt(2), rel=0.05
+    )
 
 
 def test_a_series_not_backtested_is_held_flat_past_its_own_length():
