@@ -542,18 +542,14 @@ def _window_average(
     Only the spread relative to the level (coefficient of variation) is borrowed from the
     group's established series, where the series has fewer than two periods of its own."""
     h = settings.horizon
-    all_stats = recent[["own", "sd", "n", "n_hist"]].copy()
-    all_stats.loc[all_stats["n_hist"] < 2, "sd"] = np.nan
-    stats = all_stats.loc[all_stats.index.isin(ids)].copy()
-    group = prof["product_group"] if "product_group" in prof.columns else None
+    stats = recent.loc[recent.index.isin(ids), ["own", "sd", "n", "n_hist"]].copy()
+    stats.loc[stats["n_hist"] < 2, "sd"] = np.nan
     stats["g_cv"] = np.nan
-    if group is not None:
-        all_stats["group"] = group.reindex(all_stats.index).to_numpy()
-        est = all_stats[
-            (all_stats["n_hist"] >= h) & all_stats["group"].notna() & (all_stats["own"] > 0)
-        ]
-        cv = (est["sd"] / est["own"]).groupby(est["group"]).median()
-        stats["g_cv"] = group.reindex(stats.index).map(cv).to_numpy(dtype=float)
+    if "product_group" in prof.columns:
+        groups = prof["product_group"].reindex(stats.index)
+        est = stats[(stats["n_hist"] >= h) & groups.notna() & (stats["own"] > 0)]
+        cv = (est["sd"] / est["own"]).groupby(groups[est.index]).median()
+        stats["g_cv"] = groups.map(cv).to_numpy(dtype=float)
     stats["level"] = stats["own"]
     sd = stats["sd"].fillna(stats["g_cv"] * stats["level"]).fillna(0.0)
     floor = np.sqrt(stats["level"].clip(lower=0))
