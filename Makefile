@@ -13,7 +13,7 @@ DEMO_DIR := data/demo
 
 # pip installs without compiling (one core, over half of setup's time); compileall then
 # writes every module's bytecode on all cores. Compiled they must be: where
-# PYTHONDONTWRITEBYTECODE is set, as on CI runners, nothing is ever cached on import, and
+# PYTHONDONTWRITEBYTECODE is set, as on this machine, nothing is ever cached on import, and
 # every process (test workers, each dbt subprocess) would compile dbt and pandas again.
 # A file that does not compile (a package's Python 2 example) is not an error here.
 $(BIN)/dbt: pyproject.toml
