@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import numpy as np
@@ -78,6 +79,7 @@ alter table {RESULTS_TABLE} add column if not exists input_fingerprint varchar;
 alter table {RESULTS_TABLE} add column if not exists validated_run_id varchar;
 """
 
+DOCS_SITE = "local_site"  # the Data Docs site of gx/great_expectations.yml
 _LOCK = threading.RLock()  # dbt runs models in threads; GX contexts are not thread-safe
 _CONTEXTS: dict[tuple[str, str], Any] = {}
 
@@ -159,8 +161,45 @@ def validate(
     """Run one checkpoint on a table (a frame or a DuckDB relation, of which only the columns
     the suite and its failing-row samples name are read); returns one row per expectation
     and, when one failed, the failure report (rule, column, why, observed, sample rows).
-    Without `docs` its validation definition runs alone: the result is stored, the Data Docs
-    actions skipped."""
+    The result is stored in GX's store; with `docs` its Data Docs page is written too."""
+    frame, report, result = _validate(ctx, checkpoint, data, parameters, run_id, mode)
+    if docs:
+        write_docs(ctx, [result])
+    return frame, report
+
+
+def write_docs(ctx: Any, results: list[Any]) -> None:
+    """The Data Docs pages of stored validation results, and the site's index, rendered once
+    for them all and made offline: what each checkpoint's actions do for its one result
+    (update_data_docs, offline_data_docs), at one index build per gate instead of one per
+    checkpoint (rendering is most of a validation's CPU)."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    from demandcast.gx_docs import make_offline
+
+    if not results:
+        return
+    ids = []
+    for result in results:
+        suite = ExpectationSuiteIdentifier(name=result.suite_name)
+        ids += [ValidationResultIdentifier(suite, result.meta["run_id"], result.batch_id), suite]
+    with _LOCK:
+        for site in ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=ids).values():
+            make_offline(Path(unquote(site.removeprefix("file://"))).parent)
+
+
+def _validate(
+    ctx: Any,
+    checkpoint: str,
+    data: Any,
+    parameters: Mapping[str, Any],
+    run_id: str,
+    mode: str = "fail",
+) -> tuple[pd.DataFrame, str | None, Any]:
+    """`validate` without Data Docs; also returns GX's validation result, for `write_docs`."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     started = time.perf_counter()
@@ -184,44 +223,38 @@ def validate(
         "run_id": RunIdentifier(run_name=run_id),
     }
     with _LOCK:
-        if docs:
-            run_results = list(cp.run(**how).run_results.values())
-        else:
-            run_results = [
-                definition.run(checkpoint_id=cp.id, result_format=cp.result_format, **how)
-            ]
+        result = definition.run(checkpoint_id=cp.id, result_format=cp.result_format, **how)
     validated_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows, failures = [], []
-    for run_result in run_results:
-        for r in run_result.results:
-            error = _error(r.exception_info)
-            success = bool(r.success) and error is None
-            sample = [] if success else _sample(df, key, r)
-            column = _column(r.expectation_config.kwargs)
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "suite": checkpoint,
-                    "table_name": table,
-                    "expectation": r.expectation_config.type,
-                    "column_name": column,
-                    "success": success,
-                    "observed_value": _observed(r, error),
-                    "unexpected_count": (r.result or {}).get("unexpected_count"),
-                    "failing_rows_sample": json.dumps(sample, default=str) if sample else None,
-                    "validated_at": validated_at,
-                    "mode": mode,
-                    "input_fingerprint": None,
-                    "validated_run_id": run_id,
-                }
-            )
-            if not success:
-                failures.append((rows[-1], r, sample))
+    for r in result.results:
+        error = _error(r.exception_info)
+        success = bool(r.success) and error is None
+        sample = [] if success else _sample(df, key, r)
+        column = _column(r.expectation_config.kwargs)
+        rows.append(
+            {
+                "run_id": run_id,
+                "suite": checkpoint,
+                "table_name": table,
+                "expectation": r.expectation_config.type,
+                "column_name": column,
+                "success": success,
+                "observed_value": _observed(r, error),
+                "unexpected_count": (r.result or {}).get("unexpected_count"),
+                "failing_rows_sample": json.dumps(sample, default=str) if sample else None,
+                "validated_at": validated_at,
+                "mode": mode,
+                "input_fingerprint": None,
+                "validated_run_id": run_id,
+            }
+        )
+        if not success:
+            failures.append((rows[-1], r, sample))
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS).astype(
         {"success": "boolean", "unexpected_count": "Int64", "validated_at": "datetime64[us]"}
     )
     if not failures:
-        return frame, None
+        return frame, None, result
     lines = [
         f"Gate '{checkpoint}' failed: {len(failures)} of {len(rows)} expectations on {table} "
         f"({len(df):,} rows; run {run_id}; {time.perf_counter() - started:.1f} s)"
@@ -239,7 +272,7 @@ def validate(
             lines.append(f"   offending rows (up to {SAMPLE_ROWS}):")
             shown = pd.DataFrame(sample).map(_fmt)
             lines += ["     " + x for x in shown.to_string(index=False).splitlines()]
-    return frame, "\n".join(lines)
+    return frame, "\n".join(lines), result
 
 
 def _parameter_names(suite: Any) -> list[str]:
@@ -413,13 +446,17 @@ def gate_in_build(tables: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> 
     if todo:  # Great Expectations is imported only when a table needs validating
         ctx = context(results_dir, docs_dir)
         by_table = checkpoints_by_table(ctx)
+        validated = []
         for table, (data, digest) in todo.items():
             checkpoint = by_table[table]
             mode = modes.get(checkpoint.split("__")[0], "fail")
-            frame, report = validate(ctx, checkpoint, data, parameters, run_id, mode, docs)
+            frame, report, result = _validate(ctx, checkpoint, data, parameters, run_id, mode)
             frames.append(frame.assign(input_fingerprint=digest))
+            validated.append(result)
             if report and mode == "fail":
                 reports.append(report)
+        if docs:
+            write_docs(ctx, validated)
         prune(results_dir)
     out = pd.concat(frames, ignore_index=True)
     record_results(con, out)
@@ -592,7 +629,7 @@ def check_warehouse(
         return 1
     results_dir, docs = state_dirs(db, docs_dir)
     ctx = context(results_dir, docs)
-    failed_any, reports = False, []
+    failed_any, reports, validated = False, [], []
     try:
         run_id = str(_one_row(con, "int_run__started").get("run_id") or "") or (
             f"check-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
@@ -609,7 +646,8 @@ def check_warehouse(
             started = time.perf_counter()
             try:
                 relation = con.table(f'main."{table}"')
-                frame, report = validate(ctx, checkpoint, relation, parameters, run_id)
+                frame, report, result = _validate(ctx, checkpoint, relation, parameters, run_id)
+                validated.append(result)
             except (ValueError, duckdb.Error) as exc:
                 print(f"{checkpoint:<{width}}  error: {str(exc).splitlines()[0]}")
                 failed_any = True
@@ -629,6 +667,7 @@ def check_warehouse(
                 )
     finally:
         con.close()
+    write_docs(ctx, validated)
     prune(results_dir)
     for report in reports:
         print()
