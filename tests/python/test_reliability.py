@@ -494,16 +494,28 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     assert built_copy.published_checksums() == before
 
 
-def test_a_null_in_a_column_is_named_with_its_count(built_copy):
-    # one not_null_columns test checks a model's key columns in one scan; its failure
-    # names the column and how many rows hold a null there
+def test_broken_column_rules_are_named_with_their_counts(built_copy):
+    # one column_values test checks a model's column rules (not null, ranges, accepted
+    # values) in one scan; its failure names each broken rule's column and row count
     with duckdb.connect(str(built_copy.db)) as con:
         con.execute("update fct_demand_forecast set model_name = null where step <= 2")
+        con.execute("update fct_demand_forecast set forecast = -1 where step = 3")
+        con.execute("update fct_demand_forecast set method = 'guess' where step = 4")
         (n,) = con.execute("select count(*) from fct_demand_forecast where step <= 2").fetchone()
+        (m,) = con.execute("select count(*) from fct_demand_forecast where step = 3").fetchone()
     result = built_copy.dbt("test", "--select", "fct_demand_forecast")
     assert result.returncode == 1, result.output[-3000:]
-    assert "not_null_columns_fct_demand_fo" in result.output
-    assert f"failing rows: column_name=model_name, null_rows={n})" in result.output
+    assert "column_values_fct_demand_forecast" in result.output
+    assert "Got 3 results, configured to fail if != 0" in result.output
+    shown = re.search(r"failing rows: (.*?)\)\. ", result.output).group(1).split("; ")
+    assert sorted(shown) == sorted(
+        [
+            f"column_name=model_name, rule=not null, failing_rows={n}",
+            f"column_name=forecast, rule=>= 0, failing_rows={m}",
+            f"column_name=method, rule=in (champion, cold_start, fallback, launch), "
+            f"failing_rows={m}",
+        ]
+    )
 
 
 def test_a_publish_that_fails_says_so_and_its_run_is_never_reused(built, built_copy):
