@@ -53,9 +53,7 @@ def measure(lines: int, every_column: bool) -> dict:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     start = time.perf_counter()
     relation = con.table("int_orders__screened")
-    frame, report = gates.validate(
-        ctx, "orders", relation, gates.suite_parameters(con), "bench", docs=False
-    )
+    frame, report, _ = gates.validate(ctx, "orders", relation, gates.suite_parameters(con), "bench")
     return {
         "lines": lines,
         "columns": "every column" if every_column else "the suite's columns",

@@ -149,25 +149,6 @@ def suite_parameters(
 # --- running a checkpoint -------------------------------------------------------------
 
 
-def validate(
-    ctx: Any,
-    checkpoint: str,
-    data: Any,
-    parameters: Mapping[str, Any],
-    run_id: str,
-    mode: str = "fail",
-    docs: bool = True,
-) -> tuple[pd.DataFrame, str | None]:
-    """Run one checkpoint on a table (a frame or a DuckDB relation, of which only the columns
-    the suite and its failing-row samples name are read); returns one row per expectation
-    and, when one failed, the failure report (rule, column, why, observed, sample rows).
-    The result is stored in GX's store; with `docs` its Data Docs page is written too."""
-    frame, report, result = _validate(ctx, checkpoint, data, parameters, run_id, mode)
-    if docs:
-        write_docs(ctx, [result])
-    return frame, report
-
-
 def write_docs(ctx: Any, results: list[Any]) -> None:
     """The Data Docs pages of stored validation results, and the site's index, rendered once
     for them all and made offline: what each checkpoint's actions do for its one result
@@ -191,7 +172,7 @@ def write_docs(ctx: Any, results: list[Any]) -> None:
             make_offline(Path(unquote(site.removeprefix("file://"))).parent)
 
 
-def _validate(
+def validate(
     ctx: Any,
     checkpoint: str,
     data: Any,
@@ -199,7 +180,10 @@ def _validate(
     run_id: str,
     mode: str = "fail",
 ) -> tuple[pd.DataFrame, str | None, Any]:
-    """`validate` without Data Docs; also returns GX's validation result, for `write_docs`."""
+    """Run one checkpoint's validation on a table (a frame or a DuckDB relation, of which
+    only the columns the suite and its failing-row samples name are read) and store the
+    result in GX's store; returns one row per expectation, the failure report when one
+    failed (rule, column, why, observed, sample rows), and GX's result (for `write_docs`)."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     started = time.perf_counter()
@@ -450,7 +434,7 @@ def gate_in_build(tables: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> 
         for table, (data, digest) in todo.items():
             checkpoint = by_table[table]
             mode = modes.get(checkpoint.split("__")[0], "fail")
-            frame, report, result = _validate(ctx, checkpoint, data, parameters, run_id, mode)
+            frame, report, result = validate(ctx, checkpoint, data, parameters, run_id, mode)
             frames.append(frame.assign(input_fingerprint=digest))
             validated.append(result)
             if report and mode == "fail":
@@ -646,7 +630,7 @@ def check_warehouse(
             started = time.perf_counter()
             try:
                 relation = con.table(f'main."{table}"')
-                frame, report, result = _validate(ctx, checkpoint, relation, parameters, run_id)
+                frame, report, result = validate(ctx, checkpoint, relation, parameters, run_id)
                 validated.append(result)
             except (ValueError, duckdb.Error) as exc:
                 print(f"{checkpoint:<{width}}  error: {str(exc).splitlines()[0]}")
