@@ -233,7 +233,8 @@
                 {%- set shown = [] -%}
                 {%- for row in rows.rows -%}
                     {%- set cells = [] -%}
-                    {%- for column in rows.column_names -%}
+                    {%- for column in rows.column_names
+                        if row[column] is not none -%}
                         {%- do cells.append(column ~ '=' ~ row[column]) -%}
                     {%- endfor -%}
                     {%- do shown.append(cells | join(', ')) -%}

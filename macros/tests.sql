@@ -1,14 +1,6 @@
 {#- Generic data tests written here because the dbt hub (dbt_utils) is out
     of reach. -#}
 
-{#- The combination of columns is unique. -#}
-{% test unique_combination(model, columns) %}
-    select {{ columns | join(', ') }}, count(*) as n_rows
-    from {{ model }}
-    group by {{ columns | join(', ') }}
-    having count(*) > 1
-{% endtest %}
-
 {#- The model holds exactly one row. -#}
 {% test single_row(model) %}
     select n_rows
@@ -16,13 +8,15 @@
     where n_rows != 1
 {% endtest %}
 
-{#- A model's column rules, checked in one scan (a generic test per column
-    and rule is a dbt node and a scan each, most of a small build's test
-    time): `not_null` columns hold no null; `between` maps a column to its
-    min_value and/or max_value; `accepted_values` maps a column to its
-    values. Nulls pass `between` and `accepted_values`, as in dbt's own
-    tests. A row per broken rule: the column, the rule, how many rows. -#}
-{% test column_values(model, not_null=[], between={}, accepted_values={}) %}
+{#- A model's key and column rules, checked in one node (a generic test per
+    column and rule is a dbt node each, and a node's overhead, not its query,
+    was most of a small build's test time): `unique` lists the key's columns
+    (their combination is unique); `not_null` columns hold no null; `between`
+    maps a column to its min_value and/or max_value; `accepted_values` maps a
+    column to its values. Nulls pass `between` and `accepted_values`, as in
+    dbt's own tests. A row per broken rule: the column(s), the rule, how many
+    rows (for the key: how many duplicated keys, and the first of them). -#}
+{% test column_values(model, unique=[], not_null=[], between={}, accepted_values={}) %}
     {%- set checks = [] %}
     {%- for column in not_null %}
         {%- do checks.append((column, 'not null', column ~ ' is null')) %}
@@ -43,10 +37,33 @@
         {%- do checks.append((column, 'in (' ~ values | join(', ') ~ ')',
             column ~ ' not in (' ~ literals | join(', ') ~ ')')) %}
     {%- endfor %}
+    {%- if unique %}
+        {%- set keys = [] %}
+        {%- for column in unique %}
+            {%- do keys.append("coalesce(cast(" ~ column ~ " as varchar), 'null')") %}
+        {%- endfor %}
+    select
+        '{{ unique | join(", ") }}' as column_name,
+        'unique' as rule,
+        count(*) as failing_rows,
+        min(duplicated_key) as duplicated_key
+    from (
+        select concat_ws(', ', {{ keys | join(', ') }}) as duplicated_key
+        from {{ model }}
+        group by {{ unique | join(', ') }}
+        having count(*) > 1
+    )
+    having count(*) > 0
+    {%- endif %}
+    {%- if unique and checks %}
+    union all
+    {%- endif %}
+    {%- if checks %}
     select
         split_part(check_name, ' | ', 1) as column_name,
         split_part(check_name, ' | ', 2) as rule,
-        failing_rows
+        failing_rows,
+        null as duplicated_key
     from (
         unpivot (
             select
@@ -59,4 +76,5 @@
         on columns(*) into name check_name value failing_rows
     )
     where failing_rows > 0
+    {%- endif %}
 {% endtest %}

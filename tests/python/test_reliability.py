@@ -478,7 +478,7 @@ def test_a_partial_selection_publishes_nothing_and_says_so(built_copy):
 
 def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     # the plants gate only warns, so the duplicated plant reaches dim_series, whose
-    # unique test on series_id fails after the forecast tables were rebuilt
+    # key test (series_id unique) fails after the forecast tables were rebuilt
     raw = _raw_with_master(
         built_copy, tmp_path, plants_sql="select * from plants union all select * from plants"
     )
@@ -488,9 +488,15 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     )
     result = built_copy.dbt("build", raw=raw, vars=vars_)
     assert result.returncode == 1, result.output[-3000:]
-    assert "NOT published" in result.output and "unique_dim_series_series_id" in result.output
-    # the failed test's first rows follow its name: the key and how often it appears
-    assert re.search(r"failing rows: unique_field=[^,]+, n_records=2", result.output)
+    assert "NOT published" in result.output and "column_values_dim_series_" in result.output
+    # the failed test's first rows follow its name: how many keys are duplicated, and the
+    # first of them (every series of the duplicated plant); no null cell is printed
+    (n_series,) = built_copy.query("select count(distinct series_id) from dim_series")[0]
+    shown = re.search(r"failing rows: (.*?)\)\. ", result.output).group(1)
+    assert re.fullmatch(
+        rf"column_name=series_id, rule=unique, failing_rows={n_series}, duplicated_key=\S+",
+        shown,
+    ), shown
     assert built_copy.published_checksums() == before
 
 
