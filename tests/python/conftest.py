@@ -207,11 +207,24 @@ def _once(tmp_path_factory, name: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+# The longest tests, longest first (each a minute or more of real builds on one worker):
+# handed out first, they run beside the many short ones instead of after them, and no
+# worker is left alone at the end. pytest-xdist keeps this order (--no-loadscope-reorder).
+LONGEST_FIRST = (
+    "test_replay.py::test_two_weeks",
+    "test_monitoring.py::",
+    "test_retrain.py::",
+    "test_dbt_build.py::test_the_gated_default_catalog_build_on_the_ci_target",
+)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that uses a module-scoped fixture (a build, a demo, a browser, a served app)
     joins its module's `xdist_group`: `--dist loadgroup` then runs the module's tests on one
-    worker, and the fixture is made once, not once per worker."""
+    worker, and the fixture is made once, not once per worker. Then the order: a test of the
+    shared build first (one worker makes it while the other starts the longest test, rather
+    than both waiting for it later), the longest tests next, the rest as collected."""
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         defs = info.name2fixturedefs.values() if info else ()
@@ -219,6 +232,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             d.scope == "module" for group in defs for d in group
         ):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    first = next((i for i, item in enumerate(items) if "built" in item.fixturenames), None)
+
+    def rank(pair: tuple[int, pytest.Item]) -> int:
+        index, item = pair
+        if index == first:
+            return -1
+        return next(
+            (k for k, name in enumerate(LONGEST_FIRST) if name in item.nodeid), len(LONGEST_FIRST)
+        )
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
 
 
 @pytest.fixture(scope="session")
