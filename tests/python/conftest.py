@@ -245,6 +245,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = [item for _, item in sorted(enumerate(items), key=rank)]
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker with `--dist loadgroup`, every test of an `xdist_group`
+    carries the group in its node id (pytest-xdist's suffix, which its scheduler reads):
+    without it each test is scheduled alone, and a module's builds run on both workers.
+    pytest 9.2 ignores the suffix pytest-xdist 3.8 writes (pyproject pins pytest below)."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [
+        item.nodeid
+        for item in session.items
+        if any(item.iter_markers("xdist_group")) and "@" not in item.nodeid
+    ]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist lost the group of {len(lost)} test(s), e.g. {lost[0]}: "
+            "check the pytest and pytest-xdist versions"
+        )
+
+
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory) -> Path:
     from demandcast.demo import write_demo
