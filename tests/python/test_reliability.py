@@ -490,7 +490,7 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     assert result.returncode == 1, result.output[-3000:]
     assert "NOT published" in result.output and "column_values_dim_series_" in result.output
     # the failed test's first rows follow its name: how many keys are duplicated, and the
-    # first of them (every series of the duplicated plant); no null cell is printed
+    # first of them (every series: each plant is listed twice); no null cell is printed
     (n_series,) = built_copy.query("select count(distinct series_id) from dim_series")[0]
     shown = re.search(r"failing rows: (.*?)\)\. ", result.output).group(1)
     assert re.fullmatch(
