@@ -7,6 +7,9 @@ one build in each of two warehouses of their own:
 - `selective`: the defaults, `retrain: auto` (each series re-selected, refit or reused);
 - `full`: `retrain: always` (every series re-selected every week).
 
+At the first origin both warehouses are empty, so both modes re-select every series: it is
+built once, in `selective`, and copied to `full` (its row says so, with the same figures).
+
 The origins are N successive weeks, the last one `horizon` weeks before the data's last
 complete week (or --last-origin), so every forecast meets its whole horizon of actuals.
 After the last origin the selective warehouse is built twice more on the same extract and
@@ -54,6 +57,7 @@ from demandcast.cli import dbt_env
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MODES = {"selective": {"retrain": "auto"}, "full": {"retrain": "always"}}
+FIRST_MODE = "selective"  # built at the first origin; the other mode copies it
 DECISIONS = ("reselect", "refit", "reuse")
 RERUN_LABELS = {
     "skipped": ", no new data (dbt not started)",
@@ -189,6 +193,24 @@ def build(raw: Path, db: Path, run_vars: dict, work: Path, log: Path, force: boo
     }
 
 
+def share_first_build(work: Path, source: str, mode: str, origin: dt.date, report: dict) -> dict:
+    """The first origin in `mode`: `source`'s build of it, copied. Both warehouses start
+    empty, so both modes re-select every series there (no memory: nothing to refit or
+    reuse) and fit the same models on the same extract: one build serves both. Its warehouse
+    and published copy become `mode`'s; its figures are recorded again, marked shared."""
+    src = work / source / "warehouse.duckdb"
+    dst = work / mode / "warehouse.duckdb"
+    built = next(
+        r
+        for r in report["runs"]
+        if (r["origin"], r["mode"], r["rerun"]) == (str(origin), source, None)
+    )
+    if built["returncode"] == 0:
+        for name in (src.name, "warehouse_published.duckdb"):
+            shutil.copyfile(src.with_name(name), dst.with_name(name))
+    return {**built, "mode": mode, "shared_with": source}
+
+
 def run_facts(db: Path) -> dict:
     """The run the build made: its id, status, fits and decisions (fct_retrain_decisions)."""
     with duckdb.connect(str(db), read_only=True) as con:
@@ -281,6 +303,7 @@ def table(report: dict) -> str:
         d = r.get("decisions", {})
         load = f"{r['load_before'][0]:.1f}–{r['load_after'][0]:.1f}"
         mode = r["mode"] + RERUN_LABELS.get(r["rerun"], "")
+        mode += f" (the {r['shared_with']} build)" if r.get("shared_with") else ""
         head = f"| {r['origin']} | {mode} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {load} |"
         if r.get("returncode") == 0:
             cells = [f"{r['fits']:,}", *(str(d[k]) for k in DECISIONS), _fmt(r["mase"], ".4f")]
@@ -466,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
 
-    def record(run: dict) -> None:
+    def record(run: dict) -> dict:
         report["runs"].append(run)
         save()
         d = run.get("decisions", {})
@@ -474,9 +497,11 @@ def main(argv: list[str] | None = None) -> int:
             f"replay: {run['origin']} {run['mode']}{RERUN_LABELS.get(run['rerun'], '')}: "
             f"exit {run['returncode']}, {run['wall_s']:.0f} s wall, {run['cpu_s']:.0f} s CPU, "
             f"load {run['load_before'][0]:.1f}->{run['load_after'][0]:.1f}, "
-            f"fits {run.get('fits', '-')}, {d}, MASE {_fmt(run.get('mase'), '.4f')}",
+            f"fits {run.get('fits', '-')}, {d}, MASE {_fmt(run.get('mase'), '.4f')}"
+            + (f" (the {run['shared_with']} build, copied)" if run.get("shared_with") else ""),
             flush=True,
         )
+        return run
 
     def one(mode: str, origin: dt.date, extract: Path, actuals: Path, rerun: str | None) -> dict:
         run_vars = {
@@ -499,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
         tag = f"{origin}{f'_{rerun}' if rerun else ''}"
         run = {"origin": str(origin), "mode": mode, "rerun": rerun}
         log = work / mode / f"build_{tag}.log"
+        if origin == origins[0] and mode != FIRST_MODE and not rerun:
+            return record(run | share_first_build(work, FIRST_MODE, mode, origin, report))
         run |= build(extract, db, run_vars, work / mode, log, force=rerun == "forced")
         if run["returncode"] == 0 and run["skipped"]:  # no run: the last one's forecast stands
             last = run_facts(db)
@@ -513,8 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             run |= score(db, actuals)
             report["scale"] = report["scale"] or {}
             report["scale"]["series"] = run["series"]
-        record(run)
-        return run
+        return record(run)
 
     if args.resume:
         save()

@@ -2,7 +2,7 @@
 
 The replay test runs the script as a user would: 2 weekly origins on a 2 x 10 demo with
 the fast candidates, in both modes, then the build with no new data twice: skipped (dbt
-not started) and with --force (five real builds and a skipped one).
+not started) and with --force (four real builds, one copied, one skipped).
 """
 
 from __future__ import annotations
@@ -104,10 +104,16 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
         assert run["status"] == ("skipped" if key[2] == "skipped" else "published")
         assert run["cpu_s"] > 0
         assert run["mase"] is not None and run["n_series"] > 0
-    # the first week finds no memory: both modes select every series
+    # the first week finds no memory: both modes select every series, in one build (full's
+    # warehouse is selective's, copied)
     for mode in replay.MODES:
         run = runs[(first, mode, None)]
         assert run["fits"] > 0 and run["decisions"]["reselect"] == run["series"]
+    shared = runs[(first, "full", None)]
+    assert shared["shared_with"] == "selective"
+    assert shared["run_id"] == runs[(first, "selective", None)]["run_id"]
+    assert "| full (the selective build) |" in done.stdout
+    assert not (tmp_path / "work" / "full" / f"build_{first}.log").exists()
     selective, full = runs[(second, "selective", None)], runs[(second, "full", None)]
     assert full["decisions"]["reselect"] == full["series"]
     assert selective["decisions"]["refit"] > 0
@@ -129,7 +135,7 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
     }
     # --resume after the end: every run is recorded, nothing is built again
     logs = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").glob("*/build_*.log")}
-    assert len(logs) == 6
+    assert len(logs) == 5
     resumed = subprocess.run([*cmd, "--resume"], cwd=tmp_path, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stdout[-4000:] + resumed.stderr[-4000:]
     again = json.loads(out.read_text())
