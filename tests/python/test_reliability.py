@@ -53,7 +53,7 @@ def _stopped(project, before, result, *words, code=None):
     for word in words:
         assert word in result.output, (word, result.output[-4000:])
     assert "Traceback" not in result.output, result.output[-4000:]
-    assert project.published_checksums() == before
+    assert project.published_digest() == before
 
 
 # --- bad order lines: stopped by the orders gate or by staging ----------------------
@@ -132,7 +132,7 @@ CHECKED = "null product id"
 def test_bad_orders_stop_the_build_and_publish_nothing(case, built_copy, tmp_path):
     sql, fmt, words, *code = ORDERS[case]  # exit 1: a gate or test; 2: before any node
     raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql, fmt)
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", raw=raw)
     _stopped(built_copy, before, result, *words, code=code[0] if code else 1)
 
@@ -162,7 +162,7 @@ def test_two_orders_files_stop_the_run_naming_both(built_copy, tmp_path):
     guessed; the run stops before any table, naming both."""
     raw = raw_with_orders(built_copy.raw, tmp_path / "raw", "select * from orders")
     duckdb.sql(f"copy (select * from '{raw}/orders.parquet') to '{raw}/orders.csv' (header)")
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     mtime = built_copy.db.stat().st_mtime
     result = built_copy.dbt("build", raw=raw)
     _stopped(
@@ -182,7 +182,7 @@ def test_latin1_orders_stop_the_build_naming_file_line_and_encoding(built_copy, 
     text = (raw / "orders.csv").read_text(encoding="utf-8").splitlines()
     text[5] = text[5].replace(",P", ",Pé", 1)
     (raw / "orders.csv").write_bytes(("\n".join(text) + "\n").encode("latin-1"))
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", raw=raw)
     _stopped(built_copy, before, result, "orders.csv", "Line: 6", "not utf-8 encoded")
 
@@ -228,7 +228,7 @@ def test_duplicated_plant_is_named_by_the_plants_gate(built_copy, tmp_path):
         built_copy, tmp_path, plants_sql="select * from plants union all select * from plants"
     )
     (plant,) = built_copy.query("select min(plant_id) from stg_erp__plants")[0]
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", raw=raw)
     _stopped(built_copy, before, result, "Gate 'plants' failed", "plant_id", plant, code=1)
 
@@ -241,7 +241,7 @@ def test_duplicated_product_is_named_by_the_products_gate(built_copy, tmp_path):
         " (select * from products order by product_id limit 1)",
     )
     (product,) = built_copy.query("select min(product_id) from stg_erp__products")[0]
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", raw=raw)
     _stopped(built_copy, before, result, "Gate 'products' failed", "product_id", product, code=1)
 
@@ -272,7 +272,7 @@ def test_series_keys_cannot_collide_and_ids_are_trimmed(built_copy, tmp_path):
 
 
 def test_wrong_vars_are_named_one_per_line_before_any_table(built_copy):
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     mtime = built_copy.db.stat().st_mtime
     result = built_copy.dbt(
         "build",
@@ -295,7 +295,7 @@ def test_wrong_vars_are_named_one_per_line_before_any_table(built_copy):
 
 
 def test_an_unknown_var_is_named_with_the_closest_var_before_any_table(built_copy):
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     mtime = built_copy.db.stat().st_mtime
     result = built_copy.dbt(
         "build", vars="{horizn: 26, candidates: fast, n_windows: 2, data_docs: false, zq_x: 1}"
@@ -313,7 +313,7 @@ def test_an_unknown_var_is_named_with_the_closest_var_before_any_table(built_cop
 
 
 def test_an_unknown_candidate_is_named_before_any_table(built_copy):
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", vars="{candidates: [AutoETS, NoSuchModel]}")
     _stopped(built_copy, before, result, "unknown candidate(s) ['NoSuchModel']")
 
@@ -328,7 +328,7 @@ def test_an_unknown_candidate_is_named_before_any_table(built_copy):
     ids=["future", "before the data", "long past"],
 )
 def test_an_origin_outside_the_data_or_long_past_stops_the_run_gate(built_copy, origin, words):
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt(
         "build",
         vars=f"{{candidates: fast, n_windows: 2, forecast_origin: '{origin}', data_docs: false}}",
@@ -342,7 +342,7 @@ def test_a_stale_extract_stops_the_run_gate(built_copy, tmp_path):
         tmp_path / "raw",
         "select * from orders where order_date < (select max(order_date) - 200 from orders)",
     )
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", raw=raw)
     _stopped(built_copy, before, result, "Gate 'run' failed", "stale_periods", code=1)
 
@@ -353,7 +353,7 @@ def test_a_stale_extract_stops_the_run_gate(built_copy, tmp_path):
 @pytest.mark.parametrize("how", ["env", "var"])
 def test_a_raw_path_holding_sql_is_only_a_path(built_copy, how):
     evil = "x'); drop table fct_demand_forecast; --"
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     if how == "env":
         result = built_copy.dbt("build", raw=evil)
     else:
@@ -385,7 +385,7 @@ def test_a_short_extract_is_refused_a_horizon_past_its_history_and_publishes_at_
     active series forecast by its class's catalog default fitted on all it has, held flat
     after as many steps as it has weeks; the interval columns follow the levels."""
     raw = _last_weeks(built_copy, tmp_path, 30)
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     runs = built_copy.query("select * from demandcast_runs")
     result = built_copy.dbt("build", raw=raw, vars=FAST_VARS[:-1] + ", horizon: 1000}")
     _stopped(built_copy, before, result, "var 'horizon': invalid value 1000", code=2)
@@ -464,12 +464,12 @@ def test_a_short_extract_is_refused_a_horizon_past_its_history_and_publishes_at_
 
 
 def test_a_partial_selection_publishes_nothing_and_says_so(built_copy):
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", "--select", "+fct_demand_forecast")
     assert result.returncode == 0, result.output[-3000:]
     assert "NOT published: the selection left out" in result.output
     assert "only a complete dbt build publishes" in result.output
-    assert built_copy.published_checksums() == before
+    assert built_copy.published_digest() == before
     (status,) = built_copy.query(
         "select status from demandcast_runs order by started_at desc limit 1"
     )[0]
@@ -482,7 +482,7 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
     raw = _raw_with_master(
         built_copy, tmp_path, plants_sql="select * from plants union all select * from plants"
     )
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     vars_ = (
         "{candidates: fast, n_windows: 2, n_jobs: 2, gate_modes: {plants: warn}, data_docs: false}"
     )
@@ -497,7 +497,7 @@ def test_a_failed_dbt_test_publishes_nothing(built_copy, tmp_path):
         rf"column_name=series_id, rule=unique, failing_rows={n_series}, duplicated_key=\S+",
         shown,
     ), shown
-    assert built_copy.published_checksums() == before
+    assert built_copy.published_digest() == before
 
 
 def test_broken_column_rules_are_named_with_their_counts(built_copy):
@@ -623,19 +623,19 @@ def _wait_for(path, text, proc, timeout=120):
 
 
 def test_a_killed_build_publishes_nothing_and_leaves_no_rows(built_copy, tmp_path):
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     log_path = tmp_path / "build.log"
     with log_path.open("w") as log:
         proc = _start_build(built_copy, log)
         _wait_for(log_path, "START python table model main.int_forecast__backtest", proc)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert built_copy.published_checksums() == before
+    assert built_copy.published_digest() == before
     result = built_copy.dbt("build", "--select", "stg_erp__plants")
     assert result.returncode == 0, result.output[-3000:]
     statuses = [s for (s,) in built_copy.query("select status from demandcast_runs")]
     assert "abandoned" in statuses
-    assert built_copy.published_checksums() == before
+    assert built_copy.published_digest() == before
 
 
 def test_readers_never_block_a_build_and_never_see_a_mix(built_copy, tmp_path):
@@ -681,7 +681,7 @@ def test_check_labels_its_report_with_the_failed_run(built_copy, tmp_path):
     failed run."""
     sql, fmt, words = ORDERS[CHECKED]
     raw = raw_with_orders(built_copy.raw, tmp_path / "raw", sql, fmt)
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", raw=raw)
     _stopped(built_copy, before, result, *words, code=1)
     (run_id,) = built_copy.query(
@@ -714,7 +714,7 @@ def test_extract_timestamptz_order_dates_keep_their_own_local_date(built_copy, t
     local = orders["order_date"].astype("datetime64[us]")
     orders["order_date"] = local.dt.tz_localize("+01:00") + pd.Timedelta(minutes=30)
     orders.to_parquet(raw / "orders.parquet", index=False)
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", "--select", "stg_erp__orders", raw=raw)
     assert result.returncode == 0, result.output[-3000:]
     wrong = built_copy.query(
@@ -723,7 +723,7 @@ def test_extract_timestamptz_order_dates_keep_their_own_local_date(built_copy, t
         " on s.source_row = o.file_row_number + 1 where s.order_date <> o.order_date"
     )
     assert wrong == [(0,)]
-    assert built_copy.published_checksums() == before
+    assert built_copy.published_digest() == before
 
 
 def test_extract_timestamptz_without_a_zone_stops_the_run_naming_file_and_column(
@@ -737,7 +737,7 @@ def test_extract_timestamptz_without_a_zone_stops_the_run_naming_file_and_column
         "select * replace (cast(strftime(order_date, '%Y-%m-%d') || ' 00:30:00+01:00'"
         " as timestamptz) as order_date) from orders",
     )
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     mtime = built_copy.db.stat().st_mtime
     result = built_copy.dbt("build", raw=raw)
     _stopped(
@@ -764,7 +764,7 @@ def test_extract_product_ids_matching_no_order_stop_the_run_naming_both_forms(bu
         "copy (select * replace (cast(substr(product_id, 2) as integer) as product_id)"
         f" from '{built_copy.raw}/products.parquet') to '{raw}/products.parquet'"
     )
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     mtime = built_copy.db.stat().st_mtime
     result = built_copy.dbt("build", raw=raw)
     _stopped(
@@ -786,7 +786,7 @@ def test_extract_plant_ids_matching_no_order_stop_the_run_naming_both_forms(buil
         plants_sql="select * replace (cast(substr(plant_id, 3) as integer) as plant_id)"
         " from plants",
     )
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     result = built_copy.dbt("build", raw=raw)
     _stopped(
         built_copy,
@@ -823,7 +823,7 @@ def test_extract_an_unreadable_parquet_file_is_named_with_what_to_do(built_copy,
     else:  # 4 KiB zeroed inside the data pages: header, footer and schema read fine
         third = len(data) // 3
         path.write_bytes(data[:third] + bytes(4096) + data[third + 4096 :])
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     mtime = built_copy.db.stat().st_mtime
     result = built_copy.dbt("build", raw=raw)
     _stopped(
@@ -841,7 +841,7 @@ def test_extract_a_warehouse_that_cannot_be_written_is_named_in_one_line(built_c
     """`demandcast build` on a warehouse file that cannot be written (immutable, as on a
     read-only mount; chmod does not stop root): one line naming the file and the fix, exit
     2, no adapter traceback, the published copy unchanged."""
-    before = built_copy.published_checksums()
+    before = built_copy.published_digest()
     db = built_copy.db
     if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode:
         pytest.skip("chattr +i is not available here")
@@ -872,4 +872,4 @@ def test_extract_a_warehouse_that_cannot_be_written_is_named_in_one_line(built_c
     assert len(said) == 1, out[-3000:]
     assert f"cannot write the warehouse file {db}" in said[0] and "DEMANDCAST_DB" in said[0]
     assert "Traceback" not in out, out[-3000:]
-    assert built_copy.published_checksums() == before
+    assert built_copy.published_digest() == before
