@@ -6,7 +6,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -180,9 +179,38 @@ def writable(path: str | Path, what: str, folder: bool = False) -> Path:
     return path
 
 
-def _dbt_executable() -> str:
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.is_file() else "dbt"
+def run_dbt(args: list[str], env: Mapping[str, str], cwd: str | Path) -> int:
+    """`dbt <args>` in this process, through dbt's programmatic entry point (`dbtRunner`,
+    what the `dbt` executable calls), with `env` as the environment and `cwd` as the
+    folder for the call; returns the `dbt` executable's exit code (0 passed, 1 a node or
+    test failed, 2 dbt could not run, 130 interrupted). dbt, StatsForecast and Great
+    Expectations are imported once per process, not once per build (about 10 s of CPU):
+    `--past-origins` builds them all in one. The DuckDB connection dbt-duckdb keeps past
+    the call is closed, so the warehouse file is complete and unlocked when this returns
+    and the next call opens its own."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.exceptions import DbtUsageException
+    from dbt.cli.main import dbtRunner
+
+    saved, here = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        result = dbtRunner().invoke(list(args))
+    finally:
+        environment = DuckDBConnectionManager._ENV
+        if getattr(environment, "conn", None) is not None:
+            environment.conn.close()
+        DuckDBConnectionManager._ENV = None
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+    if isinstance(result.exception, KeyboardInterrupt):
+        return 130
+    if isinstance(result.exception, DbtUsageException):  # the executable's click prints it
+        print(f"Error: {result.exception}", file=sys.stderr)
+    return 0 if result.success else 2 if result.exception is not None else 1
 
 
 def _has_option(args: list[str], name: str) -> bool:
@@ -262,7 +290,7 @@ def _build(argv: list[str]) -> int:
         vars_text = vars_file.read_text(encoding="utf-8") if is_file else args.vars
 
     def command(vars_arg: str | None) -> list[str]:
-        cmd = [_dbt_executable(), "build", "--project-dir", str(project)]
+        cmd = ["build", "--project-dir", str(project)]
         if not _has_option(dbt_args, "--profiles-dir"):
             cmd += ["--profiles-dir", str(project / "profiles")]
         if args.target:
@@ -289,9 +317,7 @@ def _build(argv: list[str]) -> int:
                     )
                     continue
                 print(f"demandcast build: past origin {origin} ({i} of {len(past)})", flush=True)
-                code = subprocess.call(
-                    command(json.dumps(run_vars, default=str)), cwd=project, env=env
-                )
+                code = run_dbt(command(json.dumps(run_vars, default=str)), env, project)
                 if code:
                     print(
                         f"demandcast build: the build at the past origin {origin} failed "
@@ -313,13 +339,13 @@ def _build_unless_unchanged(project, args, dbt_args, env, vars_text, command) ->
     profiles = env.get("DBT_PROFILES_DIR")  # --profiles-dir is not neutral (below)
     ours = not profiles or Path(profiles).resolve() == project / "profiles"
     if not ours or not build_stamp.neutral(dbt_args):
-        return subprocess.call(command(vars_text), cwd=project, env=env)
+        return run_dbt(command(vars_text), env, project)
     where = locate(args.target, env=env, project=project)
     target, warehouse = where.target, where.warehouse
     try:
         given = _load_vars(vars_text, "--vars")
     except (ValueError, yaml.YAMLError):  # dbt says what is wrong with the vars
-        return subprocess.call(command(vars_text), cwd=project, env=env)
+        return run_dbt(command(vars_text), env, project)
     raw = project / str(given.get("raw_path") or env.get("DEMANDCAST_RAW_PATH") or "data/demo")
     published = build_stamp.published_for(project, warehouse, given)
     started = dt.datetime.now()
@@ -335,7 +361,7 @@ def _build_unless_unchanged(project, args, dbt_args, env, vars_text, command) ->
         )
         return 0
     build_stamp.forget(warehouse)
-    code = subprocess.call(command(vars_text), cwd=project, env=env)
+    code = run_dbt(command(vars_text), env, project)
     if code == 0:
         build_stamp.write(warehouse, published, digest, started)
     return code

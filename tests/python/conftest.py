@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from demandcast.cli import dbt_env
+from demandcast.cli import dbt_env, run_dbt
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -109,31 +109,17 @@ class Project:
         unit_tests: bool = False,
         write_json: bool = False,
     ) -> DbtResult:
-        """The command through dbt's programmatic entry point (`dbtRunner`, what the `dbt`
-        executable calls) in this process, with the same environment, folder and exit code:
-        dbt, StatsForecast and Great Expectations are imported once per test process, not
-        once per build (about 10 s of CPU each). Tests of the `dbt` and `demandcast`
-        executables themselves run them as subprocesses (`command`)."""
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-        from dbt.cli.main import dbtRunner
-
+        """The command through dbt's programmatic entry point in this process, as
+        `demandcast build` runs it (cli.run_dbt), with the same environment, folder and exit
+        code as the `dbt` executable: dbt, StatsForecast and Great Expectations are imported
+        once per test process, not once per build (about 10 s of CPU each). Tests of the
+        `dbt` and `demandcast` executables themselves run them as subprocesses (`command`)."""
         cmd, env = self.command(
             *args, vars=vars, raw=raw, unit_tests=unit_tests, write_json=write_json
         )
         out = io.StringIO()
-        try:
-            with _environment(env), contextlib.chdir(self.db.parent):
-                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                    result = dbtRunner().invoke(cmd[1:])
-        finally:
-            # dbt-duckdb keeps its DuckDB environment's connection past the invocation,
-            # open (a process's exit closes it): closed and forgotten here, the warehouse
-            # file is complete and unlocked, and the next build opens its own
-            environment = DuckDBConnectionManager._ENV
-            if getattr(environment, "conn", None) is not None:
-                environment.conn.close()
-            DuckDBConnectionManager._ENV = None
-        code = 0 if result.success else 2 if result.exception is not None else 1
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = run_dbt(cmd[1:], env, self.db.parent)
         return DbtResult(code, out.getvalue())
 
     def reuse_parse(self, other: Project) -> Project:
