@@ -166,19 +166,22 @@ def test_without_an_address_the_steps_share_a_local_cluster(monkeypatch):
         assert engine._engine.dask_client.scheduler.address == scheduler
 
 
-def test_dbt_build_on_engine_dask_publishes_the_local_builds_forecasts(built, built_copy):
-    """`dbt build --vars '{engine: dask}'` (no address: a local cluster of n_jobs workers)
-    publishes the champions and forecasts of the local build it rebuilds (retrain always:
-    the same data would otherwise be reused, and nothing would reach the cluster)."""
+def test_dbt_build_on_engine_dask_publishes_the_local_builds_forecasts(built, built_copy, cluster):
+    """`dbt build --vars '{engine: dask, engine_address: ...}'` on a running cluster (the
+    module's; without an address the steps start a local one, tested above) publishes the
+    champions and forecasts of the local build it rebuilds (retrain always: the same data
+    would otherwise be reused, and nothing would reach the cluster)."""
+    before = _executed(cluster)
     result = built_copy.dbt(
         "build",
         vars="{candidates: fast, n_windows: 2, n_jobs: 2, engine: dask, retrain: always, "
-        "data_docs: false}",
+        f"engine_address: '{cluster.scheduler_address}', data_docs: false}}",
     )
     assert result.returncode == 0, result.output[-4000:]
-    assert "engine dask (a local cluster of 2 worker processes, 2 worker threads)" in (
+    assert f"engine dask (scheduler {cluster.scheduler_address}, 2 worker threads)" in (
         result.output
     )
+    assert _executed(cluster) > before  # the work went to the workers
     assert built_copy.query("select engine from int_run__context") == [("dask",)]
     champions = "select series_id, champion from int_forecast__champions order by 1"
     assert built_copy.query(champions) == built.query(champions)

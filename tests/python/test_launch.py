@@ -119,12 +119,15 @@ def test_backtest_uses_only_the_launches_before_each_and_scores_against_a_naive_
 
 @pytest.fixture(scope="module")
 def launched(built, tmp_path_factory) -> Project:
-    """The small demo plant (the `built` fixture's) with its launches file, built once: the
-    one build of this file (the other builds leave the optional file out); from the shared
-    build's saved parse."""
+    """The small demo plant (the `built` fixture's: the same orders) with its launches file,
+    built once on a copy of the shared build's warehouse, as a plant adds the file to a
+    warehouse that has run: the one build of this file (the other builds leave the optional
+    file out); from the shared build's saved parse."""
     work = tmp_path_factory.mktemp("launched")
     write_demo(work / "raw", **{**SMALL_DEMO, "launches": True})
     project = Project(raw=work / "raw", db=work / "wh.duckdb", target=work / "target")
+    shutil.copy(built.db, project.db)
+    shutil.copy(built.published, project.published)
     result = project.reuse_parse(built).dbt("build")
     assert result.returncode == 0, result.output[-4000:]
     return project
