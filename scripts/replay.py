@@ -519,13 +519,15 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if recorded:  # --resume: built before the replay stopped
             return recorded[0]
+        run = {"origin": str(origin), "mode": mode, "rerun": rerun}
+        # the first origin's other mode: a copy (made again where a replay stopped before
+        # recording it)
+        if origin == origins[0] and mode != FIRST_MODE and not rerun:
+            return record(run | share_first_build(work, FIRST_MODE, mode, origin, report))
         if args.resume and not rerun:
             _not_built_unrecorded(db, origin, mode)
         tag = f"{origin}{f'_{rerun}' if rerun else ''}"
-        run = {"origin": str(origin), "mode": mode, "rerun": rerun}
         log = work / mode / f"build_{tag}.log"
-        if origin == origins[0] and mode != FIRST_MODE and not rerun:
-            return record(run | share_first_build(work, FIRST_MODE, mode, origin, report))
         run |= build(extract, db, run_vars, work / mode, log, force=rerun == "forced")
         if run["returncode"] == 0 and run["skipped"]:  # no run: the last one's forecast stands
             last = run_facts(db)
