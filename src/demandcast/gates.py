@@ -102,16 +102,19 @@ def state_dirs(db_path: str | os.PathLike, docs: str | os.PathLike | None = None
 
 def context(results: Path, docs: Path) -> Any:
     """The GX file context of gx/, storing results in `results` and Data Docs in `docs`
-    (the environment variables great_expectations.yml names). One per process and folders."""
+    (the environment variables great_expectations.yml names). One per process and folders;
+    the variables are set on every call, not only the first: GX reads them when it builds
+    the Data Docs, and a process that runs several builds (`demandcast build
+    --past-origins`, cli.run_dbt) has its environment restored after each."""
     import great_expectations as gx
 
     import demandcast.gx_docs  # noqa: F401  registers the offline_data_docs action
 
     key = (str(results), str(docs))
     with _LOCK:
+        os.environ["DEMANDCAST_GX_RESULTS"] = str(results)
+        os.environ["DEMANDCAST_DATA_DOCS"] = str(docs)
         if key not in _CONTEXTS:
-            os.environ["DEMANDCAST_GX_RESULTS"] = str(results)
-            os.environ["DEMANDCAST_DATA_DOCS"] = str(docs)
             _CONTEXTS[key] = gx.get_context(mode="file", project_root_dir=str(gx_root()))
         return _CONTEXTS[key]
 

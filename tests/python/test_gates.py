@@ -533,6 +533,25 @@ def test_in_build_failures_are_recorded_and_come_back_blocking(tmp_path):
     assert (tmp_path / "wh_data_docs" / "index.html").is_file()
 
 
+def test_a_second_build_in_the_process_writes_its_data_docs(tmp_path, monkeypatch):
+    """A process that runs several builds (`demandcast build --past-origins`: cli.run_dbt)
+    restores its environment after each; the context made by the first build's gate is
+    reused, and the second build's Data Docs are still written where its vars say."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _started(con)
+    gates.gate_in_build({"stg_erp__plants": FRAMES["plants"]()}, con)
+    for name in ("DEMANDCAST_GX_RESULTS", "DEMANDCAST_DATA_DOCS"):
+        monkeypatch.delenv(name)  # as run_dbt restores the environment after a build
+    index = tmp_path / "wh_data_docs" / "index.html"
+    index.unlink()
+    con.execute("update int_run__started set run_id = 'r2'")
+    plants = FRAMES["plants"]()
+    plants.loc[0, "plant_name"] = None  # new rows: validated, not copied from r1
+    plants["plant_id"] += "x"
+    gates.gate_in_build({"stg_erp__plants": plants}, con)
+    assert index.is_file()
+
+
 def test_an_input_a_published_run_validated_is_not_validated_again(tmp_path):
     """The same rows (of the columns the suite reads), parameters and modes as a published
     run's: its results are copied under the new run (validated_run_id names the run that
