@@ -122,6 +122,16 @@ class Project:
             code = run_dbt(cmd[1:], env, self.db.parent)
         return DbtResult(code, out.getvalue())
 
+    def copy_to(self, folder: Path, raw: Path | None = None) -> Project:
+        """This warehouse and its published copy, copied into `folder` (made when missing)
+        under the same file name, with a target folder of their own on this project's saved
+        parse; reading `raw` when given, else this project's raw folder."""
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = Project(raw=raw or self.raw, db=folder / self.db.name, target=folder / "target")
+        shutil.copy(self.db, copy.db)
+        shutil.copy(self.published, copy.published)
+        return copy.reuse_parse(self)
+
     def reuse_parse(self, other: Project) -> Project:
         """dbt's saved parse (`partial_parse.msgpack`) of `other` in this project's target
         folder: a build here with the same vars, the same warehouse file name (the profile)
@@ -143,8 +153,10 @@ class Project:
     def checksum(self, table: str, db: Path | None = None) -> tuple:
         """A checksum of a table's rows, independent of their order: the row count and
         the MD5 of every row's text, sorted."""
-        with duckdb.connect(str(db or self.db), read_only=True) as con:
-            return _checksum(con, table)
+        rows = f"select t::varchar as r from {table} as t"
+        return self.query(
+            f"select count(*), md5(string_agg(r, chr(10) order by r)) from ({rows})", db
+        )[0]
 
     def published_digest(self) -> str:
         """The SHA-256 of the published copy's file: a build that publishes nothing leaves
@@ -152,13 +164,6 @@ class Project:
         cost of reading them)."""
         with self.published.open("rb") as file:
             return hashlib.file_digest(file, "sha256").hexdigest()
-
-
-def _checksum(con: duckdb.DuckDBPyConnection, table: str) -> tuple:
-    return con.execute(
-        f"select count(*), md5(string_agg(r, chr(10) order by r)) "
-        f"from (select t::varchar as r from {table} as t)"
-    ).fetchone()
 
 
 @contextlib.contextmanager
@@ -290,8 +295,4 @@ def built(small_demo, tmp_path_factory) -> Project:
 @pytest.fixture
 def built_copy(built, tmp_path) -> Project:
     """A private copy of the built warehouse, for tests that break things."""
-    db = tmp_path / "wh.duckdb"
-    shutil.copy(built.db, db)
-    copy = Project(raw=built.raw, db=db, target=tmp_path / "target")
-    shutil.copy(built.published, copy.published)
-    return copy.reuse_parse(built)
+    return built.copy_to(tmp_path)

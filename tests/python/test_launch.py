@@ -125,10 +125,8 @@ def launched(built, tmp_path_factory) -> Project:
     file out); from the shared build's saved parse."""
     work = tmp_path_factory.mktemp("launched")
     write_demo(work / "raw", **{**SMALL_DEMO, "launches": True})
-    project = Project(raw=work / "raw", db=work / "wh.duckdb", target=work / "target")
-    shutil.copy(built.db, project.db)
-    shutil.copy(built.published, project.published)
-    result = project.reuse_parse(built).dbt("build")
+    project = built.copy_to(work, raw=work / "raw")
+    result = project.dbt("build")
     assert result.returncode == 0, result.output[-4000:]
     return project
 

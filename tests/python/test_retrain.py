@@ -445,15 +445,6 @@ class Runs:
     barred: tuple[str, str]  # series, its champion in A
 
 
-def _copy(src: Project, work: Path, name: str, raw: Path) -> Project:
-    (work / name).mkdir()
-    db = work / name / "wh.duckdb"
-    shutil.copy(src.db, db)
-    shutil.copy(src.published, db.with_name("wh_published.duckdb"))
-    project = Project(raw=raw, db=db, target=work / name / "target")
-    return project.reuse_parse(src)
-
-
 def _project_with_overrides(work: Path, rows: list[str]) -> Path:
     """A copy of the dbt project whose seeds/forecast_overrides.csv holds `rows`."""
     out = work / "project"
@@ -488,9 +479,9 @@ def runs(tmp_path_factory) -> Runs:
     first = Project(raw=early, db=work / "a" / "wh.duckdb", target=work / "a" / "target")
     outputs = {"first": _build(first)}
 
-    again = _copy(first, work, "b", early)
+    again = first.copy_to(work / "b", raw=early)
     outputs["again"] = _build(again)
-    week = _copy(first, work, "c", full)
+    week = first.copy_to(work / "c", raw=full)
     outputs["week"] = _build(week)
 
     champions = first.query(
@@ -508,7 +499,7 @@ def runs(tmp_path_factory) -> Runs:
             f"{b_plant},{b_product},,bar,{barred_champion},overshoots this product,bob,2099-12-31",
         ],
     )
-    override = _copy(first, work, "e", early)
+    override = first.copy_to(work / "e", raw=early)
     override.project_dir = project_dir
     outputs["override"] = _build(override, vars=RETRAIN_VARS[:-1] + ", selection_margin: 0.5}")
     return Runs(
@@ -707,7 +698,7 @@ def test_a_full_refresh_keeps_every_row_of_the_history_and_the_memory(runs, tmp_
     """`dbt build --full-refresh` on a warehouse of two published runs (C: a week back and
     today): every row of the tables that accumulate runs, in the published copy and the
     warehouse's memory, is still there after, beside the new run's."""
-    project = _copy(runs.week, tmp_path, "refresh", runs.week.raw)
+    project = runs.week.copy_to(tmp_path / "refresh")
     tables = {
         "fct_forecast_history": project.published,
         "fct_model_registry": project.published,
