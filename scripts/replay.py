@@ -405,7 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--vars", default="{}", help="dbt vars (YAML) for every build of both modes")
     ap.add_argument(
-        "--no-rerun", action="store_true", help="skip the two builds with no new data at the end"
+        "--reruns",
+        default="skipped,forced",
+        help="the builds with no new data at the end, comma-separated: skipped (dbt not "
+        "started), forced (--force: dbt runs and fits nothing); none for neither "
+        "(default skipped,forced)",
     )
     ap.add_argument("--work", type=Path, help="folder for extracts and warehouses (kept)")
     ap.add_argument(
@@ -420,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.origins < 1:
         ap.error("--origins: at least 1")
+    args.reruns = [] if args.reruns == "none" else args.reruns.split(",")
+    if not set(args.reruns) <= set(RERUN_LABELS):
+        ap.error(f"--reruns: {','.join(args.reruns)!r}, expected some of skipped,forced or none")
     user_vars = yaml.safe_load(args.vars) or {}
     if not isinstance(user_vars, dict):
         ap.error(f"--vars: expected a YAML mapping, got {args.vars!r}")
@@ -558,11 +565,11 @@ def main(argv: list[str] | None = None) -> int:
             actuals = actuals_after(raw, origin, horizon, actuals)
         for mode in MODES:
             ok &= one(mode, origin, extract, actuals, rerun=None)["returncode"] == 0
-    if not args.no_rerun:
+    if args.reruns:
         origin = origins[-1]
         extract = work / "extracts" / str(origin)
         actuals = work / "extracts" / f"actuals_{origin}.pq"
-        for rerun in ("skipped", "forced"):
+        for rerun in args.reruns:
             ok &= one("selective", origin, extract, actuals, rerun=rerun)["returncode"] == 0
     print()
     print(table(report))

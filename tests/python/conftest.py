@@ -179,6 +179,20 @@ def _environment(env: dict[str, str]):
         os.environ.update(saved)
 
 
+def demandcast(*argv: str, env: dict[str, str], cwd: Path) -> DbtResult:
+    """`demandcast <argv>` in this process (cli.main, what the executable calls) with `env`
+    as the whole environment, from `cwd`: its exit code and everything it printed. The
+    executable's own start (importing dbt, StatsForecast and Great Expectations, about 10 s
+    of CPU) is test_dbt_build's ci-target test's, which runs it as a user does."""
+    from demandcast import cli
+
+    out = io.StringIO()
+    with _environment(env), contextlib.chdir(cwd):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = cli.main(list(argv))
+    return DbtResult(code, out.getvalue())
+
+
 def raw_with_orders(src: Path, dst: Path, orders_sql: str, fmt: str = "parquet") -> Path:
     """A raw folder beside `src` whose orders are `orders_sql` over the good orders
     (a view named `orders`), written as Parquet or CSV; products and plants copied."""

@@ -5,31 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BIN, FAST_VARS, ROOT, Project
+from conftest import FAST_VARS, ROOT, DbtResult, Project, demandcast
 
 from demandcast import cli, pipeline
 from demandcast.metrics import score_frame, seasonal_scales
 
 
-def _cli_build(project: Project, *args: str) -> subprocess.CompletedProcess:
-    """`demandcast build` as a user runs it, from the warehouse's folder, without
-    DBT_PROFILES_DIR (the project's profile), the warehouse where DEMANDCAST_DB says
+def _cli_build(project: Project, *args: str) -> DbtResult:
+    """`demandcast build` as a user runs it (in this process), from the warehouse's folder,
+    without DBT_PROFILES_DIR (the project's profile), the warehouse where DEMANDCAST_DB says
     (relative to the caller), --raw over DEMANDCAST_RAW_PATH."""
     env = {k: v for k, v in os.environ.items() if k != "DBT_PROFILES_DIR"}
     env.update(DEMANDCAST_DB=project.db.name, DEMANDCAST_RAW_PATH="/nonexistent")
     target = ["--target-path", str(project.target), "--log-path", str(project.target / "logs")]
-    return subprocess.run(
-        [str(BIN / "demandcast"), "build", "--raw", str(project.raw), *args, *target],
-        cwd=project.db.parent,
-        env=env,
-        capture_output=True,
-        text=True,
+    return demandcast(
+        "build", "--raw", str(project.raw), *args, *target, env=env, cwd=project.db.parent
     )
 
 
@@ -52,10 +47,10 @@ def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
     month_origin, monday, (month_run, reused_run) = _monthly_past_build(project, past)
     (tmp_path / "vars.yml").write_text(FAST_VARS[:-1] + ", memory_keep_runs: 1}\n")
     done = _cli_build(project, "--vars", "vars.yml", "--past-origins", "1")
-    out = done.stdout + done.stderr
+    out = done.output
     assert done.returncode == 0, out[-4000:]
     assert f"past origin {past} (1 of 1)" in out and "the current origin" in out
-    _check_published(project, done.stdout)
+    _check_published(project, out)
 
     runs = project.query("""select run_id, cast(forecast_origin as varchar), frequency, horizon,
         season_length, forecast_run_id from fct_forecast_history group by all order by 2, 1""")
@@ -91,13 +86,18 @@ def test_a_warehouse_that_has_run_a_while(small_demo, tmp_path):
     # and with nothing new since, neither is the current one: dbt is not started
     files = [(p.stat().st_size, p.stat().st_mtime_ns) for p in (project.db, project.published)]
     again = _cli_build(project, "--vars", "vars.yml", "--past-origins", "1")
-    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
-    assert "already in the warehouse, skipped" in again.stdout
-    assert "nothing changed since the build of" in again.stdout
-    assert "dbt not started" in again.stdout and "Running with dbt" not in again.stdout
+    assert again.returncode == 0, again.output[-4000:]
+    assert "already in the warehouse, skipped" in again.output
+    assert "nothing changed since the build of" in again.output
+    assert "dbt not started" in again.output and "Running with dbt" not in again.output
     assert [(p.stat().st_size, p.stat().st_mtime_ns) for p in (project.db, project.published)] == (
         files
     )
+    # --force builds anyway (one node selected: what it builds is test_retrain's no-new-data
+    # build)
+    forced = _cli_build(project, "--vars", "vars.yml", "--force", "--select", "stg_erp__plants")
+    assert forced.returncode == 0, forced.output[-4000:]
+    assert "Running with dbt" in forced.output and "dbt not started" not in forced.output
 
 
 def _check_published(project: Project, stdout: str) -> None:

@@ -15,7 +15,7 @@ import time
 import duckdb
 import pandas as pd
 import pytest
-from conftest import BIN, FAST_VARS, ROOT, raw_with_orders
+from conftest import FAST_VARS, ROOT, demandcast, raw_with_orders
 
 FIRST_LINE = "(select min(order_id) from orders)"
 # a series that sells every week: the one with the most order lines
@@ -687,13 +687,17 @@ def test_check_labels_its_report_with_the_failed_run(built_copy, tmp_path):
     (run_id,) = built_copy.query(
         "select run_id from demandcast_runs order by started_at desc limit 1"
     )[0]
-    done = subprocess.run(
-        [str(BIN / "demandcast"), "check", "--db", str(built_copy.db), "--docs", str(tmp_path)],
-        capture_output=True,
-        text=True,
+    done = demandcast(
+        "check",
+        "--db",
+        str(built_copy.db),
+        "--docs",
+        str(tmp_path),
+        env=dict(os.environ),
+        cwd=tmp_path,
     )
     assert done.returncode == 1
-    assert run_id in done.stdout
+    assert run_id in done.output
 
 
 # --- extracts DuckDB cannot read as they are (issue 25): one line naming the file -------
@@ -846,27 +850,16 @@ def test_extract_a_warehouse_that_cannot_be_written_is_named_in_one_line(built_c
     if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode:
         pytest.skip("chattr +i is not available here")
     try:
-        done = subprocess.run(
-            [
-                str(BIN / "demandcast"),
-                "build",
-                "--raw",
-                str(built_copy.raw),
-                "--vars",
-                FAST_VARS,
-                "--project-dir",
-                str(ROOT),
-                "--target-path",
-                str(built_copy.target),
-            ],
+        done = demandcast(
+            "build",
+            *("--raw", str(built_copy.raw), "--vars", FAST_VARS, "--project-dir", str(ROOT)),
+            *("--target-path", str(built_copy.target)),
             env={**os.environ, "DEMANDCAST_DB": str(db)},
             cwd=db.parent,
-            capture_output=True,
-            text=True,
         )
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
-    out = done.stdout + done.stderr
+    out = done.output
     assert done.returncode == 2, out[-3000:]
     said = [line for line in out.splitlines() if "demandcast: " in line]
     assert len(said) == 1, out[-3000:]

@@ -1,8 +1,10 @@
 """scripts/replay.py: the weekly extracts and actuals it cuts, then a tiny real replay.
 
 The replay test runs the script as a user would: 2 weekly origins on a 2 x 10 demo with
-the fast candidates, in both modes, then the build with no new data twice: skipped (dbt
-not started) and with --force (four real builds, one copied, one skipped).
+the fast candidates, in both modes, then the build with no new data, skipped (dbt not
+started): three real builds, one copied, one skipped. The rerun with --force (dbt runs
+and fits nothing) is left out (`--reruns skipped`): a build with no new data that runs
+dbt is test_retrain's, `demandcast build --force` test_monitoring's.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
     cmd += [
         "--vars",
         "{candidates: fast, n_windows: 2, n_jobs: 1, data_docs: false}",
+        *("--reruns", "skipped"),
         "--json",
         str(out),
     ]
@@ -99,7 +102,7 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
     report = json.loads(out.read_text())
     first, second = report["origins"]
     runs = {(r["origin"], r["mode"], r["rerun"]): r for r in report["runs"]}
-    assert len(runs) == 6
+    assert len(runs) == 5
     for key, run in runs.items():
         assert run["status"] == ("skipped" if key[2] == "skipped" else "published")
         assert run["cpu_s"] > 0
@@ -123,19 +126,11 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
     assert skipped["skipped"] and skipped["fits"] == 0
     assert skipped["mase"] == pytest.approx(selective["mase"])
     assert skipped["wall_s"] < min(r["wall_s"] for k, r in runs.items() if k[2] != "skipped") / 3
-    # with --force dbt runs, and fits nothing: every series reuses its forecast
-    forced = runs[(second, "selective", "forced")]
-    assert not forced["skipped"] and forced["run_id"] != selective["run_id"]
-    assert forced["fits"] == 0 and forced["decisions"]["reuse"] == forced["series"]
-    assert forced["mase"] == pytest.approx(selective["mase"])  # the same forecast stands
     assert "| origin | mode | wall s | CPU s |" in done.stdout
-    assert {k: n["fits"] for k, n in report["summary"]["no_new_data"].items()} == {
-        "skipped": 0,
-        "forced": 0,
-    }
+    assert {k: n["fits"] for k, n in report["summary"]["no_new_data"].items()} == {"skipped": 0}
     # --resume after the end: every run is recorded, nothing is built again
     logs = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").glob("*/build_*.log")}
-    assert len(logs) == 5
+    assert len(logs) == 4
     resumed = subprocess.run([*cmd, "--resume"], cwd=tmp_path, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stdout[-4000:] + resumed.stderr[-4000:]
     again = json.loads(out.read_text())
@@ -145,3 +140,12 @@ def test_two_weeks_selective_fits_less_than_full_and_no_new_data_fits_nothing(tm
     other = [*cmd[: cmd.index("--origins") + 1], "3", *cmd[cmd.index("--origins") + 2 :]]
     wrong = subprocess.run([*other, "--resume"], cwd=tmp_path, capture_output=True, text=True)
     assert wrong.returncode != 0 and "another origins" in wrong.stderr
+
+
+def test_reruns_names_what_it_accepts(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        replay.main(["--demo", "--reruns", "skipped,again"])
+    assert stopped.value.code == 2
+    assert "--reruns: 'skipped,again', expected some of skipped,forced or none" in (
+        capsys.readouterr().err
+    )
