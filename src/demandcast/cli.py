@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -179,6 +180,22 @@ def writable(path: str | Path, what: str, folder: bool = False) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def environment(env: Mapping[str, str], cwd: str | Path) -> Iterator[None]:
+    """`env` as the whole of os.environ and `cwd` as the working folder for the block,
+    both restored after it (one call at a time in a process)."""
+    saved, here = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        os.chdir(cwd)
+        yield
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def run_dbt(args: list[str], env: Mapping[str, str], cwd: str | Path) -> int:
     """`dbt <args>` in this process, through dbt's programmatic entry point (`dbtRunner`,
     what the `dbt` executable calls), with `env` as the environment and `cwd` as the
@@ -192,20 +209,14 @@ def run_dbt(args: list[str], env: Mapping[str, str], cwd: str | Path) -> int:
     from dbt.cli.exceptions import DbtUsageException
     from dbt.cli.main import dbtRunner
 
-    saved, here = dict(os.environ), Path.cwd()
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(cwd)
-    try:
-        result = dbtRunner().invoke(list(args))
-    finally:
-        environment = DuckDBConnectionManager._ENV
-        if getattr(environment, "conn", None) is not None:
-            environment.conn.close()
-        DuckDBConnectionManager._ENV = None
-        os.chdir(here)
-        os.environ.clear()
-        os.environ.update(saved)
+    with environment(env, cwd):
+        try:
+            result = dbtRunner().invoke(list(args))
+        finally:
+            duckdb_env = DuckDBConnectionManager._ENV
+            if getattr(duckdb_env, "conn", None) is not None:
+                duckdb_env.conn.close()
+            DuckDBConnectionManager._ENV = None
     if isinstance(result.exception, KeyboardInterrupt):
         return 130
     if isinstance(result.exception, DbtUsageException):  # the executable's click prints it

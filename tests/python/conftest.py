@@ -166,19 +166,6 @@ class Project:
             return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-@contextlib.contextmanager
-def _environment(env: dict[str, str]):
-    """os.environ set to `env` for the block (a test process runs one build at a time)."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def demandcast(*argv: str, env: dict[str, str], cwd: Path) -> DbtResult:
     """`demandcast <argv>` in this process (cli.main, what the executable calls) with `env`
     as the whole environment, from `cwd`: its exit code and everything it printed. The
@@ -187,7 +174,7 @@ def demandcast(*argv: str, env: dict[str, str], cwd: Path) -> DbtResult:
     from demandcast import cli
 
     out = io.StringIO()
-    with _environment(env), contextlib.chdir(cwd):
+    with cli.environment(env, cwd):
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             code = cli.main(list(argv))
     return DbtResult(code, out.getvalue())

@@ -11,7 +11,7 @@ import subprocess
 
 import duckdb
 import pytest
-from conftest import BIN, Project, _environment, raw_with_orders
+from conftest import BIN, Project, raw_with_orders
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -153,14 +153,15 @@ def test_a_plain_build_on_dev_or_prod_leaves_the_unit_tests_to_ci(built, tmp_pat
 
     from dbt.cli.main import dbtRunner
 
+    from demandcast.cli import environment
+
     own = Project(raw=built.raw, db=built.db, target=tmp_path / "target").reuse_parse(built)
     cmd, env = own.command("ls", "--resource-type", "unit_test", "--output", "name")
     env.pop("DBT_EXCLUDE_RESOURCE_TYPES")
 
     def listed(*extra: str) -> list[str]:
-        with _environment(env), contextlib.chdir(built.db.parent):
-            with contextlib.redirect_stdout(io.StringIO()):
-                result = dbtRunner().invoke([*cmd[1:], *extra])
+        with environment(env, built.db.parent), contextlib.redirect_stdout(io.StringIO()):
+            result = dbtRunner().invoke([*cmd[1:], *extra])
         assert result.success, result.exception
         return sorted(result.result)
 
