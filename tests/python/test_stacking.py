@@ -14,6 +14,7 @@ from demandcast.frames import profile_series
 from demandcast.selection import select_champions
 from demandcast.stacking import (
     LEARNED,
+    MIN_EVIDENCE,
     MIN_LEARN_SERIES,
     MIN_WEIGHT,
     Stacking,
@@ -224,6 +225,51 @@ def test_where_the_learned_weights_hold_on_the_last_window_they_are_used_shrunk(
     names, w = parse_weights(rows.loc["s00", "members"].split("|"))
     assert rows.loc["s00", "members"].startswith("lambda=0.5:CM|")
     assert dict(zip(names, w, strict=True)) == pytest.approx({"A": 0.5, "B": 0.25, "C": 0.25})
+
+
+def _against_champion(factor: np.ndarray):
+    """As `_nested`, with grid (0, 1): A exact before the last window's origin (so lambda 1
+    is A alone) and, from the origin on, series i's error is `factor[i]` times that of the
+    class champion CM: on the last window, lambda 1's score over lambda 0's is `factor`."""
+    n = len(factor)
+    rng = np.random.default_rng(0)
+    h, n_win, step = 6, 3, 2
+    y = rng.normal(100, 10, size=(n, n_win * h))
+    after = np.array([s >= (n_win - 1 - w) * step for w in range(n_win) for s in range(h)])
+    b, c = y + rng.normal(0, 3, y.shape), y + rng.normal(0, 3, y.shape)
+    cm = (b + c) / 2
+    a = np.where(after, y + factor[:, None] * (cm - y), y)
+    stack = Stacking(
+        {"smooth": ("A", "B", "C")}, {"smooth": ("CM",)}, {"CM": ("B", "C")}, (0.0, 1.0), step
+    )
+    ids = np.array([f"s{i:02d}" for i in range(n)])
+    ones = np.ones(n)
+    failed = np.zeros((n, 3), dtype=bool)
+    f = np.stack([a, b, c], axis=2)
+    stack.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3, {"CM": cm})
+    return stack, stack.finish().set_index("series_id")
+
+
+def test_a_lambda_above_0_must_beat_the_champion_by_evidence_not_by_chance():
+    # half the series 50 % better than the champion on the last window, half 80 % worse:
+    # lambda 1 has the lower geometric mean (0.95 of the champion's) but the gain is within
+    # the noise across series (under half a standard error): the champion stays
+    stack, rows = _against_champion(np.tile([0.5, 1.8], 20))
+    chosen = stack.chosen["smooth"]
+    assert chosen["last_window"][1.0] == pytest.approx(0.9487 * chosen["last_window"][0.0], 1e-3)
+    assert 0 < chosen["evidence"][1.0] < MIN_EVIDENCE
+    assert chosen["lambda"] == 0.0
+    assert (rows["status"] == "skipped").all()
+    assert (
+        rows["error_message"]
+        .str.contains(r"lambda 1 beats the champion by 0\.\d standard errors, 2 needed")
+        .all()
+    )
+    # every series 10 % better: a small gain, but on every series: lambda 1 is chosen
+    stack, rows = _against_champion(np.full(40, 0.9))
+    assert stack.chosen["smooth"]["evidence"][1.0] > MIN_EVIDENCE
+    assert stack.chosen["smooth"]["lambda"] == 1.0
+    assert (rows["status"] == "ok").all()
 
 
 def test_the_catalog_names_the_shrinkage_grid_and_a_value_out_of_range_fails_at_load(tmp_path):
