@@ -305,12 +305,17 @@ class Stacking:
     ) -> tuple[float, str]:
         """lambda from the grid, and why: the weights learned on the points before the last
         window's origin, shrunk by each lambda, scored on the last window (lambda 0: the
-        class champion's own forecast); the lowest geometric mean score wins, ties the
-        smaller lambda."""
+        class champion's own forecast); the lowest geometric mean score among lambda 0 and
+        the lambdas that beat it by `MIN_EVIDENCE` wins, ties the smaller lambda. A champion
+        whose members are not all in the learner pool (ComboSimple) cannot be shrunk
+        towards: the grid is then 0 and 1 (the champion or the learned weights alone)."""
         if champion is None:
             return max(self.grid), "no fixed combination of the pool ran: learned alone"
-        if prior is None:
-            return 0.0, f"the members of {champion} are not all in the {cls} learner pool"
+        grid = self.grid
+        if prior is None:  # nothing to shrink towards: the learned weights alone or the champion
+            grid = tuple(lam for lam in self.grid if lam in (0, 1))
+            if len(grid) < 2:
+                return 0.0, f"the members of {champion} are not all in the {cls} learner pool"
         if early:
             norm, _, _, complete, _ = _matrices(pool, early)
             total, n = norm[complete].sum(axis=0), int(complete.sum())
@@ -322,7 +327,8 @@ class Stacking:
             return 0.0, f"{n} series with earlier backtest windows; {MIN_LEARN_SERIES} needed"
         w_early = weights_on_simplex(np.asarray(total)[None] / n)[0]
         level = cls in LEVEL_CLASSES
-        scores: dict[float, list[np.ndarray]] = {lam: [] for lam in self.grid}
+        everyone = np.ones((1, len(pool)), dtype=bool)
+        scores: dict[float, list[np.ndarray]] = {lam: [] for lam in grid}
         for g, rows, names, e in parts:
             if champion not in g.combos:
                 continue
@@ -331,40 +337,40 @@ class Stacking:
             y = g.y[rows][:, last]
             f = e[:, last] + y[:, :, None]
             pos = [pool.index(m) for m in names]
-            for lam in self.grid:
+            for lam in grid:
                 if lam == 0:
                     fc = g.combos[champion][rows][:, last]
                 else:
-                    fc = _weighted(f, (lam * w_early + (1 - lam) * prior)[pos])
+                    fc = _weighted(f, _blend(lam, w_early[None], prior, everyone)[0][pos])
                 s = self._score(y, fc, g.s_mae[rows], g.s_mse[rows])[0 if level else 1]
                 scores[lam].append(np.where(np.isfinite(fc).all(axis=1), s, np.nan))
-        if not scores[self.grid[0]]:
+        if not scores[grid[0]]:
             return 0.0, f"the class champion {champion} has no backtest forecasts"
-        table = np.stack([np.concatenate(scores[lam]) for lam in self.grid])
+        table = np.stack([np.concatenate(scores[lam]) for lam in grid])
         table = table[:, np.isfinite(table).all(axis=0)]
         if table.shape[1] < MIN_LEARN_SERIES:
             return 0.0, f"{table.shape[1]} series scored on the last window"
         logs = np.log(np.maximum(table, 1e-9))
         gm = np.exp(logs.mean(axis=1))
-        evidence = _evidence(logs, self.grid)
-        eligible = (np.asarray(self.grid) == 0) | (evidence >= MIN_EVIDENCE)
+        evidence = _evidence(logs, grid)
+        eligible = (np.asarray(grid) == 0) | (evidence >= MIN_EVIDENCE)
         best = int(np.argmin(np.where(eligible, gm, np.inf)))  # the first (smallest) on ties
-        text = ", ".join(f"{lam:g}: {s:.4f}" for lam, s in zip(self.grid, gm, strict=True))
+        text = ", ".join(f"{lam:g}: {s:.4f}" for lam, s in zip(grid, gm, strict=True))
         self.chosen[cls] = {
-            "lambda": self.grid[best],
+            "lambda": grid[best],
             "champion": champion,
-            "last_window": dict(zip(self.grid, gm.tolist(), strict=True)),
-            "evidence": dict(zip(self.grid, evidence.tolist(), strict=True)),
+            "last_window": dict(zip(grid, gm.tolist(), strict=True)),
+            "evidence": dict(zip(grid, evidence.tolist(), strict=True)),
             "series": table.shape[1],
             "early_weights": format_weights(pool, w_early),
         }
         top = int(np.argmin(gm))
         if top != best:
             text += (
-                f"; lambda {self.grid[top]:g} beats the champion by {evidence[top]:.1f} standard "
+                f"; lambda {grid[top]:g} beats the champion by {evidence[top]:.1f} standard "
                 f"errors, {MIN_EVIDENCE:g} needed"
             )
-        return self.grid[best], (
+        return grid[best], (
             f"last-window score by lambda over {table.shape[1]} {cls} series ({text})"
         )
 
@@ -416,7 +422,7 @@ class Stacking:
             )
         everyone = np.ones((1, len(pool)), dtype=bool)
         self.weights[cls] = (pool, _blend(lam, learned[None], prior, everyone)[0], n_complete)
-        token = f"{LAMBDA_NOTE}{lam:g}:{champion}|" if prior is not None else ""
+        token = f"{LAMBDA_NOTE}{lam:g}:{champion}|" if champion is not None else ""
         # per series: leave-one-series-out weights (scored) and the class weights over the
         # members it has (forecast)
         own = np.where(complete[:, None, None], norm, 0.0)

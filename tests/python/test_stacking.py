@@ -227,7 +227,7 @@ def test_where_the_learned_weights_hold_on_the_last_window_they_are_used_shrunk(
     assert dict(zip(names, w, strict=True)) == pytest.approx({"A": 0.5, "B": 0.25, "C": 0.25})
 
 
-def _against_champion(factor: np.ndarray):
+def _against_champion(factor: np.ndarray, members=("B", "C"), grid=(0.0, 1.0)):
     """As `_nested`, with grid (0, 1): A exact before the last window's origin (so lambda 1
     is A alone) and, from the origin on, series i's error is `factor[i]` times that of the
     class champion CM: on the last window, lambda 1's score over lambda 0's is `factor`."""
@@ -239,9 +239,7 @@ def _against_champion(factor: np.ndarray):
     b, c = y + rng.normal(0, 3, y.shape), y + rng.normal(0, 3, y.shape)
     cm = (b + c) / 2
     a = np.where(after, y + factor[:, None] * (cm - y), y)
-    stack = Stacking(
-        {"smooth": ("A", "B", "C")}, {"smooth": ("CM",)}, {"CM": ("B", "C")}, (0.0, 1.0), step
-    )
+    stack = Stacking({"smooth": ("A", "B", "C")}, {"smooth": ("CM",)}, {"CM": members}, grid, step)
     ids = np.array([f"s{i:02d}" for i in range(n)])
     ones = np.ones(n)
     failed = np.zeros((n, 3), dtype=bool)
@@ -270,6 +268,18 @@ def test_a_lambda_above_0_must_beat_the_champion_by_evidence_not_by_chance():
     assert stack.chosen["smooth"]["evidence"][1.0] > MIN_EVIDENCE
     assert stack.chosen["smooth"]["lambda"] == 1.0
     assert (rows["status"] == "ok").all()
+
+
+def test_a_champion_outside_the_learner_pool_is_compared_with_the_learned_weights_alone():
+    # CM's members are not all in the pool (as ComboSimple's are not): nothing to shrink
+    # towards, so lambda is 0 (CM) or 1 (the learned weights alone), by the same evidence
+    stack, rows = _against_champion(np.full(40, 0.9), members=("B", "X"), grid=(0, 0.5, 1))
+    assert set(stack.chosen["smooth"]["last_window"]) == {0, 1}
+    assert stack.chosen["smooth"]["lambda"] == 1
+    assert rows["members"].str.startswith("lambda=1:CM|A*1.000").all()
+    stack, rows = _against_champion(np.full(40, 1.1), members=("B", "X"), grid=(0, 0.5, 1))
+    assert stack.chosen["smooth"]["lambda"] == 0
+    assert (rows["status"] == "skipped").all()
 
 
 def test_the_catalog_names_the_shrinkage_grid_and_a_value_out_of_range_fails_at_load(tmp_path):
