@@ -31,7 +31,7 @@ from statsforecast.models import _predict_mstl_seas
 from statsforecast.mstl import mstl
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yml")
-NATIVE_SETS = ("default", "learned")
+NATIVE_SETS = ("default", "learned", "champion")
 """Sets that leave out the entries marked full_only_below_long_season at native seasons."""
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")

@@ -174,22 +174,22 @@ def test_settings_name_the_bad_var(var, value):
         Settings.from_mapping({var: value})
 
 
-def test_combo_learned_is_opt_in_and_only_brings_its_learner_pool_as_contenders():
+def test_combo_learned_is_in_the_default_and_only_brings_its_learner_pool_as_contenders():
     catalog = load_catalog()
     default = catalog.resolve("default", 12)
-    learned = catalog.resolve("learned", 12)
-    assert not any(c.is_learned for c in default)
-    assert [c.name for c in learned if c.is_learned] == ["ComboLearned"]
-    assert {c.name for c in learned} - {c.name for c in default} == {"ComboLearned"}
+    champion = catalog.resolve("champion", 12)
+    assert [c.name for c in default if c.is_learned] == ["ComboLearned"]
+    assert [c.name for c in catalog.resolve("learned", 12)] == [c.name for c in default]
+    assert {c.name for c in default} - {c.name for c in champion} == {"ComboLearned"}
     # without ComboLearned the smooth contenders are the members of the pool's combinations
-    assert catalog.contenders("smooth", default) == {
+    assert catalog.contenders("smooth", champion) == {
         "AutoETS",
         "AutoCES",
         "DynamicOptimizedTheta",
         "Theta",
         "AutoTheta",
     }
-    assert "SeasonalNaive" in catalog.contenders("smooth", learned)  # its learner pool
+    assert "SeasonalNaive" in catalog.contenders("smooth", default)  # its learner pool
 
 
 def test_every_entry_is_described_in_a_planners_words():
