@@ -50,7 +50,11 @@ class TreeSampler(threading.Thread):
         while todo:
             p = todo.pop()
             pids.append(p)
-            for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                tasks = list(Path(f"/proc/{p}/task").glob("*"))
+            except OSError:  # the process ended between two reads
+                continue
+            for task in tasks:
                 try:
                     todo += [int(k) for k in (task / "children").read_text().split()]
                 except OSError:

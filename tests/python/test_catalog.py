@@ -219,15 +219,17 @@ def test_every_entry_is_described_in_a_planners_words():
 def test_combo_plain_is_the_plain_models_at_their_own_season():
     """ComboPlain is the plain StatsForecast mean (`evaluate --plain-mean`): AutoETS, AutoCES
     and AutoTheta with the data's season length, as they come. At a native season those are
-    the catalog's entries; at a long season the `.Native` forms (no Fourier adjustment),
-    without adding a second fit of the same model at native seasons."""
+    the catalog's entries; at a long season the `.Native` forms (no Fourier adjustment) of
+    CES and theta, and AutoETS's non-seasonal search: at lag 52 StatsForecast's AutoETS
+    tries seasonal forms it cannot forecast, twenty times the CPU for its non-seasonal
+    forecast on most series."""
     from demandcast.evaluate import PLAIN_MEAN
 
     catalog = load_catalog()
     assert "ComboPlain" in catalog.pool["smooth"] and "ComboPlain" in catalog.pool["erratic"]
     for m, members in (
         (12, ("AutoETS", "AutoCES", "AutoTheta")),
-        (52, ("AutoETS.Native", "AutoCES.Native", "AutoTheta.Native")),
+        (52, ("AutoETSNonSeasonal", "AutoCES.Native", "AutoTheta.Native")),
     ):
         resolved = {c.name: c for c in catalog.resolve("default", m)}
         assert resolved["ComboPlain"].members == members
@@ -237,7 +239,11 @@ def test_combo_plain_is_the_plain_models_at_their_own_season():
         )
         for name, plain in zip(members, PLAIN_MEAN, strict=True):
             model = catalog.build(name, m)
-            assert type(model).__name__ == plain and model.season_length == m, name
+            assert type(model).__name__ == plain, name
+            if name == "AutoETSNonSeasonal":
+                assert model.model == "ZZN"
+                continue
+            assert model.season_length == m, name
             plain_model = type(model)(season_length=m)  # as evaluate --plain-mean builds it
             assert {k: v for k, v in vars(model).items() if k != "alias"} == {
                 k: v for k, v in vars(plain_model).items() if k != "alias"
