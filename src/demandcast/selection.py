@@ -107,6 +107,29 @@ def class_champions(
     return out
 
 
+def _learned_stood_aside(
+    per_class: dict[str, tuple[str, str]],
+    metrics: pd.DataFrame,
+    demand_class: pd.Series,
+    learned: frozenset[str],
+) -> dict[str, tuple[str, str]]:
+    """A class whose learned weights stood aside (stacking's 'lambda 0: ...' rows): its
+    champion's why says so, with the last backtest window's evidence."""
+    if not learned or "error_message" not in metrics.columns:
+        return per_class
+    rows = metrics[metrics["model_name"].isin(learned) & (metrics["status"] == "skipped")]
+    rows = rows[rows["error_message"].astype(str).str.startswith("lambda 0: ")]
+    if rows.empty:
+        return per_class
+    classes = demand_class.reindex(rows["series_id"].astype(str)).to_numpy()
+    out = dict(per_class)
+    for cls, msg in rows.groupby(classes)["error_message"].first().items():
+        if cls in out:
+            name, why = out[cls]
+            out[cls] = (name, f"{why}; the learned weights stood aside ({msg})")
+    return out
+
+
 def select_champions(
     metrics: pd.DataFrame,
     profiles: pd.DataFrame,
@@ -146,6 +169,7 @@ def select_champions(
     series_class = demand_class.reindex(m["series_id"].unique())
     learned = frozenset(c.name for c in catalog.candidates.values() if c.is_learned)
     per_class = class_champions(m, series_class, catalog.pool, catalog.defaults, learned)
+    per_class = _learned_stood_aside(per_class, metrics, demand_class, learned)
     # a class none of whose series could be backtested: the catalog's default for it
     fitted = {
         c: (d, f"catalog default for {c}: none backtested") for c, d in catalog.defaults.items()

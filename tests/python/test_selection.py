@@ -292,6 +292,19 @@ def test_learned_weights_that_ran_lead_the_class_and_lambda_0_leaves_the_champio
     )
     pd.testing.assert_frame_equal(select_champions(lambda_0, profiles, RMSSE), fixed)
     assert (fixed["champion"] == "ComboMean").all()
+    # with stacking's message, the same champion, and its reason says why learning stood aside
+    why = "lambda 0: the class champion ComboMean forecasts the smooth class (1.0 standard errors)"
+    aside = select_champions(
+        lambda_0.assign(
+            error_message=np.where(lambda_0["model_name"] == "ComboLearned", why, None)
+        ),
+        profiles,
+        RMSSE,
+    )
+    pd.testing.assert_frame_equal(aside.drop(columns="reason"), fixed.drop(columns="reason"))
+    assert (
+        aside["reason"].str.contains(f"the learned weights stood aside ({why})", regex=False).all()
+    )
     out = select_champions(metrics, profiles, RMSSE)
     assert (out["class_champion"] == "ComboLearned").all()
     assert out["champion"].str.startswith("ComboLearned[lambda=0.5:ComboMean|").all()
