@@ -52,6 +52,7 @@ from statistics import mean
 import duckdb
 import yaml
 
+from demandcast.build_stamp import published_for
 from demandcast.cli import dbt_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,8 +207,8 @@ def share_first_build(work: Path, source: str, mode: str, origin: dt.date, repor
         if (r["origin"], r["mode"], r["rerun"]) == (str(origin), source, None)
     )
     if built["returncode"] == 0:
-        for name in (src.name, "warehouse_published.duckdb"):
-            shutil.copyfile(src.with_name(name), dst.with_name(name))
+        shutil.copyfile(src, dst)
+        shutil.copyfile(published_for(ROOT, src, {}), published_for(ROOT, dst, {}))
     return {**built, "mode": mode, "shared_with": source}
 
 
