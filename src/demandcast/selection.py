@@ -57,6 +57,9 @@ CHAMPION_COLUMNS = (
 LEVEL_CLASSES = ("intermittent", "lumpy")
 """Demand classes selected by the var intermittent_metric (RMSSE by default): on sparse
 demand a forecast of zero has the lowest MAE, so MASE would pick it."""
+STOOD_ASIDE = "lambda 0: "
+"""How the learned combination's skipped rows start where it stood aside for the class
+champion (stacking.py writes them; the champion's reason quotes them)."""
 MIN_POOL_SERIES = 10
 """Backtested series a demand class needs before its champion is chosen from its own data."""
 _MEMBERS_RE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.]*)\[(?P<members>[^\]]+)\]$")
@@ -118,7 +121,7 @@ def _learned_stood_aside(
     if not learned or "error_message" not in metrics.columns:
         return per_class
     rows = metrics[metrics["model_name"].isin(learned) & (metrics["status"] == "skipped")]
-    rows = rows[rows["error_message"].astype(str).str.startswith("lambda 0: ")]
+    rows = rows[rows["error_message"].astype(str).str.startswith(STOOD_ASIDE)]
     if rows.empty:
         return per_class
     classes = demand_class.reindex(rows["series_id"].astype(str)).to_numpy()

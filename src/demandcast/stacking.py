@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from demandcast.metrics import METRIC_COLUMNS, score_arrays
-from demandcast.selection import LEVEL_CLASSES, class_champions
+from demandcast.selection import LEVEL_CLASSES, STOOD_ASIDE, class_champions
 
 LEARNED = "ComboLearned"
 MIN_WEIGHT = 0.05
@@ -417,9 +417,8 @@ class Stacking:
         learned = weights_on_simplex(total[None] / n_complete)[0]
         if lam == 0:
             self.weights[cls] = (pool, prior if prior is not None else learned, n_complete)
-            return _skipped_all(
-                refs, f"lambda 0: the class champion {champion} forecasts the {cls} class ({why})"
-            )
+            why = f"the class champion {champion} forecasts the {cls} class ({why})"
+            return _skipped_all(refs, STOOD_ASIDE + why)
         everyone = np.ones((1, len(pool)), dtype=bool)
         self.weights[cls] = (pool, _blend(lam, learned[None], prior, everyone)[0], n_complete)
         token = f"{LAMBDA_NOTE}{lam:g}:{champion}|" if champion is not None else ""
