@@ -169,31 +169,30 @@ def test_a_small_class_learns_with_the_classes_that_share_its_pool():
     assert stack.weights["smooth"][2] == 40
 
 
-def _nested(n: int, after_origin_error: float, grid=(0.0, 0.5, 1.0), seed: int = 0):
+def _last_window_case(n: int, a_after, grid, members=("B", "C"), seed: int = 0):
     """3 windows of 6 steps, 2 apart (their last steps overlap the last window), member A
-    exact before the last window's origin and off by `after_origin_error` from it on (in
-    the last window and in the earlier windows' steps it overlaps); B and C noisy; the
-    class champion CM is the mean of B and C."""
+    exact before the last window's origin and `a_after(y, cm)` from it on (in the last
+    window and in the earlier windows' steps it overlaps); B and C noisy; the class
+    champion CM is the mean of B and C, a combination of `members`."""
     rng = np.random.default_rng(seed)
     h, n_win, step = 6, 3, 2
     y = rng.normal(100, 10, size=(n, n_win * h))
     after = np.array([s >= (n_win - 1 - w) * step for w in range(n_win) for s in range(h)])
-    a = y + np.where(after, after_origin_error, 0.0)
     b, c = y + rng.normal(0, 3, y.shape), y + rng.normal(0, 3, y.shape)
-    f = np.stack([a, b, c], axis=2)
-    stack = Stacking(
-        {"smooth": ("A", "B", "C")},
-        {"smooth": ("CM",)},
-        {"CM": ("B", "C")},
-        grid=grid,
-        step=step,
-    )
+    cm = (b + c) / 2
+    a = np.where(after, a_after(y, cm), y)
+    stack = Stacking({"smooth": ("A", "B", "C")}, {"smooth": ("CM",)}, {"CM": members}, grid, step)
     ids = np.array([f"s{i:02d}" for i in range(n)])
     ones = np.ones(n)
     failed = np.zeros((n, 3), dtype=bool)
-    combos = {"CM": (b + c) / 2}
-    stack.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3, combos)
+    f = np.stack([a, b, c], axis=2)
+    stack.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3, {"CM": cm})
     return stack, stack.finish().set_index("series_id")
+
+
+def _nested(n: int, after_origin_error: float, grid=(0.0, 0.5, 1.0), seed: int = 0):
+    """A off by `after_origin_error` from the last window's origin on."""
+    return _last_window_case(n, lambda y, cm: y + after_origin_error, grid, seed=seed)
 
 
 def test_lambda_is_chosen_on_the_last_window_with_weights_from_before_its_origin():
@@ -228,24 +227,12 @@ def test_where_the_learned_weights_hold_on_the_last_window_they_are_used_shrunk(
 
 
 def _against_champion(factor: np.ndarray, members=("B", "C"), grid=(0.0, 1.0)):
-    """As `_nested`, with grid (0, 1): A exact before the last window's origin (so lambda 1
-    is A alone) and, from the origin on, series i's error is `factor[i]` times that of the
-    class champion CM: on the last window, lambda 1's score over lambda 0's is `factor`."""
-    n = len(factor)
-    rng = np.random.default_rng(0)
-    h, n_win, step = 6, 3, 2
-    y = rng.normal(100, 10, size=(n, n_win * h))
-    after = np.array([s >= (n_win - 1 - w) * step for w in range(n_win) for s in range(h)])
-    b, c = y + rng.normal(0, 3, y.shape), y + rng.normal(0, 3, y.shape)
-    cm = (b + c) / 2
-    a = np.where(after, y + factor[:, None] * (cm - y), y)
-    stack = Stacking({"smooth": ("A", "B", "C")}, {"smooth": ("CM",)}, {"CM": members}, grid, step)
-    ids = np.array([f"s{i:02d}" for i in range(n)])
-    ones = np.ones(n)
-    failed = np.zeros((n, 3), dtype=bool)
-    f = np.stack([a, b, c], axis=2)
-    stack.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3, {"CM": cm})
-    return stack, stack.finish().set_index("series_id")
+    """Grid (0, 1) by default: lambda 1 is A alone, and from the last window's origin on
+    series i's error is `factor[i]` times that of the class champion CM: on the last
+    window, lambda 1's score over lambda 0's is `factor`."""
+    return _last_window_case(
+        len(factor), lambda y, cm: y + factor[:, None] * (cm - y), grid, members
+    )
 
 
 def test_a_lambda_above_0_must_beat_the_champion_by_evidence_not_by_chance():
