@@ -509,6 +509,11 @@ class Deseasonalized(sf_models._TS):
 
     Below the history it needs it is the inner model alone, as AutoETS is
     non-seasonal when a season does not fit. Intervals are the inner model's.
+
+    `fit` estimates the inner model on the adjusted series and `forward` applies that
+    estimate to a later history, its seasonal part fitted again (least squares or STL,
+    cheap): the backtest's estimate-once shortcut (var backtest_refit) for an inner
+    model that has `forward`, as for the same model at a native season.
     """
 
     def __init__(
@@ -563,10 +568,43 @@ class Deseasonalized(sf_models._TS):
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None):
         self.y_ = np.asarray(y, dtype=float)
+        self.adjusted_ = self.y_.size >= self._min_length()
+        target = self.y_ - self._seasonal(self.y_, 1)[0] if self.adjusted_ else self.y_
+        self.inner_ = self.model.new().fit(y=target)
         return self
 
+    def forward(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: list | None = None,
+        fitted: bool = False,
+    ):
+        """The inner model's estimate from `fit` on this history, seasonally adjusted as at
+        `fit` (a full forecast where the inner model has no `forward`, or where the history
+        crossed the length adjustment needs)."""
+        y = np.asarray(y, dtype=float)
+        inner = getattr(self, "inner_", None)
+        adjusted = y.size >= self._min_length()
+        if not callable(getattr(inner, "forward", None)) or adjusted != self.adjusted_:
+            return self.forecast(y=y, h=h, level=level, fitted=fitted)
+        if not adjusted:
+            return inner.forward(y=y, h=h, fitted=fitted, **_level_kw(level))
+        seas_in, seas_h = self._seasonal(y, h)
+        res = inner.forward(y=y - seas_in, h=h, fitted=fitted, **_level_kw(level))
+        return {
+            k: np.asarray(v, dtype=float) + (seas_in if "fitted" in k else seas_h)
+            for k, v in res.items()
+        }
+
     def predict(self, h: int, X: np.ndarray | None = None, level: list | None = None):
-        return self.forecast(y=self.y_, h=h, level=level)
+        if not self.adjusted_:
+            return self.inner_.predict(h=h, **_level_kw(level))
+        res = self.inner_.predict(h=h, **_level_kw(level))
+        seas_h = self._seasonal(self.y_, h)[1]
+        return {k: np.asarray(v, dtype=float) + seas_h for k, v in res.items()}
 
     def forecast(
         self,

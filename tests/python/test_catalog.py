@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from demandcast.catalog import Deseasonalized, describe, load_catalog
+from demandcast.catalog import Deseasonalized, Guarded, describe, load_catalog
 from demandcast.config import Settings
 from demandcast.plugins.example import DampedSeasonalAverage
 
@@ -53,6 +53,37 @@ def test_long_seasons_deseasonalise_and_short_ones_stay_native():
     # multiplicative Holt-Winters only exists for short seasons
     assert "HoltWintersMultiplicative" not in {c.name for c in cat.resolve("all", 52)}
     assert "HoltWintersMultiplicative" in {c.name for c in cat.resolve("all", 12)}
+
+
+def test_a_long_season_model_is_estimated_once_and_applied_forward():
+    """Deseasonalized forward: the inner model's first estimate on a later history, its
+    season fitted again; the same history gives the full forecast; a history that crossed
+    the adjustment's length refits, and so does CES, whose forward the catalog refuses."""
+    cat = load_catalog()
+    rng = np.random.default_rng(5)
+    t = np.arange(160)
+    y = 50 + 10 * np.sin(2 * np.pi * t / 52.18) + 0.05 * t + rng.normal(0, 3, t.size)
+    ets = cat.build("AutoETS", season_length=52)
+    refit = ets.new().forecast(y=y[:145], h=13)["mean"]
+    assert np.array_equal(ets.new().fit(y[:145]).forward(y=y[:145], h=13)["mean"], refit)
+    assert np.array_equal(ets.new().fit(y[:145]).predict(h=13)["mean"], refit)
+    # the first estimate: the inner ETS's parameters, the later history's level and season
+    est = ets.new().fit(y[:130])
+    season = est._seasonal(y[:145], 13)
+    inner = est.inner_.forward(y=y[:145] - season[0], h=13)["mean"] + season[1]
+    forward = est.forward(y=y[:145], h=13)["mean"]
+    assert np.array_equal(forward, inner) and not np.allclose(forward, refit)
+    # a history too short to adjust at the estimate, long enough later: a full forecast
+    short = ets.new().fit(y[:50])
+    assert np.array_equal(short.forward(y=y[:145], h=13)["mean"], refit)
+    # CES's forward can diverge: the catalog does not let the backtest use it
+    ces = Guarded(cat.build("AutoCES", season_length=52), cat.candidates["AutoCES"].forward)
+    assert np.array_equal(
+        ces.fit(y[:130]).forward(y=y[:145], h=13)["mean"],
+        cat.build("AutoCES", season_length=52).forecast(y=y[:145], h=13)["mean"],
+    )
+    theta = Guarded(cat.build("AutoTheta", season_length=52), cat.candidates["AutoTheta"].forward)
+    assert theta.use_forward
 
 
 def test_resolve_a_list_adds_combination_members_and_rejects_unknown_names():
