@@ -7,6 +7,10 @@ then the same work done with plain StatsForecast and pandas in the same run
 demand class as demandcast routes them, the same windows, step and refit
 setting, the same selection criterion, a refit of the champions only, conformal
 intervals), and prints the ratio of the two totals. Prints a table; writes JSON.
+The reference neither races candidates nor learns ComboLearned's weights, so with
+it demandcast runs every candidate on every series (`race_share` 1) without
+ComboLearned, the same work; `--no-reference` times the candidates as they ship
+(the race, ComboLearned), demandcast alone.
 
     .venv/bin/python scripts/bench_automl.py --series 2000 --years 3 --n-jobs 2
 
@@ -29,6 +33,7 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +53,7 @@ from bench_build import TreeSampler, peak  # noqa: E402
 from demandcast.frames import series_from_orders, synthetic_series, to_sf
 from demandcast.intervals import Calibration
 from demandcast.selection import select_champions
+from demandcast.stacking import LEARNED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,9 +131,11 @@ def plain_statsforecast(
     the champions' backtest errors pooled per demand class, champion and step.
     """
     from demandcast.backtest import _plan
+    from demandcast.race import Race
     from demandcast.selection import MIN_POOL_SERIES
 
     h, m, levels = settings.horizon, settings.season_length, list(settings.levels)
+    catalog = catalog.at_season(m)  # the combinations' members as a run at this season sees them
     cands = catalog.resolve(settings.candidates, settings.season_length)
     singles = [c for c in cands if not c.is_combination]
     combos = [c for c in cands if c.is_combination and not c.is_top_k]
@@ -136,7 +144,9 @@ def plain_statsforecast(
     rows = []
 
     with Stage(f"{label}: backtest") as st:
-        plan = _plan(series, profiles, settings, singles)
+        plan = _plan(
+            series, profiles, settings, singles, Race.plan(profiles, settings, catalog, cands)
+        )
         df = to_sf(series, ids=plan.index)
         scores, errors, maes, scales = [], [], [], []
         for (n_win, key), members in plan[plan["n_windows"] > 0].groupby(
@@ -441,6 +451,14 @@ def main(argv: list[str] | None = None) -> int:
     series, profiles = make_data(args)
     prep_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     settings = Settings(n_jobs=args.n_jobs, candidates=args.candidates)
+    if not args.no_reference:
+        # the plain reference neither races candidates nor learns ComboLearned's weights:
+        # demandcast does the same work, every candidate on every series (race_share 1)
+        # without ComboLearned
+        at = load_catalog().at_season(settings.season_length)
+        names = [c.name for c in at.resolve(args.candidates, settings.season_length)]
+        names = tuple(n for n in names if n != LEARNED)
+        settings = replace(settings, race_share=1.0, candidates=names)
     catalog = load_catalog()
     classes = profiles["demand_class"].value_counts().to_dict()
     lifecycles = profiles["lifecycle"].value_counts().to_dict()
