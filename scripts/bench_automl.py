@@ -52,7 +52,7 @@ from bench_build import TreeSampler, peak  # noqa: E402
 
 from demandcast.frames import series_from_orders, synthetic_series, to_sf
 from demandcast.intervals import Calibration
-from demandcast.selection import select_champions
+from demandcast.selection import LEVEL_CLASSES, select_champions
 from demandcast.stacking import LEARNED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +121,8 @@ def plain_statsforecast(
     once at the first origin (refit=False) and the others refit on every window (two calls
     where a group has both, since plain StatsForecast takes one refit setting a call), the
     same models (as the catalog builds them), StatsForecast's `fallback_model` (Naive) for
-    a fit that raises. Then the same selection criterion in pandas: MASE over all windows,
+    a fit that raises. Then the same selection criterion in pandas: MASE over all windows
+    (RMSSE for the intermittent and lumpy classes, the default vars),
     the catalog's fixed combinations (mean or median of their members), per demand class
     the pool member with the lowest geometric mean, and a series leaves it only for a
     score better by the margins. Not done: per-series top-k combinations (MeanTopK) and
@@ -193,11 +194,16 @@ def plain_statsforecast(
             cv = cv.reset_index()
             err = cv[names].sub(cv["y"], axis=0)
             mae = err.abs().groupby(cv["unique_id"]).mean()
-            scale = _mase_scale(sub, cv.groupby("unique_id")["cutoff"].min(), m)
-            scale = scale.reindex(mae.index)
-            mase = mae.div(scale, axis=0)
-            mase = mase.rename_axis(index="series_id", columns="model")
-            scores.append(mase.stack().rename("score").reset_index())
+            mse = (err**2).groupby(cv["unique_id"]).mean()
+            both = _scales(sub, cv.groupby("unique_id")["cutoff"].min(), m).reindex(mae.index)
+            scale = both["mae"]
+            # the selection metric per demand class: MASE, RMSSE for the level classes
+            level = profiles.drop_duplicates("series_id").set_index("series_id")
+            level = level["demand_class"].reindex(mae.index).isin(LEVEL_CLASSES).to_numpy()
+            rmsse = np.sqrt(mse.div(both["mse"], axis=0))
+            score = mae.div(scale, axis=0).mask(pd.Series(level, index=mae.index), rmsse, axis=0)
+            score = score.rename_axis(index="series_id", columns="model")
+            scores.append(score.stack().rename("score").reset_index())
             maes.append(mae)
             scales.append(scale)
             # scaled errors per step, kept for the champions' intervals
@@ -340,20 +346,29 @@ def _pick(g: pd.DataFrame, champion: pd.Series) -> np.ndarray:
     return out
 
 
-def _mase_scale(history: pd.DataFrame, first_cutoff: pd.Series, season_length: int) -> pd.Series:
-    """Per series: the in-sample MAE of the seasonal naive forecast on the history up to its
-    first cutoff (with no more than a season of it, or a zero: lag 1, then the mean level,
-    then 1), as demandcast scales MASE."""
+def _scales(history: pd.DataFrame, first_cutoff: pd.Series, season_length: int) -> pd.DataFrame:
+    """Per series: the in-sample mean absolute and mean squared error of the seasonal naive
+    forecast on the history up to its first cutoff (with no more than a season of it, or a
+    zero: lag 1, then the mean level, then 1), as demandcast scales MASE and RMSSE."""
     h = history[history["ds"] <= history["unique_id"].map(first_cutoff)]
     g = h.groupby("unique_id")["y"]
     n = g.size()
-    seasonal = (h["y"] - g.shift(season_length)).abs().groupby(h["unique_id"]).mean()
-    lag1 = (h["y"] - g.shift(1)).abs().groupby(h["unique_id"]).mean()
-    level = h["y"].abs().groupby(h["unique_id"]).mean()
-    scale = seasonal.where(n > season_length)
-    scale = scale.where(scale > 0, lag1)
-    scale = scale.where(scale > 0, level)
-    return scale.where(scale > 0, 1.0)
+    out = {}
+    for col, power in (("mae", 1), ("mse", 2)):
+        by = h["unique_id"]
+        seasonal = ((h["y"] - g.shift(season_length)).abs() ** power).groupby(by).mean()
+        lag1 = ((h["y"] - g.shift(1)).abs() ** power).groupby(by).mean()
+        out[col] = (
+            seasonal.where(n > season_length),
+            lag1,
+            (h["y"].abs() ** power).groupby(by).mean(),
+        )
+    mae, mse = out["mae"][0], out["mse"][0]
+    for fb_mae, fb_mse in zip(out["mae"][1:], out["mse"][1:], strict=True):
+        bad = ~(mae > 0)
+        mae, mse = mae.where(~bad, fb_mae), mse.where(~bad, fb_mse)
+    bad = ~(mae > 0) | ~(mse > 0)
+    return pd.DataFrame({"mae": mae.where(~bad, 1.0), "mse": mse.where(~bad, 1.0)})
 
 
 def unrouted_reference(series: pd.DataFrame, ids, settings: Settings, catalog) -> list[dict]:

@@ -1,0 +1,32 @@
+"""scripts/bench_automl.py: its plain StatsForecast reference does the work demandcast does."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_automl.py"
+
+
+def test_the_plain_reference_fits_what_demandcast_fits_and_picks_the_same_champions(tmp_path):
+    """A benchmark's reference must do the same work: on a small panel of every demand class
+    the same number of fits in the backtest and the forecast, and the same champion on every
+    series (the level classes chosen by RMSSE, as demandcast chooses them)."""
+    spec = importlib.util.spec_from_file_location("bench_automl_script", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "bench.json"
+    argv = ["--series", "48", "--years", "3", "--source", "synthetic", "--candidates", "fast"]
+    try:
+        assert bench.main([*argv, "--n-jobs", "1", "--json", str(out)]) == 0
+    finally:
+        sys.modules.pop("bench_build", None)
+    report = json.loads(out.read_text())
+    assert report["classes"] == {"smooth": 12, "erratic": 12, "intermittent": 12, "lumpy": 12}
+    fits = {r["stage"]: r.get("fits") for r in report["stages"]}
+    plain = "plain StatsForecast, same work"
+    assert fits["demandcast: backtest"] == fits[f"{plain}: backtest"] > 0
+    assert fits["demandcast: forecast"] == fits[f"{plain}: forecast"] > 0
+    assert report["same_champion_share"] == [1.0]
