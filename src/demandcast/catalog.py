@@ -586,18 +586,13 @@ class Deseasonalized(sf_models._TS):
         `fit` (a full forecast where the inner model has no `forward`, or where the history
         crossed the length adjustment needs)."""
         y = np.asarray(y, dtype=float)
-        inner = getattr(self, "inner_", None)
+        inner, lvl = getattr(self, "inner_", None), _level_kw(level)
         adjusted = y.size >= self._min_length()
         if not callable(getattr(inner, "forward", None)) or adjusted != self.adjusted_:
             return self.forecast(y=y, h=h, level=level, fitted=fitted)
         if not adjusted:
-            return inner.forward(y=y, h=h, fitted=fitted, **_level_kw(level))
-        seas_in, seas_h = self._seasonal(y, h)
-        res = inner.forward(y=y - seas_in, h=h, fitted=fitted, **_level_kw(level))
-        return {
-            k: np.asarray(v, dtype=float) + (seas_in if "fitted" in k else seas_h)
-            for k, v in res.items()
-        }
+            return inner.forward(y=y, h=h, fitted=fitted, **lvl)
+        return self._adjusted(y, h, lambda z: inner.forward(y=z, h=h, fitted=fitted, **lvl))
 
     def predict(self, h: int, X: np.ndarray | None = None, level: list | None = None):
         if not self.adjusted_:
@@ -615,14 +610,18 @@ class Deseasonalized(sf_models._TS):
         level: list | None = None,
         fitted: bool = False,
     ):
-        y = np.asarray(y, dtype=float)
+        y, lvl = np.asarray(y, dtype=float), _level_kw(level)
         if y.size < self._min_length():
-            return self.model.forecast(y=y, h=h, fitted=fitted, **_level_kw(level))
+            return self.model.forecast(y=y, h=h, fitted=fitted, **lvl)
+        return self._adjusted(y, h, lambda z: self.model.forecast(y=z, h=h, fitted=fitted, **lvl))
+
+    def _adjusted(self, y: np.ndarray, h: int, run: Any) -> dict:
+        """`run` (the inner model's forecast or forward) on the seasonally adjusted history,
+        the season added back to its forecasts and fitted values."""
         seas_in, seas_h = self._seasonal(y, h)
-        res = self.model.forecast(y=y - seas_in, h=h, fitted=fitted, **_level_kw(level))
         return {
             k: np.asarray(v, dtype=float) + (seas_in if "fitted" in k else seas_h)
-            for k, v in res.items()
+            for k, v in run(y - seas_in).items()
         }
 
 
