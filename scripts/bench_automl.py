@@ -9,7 +9,8 @@ setting, the same selection criterion, a refit of the champions only, conformal
 intervals), and prints the ratio of the two totals. Prints a table; writes JSON.
 The reference neither races candidates nor learns ComboLearned's weights, so with
 it demandcast runs every candidate on every series (`race_share` 1) without
-ComboLearned, the same work; `--no-reference` times the candidates as they ship
+ComboLearned and the per-series top-k combinations, the same work;
+`--no-reference` times the candidates as they ship
 (the race, ComboLearned), demandcast alone.
 
     .venv/bin/python scripts/bench_automl.py --series 2000 --years 3 --n-jobs 2
@@ -125,11 +126,12 @@ def plain_statsforecast(
     (RMSSE for the intermittent and lumpy classes, the default vars),
     the catalog's fixed combinations (mean or median of their members), per demand class
     the pool member with the lowest geometric mean, and a series leaves it only for a
-    score better by the margins. Not done: per-series top-k combinations (MeanTopK) and
-    demandcast's metrics other than the selection metric's. Then a refit of the champions
-    only (each member on the series that need it, in one `forecast` call per member; active
-    series too short to backtest get their class champion), and intervals: conformal, from
-    the champions' backtest errors pooled per demand class, champion and step.
+    score better by the margins. Not done: demandcast's metrics other than the selection
+    metric's (the per-series top-k combinations, MeanTopK, are left out of both runs).
+    Then a refit of the champions only (each member on the series that need it, in one
+    `forecast` call per member; active series too short to backtest get their class
+    champion), and intervals: conformal, from the champions' backtest errors pooled per
+    demand class, champion and step.
     """
     from demandcast.backtest import _plan
     from demandcast.race import Race
@@ -244,11 +246,13 @@ def plain_statsforecast(
                 champion[i] = wide.loc[i].idxmin()
                 continue
             row, di = wide.loc[i], d[wide.index.get_loc(i)]
-            pool = row[pool_cols.get(c, [])]
+            pool, score = row[pool_cols.get(c, [])], di
             if pool.notna().any() and pool.min() < di * (1 - settings.selection_margin):
-                champion[i], di = pool.idxmin(), pool.min()
+                champion[i], score = pool.idxmin(), pool.min()
+            # a single candidate: better than the class champion by single_margin, and
+            # better than what the pool gave
             rest = row.drop(pool_cols.get(c, []))
-            if rest.notna().any() and rest.min() < di * (1 - settings.single_margin):
+            if rest.notna().any() and rest.min() < min(di * (1 - settings.single_margin), score):
                 champion[i] = rest.idxmin()
         # active series too short to backtest: their class champion
         short = prof[(prof["lifecycle"] == "active") & ~prof.index.isin(wide.index)]
@@ -467,12 +471,15 @@ def main(argv: list[str] | None = None) -> int:
     prep_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     settings = Settings(n_jobs=args.n_jobs, candidates=args.candidates)
     if not args.no_reference:
-        # the plain reference neither races candidates nor learns ComboLearned's weights:
-        # demandcast does the same work, every candidate on every series (race_share 1)
-        # without ComboLearned
+        # the plain reference neither races candidates nor learns ComboLearned's weights,
+        # and scores by MASE (RMSSE for the level classes): demandcast does the same work,
+        # every candidate on every series (race_share 1) without ComboLearned
+        if (settings.selection_metric, settings.intermittent_metric) != ("mase", "rmsse"):
+            ap.error("the plain reference selects by MASE and RMSSE, the default metrics")
         at = load_catalog().at_season(settings.season_length)
         names = [c.name for c in at.resolve(args.candidates, settings.season_length)]
-        names = tuple(n for n in names if n != LEARNED)
+        # nor per-series top-k combinations (MeanTopK)
+        names = tuple(n for n in names if n != LEARNED and not at.candidates[n].is_top_k)
         settings = replace(settings, race_share=1.0, candidates=names)
     catalog = load_catalog()
     classes = profiles["demand_class"].value_counts().to_dict()

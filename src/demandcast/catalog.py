@@ -542,6 +542,8 @@ class Deseasonalized(sf_models._TS):
     def new(self):
         b = super().new()
         b.model = self.model.new()
+        for name in ("y_", "adjusted_", "inner_"):  # a copy starts unfitted
+            b.__dict__.pop(name, None)
         return b
 
     def _min_length(self) -> int:

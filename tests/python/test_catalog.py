@@ -82,8 +82,35 @@ def test_a_long_season_model_is_estimated_once_and_applied_forward():
         ces.fit(y[:130]).forward(y=y[:145], h=13)["mean"],
         cat.build("AutoCES", season_length=52).forecast(y=y[:145], h=13)["mean"],
     )
-    theta = Guarded(cat.build("AutoTheta", season_length=52), cat.candidates["AutoTheta"].forward)
-    assert theta.use_forward
+    # a copy of a fitted model starts unfitted: no other series' estimate to apply
+    assert not hasattr(est.new(), "inner_")
+
+
+def test_the_backtest_estimates_a_long_season_model_once_per_series():
+    """StatsForecast's cross_validation with refit=False on Guarded(Deseasonalized): each
+    series' first window estimated on its own history, the later windows its forward."""
+    import pandas as pd
+    from statsforecast import StatsForecast
+
+    cat = load_catalog()
+    rng = np.random.default_rng(6)
+    t = np.arange(150)
+    frames, ys = [], {}
+    for i, (level, n) in enumerate([(50, 150), (500, 140), (5, 150)]):
+        y = level * (1 + 0.2 * np.sin(2 * np.pi * t[:n] / 52.18)) + rng.normal(0, level / 20, n)
+        ys[f"s{i}"] = y
+        ds = pd.date_range("2023-01-02", periods=n, freq="W-MON")
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": y}))
+    model = Guarded(cat.build("AutoETS", season_length=52), forward=True)
+    cv = StatsForecast(models=[model], freq="W-MON", n_jobs=1).cross_validation(
+        df=pd.concat(frames), h=13, n_windows=3, step_size=5, refit=False
+    )
+    for sid, y in ys.items():
+        got = cv[cv["unique_id"] == sid]["AutoETS"].to_numpy().reshape(3, 13)
+        est = cat.build("AutoETS", season_length=52).fit(y[: y.size - 13 - 10])
+        for w in range(3):
+            end = y.size - 13 - (2 - w) * 5
+            assert np.allclose(got[w], est.forward(y=y[:end], h=13)["mean"]), (sid, w)
 
 
 def test_resolve_a_list_adds_combination_members_and_rejects_unknown_names():
