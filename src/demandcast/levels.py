@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from demandcast.catalog import Catalog, Guarded, load_catalog
 from demandcast.config import Settings
@@ -112,7 +113,7 @@ class Hierarchy:
     node i is."""
 
     nodes: pd.DataFrame  # level, level_key, plant_id, product_group, product_id, n_series, row
-    S: np.ndarray  # (distinct sums, base series)
+    S: sparse.csr_matrix  # (distinct sums, base series): 1 where a base series is in a sum
     base_ids: np.ndarray  # the base series, S's columns
 
     @property
@@ -132,15 +133,13 @@ def hierarchy(series: pd.DataFrame) -> Hierarchy:
         .where(base["product_group"].notna(), NO_GROUP),
     )
     n = len(base)
-    nodes, rows = [], []
+    nodes, members = [], []  # members: the sorted positions of a node's base series
     for level, cols in LEVELS:
         groups = base.groupby(list(cols), sort=True).indices if cols else {(): np.arange(n)}
         for values, idx in groups.items():
             values = list(values) if isinstance(values, tuple) else [values]
             first = base.iloc[idx[0]]
-            row = np.zeros(n)
-            row[idx] = 1.0
-            rows.append(row)
+            members.append(np.sort(np.asarray(idx, dtype=np.int64)))
             nodes.append(
                 {
                     "level": level,
@@ -149,28 +148,33 @@ def hierarchy(series: pd.DataFrame) -> Hierarchy:
                     "n_series": len(idx),
                 }
             )
-    full = np.vstack(rows) if rows else np.zeros((0, n))
-    # distinct sums: the base rows last (identity), every aggregate row only once
-    is_base = np.array([nd["level"] == BASE for nd in nodes])
+    # distinct sums: the base rows last (identity), every aggregate row only once; S is
+    # sparse (a dense one is 1.2 GB at 10,000 series, the build's peak memory)
+    is_base = np.array([nd["level"] == BASE for nd in nodes], dtype=bool)
+    base_of = {members[i].tobytes() for i in np.nonzero(is_base)[0]}
     distinct: dict[bytes, int] = {}
-    agg_rows, where = [], np.empty(len(nodes), dtype=int)
-    base_of = {bytes(np.packbits(full[i].astype(bool))): i for i in np.nonzero(is_base)[0]}
+    agg_members, where = [], np.empty(len(nodes), dtype=int)
     for i in np.nonzero(~is_base)[0]:
-        sig = bytes(np.packbits(full[i].astype(bool)))
+        sig = members[i].tobytes()
         if sig in base_of:  # an aggregate of one series is that series
             continue
         if sig not in distinct:
-            distinct[sig] = len(agg_rows)
-            agg_rows.append(full[i])
+            distinct[sig] = len(agg_members)
+            agg_members.append(members[i])
         where[i] = distinct[sig]
-    n_agg = len(agg_rows)
-    for i in np.nonzero(~is_base)[0]:
-        sig = bytes(np.packbits(full[i].astype(bool)))
-        if sig in base_of:
-            where[i] = n_agg + int(np.argmax(full[i]))
-    for i in np.nonzero(is_base)[0]:
-        where[i] = n_agg + int(np.argmax(full[i]))
-    S = np.vstack([*agg_rows, np.eye(n)]) if n else np.zeros((0, 0))
+    n_agg = len(agg_members)
+    for i in range(len(nodes)):
+        if is_base[i] or members[i].tobytes() in base_of:
+            where[i] = n_agg + int(members[i][0])
+    agg = sparse.csr_matrix(
+        (
+            np.ones(sum(len(m) for m in agg_members)),
+            np.concatenate(agg_members) if agg_members else np.zeros(0, dtype=np.int64),
+            np.concatenate([[0], np.cumsum([len(m) for m in agg_members])]).astype(np.int64),
+        ),
+        shape=(n_agg, n),
+    )
+    S = sparse.vstack([agg, sparse.identity(n, format="csr")], format="csr") if n else agg
     frame = pd.DataFrame(nodes).assign(row=where)
     return Hierarchy(frame, S, base["series_id"].to_numpy())
 
@@ -374,7 +378,7 @@ def champion_windows(
 
 def _reconcile(
     method: str,
-    S: np.ndarray,
+    S: sparse.csr_matrix | np.ndarray,
     y_hat: np.ndarray,
     res_y: np.ndarray | None = None,
     res_f: np.ndarray | None = None,
@@ -391,7 +395,8 @@ def _reconcile(
 
     rec = MinTrace(method=method, nonnegative=nonnegative)
     kwargs = {"y_insample": res_y, "y_hat_insample": res_f} if method == "mint_shrink" else {}
-    return rec.fit_predict(S=S, y_hat=y_hat, **kwargs)["mean"]
+    dense = S.toarray() if sparse.issparse(S) else S  # MinTrace takes a dense S
+    return rec.fit_predict(S=dense, y_hat=y_hat, **kwargs)["mean"]
 
 
 def _mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray) -> np.ndarray:
