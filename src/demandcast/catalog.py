@@ -597,9 +597,9 @@ class Deseasonalized(sf_models._TS):
         return self._adjusted(y, h, lambda z: inner.forward(y=z, h=h, fitted=fitted, **lvl))
 
     def predict(self, h: int, X: np.ndarray | None = None, level: list | None = None):
-        if not self.adjusted_:
-            return self.inner_.predict(h=h, **_level_kw(level))
         res = self.inner_.predict(h=h, **_level_kw(level))
+        if not self.adjusted_:
+            return res
         seas_h = self._seasonal(self.y_, h)[1]
         return {k: np.asarray(v, dtype=float) + seas_h for k, v in res.items()}
 

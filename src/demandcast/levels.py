@@ -151,20 +151,20 @@ def hierarchy(series: pd.DataFrame) -> Hierarchy:
     # distinct sums: the base rows last (identity), every aggregate row only once; S is
     # sparse (a dense one is 1.2 GB at 10,000 series, the build's peak memory)
     is_base = np.array([nd["level"] == BASE for nd in nodes], dtype=bool)
-    base_of = {members[i].tobytes() for i in np.nonzero(is_base)[0]}
+    sigs = [m.tobytes() for m in members]
+    base_of = {sigs[i] for i in np.nonzero(is_base)[0]}
     distinct: dict[bytes, int] = {}
     agg_members, where = [], np.empty(len(nodes), dtype=int)
     for i in np.nonzero(~is_base)[0]:
-        sig = members[i].tobytes()
-        if sig in base_of:  # an aggregate of one series is that series
+        if sigs[i] in base_of:  # an aggregate of one series is that series
             continue
-        if sig not in distinct:
-            distinct[sig] = len(agg_members)
+        if sigs[i] not in distinct:
+            distinct[sigs[i]] = len(agg_members)
             agg_members.append(members[i])
-        where[i] = distinct[sig]
+        where[i] = distinct[sigs[i]]
     n_agg = len(agg_members)
     for i in range(len(nodes)):
-        if is_base[i] or members[i].tobytes() in base_of:
+        if sigs[i] in base_of:  # a base series, or an aggregate of one
             where[i] = n_agg + int(members[i][0])
     agg = sparse.csr_matrix(
         (
