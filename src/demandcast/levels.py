@@ -49,6 +49,7 @@ from demandcast.catalog import Catalog, Guarded, load_catalog
 from demandcast.config import Settings
 from demandcast.metrics import seasonal_scales
 from demandcast.progress import emit
+from demandcast.selection import parse_champion
 
 BASE = "plant_product"
 LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -356,7 +357,10 @@ def champion_windows(
     have = np.zeros(len(ids), dtype=bool)
     if memory.empty:
         return out, have
+    # the champion's backtest row is its candidate's: 'ComboLearned[lambda=...|A*0.3|...]'
+    # and 'MeanTopK[A|B]' are the rows of ComboLearned and MeanTopK
     champ = champions.set_index(champions["series_id"].astype(str))["champion"]
+    champ = champ.map(lambda c: parse_champion(c)[0] if isinstance(c, str) else c)
     mem = memory.assign(series_id=memory["series_id"].astype(str))
     mem = mem[mem["residuals"].notna() & (mem["n_windows"] == w)]
     mem = mem[mem["model_name"].astype(str) == mem["series_id"].map(champ)]

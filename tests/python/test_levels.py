@@ -127,6 +127,11 @@ def test_the_champions_window_forecasts_come_back_from_the_backtest_memory() -> 
     pos = levels._windows(len(dates) - 1, settings)
     got, have = levels.champion_windows(memory, champions, y, starts, tree.base_ids, pos, settings)
     assert have.all()
+    # a champion named with its weights or members is its candidate's backtest row
+    learned = memory.assign(model_name=memory["model_name"].replace({"Theta": "ComboLearned"}))
+    named = champions.assign(champion="ComboLearned[lambda=1:ComboMean|Theta*1.000]")
+    again, have = levels.champion_windows(learned, named, y, starts, tree.base_ids, pos, settings)
+    assert have.all() and np.array_equal(again, got)
     catalog = load_catalog()  # as the backtest: estimated at the first window, then forward
     model = Guarded(catalog.build("Theta", 12), catalog.candidates["Theta"].forward)
     cv = StatsForecast(models=[model], freq="MS", n_jobs=1).cross_validation(
