@@ -53,7 +53,7 @@ from bench_build import TreeSampler, peak  # noqa: E402
 
 from demandcast.frames import series_from_orders, synthetic_series, to_sf
 from demandcast.intervals import Calibration
-from demandcast.selection import LEVEL_CLASSES, select_champions
+from demandcast.selection import LEVEL_CLASSES, parse_champion, select_champions
 from demandcast.stacking import LEARNED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu_ratio = _total("", ours)["cpu_s"] / _total("", plain)["cpu_s"]
         ratios.append({"wall": round(ratio, 3), "cpu": round(cpu_ratio, 3)})
         ours_champ = champions.set_index("series_id")["champion"].astype(str)
-        ours_champ = ours_champ.str.replace(r"\[.*\]$", "", regex=True)  # MeanTopK[A|B] -> MeanTopK
+        ours_champ = ours_champ.map(lambda c: parse_champion(c)[0])  # MeanTopK[A|B] -> MeanTopK
         common = ours_champ.index.intersection(plain_champions.index)
         same = ours_champ.reindex(common).to_numpy() == plain_champions.reindex(common).to_numpy()
         same = float(same.mean()) if len(common) else 0.0
