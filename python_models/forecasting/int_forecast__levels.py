@@ -19,7 +19,7 @@ def model(dbt, session):
     profiles = dbt.ref("int_series__profiled").df()
     predictions = dbt.ref("int_forecast__predictions").df()
     champions = dbt.ref("int_forecast__champions").df()
-    backtest = dbt.ref("int_forecast__backtest").df()  # with the scaled residuals
+    backtest = dbt.ref("int_forecast__backtest")  # a relation: only the champions' rows are read
     try:  # the last output, on a warehouse that has one with the reuse columns
         previous = session.sql(
             f"select level, level_key, step, {', '.join(levels.REUSE_COLUMNS)}"

@@ -662,6 +662,33 @@ def _frame(
     ]
 
 
+def champion_rows(con: Any, backtest: Any, champions: pd.DataFrame) -> pd.DataFrame:
+    """The backtest rows of each series' champion's candidate, the only rows the levels
+    read (champion_windows). `backtest` is a DuckDB relation (int_forecast__backtest) or
+    a DataFrame; a relation is joined in DuckDB, so the other candidates' rows (about 50
+    a series) never reach pandas."""
+    named = champions[champions["champion"].map(lambda c: isinstance(c, str))]
+    pairs = pd.DataFrame(
+        {
+            "series_id": named["series_id"].astype(str),
+            "model_name": named["champion"].map(lambda c: parse_champion(c)[0]),
+        }
+    )
+    if isinstance(backtest, pd.DataFrame):
+        key = backtest["series_id"].astype(str) + "\x00" + backtest["model_name"].astype(str)
+        return backtest[key.isin(pairs["series_id"] + "\x00" + pairs["model_name"])]
+    wanted = con.from_df(pairs).set_alias("c")
+    rows = backtest.set_alias("b")
+    return (
+        rows.join(
+            wanted,
+            "b.series_id::varchar = c.series_id and b.model_name::varchar = c.model_name",
+        )
+        .project(", ".join(f"b.{col}" for col in backtest.columns))
+        .df()
+    )
+
+
 def levels_run(
     con: Any,
     run: Any,
@@ -669,13 +696,14 @@ def levels_run(
     profiles: pd.DataFrame,
     predictions: pd.DataFrame,
     champions: pd.DataFrame,
-    backtest: pd.DataFrame,
+    backtest: Any,
     catalog: Catalog | None = None,
     previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__levels`: the run's base forecasts and the backtest of their series
-    (int_forecast__backtest with its scaled residuals: this run's backtest, or the one a
-    series carries from the memory) reconciled over LEVELS. The windows end at the
+    (int_forecast__backtest with its scaled residuals, a relation or a DataFrame: this
+    run's backtest, or the one a series carries from the memory; only the champions'
+    rows are read) reconciled over LEVELS. The windows end at the
     backtest origin most of the base series were backtested at."""
     from demandcast import warehouse as wh
 
@@ -684,7 +712,8 @@ def levels_run(
     ids = predictions["series_id"].astype(str).unique()
     rel = con.from_df(series) if isinstance(series, pd.DataFrame) else series
     history = rel.project(wh.SERIES_COLUMNS).df()
-    memory = backtest[backtest["series_id"].astype(str).isin(ids)]
+    memory = champion_rows(con, backtest, champions)
+    memory = memory[memory["series_id"].astype(str).isin(ids)]
     origin = None
     if len(memory):
         origin = pd.to_datetime(memory.drop_duplicates("series_id")["backtest_origin"]).mode()

@@ -5,6 +5,7 @@ the shared demo build adding up."""
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,6 +132,18 @@ def test_the_champions_window_forecasts_come_back_from_the_backtest_memory() -> 
     learned = memory.assign(model_name=memory["model_name"].replace({"Theta": "ComboLearned"}))
     named = champions.assign(champion="ComboLearned[lambda=1:ComboMean|Theta*1.000]")
     again, have = levels.champion_windows(learned, named, y, starts, tree.base_ids, pos, settings)
+    assert have.all() and np.array_equal(again, got)
+    # the dbt model hands the backtest over as a DuckDB relation: only the champions'
+    # rows come back, the same as filtering the whole table in pandas
+    con = duckdb.connect()
+    table = con.from_df(learned)
+    read = levels.champion_rows(con, table, named)
+    assert set(read["model_name"]) == {"ComboLearned"} and len(read) == len(SERIES)
+    in_pandas = levels.champion_rows(con, learned, named)
+    assert read.sort_values("series_id")["mae"].tolist() == (
+        in_pandas.sort_values("series_id")["mae"].tolist()
+    )
+    again, have = levels.champion_windows(read, named, y, starts, tree.base_ids, pos, settings)
     assert have.all() and np.array_equal(again, got)
     catalog = load_catalog()  # as the backtest: estimated at the first window, then forward
     model = Guarded(catalog.build("Theta", 12), catalog.candidates["Theta"].forward)
