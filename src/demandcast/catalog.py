@@ -31,7 +31,7 @@ from statsforecast.models import _predict_mstl_seas
 from statsforecast.mstl import mstl
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yml")
-NATIVE_SETS = ("default", "learned", "champion")
+NATIVE_SETS = ("default", "learned", "champion", "thief")
 """Sets that leave out the entries marked full_only_below_long_season at native seasons."""
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
@@ -111,6 +111,8 @@ class Catalog:
     pool: dict[str, tuple[str, ...]] = field(default_factory=dict)
     learn: dict[str, tuple[str, ...]] = field(default_factory=dict)
     shrink: tuple[float, ...] = (1.0,)
+    left_out: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Per set, the names its `all_but` leaves out: kept out of its learner pools too."""
 
     def contenders(self, demand_class: str, candidates: Sequence[Candidate]) -> set[str]:
         """The single candidates that can forecast a series of the class among `candidates`
@@ -183,6 +185,7 @@ class Catalog:
             if at is not self:
                 return at.resolve(spec, season_length)
         native_default = spec in NATIVE_SETS and season_length <= self.long_season
+        banned = self.left_out.get(spec, frozenset()) if isinstance(spec, str) else frozenset()
         if isinstance(spec, str):
             if spec in self.sets:
                 names = list(self.sets[spec])
@@ -220,7 +223,8 @@ class Catalog:
         wanted |= {
             m
             for m in learners
-            if not (native_default and self.candidates[m].full_only_below_long_season)
+            if m not in banned
+            and not (native_default and self.candidates[m].full_only_below_long_season)
         }
         return [c for c in self.candidates.values() if c.name in wanted and c.name in usable]
 
@@ -314,11 +318,13 @@ def _load_cached(path: str, mtime: float) -> Catalog:
                     f"{{members: [two or more single candidates]}}, not {long!r}"
                 )
     sets: dict[str, tuple[str, ...]] = {}
+    left_out: dict[str, frozenset[str]] = {}
     for set_name, members in (raw.get("sets") or {}).items():
         if members == "all":
             members = list(candidates)
         elif isinstance(members, dict) and set(members) == {"all_but"}:
-            members = [c for c in candidates if c not in set(members["all_but"])]
+            left_out[set_name] = frozenset(members["all_but"])
+            members = [c for c in candidates if c not in left_out[set_name]]
         if not isinstance(members, list) or not members:
             raise ValueError(
                 f"{where}: set '{set_name}' must be 'all', {{all_but: [names]}} or a list of names"
@@ -365,6 +371,7 @@ def _load_cached(path: str, mtime: float) -> Catalog:
         pool,
         learn,
         tuple(sorted(float(x) for x in set(grid))),
+        left_out,
     )
     for cand in candidates.values():  # fail at load, not mid-run, on a bad class path
         if not cand.is_combination:
@@ -627,6 +634,143 @@ class Deseasonalized(sf_models._TS):
         }
 
 
+class TemporalHierarchy(sf_models._TS):
+    """THieF (Athanasopoulos, Hyndman, Kourentzes and Petropoulos 2017): the inner model
+    forecasts the series and its temporal aggregates, blocks of k periods ending at the
+    origin for every k dividing the season (1, 2, 3, 4, 6 and 12 months of a year), each
+    at the season left (12 / k; none at k = 12), and the forecasts of one season are
+    reconciled by structural scaling (weighted least squares, a node's variance taken as
+    proportional to the periods it sums; MinTrace wls_struct), so the periods sum to each
+    aggregate's forecast and every level informs the season's shape and level.
+
+    A level with fewer than `min_periods` aggregated periods, or whose fit fails, is left
+    out of the hierarchy (the k = 1 level is always needed). Point forecasts only: the
+    forecast step calibrates intervals on the backtest's errors. `forward` applies each
+    level's estimate from `fit` to a later history, for inner models that have one.
+    """
+
+    def __init__(self, season_length: int, model: Any, min_periods: int = 4, alias: str = "THieF"):
+        if hasattr(model, "season_length") and model.season_length not in (1, [1]):
+            raise ValueError("the inner model of TemporalHierarchy takes its season per level")
+        self.season_length = int(season_length)
+        self.model = model
+        self.min_periods = int(min_periods)
+        self.alias = alias
+        self.prediction_intervals = None
+
+    def new(self):
+        b = super().new()
+        b.model = self.model.new()
+        b.__dict__.pop("fitted_", None)  # a copy starts unfitted
+        return b
+
+    def _ks(self, n: int) -> list[int]:
+        m = self.season_length
+        return [k for k in range(1, m + 1) if m % k == 0 and n // k >= self.min_periods]
+
+    def _at(self, k: int) -> Any:
+        inner = self.model.new()
+        inner.season_length = self.season_length // k
+        return inner
+
+    @staticmethod
+    def _aggregate(y: np.ndarray, k: int) -> np.ndarray:
+        n = (y.size // k) * k
+        return y[y.size - n :].reshape(-1, k).sum(axis=1)
+
+    def _reconcile(self, forecasts: dict[int, np.ndarray], h: int) -> dict:
+        """Bottom-level forecasts of ceil(h / m) seasons, each reconciled over the levels
+        that forecast; the first h periods."""
+        m = self.season_length
+        if 1 not in forecasts:
+            raise ValueError("the series itself (k = 1) could not be forecast")
+        ks = sorted(forecasts)
+        S = np.vstack([np.kron(np.eye(m // k), np.ones((1, k))) for k in ks])
+        w = 1.0 / S.sum(axis=1)  # structural scaling: W = diag(S 1)
+        P = np.linalg.solve(S.T @ (S * w[:, None]), S.T * w)  # (S' W^-1 S)^-1 S' W^-1
+        seasons = -(-h // m)
+        out = []
+        for j in range(seasons):
+            stacked = np.concatenate([forecasts[k][j * (m // k) : (j + 1) * (m // k)] for k in ks])
+            out.append(P @ stacked)
+        return {"mean": np.concatenate(out)[:h]}
+
+    def _steps(self, k: int, h: int) -> int:
+        return -(-h // self.season_length) * (self.season_length // k)
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None):
+        y = np.asarray(y, dtype=float)
+        self.fitted_ = {}
+        for k in self._ks(y.size):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.fitted_[k] = self._at(k).fit(y=self._aggregate(y, k))
+            except Exception:
+                if k == 1:
+                    raise
+        return self
+
+    def predict(self, h: int, X: np.ndarray | None = None, level: list | None = None):
+        return self._reconcile(
+            {
+                k: np.asarray(f.predict(h=self._steps(k, h))["mean"])
+                for k, f in self.fitted_.items()
+            },
+            h,
+        )
+
+    def forecast(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: list | None = None,
+        fitted: bool = False,
+    ):
+        y = np.asarray(y, dtype=float)
+        return self._reconcile(self._levels(y, h, {k: None for k in self._ks(y.size)}), h)
+
+    def forward(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: list | None = None,
+        fitted: bool = False,
+    ):
+        """Each level's estimate from `fit` on this history (a full forecast where the inner
+        model has no `forward`)."""
+        y = np.asarray(y, dtype=float)
+        ready = getattr(self, "fitted_", {})
+        if not ready or not callable(getattr(ready.get(1), "forward", None)):
+            return self.forecast(y=y, h=h)
+        usable = set(self._ks(y.size))
+        return self._reconcile(self._levels(y, h, {k: ready[k] for k in ready if k in usable}), h)
+
+    def _levels(self, y: np.ndarray, h: int, estimates: dict[int, Any]) -> dict[int, np.ndarray]:
+        """Each level's forecast: a fresh fit (estimate None) or the estimate carried forward;
+        a level that fails is left out, but the series itself must forecast."""
+        out = {}
+        for k, est in estimates.items():
+            z, steps = self._aggregate(y, k), self._steps(k, h)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    run = self._at(k).forecast if est is None else est.forward
+                    f = np.asarray(run(y=z, h=steps)["mean"], dtype=float)
+                if f.shape == (steps,) and np.all(np.isfinite(f)):
+                    out[k] = f
+                elif k == 1:
+                    raise ValueError("the series' own forecast is not finite")
+            except Exception:
+                if k == 1:
+                    raise
+        return out
+
+
 _STL_CACHE: OrderedDict = OrderedDict()
 
 
@@ -645,7 +789,10 @@ def _level_kw(level: list | None) -> dict:
     return {} if level is None else {"level": level}
 
 
-_BUILTIN: dict[str, type] = {"Deseasonalized": Deseasonalized}
+_BUILTIN: dict[str, type] = {
+    "Deseasonalized": Deseasonalized,
+    "TemporalHierarchy": TemporalHierarchy,
+}
 
 
 class Guarded(sf_models._TS):

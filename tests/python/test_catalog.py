@@ -7,7 +7,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from demandcast.catalog import Deseasonalized, Guarded, describe, load_catalog
+from demandcast.catalog import (
+    Deseasonalized,
+    Guarded,
+    TemporalHierarchy,
+    describe,
+    load_catalog,
+)
 from demandcast.config import Settings
 from demandcast.plugins.example import DampedSeasonalAverage
 
@@ -84,6 +90,84 @@ def test_a_long_season_model_is_estimated_once_and_applied_forward():
     )
     # a copy of a fitted model starts unfitted: no other series' estimate to apply
     assert not hasattr(est.new(), "inner_")
+
+
+def _monthly(n: int, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 100 + 0.5 * t + 15 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 4, n)
+
+
+@pytest.mark.filterwarnings("ignore:possible convergence problem")
+def test_a_temporal_hierarchy_reconciles_by_structural_scaling_as_hierarchicalforecast():
+    """THieF: the model on the months and on their sums over 2 to 12 months, reconciled by
+    MinTrace wls_struct (hierarchicalforecast's, the reference); each level at its own
+    season (12 / k); a level too short to fit is left out; monthly only."""
+    from hierarchicalforecast.methods import MinTrace
+    from statsforecast.models import AutoETS
+
+    cat = load_catalog()
+    y, h = _monthly(96), 18
+    model = cat.build("AutoETS.THieF", season_length=12)
+    assert isinstance(model, TemporalHierarchy) and model.season_length == 12
+    got = model.forecast(y=y, h=h)["mean"]
+    # the reference: every level's AutoETS forecast of two years, reconciled year by year
+    ks = [1, 2, 3, 4, 6, 12]
+    base = {
+        k: AutoETS(model="ZZZ", season_length=12 // k).forecast(
+            y=y.reshape(-1, k).sum(axis=1), h=24 // k
+        )["mean"]
+        for k in ks
+    }
+    S = np.vstack([np.kron(np.eye(12 // k), np.ones((1, k))) for k in sorted(ks, reverse=True)])
+    years = []
+    for j in range(2):
+        stacked = np.concatenate(
+            [base[k][j * (12 // k) : (j + 1) * (12 // k)] for k in sorted(ks, reverse=True)]
+        )
+        rec = MinTrace(method="wls_struct").fit_predict(S=S, y_hat=stacked[:, None])["mean"]
+        years.append(rec[-12:, 0])  # the months are S's last rows
+    np.testing.assert_allclose(got, np.concatenate(years)[:h], rtol=1e-6)
+    assert not np.allclose(got, base[1][:h])  # the aggregates moved the monthly forecast
+    # a history of 3 years: the 12-month level has 3 sums (< 4) and is left out
+    short = model.new().forecast(y=y[-36:], h=h)["mean"]
+    assert model._ks(36) == [1, 2, 3, 4, 6] and np.isfinite(short).all()
+    # a history too short for any sum: the model alone at its season
+    alone = model.new().forecast(y=y[-7:], h=h)["mean"]
+    np.testing.assert_allclose(
+        alone, AutoETS(model="ZZZ", season_length=12).forecast(y=y[-7:], h=h)["mean"]
+    )
+    # opt-in: `thief` is the default and the temporal hierarchies, in the learner pool too;
+    # the default leaves them out of both; weekly data (52 > long_season) has none
+    thief = {c.name for c in cat.resolve("thief", 12)}
+    default = {c.name for c in cat.resolve("default", 12)}
+    hierarchies = {"AutoETS.THieF", "AutoCES.THieF", "DynamicOptimizedTheta.THieF", "ComboTHieF6"}
+    assert thief - default == hierarchies and default <= thief
+    assert {"AutoETS.THieF", "AutoCES.THieF"} <= set(cat.learner_pools(sorted(thief))["smooth"])
+    assert not [c for c in cat.resolve("thief", 52) if "THieF" in c.name]
+
+
+def test_a_temporal_hierarchy_is_estimated_once_and_applied_forward():
+    """fit estimates every level; forward applies those estimates to a later history (on the
+    same history: the fitted forecast); CES, without a catalog forward, refits."""
+    cat = load_catalog()
+    y, h = _monthly(90, seed=4), 18
+    ets = cat.build("AutoETS.THieF", season_length=12)
+    fitted = ets.new().fit(y[:80])
+    np.testing.assert_allclose(
+        fitted.forward(y=y[:80], h=h)["mean"], fitted.predict(h=h)["mean"], rtol=1e-6
+    )
+    later = fitted.forward(y=y, h=h)["mean"]
+    assert np.isfinite(later).all() and not np.allclose(later, fitted.predict(h=h)["mean"])
+    assert not np.allclose(later, ets.new().forecast(y=y, h=h)["mean"])  # not a refit
+    assert "fitted_" not in ets.new().__dict__ and "fitted_" not in fitted.new().__dict__
+    ces = Guarded(
+        cat.build("AutoCES.THieF", season_length=12), cat.candidates["AutoCES.THieF"].forward
+    )
+    np.testing.assert_allclose(
+        ces.fit(y[:80]).forward(y=y, h=h)["mean"],
+        cat.build("AutoCES.THieF", season_length=12).forecast(y=y, h=h)["mean"],
+    )
 
 
 def test_the_backtest_estimates_a_long_season_model_once_per_series():
