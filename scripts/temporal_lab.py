@@ -310,9 +310,9 @@ def main() -> None:
     cand["Mix6 base+THieF"] = mean_of(list(base.values()) + list(ta_thief.values()))
     cand["Mean3 TA-mean-prop"] = mean_of(list(ta_prop.values()))
     cand["Mix6 base+TA-mean-prop"] = mean_of(list(base.values()) + list(ta_prop.values()))
-    # THieF where it helped each model (ETS, CES), DynamicOptimizedTheta as it is
-    cand["Mean3 THieF ETS+CES, DOTheta"] = mean_of(
-        [ta_thief["ETS"], ta_thief["CES"], base["DOTheta"]]
+    # the three as they are and THieF where it helped (ETS, CES): the catalog's ComboTHieF
+    cand["Mean5 base+THieF ETS, CES"] = mean_of(
+        list(base.values()) + [ta_thief["ETS"], ta_thief["CES"]]
     )
     # the temporal versions already contain the k=1 (base) fits: count their CPU once
     for v in ("TA-mean", "TA-median", "THieF", "TA-mean-prop"):

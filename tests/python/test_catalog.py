@@ -141,7 +141,7 @@ def test_a_temporal_hierarchy_reconciles_by_structural_scaling_as_hierarchicalfo
     # the default leaves them out of both; weekly data (52 > long_season) has none
     thief = {c.name for c in cat.resolve("thief", 12)}
     default = {c.name for c in cat.resolve("default", 12)}
-    hierarchies = {"AutoETS.THieF", "AutoCES.THieF", "DynamicOptimizedTheta.THieF", "ComboTHieF6"}
+    hierarchies = {"AutoETS.THieF", "AutoCES.THieF", "ComboTHieF"}
     assert thief - default == hierarchies and default <= thief
     assert {"AutoETS.THieF", "AutoCES.THieF"} <= set(cat.learner_pools(sorted(thief))["smooth"])
     assert not [c for c in cat.resolve("thief", 52) if "THieF" in c.name]
