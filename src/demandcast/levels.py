@@ -663,10 +663,9 @@ def _frame(
 
 
 def champion_rows(con: Any, backtest: Any, champions: pd.DataFrame) -> pd.DataFrame:
-    """The backtest rows of each series' champion's candidate, the only rows the levels
-    read (champion_windows). `backtest` is a DuckDB relation (int_forecast__backtest) or
-    a DataFrame; a relation is joined in DuckDB, so the other candidates' rows (about 50
-    a series) never reach pandas."""
+    """The rows of `backtest` (int_forecast__backtest, a DuckDB relation) of each series'
+    champion's candidate, the only rows the levels read (champion_windows): joined in
+    DuckDB, so the other candidates' rows (about 50 a series) never reach pandas."""
     named = champions[champions["champion"].map(lambda c: isinstance(c, str))]
     pairs = pd.DataFrame(
         {
@@ -674,9 +673,6 @@ def champion_rows(con: Any, backtest: Any, champions: pd.DataFrame) -> pd.DataFr
             "model_name": named["champion"].map(lambda c: parse_champion(c)[0]),
         }
     )
-    if isinstance(backtest, pd.DataFrame):
-        key = backtest["series_id"].astype(str) + "\x00" + backtest["model_name"].astype(str)
-        return backtest[key.isin(pairs["series_id"] + "\x00" + pairs["model_name"])]
     wanted = con.from_df(pairs).set_alias("c")
     rows = backtest.set_alias("b")
     return (
@@ -701,8 +697,8 @@ def levels_run(
     previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__levels`: the run's base forecasts and the backtest of their series
-    (int_forecast__backtest with its scaled residuals, a relation or a DataFrame: this
-    run's backtest, or the one a series carries from the memory; only the champions'
+    (int_forecast__backtest with its scaled residuals, a DuckDB relation: this run's
+    backtest, or the one a series carries from the memory; only the champions'
     rows are read) reconciled over LEVELS. The windows end at the
     backtest origin most of the base series were backtested at."""
     from demandcast import warehouse as wh

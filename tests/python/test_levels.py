@@ -136,10 +136,9 @@ def test_the_champions_window_forecasts_come_back_from_the_backtest_memory() -> 
     # the dbt model hands the backtest over as a DuckDB relation: only the champions'
     # rows come back, the same as filtering the whole table in pandas
     con = duckdb.connect()
-    table = con.from_df(learned)
-    read = levels.champion_rows(con, table, named)
+    read = levels.champion_rows(con, con.from_df(learned), named)
     assert set(read["model_name"]) == {"ComboLearned"} and len(read) == len(SERIES)
-    in_pandas = levels.champion_rows(con, learned, named)
+    in_pandas = learned[learned["model_name"] == "ComboLearned"]
     assert read.sort_values("series_id")["mae"].tolist() == (
         in_pandas.sort_values("series_id")["mae"].tolist()
     )
