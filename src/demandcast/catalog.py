@@ -700,15 +700,9 @@ class TemporalHierarchy(sf_models._TS):
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None):
         y = np.asarray(y, dtype=float)
-        self.fitted_ = {}
-        for k in self._ks(y.size):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    self.fitted_[k] = self._at(k).fit(y=self._aggregate(y, k))
-            except Exception:
-                if k == 1:
-                    raise
+        self.fitted_ = self._each(
+            self._ks(y.size), lambda k: self._at(k).fit(y=self._aggregate(y, k))
+        )
         return self
 
     def predict(self, h: int, X: np.ndarray | None = None, level: list | None = None):
@@ -751,20 +745,28 @@ class TemporalHierarchy(sf_models._TS):
         return self._reconcile(self._levels(y, h, {k: ready[k] for k in ready if k in usable}), h)
 
     def _levels(self, y: np.ndarray, h: int, estimates: dict[int, Any]) -> dict[int, np.ndarray]:
-        """Each level's forecast: a fresh fit (estimate None) or the estimate carried forward;
-        a level that fails is left out, but the series itself must forecast."""
+        """Each level's forecast: a fresh fit (estimate None) or the estimate carried forward."""
+
+        def one(k: int) -> np.ndarray:
+            z, steps, est = self._aggregate(y, k), self._steps(k, h), estimates[k]
+            run = self._at(k).forecast if est is None else est.forward
+            f = np.asarray(run(y=z, h=steps)["mean"], dtype=float)
+            if f.shape != (steps,) or not np.all(np.isfinite(f)):
+                raise ValueError(f"the forecast of the {k}-period sums is not finite")
+            return f
+
+        return self._each(list(estimates), one)
+
+    @staticmethod
+    def _each(ks: list[int], run: Any) -> dict[int, Any]:
+        """`run(k)` per level; a level that fails is left out, but the series itself (k = 1)
+        must not fail."""
         out = {}
-        for k, est in estimates.items():
-            z, steps = self._aggregate(y, k), self._steps(k, h)
+        for k in ks:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    run = self._at(k).forecast if est is None else est.forward
-                    f = np.asarray(run(y=z, h=steps)["mean"], dtype=float)
-                if f.shape == (steps,) and np.all(np.isfinite(f)):
-                    out[k] = f
-                elif k == 1:
-                    raise ValueError("the series' own forecast is not finite")
+                    out[k] = run(k)
             except Exception:
                 if k == 1:
                     raise
