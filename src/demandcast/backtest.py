@@ -58,9 +58,10 @@ from demandcast.catalog import (
 )
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
-from demandcast.frames import to_sf
+from demandcast.frames import SeriesBatches, to_sf
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
+from demandcast.pooled import GlobalAR, fit_panel, learners
 from demandcast.progress import Progress, report_failures
 from demandcast.race import Race
 from demandcast.stacking import Stacking
@@ -96,6 +97,7 @@ def run_backtest(
     calibration: Calibration | None = None,
     stacking: Stacking | None = None,
     race: Race | None = None,
+    pooled: dict[str, GlobalAR] | None = None,
 ) -> pd.DataFrame:
     """Backtest every applicable candidate on every eligible series; one row per pair.
 
@@ -106,7 +108,9 @@ def run_backtest(
     and its rows come from `stacking.finish()` after the last; without one, this call
     learns them over its own series and returns their rows too. Likewise the race
     (race.py): pass one `Race` (its raced series first, then `Race.decide`, then the
-    others), or this call races its own series.
+    others), or this call races its own series. A global model (pooled.py) learns from
+    every series: pass the models `fit_pooled` fitted on the whole panel to every batch, or
+    this call fits them on its own series.
     """
     catalog = (catalog or load_catalog()).at_season(settings.season_length)
     stats = stats if stats is not None else BacktestStats()
@@ -119,7 +123,9 @@ def run_backtest(
         stacking = Stacking.from_catalog(catalog, singles, settings)
     if not learned:
         stacking = None
-    args = (profiles, settings, catalog, cands, stats, calibration, stacking)
+    if pooled is None:
+        pooled = fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(series))
+    args = (profiles, settings, catalog, cands, stats, calibration, stacking, pooled)
     if race is None:
         race = Race.plan(profiles, settings, catalog, cands)
         if race.active:
@@ -158,6 +164,7 @@ def _run(
     stats: BacktestStats,
     calibration: Calibration,
     stacking: Stacking | None,
+    pooled: dict[str, GlobalAR],
     race: Race,
 ) -> pd.DataFrame:
     """The backtest of the series given (each raced or not, as `race` says), in groups."""
@@ -197,6 +204,7 @@ def _run(
                     group,
                     engine,
                     stacking,
+                    pooled,
                 )
             )
             progress.advance(groups=1)
@@ -224,7 +232,10 @@ def _start_progress(
     engine: Engine,
 ) -> Progress:
     """The run's progress counter, its first line in dbt's log."""
-    work = {i: n_win * len(run) * len(members) for i, (n_win, run, members) in enumerate(groups)}
+    work = {
+        i: n_win * sum(not c.is_pooled for c in run) * len(members)
+        for i, (n_win, run, members) in enumerate(groups)
+    }
     fits = sum(work.values())
     n_series = sum(len(members) for _, _, members in groups)
     progress = Progress("backtest", work, {"series": n_series, "groups": len(groups)})
@@ -371,32 +382,42 @@ def _backtest_group(
     group: int,
     engine: Engine,
     stacking: Stacking | None = None,
+    pooled: dict[str, GlobalAR] | None = None,
 ) -> pd.DataFrame:
     """One group's rows (`group`: its index, the kind of its work in `progress`); the
-    learner pool's forecasts go to `stacking` (ComboLearned is scored after the last group)."""
+    learner pool's forecasts go to `stacking` (ComboLearned is scored after the last group).
+    The global models (`pooled`, fitted on the whole panel) forecast here, not in the CV."""
     h = settings.horizon
     ids = np.sort(members.index.to_numpy().astype(str))
     n = len(ids)
     t = n_win * h
+    local = [c for c in run if not c.is_pooled]
+    run = local + [c for c in run if c.is_pooled]
     names = [c.name for c in run]
-    if run:
+    if local:
         forward = not settings.backtest_refit
         models = [
             Guarded(catalog.build(c.name, settings.season_length), forward and c.forward)
-            for c in run
+            for c in local
         ]
         cv = _cross_validation(models, df, ids, n_win, settings, stats, progress, group, engine)
-        stats.n_fits += n * n_win * len(run)
+        stats.n_fits += n * n_win * len(local)
         cv_ids = cv["unique_id"].to_numpy()[::t].astype(str)
         if not np.array_equal(cv_ids, ids):
             raise RuntimeError("cross_validation returned series in an unexpected order")
         y = cv["y"].to_numpy(dtype=float).reshape(n, t)
-        f = cv[names].to_numpy(dtype=float).reshape(n, t, len(run))
+        f = cv[names[: len(local)]].to_numpy(dtype=float).reshape(n, t, len(local))
         del cv
     else:
         y = np.zeros((n, t))
         f = np.zeros((n, t, 0))
         progress.advance(series=n)
+    if len(run) > len(local):
+        values = df.groupby("unique_id", sort=True)["y"].apply(np.asarray).reindex(ids)
+        y, windows = _pooled_windows(
+            values, n_win, settings, [pooled[c.name] for c in run[len(local) :]]
+        )
+        f = np.concatenate([f, windows], axis=2)
     scales = _scales(df, members, settings).reindex(ids)
     s_mae, s_mse = scales["scale_mae"].to_numpy(), scales["scale_mse"].to_numpy()
     base = score_arrays(y, f, s_mae, s_mse)
@@ -424,6 +445,52 @@ def _backtest_group(
     if stacking is not None:
         stacking.add(ids, classes, names, y, f, failed, s_mae, s_mse, n_win, combined)
     return pd.concat(blocks, ignore_index=True)
+
+
+def fit_pooled(
+    catalog: Catalog,
+    cands: list[Candidate],
+    settings: Settings,
+    profiles: pd.DataFrame,
+    batches: SeriesBatches,
+    offsets: list[int] | None = None,
+) -> dict[str, GlobalAR]:
+    """The pooled candidates among `cands`, each fitted on its classes' series of the
+    panel: at every backtest window's offset from the series' end (default), or `[0]` for
+    the forecast."""
+    h = settings.horizon
+    if offsets is None:
+        offsets = [h + k * settings.step_size for k in range(settings.n_windows)]
+    models = {
+        c.name: (catalog.pooled(c.name, settings.season_length, h), learners(profiles, c.classes))
+        for c in cands
+        if c.is_pooled
+    }
+    return fit_panel(models, batches, offsets)
+
+
+def pooled_learners(cands: list[Candidate], profiles: pd.DataFrame) -> set[str]:
+    """Every series some pooled candidate among `cands` learns from."""
+    return set().union(*(learners(profiles, c.classes) for c in cands if c.is_pooled))
+
+
+def _pooled_windows(
+    values: pd.Series, n_win: int, settings: Settings, models: list[GlobalAR]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The actuals (series, n_win * h) of each series' backtest windows (oldest first, as
+    cross_validation orders them) and the global models' forecasts of them
+    (series, n_win * h, models), each from the weights learned up to that window."""
+    h, step = settings.horizon, settings.step_size
+    y = np.full((len(values), n_win * h), np.nan)
+    f = np.full((len(values), n_win * h, len(models)), np.nan)
+    for i, series in enumerate(values):
+        for w in range(n_win):
+            offset = h + (n_win - 1 - w) * step
+            cut = len(series) - offset
+            y[i, w * h : (w + 1) * h] = series[cut : cut + h]
+            for j, model in enumerate(models):
+                f[i, w * h : (w + 1) * h, j] = model.predict(series[:cut], offset)
+    return y, f
 
 
 def _cross_validation(
@@ -603,6 +670,12 @@ def _error_messages(
     for count, (i, j) in enumerate(pairs):
         if count >= MAX_ERROR_RERUNS:
             out[(i, j)] = "raised during the backtest (message not captured: too many failures)"
+            continue
+        if run[j].is_pooled:
+            out[(i, j)] = (
+                f"no series had {catalog.candidates[run[j].name].name}'s lags and horizon of "
+                "history before this window to learn from"
+            )
             continue
         y = values[ids[i]]
         model = catalog.build(run[j].name, settings.season_length)

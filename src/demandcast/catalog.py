@@ -30,10 +30,14 @@ from statsforecast import models as sf_models
 from statsforecast.models import _predict_mstl_seas
 from statsforecast.mstl import mstl
 
+from demandcast.pooled import GlobalAR, lags_for
+
 CATALOG_PATH = Path(__file__).with_name("catalog.yml")
 NATIVE_SETS = ("default", "learned", "champion", "thief")
 """Sets that leave out the entries marked full_only_below_long_season at native seasons."""
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
+POOLED_MODEL = "GlobalAR"
+"""The `model` of a pooled entry: learned across every series (pooled.py)."""
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _SEASON_MODES = ("none", "optional", "required")
 _ENTRY_KEYS = {
@@ -83,6 +87,11 @@ class Candidate:
     @property
     def is_top_k(self) -> bool:
         return self.members == "top_k"
+
+    @property
+    def is_pooled(self) -> bool:
+        """Learned across every series at once (pooled.GlobalAR), not by StatsForecast."""
+        return self.model == POOLED_MODEL
 
     @property
     def is_learned(self) -> bool:
@@ -228,11 +237,19 @@ class Catalog:
         }
         return [c for c in self.candidates.values() if c.name in wanted and c.name in usable]
 
+    def pooled(self, name: str, season_length: int, horizon: int) -> GlobalAR:
+        """An unfitted global model for a pooled candidate (pooled.py)."""
+        kw = pooled_kwargs(self.candidates[name])
+        lags = lags_for(season_length, kw.pop("seasons"), kw.pop("min_lags"))
+        return GlobalAR(lags=lags, horizon=horizon, season_length=season_length, **kw)
+
     def build(self, name: str, season_length: int) -> Any:
         """A fresh model instance for a single (non-combination) candidate."""
         cand = self.candidates[name]
         if cand.is_combination:
             raise ValueError(f"candidate '{name}' is a combination; build its members")
+        if cand.is_pooled:
+            raise ValueError(f"candidate '{name}' is learned across series; see pooled(name)")
         spec = {"model": cand.model, "kwargs": cand.kwargs}
         season = cand.season
         if cand.long_season is not None and season_length > self.long_season:
@@ -374,7 +391,9 @@ def _load_cached(path: str, mtime: float) -> Catalog:
         left_out,
     )
     for cand in candidates.values():  # fail at load, not mid-run, on a bad class path
-        if not cand.is_combination:
+        if cand.is_pooled:
+            pooled_kwargs(cand)
+        elif not cand.is_combination:
             _resolve_class(cand.model, cand.name)
             if cand.long_season:
                 _resolve_class(cand.long_season.get("model"), cand.name)
@@ -436,6 +455,16 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
         forward=bool(entry.get("forward", False)),
         description=str(entry.get("description") or ""),
     )
+
+
+def pooled_kwargs(cand: Candidate) -> dict:
+    """A pooled entry's kwargs with their defaults: `seasons` of lags (at least `min_lags`
+    periods) and the `ridge` penalty."""
+    kw = {"seasons": 2, "min_lags": 8, "ridge": 1e-4, **cand.kwargs}
+    extra = set(kw) - {"seasons", "min_lags", "ridge"}
+    if extra:
+        raise ValueError(f"candidate '{cand.name}': {POOLED_MODEL} takes no {sorted(extra)}")
+    return kw
 
 
 def _resolve_class(path: Any, name: str) -> type:

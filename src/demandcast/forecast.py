@@ -41,19 +41,21 @@ log (progress.py).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from demandcast.backtest import fit_pooled
 from demandcast.catalog import MAX_ERROR_RERUNS, Catalog, Guarded, error_of, load_catalog
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, future_periods, to_sf
 from demandcast.intervals import finalize, normal_bounds, pooled_bounds
 from demandcast.metrics import seasonal_scales
+from demandcast.pooled import GlobalAR
 from demandcast.progress import Progress, report_failures
 from demandcast.selection import parse_champion
 from demandcast.stacking import parse_weights
@@ -117,6 +119,12 @@ def forecast_series(
     fit = champ["champion"].reindex(todo).dropna()
     fit = fit[fit.astype(str).str.len() > 0].astype(str)
 
+    # a global member (pooled.py) learns from every series of the panel before any forecast
+    wanted = pooled_members(fit, catalog)
+    pooled = fit_pooled(
+        catalog, [catalog.candidates[m] for m in wanted], settings, profiles, batches, [0]
+    )
+
     parts, failed, recent = [], [], []
     for batch in batches:  # only the forecast rows and a summary per series outlive a batch
         df = to_sf(batch)
@@ -124,7 +132,9 @@ def forecast_series(
         here = fit[fit.index.isin(recent[-1].index)]
         if len(here):
             scale = _interval_scales(df, prof, champ.loc[here.index], ratios, settings)
-            fc, fails = _champion_forecasts(df, here, scale, calibration, settings, catalog, stats)
+            fc, fails = _champion_forecasts(
+                df, here, scale, calibration, settings, catalog, stats, pooled
+            )
             parts.append(fc)
             failed.append(fails)
     if not recent:
@@ -156,6 +166,12 @@ def forecast_series(
     for col in ("series_id", "model_name", "method", "fallback_reason"):
         out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
     return out[prediction_columns(settings.levels)]
+
+
+def pooled_members(champions: Iterable[str], catalog: Catalog) -> list[str]:
+    """The global members (pooled.py) the champions forecast with."""
+    specs, _ = _expand(pd.unique(pd.Series(list(champions), dtype=object)), catalog)
+    return sorted({m for m in specs["member"] if catalog.candidates[m].is_pooled})
 
 
 # ---------------------------------------------------------------- champion forecasts
@@ -210,6 +226,7 @@ def _champion_forecasts(
     settings: Settings,
     catalog: Catalog,
     stats: ForecastStats,
+    pooled: dict[str, GlobalAR] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Rows for series whose champion (or some member) refits; reasons for those that fail."""
     levels = list(settings.levels)
@@ -245,7 +262,12 @@ def _champion_forecasts(
             # simulated intervals would double the cost of the refit)
             native = catalog.candidates[member].native_intervals and not has_calibration
             with progress.running(f"{member} on {len(ids)} series"):
-                fcst.append(_forecast_member(df, ids, member, native, settings, catalog, engine))
+                if catalog.candidates[member].is_pooled:
+                    fcst.append(_pooled_member(df, ids, member, pooled[member], settings))
+                else:
+                    fcst.append(
+                        _forecast_member(df, ids, member, native, settings, catalog, engine)
+                    )
             stats.n_calls += 1
             stats.n_fits += len(ids)
             for uid in ids:
@@ -439,6 +461,28 @@ def _forecast_member(
     return out
 
 
+def _pooled_member(
+    df: pd.DataFrame, ids: np.ndarray, member: str, model: GlobalAR, settings: Settings
+) -> pd.DataFrame:
+    """A global member's forecast of each series (no intervals of its own)."""
+    h = settings.horizon
+    values = df[df["unique_id"].isin(ids)].groupby("unique_id", sort=True)["y"]
+    uids = list(values.groups)
+    mean = np.stack([model.predict(v.to_numpy()) for _, v in values]) if uids else np.zeros((0, h))
+    out = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.asarray(uids, dtype=str), h),
+            "member": member,
+            "step": np.tile(np.arange(1, h + 1), len(uids)),
+            "mean": mean.ravel(),
+        }
+    )
+    for lv in settings.levels:
+        out[f"lo_{lv}"] = np.nan
+        out[f"hi_{lv}"] = np.nan
+    return out
+
+
 def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     """Per key: the value of a single member, the mean / median over members, or their
     weighted mean (a learned combination: the weights of the members that refit)."""
@@ -465,7 +509,9 @@ def _refit_errors(
     values = df[df["unique_id"].isin(failed["unique_id"])].groupby("unique_id")["y"]
     errors = []
     for count, (uid, member) in enumerate(zip(failed["unique_id"], failed["member"], strict=True)):
-        if count < MAX_ERROR_RERUNS:
+        if catalog.candidates[member].is_pooled:
+            errors.append("no series had the lags and horizon of history to learn it from")
+        elif count < MAX_ERROR_RERUNS:
             model = catalog.build(member, settings.season_length)
             errors.append(error_of(model, values.get_group(uid).to_numpy(), settings.horizon))
         else:

@@ -30,10 +30,21 @@ import pandas as pd
 import pyarrow as pa
 
 from demandcast import warehouse as wh
-from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
+from demandcast.backtest import (
+    BACKTEST_COLUMNS,
+    BacktestStats,
+    fit_pooled,
+    pooled_learners,
+    run_backtest,
+)
 from demandcast.catalog import Catalog, load_catalog
 from demandcast.config import RetrainPolicy, Settings
-from demandcast.forecast import ForecastStats, forecast_series, prediction_columns
+from demandcast.forecast import (
+    ForecastStats,
+    forecast_series,
+    pooled_members,
+    prediction_columns,
+)
 from demandcast.frames import SeriesBatches
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS
@@ -276,6 +287,15 @@ def backtest_run(
     stacking = Stacking.from_catalog(catalog, singles, settings)
     race = Race.plan(todo_prof, settings, catalog, cands)
     cols = [*BACKTEST_COLUMNS, *MEMORY_COLUMNS]
+    # a global model learns from every eligible series, backtested now or carried
+    learn_from = pooled_learners(cands, prof)
+    pooled = fit_pooled(
+        catalog,
+        cands,
+        settings,
+        prof,
+        wh.series_batches(con, series, settings.batch_series, learn_from),
+    )
 
     def remember(part: pd.DataFrame) -> pd.DataFrame:
         return _with_residuals(part, classes, calibration)
@@ -286,7 +306,7 @@ def backtest_run(
         out = []
         for batch in batches:  # the rows, the pooled residuals and the pool's forecasts
             part = run_backtest(
-                batch, todo_prof, settings, catalog, stats, calibration, stacking, race
+                batch, todo_prof, settings, catalog, stats, calibration, stacking, race, pooled
             )
             out.append(remember(part))
         return out
@@ -315,7 +335,8 @@ def backtest_run(
             f"(e.g. {missing[:3]}); int_forecast__decisions should have marked them"
         )
 
-    single = {n for n, c in catalog.candidates.items() if not c.is_combination}
+    # StatsForecast fits per series (a global model is fitted once for the panel)
+    single = {n for n, c in catalog.candidates.items() if not (c.is_combination or c.is_pooled)}
     fresh = fresh.assign(
         backtest_run_id=run.run_id,
         backtest_origin=origin,
@@ -605,10 +626,8 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
     run's calibration (demandcast_calibration_memory). For series the run forecast with a
     champion whose interval scale is on record (backtested ones); the result has the
     columns of int_forecast__predictions."""
-    registry = con.execute(
-        "select * from main.fct_model_registry where run_id = ? and champion is not null",
-        [run_id],
-    ).df()
+    run_rows = con.execute("select * from main.fct_model_registry where run_id = ?", [run_id]).df()
+    registry = run_rows[run_rows["champion"].notna()]
     if series_ids is not None:
         registry = registry[registry["series_id"].isin(list(series_ids))]
     if registry.empty:
@@ -616,7 +635,16 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
     values = json.loads(registry["settings"].iloc[0])
     settings = Settings(**{**values, "n_jobs": 1})
     origin = pd.Timestamp(registry["forecast_origin"].iloc[0])
-    con.register("_rebuild_ids", registry[["series_id"]])
+    # a global member (pooled.py) learned from every backtested series of its classes
+    catalog = load_catalog().at_season(settings.season_length)
+    classes = {
+        cls
+        for m in pooled_members(registry["champion"], catalog)
+        for cls in catalog.candidates[m].classes
+    }
+    learners = run_rows[(run_rows["n_windows"] > 0) & run_rows["demand_class"].isin(classes)]
+    wanted = pd.concat([registry, learners]).drop_duplicates("series_id")
+    con.register("_rebuild_ids", wanted[["series_id"]])
     history = con.execute(
         "select series_id, period_start, demand from main.fct_demand_history "
         "where series_id in (select series_id from _rebuild_ids) and period_start <= ? "
@@ -625,8 +653,8 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
     ).df()
     con.unregister("_rebuild_ids")
     prints = history_fingerprints(history).set_index("series_id")["history_fingerprint"]
-    restated = registry.loc[
-        prints.reindex(registry["series_id"]).to_numpy() != registry["history_fingerprint"],
+    restated = wanted.loc[
+        prints.reindex(wanted["series_id"]).to_numpy() != wanted["history_fingerprint"],
         "series_id",
     ]
     if len(restated):
@@ -638,8 +666,15 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
         "select * exclude (run_id) from main.demandcast_calibration_memory where run_id = ?",
         [run_id],
     ).df()
-    profiles = registry[["series_id", "demand_class"]].assign(
-        lifecycle="active", product_group=None
+    profiles = wanted[["series_id", "demand_class"]].assign(
+        lifecycle="active", product_group=None, is_backtestable=wanted["n_windows"] > 0
     )
     champions = registry[["series_id", "champion", "interval_scale", "scale_mae"]]
-    return forecast_series(history, profiles, champions, settings, calibration=calibration)
+    return forecast_series(
+        history,
+        profiles,
+        champions,
+        settings,
+        calibration=calibration,
+        fit_ids=set(registry["series_id"].astype(str)),
+    )

@@ -40,7 +40,7 @@ def test_every_single_candidate_builds_and_forecasts():
     t = np.arange(120)
     y = 50 + 10 * np.sin(2 * np.pi * t / 52) + rng.normal(0, 3, t.size)
     for cand in cat.resolve("default", season_length=52):
-        if cand.is_combination:
+        if cand.is_combination or cand.is_pooled:  # a pooled model: test_pooled.py
             continue
         model = cat.build(cand.name, season_length=52)
         assert model.alias == cand.name
@@ -330,6 +330,7 @@ def test_combo_learned_is_in_the_default_and_only_brings_its_learner_pool_as_con
         "DynamicOptimizedTheta",
         "Theta",
         "AutoTheta",
+        "GlobalAR",
     }
     assert "SeasonalNaive" in catalog.contenders("smooth", default)  # its learner pool
 

@@ -1,0 +1,159 @@
+"""Global-model lab: a ridge autoregression pooled over every series, alone and in combinations.
+
+One linear model learned across a whole panel (Montero-Manso & Hyndman 2021, "locality
+and globality") is the kind of forecaster the catalog lacked: every other candidate is
+fitted on one series. This lab measures it on the held-out futures of M1, M3 and Tourism
+the way scripts/temporal_lab.py measures temporal hierarchies, and reuses that lab's
+cache of AutoETS, DynamicOptimizedTheta and AutoCES fits (its stage 1: the three models'
+backtest windows and future, k = 1 and the hierarchies):
+
+    .venv/bin/python scripts/temporal_lab.py --data DIR --horizon 18 --cache CACHE
+    .venv/bin/python scripts/global_lab.py --data DIR --horizon 18 --cache CACHE \
+        --lags 12,24,36 --ridge 0.0001,0.001,0.1 --transform log,ratio
+    # Tourism: --horizon 24
+
+The global model is demandcast.pooled.GlobalAR's own code path for `--transform log`:
+windows of `lags` inputs and `horizon` outputs divided by the level of the inputs' last
+season (log(1 + x) with `log`), ridge least squares; each backtest window (3 windows
+ceil(h / 3) apart, as the product runs them) is forecast with weights learned on every
+series cut at that window's origin, the future with weights learned on the whole history.
+Classic Theta (the fourth member of the product's ComboMedian4) is fitted here once per
+slot and cached in CACHE/theta_lab.npy.
+
+Scores as the other labs: sMAPE pooled over points, MASE per series then averaged
+(selection_lab.score), backtest MASE over the windows for the ranking a build would make.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from temporal_lab import MODELS, SHORT, M, arrays, fit_all, load, scales, score, thief  # noqa: E402
+
+from demandcast.pooled import GlobalAR  # noqa: E402
+
+
+def ratio_model(ys, cuts, lags, h, ridge) -> np.ndarray:
+    """The same windows without the log: outputs / level, a plain linear autoregression."""
+    x_all, t_all = [], []
+    for y, c in zip(ys, cuts, strict=True):
+        z = y[:c]
+        if len(z) < lags + h:
+            continue
+        w = np.lib.stride_tricks.sliding_window_view(z, lags + h)
+        level = w[:, lags - 12 : lags].mean(1)
+        w = w[level > 0] / level[level > 0, None]
+        x_all.append(np.c_[w[:, :lags], np.ones(len(w))])
+        t_all.append(w[:, lags:])
+    x, t = np.concatenate(x_all), np.concatenate(t_all)
+    penalty = np.diag(np.r_[np.full(lags, ridge * len(x)), 0.0])
+    W = np.linalg.solve(x.T @ x + penalty, x.T @ t)
+    out = np.zeros((len(ys), h))
+    for i, (y, c) in enumerate(zip(ys, cuts, strict=True)):
+        z = y[:c]
+        if len(z) < lags:
+            z = np.r_[np.full(lags - len(z), z[:12].mean()), z]
+        x_in = z[-lags:]
+        level = x_in[-12:].mean()
+        out[i] = np.r_[x_in / level, 1.0] @ W * level if level > 0 else 0.0
+    return np.maximum(out, 0)
+
+
+def classic_theta(ys, h, step, n_o, cache: Path) -> np.ndarray:
+    path = cache / "theta_lab.npy"
+    if path.exists():
+        return np.load(path)
+    from statsforecast.models import Theta
+
+    out = np.full((len(ys), n_o, h), np.nan)
+    for i, y in enumerate(ys):
+        for slot in range(n_o):
+            cut = len(y) if slot == 0 else len(y) - h - (slot - 1) * step
+            if cut >= max(h, M // 2):
+                out[i, slot] = Theta(season_length=M).forecast(y=y[:cut], h=h)["mean"]
+    np.save(path, out)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--horizon", type=int, required=True)
+    p.add_argument("--cache", type=Path, required=True, help="scripts/temporal_lab.py's cache")
+    p.add_argument("--lags", default="24")
+    p.add_argument("--ridge", default="0.0001")
+    p.add_argument("--transform", default="log")
+    a = p.parse_args()
+    h = a.horizon
+    H = M * -(-h // M)
+    df, act = load(a.data)
+    ids = np.array(sorted(act["unique_id"].unique()))
+    df = df[df["unique_id"].isin(ids)]
+    fits = fit_all(df, h, H, a.cache, 2)
+    n_o = 4  # slot 0 the future, 1 + w backtest window w (0 the latest)
+    A, G, _ = arrays(fits, ids, H, n_o)
+    sc = scales(df).reindex(ids).to_numpy()
+    y_fut = act.pivot(index="unique_id", columns="step", values="y").reindex(ids).to_numpy(float)
+    by_id = {u: g["y"].to_numpy(float) for u, g in df.groupby("unique_id")}
+    ys = [by_id[u] for u in ids]
+    step = -(-h // 3)
+    by = np.full((len(ids), 3, h), np.nan)  # backtest actuals per window
+    for i, y in enumerate(ys):
+        for w in range(min(3, max(0, (len(y) - h - max(h, M // 2)) // step + 1))):
+            cut = len(y) - h - w * step
+            by[i, w] = y[cut : cut + h]
+    base = {SHORT[m]: A[m][1][..., :h] for m in MODELS}
+    hier = [thief(G[m], H)[..., :h] for m in ("AutoETS", "AutoCES")]
+    theta = classic_theta(ys, h, step, n_o, a.cache)
+    local = list(base.values())
+    cands = dict(base)
+    cands["mean of ETS, CES, DOTheta"] = np.nanmean(np.stack(local, -1), -1)
+    cands["median of those and Theta (ComboMedian4)"] = np.nanmedian(
+        np.stack([*local, theta], -1), -1
+    )
+    cands["mean of five with THieF (ComboTHieF)"] = np.nanmean(np.stack(local + hier, -1), -1)
+    for lags in map(int, a.lags.split(",")):
+        for ridge in map(float, a.ridge.split(",")):
+            for transform in a.transform.split(","):
+                g = np.full((len(ids), n_o, h), np.nan)
+                t0 = time.process_time()
+                for slot in range(n_o):
+                    offset = 0 if slot == 0 else h + (slot - 1) * step
+                    cuts = [len(y) - offset for y in ys]
+                    if transform == "log":
+                        model = GlobalAR(lags, h, M, ridge).fit(ys, [offset])
+                        g[:, slot] = [
+                            model.predict(y[:c], offset) for y, c in zip(ys, cuts, strict=True)
+                        ]
+                    else:
+                        g[:, slot] = ratio_model(ys, cuts, lags, h, ridge)
+                cpu = time.process_time() - t0
+                name = f"global lags {lags} ridge {ridge:g} {transform}"
+                print(f"{name}: {cpu:.1f} s CPU, every slot", flush=True)
+                cands[name] = g
+                combos = {
+                    "mean with ETS, CES, DOTheta (ComboGlobal)": (np.nanmean, local),
+                    "median with ETS, CES, DOTheta (ComboGlobalMedian)": (np.nanmedian, local),
+                    "mean with ComboTHieF's five": (np.nanmean, local + hier),
+                    "median with ETS, CES, DOTheta, Theta": (np.nanmedian, [*local, theta]),
+                }
+                for label, (how, members) in combos.items():
+                    cands[f"{name} + {label}"] = how(np.stack([*members, g], -1), -1)
+    print(f"\n{'candidate':100s} {'sMAPE':>7s} {'MASE':>7s} {'bt MASE':>8s}")
+    for name, f in cands.items():
+        r = score(f[:, 0], y_fut, sc)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            per = np.nanmean(np.abs(np.maximum(f[:, 1:], 0) - by).reshape(len(f), -1), 1) / sc
+        print(f"{name:100s} {r['smape']:7.3f} {r['mase']:7.4f} {np.nanmean(per):8.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The global model (demandcast.pooled): one autoregression learned across every series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from demandcast.backtest import BacktestStats, fit_pooled, run_backtest
+from demandcast.catalog import load_catalog
+from demandcast.config import Settings
+from demandcast.forecast import forecast_series
+from demandcast.frames import SeriesBatches, synthetic_series
+from demandcast.pooled import GlobalAR
+
+POOLED = ("AutoETS", "GlobalAR", "ComboGlobal")
+
+
+def _settings(**kw) -> Settings:
+    return Settings(**{"candidates": ("GlobalAR",), "n_jobs": 1, **kw})
+
+
+def _windows(y: np.ndarray, lags: int, h: int, level_span: int) -> tuple[np.ndarray, np.ndarray]:
+    """The model's training rows written out the long way: one window at a time."""
+    xs, ts = [], []
+    for s in range(len(y) - lags - h + 1):
+        w = y[s : s + lags + h]
+        level = w[lags - level_span : lags].mean()
+        if level > 0:
+            z = np.log1p(np.maximum(w / level, 0))
+            xs.append(np.r_[z[:lags], 1.0])
+            ts.append(z[lags:])
+    return np.array(xs), np.array(ts)
+
+
+def test_the_weights_are_the_ridge_solution_over_every_series_windows():
+    rng = np.random.default_rng(0)
+    ys = [rng.gamma(3, 10, n) for n in (40, 55, 70, 20)]  # the last: whole windows at offset 0 only
+    model = GlobalAR(lags=12, horizon=6, season_length=12, ridge=0.01).fit(ys, [0, 6])
+    for offset in (0, 6):
+        parts = [_windows(y[: len(y) - offset], 12, 6, 12) for y in ys]
+        parts = [p for p in parts if len(p[0])]
+        x = np.concatenate([p[0] for p in parts])
+        t = np.concatenate([p[1] for p in parts])
+        penalty = np.diag(np.r_[np.full(12, 0.01 * len(x)), 0.0])  # the intercept is free
+        expected = np.linalg.solve(x.T @ x + penalty, x.T @ t)
+        np.testing.assert_allclose(model.weights[offset], expected, rtol=1e-9)
+        assert model.n_windows[offset] == len(x)
+
+
+def test_a_panel_of_one_repeating_shape_is_continued_at_each_series_level():
+    shape = 1 + 0.5 * np.sin(2 * np.pi * np.arange(120) / 12)
+    ys = [level * shape[: 60 + 5 * i] for i, level in enumerate((3.0, 40.0, 900.0, 7.0))]
+    model = GlobalAR(lags=24, horizon=12, season_length=12, ridge=1e-8).fit(ys, [0])
+    for y in ys:
+        n = len(y)
+        expected = y[0] / shape[0] * shape[n : n + 12]
+        np.testing.assert_allclose(model.predict(y), expected, rtol=1e-4)
+
+
+def test_short_zero_and_unlearned_histories():
+    model = GlobalAR(lags=24, horizon=6, season_length=12).fit([np.arange(1.0, 60)], [0])
+    assert np.isfinite(model.predict(np.array([5.0, 6.0, 7.0]))).all()  # padded in front
+    np.testing.assert_array_equal(model.predict(np.r_[np.ones(30), np.zeros(12)]), 0.0)
+    assert np.isnan(model.predict(np.arange(1.0, 60), offset=6)).all()  # no weights there
+    assert (model.predict(np.r_[np.ones(40), 1e6]) <= 20 * 1e6).all()  # the growth cap
+
+
+def test_no_window_sees_the_future_of_any_series():
+    # the backtest's weights of a window learn from every series up to that window's origin:
+    # changing what comes after it, on every series, changes nothing of that window
+    series, profiles = synthetic_series(16, 156, seed=2)
+    settings = _settings(candidates=POOLED)
+    catalog = load_catalog().at_season(52)
+    cands = catalog.resolve(settings.candidates, 52)
+    before = fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(series))["GlobalAR"]
+    h = settings.horizon
+    last = series.groupby("series_id")["period_start"].transform("max")
+    cut = series["period_start"] > (pd.Timestamp(last.iloc[0]) - pd.Timedelta(weeks=h)).date()
+    changed = series.assign(demand=np.where(cut, series["demand"] * 5 + 100, series["demand"]))
+    after = fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(changed))["GlobalAR"]
+    assert sorted(before.weights) == [h + k * settings.step_size for k in range(3)]
+    for offset, w in before.weights.items():
+        np.testing.assert_array_equal(w, after.weights[offset])
+    for (_, old), (_, new) in zip(
+        series.groupby("series_id")["demand"], changed.groupby("series_id")["demand"], strict=True
+    ):
+        for offset in before.weights:
+            x, z = old.to_numpy(float)[:-offset], new.to_numpy(float)[:-offset]
+            np.testing.assert_array_equal(before.predict(x, offset), after.predict(z, offset))
+    # and the forecast after the end does learn from the changed periods
+    assert not np.array_equal(
+        fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(series), [0])[
+            "GlobalAR"
+        ].weights[0],
+        fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(changed), [0])[
+            "GlobalAR"
+        ].weights[0],
+    )
+
+
+def test_the_backtest_scores_the_global_model_and_its_combination_batch_by_batch():
+    series, profiles = synthetic_series(24, 156, seed=5)
+    settings = _settings(candidates=POOLED)
+    stats = BacktestStats()
+    whole = run_backtest(series, profiles, settings, stats=stats)
+    rows = whole.set_index(["series_id", "model_name"])
+    smooth = profiles.loc[profiles["demand_class"].isin(["smooth", "erratic"]), "series_id"]
+    ours = rows.loc[(slice(None), ["GlobalAR", "ComboGlobal"]), :]
+    ok = ours[ours["status"] == "ok"]
+    assert set(ok.index.get_level_values(0)) == set(smooth.astype(str))  # routed by class
+    assert ok["mase"].notna().all() and len(ok) == 2 * len(smooth)
+    # ComboGlobal's three local members on 3 windows; the global model is no StatsForecast fit
+    assert stats.n_fits == len(smooth) * 3 * 3
+    # batches with the panel's own fit change no number (as pipeline.backtest_run passes it)
+    catalog = load_catalog().at_season(52)
+    cands = catalog.resolve(settings.candidates, 52)
+    pooled = fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(series))
+    ids = sorted(series["series_id"].unique())
+    parts = [
+        run_backtest(series[series["series_id"].isin(b)], profiles, settings, pooled=pooled)
+        for b in (ids[:7], ids[7:])
+    ]
+    batched = pd.concat(parts).sort_values(["series_id", "model_name"], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        whole.sort_values(["series_id", "model_name"], ignore_index=True), batched
+    )
+
+
+def test_a_global_champion_is_forecast_from_weights_learned_on_the_whole_panel():
+    series, profiles = synthetic_series(12, 156, seed=7)
+    smooth = profiles.loc[profiles["demand_class"] == "smooth", "series_id"].astype(str)
+    champions = pd.DataFrame({"series_id": smooth, "champion": "ComboGlobal"})
+    settings = _settings(candidates=POOLED)
+    fc = forecast_series(series, profiles, champions, settings)
+    mine = fc[fc["series_id"].isin(smooth)]
+    assert (mine["model_name"] == "ComboGlobal").all() and (mine["method"] == "champion").all()
+    assert mine["forecast"].notna().all() and (mine["forecast"] >= 0).all()
+    # the mean of its members: AutoETS refit here, GlobalAR from the panel's weights
+    catalog = load_catalog().at_season(52)
+    model = fit_pooled(
+        catalog, [catalog.candidates["GlobalAR"]], settings, profiles, SeriesBatches.of(series), [0]
+    )["GlobalAR"]
+    one = smooth.iloc[0]
+    y = series.loc[series["series_id"] == one, "demand"].to_numpy(float)
+    alone = forecast_series(
+        series, profiles, champions.assign(champion="GlobalAR"), settings
+    ).set_index(["series_id", "step"])
+    np.testing.assert_allclose(
+        alone.loc[one, "forecast"].to_numpy(), model.predict(y)[: settings.horizon], rtol=1e-9
+    )
+    # a subset forecast in its own run (fit_ids) learns from the same panel: same numbers
+    part = forecast_series(series, profiles, champions, settings, fit_ids={one})
+    pd.testing.assert_frame_equal(
+        part.reset_index(drop=True), fc[fc["series_id"] == one].reset_index(drop=True)
+    )
+
+
+def test_a_pooled_entry_is_not_built_as_a_statsforecast_model():
+    catalog = load_catalog()
+    with pytest.raises(ValueError, match="learned across series"):
+        catalog.build("GlobalAR", 12)
+    assert catalog.pooled("GlobalAR", 12, 18).lags == 24
+    assert catalog.pooled("GlobalAR", 1, 18).lags == 8  # min_lags without a season
