@@ -239,6 +239,33 @@ def test_the_gated_default_catalog_build_on_the_ci_target(tmp_path):
     report = run("report", "--out", str(html))
     assert report.returncode == 0, (report.stdout + report.stderr)[-4000:]
     assert html.stat().st_size > 0
+    _rebuilt_exactly(project.db)
+
+
+def _rebuilt_exactly(db) -> None:
+    """Champion forecasts of the default catalog's run, rebuilt from the memory alone, are
+    the ones recorded (test_pooled checks a global member's rebuild)."""
+    from demandcast import pipeline
+
+    cols = ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        (run_id,) = con.execute("select run_id from int_run__context").fetchone()
+        ids = [
+            s
+            for (s,) in con.execute(
+                "select series_id from fct_model_registry where run_id = ?"
+                " and interval_scale is not null order by 1",
+                [run_id],
+            ).fetchall()
+        ]
+        rebuilt = pipeline.rebuild_forecast(con, run_id, ids[:3])
+        recorded = con.execute(
+            f"select series_id, step, model_name, {', '.join(cols)} from fct_forecast_history"
+            " where run_id = ? and series_id in (select unnest(?)) order by 1, 2",
+            [run_id, ids[:3]],
+        ).df()
+    assert list(rebuilt["model_name"]) == list(recorded["model_name"])
+    assert rebuilt[cols].to_numpy(float).tolist() == recorded[cols].to_numpy(float).tolist()
 
 
 def test_docs_generate_runs_without_raw_files(built, tmp_path):

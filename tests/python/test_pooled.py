@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -162,3 +165,53 @@ def test_a_pooled_entry_is_not_built_as_a_statsforecast_model():
         catalog.build("GlobalAR", 12)
     assert catalog.pooled("GlobalAR", 12, 18).lags == 24
     assert catalog.pooled("GlobalAR", 1, 18).lags == 8  # min_lags without a season
+
+
+def test_a_past_global_forecast_is_rebuilt_from_the_memory_and_its_learners(tmp_path):
+    """pipeline.rebuild_forecast of a few series whose champion has a global member: the
+    model learns again from every backtested series of its classes on record in the run's
+    registry (not only the series asked for), so the rebuilt forecast is the recorded one."""
+    from demandcast.pipeline import rebuild_forecast
+    from demandcast.retrain import history_fingerprints
+
+    series, profiles = synthetic_series(16, 156, seed=4)
+    profiles["is_backtestable"] = True
+    settings = _settings(candidates=POOLED)
+    ids = profiles["series_id"].astype(str)
+    smooth = ids[profiles["demand_class"] == "smooth"].tolist()
+    champions = pd.DataFrame(
+        {"series_id": smooth, "champion": "ComboGlobal", "interval_scale": 1.0, "scale_mae": 1.0}
+    )
+    recorded = forecast_series(series, profiles, champions, settings).set_index("series_id")
+    keys = ("backtest_refit", "candidates", "ensemble_top_k", "frequency", "horizon")
+    keys += ("intermittent_metric", "levels", "min_train_length", "n_windows", "race_share")
+    keys += ("reconciliation", "route_by_class", "season_length", "selection_margin")
+    keys += ("selection_metric", "single_margin", "step_size")
+    registry = (
+        profiles[["series_id", "demand_class"]]
+        .assign(series_id=ids, run_id="r1", n_windows=2)
+        .merge(champions, on="series_id", how="left")
+        .merge(history_fingerprints(series)[["series_id", "history_fingerprint"]])
+        .assign(
+            settings=json.dumps({k: getattr(settings, k) for k in keys}),
+            forecast_origin=pd.to_datetime(series["period_start"]).max(),
+        )
+    )
+    db = tmp_path / "memory.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.register("registry", registry)
+        con.register("history", series)
+        con.execute("create table fct_model_registry as select * from registry")
+        con.execute("create table fct_demand_history as select * from history")
+        con.execute(  # none on record: the intervals are the Gaussian fallback, both times
+            "create table demandcast_calibration_memory (run_id varchar, demand_class varchar)"
+        )
+        rebuilt = rebuild_forecast(con, "r1", smooth[:2]).set_index("series_id")
+        cols = ["model_name", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+        pd.testing.assert_frame_equal(rebuilt[cols], recorded.loc[smooth[:2], cols])
+        # the learners' history is checked too: a restated one is refused
+        con.execute(
+            "update fct_demand_history set demand = demand + 1 where series_id = ?", [ids[1]]
+        )
+        with pytest.raises(ValueError, match="differs from the one the model was fitted on"):
+            rebuild_forecast(con, "r1", smooth[:1])
