@@ -53,6 +53,7 @@ from bench_build import TreeSampler, peak  # noqa: E402
 
 from demandcast.frames import series_from_orders, synthetic_series, to_sf
 from demandcast.intervals import Calibration
+from demandcast.pooled import learners
 from demandcast.selection import LEVEL_CLASSES, parse_champion, select_champions
 from demandcast.stacking import LEARNED
 
@@ -145,12 +146,24 @@ def plain_statsforecast(
     fits = {"cv": 0, "forecast": 0}
     calls = {"cv": 0, "forecast": 0}
     rows = []
+    panel = to_sf(series)
+    values = {u: g.to_numpy(float) for u, g in panel.groupby("unique_id")["y"]}
+    dates = {u: g.to_numpy() for u, g in panel.groupby("unique_id")["ds"]}
+
+    def global_model(name: str, offsets: list[int]):
+        """A global candidate (GlobalAR) learned on its classes' eligible series: no
+        StatsForecast model, the same numpy solve demandcast makes."""
+        model = catalog.pooled(name, m, h)
+        mine = learners(profiles, catalog.candidates[name].classes)
+        return model.fit([values[u] for u in sorted(mine) if u in values], offsets)
 
     with Stage(f"{label}: backtest") as st:
         plan = _plan(
             series, profiles, settings, singles, Race.plan(profiles, settings, catalog, cands)
         )
         df = to_sf(series, ids=plan.index)
+        offsets = [h + k * settings.step_size for k in range(settings.n_windows)]
+        glob = {c.name: global_model(c.name, offsets) for c in singles if c.is_pooled}
         scores, errors, maes, scales = [], [], [], []
         for (n_win, key), members in plan[plan["n_windows"] > 0].groupby(
             ["n_windows", "run_key"], sort=True
@@ -160,7 +173,7 @@ def plain_statsforecast(
                 continue
             sub = df[df["unique_id"].isin(members.index)]
             parts = []
-            built = [(c, catalog.build(c.name, m)) for c in run]
+            built = [(c, catalog.build(c.name, m)) for c in run if not c.is_pooled]
             for refit in (False, True):
                 # refit=False: estimated at the first origin, `forward` on the later windows
                 models = [
@@ -186,7 +199,22 @@ def plain_statsforecast(
                 calls["cv"] += 1
                 fits["cv"] += len(members) * int(n_win) * len(models)
             cv = pd.concat([parts[0], *[p.drop(columns="y") for p in parts[1:]]], axis=1)
-            names = [c.name for c in run]
+            names = [c.name for c, _ in built]
+            for c in (c for c in run if c.is_pooled):  # each window from its cutoff's weights
+                rows_at = cv.index.to_frame(index=False)
+                step = rows_at.groupby(["unique_id", "cutoff"]).cumcount().to_numpy()
+                fc = {}
+                for uid, cutoff in (
+                    rows_at[["unique_id", "cutoff"]].drop_duplicates().itertuples(index=False)
+                ):
+                    y = values[uid]
+                    cut = int(np.searchsorted(dates[uid], np.datetime64(cutoff), side="right"))
+                    fc[(uid, cutoff)] = glob[c.name].predict(y[:cut], len(y) - cut)
+                cv[c.name] = [
+                    fc[(u, k)][j]
+                    for u, k, j in zip(rows_at["unique_id"], rows_at["cutoff"], step, strict=True)
+                ]
+                names.append(c.name)
             for combo in combos:
                 present = [n for n in combo.members if n in names]
                 if len(present) >= 2 and 2 * len(present) >= len(combo.members):
@@ -273,6 +301,18 @@ def plain_statsforecast(
         need = pd.DataFrame(need, columns=["unique_id", "member", "combine"])
         member_fc = []
         for member, ids in need.groupby("member")["unique_id"]:
+            if catalog.candidates[member].is_pooled:
+                model = global_model(member, [0])
+                res = pd.DataFrame(
+                    {
+                        "unique_id": np.repeat(ids.to_numpy(), h),
+                        "mean": np.concatenate([model.predict(values[u]) for u in ids]),
+                        "member": member,
+                        "step": np.tile(np.arange(1, h + 1), len(ids)),
+                    }
+                )
+                member_fc.append(res)
+                continue
             n_jobs = settings.n_jobs if len(ids) >= 200 else 1  # no pool start-up for a few
             sf = StatsForecast(
                 models=[catalog.build(member, m)],
@@ -447,7 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, default=2000)
     ap.add_argument("--years", type=int, default=3)
     ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--candidates", default="default")
+    ap.add_argument(
+        "--candidates", default="default", help="a catalog set, or candidate names joined by commas"
+    )
     ap.add_argument("--source", choices=("demo", "synthetic"), default="demo")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument(
@@ -469,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
 
     series, profiles = make_data(args)
     prep_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    settings = Settings(n_jobs=args.n_jobs, candidates=args.candidates)
+    wanted = tuple(args.candidates.split(",")) if "," in args.candidates else args.candidates
+    settings = Settings(n_jobs=args.n_jobs, candidates=wanted)
     if not args.no_reference:
         # the plain reference neither races candidates nor learns ComboLearned's weights,
         # and scores by MASE (RMSSE for the level classes): demandcast does the same work,
@@ -477,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         if (settings.selection_metric, settings.intermittent_metric) != ("mase", "rmsse"):
             ap.error("the plain reference selects by MASE and RMSSE, the default metrics")
         at = load_catalog().at_season(settings.season_length)
-        names = [c.name for c in at.resolve(args.candidates, settings.season_length)]
+        names = [c.name for c in at.resolve(wanted, settings.season_length)]
         # nor per-series top-k combinations (MeanTopK)
         names = tuple(n for n in names if n != LEARNED and not at.candidates[n].is_top_k)
         settings = replace(settings, race_share=1.0, candidates=names)

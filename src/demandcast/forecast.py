@@ -268,11 +268,13 @@ def _champion_forecasts(
                     fcst.append(
                         _forecast_member(df, ids, member, native, settings, catalog, engine)
                     )
+            progress.advance(len(ids), models=1)
+            if catalog.candidates[member].is_pooled:
+                continue  # no fit per series: the panel's weights, learned once
             stats.n_calls += 1
             stats.n_fits += len(ids)
             for uid in ids:
                 stats.fits_by_series[uid] = stats.fits_by_series.get(uid, 0) + 1
-            progress.advance(len(ids), models=1)
     fcst = pd.concat(fcst, ignore_index=True) if fcst else _empty_member_frame(levels)
 
     # members that refit without error

@@ -7,18 +7,30 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_automl.py"
 
 
-def test_the_plain_reference_fits_what_demandcast_fits_and_picks_the_same_champions(tmp_path):
+GLOBAL = ",".join(
+    ["Naive", "SeasonalNaive", "WindowAverage13", "CrostonSBA", "GlobalAR", "AutoETS", "AutoCES"]
+    + ["DynamicOptimizedTheta", "ComboGlobal"]
+)
+
+
+@pytest.mark.parametrize("candidates", ["fast", GLOBAL])
+def test_the_plain_reference_fits_what_demandcast_fits_and_picks_the_same_champions(
+    tmp_path, candidates
+):
     """A benchmark's reference must do the same work: on a small panel of every demand class
     the same number of fits in the backtest and the forecast, and the same champion on every
-    series (the level classes chosen by RMSSE, as demandcast chooses them)."""
+    series (the level classes chosen by RMSSE, as demandcast chooses them); with a global
+    model (GlobalAR, learned across series) and its combination too."""
     spec = importlib.util.spec_from_file_location("bench_automl_script", SCRIPT)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / "bench.json"
-    argv = ["--series", "48", "--years", "3", "--source", "synthetic", "--candidates", "fast"]
+    argv = ["--series", "48", "--years", "3", "--source", "synthetic", "--candidates", candidates]
     try:
         assert bench.main([*argv, "--n-jobs", "1", "--json", str(out)]) == 0
     finally:
