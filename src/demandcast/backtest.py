@@ -425,6 +425,17 @@ def _backtest_group(
     errors = _error_messages(df, ids, failed, run, n_win, settings, catalog)
 
     blocks = [_rows(ids, names, n_win, base, failed, errors)]
+    for c in run[len(local) :]:  # a global model with no weights at a window: too little panel
+        model = pooled[c.name]
+        offsets = [h + k * settings.step_size for k in range(n_win)]
+        if all(o in model.weights for o in offsets):
+            continue
+        rows = (blocks[0]["model_name"] == c.name) & (blocks[0]["status"] == "failed")
+        blocks[0].loc[rows, "status"] = "skipped"
+        blocks[0].loc[rows, "error_message"] = (
+            f"nothing to learn from: no series of its classes had {model.lags} periods of "
+            f"lags and {h} of horizon before every backtest origin"
+        )
     classes = members["demand_class"].reindex(ids).to_numpy()
     calibration.add(classes, names, y, f, s_mae, base["mae"], n_win, ids=ids)
     crit = _criterion(base, settings.selection_metric, failed)
@@ -671,11 +682,8 @@ def _error_messages(
         if count >= MAX_ERROR_RERUNS:
             out[(i, j)] = "raised during the backtest (message not captured: too many failures)"
             continue
-        if run[j].is_pooled:
-            out[(i, j)] = (
-                f"no series had {catalog.candidates[run[j].name].name}'s lags and horizon of "
-                "history before this window to learn from"
-            )
+        if run[j].is_pooled:  # the message is the caller's (_backtest_group)
+            out[(i, j)] = "no weights learned for a window"
             continue
         y = values[ids[i]]
         model = catalog.build(run[j].name, settings.season_length)

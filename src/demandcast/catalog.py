@@ -238,8 +238,11 @@ class Catalog:
         return [c for c in self.candidates.values() if c.name in wanted and c.name in usable]
 
     def pooled(self, name: str, season_length: int, horizon: int) -> GlobalAR:
-        """An unfitted global model for a pooled candidate (pooled.py)."""
-        kw = pooled_kwargs(self.candidates[name])
+        """An unfitted global model for a pooled candidate (pooled.py); above `long_season`
+        with its `long_season` entry's kwargs when it has one."""
+        cand = self.candidates[name]
+        spec = cand.long_season if season_length > self.long_season else None
+        kw = pooled_kwargs(cand.name, (spec or {}).get("kwargs", cand.kwargs))
         lags = lags_for(season_length, kw.pop("seasons"), kw.pop("min_lags"))
         return GlobalAR(lags=lags, horizon=horizon, season_length=season_length, **kw)
 
@@ -392,7 +395,9 @@ def _load_cached(path: str, mtime: float) -> Catalog:
     )
     for cand in candidates.values():  # fail at load, not mid-run, on a bad class path
         if cand.is_pooled:
-            pooled_kwargs(cand)
+            pooled_kwargs(cand.name, cand.kwargs)
+            if cand.long_season:
+                pooled_kwargs(cand.name, cand.long_season.get("kwargs") or {})
         elif not cand.is_combination:
             _resolve_class(cand.model, cand.name)
             if cand.long_season:
@@ -457,13 +462,13 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
     )
 
 
-def pooled_kwargs(cand: Candidate) -> dict:
+def pooled_kwargs(name: str, kwargs: dict) -> dict:
     """A pooled entry's kwargs with their defaults: `seasons` of lags (at least `min_lags`
     periods) and the `ridge` penalty."""
-    kw = {"seasons": 2, "min_lags": 8, "ridge": 1e-4, **cand.kwargs}
+    kw = {"seasons": 2, "min_lags": 8, "ridge": 1e-4, **kwargs}
     extra = set(kw) - {"seasons", "min_lags", "ridge"}
     if extra:
-        raise ValueError(f"candidate '{cand.name}': {POOLED_MODEL} takes no {sorted(extra)}")
+        raise ValueError(f"candidate '{name}': {POOLED_MODEL} takes no {sorted(extra)}")
     return kw
 
 

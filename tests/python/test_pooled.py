@@ -215,3 +215,17 @@ def test_a_past_global_forecast_is_rebuilt_from_the_memory_and_its_learners(tmp_
         )
         with pytest.raises(ValueError, match="differs from the one the model was fitted on"):
             rebuild_forecast(con, "r1", smooth[:1])
+
+
+def test_a_panel_too_short_to_learn_from_skips_the_global_model_with_the_reason():
+    # 60 weekly periods: the windows of 52 lags and 13 steps fit at the origin only, never
+    # before a backtest window's origin; the rows say so (skipped, not failed)
+    series, profiles = synthetic_series(8, 60, seed=3)
+    profiles["is_backtestable"] = True
+    out = run_backtest(series, profiles, _settings(candidates=("GlobalAR", "Naive")))
+    rows = out[out["model_name"] == "GlobalAR"]
+    assert set(rows["status"]) == {"skipped"}
+    routed = rows["error_message"].str.startswith("not run on")  # intermittent and lumpy
+    assert rows.loc[~routed, "error_message"].str.contains("52 periods of lags and 13").all()
+    assert (~routed).sum() == 4
+    assert (out.loc[out["model_name"] == "Naive", "status"] == "ok").all()
