@@ -414,9 +414,10 @@ def _backtest_group(
         progress.advance(series=n)
     if len(run) > len(local):
         values = df.groupby("unique_id", sort=True)["y"].apply(np.asarray).reindex(ids)
-        y, windows = _pooled_windows(
+        actuals, windows = _pooled_windows(
             values, n_win, settings, [pooled[c.name] for c in run[len(local) :]]
         )
+        y = y if local else actuals  # the same windows as the CV's
         f = np.concatenate([f, windows], axis=2)
     scales = _scales(df, members, settings).reindex(ids)
     s_mae, s_mse = scales["scale_mae"].to_numpy(), scales["scale_mse"].to_numpy()
