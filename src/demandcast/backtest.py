@@ -43,6 +43,7 @@ How the work is organised:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,8 +62,8 @@ from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, to_sf
 from demandcast.intervals import Calibration
 from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
-from demandcast.pooled import GlobalAR, fit_panel, learners
-from demandcast.progress import Progress, report_failures
+from demandcast.pooled import GlobalModel, fit_panel, learners
+from demandcast.progress import Progress, emit, report_failures
 from demandcast.race import Race
 from demandcast.stacking import Stacking
 
@@ -97,7 +98,7 @@ def run_backtest(
     calibration: Calibration | None = None,
     stacking: Stacking | None = None,
     race: Race | None = None,
-    pooled: dict[str, GlobalAR] | None = None,
+    pooled: dict[str, GlobalModel] | None = None,
 ) -> pd.DataFrame:
     """Backtest every applicable candidate on every eligible series; one row per pair.
 
@@ -164,7 +165,7 @@ def _run(
     stats: BacktestStats,
     calibration: Calibration,
     stacking: Stacking | None,
-    pooled: dict[str, GlobalAR],
+    pooled: dict[str, GlobalModel],
     race: Race,
 ) -> pd.DataFrame:
     """The backtest of the series given (each raced or not, as `race` says), in groups."""
@@ -382,7 +383,7 @@ def _backtest_group(
     group: int,
     engine: Engine,
     stacking: Stacking | None = None,
-    pooled: dict[str, GlobalAR] | None = None,
+    pooled: dict[str, GlobalModel] | None = None,
 ) -> pd.DataFrame:
     """One group's rows (`group`: its index, the kind of its work in `progress`); the
     learner pool's forecasts go to `stacking` (ComboLearned is scored after the last group).
@@ -429,7 +430,7 @@ def _backtest_group(
     for c in run[len(local) :]:  # a global model with no weights at a window: too little panel
         model = pooled[c.name]
         offsets = [h + k * settings.step_size for k in range(n_win)]
-        if all(o in model.weights for o in offsets):
+        if all(model.fitted(o) for o in offsets):
             continue
         rows = (blocks[0]["model_name"] == c.name) & (blocks[0]["status"] == "failed")
         blocks[0].loc[rows, "status"] = "skipped"
@@ -466,7 +467,7 @@ def fit_pooled(
     profiles: pd.DataFrame,
     batches: SeriesBatches,
     offsets: list[int] | None = None,
-) -> dict[str, GlobalAR]:
+) -> dict[str, GlobalModel]:
     """The pooled candidates among `cands`, each fitted on its classes' series of the
     panel: at every backtest window's offset from the series' end (default), or `[0]` for
     the forecast."""
@@ -478,7 +479,16 @@ def fit_pooled(
         for c in cands
         if c.is_pooled
     }
-    return fit_panel(models, batches, offsets)
+    if not models:
+        return {}
+    start = time.perf_counter()
+    fitted = fit_panel(models, batches, offsets)
+    emit(
+        f"global models: {', '.join(fitted)} learned across "
+        f"{max(len(m) for _, m in models.values()):,} series at {len(offsets)} "
+        f"origin{'s' * (len(offsets) != 1)} in {time.perf_counter() - start:.1f} s"
+    )
+    return fitted
 
 
 def pooled_learners(cands: list[Candidate], profiles: pd.DataFrame) -> set[str]:
@@ -487,7 +497,7 @@ def pooled_learners(cands: list[Candidate], profiles: pd.DataFrame) -> set[str]:
 
 
 def _pooled_windows(
-    values: pd.Series, n_win: int, settings: Settings, models: list[GlobalAR]
+    values: pd.Series, n_win: int, settings: Settings, models: list[GlobalModel]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The actuals (series, n_win * h) of each series' backtest windows (oldest first, as
     cross_validation orders them) and the global models' forecasts of them
@@ -495,13 +505,14 @@ def _pooled_windows(
     h, step = settings.horizon, settings.step_size
     y = np.full((len(values), n_win * h), np.nan)
     f = np.full((len(values), n_win * h, len(models)), np.nan)
-    for i, series in enumerate(values):
-        for w in range(n_win):
-            offset = h + (n_win - 1 - w) * step
-            cut = len(series) - offset
+    for w in range(n_win):
+        offset = h + (n_win - 1 - w) * step
+        cuts = [len(series) - offset for series in values]
+        for i, (series, cut) in enumerate(zip(values, cuts, strict=True)):
             y[i, w * h : (w + 1) * h] = series[cut : cut + h]
-            for j, model in enumerate(models):
-                f[i, w * h : (w + 1) * h, j] = model.predict(series[:cut], offset)
+        before = [series[:cut] for series, cut in zip(values, cuts, strict=True)]
+        for j, model in enumerate(models):  # one batch a window: a tree model predicts fast
+            f[:, w * h : (w + 1) * h, j] = model.predict_batch(before, offset)
     return y, f
 
 

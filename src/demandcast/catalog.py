@@ -19,7 +19,7 @@ import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,14 +30,13 @@ from statsforecast import models as sf_models
 from statsforecast.models import _predict_mstl_seas
 from statsforecast.mstl import mstl
 
-from demandcast.pooled import GlobalAR, lags_for
+from demandcast.pooled import MODELS as POOLED_MODELS
+from demandcast.pooled import lags_for
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yml")
 NATIVE_SETS = ("default", "learned", "champion", "thief")
 """Sets that leave out the entries marked full_only_below_long_season at native seasons."""
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
-POOLED_MODEL = "GlobalAR"
-"""The `model` of a pooled entry: learned across every series (pooled.py)."""
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _SEASON_MODES = ("none", "optional", "required")
 _ENTRY_KEYS = {
@@ -90,8 +89,8 @@ class Candidate:
 
     @property
     def is_pooled(self) -> bool:
-        """Learned across every series at once (pooled.GlobalAR), not by StatsForecast."""
-        return self.model == POOLED_MODEL
+        """Learned across every series at once (pooled.py), not by StatsForecast."""
+        return self.model in POOLED_MODELS
 
     @property
     def is_learned(self) -> bool:
@@ -237,14 +236,15 @@ class Catalog:
         }
         return [c for c in self.candidates.values() if c.name in wanted and c.name in usable]
 
-    def pooled(self, name: str, season_length: int, horizon: int) -> GlobalAR:
+    def pooled(self, name: str, season_length: int, horizon: int) -> Any:
         """An unfitted global model for a pooled candidate (pooled.py); above `long_season`
         with its `long_season` entry's kwargs when it has one."""
         cand = self.candidates[name]
         spec = cand.long_season if season_length > self.long_season else None
-        kw = pooled_kwargs(cand.name, (spec or {}).get("kwargs", cand.kwargs))
+        kw = pooled_kwargs(cand, (spec or {}).get("kwargs", cand.kwargs))
         lags = lags_for(season_length, kw.pop("seasons"), kw.pop("min_lags"))
-        return GlobalAR(lags=lags, horizon=horizon, season_length=season_length, **kw)
+        model = POOLED_MODELS[cand.model]
+        return model(lags=lags, horizon=horizon, season_length=season_length, **kw)
 
     def build(self, name: str, season_length: int) -> Any:
         """A fresh model instance for a single (non-combination) candidate."""
@@ -395,9 +395,9 @@ def _load_cached(path: str, mtime: float) -> Catalog:
     )
     for cand in candidates.values():  # fail at load, not mid-run, on a bad class path
         if cand.is_pooled:
-            pooled_kwargs(cand.name, cand.kwargs)
+            pooled_kwargs(cand, cand.kwargs)
             if cand.long_season:
-                pooled_kwargs(cand.name, cand.long_season.get("kwargs") or {})
+                pooled_kwargs(cand, cand.long_season.get("kwargs") or {})
         elif not cand.is_combination:
             _resolve_class(cand.model, cand.name)
             if cand.long_season:
@@ -462,13 +462,16 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
     )
 
 
-def pooled_kwargs(name: str, kwargs: dict) -> dict:
+def pooled_kwargs(cand: Candidate, kwargs: dict) -> dict:
     """A pooled entry's kwargs with their defaults: `seasons` of lags (at least `min_lags`
-    periods) and the `ridge` penalty."""
-    kw = {"seasons": 2, "min_lags": 8, "ridge": 1e-4, **kwargs}
-    extra = set(kw) - {"seasons", "min_lags", "ridge"}
+    periods) and the model's own (GlobalAR's `ridge`, GlobalGBM's tree settings)."""
+    model = POOLED_MODELS[cand.model]
+    own = {f.name for f in fields(model) if f.init} - {"lags", "horizon", "season_length"}
+    own.discard("n_series")  # the panel's, set when it is fitted
+    kw = {"seasons": 2, "min_lags": 8, **kwargs}
+    extra = set(kw) - {"seasons", "min_lags"} - own
     if extra:
-        raise ValueError(f"candidate '{name}': {POOLED_MODEL} takes no {sorted(extra)}")
+        raise ValueError(f"candidate '{cand.name}': {cand.model} takes no {sorted(extra)}")
     return kw
 
 

@@ -55,7 +55,7 @@ from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, future_periods, to_sf
 from demandcast.intervals import finalize, normal_bounds, pooled_bounds
 from demandcast.metrics import seasonal_scales
-from demandcast.pooled import GlobalAR
+from demandcast.pooled import GlobalModel
 from demandcast.progress import Progress, report_failures
 from demandcast.selection import parse_champion
 from demandcast.stacking import parse_weights
@@ -226,7 +226,7 @@ def _champion_forecasts(
     settings: Settings,
     catalog: Catalog,
     stats: ForecastStats,
-    pooled: dict[str, GlobalAR] | None = None,
+    pooled: dict[str, GlobalModel] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Rows for series whose champion (or some member) refits; reasons for those that fail."""
     levels = list(settings.levels)
@@ -464,13 +464,13 @@ def _forecast_member(
 
 
 def _pooled_member(
-    df: pd.DataFrame, ids: np.ndarray, member: str, model: GlobalAR, settings: Settings
+    df: pd.DataFrame, ids: np.ndarray, member: str, model: GlobalModel, settings: Settings
 ) -> pd.DataFrame:
     """A global member's forecast of each series (no intervals of its own)."""
     h = settings.horizon
     values = df[df["unique_id"].isin(ids)].groupby("unique_id", sort=True)["y"]
     uids = list(values.groups)
-    mean = np.stack([model.predict(v.to_numpy()) for _, v in values]) if uids else np.zeros((0, h))
+    mean = model.predict_batch([v.to_numpy() for _, v in values]) if uids else np.zeros((0, h))
     out = pd.DataFrame(
         {
             "unique_id": np.repeat(np.asarray(uids, dtype=str), h),

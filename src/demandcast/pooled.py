@@ -1,71 +1,121 @@
-"""A global model: one autoregression learned across every series (`GlobalAR`).
+"""Global models: learned across every series at once (`GlobalAR`, `GlobalGBM`).
 
 Every other candidate is fitted on one series at a time. A global model is fitted on
 the windows of all of them at once, so a short or noisy series borrows the shape its
 peers show (Montero-Manso & Hyndman, "Principles and algorithms for forecasting groups
-of time series: locality and globality", IJF 2021: a linear autoregression pooled over
-a whole panel competes with the local models on M1, M3 and Tourism). Its errors differ
-from the local models' in kind, which is what a combination needs: on the held-out
-futures of M1, M3 and Tourism the mean of AutoETS, AutoCES and DynamicOptimizedTheta
-improves when it joins (docs/accuracy.md, "A global model").
+of time series: locality and globality", IJF 2021: models pooled over a whole panel
+compete with the local models on M1, M3 and Tourism). Their errors differ from the
+local models' in kind, which is what a combination needs: on the held-out futures of
+M1, M3 and Tourism the mean of AutoETS, AutoCES and DynamicOptimizedTheta improves when
+they join (docs/accuracy.md, "Global models").
 
-The model. For every series and every window of `lags + horizon` periods inside the
-training history: divide the window by the level of its inputs (the mean of their last
-season, at most `lags` periods), take log(1 + x), and regress the `horizon` outputs on
-the `lags` inputs and an intercept by ridge least squares (one solve, weights
-(lags + 1) x horizon; the penalty `ridge` times the number of windows). A forecast is
-the same transform of the series' last `lags` periods, back-transformed and scaled by
+The data. For every series and every window of `lags + horizon` periods inside the
+training history: the window divided by the level of its inputs (the mean of their last
+season, at most `lags` periods), on a log scale, log(1 + x). A forecast is the same
+transform of the series' last `lags` periods, predicted, back-transformed and scaled by
 their level. A series shorter than `lags` is padded in front with the mean of its first
-season; a series whose last season is all zeros is forecast at zero.
+season; a series whose last season is all zeros is forecast at zero; a forecast is at
+most `GROWTH_CAP` times the largest input.
+
+- `GlobalAR`: the `horizon` outputs regressed on the `lags` inputs and an intercept by
+  ridge least squares (one solve, weights (lags + 1) x horizon; the penalty `ridge`
+  times the number of windows), from the normal equations summed in one pass (no window
+  kept: memory (lags + 1)^2 per offset).
+- `GlobalGBM`: one gradient-boosted tree ensemble per horizon step (scikit-learn's
+  HistGradientBoostingRegressor, small and fast: `max_iter` trees of `max_leaf_nodes`
+  leaves), on at most `max_rows` windows, taken evenly from each series' history
+  (`max_rows` / the number of series each). Nonlinear: it learns how a window's shape
+  carries on across the panel, which no linear model can.
 
 No leakage. The backtest's window with its origin `offset` periods before each series'
-end is forecast with weights learned on every series' history up to that same offset
-from its end, never later (the series of a warehouse end at the same period). So
-`fit` learns one set of weights per offset from one pass over the series, summing the
-normal equations as it goes (no window is kept: memory is (lags + 1)^2 per offset).
+end is forecast by a model learned on every series' history up to that same offset from
+its end, never later (the series of a warehouse end at the same period). So `fit` learns
+one model per offset from one pass over the series.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 GROWTH_CAP = 20.0
 """A forecast is at most this many times the largest value of its input window (a guard
-against a weight set extrapolating a series it fits badly)."""
+against a model extrapolating a series it fits badly)."""
 
 
 @dataclass
-class GlobalAR:
-    """Ridge weights per backtest offset (0: the forecast after the history's end)."""
+class GlobalModel:
+    """What every global model shares: the windows, the transform, batch forecasts."""
 
     lags: int
     horizon: int
     season_length: int
-    ridge: float = 1e-4
-    weights: dict[int, np.ndarray] = field(default_factory=dict)
-    n_windows: dict[int, int] = field(default_factory=dict)
+    n_windows: dict[int, int] = field(default_factory=dict, init=False)
 
     @property
     def level_span(self) -> int:
         return max(1, min(self.season_length, self.lags))
 
-    # ------------------------------------------------------------------ fitting
-
     def _windows(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The normalised (inputs + intercept, outputs) of every whole window of y."""
+        """The transformed (inputs, outputs) of every whole window of y."""
         L, h = self.lags, self.horizon
-        n = len(y) - L - h + 1
-        if n <= 0:
-            return np.zeros((0, L + 1)), np.zeros((0, h))
+        if len(y) - L - h + 1 <= 0:
+            return np.zeros((0, L)), np.zeros((0, h))
         w = np.lib.stride_tricks.sliding_window_view(y, L + h)
         level = w[:, L - self.level_span : L].mean(axis=1)
         w = w[level > 0] / level[level > 0, None]
         z = np.log1p(np.maximum(w, 0.0))
-        return np.c_[z[:, :L], np.ones(len(z))], z[:, L:]
+        return z[:, :L], z[:, L:]
+
+    def fitted(self, offset: int) -> bool:
+        raise NotImplementedError
+
+    def _predict_z(self, z: np.ndarray, offset: int) -> np.ndarray:
+        """Transformed forecasts (series, horizon) from transformed inputs (series, lags)."""
+        raise NotImplementedError
+
+    def predict_batch(self, histories: Sequence[np.ndarray], offset: int = 0) -> np.ndarray:
+        """The `horizon` forecasts after each history (already cut at the window's origin),
+        (series, horizon); NaN when no series had a whole window to learn the offset from."""
+        out = np.full((len(histories), self.horizon), np.nan)
+        if not self.fitted(offset) or not len(histories):
+            return out
+        L = self.lags
+        x = np.empty((len(histories), L))
+        for i, y in enumerate(histories):
+            y = np.asarray(y, dtype=float)
+            if len(y) == 0:
+                y = np.zeros(1)
+            if len(y) < L:
+                y = np.r_[np.full(L - len(y), y[: self.season_length].mean()), y]
+            x[i] = y[-L:]
+        level = x[:, -self.level_span :].mean(axis=1)
+        ok = level > 0
+        out[~ok] = 0.0
+        if ok.any():
+            ratio = x[ok] / level[ok, None]
+            z = np.log1p(np.maximum(ratio, 0.0))
+            top = np.log1p(GROWTH_CAP * np.maximum(ratio.max(axis=1), 1.0))
+            pred = np.minimum(self._predict_z(z, offset), top[:, None])
+            out[ok] = np.maximum(np.expm1(pred) * level[ok, None], 0.0)
+        return out
+
+    def predict(self, y: np.ndarray, offset: int = 0) -> np.ndarray:
+        """The `horizon` forecasts after one history (predict_batch of one)."""
+        return self.predict_batch([y], offset)[0]
+
+
+@dataclass
+class GlobalAR(GlobalModel):
+    """Ridge weights per backtest offset (0: the forecast after the history's end)."""
+
+    ridge: float = 1e-4
+    weights: dict[int, np.ndarray] = field(default_factory=dict, init=False)
 
     def fit(self, histories: Iterable[np.ndarray], offsets: Sequence[int]) -> GlobalAR:
         """Learn the weights of each offset from every history, cut `offset` periods short."""
@@ -78,6 +128,7 @@ class GlobalAR:
             for o in offsets:
                 x, t = self._windows(y[: len(y) - o] if o else y)
                 if len(x):
+                    x = np.c_[x, np.ones(len(x))]
                     xtx[o] += x.T @ x
                     xty[o] += x.T @ t
                     rows[o] += len(x)
@@ -90,27 +141,69 @@ class GlobalAR:
             self.n_windows[o] = rows[o]
         return self
 
-    # --------------------------------------------------------------- forecasting
+    def fitted(self, offset: int) -> bool:
+        return offset in self.weights
 
-    def predict(self, y: np.ndarray, offset: int = 0) -> np.ndarray:
-        """The `horizon` forecasts after y (a history already cut at the window's origin);
-        NaN when no series had a whole window to learn the offset's weights from."""
-        W = self.weights.get(offset)
-        if W is None:
-            return np.full(self.horizon, np.nan)
-        y = np.asarray(y, dtype=float)
-        L = self.lags
-        if len(y) == 0:
-            return np.zeros(self.horizon)
-        if len(y) < L:
-            y = np.r_[np.full(L - len(y), y[: self.season_length].mean()), y]
-        x = y[-L:]
-        level = x[-self.level_span :].mean()
-        if not level > 0:
-            return np.zeros(self.horizon)
-        z = np.log1p(np.maximum(x / level, 0.0))
-        top = np.log1p(GROWTH_CAP * max(x.max() / level, 1.0))
-        return np.maximum(np.expm1(np.minimum(np.r_[z, 1.0] @ W, top)) * level, 0.0)
+    def _predict_z(self, z: np.ndarray, offset: int) -> np.ndarray:
+        return np.c_[z, np.ones(len(z))] @ self.weights[offset]
+
+
+@dataclass
+class GlobalGBM(GlobalModel):
+    """Gradient-boosted trees per horizon step and backtest offset."""
+
+    max_rows: int = 30_000
+    max_iter: int = 60
+    learning_rate: float = 0.15
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 50
+    n_series: int = 0
+    """The series the fit will see (to share `max_rows` among them); 0: unknown, keep all."""
+    models: dict[int, list[Any]] = field(default_factory=dict, init=False)
+
+    def fit(self, histories: Iterable[np.ndarray], offsets: Sequence[int]) -> GlobalGBM:
+        """Learn each offset's trees from every history, cut `offset` periods short."""
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        each = math.ceil(self.max_rows / self.n_series) if self.n_series else None
+        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {o: [] for o in offsets}
+        for y in histories:
+            y = np.asarray(y, dtype=float)
+            for o in offsets:
+                x, t = self._windows(y[: len(y) - o] if o else y)
+                if each is not None and len(x) > each:  # evenly over the series' history
+                    keep = np.unique(np.linspace(0, len(x) - 1, each).round().astype(int))
+                    x, t = x[keep], t[keep]
+                if len(x):
+                    parts[o].append((x, t))
+        for o in offsets:
+            if not parts[o]:
+                continue
+            x = np.concatenate([p[0] for p in parts[o]])
+            t = np.concatenate([p[1] for p in parts[o]])
+            parts[o] = []
+            self.models[o] = [
+                HistGradientBoostingRegressor(
+                    max_iter=self.max_iter,
+                    learning_rate=self.learning_rate,
+                    max_leaf_nodes=self.max_leaf_nodes,
+                    min_samples_leaf=self.min_samples_leaf,
+                    early_stopping=False,
+                ).fit(x, t[:, k])
+                for k in range(self.horizon)
+            ]
+            self.n_windows[o] = len(x)
+        return self
+
+    def fitted(self, offset: int) -> bool:
+        return offset in self.models
+
+    def _predict_z(self, z: np.ndarray, offset: int) -> np.ndarray:
+        return np.stack([m.predict(z) for m in self.models[offset]], axis=1)
+
+
+MODELS: dict[str, type[GlobalModel]] = {"GlobalAR": GlobalAR, "GlobalGBM": GlobalGBM}
+"""The catalog's `model` names of the global models."""
 
 
 def lags_for(season_length: int, seasons: int, min_lags: int) -> int:
@@ -119,8 +212,8 @@ def lags_for(season_length: int, seasons: int, min_lags: int) -> int:
 
 
 def learners(profiles: pd.DataFrame, classes: Iterable[str]) -> set[str]:
-    """The series a pooled model learns from: backtestable, not discontinued, of its classes
-    (the same whether the backtest or the forecast fits it)."""
+    """The series a global model learns from: backtestable, not discontinued, of its
+    classes (the same whether the backtest or the forecast fits it)."""
     prof = profiles.drop_duplicates("series_id")
     ok = prof["demand_class"].astype(str).isin(set(classes)) & (
         prof["lifecycle"].astype(str) != "discontinued"
@@ -131,10 +224,10 @@ def learners(profiles: pd.DataFrame, classes: Iterable[str]) -> set[str]:
 
 
 def fit_panel(
-    models: dict[str, tuple[GlobalAR, set[str]]],
+    models: dict[str, tuple[GlobalModel, set[str]]],
     batches: Iterable[pd.DataFrame],
     offsets: Sequence[int],
-) -> dict[str, GlobalAR]:
+) -> dict[str, GlobalModel]:
     """Fit each model (name -> (unfitted model, the series it learns from)) at `offsets`,
     in one pass over the panel's batches of warehouse series (series_id, period_start,
     demand)."""
@@ -152,4 +245,9 @@ def fit_panel(
             for name, (_, members) in models.items():
                 if uid in members:
                     histories[name].append(y)
-    return {name: model.fit(histories[name], offsets) for name, (model, _) in models.items()}
+    out = {}
+    for name, (model, _) in models.items():
+        if isinstance(model, GlobalGBM):
+            model.n_series = len(histories[name])
+        out[name] = model.fit(histories[name], offsets)
+    return out

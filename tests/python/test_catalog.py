@@ -331,6 +331,7 @@ def test_combo_learned_is_in_the_default_and_only_brings_its_learner_pool_as_con
         "Theta",
         "AutoTheta",
         "GlobalAR",
+        "GlobalGBM",
     }
     assert "SeasonalNaive" in catalog.contenders("smooth", default)  # its learner pool
 

@@ -69,37 +69,57 @@ def test_short_zero_and_unlearned_histories():
     assert (model.predict(np.r_[np.ones(40), 1e6]) <= 20 * 1e6).all()  # the growth cap
 
 
-def test_no_window_sees_the_future_of_any_series():
-    # the backtest's weights of a window learn from every series up to that window's origin:
-    # changing what comes after it, on every series, changes nothing of that window
+@pytest.mark.parametrize("name", ["GlobalAR", "GlobalGBM"])
+def test_no_window_sees_the_future_of_any_series(name):
+    # a window's model learns from every series up to that window's origin: changing what
+    # comes after it, on every series, changes nothing of that window's forecasts
     series, profiles = synthetic_series(16, 156, seed=2)
-    settings = _settings(candidates=POOLED)
+    settings = _settings(candidates=(name,))
     catalog = load_catalog().at_season(52)
     cands = catalog.resolve(settings.candidates, 52)
-    before = fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(series))["GlobalAR"]
     h = settings.horizon
     last = series.groupby("series_id")["period_start"].transform("max")
     cut = series["period_start"] > (pd.Timestamp(last.iloc[0]) - pd.Timedelta(weeks=h)).date()
     changed = series.assign(demand=np.where(cut, series["demand"] * 5 + 100, series["demand"]))
-    after = fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(changed))["GlobalAR"]
-    assert sorted(before.weights) == [h + k * settings.step_size for k in range(3)]
-    for offset, w in before.weights.items():
-        np.testing.assert_array_equal(w, after.weights[offset])
-    for (_, old), (_, new) in zip(
-        series.groupby("series_id")["demand"], changed.groupby("series_id")["demand"], strict=True
-    ):
-        for offset in before.weights:
-            x, z = old.to_numpy(float)[:-offset], new.to_numpy(float)[:-offset]
-            np.testing.assert_array_equal(before.predict(x, offset), after.predict(z, offset))
+    offsets = [h + k * settings.step_size for k in range(3)]
+
+    def fitted(panel, at=None):
+        return fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(panel), at)[name]
+
+    before, after = fitted(series), fitted(changed)
+    assert sorted(before.n_windows) == offsets
+    old = [g.to_numpy(float) for _, g in series.groupby("series_id")["demand"]]
+    new = [g.to_numpy(float) for _, g in changed.groupby("series_id")["demand"]]
+    for offset in offsets:
+        np.testing.assert_array_equal(
+            before.predict_batch([y[:-offset] for y in old], offset),
+            after.predict_batch([y[:-offset] for y in new], offset),
+        )
     # and the forecast after the end does learn from the changed periods
     assert not np.array_equal(
-        fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(series), [0])[
-            "GlobalAR"
-        ].weights[0],
-        fit_pooled(catalog, cands, settings, profiles, SeriesBatches.of(changed), [0])[
-            "GlobalAR"
-        ].weights[0],
+        fitted(series, [0]).predict_batch(new), fitted(changed, [0]).predict_batch(new)
     )
+
+
+def test_the_trees_share_max_rows_among_the_series_and_predict_in_batches():
+    rng = np.random.default_rng(1)
+    shape = 1 + 0.4 * np.sin(2 * np.pi * np.arange(102) / 12)
+    ys = [rng.uniform(5, 500) * shape[:96] * rng.gamma(20, 1 / 20, 96) for _ in range(40)]
+    catalog = load_catalog()
+    model = catalog.pooled("GlobalGBM", 12, 6)
+    model.max_rows, model.n_series = 400, len(ys)  # 10 windows a series, of 67
+    model.fit(ys, [0, 6])
+    assert model.n_windows == {0: 400, 6: 400}
+    batch = model.predict_batch(ys)
+    np.testing.assert_array_equal(batch[3], model.predict(ys[3]))
+    assert np.isfinite(batch).all() and (batch >= 0).all()
+    # the shape carries on at each series' level: the next months' ratio to the last season
+    ratio = batch / np.array([y[-12:].mean() for y in ys])[:, None]
+    np.testing.assert_allclose(np.median(ratio, axis=0), shape[96:102], rtol=0.1)
+    with pytest.raises(ValueError, match="GlobalGBM takes no \\['ridge'\\]"):
+        from demandcast.catalog import pooled_kwargs
+
+        pooled_kwargs(catalog.candidates["GlobalGBM"], {"ridge": 1.0})
 
 
 def test_the_backtest_scores_the_global_model_and_its_combination_batch_by_batch():
