@@ -200,16 +200,28 @@ def plain_statsforecast(
                 fits["cv"] += len(members) * int(n_win) * len(models)
             cv = pd.concat([parts[0], *[p.drop(columns="y") for p in parts[1:]]], axis=1)
             names = [c.name for c, _ in built]
-            for c in (c for c in run if c.is_pooled):  # each window from its cutoff's weights
+            for c in (c for c in run if c.is_pooled):  # each window from its cutoff's model
                 rows_at = cv.index.to_frame(index=False)
                 step = rows_at.groupby(["unique_id", "cutoff"]).cumcount().to_numpy()
                 fc = {}
-                for uid, cutoff in (
-                    rows_at[["unique_id", "cutoff"]].drop_duplicates().itertuples(index=False)
-                ):
-                    y = values[uid]
-                    cut = int(np.searchsorted(dates[uid], np.datetime64(cutoff), side="right"))
-                    fc[(uid, cutoff)] = glob[c.name].predict(y[:cut], len(y) - cut)
+                keys = rows_at[["unique_id", "cutoff"]].drop_duplicates()
+                keys["cut"] = [
+                    int(np.searchsorted(dates[u], np.datetime64(k), side="right"))
+                    for u, k in zip(keys["unique_id"], keys["cutoff"], strict=True)
+                ]
+                keys["offset"] = [
+                    len(values[u]) - cut
+                    for u, cut in zip(keys["unique_id"], keys["cut"], strict=True)
+                ]
+                for offset, at in keys.groupby("offset"):  # one batch an origin, as demandcast
+                    before = [
+                        values[u][:cut] for u, cut in zip(at["unique_id"], at["cut"], strict=True)
+                    ]
+                    pred = glob[c.name].predict_batch(before, int(offset))
+                    for (u, k), p in zip(
+                        zip(at["unique_id"], at["cutoff"], strict=True), pred, strict=True
+                    ):
+                        fc[(u, k)] = p
                 cv[c.name] = [
                     fc[(u, k)][j]
                     for u, k, j in zip(rows_at["unique_id"], rows_at["cutoff"], step, strict=True)
@@ -306,7 +318,7 @@ def plain_statsforecast(
                 res = pd.DataFrame(
                     {
                         "unique_id": np.repeat(ids.to_numpy(), h),
-                        "mean": np.concatenate([model.predict(values[u]) for u in ids]),
+                        "mean": model.predict_batch([values[u] for u in ids]).ravel(),
                         "member": member,
                         "step": np.tile(np.arange(1, h + 1), len(ids)),
                     }

@@ -1,4 +1,4 @@
-"""Global-model lab: a ridge autoregression pooled over every series, alone and in combinations.
+"""Global-model lab: models pooled over every series (ridge, trees), alone and in combinations.
 
 One linear model learned across a whole panel (Montero-Manso & Hyndman 2021, "locality
 and globality") is the kind of forecaster the catalog lacked: every other candidate is
@@ -10,6 +10,7 @@ backtest windows and future, k = 1 and the hierarchies):
     .venv/bin/python scripts/temporal_lab.py --data DIR --horizon 18 --cache CACHE
     .venv/bin/python scripts/global_lab.py --data DIR --horizon 18 --cache CACHE \
         --lags 12,24,36 --ridge 0.0001,0.001,0.1 --transform log,ratio
+    .venv/bin/python scripts/global_lab.py --data DIR --horizon 18 --cache CACHE --trees
     # Tourism: --horizon 24
 
 The global model is demandcast.pooled.GlobalAR's own code path for `--transform log`:
@@ -17,7 +18,9 @@ windows of `lags` inputs and `horizon` outputs divided by the level of the input
 season (log(1 + x) with `log`), ridge least squares; each backtest window (3 windows
 ceil(h / 3) apart, as the product runs them) is forecast with weights learned on every
 series cut at that window's origin, the future with weights learned on the whole history.
-Classic Theta (the fourth member of the product's ComboMedian4) is fitted here once per
+`--trees` adds GlobalAR and GlobalGBM exactly as the catalog builds them (the trees on at
+most 30,000 windows, shared evenly among the series) and the catalog's combinations of
+them. Classic Theta (the fourth member of the product's ComboMedian4) is fitted here once per
 slot and cached in CACHE/theta_lab.npy.
 
 Scores as the other labs: sMAPE pooled over points, MASE per series then averaged
@@ -37,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from temporal_lab import MODELS, SHORT, M, arrays, fit_all, load, scales, score, thief  # noqa: E402
 
+from demandcast.catalog import load_catalog  # noqa: E402
 from demandcast.pooled import GlobalAR  # noqa: E402
 
 
@@ -90,6 +94,11 @@ def main() -> None:
     p.add_argument("--lags", default="24")
     p.add_argument("--ridge", default="0.0001")
     p.add_argument("--transform", default="log")
+    p.add_argument(
+        "--trees",
+        action="store_true",
+        help="also GlobalGBM as the catalog builds it, and the catalog's combinations of both",
+    )
     a = p.parse_args()
     h = a.horizon
     H = M * -(-h // M)
@@ -129,9 +138,9 @@ def main() -> None:
                     cuts = [len(y) - offset for y in ys]
                     if transform == "log":
                         model = GlobalAR(lags, h, M, ridge).fit(ys, [offset])
-                        g[:, slot] = [
-                            model.predict(y[:c], offset) for y, c in zip(ys, cuts, strict=True)
-                        ]
+                        g[:, slot] = model.predict_batch(
+                            [y[:c] for y, c in zip(ys, cuts, strict=True)], offset
+                        )
                     else:
                         g[:, slot] = ratio_model(ys, cuts, lags, h, ridge)
                 cpu = time.process_time() - t0
@@ -146,6 +155,31 @@ def main() -> None:
                 }
                 for label, (how, members) in combos.items():
                     cands[f"{name} + {label}"] = how(np.stack([*members, g], -1), -1)
+    if a.trees:  # the catalog's two global models and their combinations, as a build has them
+        catalog = load_catalog()
+        models = {}
+        for name in ("GlobalAR", "GlobalGBM"):
+            g = np.full((len(ids), n_o, h), np.nan)
+            t0 = time.process_time()
+            for slot in range(n_o):
+                offset = 0 if slot == 0 else h + (slot - 1) * step
+                model = catalog.pooled(name, M, h)
+                model.n_series = len(ys)  # as pooled.fit_panel sets it (GlobalGBM's row share)
+                model.fit(ys, [offset])
+                g[:, slot] = model.predict_batch([y[: len(y) - offset] for y in ys], offset)
+            print(f"{name}: {time.process_time() - t0:.1f} s CPU, every slot", flush=True)
+            models[name] = cands[f"{name} (catalog)"] = g
+        both = [models["GlobalAR"], models["GlobalGBM"]]
+        cands["ComboGBM: mean of ETS, CES, DOTheta, GlobalGBM"] = np.nanmean(
+            np.stack([*local, models["GlobalGBM"]], -1), -1
+        )
+        cands["ComboGlobal5: mean of ETS, CES, DOTheta and both"] = np.nanmean(
+            np.stack([*local, *both], -1), -1
+        )
+        cands["ComboGlobal5Median: their median"] = np.nanmedian(np.stack([*local, *both], -1), -1)
+        cands["ComboGlobal6Median: median of ComboMedian4's four and both"] = np.nanmedian(
+            np.stack([*local, theta, *both], -1), -1
+        )
     print(f"\n{'candidate':100s} {'sMAPE':>7s} {'MASE':>7s} {'bt MASE':>8s}")
     for name, f in cands.items():
         r = score(f[:, 0], y_fut, sc)

@@ -23,7 +23,7 @@ most `GROWTH_CAP` times the largest input.
   kept: memory (lags + 1)^2 per offset).
 - `GlobalGBM`: one gradient-boosted tree ensemble per horizon step (scikit-learn's
   HistGradientBoostingRegressor, small and fast: `max_iter` trees of `max_leaf_nodes`
-  leaves), on at most `max_rows` windows, taken evenly from each series' history
+  leaves on `max_bins` bins a feature), on at most `max_rows` windows, taken evenly from each series' history
   (`max_rows` / the number of series each). Nonlinear: it learns how a window's shape
   carries on across the panel, which no linear model can.
 
@@ -153,10 +153,11 @@ class GlobalGBM(GlobalModel):
     """Gradient-boosted trees per horizon step and backtest offset."""
 
     max_rows: int = 30_000
-    max_iter: int = 60
-    learning_rate: float = 0.15
+    max_iter: int = 40
+    learning_rate: float = 0.2
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 50
+    max_bins: int = 64
     n_series: int = 0
     """The series the fit will see (to share `max_rows` among them); 0: unknown, keep all."""
     models: dict[int, list[Any]] = field(default_factory=dict, init=False)
@@ -188,6 +189,7 @@ class GlobalGBM(GlobalModel):
                     learning_rate=self.learning_rate,
                     max_leaf_nodes=self.max_leaf_nodes,
                     min_samples_leaf=self.min_samples_leaf,
+                    max_bins=self.max_bins,
                     early_stopping=False,
                 ).fit(x, t[:, k])
                 for k in range(self.horizon)

@@ -14,7 +14,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_automl.py"
 
 GLOBAL = ",".join(
     ["Naive", "SeasonalNaive", "WindowAverage13", "CrostonSBA", "GlobalAR", "AutoETS", "AutoCES"]
-    + ["DynamicOptimizedTheta", "ComboGlobal"]
+    + ["DynamicOptimizedTheta", "GlobalGBM", "ComboGlobal", "ComboGBM"]
 )
 
 
@@ -24,8 +24,8 @@ def test_the_plain_reference_fits_what_demandcast_fits_and_picks_the_same_champi
 ):
     """A benchmark's reference must do the same work: on a small panel of every demand class
     the same number of fits in the backtest and the forecast, and the same champion on every
-    series (the level classes chosen by RMSSE, as demandcast chooses them); with a global
-    model (GlobalAR, learned across series) and its combination too."""
+    series (the level classes chosen by RMSSE, as demandcast chooses them); with the global
+    models (GlobalAR, GlobalGBM: learned across series) and their combinations too."""
     spec = importlib.util.spec_from_file_location("bench_automl_script", SCRIPT)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
