@@ -154,8 +154,13 @@ def plain_statsforecast(
         """A global candidate (GlobalAR) learned on its classes' eligible series: no
         StatsForecast model, the same numpy solve demandcast makes."""
         model = catalog.pooled(name, m, h)
+        if hasattr(model, "n_threads"):  # the trees on the run's n_jobs threads, as demandcast
+            model.n_threads = settings.n_jobs if settings.n_jobs > 0 else None
         mine = learners(profiles, catalog.candidates[name].classes)
-        return model.fit([values[u] for u in sorted(mine) if u in values], offsets)
+        histories = [values[u] for u in sorted(mine) if u in values]
+        if hasattr(model, "n_series"):  # the trees' windows shared among them, as demandcast
+            model.n_series = len(histories)
+        return model.fit(histories, offsets)
 
     with Stage(f"{label}: backtest") as st:
         plan = _plan(

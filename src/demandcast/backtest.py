@@ -481,6 +481,9 @@ def fit_pooled(
     }
     if not models:
         return {}
+    for model, _ in models.values():  # the trees' threads: the run's n_jobs (-1: every core)
+        if hasattr(model, "n_threads"):
+            model.n_threads = settings.n_jobs if settings.n_jobs > 0 else None
     start = time.perf_counter()
     fitted = fit_panel(models, batches, offsets)
     emit(

@@ -467,7 +467,7 @@ def pooled_kwargs(cand: Candidate, kwargs: dict) -> dict:
     periods) and the model's own (GlobalAR's `ridge`, GlobalGBM's tree settings)."""
     model = POOLED_MODELS[cand.model]
     own = {f.name for f in fields(model) if f.init} - {"lags", "horizon", "season_length"}
-    own.discard("n_series")  # the panel's, set when it is fitted
+    own -= {"n_series", "n_threads"}  # the panel's and the run's, set when it is fitted
     kw = {"seasons": 2, "min_lags": 8, **kwargs}
     extra = set(kw) - {"seasons", "min_lags"} - own
     if extra:

@@ -23,9 +23,9 @@ most `GROWTH_CAP` times the largest input.
   kept: memory (lags + 1)^2 per offset).
 - `GlobalGBM`: one gradient-boosted tree ensemble per horizon step (scikit-learn's
   HistGradientBoostingRegressor, small and fast: `max_iter` trees of `max_leaf_nodes`
-  leaves on `max_bins` bins a feature), on at most `max_rows` windows, taken evenly from each series' history
-  (`max_rows` / the number of series each). Nonlinear: it learns how a window's shape
-  carries on across the panel, which no linear model can.
+  leaves on `max_bins` bins a feature), on at most `max_rows` windows, taken evenly
+  from each series' history (`max_rows` / the number of series each). Nonlinear: it
+  learns how a window's shape carries on across the panel, which no linear model can.
 
 No leakage. The backtest's window with its origin `offset` periods before each series'
 end is forecast by a model learned on every series' history up to that same offset from
@@ -160,12 +160,12 @@ class GlobalGBM(GlobalModel):
     max_bins: int = 64
     n_series: int = 0
     """The series the fit will see (to share `max_rows` among them); 0: unknown, keep all."""
+    n_threads: int | None = None
+    """OpenMP threads of the trees (the run's n_jobs); None: every core."""
     models: dict[int, list[Any]] = field(default_factory=dict, init=False)
 
     def fit(self, histories: Iterable[np.ndarray], offsets: Sequence[int]) -> GlobalGBM:
         """Learn each offset's trees from every history, cut `offset` periods short."""
-        from sklearn.ensemble import HistGradientBoostingRegressor
-
         each = math.ceil(self.max_rows / self.n_series) if self.n_series else None
         parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {o: [] for o in offsets}
         for y in histories:
@@ -178,30 +178,41 @@ class GlobalGBM(GlobalModel):
                 if len(x):
                     parts[o].append((x, t))
         for o in offsets:
-            if not parts[o]:
-                continue
-            x = np.concatenate([p[0] for p in parts[o]])
-            t = np.concatenate([p[1] for p in parts[o]])
-            parts[o] = []
-            self.models[o] = [
-                HistGradientBoostingRegressor(
-                    max_iter=self.max_iter,
-                    learning_rate=self.learning_rate,
-                    max_leaf_nodes=self.max_leaf_nodes,
-                    min_samples_leaf=self.min_samples_leaf,
-                    max_bins=self.max_bins,
-                    early_stopping=False,
-                ).fit(x, t[:, k])
-                for k in range(self.horizon)
-            ]
-            self.n_windows[o] = len(x)
+            if parts[o]:
+                x = np.concatenate([p[0] for p in parts[o]])
+                t = np.concatenate([p[1] for p in parts[o]])
+                parts[o] = []
+                with self._threads():
+                    self.models[o] = self._trees(x, t)
+                self.n_windows[o] = len(x)
         return self
+
+    def _threads(self) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(self.n_threads, user_api="openmp")
+
+    def _trees(self, x: np.ndarray, t: np.ndarray) -> list[Any]:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        return [
+            HistGradientBoostingRegressor(
+                max_iter=self.max_iter,
+                learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                max_bins=self.max_bins,
+                early_stopping=False,
+            ).fit(x, t[:, k])
+            for k in range(self.horizon)
+        ]
 
     def fitted(self, offset: int) -> bool:
         return offset in self.models
 
     def _predict_z(self, z: np.ndarray, offset: int) -> np.ndarray:
-        return np.stack([m.predict(z) for m in self.models[offset]], axis=1)
+        with self._threads():
+            return np.stack([m.predict(z) for m in self.models[offset]], axis=1)
 
 
 MODELS: dict[str, type[GlobalModel]] = {"GlobalAR": GlobalAR, "GlobalGBM": GlobalGBM}
