@@ -153,11 +153,11 @@ class GlobalGBM(GlobalModel):
     """Gradient-boosted trees per horizon step and backtest offset."""
 
     max_rows: int = 30_000
-    max_iter: int = 40
-    learning_rate: float = 0.2
+    max_iter: int = 60
+    learning_rate: float = 0.15
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 50
-    max_bins: int = 64
+    max_bins: int = 255
     n_series: int = 0
     """The series the fit will see (to share `max_rows` among them); 0: unknown, keep all."""
     n_threads: int | None = None
