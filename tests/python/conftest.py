@@ -180,6 +180,33 @@ def demandcast(*argv: str, env: dict[str, str], cwd: Path) -> DbtResult:
     return DbtResult(code, out.getvalue())
 
 
+def assert_rebuilds_recorded(con, run_id: str, n: int):
+    """pipeline.rebuild_forecast of n series of the run with an interval scale on record
+    (those forecast with a global member first) is the run's fct_forecast_history, to the
+    last digit; the rebuilt rows."""
+    from demandcast import pipeline
+
+    cols = ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    ids = [
+        s
+        for (s,) in con.execute(
+            "select series_id from fct_model_registry where run_id = ? and interval_scale"
+            " is not null order by champion like '%Global%' desc, series_id limit ?",
+            [run_id, n],
+        ).fetchall()
+    ]
+    rebuilt = pipeline.rebuild_forecast(con, run_id, ids)
+    recorded = con.execute(
+        f"select series_id, step, model_name, {', '.join(cols)} from fct_forecast_history"
+        " where run_id = ? and series_id in (select unnest(?)) order by 1, 2",
+        [run_id, ids],
+    ).df()
+    assert len(rebuilt) == len(recorded) > 0
+    assert list(rebuilt["model_name"]) == list(recorded["model_name"])
+    np.testing.assert_array_equal(rebuilt[cols].to_numpy(float), recorded[cols].to_numpy(float))
+    return rebuilt
+
+
 def raw_with_orders(src: Path, dst: Path, orders_sql: str, fmt: str = "parquet") -> Path:
     """A raw folder beside `src` whose orders are `orders_sql` over the good orders
     (a view named `orders`), written as Parquet or CSV; products and plants copied."""

@@ -11,7 +11,7 @@ import subprocess
 
 import duckdb
 import pytest
-from conftest import BIN, Project, raw_with_orders
+from conftest import BIN, Project, assert_rebuilds_recorded, raw_with_orders
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -244,28 +244,11 @@ def test_the_gated_default_catalog_build_on_the_ci_target(tmp_path):
 
 def _rebuilt_exactly(db) -> None:
     """Champion forecasts of the default catalog's run, rebuilt from the memory alone, are
-    the ones recorded (test_pooled checks a global member's rebuild)."""
-    from demandcast import pipeline
-
-    cols = ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    the ones recorded (with a global member where the run has one; test_pooled checks
+    that rebuild on its own)."""
     with duckdb.connect(str(db), read_only=True) as con:
         (run_id,) = con.execute("select run_id from int_run__context").fetchone()
-        ids = [
-            s
-            for (s,) in con.execute(
-                "select series_id from fct_model_registry where run_id = ?"
-                " and interval_scale is not null order by 1",
-                [run_id],
-            ).fetchall()
-        ]
-        rebuilt = pipeline.rebuild_forecast(con, run_id, ids[:3])
-        recorded = con.execute(
-            f"select series_id, step, model_name, {', '.join(cols)} from fct_forecast_history"
-            " where run_id = ? and series_id in (select unnest(?)) order by 1, 2",
-            [run_id, ids[:3]],
-        ).df()
-    assert list(rebuilt["model_name"]) == list(recorded["model_name"])
-    assert rebuilt[cols].to_numpy(float).tolist() == recorded[cols].to_numpy(float).tolist()
+        assert_rebuilds_recorded(con, run_id, 3)
 
 
 def test_docs_generate_runs_without_raw_files(built, tmp_path):

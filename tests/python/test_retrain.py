@@ -22,9 +22,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, Project, raw_with_orders
+from conftest import ROOT, Project, assert_rebuilds_recorded, raw_with_orders
 
-from demandcast import pipeline, retrain
+from demandcast import retrain
 from demandcast import warehouse as wh
 from demandcast.catalog import load_catalog
 from demandcast.config import RetrainPolicy, Settings, check_vars
@@ -648,7 +648,6 @@ def test_a_setting_change_reselects_and_a_pin_holds_and_shows(runs):
 
 
 def test_a_past_forecast_is_rebuilt_from_the_registry_and_the_history(runs):
-    cols = ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
     with duckdb.connect(str(runs.week.db), read_only=True) as con:
         run_ids = [
             r
@@ -658,25 +657,7 @@ def test_a_past_forecast_is_rebuilt_from_the_registry_and_the_history(runs):
         ]
         assert len(run_ids) == 2  # the first build's, a week back, and the refit's
         for run_id in run_ids:
-            ids = [
-                s
-                for (s,) in con.execute(
-                    "select series_id from fct_model_registry where run_id = ?"
-                    " and interval_scale is not null order by series_id limit 5",
-                    [run_id],
-                ).fetchall()
-            ]
-            rebuilt = pipeline.rebuild_forecast(con, run_id, ids)
-            recorded = con.execute(
-                f"select series_id, step, model_name, {', '.join(cols)} from fct_forecast_history"
-                " where run_id = ? and series_id in (select unnest(?)) order by 1, 2",
-                [run_id, ids],
-            ).df()
-            assert len(rebuilt) == len(recorded) == 5 * 13
-            assert list(rebuilt["model_name"]) == list(recorded["model_name"])
-            np.testing.assert_array_equal(
-                rebuilt[cols].to_numpy(float), recorded[cols].to_numpy(float)
-            )
+            assert len(assert_rebuilds_recorded(con, run_id, 5)) == 5 * 13
 
 
 def test_the_registry_records_what_each_model_was_fitted_on(runs):
