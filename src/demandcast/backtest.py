@@ -28,6 +28,10 @@ How the work is organised:
 - Combinations (fixed members, and the per-series top-k by the selection
   metric) are built from the members' backtest forecasts and scored on the
   same windows.
+- Global models (GlobalAR, GlobalGBM: pooled.py) are no StatsForecast model:
+  they are learned once on the whole panel at each window's offset from the
+  series' end (`fit_pooled`, before the batches) and forecast every series of a
+  group in one batch a window, beside its cross_validation call.
 - Expensive models marked `forward` in the catalog (ETS, theta, ARIMA) are
   estimated once per series at the first backtest origin and applied to the
   later windows through StatsForecast's `forward` (`backtest_refit` false,

@@ -8,6 +8,9 @@ forecast series x step (the `int_forecast__predictions` contract):
   needs it (a combination needs each of its members), never one per series,
   on the engine (var `engine`, distributed.py): this process and its pool, or
   a Dask or Ray cluster.
+  A global member (GlobalAR, GlobalGBM: pooled.py) is learned once on every
+  series of the panel, before the first batch, and forecasts each series that
+  needs it in one batch, in this process.
   Combinations average (or take the median of) the members that refit
   without error; a learned combination takes the weighted mean of its
   members with the weights its name carries (stacking.py), over those that
