@@ -287,15 +287,18 @@ def backtest_run(
     stacking = Stacking.from_catalog(catalog, singles, settings)
     race = Race.plan(todo_prof, settings, catalog, cands)
     cols = [*BACKTEST_COLUMNS, *MEMORY_COLUMNS]
-    # a global model learns from every eligible series, backtested now or carried
-    learn_from = pooled_learners(cands, prof)
-    pooled = fit_pooled(
-        catalog,
-        cands,
-        settings,
-        prof,
-        wh.series_batches(con, series, settings.batch_series, learn_from),
-    )
+    # a global model learns from every eligible series, backtested now or carried; with
+    # nothing to backtest (a rebuild with no new data) it is not learned at all
+    pooled = {}
+    if todo:
+        learn_from = pooled_learners(cands, prof)
+        pooled = fit_pooled(
+            catalog,
+            cands,
+            settings,
+            prof,
+            wh.series_batches(con, series, settings.batch_series, learn_from),
+        )
 
     def remember(part: pd.DataFrame) -> pd.DataFrame:
         return _with_residuals(part, classes, calibration)
