@@ -53,7 +53,7 @@ from bench_build import TreeSampler, peak  # noqa: E402
 
 from demandcast.frames import series_from_orders, synthetic_series, to_sf
 from demandcast.intervals import Calibration
-from demandcast.pooled import learners
+from demandcast.pooled import fit_panel, learners
 from demandcast.selection import LEVEL_CLASSES, parse_champion, select_champions
 from demandcast.stacking import LEARNED
 
@@ -154,13 +154,8 @@ def plain_statsforecast(
         """A global candidate (GlobalAR) learned on its classes' eligible series: no
         StatsForecast model, the same numpy solve demandcast makes."""
         model = catalog.pooled(name, m, h)
-        if hasattr(model, "n_threads"):  # the trees on the run's n_jobs threads, as demandcast
-            model.n_threads = settings.n_jobs if settings.n_jobs > 0 else None
         mine = learners(profiles, catalog.candidates[name].classes)
-        histories = [values[u] for u in sorted(mine) if u in values]
-        if hasattr(model, "n_series"):  # the trees' windows shared among them, as demandcast
-            model.n_series = len(histories)
-        return model.fit(histories, offsets)
+        return fit_panel({name: (model, mine)}, [series], offsets, settings.n_jobs)[name]
 
     with Stage(f"{label}: backtest") as st:
         plan = _plan(

@@ -485,11 +485,8 @@ def fit_pooled(
     }
     if not models:
         return {}
-    for model, _ in models.values():  # the trees' threads: the run's n_jobs (-1: every core)
-        if hasattr(model, "n_threads"):
-            model.n_threads = settings.n_jobs if settings.n_jobs > 0 else None
     start = time.perf_counter()
-    fitted = fit_panel(models, batches, offsets)
+    fitted = fit_panel(models, batches, offsets, settings.n_jobs)
     emit(
         f"global models: {', '.join(fitted)} learned across "
         f"{max(len(m) for _, m in models.values()):,} series at {len(offsets)} "

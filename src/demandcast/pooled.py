@@ -36,7 +36,7 @@ one model per offset from one pass over the series.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,15 @@ class GlobalModel:
         w = w[level > 0] / level[level > 0, None]
         z = np.log1p(np.maximum(w, 0.0))
         return z[:, :L], z[:, L:]
+
+    def _cut_windows(
+        self, histories: Iterable[np.ndarray], offsets: Sequence[int]
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(offset, inputs, outputs) of every history cut `offset` periods short."""
+        for y in histories:
+            y = np.asarray(y, dtype=float)
+            for o in offsets:
+                yield (o, *self._windows(y[: len(y) - o] if o else y))
 
     def fitted(self, offset: int) -> bool:
         raise NotImplementedError
@@ -123,15 +132,12 @@ class GlobalAR(GlobalModel):
         xtx = {o: np.zeros((k, k)) for o in offsets}
         xty = {o: np.zeros((k, self.horizon)) for o in offsets}
         rows = dict.fromkeys(offsets, 0)
-        for y in histories:
-            y = np.asarray(y, dtype=float)
-            for o in offsets:
-                x, t = self._windows(y[: len(y) - o] if o else y)
-                if len(x):
-                    x = np.c_[x, np.ones(len(x))]
-                    xtx[o] += x.T @ x
-                    xty[o] += x.T @ t
-                    rows[o] += len(x)
+        for o, x, t in self._cut_windows(histories, offsets):
+            if len(x):
+                x = np.c_[x, np.ones(len(x))]
+                xtx[o] += x.T @ x
+                xty[o] += x.T @ t
+                rows[o] += len(x)
         for o in offsets:
             if rows[o] == 0:
                 continue  # no series long enough: predict() says so
@@ -168,15 +174,12 @@ class GlobalGBM(GlobalModel):
         """Learn each offset's trees from every history, cut `offset` periods short."""
         each = math.ceil(self.max_rows / self.n_series) if self.n_series else None
         parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {o: [] for o in offsets}
-        for y in histories:
-            y = np.asarray(y, dtype=float)
-            for o in offsets:
-                x, t = self._windows(y[: len(y) - o] if o else y)
-                if each is not None and len(x) > each:  # evenly over the series' history
-                    keep = np.unique(np.linspace(0, len(x) - 1, each).round().astype(int))
-                    x, t = x[keep], t[keep]
-                if len(x):
-                    parts[o].append((x, t))
+        for o, x, t in self._cut_windows(histories, offsets):
+            if each is not None and len(x) > each:  # evenly over the series' history
+                keep = np.unique(np.linspace(0, len(x) - 1, each).round().astype(int))
+                x, t = x[keep], t[keep]
+            if len(x):
+                parts[o].append((x, t))
         for o in offsets:
             if parts[o]:
                 x = np.concatenate([p[0] for p in parts[o]])
@@ -240,10 +243,12 @@ def fit_panel(
     models: dict[str, tuple[GlobalModel, set[str]]],
     batches: Iterable[pd.DataFrame],
     offsets: Sequence[int],
+    n_jobs: int = -1,
 ) -> dict[str, GlobalModel]:
     """Fit each model (name -> (unfitted model, the series it learns from)) at `offsets`,
     in one pass over the panel's batches of warehouse series (series_id, period_start,
-    demand)."""
+    demand); the trees share their windows among those series and run on `n_jobs`
+    threads (-1: every core)."""
     if not models:
         return {}
     histories: dict[str, list[np.ndarray]] = {name: [] for name in models}
@@ -262,5 +267,6 @@ def fit_panel(
     for name, (model, _) in models.items():
         if isinstance(model, GlobalGBM):
             model.n_series = len(histories[name])
+            model.n_threads = n_jobs if n_jobs > 0 else None
         out[name] = model.fit(histories[name], offsets)
     return out
