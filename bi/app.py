@@ -48,8 +48,10 @@ EXCEPTIONS = {  # bi/queries/<name>.sql: (title, what it lists)
     ),
     "runner_up": (
         "Runner-up far better than the champion",
-        "The backtest scored the runner-up at least 20 % better than the model kept (the "
-        "class champion stays unless it is clearly broken: see reason).",
+        "The backtest scored the runner-up far better than the model kept: its score at "
+        "most runner_up_flag_ratio (default 0.5) times the champion's, the runner_up rows of "
+        "fct_forecast_exceptions, as the report flags them (the class champion stays unless "
+        "another model beats it by the selection margin: see reason).",
     ),
     "outside_range": (
         "Forecasts outside the history's range",

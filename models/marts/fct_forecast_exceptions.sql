@@ -2,8 +2,11 @@
     (discontinued: no forecast; a cold start; a fallback after a failed
     refit), a forecast despite a pause (inactive: no demand in the last
     lifecycle_periods periods, not discontinued by the product master), a
-    candidate that failed in the backtest, or a planned launch forecast
-    before its first orders (launch; lifecycle launch). -#}
+    candidate that failed in the backtest, a runner-up the backtest scored
+    far better than the champion the selection kept (runner_up: its score at
+    most runner_up_flag_ratio times the champion's), or a planned launch
+    forecast before its first orders (launch; lifecycle launch). The report
+    and the BI app flag a runner-up from these rows, so both say the same. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -29,6 +32,12 @@ metrics as (
 context as (
 
     select * from {{ ref('int_run__context') }}
+
+),
+
+champions as (
+
+    select * from {{ ref('int_forecast__champions') }}
 
 ),
 
@@ -105,6 +114,34 @@ failed_candidates as (
 
 ),
 
+runner_up as (
+
+    select
+        series_id,
+        runner_up as model_name,
+        'runner_up' as exception_type,
+        'the backtest scored the runner-up '
+        || runner_up
+        || ' '
+        || cast(round(100 * (1 - runner_up_score / champion_score)) as integer)
+        || ' % better than the champion '
+        || champion
+        || ' ('
+        || selection_metric
+        || ' '
+        || printf('%.3f', runner_up_score)
+        || ' against '
+        || printf('%.3f', champion_score)
+        || '), which the selection kept (fct_model_registry.reason says why)'
+            as detail
+    from champions
+    where
+        champion_score > 0
+        and runner_up_score
+        <= {{ var('runner_up_flag_ratio') }} * champion_score
+
+),
+
 unioned as (
 
     select * from discontinued  -- noqa: AM07
@@ -114,6 +151,8 @@ unioned as (
     select * from not_champion
     union all
     select * from failed_candidates
+    union all
+    select * from runner_up
 
 ),
 

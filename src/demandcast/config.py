@@ -622,6 +622,7 @@ _OTHER_VARS = {
     "drift_level_threshold": _between(0.0, None),
     "drift_sd_ratio": _between(1.0, None),
     "drift_zero_share_change": _between(0.0, 1.0),
+    "runner_up_flag_ratio": _between(0.0, 1.0),
 }
 
 VAR_NAMES: tuple[str, ...] = tuple(PROJECT_VARS)

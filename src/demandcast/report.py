@@ -258,9 +258,12 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
     )
     exceptions = part(
         "fct_forecast_exceptions",
-        """select series_id, string_agg(distinct exception_type, ', ') as exceptions
+        """select series_id,
+            string_agg(distinct exception_type, ', ') filter (exception_type != 'runner_up')
+                as exceptions,
+            bool_or(exception_type = 'runner_up') as runner_up_flagged
         from fct_forecast_exceptions group by 1""",
-        "null as exceptions",
+        "null as exceptions, null as runner_up_flagged",
     )
     registry = part(
         "fct_model_registry",
@@ -273,8 +276,8 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
         select s.series_id, s.plant_id, s.plant_name, s.product_id, s.product_name,
             s.product_group, s.demand_class, s.lifecycle, s.total_demand,
             f.model_name, f.method, f.model_description, f.backtest_mase, f.n_overrides,
-            f.forecast_change, l.live_mase, d.is_drifted, e.exceptions, r.runner_up,
-            r.runner_up_ratio
+            f.forecast_change, l.live_mase, d.is_drifted, e.exceptions, e.runner_up_flagged,
+            r.runner_up, r.runner_up_ratio
         from dim_series as s
         left join (
             select series_id, any_value(model_name) as model_name, any_value(method) as method,
@@ -306,8 +309,9 @@ def _flags(row: Any, next_total: float | None, last_total: float) -> list[str]:
             flags.append("forecast under half the last periods")
         elif next_total > 2 * last_total:
             flags.append("forecast over twice the last periods")
-    if known(row.runner_up_ratio) and row.runner_up_ratio < 0.5:
-        flags.append(f"runner-up {row.runner_up} scored {1 - row.runner_up_ratio:.0%} better")
+    if known(row.runner_up_flagged) and bool(row.runner_up_flagged):  # the warehouse's rule
+        better = f" {1 - row.runner_up_ratio:.0%}" if known(row.runner_up_ratio) else ""
+        flags.append(f"runner-up {row.runner_up} scored{better} better")
     live, backtest = row.live_mase, row.backtest_mase
     if known(live) and known(backtest) and live > 1.5 * backtest:
         flags.append("live accuracy far below the backtest's")
@@ -371,7 +375,8 @@ def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
     return (
         f"{title}<p>{len(rows):,} series, largest first: exceptions "
         "(<code>fct_forecast_exceptions</code>), a forecast under half or over twice the last "
-        f"{horizon} {word}, a runner-up that scored under half the champion's error, live "
+        f"{horizon} {word}, a runner-up the backtest scored far better than the champion "
+        "(<code>runner_up</code> in the exceptions, var <code>runner_up_flag_ratio</code>), live "
         "accuracy (MASE) over 1.5 times the backtest's, drifted demand, or a planner's override. "
         "Each links to its card.</p>"
         + _table(

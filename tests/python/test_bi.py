@@ -55,3 +55,54 @@ def test_published_copy_opens_in_duckdb_1_0(built):
     )
     assert old == {**new, "version": "1.0.0"}
     assert old["tables"]["fct_demand_forecast"] > 0 and old["forecast"]
+
+
+def test_bi_lists_the_runner_ups_the_report_flags(built, tmp_path):
+    """One rule for a runner-up far better than the champion: the BI app's exceptions page
+    lists exactly the series fct_forecast_exceptions lists as runner_up (the report flags
+    the same rows, test_report), not the lifecycle list; a runner-up as good in the
+    registry but not listed there is not shown."""
+    import shutil
+
+    published = tmp_path / "p.duckdb"
+    shutil.copy(built.published, published)
+    with duckdb.connect(str(published)) as con:
+        listed, unlisted = [
+            s
+            for (s,) in con.execute(
+                """select r.series_id from fct_model_registry as r
+                join publication as p using (run_id) where r.champion_score > 0
+                order by 1 limit 2"""
+            ).fetchall()
+        ]
+        con.execute("delete from fct_forecast_exceptions where exception_type = 'runner_up'")
+        con.execute(
+            "update fct_model_registry set runner_up = 'Naive',"
+            " runner_up_score = champion_score * 0.2 where series_id in (?, ?)",
+            [listed, unlisted],
+        )
+        con.execute(
+            """insert into fct_forecast_exceptions (series_id, exception_type, model_name, detail)
+            values (?, 'runner_up', 'Naive', 'scored 80 % better')""",
+            [listed],
+        )
+    sys.path.insert(0, str(ROOT / "bi"))
+    try:
+        from app import TABLES
+    finally:
+        sys.path.remove(str(ROOT / "bi"))
+    con = duckdb.connect()
+    con.execute(f"attach '{published}' as pub (read_only)")
+    con.execute("create schema demandcast")
+    for name, sql in TABLES.items():
+        con.execute(f"create view demandcast.{name} as {sql}")
+    runner_up = con.execute((ROOT / "bi" / "queries" / "runner_up.sql").read_text()).df()
+    assert runner_up["runner_up"].tolist() == ["Naive"]
+    assert runner_up["runner_up_better"].round(6).tolist() == [0.8]
+    ids = con.execute(
+        "select series_id from demandcast.series where plant_id = ? and product_id = ?",
+        [runner_up["plant_id"][0], runner_up["product_id"][0]],
+    ).fetchall()
+    assert ids == [(listed,)]
+    lifecycle = con.execute((ROOT / "bi" / "queries" / "lifecycle.sql").read_text()).df()
+    assert "runner_up" not in set(lifecycle["kind"])

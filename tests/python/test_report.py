@@ -346,10 +346,12 @@ def test_accuracy_and_warn_gates(built, tmp_path):
 
 
 def test_needs_a_look_trust_and_products(built, tmp_path):
-    """A series whose runner-up scored under half the champion's error, one with a planner's
-    override and one whose forecast halves are flagged in "Needs a look", first on the page,
-    each linked to its card, which shows its backtest MASE and model in planner words and
-    carries every word of the card for the search; products are summed over their plants."""
+    """A series whose runner-up the warehouse lists as an exception (runner_up), one with a
+    planner's override and one whose forecast halves are flagged in "Needs a look", first on
+    the page, each linked to its card, which shows its backtest MASE and model in planner
+    words and carries every word of the card for the search; a runner-up as good but not
+    listed is not flagged (one rule, the warehouse's, for the report and the BI app);
+    products are summed over their plants."""
     published = tmp_path / "p.duckdb"
     shutil.copy(built.published, published)
     with duckdb.connect(str(published)) as con:
@@ -362,7 +364,12 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
         ]
         con.execute(
             "update fct_model_registry set runner_up = 'Naive',"
-            " runner_up_score = champion_score * 0.2 where series_id = ?",
+            " runner_up_score = champion_score * 0.2 where series_id in (?, ?)",
+            [runner, halved],
+        )
+        con.execute(  # what fct_forecast_exceptions lists under runner_up_flag_ratio
+            """insert into fct_forecast_exceptions (series_id, exception_type, model_name, detail)
+            values (?, 'runner_up', 'Naive', 'scored 80 % better')""",
             [runner],
         )
         con.execute("update fct_demand_forecast set forecast = 0 where series_id = ?", [halved])
@@ -399,6 +406,7 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
     card = next(k for k in cards.values() if k.startswith(runner.lower() + " "))
     assert html.unescape(description).lower() in html.unescape(card)
     assert f"backtest mase {mase:.2f}" in card and "runner-up naive scored 80% better" in card
+    assert look.count("runner-up Naive") == 1  # the halved series' is not listed
     # totals: the coherent levels' total, each plant and each product group
     totals = text[text.index('id="levels"') : text.index('id="products"')]
     assert re.search(
