@@ -4,7 +4,10 @@
     against the typical one of a window as long before it, and the change in
     the share of periods without demand, each flagged past its var
     (drift_level_threshold, drift_sd_ratio, drift_zero_share_change). A
-    series with less prior history than the window is not judged. -#}
+    spread is flagged only when it is also outside the range of every window
+    as long before it: a sparse series' windows swing between none and one
+    order, and a quiet quarter like others it had is not a change. A series
+    with less prior history than the window is not judged. -#}
 
 with
 
@@ -63,6 +66,12 @@ windows as (
         avg(window_variance) filter (
             where not is_recent and window_periods = {{ var('drift_window') }}
         ) as prior_window_variance,
+        min(window_variance) filter (
+            where not is_recent and window_periods = {{ var('drift_window') }}
+        ) as prior_window_variance_min,
+        max(window_variance) filter (
+            where not is_recent and window_periods = {{ var('drift_window') }}
+        ) as prior_window_variance_max,
         avg(cast(demand = 0 as double)) filter (
             where is_recent
         ) as recent_zero_share,
@@ -80,6 +89,8 @@ measured as (
         *,
         n_prior >= {{ var('drift_window') }} as is_judged,
         coalesce(sqrt(prior_window_variance), 0) as prior_window_sd,
+        coalesce(sqrt(prior_window_variance_min), 0) as prior_window_sd_min,
+        coalesce(sqrt(prior_window_variance_max), 0) as prior_window_sd_max,
         (recent_mean - prior_mean) / nullif(prior_sd, 0) as level_shift,
         recent_sd / nullif(sqrt(prior_window_variance), 0) as sd_ratio,
         recent_zero_share - prior_zero_share as zero_share_change
@@ -99,6 +110,8 @@ flagged as (
             sd_ratio > {{ var('drift_sd_ratio') }}
             or sd_ratio < 1.0 / {{ var('drift_sd_ratio') }},
             recent_sd > 0
+        ) and (
+            recent_sd > prior_window_sd_max or recent_sd < prior_window_sd_min
         ) as is_variance_shift,
         is_judged and abs(zero_share_change)
         >= {{ var('drift_zero_share_change') }} as is_zero_share_shift
@@ -130,6 +143,8 @@ final as (
         flagged.recent_sd,
         flagged.prior_sd,
         flagged.prior_window_sd,
+        flagged.prior_window_sd_min,
+        flagged.prior_window_sd_max,
         flagged.recent_zero_share,
         flagged.prior_zero_share,
 

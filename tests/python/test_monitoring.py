@@ -368,3 +368,31 @@ def _check_no_cross_match(project: Project, out: str, origin: dt.date, monday: d
     assert len(warned) == 2 and all("WARN" in line for line in warned), warned  # both weekly
     passed = [line for line in results if "assert_accuracy_scores_one_freq" in line]
     assert len(passed) == 2 and all("PASS" in line for line in passed), passed
+
+
+def test_drift_truth_script_scores_the_builds_flags(built, small_demo):
+    """scripts/drift_truth.py (docs/accuracy.md, "Drift flags") counts the build's own flags
+    of mon_demand_drift, and the variance rule without the range condition beside them:
+    that rule flags every series the built one does and more, never fewer."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "drift_truth.py"), "--db", str(built.db),
+         "--truth", str(small_demo / "truth.parquet")],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    rows = {
+        cells[1].strip(): (int(cells[2]), int(cells[3]))
+        for cells in (line.split("|") for line in done.stdout.splitlines()[2:])
+    }
+    judged, drifted, variance, was_variance = built.query(
+        """select count(*), count(*) filter (where is_drifted),
+            count(*) filter (where is_variance_shift),
+            count(*) filter (where is_judged and coalesce(sd_ratio > 2 or sd_ratio < 0.5,
+                recent_sd > 0))
+        from mon_demand_drift where is_judged"""
+    )[0]
+    assert rows["series judged"] == (judged, judged) and judged > 0
+    assert rows["flagged"][1] == drifted
+    assert rows["flagged"][0] >= drifted and was_variance >= variance
