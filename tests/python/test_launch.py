@@ -197,9 +197,7 @@ BAD = [
 def test_a_bad_launches_file_stops_the_run_naming_file_row_and_column(launched, tmp_path):
     """Each bad value in row 2 of a launches CSV stops stg_erp__launches in one line;
     without the file the launch models build empty."""
-    built_copy = Project(raw=launched.raw, db=tmp_path / "wh.duckdb", target=tmp_path / "target")
-    shutil.copy(launched.db, built_copy.db)
-    built_copy.reuse_parse(launched)
+    built_copy = launched.copy_to(tmp_path)
     launches = built_copy.query(
         f"select plant_id, product_id, cast(launch_date as varchar) as launch_date,"
         f" analog_product_id from '{built_copy.raw}/launches.parquet'"
