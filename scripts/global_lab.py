@@ -11,6 +11,8 @@ backtest windows and future, k = 1 and the hierarchies):
     .venv/bin/python scripts/global_lab.py --data DIR --horizon 18 --cache CACHE \
         --lags 12,24,36 --ridge 0.0001,0.001,0.1 --transform log,ratio
     .venv/bin/python scripts/global_lab.py --data DIR --horizon 18 --cache CACHE --trees
+    .venv/bin/python scripts/global_lab.py --data DIR --horizon 18 --cache CACHE --trees \
+        --thief --big-trees --mlp      # the fourteenth session's tries (docs/accuracy.md)
     # Tourism: --horizon 24
 
 The global model is demandcast.pooled.GlobalAR's own code path for `--transform log`:
@@ -21,7 +23,12 @@ series cut at that window's origin, the future with weights learned on the whole
 `--trees` adds GlobalAR and GlobalGBM exactly as the catalog builds them (the trees on at
 most 30,000 windows, shared evenly among the series) and the catalog's combinations of
 them. Classic Theta (the fourth member of the product's ComboMedian4) is fitted here once per
-slot and cached in CACHE/theta_lab.npy.
+slot and cached in CACHE/theta_lab.npy. With `--trees`: `--thief` adds the mean of
+ComboTHieF's five and both global models (all the hierarchy's levels, and months,
+quarters and years only, with what the levels left out save of ETS's and CES's CPU);
+`--big-trees` the trees on 100,000 windows (60 trees, and 150 at learning rate 0.08 of
+31 leaves); `--mlp` a global multilayer perceptron on the same windows (scikit-learn's
+MLPRegressor, two layers of 64, the mean of three seeds, at most 100,000 windows).
 
 Scores as the other labs: sMAPE pooled over points, MASE per series then averaged
 (selection_lab.score), backtest MASE over the windows for the ranking a build would make.
@@ -38,10 +45,55 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from temporal_lab import MODELS, SHORT, M, arrays, fit_all, load, scales, score, thief  # noqa: E402
+from temporal_lab import (  # noqa: E402
+    KS,
+    MODELS,
+    SHORT,
+    M,
+    arrays,
+    fit_all,
+    load,
+    scales,
+    score,
+    thief,
+)
 
 from demandcast.catalog import load_catalog  # noqa: E402
-from demandcast.pooled import GlobalAR  # noqa: E402
+from demandcast.pooled import GlobalAR, GlobalModel  # noqa: E402
+
+
+class GlobalMLP(GlobalModel):
+    """Lab only: a multilayer perceptron on GlobalAR's windows (every output at once)."""
+
+    def __init__(self, lags: int, horizon: int, season_length: int, n_series: int) -> None:
+        super().__init__(lags, horizon, season_length)
+        self.max_rows, self.n_series, self.models = 100_000, n_series, {}
+
+    def fit(self, histories, offsets):
+        from sklearn.neural_network import MLPRegressor
+
+        each = -(-self.max_rows // self.n_series)
+        for o in offsets:
+            parts = []
+            for _, x, t in self._cut_windows(histories, [o]):
+                if len(x) > each:
+                    keep = np.unique(np.linspace(0, len(x) - 1, each).round().astype(int))
+                    x, t = x[keep], t[keep]
+                if len(x):
+                    parts.append((x, t))
+            x, t = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+            self.models[o] = [
+                MLPRegressor(hidden_layer_sizes=(64, 64), early_stopping=True, random_state=s,
+                             batch_size=256).fit(x, t)
+                for s in range(3)
+            ]  # fmt: skip
+        return self
+
+    def fitted(self, offset: int) -> bool:
+        return offset in self.models
+
+    def _predict_z(self, z: np.ndarray, offset: int) -> np.ndarray:
+        return np.mean([m.predict(z) for m in self.models[offset]], axis=0)
 
 
 def ratio_model(ys, cuts, lags, h, ridge) -> np.ndarray:
@@ -99,6 +151,9 @@ def main() -> None:
         action="store_true",
         help="also GlobalGBM as the catalog builds it, and the catalog's combinations of both",
     )
+    p.add_argument("--thief", action="store_true", help="with --trees: ComboTHieF and both")
+    p.add_argument("--big-trees", action="store_true", help="with --trees: the trees on more")
+    p.add_argument("--mlp", action="store_true", help="with --trees: a global perceptron")
     a = p.parse_args()
     h = a.horizon
     H = M * -(-h // M)
@@ -107,7 +162,7 @@ def main() -> None:
     df = df[df["unique_id"].isin(ids)]
     fits = fit_all(df, h, H, a.cache, 2)
     n_o = 4  # slot 0 the future, 1 + w backtest window w (0 the latest)
-    A, G, _ = arrays(fits, ids, H, n_o)
+    A, G, CPU = arrays(fits, ids, H, n_o)
     sc = scales(df).reindex(ids).to_numpy()
     y_fut = act.pivot(index="unique_id", columns="step", values="y").reindex(ids).to_numpy(float)
     by_id = {u: g["y"].to_numpy(float) for u, g in df.groupby("unique_id")}
@@ -180,6 +235,50 @@ def main() -> None:
         cands["ComboGlobal6Median: median of ComboMedian4's four and both"] = np.nanmedian(
             np.stack([*local, theta, *both], -1), -1
         )
+
+        def run(model) -> np.ndarray:
+            g = np.full((len(ids), n_o, h), np.nan)
+            t0 = time.process_time()
+            for slot in range(n_o):
+                offset = 0 if slot == 0 else h + (slot - 1) * step
+                model.fit(ys, [offset])
+                g[:, slot] = model.predict_batch([y[: len(y) - offset] for y in ys], offset)
+            print(f"{type(model).__name__}: {time.process_time() - t0:.1f} s CPU", flush=True)
+            return g
+
+        if a.thief:
+            cands["mean of ComboTHieF's five and both (ComboGlobal7)"] = np.nanmean(
+                np.stack([*local, *hier, *both], -1), -1
+            )
+            base_cpu = sum(CPU[m][1].sum() for m in ("AutoETS", "AutoCES"))
+            for ks in [(1, 3, 12), (1, 2, 4, 12), (1, 3, 6, 12)]:
+                short = [thief(G[m], H, ks)[..., :h] for m in ("AutoETS", "AutoCES")]
+                left_out = [k for k in KS if k not in ks]
+                saved = sum(CPU[m][k].sum() for m in ("AutoETS", "AutoCES") for k in left_out)
+                cands[f"the same, levels {ks} ({saved / base_cpu:.2f} of ETS and CES saved)"] = (
+                    np.nanmean(np.stack([*local, *short, *both], -1), -1)
+                )
+        extra = {}
+        if a.big_trees:
+            for rows, n_trees, rate, leaves in [(100_000, 60, 0.15, 15), (100_000, 150, 0.08, 31)]:
+                model = catalog.pooled("GlobalGBM", M, h)
+                model.n_series, model.max_rows, model.max_iter = len(ys), rows, n_trees
+                model.learning_rate, model.max_leaf_nodes = rate, leaves
+                extra[f"GlobalGBM, {rows:,} windows, {n_trees} trees of {leaves}"] = run(model)
+        if a.mlp:
+            ar = catalog.pooled("GlobalAR", M, h)
+            extra["GlobalMLP"] = run(GlobalMLP(ar.lags, h, M, len(ys)))
+        for name, g in extra.items():
+            cands[name] = g
+            cands[f"mean of ETS, CES, DOTheta and {name}"] = np.nanmean(
+                np.stack([*local, g], -1), -1
+            )
+            cands[f"median of ETS, CES, DOTheta, GlobalAR and {name}"] = np.nanmedian(
+                np.stack([*local, models["GlobalAR"], g], -1), -1
+            )
+            cands[f"median of ComboMedian4's four, both and {name}"] = np.nanmedian(
+                np.stack([*local, theta, *both, g], -1), -1
+            )
     print(f"\n{'candidate':100s} {'sMAPE':>7s} {'MASE':>7s} {'bt MASE':>8s}")
     for name, f in cands.items():
         r = score(f[:, 0], y_fut, sc)

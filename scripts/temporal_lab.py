@@ -215,17 +215,17 @@ def arrays(fits: pd.DataFrame, ids: np.ndarray, H: int, n_o: int):
     return A, G, CPU
 
 
-def thief(G: dict, H: int) -> np.ndarray:
-    """Reconcile per series/slot/year using the levels whose forecasts exist there."""
+def thief(G: dict, H: int, ks: tuple[int, ...] = KS) -> np.ndarray:
+    """Reconcile per series/slot/year using the levels (of `ks`) whose forecasts exist there."""
     some = G[1]
     n, n_o = some.shape[:2]
     out = np.full((n, n_o, H), np.nan)
     cache: dict = {}
     for yr in range(H // M):
-        blocks = {k: G[k][:, :, yr * (M // k) : (yr + 1) * (M // k)] for k in KS}
-        avail = np.stack([np.isfinite(blocks[k]).all(-1) for k in KS], -1)  # (n, n_o, |K|)
-        for pat in {tuple(r) for r in avail.reshape(-1, len(KS))}:
-            lv = tuple(k for k, ok in zip(KS, pat, strict=True) if ok)
+        blocks = {k: G[k][:, :, yr * (M // k) : (yr + 1) * (M // k)] for k in ks}
+        avail = np.stack([np.isfinite(blocks[k]).all(-1) for k in ks], -1)  # (n, n_o, |K|)
+        for pat in {tuple(r) for r in avail.reshape(-1, len(ks))}:
+            lv = tuple(k for k, ok in zip(ks, pat, strict=True) if ok)
             if not lv:
                 continue
             if lv not in cache:
