@@ -6,7 +6,7 @@
     far better than the champion the selection kept (runner_up: its score at
     most runner_up_flag_ratio times the champion's), or a planned launch
     forecast before its first orders (launch; lifecycle launch). The report
-    and the BI app flag a runner-up from these rows, so both say the same. -#}
+    and the BI app flag runner-ups from these rows. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -120,20 +120,19 @@ runner_up as (
         series_id,
         runner_up as model_name,
         'runner_up' as exception_type,
-        'the backtest scored the runner-up '
-        || runner_up
-        || ' '
-        || cast(round(100 * (1 - runner_up_score / champion_score)) as integer)
-        || ' % better than the champion '
-        || champion
-        || ' ('
-        || selection_metric
-        || ' '
-        || printf('%.3f', runner_up_score)
-        || ' against '
-        || printf('%.3f', champion_score)
-        || '), which the selection kept (fct_model_registry.reason says why)'
-            as detail
+        printf(
+            'the backtest scored the runner-up %s %d %% better than'
+            || ' the champion %s (%s %.3f against %.3f), which the'
+            || ' selection kept (fct_model_registry.reason says why)',
+            runner_up,
+            cast(
+                round(100 * (1 - runner_up_score / champion_score)) as integer
+            ),
+            champion,
+            selection_metric,
+            runner_up_score,
+            champion_score
+        ) as detail
     from champions
     where
         champion_score > 0
