@@ -25,8 +25,7 @@ with
         select run_id
         from runs
         where frequency = '{{ frequency() }}'
-        order by started_at desc, run_id desc
-        limit 1
+        qualify row_number() over (order by started_at desc, run_id desc) = 1
 
     ),
 
