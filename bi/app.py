@@ -77,16 +77,23 @@ def published_path() -> Path:
     return Path(parser.parse_known_args()[0].db).resolve()
 
 
+def open_published(path: str) -> duckdb.DuckDBPyConnection:
+    """The published copy attached read-only, its tables as the views every query reads
+    (schema demandcast)."""
+    con = duckdb.connect()
+    con.execute(f"attach '{path}' as pub (read_only)")
+    con.execute("create schema demandcast")
+    for name, sql in TABLES.items():
+        con.execute(f"create view demandcast.{name} as {sql}")
+    return con
+
+
 @st.cache_resource(max_entries=1)
 def _connect(path: str, stamp: float) -> duckdb.DuckDBPyConnection:
-    """The published copy attached read-only, its tables as views (one per copy: a new
-    run renames a new file into place, with a new stamp)."""
-    con = duckdb.connect()
+    """open_published, once per copy (a new run renames a new file into place, with a new
+    stamp)."""
     try:
-        con.execute(f"attach '{path}' as pub (read_only)")
-        con.execute("create schema demandcast")
-        for name, sql in TABLES.items():
-            con.execute(f"create view demandcast.{name} as {sql}")
+        con = open_published(path)
     except duckdb.Error as e:  # not a published copy, or one from before this app
         st.error(f"{path} is not a published copy this app can read: {e}".splitlines()[0])
         st.stop()

@@ -88,14 +88,10 @@ def test_bi_lists_the_runner_ups_the_report_flags(built, tmp_path):
         )
     sys.path.insert(0, str(ROOT / "bi"))
     try:
-        from app import TABLES
+        from app import open_published
     finally:
         sys.path.remove(str(ROOT / "bi"))
-    con = duckdb.connect()
-    con.execute(f"attach '{published}' as pub (read_only)")
-    con.execute("create schema demandcast")
-    for name, sql in TABLES.items():
-        con.execute(f"create view demandcast.{name} as {sql}")
+    con = open_published(str(published))
     runner_up = con.execute((ROOT / "bi" / "queries" / "runner_up.sql").read_text()).df()
     assert runner_up["runner_up"].tolist() == ["Naive"]
     assert runner_up["runner_up_better"].round(6).tolist() == [0.8]
