@@ -59,38 +59,21 @@ from temporal_lab import (  # noqa: E402
 )
 
 from demandcast.catalog import load_catalog  # noqa: E402
-from demandcast.pooled import GlobalAR, GlobalModel  # noqa: E402
+from demandcast.pooled import GlobalAR, GlobalGBM  # noqa: E402
 
 
-class GlobalMLP(GlobalModel):
-    """Lab only: a multilayer perceptron on GlobalAR's windows (every output at once)."""
+class GlobalMLP(GlobalGBM):
+    """Lab only: GlobalGBM's windows and row share, one multilayer perceptron for every
+    output at once in place of the trees (the mean of three seeds)."""
 
-    def __init__(self, lags: int, horizon: int, season_length: int, n_series: int) -> None:
-        super().__init__(lags, horizon, season_length)
-        self.max_rows, self.n_series, self.models = 100_000, n_series, {}
-
-    def fit(self, histories, offsets):
+    def _trees(self, x: np.ndarray, t: np.ndarray) -> list:
         from sklearn.neural_network import MLPRegressor
 
-        each = -(-self.max_rows // self.n_series)
-        for o in offsets:
-            parts = []
-            for _, x, t in self._cut_windows(histories, [o]):
-                if len(x) > each:
-                    keep = np.unique(np.linspace(0, len(x) - 1, each).round().astype(int))
-                    x, t = x[keep], t[keep]
-                if len(x):
-                    parts.append((x, t))
-            x, t = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-            self.models[o] = [
-                MLPRegressor(hidden_layer_sizes=(64, 64), early_stopping=True, random_state=s,
-                             batch_size=256).fit(x, t)
-                for s in range(3)
-            ]  # fmt: skip
-        return self
-
-    def fitted(self, offset: int) -> bool:
-        return offset in self.models
+        return [
+            MLPRegressor(hidden_layer_sizes=(64, 64), early_stopping=True, random_state=s,
+                         batch_size=256).fit(x, t)
+            for s in range(3)
+        ]  # fmt: skip
 
     def _predict_z(self, z: np.ndarray, offset: int) -> np.ndarray:
         return np.mean([m.predict(z) for m in self.models[offset]], axis=0)
@@ -267,7 +250,7 @@ def main() -> None:
                 extra[f"GlobalGBM, {rows:,} windows, {n_trees} trees of {leaves}"] = run(model)
         if a.mlp:
             ar = catalog.pooled("GlobalAR", M, h)
-            extra["GlobalMLP"] = run(GlobalMLP(ar.lags, h, M, len(ys)))
+            extra["GlobalMLP"] = run(GlobalMLP(ar.lags, h, M, max_rows=100_000, n_series=len(ys)))
         for name, g in extra.items():
             cands[name] = g
             cands[f"mean of ETS, CES, DOTheta and {name}"] = np.nanmean(
