@@ -28,7 +28,9 @@ ComboTHieF's five and both global models (all the hierarchy's levels, and months
 quarters and years only, with what the levels left out save of ETS's and CES's CPU);
 `--big-trees` the trees on 100,000 windows (60 trees, and 150 at learning rate 0.08 of
 31 leaves); `--mlp` a global multilayer perceptron on the same windows (scikit-learn's
-MLPRegressor, two layers of 64, the mean of three seeds, at most 100,000 windows).
+MLPRegressor, two layers of 64, the mean of three seeds, at most 100,000 windows);
+`--lookbacks` the trees on squared error (the catalog's are on absolute error since the
+fifteenth session), and on one and three seasons of inputs.
 
 Scores as the other labs: sMAPE pooled over points, MASE per series then averaged
 (selection_lab.score), backtest MASE over the windows for the ranking a build would make.
@@ -59,7 +61,7 @@ from temporal_lab import (  # noqa: E402
 )
 
 from demandcast.catalog import load_catalog  # noqa: E402
-from demandcast.pooled import GlobalAR, GlobalGBM  # noqa: E402
+from demandcast.pooled import GlobalAR, GlobalGBM, lags_for  # noqa: E402
 
 
 class GlobalMLP(GlobalGBM):
@@ -137,6 +139,11 @@ def main() -> None:
     p.add_argument("--thief", action="store_true", help="with --trees: ComboTHieF and both")
     p.add_argument("--big-trees", action="store_true", help="with --trees: the trees on more")
     p.add_argument("--mlp", action="store_true", help="with --trees: a global perceptron")
+    p.add_argument(
+        "--lookbacks",
+        action="store_true",
+        help="with --trees: GlobalGBM on squared error, and on one and three seasons of inputs",
+    )
     a = p.parse_args()
     h = a.horizon
     H = M * -(-h // M)
@@ -251,6 +258,17 @@ def main() -> None:
         if a.mlp:
             ar = catalog.pooled("GlobalAR", M, h)
             extra["GlobalMLP"] = run(GlobalMLP(ar.lags, h, M, max_rows=100_000, n_series=len(ys)))
+        if a.lookbacks:
+            model = catalog.pooled("GlobalGBM", M, h)  # the catalog's is on absolute error
+            model.n_series, model.loss = len(ys), "squared_error"
+            extra["GlobalGBM on squared error (before the fifteenth session)"] = run(model)
+            looks = [models["GlobalGBM"]]
+            for seasons in (1, 3):
+                model = catalog.pooled("GlobalGBM", M, h)
+                model.n_series, model.lags = len(ys), lags_for(M, seasons, 8)
+                looks.append(run(model))
+                extra[f"GlobalGBM, {seasons} seasons of inputs"] = looks[-1]
+            extra["GlobalGBM, mean over 1, 2, 3 seasons"] = np.nanmean(np.stack(looks, -1), -1)
         for name, g in extra.items():
             cands[name] = g
             cands[f"mean of ETS, CES, DOTheta and {name}"] = np.nanmean(

@@ -26,6 +26,8 @@ most `GROWTH_CAP` times the largest input.
   leaves on `max_bins` bins a feature), on at most `max_rows` windows, taken evenly
   from each series' history (`max_rows` / the number of series each). Nonlinear: it
   learns how a window's shape carries on across the panel, which no linear model can.
+  `loss` is the trees' (scikit-learn's names); the catalog's is `absolute_error`, a
+  median of the log ratio, which the MAE-type scores (MASE, sMAPE) reward.
 
 No leakage. The backtest's window with its origin `offset` periods before each series'
 end is forecast by a model learned on every series' history up to that same offset from
@@ -154,6 +156,10 @@ class GlobalAR(GlobalModel):
         return np.c_[z, np.ones(len(z))] @ self.weights[offset]
 
 
+LOSSES = ("squared_error", "absolute_error")
+"""GlobalGBM's losses: the mean or the median of the log ratio."""
+
+
 @dataclass
 class GlobalGBM(GlobalModel):
     """Gradient-boosted trees per horizon step and backtest offset."""
@@ -164,11 +170,16 @@ class GlobalGBM(GlobalModel):
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 50
     max_bins: int = 255
+    loss: str = "squared_error"
     n_series: int = 0
     """The series the fit will see (to share `max_rows` among them); 0: unknown, keep all."""
     n_threads: int | None = None
     """OpenMP threads of the trees (the run's n_jobs); None: every core."""
     models: dict[int, list[Any]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"GlobalGBM: loss '{self.loss}' is not one of {', '.join(LOSSES)}")
 
     def fit(self, histories: Iterable[np.ndarray], offsets: Sequence[int]) -> GlobalGBM:
         """Learn each offset's trees from every history, cut `offset` periods short."""
@@ -200,6 +211,7 @@ class GlobalGBM(GlobalModel):
 
         return [
             HistGradientBoostingRegressor(
+                loss=self.loss,
                 max_iter=self.max_iter,
                 learning_rate=self.learning_rate,
                 max_leaf_nodes=self.max_leaf_nodes,

@@ -122,6 +122,32 @@ def test_the_trees_share_max_rows_among_the_series_and_predict_in_batches():
         pooled_kwargs(catalog.candidates["GlobalGBM"], {"ridge": 1.0})
 
 
+def test_the_catalog_trees_forecast_the_median_not_the_mean_of_a_skewed_panel():
+    """Every series steps up to a new level at the end of a window now and then: the median
+    continuation is the flat level, the mean is pulled up by the steps. The catalog's
+    trees (absolute error) forecast the flat level; on squared error they sit above it."""
+    rng = np.random.default_rng(3)
+    ys = []
+    for _ in range(60):
+        y = np.full(120, 100.0)
+        for start in rng.choice(np.arange(30, 110), size=4, replace=False):
+            y[start:] *= 3.0
+        ys.append(y * rng.gamma(400, 1 / 400, 120))
+    model = load_catalog().pooled("GlobalGBM", 12, 3)
+    assert model.loss == "absolute_error"
+    model.n_series = len(ys)
+    squared = load_catalog().pooled("GlobalGBM", 12, 3)
+    squared.loss, squared.n_series = "squared_error", len(ys)
+    last = [y[-24:] for y in ys]  # a flat last two years
+    ratio = model.fit(ys, [0]).predict_batch(last) / np.array([y[-1] for y in last])[:, None]
+    ratio_sq = squared.fit(ys, [0]).predict_batch(last) / np.array([y[-1] for y in last])[:, None]
+    np.testing.assert_allclose(np.median(ratio), 1.0, atol=0.03)
+    assert np.median(ratio_sq) > np.median(ratio) + 0.05
+    with pytest.raises(ValueError, match="GlobalGBM: loss 'poisson' is not one of"):
+        model.loss = "poisson"
+        model.__post_init__()
+
+
 def test_the_backtest_scores_the_global_model_and_its_combination_batch_by_batch():
     series, profiles = synthetic_series(24, 156, seed=5)
     settings = _settings(candidates=POOLED)
