@@ -61,7 +61,7 @@ from demandcast.retrain import (
     settings_identity,
     shift_stats,
 )
-from demandcast.selection import CHAMPION_COLUMNS, parse_champion, select_champions
+from demandcast.selection import CHAMPION_COLUMNS, CHAMPION_TYPES, parse_champion, select_champions
 from demandcast.stacking import Stacking
 
 MEMORY_COLUMNS = ("demand_class", "residuals")
@@ -471,8 +471,12 @@ def champions_run(
 
     pins = _pinned_rows(metrics, selected, dec.loc[pinned], settings)
     cols = [*CHAMPION_COLUMNS, "champion_mase"]
-    parts = [p.reindex(columns=cols) for p in (new, kept, pins) if len(p)]
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    # every part in one set of types first (counts as floats until the nulls are filled), so
+    # a column all null in one part never decides the concatenation's type
+    types = {c: "string" if t == "string" else "float64" for c, t in CHAMPION_TYPES.items()}
+    types["champion_mase"] = "float64"
+    parts = [p.reindex(columns=cols).astype(types) for p in (new, kept, pins) if len(p)]
+    out = pd.concat(parts or [pd.DataFrame(columns=cols).astype(types)], ignore_index=True)
     mase = _metric_of(metrics, "mase")
     fresh = ~out["series_id"].isin(kept["series_id"] if len(kept) else [])
     out.loc[fresh, "champion_mase"] = [

@@ -54,6 +54,17 @@ CHAMPION_COLUMNS = (
     "interval_scale",
     "reason",
 )
+CHAMPION_TYPES = {
+    **dict.fromkeys(
+        ("series_id", "champion", "selection_metric", "runner_up", "class_champion", "reason"),
+        "string",
+    ),
+    **dict.fromkeys(
+        ("champion_score", "runner_up_score", "scale_mae", "interval_scale"), "float64"
+    ),
+    **dict.fromkeys(("n_candidates", "n_windows"), "int64"),
+}
+"""The champions' columns' types (the string ones VARCHAR in the warehouse, even all null)."""
 LEVEL_CLASSES = ("intermittent", "lumpy")
 """Demand classes selected by the var intermittent_metric (RMSSE by default): on sparse
 demand a forecast of zero has the lowest MAE, so MASE would pick it."""
@@ -259,15 +270,11 @@ def select_champions(
 
     out["selection_metric"] = out["metric"]
     out = out.reset_index(names="series_id")
-    parts = [out[list(CHAMPION_COLUMNS)], short]
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    out["n_candidates"] = out["n_candidates"].astype("int64")
-    out["n_windows"] = out["n_windows"].astype("int64")
-    for col in ("series_id", "champion", "selection_metric", "runner_up", "class_champion"):
-        out[col] = out[col].astype("string")  # VARCHAR in the warehouse, even when all null
-    out["reason"] = out["reason"].astype("string")
-    for col in ("champion_score", "runner_up_score", "scale_mae", "interval_scale"):
-        out[col] = out[col].astype("float64")
+    # each part in the warehouse's types first (VARCHAR even when all null), so a column
+    # all null in one part never decides the concatenation's type
+    cols = list(CHAMPION_COLUMNS)
+    parts = [p[cols].astype(CHAMPION_TYPES) for p in (out, short) if len(p)]
+    out = pd.concat(parts or [out[cols].astype(CHAMPION_TYPES)], ignore_index=True)
     return (
         out[list(CHAMPION_COLUMNS)].sort_values("series_id", kind="stable").reset_index(drop=True)
     )
