@@ -275,9 +275,7 @@ def select_champions(
     cols = list(CHAMPION_COLUMNS)
     parts = [p[cols].astype(CHAMPION_TYPES) for p in (out, short) if len(p)]
     out = pd.concat(parts or [out[cols].astype(CHAMPION_TYPES)], ignore_index=True)
-    return (
-        out[list(CHAMPION_COLUMNS)].sort_values("series_id", kind="stable").reset_index(drop=True)
-    )
+    return out.sort_values("series_id", kind="stable").reset_index(drop=True)
 
 
 def _short_series(
