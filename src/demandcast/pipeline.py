@@ -487,20 +487,9 @@ def champions_run(
     out["selected_run_id"] = out["series_id"].map(dec["selected_run_id"])
     out["selected_origin"] = pd.to_datetime(out["series_id"].map(dec["selected_origin"])).dt.date
     for col in ("n_candidates", "n_windows"):
-        out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64")
-    for col in ("champion_score", "runner_up_score", "scale_mae", "interval_scale"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+        out[col] = out[col].fillna(0).astype("int64")
     out["champion_mase"] = pd.to_numeric(out["champion_mase"], errors="coerce").astype("float64")
-    for col in (
-        "series_id",
-        "champion",
-        "selection_metric",
-        "runner_up",
-        "class_champion",
-        "reason",
-        "decision",
-        "selected_run_id",
-    ):
+    for col in ("decision", "selected_run_id"):  # the champions' own columns are typed above
         out[col] = out[col].astype("string")
     return out.sort_values("series_id", kind="stable").reset_index(drop=True)
 
