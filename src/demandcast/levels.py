@@ -567,11 +567,17 @@ def node_scales(y: np.ndarray, m: int, starts: np.ndarray | None = None) -> pd.D
 
 
 def _per_level(tree: Hierarchy, mase: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Mean MASE per level and method (the nodes' rows of S)."""
+    """Mean MASE per level and method (the nodes' rows of S); NaN where a level has no
+    scored node (e.g. no forecast of its own)."""
+
+    def mean(x: np.ndarray) -> float:
+        x = x[np.isfinite(x)]
+        return float(x.mean()) if len(x) else np.nan
+
     rows = []
     for level, _ in LEVELS:
         r = tree.nodes.loc[tree.nodes["level"] == level, "row"].to_numpy()
-        rows.append({"level": level, **{k: float(np.nanmean(v[r])) for k, v in mase.items()}})
+        rows.append({"level": level, **{k: mean(v[r]) for k, v in mase.items()}})
     return pd.DataFrame(rows).set_index("level")
 
 

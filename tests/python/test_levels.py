@@ -5,6 +5,8 @@ the shared demo build adding up."""
 
 from __future__ import annotations
 
+import warnings
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -166,6 +168,22 @@ def test_reconciliation_is_kept_only_where_it_does_not_lose_at_the_base() -> Non
     loses_at_base.loc[levels.BASE, "wls_struct"] = 1.0  # ties at the base: kept
     assert levels._choose(loses_at_base) == ["wls_struct", "bottom_up"]
     assert levels._choose(better_above.assign(mint_shrink=np.nan)) == ["wls_struct", "bottom_up"]
+
+
+def test_a_level_with_no_scored_node_has_no_mean_and_no_warning() -> None:
+    tree = levels.hierarchy(SERIES)
+    n = tree.S.shape[0]
+    own = np.full(n, np.nan)  # forecasts of their own at the base only
+    base_rows = tree.nodes.loc[tree.nodes["level"] == levels.BASE, "row"].to_numpy()
+    own[base_rows] = 0.5
+    bu = np.linspace(1.0, 2.0, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" would raise here
+        per = levels._per_level(tree, {"bottom_up": bu, "own": own})
+    assert per.loc[levels.BASE, "own"] == 0.5
+    assert per.loc[["total", "plant"], "own"].isna().all()  # sums of several series
+    total = tree.nodes.loc[tree.nodes["level"] == "total", "row"].to_numpy()
+    assert per.loc["total", "bottom_up"] == pytest.approx(bu[total].mean())
 
 
 def test_every_level_adds_up_and_bottom_up_keeps_the_base() -> None:
