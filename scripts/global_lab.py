@@ -30,7 +30,12 @@ quarters and years only, with what the levels left out save of ETS's and CES's C
 31 leaves); `--mlp` a global multilayer perceptron on the same windows (scikit-learn's
 MLPRegressor, two layers of 64, the mean of three seeds, at most 100,000 windows);
 `--lookbacks` the trees on squared error (the catalog's are on absolute error since the
-fifteenth session), and on one and three seasons of inputs.
+fifteenth session), and on one and three seasons of inputs; `--pooling` the mean and the
+median of the backtest's top k combinations (forecast pooling: Kourentzes, Barrow &
+Petropoulos 2019), and the pool up to the largest gap in their ranked scores; `--stack`
+trees stacked on the six members' forecasts (ETS, CES, DOTheta, Theta and both global
+models), learned on the backtest windows (the future's on windows 1 to 3; the latest
+window's, its `bt` column, on windows 2 and 3 only, as a build's evidence would be).
 
 Scores as the other labs: sMAPE pooled over points, MASE per series then averaged
 (selection_lab.score), backtest MASE over the windows for the ranking a build would make.
@@ -123,6 +128,110 @@ def classic_theta(ys, h, step, n_o, cache: Path) -> np.ndarray:
     return out
 
 
+def bt_mase(f: np.ndarray, by: np.ndarray, sc: np.ndarray) -> np.ndarray:
+    """Per series: the backtest's MASE over its windows (NaN where none)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.nanmean(np.abs(np.maximum(f[:, 1:], 0) - by).reshape(len(f), -1), 1) / sc
+
+
+def pooling(cands: dict, by: np.ndarray, sc: np.ndarray) -> None:
+    """The combinations ranked by the backtest's geometric-mean MASE over the series every one
+    scored (the class champion's rule); the mean and the median of the top k forecasts."""
+    combos = {
+        n: f for n, f in cands.items() if n.startswith(("Combo", "mean ", "median ")) or " + " in n
+    }
+    per = {n: bt_mase(f, by, sc) for n, f in combos.items()}
+    common = np.all([np.isfinite(v) & (v > 0) for v in per.values()], axis=0)
+    gm = {n: float(np.exp(np.log(v[common]).mean())) for n, v in per.items()}
+    ranked = sorted(gm, key=gm.get)
+    print("\nbacktest ranking (geometric mean MASE):")
+    for n in ranked:
+        print(f"  {gm[n]:.4f} {n}")
+    for k in (2, 3, 4, 5):
+        top = np.stack([combos[n] for n in ranked[:k]], -1)
+        cands[f"pooled: mean of the top {k} combinations"] = top.mean(-1)
+        cands[f"pooled: median of the top {k} combinations"] = np.median(top, -1)
+    # Kourentzes, Barrow & Petropoulos (2019): pool up to the largest gap in the ranked scores
+    g = np.array([gm[n] for n in ranked[:6]])
+    k = int(np.argmax(np.diff(g))) + 1
+    cands[f"pooled: up to the largest gap (k {k})"] = np.stack(
+        [combos[n] for n in ranked[:k]], -1
+    ).mean(-1)
+    rel = [n for n in ranked if gm[n] <= gm[ranked[0]] * 1.01]
+    cands[f"pooled: within 1 % of the best (k {len(rel)})"] = np.stack(
+        [combos[n] for n in rel], -1
+    ).mean(-1)
+
+
+def stack(cands, members, ys, by, sc, h, step, y_fut) -> None:
+    """Trees on the members' forecasts (FFORMA's idea, learned on the target itself): per
+    series, slot and step, the features are each member's log ratio to the level of the
+    last season before the cut, their mean and spread, the step, the series' scale over
+    that level; the target the actual's log ratio less the members' mean (absolute error).
+    Learned on backtest slots, scored on another slot: the future (learned on windows 1-3)
+    and the latest window (learned on windows 2-3, as a build's evidence would be)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    n, n_o = len(ys), 4
+    F = np.stack(members, -1)  # (n, slot, h, k)
+    level = np.full((n, n_o), np.nan)
+    for i, y in enumerate(ys):
+        for slot in range(n_o):
+            cut = len(y) if slot == 0 else len(y) - h - (slot - 1) * step
+            if cut >= M:
+                level[i, slot] = max(np.mean(y[cut - M : cut]), 1e-6)
+    Y = np.concatenate([y_fut[:, None, :h], by], 1)  # (n, slot, h)
+    lr = np.log1p(np.maximum(F, 0) / level[:, :, None, None])
+    mean = lr.mean(-1)
+    X = np.concatenate(
+        [
+            lr,
+            mean[..., None],
+            lr.std(-1)[..., None],
+            np.broadcast_to(np.arange(h)[None, None, :, None], mean.shape + (1,)),
+            np.broadcast_to(
+                np.log(sc[:, None, None, None] / level[:, :, None, None]), mean.shape + (1,)
+            ),
+        ],
+        -1,
+    )
+    T = np.log1p(np.maximum(Y, 0) / level[:, :, None]) - mean
+
+    def fit_predict(train_slots, test_slot, loss):
+        xs = X[:, train_slots].reshape(-1, X.shape[-1])
+        ts = T[:, train_slots].reshape(-1)
+        ok = np.isfinite(xs).all(1) & np.isfinite(ts)
+        gbm = HistGradientBoostingRegressor(
+            loss=loss,
+            max_iter=100,
+            learning_rate=0.1,
+            max_leaf_nodes=15,
+            min_samples_leaf=50,
+            random_state=0,
+        )
+        gbm.fit(xs[ok], ts[ok])
+        xt = X[:, test_slot].reshape(-1, X.shape[-1])
+        pred = np.full(len(xt), np.nan)
+        good = np.isfinite(xt).all(1)
+        pred[good] = gbm.predict(xt[good])
+        z = mean[:, test_slot] + pred.reshape(n, h)
+        out = np.expm1(z) * level[:, test_slot, None]
+        fallback = np.nanmean(F[:, test_slot], -1)
+        return np.where(np.isfinite(out), out, fallback)
+
+    base = np.nanmean(F, -1)
+    for loss in ("absolute_error", "squared_error"):
+        t0 = time.process_time()
+        f = np.full((n, n_o, h), np.nan)
+        f[:, 0] = fit_predict([1, 2, 3], 0, loss)
+        f[:, 1] = fit_predict([2, 3], 1, loss)
+        print(f"stacked trees ({loss}): {time.process_time() - t0:.1f} s CPU", flush=True)
+        cands[f"stacked trees on the six members ({loss}); bt = last window only"] = f
+    last = bt_mase(np.concatenate([base[:, :2], np.full((n, 2, h), np.nan)], 1), by, sc)
+    print(f"mean of the six, last window MASE {np.nanmean(last):.4f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True)
@@ -143,6 +252,16 @@ def main() -> None:
         "--lookbacks",
         action="store_true",
         help="with --trees: GlobalGBM on squared error, and on one and three seasons of inputs",
+    )
+    p.add_argument(
+        "--pooling",
+        action="store_true",
+        help="with --trees: the mean of the backtest's top-k combinations (forecast pooling)",
+    )
+    p.add_argument(
+        "--stack",
+        action="store_true",
+        help="with --trees: trees stacked on the members' forecasts (learned on the backtest)",
     )
     a = p.parse_args()
     h = a.horizon
@@ -280,13 +399,17 @@ def main() -> None:
             cands[f"median of ComboMedian4's four, both and {name}"] = np.nanmedian(
                 np.stack([*local, theta, *both, g], -1), -1
             )
+    if a.pooling:
+        pooling(cands, by, sc)
+    if a.stack:
+        members = [*local, theta, *both]
+        stack(cands, members, ys, by, sc, h, step, y_fut)
     print(f"\n{'candidate':100s} {'sMAPE':>7s} {'MASE':>7s} {'bt MASE':>8s}")
     for name, f in cands.items():
         r = score(f[:, 0], y_fut, sc)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            per = np.nanmean(np.abs(np.maximum(f[:, 1:], 0) - by).reshape(len(f), -1), 1) / sc
-        print(f"{name:100s} {r['smape']:7.3f} {r['mase']:7.4f} {np.nanmean(per):8.4f}")
+        print(
+            f"{name:100s} {r['smape']:7.3f} {r['mase']:7.4f} {np.nanmean(bt_mase(f, by, sc)):8.4f}"
+        )
 
 
 if __name__ == "__main__":
