@@ -107,6 +107,12 @@ class Settings:
     - reconciliation: how the levels are made coherent (levels.py): bottom_up keeps the
       champions' forecasts and sums them (default); auto lets the backtest choose among
       bottom-up and MinTrace (kept only where it does not lose at the base).
+    - max_forecast_multiple: the plausible maximum of a series' forecast is this times
+      the 90th percentile of its positive demand, plus 1 (the forecast gate's rule). A
+      member of a champion whose refit forecast exceeds it is left out of the combination
+      (a champion none of whose members stays within it gets the fallback method), and
+      fallback_reason says so: one model's runaway forecast on one series neither reaches
+      the planners nor stops the publication of every other series.
     - single_margin: the same for any candidate outside the pool (single
       models, per-series top-k, plug-ins). Default 0.9: on real monthly data a
       single model that wins a few backtest windows by less is mostly noise.
@@ -150,6 +156,7 @@ class Settings:
     race_share: float = PROJECT_VARS["race_share"]
     intermittent_metric: str = PROJECT_VARS["intermittent_metric"]
     reconciliation: str = PROJECT_VARS["reconciliation"]
+    max_forecast_multiple: float = PROJECT_VARS["max_forecast_multiple"]
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
@@ -238,6 +245,15 @@ class Settings:
             _check(
                 isinstance(getattr(self, name), bool), name, getattr(self, name), "true or false"
             )
+        _check(
+            isinstance(self.max_forecast_multiple, numbers.Real)
+            and not isinstance(self.max_forecast_multiple, bool)
+            and self.max_forecast_multiple >= 1,
+            "max_forecast_multiple",
+            self.max_forecast_multiple,
+            "a number >= 1.0",
+        )
+        object.__setattr__(self, "max_forecast_multiple", float(self.max_forecast_multiple))
         _check(self.engine in ENGINES, "engine", self.engine, ENGINES)
         _check(
             self.engine_address is None
@@ -396,6 +412,7 @@ _PARSERS = {
     "race_share": _float,
     "intermittent_metric": _str,
     "reconciliation": _str,
+    "max_forecast_multiple": _float,
 }
 
 
@@ -612,7 +629,6 @@ _OTHER_VARS = {
     "gate_modes": _gate_modes,
     "outlier_ratio": _between(1.0, None),
     "outlier_action": _one_of(OUTLIER_ACTIONS),
-    "max_forecast_multiple": _between(1.0, None),
     "max_staleness_periods": _count(0),
     "data_docs": _bool,
     "data_docs_path": _text,

@@ -59,7 +59,7 @@ from demandcast.frames import SeriesBatches, future_periods, to_sf
 from demandcast.intervals import finalize, normal_bounds, pooled_bounds
 from demandcast.metrics import seasonal_scales
 from demandcast.pooled import GlobalModel
-from demandcast.progress import Progress, report_failures
+from demandcast.progress import Progress, emit, report_failures
 from demandcast.selection import parse_champion
 from demandcast.stacking import parse_weights
 
@@ -280,20 +280,32 @@ def _champion_forecasts(
                 stats.fits_by_series[uid] = stats.fits_by_series.get(uid, 0) + 1
     fcst = pd.concat(fcst, ignore_index=True) if fcst else _empty_member_frame(levels)
 
-    # members that refit without error
-    ok = fcst.groupby(["unique_id", "member"])["mean"].apply(lambda s: bool(np.isfinite(s).all()))
-    ok = ok.rename("ok").reset_index()
+    # members that refit without error, and stay within the plausible maximum
+    per = fcst.groupby(["unique_id", "member"])["mean"]
+    ok = per.apply(lambda s: bool(np.isfinite(s).all())).rename("ok").reset_index()
     pairs = pairs.merge(ok, on=["unique_id", "member"], how="left")
     pairs["ok"] = pairs["ok"].fillna(False).astype(bool)
-    failures = _refit_errors(df, pairs[~pairs["ok"]], settings, catalog)
-    good = pairs[pairs["ok"]]
-    progress.finish(f"{len(failures):,} of {len(pairs):,} refits failed")
+    raised = _refit_errors(df, pairs[~pairs["ok"]], settings, catalog)
+    progress.finish(f"{len(raised):,} of {len(pairs):,} refits failed")
     report_failures(
         "forecast",
-        zip(failures["member"], failures["error"], strict=True),
+        zip(raised["member"], raised["error"], strict=True),
         "recorded in fallback_reason; a series none of whose members refit gets the "
         "fallback method (fct_forecast_exceptions)",
     )
+    runaway = _runaway(df, pairs[pairs["ok"]], per.max(), settings.max_forecast_multiple)
+    pairs.loc[runaway.index, "ok"] = False
+    failures = pd.concat([raised, runaway], ignore_index=True) if len(runaway) else raised
+    if len(runaway):
+        counts = runaway.groupby("member").size().sort_values(ascending=False)
+        emit(
+            f"forecast: {len(runaway)} member forecast(s) above the plausible maximum (var "
+            f"max_forecast_multiple {settings.max_forecast_multiple:g} x the series' 90th "
+            "percentile of positive demand + 1) left out of their combinations, recorded in "
+            "fallback_reason: " + ", ".join(f"{m} on {n} series" for m, n in counts.items()),
+            warning=True,
+        )
+    good = pairs[pairs["ok"]]
 
     out = _champion_rows(df, champ, pairs, good, fcst, scale, calibration, failures, settings)
     ids = out["unique_id"].unique()
@@ -301,9 +313,12 @@ def _champion_forecasts(
     # series none of whose members refit, and champions the catalog does not know
     failed_ids = np.setdiff1d(known_ids, ids)
     fail_txt = failures.groupby("unique_id")["text"].agg("; ".join)
+    runaway_only = set(runaway["unique_id"]) - set(raised["unique_id"])
     failed = pd.Series(
         [
             f"champion {champ[i]} failed at refit: {fail_txt[i]}"
+            if i in fail_txt.index and i not in runaway_only
+            else f"champion {champ[i]} left out: {fail_txt[i]}"
             if i in fail_txt.index
             else f"champion {champ[i]} needs more history than the series has ({short.get(i)})"
             for i in failed_ids
@@ -377,8 +392,7 @@ def _champion_rows(
     if partial.any():
         fail_txt = failures.groupby("unique_id")["text"].agg("; ".join)
         reason[partial] = [
-            f"member(s) failed at refit, combined the rest: {fail_txt.get(i, '')}"
-            for i in ids[partial]
+            f"member(s) left out, combined the rest: {fail_txt.get(i, '')}" for i in ids[partial]
         ]
     out["fallback_reason"] = reason.repeat(h)
     held = out["step"].to_numpy() > reach.repeat(h)
@@ -503,6 +517,34 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
         agg = "median" if how == "median" else "mean"
         parts.append(grp.groupby(keys, sort=False)[value].agg(agg).reset_index())
     return pd.concat(parts, ignore_index=True)
+
+
+def plausible_max(df: pd.DataFrame, multiple: float) -> pd.Series:
+    """Per series of `df` (unique_id, y): `multiple` x the 90th percentile of its positive
+    demand + 1, the forecast gate's rule (chk_forecast__series); 1 without positive demand."""
+    p90 = df[df["y"] > 0].groupby("unique_id")["y"].quantile(0.9)
+    return multiple * p90.reindex(df["unique_id"].unique()).fillna(0.0) + 1
+
+
+def _runaway(
+    df: pd.DataFrame, pairs: pd.DataFrame, top: pd.Series, multiple: float
+) -> pd.DataFrame:
+    """The (series, member) pairs of `pairs` whose largest forecast `top` exceeds the series'
+    plausible maximum: index of `pairs`, with the failure columns of _refit_errors."""
+    if pairs.empty:
+        return pd.DataFrame(columns=["unique_id", "member", "error", "text"])
+    cap = plausible_max(df[df["unique_id"].isin(pairs["unique_id"])], multiple)
+    key = pd.MultiIndex.from_frame(pairs[["unique_id", "member"]])
+    high = top.reindex(key).to_numpy(dtype=float)
+    limit = cap.reindex(pairs["unique_id"]).to_numpy(dtype=float)
+    hit = high > limit
+    out = pairs.loc[hit, ["unique_id", "member"]].copy()
+    out["error"] = [
+        f"forecast up to {h:,.1f}, above the plausible maximum {c:,.1f}: left out"
+        for h, c in zip(high[hit], limit[hit], strict=True)
+    ]
+    out["text"] = out["member"] + ": " + out["error"]
+    return out
 
 
 def _refit_errors(

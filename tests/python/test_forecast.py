@@ -189,6 +189,67 @@ def test_champion_failing_at_refit_falls_back_with_the_reason(tmp_path, caplog):
     )
 
 
+class Rocket:
+    """Doubles the last value every period: a runaway forecast (as CES can give after a
+    spike), 2**13 times the series' level by the last step."""
+
+    def __init__(self, alias: str = "Rocket"):
+        self.alias = alias
+
+    def new(self):
+        return Rocket(self.alias)
+
+    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):
+        return {"mean": float(y[-1]) * 2.0 ** np.arange(1, h + 1)}
+
+
+ROCKET_CATALOG = """
+candidates:
+  - {name: Rocket, model: "test_forecast:Rocket"}
+  - {name: Naive, model: Naive, intervals: native}
+  - {name: ComboRocket, combine: mean, members: [Rocket, Naive]}
+defaults: {smooth: Naive, erratic: Naive, intermittent: Naive, lumpy: Naive}
+"""
+
+
+@pytest.mark.parametrize("champion", ["ComboRocket", "Rocket"])
+def test_a_runaway_member_is_left_out_and_said_so(tmp_path, champion, caplog):
+    caplog.set_level("INFO", logger="demandcast.progress")
+    path = tmp_path / "catalog.yml"
+    path.write_text(ROCKET_CATALOG)
+    catalog = load_catalog(path)
+    series, profiles = synthetic_series(3, 156, seed=4)
+    settings = Settings(candidates="all")
+    champions = pd.DataFrame(
+        {"series_id": profiles["series_id"], "champion": champion, "n_windows": 3}
+    )
+    fc = forecast_series(series, profiles, champions, settings, catalog).set_index("series_id")
+    for sid, y in series.groupby("series_id")["demand"]:
+        y = y.to_numpy(dtype=float)
+        cap = settings.max_forecast_multiple * np.quantile(y[y > 0], 0.9) + 1
+        got = fc.loc[sid]
+        assert got["forecast"].max() <= cap  # within what the forecast gate allows
+        reason = got["fallback_reason"].iloc[0]
+        assert f"above the plausible maximum {cap:,.1f}: left out" in reason
+        if champion == "ComboRocket":  # Naive carries the combination alone
+            assert (got["method"] == "champion").all()
+            assert got["forecast"].to_numpy() == pytest.approx(np.full(13, y[-1]))
+            assert reason.startswith("member(s) left out, combined the rest: Rocket: forecast")
+        else:  # nothing left: the fallback method, as when the champion raises
+            assert (got["method"] == "fallback").all()
+            assert reason.startswith("champion Rocket left out: Rocket: forecast up to")
+    assert any(
+        m.startswith("forecast: 3 member forecast(s) above the plausible maximum")
+        and m.endswith("Rocket on 3 series")
+        for m in caplog.messages
+    )
+    # a multiple that allows the runaway keeps it
+    loose = settings.with_(max_forecast_multiple=1e6)
+    kept = forecast_series(series, profiles, champions, loose, catalog)
+    assert kept["fallback_reason"].isna().all() and (kept["method"] == "champion").all()
+    assert kept["forecast"].max() > fc["forecast"].max() * 100
+
+
 def test_a_top_k_champion_is_rebuilt_from_its_members():
     series, profiles = synthetic_series(2, 156, seed=2)
     settings = Settings(candidates=("Naive", "HistoricAverage", "SES0.1"))
