@@ -258,29 +258,44 @@ def score(db: Path, actuals: Path) -> dict:
 
 
 def summarise(runs: list[dict], n_origins: int) -> dict:
-    """Targets: steady-state selective CPU against full; mean MASE over the origins."""
+    """Targets: steady-state selective CPU against full; mean MASE over the origins.
+
+    A run that failed (no forecast published) counts in the totals, as the CPU was spent,
+    but not in the steady-state means, which describe a week that worked; the MASE of the
+    two modes is compared over the origins where both scored (`paired_origins`)."""
     weekly = {m: [r for r in runs if r["mode"] == m and not r["rerun"]] for m in MODES}
     out: dict = {}
     for mode, rs in weekly.items():
         done = [r for r in rs if r.get("returncode") == 0 and r.get("mase") is not None]
+        # the first selective run finds no memory: steady state is the runs after it
+        steady = [r for r in rs[1:] if r.get("returncode") == 0]
         out[mode] = {
             "runs": len(rs),
+            "failed": sum(r.get("returncode") != 0 for r in rs),
             "mean_mase": mean(r["mase"] for r in done) if len(done) == n_origins else None,
             "total_cpu_s": round(sum(r["cpu_s"] for r in rs), 1),
             "total_wall_s": round(sum(r["wall_s"] for r in rs), 1),
             "total_fits": sum(r.get("fits", 0) for r in rs),
-            # the first selective run finds no memory: steady state is the runs after it
-            "steady_cpu_s": mean(r["cpu_s"] for r in rs[1:]) if len(rs) > 1 else None,
-            "steady_wall_s": mean(r["wall_s"] for r in rs[1:]) if len(rs) > 1 else None,
-            "steady_fits": mean(r.get("fits", 0) for r in rs[1:]) if len(rs) > 1 else None,
+            "steady_runs": len(steady),
+            "steady_cpu_s": mean(r["cpu_s"] for r in steady) if steady else None,
+            "steady_wall_s": mean(r["wall_s"] for r in steady) if steady else None,
+            "steady_fits": mean(r.get("fits", 0) for r in steady) if steady else None,
         }
     sel, full = out["selective"], out["full"]
     if sel["steady_cpu_s"] is not None and full["steady_cpu_s"]:
         share = sel["steady_cpu_s"] / full["steady_cpu_s"]
         out["cpu_share"] = round(share, 3)
         out["cpu_target_met"] = share <= TARGET_CPU_SHARE
-    if sel["mean_mase"] is not None and full["mean_mase"]:
-        excess = sel["mean_mase"] / full["mean_mase"] - 1
+    scored = {
+        m: {r["origin"]: r["mase"] for r in rs if r.get("returncode") == 0 and r.get("mase")}
+        for m, rs in weekly.items()
+    }
+    both = sorted(set(scored["selective"]) & set(scored["full"]))
+    if both:
+        pair = {m: mean(scored[m][o] for o in both) for m in MODES}
+        out["paired_origins"] = len(both)
+        out["paired_mase"] = pair
+        excess = pair["selective"] / pair["full"] - 1
         out["mase_excess"] = round(excess, 4)
         out["mase_target_met"] = excess <= TARGET_MASE_EXCESS
     for r in runs:
@@ -315,17 +330,20 @@ def table(report: dict) -> str:
         lines.append(f"{head} {' | '.join(cells)} |")
     s = report.get("summary", {})
     sel, full = s.get("selective", {}), s.get("full", {})
+    pair = s.get("paired_mase", {})
     lines += [
         "",
-        f"mean MASE over {report['n_origins']} origins: selective "
-        f"{_fmt(sel.get('mean_mase'), '.4f')}, full {_fmt(full.get('mean_mase'), '.4f')}"
+        f"mean MASE over the {s.get('paired_origins', 0)} of {report['n_origins']} origins "
+        f"both modes scored: selective {_fmt(pair.get('selective'), '.4f')}, full "
+        f"{_fmt(pair.get('full'), '.4f')}"
         + (
             f" (selective {s['mase_excess']:+.2%}; target at most +1 %: "
             f"{'met' if s['mase_target_met'] else 'MISSED'})"
             if "mase_excess" in s
             else ""
         ),
-        f"steady-state CPU (runs 2..{report['n_origins']}): selective "
+        f"steady-state CPU (runs 2..{report['n_origins']} that published: selective "
+        f"{sel.get('steady_runs', 0)}, full {full.get('steady_runs', 0)}): selective "
         f"{_fmt(sel.get('steady_cpu_s'))} s, full {_fmt(full.get('steady_cpu_s'))} s"
         + (
             f" ({s['cpu_share']:.1%}; target at most 25 %: "

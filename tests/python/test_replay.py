@@ -149,3 +149,35 @@ def test_reruns_names_what_it_accepts(capsys):
     assert "--reruns: 'skipped,again', expected some of skipped,forced or none" in (
         capsys.readouterr().err
     )
+
+
+def test_a_failed_run_is_spent_cpu_but_not_a_steady_week_nor_a_score():
+    def run(origin, mode, cpu, mase, code=0):
+        return {
+            "origin": origin,
+            "mode": mode,
+            "rerun": None,
+            "returncode": code,
+            "cpu_s": cpu,
+            "wall_s": cpu / 2,
+            "fits": 10,
+            "mase": mase,
+        }
+
+    runs = [
+        run("w1", "selective", 300, 1.0),
+        run("w1", "full", 300, 1.0),
+        run("w2", "selective", 100, 1.02),
+        run("w2", "full", 400, 1.0),
+        run("w3", "selective", 120, 0.9),
+        run("w3", "full", 350, None, code=1),
+    ]
+    s = replay.summarise(runs, 3)
+    assert s["full"]["failed"] == 1 and s["full"]["total_cpu_s"] == 1050
+    assert s["full"]["steady_runs"] == 1 and s["full"]["steady_cpu_s"] == 400
+    assert s["selective"]["steady_cpu_s"] == 110
+    assert s["cpu_share"] == round(110 / 400, 3)
+    assert s["full"]["mean_mase"] is None  # not every origin scored
+    assert s["paired_origins"] == 2  # w1 and w2: w3's full run published nothing
+    assert s["paired_mase"] == {"selective": 1.01, "full": 1.0}
+    assert s["mase_excess"] == 0.01
