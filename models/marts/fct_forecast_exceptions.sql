@@ -1,6 +1,9 @@
 {#- Series a planner should look at, and why: no champion's forecast
     (discontinued: no forecast; a cold start; a fallback after a failed
-    refit), a forecast despite a pause (inactive: no demand in the last
+    refit), a champion's forecast without some of its members
+    (member_left_out: a member raised at refit, or forecast above the
+    series' plausible maximum, var max_forecast_multiple), a forecast
+    despite a pause (inactive: no demand in the last
     lifecycle_periods periods, not discontinued by the product master), a
     candidate that failed in the backtest, a runner-up the backtest scored
     far better than the champion the selection kept (runner_up: its score at
@@ -102,6 +105,20 @@ not_champion as (
 
 ),
 
+left_out as (
+
+    select distinct
+        series_id,
+        model_name,
+        'member_left_out' as exception_type,
+        fallback_reason as detail
+    from predictions
+    where
+        method = 'champion'
+        and starts_with(fallback_reason, 'member(s) left out')
+
+),
+
 failed_candidates as (
 
     select
@@ -148,6 +165,8 @@ unioned as (
     select * from inactive
     union all
     select * from not_champion
+    union all
+    select * from left_out
     union all
     select * from failed_candidates
     union all
