@@ -1,15 +1,10 @@
-{#- Series a planner should look at, and why: no champion's forecast
-    (discontinued: no forecast; a cold start; a fallback after a failed
-    refit), a champion's forecast without some of its members
-    (member_left_out: a member raised at refit, or forecast above the
-    series' plausible maximum, var max_forecast_multiple), a forecast
-    despite a pause (inactive: no demand in the last
-    lifecycle_periods periods, not discontinued by the product master), a
-    candidate that failed in the backtest, a runner-up the backtest scored
-    far better than the champion the selection kept (runner_up: its score at
-    most runner_up_flag_ratio times the champion's), or a planned launch
-    forecast before its first orders (launch; lifecycle launch). The report
-    and the BI app flag runner-ups from these rows. -#}
+{#- Series a planner should look at, and why (exception_type): discontinued
+    (no forecast), cold_start, fallback (a failed refit), member_left_out (a
+    champion forecast without a member that raised at refit or went above
+    max_forecast_multiple), inactive (forecast though silent for
+    lifecycle_periods, not discontinued by the master), candidate_failed (in
+    the backtest), runner_up (scored at most runner_up_flag_ratio times the
+    kept champion; the report and the BI app flag these), launch. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -98,24 +93,12 @@ not_champion as (
     select distinct
         series_id,
         model_name,
-        method as exception_type,
-        fallback_reason as detail
-    from predictions
-    where method != 'champion'
-
-),
-
-left_out as (
-
-    select distinct
-        series_id,
-        model_name,
-        'member_left_out' as exception_type,
+        if(method = 'champion', 'member_left_out', method) as exception_type,
         fallback_reason as detail
     from predictions
     where
-        method = 'champion'
-        and starts_with(fallback_reason, 'member(s) left out')
+        method != 'champion'
+        or starts_with(fallback_reason, 'member(s) left out')
 
 ),
 
@@ -165,8 +148,6 @@ unioned as (
     select * from inactive
     union all
     select * from not_champion
-    union all
-    select * from left_out
     union all
     select * from failed_candidates
     union all
