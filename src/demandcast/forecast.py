@@ -313,19 +313,15 @@ def _champion_forecasts(
     # series none of whose members refit, and champions the catalog does not know
     failed_ids = np.setdiff1d(known_ids, ids)
     fail_txt = failures.groupby("unique_id")["text"].agg("; ".join)
-    runaway_only = set(runaway["unique_id"]) - set(raised["unique_id"])
-    failed = pd.Series(
-        [
-            f"champion {champ[i]} failed at refit: {fail_txt[i]}"
-            if i in fail_txt.index and i not in runaway_only
-            else f"champion {champ[i]} left out: {fail_txt[i]}"
-            if i in fail_txt.index
-            else f"champion {champ[i]} needs more history than the series has ({short.get(i)})"
-            for i in failed_ids
-        ],
-        index=failed_ids,
-        dtype=object,
-    )
+    raised_on = set(raised["unique_id"])
+
+    def why(i: str) -> str:
+        if i not in fail_txt.index:
+            return f"champion {champ[i]} needs more history than the series has ({short.get(i)})"
+        how = "failed at refit" if i in raised_on else "left out"
+        return f"champion {champ[i]} {how}: {fail_txt[i]}"
+
+    failed = pd.Series([why(i) for i in failed_ids], index=failed_ids, dtype=object)
     if len(unknown):
         lost = champ[champ.isin(unknown)]
         extra = pd.Series(
