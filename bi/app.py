@@ -65,7 +65,8 @@ EXCEPTIONS = {  # bi/queries/<name>.sql: (title, what it lists)
     ),
     "lifecycle": (
         "Inactive, new and cold-start series",
-        "Series that are new, silent or without a champion's forecast.",
+        "Series that are new, silent, without a champion's forecast, or forecast by their "
+        "champion without a member that failed or ran away (member_left_out).",
     ),
 }
 LINK = st.column_config.LinkColumn("Series", display_text="open")
