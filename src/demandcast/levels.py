@@ -404,8 +404,13 @@ def _reconcile(
 
 
 def _mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Per row: the mean absolute error over the periods scored, over `scale`; NaN for a row
+    with none (no warning)."""
+    err = np.abs(f - y)
+    n = np.isfinite(err).sum(axis=1)
+    total = np.where(np.isfinite(err), err, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nanmean(np.abs(f - y), axis=1) / scale
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan) / scale
 
 
 def reconcile_levels(

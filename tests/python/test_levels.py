@@ -186,6 +186,15 @@ def test_a_level_with_no_scored_node_has_no_mean_and_no_warning() -> None:
     assert per.loc["total", "bottom_up"] == pytest.approx(bu[total].mean())
 
 
+def test_a_node_with_no_scored_period_has_no_mase_and_no_warning() -> None:
+    y = np.array([[1.0, 2.0, np.nan], [np.nan, np.nan, np.nan]])
+    f = np.array([[2.0, 2.0, 5.0], [1.0, 1.0, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = levels._mase(y, f, np.array([0.5, 1.0]))
+    assert got[0] == pytest.approx(1.0) and np.isnan(got[1])  # (1 + 0) / 2 / 0.5
+
+
 def test_every_level_adds_up_and_bottom_up_keeps_the_base() -> None:
     history = _history()
     h = SETTINGS.horizon
