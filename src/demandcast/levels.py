@@ -403,14 +403,18 @@ def _reconcile(
     return rec.fit_predict(S=dense, y_hat=y_hat, **kwargs)["mean"]
 
 
+def _finite_mean(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """The mean of the finite values (along `axis`); NaN where there is none, without
+    numpy's "Mean of empty slice" warning."""
+    ok = np.isfinite(x)
+    n = ok.sum(axis=axis)
+    return np.where(n > 0, np.where(ok, x, 0.0).sum(axis=axis) / np.maximum(n, 1), np.nan)
+
+
 def _mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Per row: the mean absolute error over the periods scored, over `scale`; NaN for a row
-    with none (no warning)."""
-    err = np.abs(f - y)
-    n = np.isfinite(err).sum(axis=1)
-    total = np.where(np.isfinite(err), err, 0.0).sum(axis=1)
+    """Per row: the mean absolute error over the periods scored, over `scale`."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, total / np.maximum(n, 1), np.nan) / scale
+        return _finite_mean(np.abs(f - y), axis=1) / scale
 
 
 def reconcile_levels(
@@ -574,15 +578,10 @@ def node_scales(y: np.ndarray, m: int, starts: np.ndarray | None = None) -> pd.D
 def _per_level(tree: Hierarchy, mase: dict[str, np.ndarray]) -> pd.DataFrame:
     """Mean MASE per level and method (the nodes' rows of S); NaN where a level has no
     scored node (e.g. no forecast of its own)."""
-
-    def mean(x: np.ndarray) -> float:
-        x = x[np.isfinite(x)]
-        return float(x.mean()) if len(x) else np.nan
-
     rows = []
     for level, _ in LEVELS:
         r = tree.nodes.loc[tree.nodes["level"] == level, "row"].to_numpy()
-        rows.append({"level": level, **{k: mean(v[r]) for k, v in mase.items()}})
+        rows.append({"level": level, **{k: float(_finite_mean(v[r])) for k, v in mase.items()}})
     return pd.DataFrame(rows).set_index("level")
 
 
