@@ -113,3 +113,11 @@ def test_the_build_reads_derived_defaults_from_the_engine():
     assert setting_json(json.dumps(_project_defaults()), "min_train_length") == "26"
     assert setting_json(json.dumps({"n_jobs": 2}), "n_jobs") == "2"
     assert setting_json(json.dumps({}), "n_jobs") == "-1"
+
+
+def test_every_var_is_documented_and_the_readme_counts_them():
+    doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", doc, flags=re.MULTILINE))
+    assert set(PROJECT_VARS) <= rows, sorted(set(PROJECT_VARS) - rows)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"All {len(PROJECT_VARS)} vars, grouped" in readme
