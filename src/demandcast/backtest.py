@@ -495,6 +495,20 @@ def fit_pooled(
     return fitted
 
 
+def pooled_needed(cands: list[Candidate], classes: set[str], settings: Settings) -> list[Candidate]:
+    """The global candidates among `cands` that some series to backtest, of `classes`, runs:
+    with route_by_class only those tagged with one of them, otherwise all (none without a
+    series to backtest). Learning one costs seconds on the whole panel, whatever the
+    number of series it then forecasts."""
+    if not classes:
+        return []
+    return [
+        c
+        for c in cands
+        if c.is_pooled and (not settings.route_by_class or classes & set(c.classes))
+    ]
+
+
 def pooled_learners(cands: list[Candidate], profiles: pd.DataFrame) -> set[str]:
     """Every series some pooled candidate among `cands` learns from."""
     return set().union(*(learners(profiles, c.classes) for c in cands if c.is_pooled))

@@ -35,6 +35,7 @@ from demandcast.backtest import (
     BacktestStats,
     fit_pooled,
     pooled_learners,
+    pooled_needed,
     run_backtest,
 )
 from demandcast.catalog import Catalog, load_catalog
@@ -288,16 +289,17 @@ def backtest_run(
     race = Race.plan(todo_prof, settings, catalog, cands)
     cols = [*BACKTEST_COLUMNS, *MEMORY_COLUMNS]
     # a global model learns from every eligible series, backtested now or carried; with
-    # nothing to backtest (a rebuild with no new data) it is not learned at all
+    # nothing to backtest that it runs on (a rebuild with no new data; a week that
+    # re-selects only intermittent series) it is not learned at all
     pooled = {}
-    if todo:
-        learn_from = pooled_learners(cands, prof)
+    needed = pooled_needed(cands, set(classes.reindex(sorted(todo)).dropna()), settings)
+    if needed:
         pooled = fit_pooled(
             catalog,
-            cands,
+            needed,
             settings,
             prof,
-            wh.series_batches(con, series, settings.batch_series, learn_from),
+            wh.series_batches(con, series, settings.batch_series, pooled_learners(needed, prof)),
         )
 
     def remember(part: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from demandcast import pipeline, retrain
+from demandcast.backtest import pooled_needed
 from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.demo import write_demo
@@ -115,3 +116,20 @@ def test_the_batch_size_is_not_in_the_settings_hash():
     one = retrain.settings_identity(Settings(batch_series=2000), catalog)
     assert retrain.settings_identity(Settings(batch_series=7), catalog) == one
     assert retrain.settings_identity(Settings(batch_series=7, horizon=8), catalog) != one
+
+
+def test_the_global_models_are_learned_only_for_classes_they_run_on():
+    """A run that re-selects only intermittent and lumpy series does not learn GlobalAR and
+    GlobalGBM (tagged smooth and erratic; route_by_class) on the whole panel."""
+    catalog = load_catalog()
+    cands = catalog.resolve("default", 52)
+    pooled = sorted(c.name for c in cands if c.is_pooled)
+    assert pooled == ["GlobalAR", "GlobalGBM"]
+
+    def needed(classes, **kw):
+        return sorted(c.name for c in pooled_needed(cands, classes, Settings(**kw)))
+
+    assert needed({"intermittent", "lumpy"}) == []
+    assert needed({"lumpy", "erratic"}) == pooled
+    assert needed(set()) == []  # nothing to backtest: a rebuild with no new data
+    assert needed({"intermittent"}, route_by_class=False) == pooled  # they run everywhere
