@@ -294,9 +294,10 @@ def _champion_forecasts(
         "fallback method (fct_forecast_exceptions)",
     )
     runaway = _runaway(df, pairs[pairs["ok"]], per.max(), settings.max_forecast_multiple)
-    pairs.loc[runaway.index, "ok"] = False
-    failures = pd.concat([raised, runaway], ignore_index=True) if len(runaway) else raised
+    failures = raised
     if len(runaway):
+        pairs.loc[runaway.index, "ok"] = False
+        failures = pd.concat([raised, runaway], ignore_index=True)
         counts = runaway.groupby("member").size().sort_values(ascending=False)
         emit(
             f"forecast: {len(runaway)} member forecast(s) above the plausible maximum (var "
