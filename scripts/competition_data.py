@@ -104,7 +104,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=["m1", "m3", "tourism", "m3-other"], default="m3")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--end", default="2025-12-01", help="the month (the week for m3-other) every series ends in")
+    parser.add_argument(
+        "--end", default="2025-12-01", help="the month (the week for m3-other) every series ends in"
+    )
     args = parser.parse_args()
     print(write(args.dataset, args.out, args.end))
 

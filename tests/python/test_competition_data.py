@@ -19,7 +19,8 @@ def _script():
 
 
 @pytest.mark.parametrize(
-    ("dataset", "series", "freq", "held_out"), [("m1", 617, "MS", 18), ("m3-other", 174, "W-MON", 8)]
+    ("dataset", "series", "freq", "held_out"),
+    [("m1", 617, "MS", 18), ("m3-other", 174, "W-MON", 8)],
 )
 def test_every_series_ends_at_the_origin_and_its_future_follows(
     tmp_path, dataset, series, freq, held_out
