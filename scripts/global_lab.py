@@ -128,6 +128,44 @@ def classic_theta(ys, h, step, n_o, cache: Path) -> np.ndarray:
     return out
 
 
+def seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
+    """The M4 benchmarks' multiplicative seasonal indices of y (None when the 90 % ACF
+    test at lag m finds no season, or y is shorter than three seasons or not positive)."""
+    n = len(y)
+    if m <= 1 or n < 3 * m or np.any(y <= 0):
+        return None
+    d = y - y.mean()
+    acf = np.array([d[k:] @ d[: n - k] for k in range(m + 1)]) / (d @ d)
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:m] ** 2)) / n)
+    if abs(acf[m]) <= limit:
+        return None
+    w = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+    trend = np.convolve(y, w, mode="valid")
+    lead = (len(w) - 1) // 2
+    ratio = y[lead : lead + len(trend)] / trend
+    idx = np.array([np.nanmean(ratio[(k - lead) % m :: m]) for k in range(m)])
+    return idx / idx.mean()  # position k: periods t with t % m == k
+
+
+def deseasoned(model, ys, offset: int, m: int) -> np.ndarray:
+    """The global model on every series' seasonally adjusted history before the cut; its
+    forecast multiplied back by the indices (continuing from the cut)."""
+    adj, seas = [], []
+    h = model.horizon
+    for y in ys:
+        z = y[: len(y) - offset] if offset else y
+        idx = seasonal_indices(z, m)
+        if idx is None:
+            adj.append(z)
+            seas.append(np.ones(h))
+        else:
+            t = np.arange(len(z))
+            adj.append(z / idx[t % m])
+            seas.append(idx[(len(z) + np.arange(h)) % m])
+    model.fit(adj, [0])
+    return model.predict_batch(adj, 0) * np.array(seas)
+
+
 def bt_mase(f: np.ndarray, by: np.ndarray, sc: np.ndarray) -> np.ndarray:
     """Per series: the backtest's MASE over its windows (NaN where none)."""
     with warnings.catch_warnings():
@@ -254,6 +292,11 @@ def main() -> None:
         help="with --trees: GlobalGBM on squared error, and on one and three seasons of inputs",
     )
     p.add_argument(
+        "--deseason",
+        action="store_true",
+        help="with --trees: both global models on classically deseasonalised series (M4 test)",
+    )
+    p.add_argument(
         "--pooling",
         action="store_true",
         help="with --trees: the mean of the backtest's top-k combinations (forecast pooling)",
@@ -377,6 +420,31 @@ def main() -> None:
         if a.mlp:
             ar = catalog.pooled("GlobalAR", M, h)
             extra["GlobalMLP"] = run(GlobalMLP(ar.lags, h, M, max_rows=100_000, n_series=len(ys)))
+        if a.deseason:
+            for name in ("GlobalAR", "GlobalGBM"):
+                g = np.full((len(ids), n_o, h), np.nan)
+                t0 = time.process_time()
+                for slot in range(n_o):
+                    offset = 0 if slot == 0 else h + (slot - 1) * step
+                    model = catalog.pooled(name, M, h)
+                    model.n_series = len(ys)
+                    g[:, slot] = deseasoned(model, ys, offset, M)
+                print(f"{name} deseasoned: {time.process_time() - t0:.1f} s CPU", flush=True)
+                models[f"{name}_ds"] = cands[f"{name} on the adjusted series"] = g
+            ds = [models["GlobalAR_ds"], models["GlobalGBM_ds"]]
+            cands["DS ComboGBM"] = np.nanmean(np.stack([*local, ds[1]], -1), -1)
+            cands["DS ComboGlobal5"] = np.nanmean(np.stack([*local, *ds], -1), -1)
+            cands["DS ComboGlobal5Median"] = np.nanmedian(np.stack([*local, *ds], -1), -1)
+            cands["DS ComboGlobal6Median"] = np.nanmedian(np.stack([*local, theta, *ds], -1), -1)
+            cands["mean of three, both raw, both adjusted"] = np.nanmean(
+                np.stack([*local, *both, *ds], -1), -1
+            )
+            cands["median of three, both raw, both adjusted"] = np.nanmedian(
+                np.stack([*local, *both, *ds], -1), -1
+            )
+            cands["median of four, both raw, both adjusted"] = np.nanmedian(
+                np.stack([*local, theta, *both, *ds], -1), -1
+            )
         if a.lookbacks:
             model = catalog.pooled("GlobalGBM", M, h)  # the catalog's is on absolute error
             model.n_series, model.loss = len(ys), "squared_error"
