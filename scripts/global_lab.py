@@ -35,7 +35,9 @@ median of the backtest's top k combinations (forecast pooling: Kourentzes, Barro
 Petropoulos 2019), and the pool up to the largest gap in their ranked scores; `--stack`
 trees stacked on the six members' forecasts (ETS, CES, DOTheta, Theta and both global
 models), learned on the backtest windows (the future's on windows 1 to 3; the latest
-window's, its `bt` column, on windows 2 and 3 only, as a build's evidence would be).
+window's, its `bt` column, on windows 2 and 3 only, as a build's evidence would be);
+`--deseason` both catalog global models on every cut's seasonally adjusted series (the M4
+benchmarks' 90 % autocorrelation test and classical multiplicative indices), reseasonalised.
 
 Scores as the other labs: sMAPE pooled over points, MASE per series then averaged
 (selection_lab.score), backtest MASE over the windows for the ranking a build would make.
