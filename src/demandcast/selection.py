@@ -6,8 +6,9 @@ every series. So selection is pooled first, per series second:
 
 1. Per demand class, the **class champion** is the member of the catalog's
    `selection.pool` for the class (robust combinations) with the lowest
-   geometric mean score over the class's series, every member judged on the
-   same series. A class with fewer
+   mean score over the class's series (`class_scale`: geometric for smooth and
+   erratic series, arithmetic for intermittent and lumpy ones), every member
+   judged on the same series. A class with fewer
    than `MIN_POOL_SERIES` backtested series keeps the catalog's `defaults:`.
 2. A series leaves its class champion for another pool member only when that
    member's score is lower by more than `selection_margin`, and for any other
@@ -73,6 +74,20 @@ STOOD_ASIDE = "lambda 0: "
 champion (stacking.py writes them; the champion's reason quotes them)."""
 MIN_POOL_SERIES = 10
 """Backtested series a demand class needs before its champion is chosen from its own data."""
+
+
+def class_scale(scores, demand_class: str):
+    """A demand class's backtest scores on the scale its mean is taken on: their log (a
+    geometric mean) for smooth and erratic series, where one series' blown-up score (a
+    runaway member) must not decide and no score comes near 0; as they are (an arithmetic
+    mean) for intermittent and lumpy series, whose scores reach 0 where a window had no
+    demand and the forecast was 0: in a geometric mean each such series would outweigh
+    hundreds of others and hand the class to whatever forecasts least."""
+    if demand_class in LEVEL_CLASSES:
+        return scores
+    return np.log(np.maximum(scores, 1e-9))
+
+
 _MEMBERS_RE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.]*)\[(?P<members>[^\]]+)\]$")
 
 
@@ -112,10 +127,10 @@ def class_champions(
         sub = sub.loc[:, sub.notna().mean() >= 0.9]  # members that ran on (almost) all
         common = sub.dropna()
         if len(common) >= MIN_POOL_SERIES and common.shape[1] > 0:
-            # geometric mean: scale-free, and one series' blown-up score cannot decide
-            means = np.log(common.clip(lower=1e-9)).mean()
+            means = class_scale(common, cls).mean()
             best = means.idxmin()  # first in catalog order on ties
-            out[cls] = (best, f"lowest geometric mean score over {len(common)} {cls} series")
+            how = "mean" if cls in LEVEL_CLASSES else "geometric mean"
+            out[cls] = (best, f"lowest {how} score over {len(common)} {cls} series")
         elif defaults.get(cls):
             out[cls] = (defaults[cls], f"catalog default for {cls} ({len(common)} series to pool)")
     return out

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from demandcast.metrics import METRIC_COLUMNS, score_arrays
-from demandcast.selection import LEVEL_CLASSES, STOOD_ASIDE, class_champions
+from demandcast.selection import LEVEL_CLASSES, STOOD_ASIDE, class_champions, class_scale
 
 LEARNED = "ComboLearned"
 MIN_WEIGHT = 0.05
@@ -62,7 +62,8 @@ MIN_LEARN_SERIES = 20
 """Series with every pool member a class needs before its weights are learned."""
 MIN_EVIDENCE = 2.0
 """Standard errors by which a lambda above 0 must beat the class champion on the last
-window (mean paired log score ratio over the class's series) to be chosen. On M3 monthly
+window (mean paired log score ratio over the class's series; the paired difference of
+scores for intermittent and lumpy series, selection.class_scale) to be chosen. On M3 monthly
 the best lambda's gain was 1.0 standard error (0.6 % in geometric mean) and lost on the
 held-out future; on M1 4.0 (2.7 %) and won there."""
 _ITERATIONS = 500
@@ -255,7 +256,8 @@ class Stacking:
 
     def _fixed_champions(self) -> dict[str, str]:
         """Per class, the class champion among the fixed combinations of its pool, by the
-        rule selection.py applies (lowest geometric mean score over the class's series)."""
+        rule selection.py applies (lowest mean score over the class's series, on the
+        class's scale)."""
         if not self.champions:
             return {}
         frames, ids, classes = [], [], []
@@ -305,10 +307,10 @@ class Stacking:
     ) -> tuple[float, str]:
         """lambda from the grid, and why: the weights learned on the points before the last
         window's origin, shrunk by each lambda, scored on the last window (lambda 0: the
-        class champion's own forecast); the lowest geometric mean score among lambda 0 and
-        the lambdas that beat it by `MIN_EVIDENCE` wins, ties the smaller lambda. A champion
-        whose members are not all in the learner pool (ComboSimple) cannot be shrunk
-        towards: the grid is then 0 and 1 (the champion or the learned weights alone)."""
+        class champion's own forecast); the lowest mean score (selection.class_scale) among
+        lambda 0 and the lambdas that beat it by `MIN_EVIDENCE` wins, ties the smaller lambda.
+        A champion whose members are not all in the learner pool (ComboSimple) cannot be
+        shrunk towards: the grid is then 0 and 1 (the champion or the learned weights alone)."""
         if champion is None:
             return max(self.grid), "no fixed combination of the pool ran: learned alone"
         grid = self.grid
@@ -350,9 +352,9 @@ class Stacking:
         table = table[:, np.isfinite(table).all(axis=0)]
         if table.shape[1] < MIN_LEARN_SERIES:
             return 0.0, f"{table.shape[1]} series scored on the last window"
-        logs = np.log(np.maximum(table, 1e-9))
-        gm = np.exp(logs.mean(axis=1))
-        evidence = _evidence(logs, grid)
+        scaled = class_scale(table, cls)
+        gm = scaled.mean(axis=1) if level else np.exp(scaled.mean(axis=1))
+        evidence = _evidence(scaled, grid)
         eligible = (np.asarray(grid) == 0) | (evidence >= MIN_EVIDENCE)
         best = int(np.argmin(np.where(eligible, gm, np.inf)))  # the first (smallest) on ties
         text = ", ".join(f"{lam:g}: {s:.4f}" for lam, s in zip(grid, gm, strict=True))
@@ -475,13 +477,14 @@ class Stacking:
         return pd.concat(rows_out, ignore_index=True)
 
 
-def _evidence(logs: np.ndarray, grid: tuple[float, ...]) -> np.ndarray:
-    """Per lambda, by how many standard errors its mean log score over the series lies
-    below lambda 0's (a paired comparison, series by series); inf without lambda 0 in the
-    grid (nothing to beat), 0 for lambda 0 itself."""
+def _evidence(scaled: np.ndarray, grid: tuple[float, ...]) -> np.ndarray:
+    """Per lambda, by how many standard errors its mean score over the series (on the
+    class's scale, selection.class_scale: the log for smooth and erratic series) lies below
+    lambda 0's (a paired comparison, series by series); inf without lambda 0 in the grid
+    (nothing to beat), 0 for lambda 0 itself."""
     if 0 not in grid:
         return np.full(len(grid), np.inf)
-    d = logs - logs[grid.index(0)]
+    d = scaled - scaled[grid.index(0)]
     se = d.std(axis=1, ddof=1) / np.sqrt(d.shape[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > 0, -d.mean(axis=1) / se, np.where(d.mean(axis=1) < 0, np.inf, 0.0))

@@ -169,11 +169,14 @@ def test_a_small_class_learns_with_the_classes_that_share_its_pool():
     assert stack.weights["smooth"][2] == 40
 
 
-def _last_window_case(n: int, a_after, grid, members=("B", "C"), seed: int = 0):
+def _last_window_case(
+    n: int, a_after, grid, members=("B", "C"), seed: int = 0, cls: str = "smooth"
+):
     """3 windows of 6 steps, 2 apart (their last steps overlap the last window), member A
     exact before the last window's origin and `a_after(y, cm)` from it on (in the last
     window and in the earlier windows' steps it overlaps); B and C noisy; the class
-    champion CM is the mean of B and C, a combination of `members`."""
+    champion CM is the mean of B and C, a combination of `members`; every series of
+    demand class `cls`."""
     rng = np.random.default_rng(seed)
     h, n_win, step = 6, 3, 2
     y = rng.normal(100, 10, size=(n, n_win * h))
@@ -181,12 +184,12 @@ def _last_window_case(n: int, a_after, grid, members=("B", "C"), seed: int = 0):
     b, c = y + rng.normal(0, 3, y.shape), y + rng.normal(0, 3, y.shape)
     cm = (b + c) / 2
     a = np.where(after, a_after(y, cm), y)
-    stack = Stacking({"smooth": ("A", "B", "C")}, {"smooth": ("CM",)}, {"CM": members}, grid, step)
+    stack = Stacking({cls: ("A", "B", "C")}, {cls: ("CM",)}, {"CM": members}, grid, step)
     ids = np.array([f"s{i:02d}" for i in range(n)])
     ones = np.ones(n)
     failed = np.zeros((n, 3), dtype=bool)
     f = np.stack([a, b, c], axis=2)
-    stack.add(ids, np.repeat("smooth", n), ["A", "B", "C"], y, f, failed, ones, ones, 3, {"CM": cm})
+    stack.add(ids, np.repeat(cls, n), ["A", "B", "C"], y, f, failed, ones, ones, 3, {"CM": cm})
     return stack, stack.finish().set_index("series_id")
 
 
@@ -226,12 +229,12 @@ def test_where_the_learned_weights_hold_on_the_last_window_they_are_used_shrunk(
     assert dict(zip(names, w, strict=True)) == pytest.approx({"A": 0.5, "B": 0.25, "C": 0.25})
 
 
-def _against_champion(factor: np.ndarray, members=("B", "C"), grid=(0.0, 1.0)):
+def _against_champion(factor: np.ndarray, members=("B", "C"), grid=(0.0, 1.0), cls: str = "smooth"):
     """Grid (0, 1) by default: lambda 1 is A alone, and from the last window's origin on
     series i's error is `factor[i]` times that of the class champion CM: on the last
     window, lambda 1's score over lambda 0's is `factor`."""
     return _last_window_case(
-        len(factor), lambda y, cm: y + factor[:, None] * (cm - y), grid, members
+        len(factor), lambda y, cm: y + factor[:, None] * (cm - y), grid, members, cls=cls
     )
 
 
@@ -255,6 +258,26 @@ def test_a_lambda_above_0_must_beat_the_champion_by_evidence_not_by_chance():
     assert stack.chosen["smooth"]["evidence"][1.0] > MIN_EVIDENCE
     assert stack.chosen["smooth"]["lambda"] == 1.0
     assert (rows["status"] == "ok").all()
+
+
+def test_an_intermittent_class_is_not_decided_by_the_few_series_a_forecast_hits_exactly():
+    # 40 series: on the last window the learned weights' error is 10 % above the class
+    # champion's on 34 and 0 on 6 (as a forecast of 0 over a window without demand). In
+    # logs (a smooth class's geometric mean) each of the 6 outweighs the 34 together, by
+    # evidence; an intermittent class averages the scores themselves, and there the
+    # champion stays
+    factor = np.r_[np.full(34, 1.1), np.zeros(6)]
+    stack, _ = _against_champion(factor)
+    assert stack.chosen["smooth"]["evidence"][1.0] > MIN_EVIDENCE
+    assert stack.chosen["smooth"]["lambda"] == 1.0
+    stack, rows = _against_champion(factor, cls="intermittent")
+    chosen = stack.chosen["intermittent"]
+    assert 0 < chosen["evidence"][1.0] < MIN_EVIDENCE
+    assert chosen["lambda"] == 0.0
+    assert chosen["last_window"][1.0] == pytest.approx(
+        (34 * 1.1 * chosen["last_window"][0.0] + 0) / 40, rel=0.05
+    )
+    assert (rows["status"] == "skipped").all()
 
 
 def test_a_champion_outside_the_learner_pool_is_compared_with_the_learned_weights_alone():
