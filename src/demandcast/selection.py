@@ -99,6 +99,19 @@ def parse_champion(champion: str) -> tuple[str, list[str]]:
     return match["name"], match["members"].split("|")
 
 
+def no_demand_in_windows(metrics: pd.DataFrame) -> pd.Index:
+    """Series whose backtest windows held no demand: there a candidate's wape is NaN (sum
+    |error| over a sum of actuals of 0, metrics.py) unless it forecast 0 throughout. On such
+    a series every forecast of 0 scores perfectly: its scores say which candidate forecasts
+    least, not which forecasts demand, so it neither chooses a class champion nor moves
+    off its own (a paused series keeps a forecast of its class's method)."""
+    if "wape" not in metrics.columns:
+        return pd.Index([], dtype=object)
+    mae = metrics["mae"] if "mae" in metrics.columns else pd.Series(1.0, index=metrics.index)
+    hit = metrics["wape"].isna() & (mae > 0)
+    return pd.Index(metrics.loc[hit, "series_id"].astype(str).unique())
+
+
 def class_champions(
     scores: pd.DataFrame,
     classes: pd.Series,
@@ -182,7 +195,7 @@ def select_champions(
     if missing:
         raise ValueError(f"metrics frame lacks columns {sorted(missing)}")
     order = {name: i for i, name in enumerate(catalog.candidates)}
-    cols = list(need | ({"mae", "mase", "members"} & set(metrics.columns)))
+    cols = list(need | ({"mae", "mase", "wape", "members"} & set(metrics.columns)))
     m = metrics[cols].copy()
     m["series_id"] = m["series_id"].astype(str)
     prof = profiles.drop_duplicates("series_id").set_index(profiles["series_id"].astype(str))
@@ -195,9 +208,11 @@ def select_champions(
     m["_order"] = m["model_name"].map(order).fillna(len(order))
     m = m.sort_values(["series_id", "score", "_order", "model_name"], kind="stable")
 
-    series_class = demand_class.reindex(m["series_id"].unique())
+    quiet = no_demand_in_windows(m)
+    heard = m[~m["series_id"].isin(quiet)]
+    series_class = demand_class.reindex(heard["series_id"].unique())
     learned = frozenset(c.name for c in catalog.candidates.values() if c.is_learned)
-    per_class = class_champions(m, series_class, catalog.pool, catalog.defaults, learned)
+    per_class = class_champions(heard, series_class, catalog.pool, catalog.defaults, learned)
     per_class = _learned_stood_aside(per_class, metrics, demand_class, learned)
     # a class none of whose series could be backtested: the catalog's default for it
     fitted = {
@@ -254,15 +269,17 @@ def select_champions(
     out["pool_score"] = best_pool["score"].reindex(out.index)
     out["single_best"] = best_single["model_name"].reindex(out.index)
     out["single_score"] = best_single["score"].reindex(out.index)
+    out["quiet"] = out.index.isin(quiet)
     has_default = np.isfinite(out["default_score"])
+    movable = has_default & ~out["quiet"]  # no demand, no evidence to leave the champion
     d = out["default_score"]
     champion = np.where(has_default, out["default"], out["best"])
     score = np.where(has_default, d, out["best_score"])
-    by_pool = has_default & (out["pool_score"] < d * (1 - settings.selection_margin))
+    by_pool = movable & (out["pool_score"] < d * (1 - settings.selection_margin))
     champion = np.where(by_pool, out["pool_best"], champion)
     score = np.where(by_pool, out["pool_score"], score)
     by_single = (
-        has_default
+        movable
         & (out["single_score"] < d * (1 - settings.single_margin))
         & (out["single_score"] < score)
     )
@@ -362,6 +379,12 @@ def _reason(r, metric: str, settings: Settings) -> str:
     if r.champion == r.default:
         if r.best == r.default:
             return f"{head} has the lowest {metric}"
+        if r.quiet:
+            return (
+                f"kept {head}: no demand in its backtest windows, where a forecast of 0 scores "
+                f"best ({r.best}, {metric} {r.best_score:.3f} against {r.default_score:.3f}) "
+                "and tells nothing of the level when demand returns"
+            )
         gain = 1 - r.best_score / r.default_score if r.default_score > 0 else 0.0
         return (
             f"kept {head}, {metric} {r.default_score:.3f}: best {r.best} "

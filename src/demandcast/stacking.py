@@ -267,7 +267,9 @@ class Stacking:
             classes.append(g.classes.astype(str))
             for name, fc in g.combos.items():
                 score = np.where(level, *(self._score(g.y, fc, g.s_mae, g.s_mse)))
-                ok = np.isfinite(fc).all(axis=1) & np.isfinite(score)
+                # a series without demand in its windows chooses nothing (selection.py)
+                heard = (g.y != 0).any(axis=1)
+                ok = np.isfinite(fc).all(axis=1) & np.isfinite(score) & heard
                 frames.append(
                     pd.DataFrame({"series_id": g.ids[ok].astype(str), "model_name": name}).assign(
                         score=score[ok]
@@ -345,7 +347,8 @@ class Stacking:
                 else:
                     fc = _weighted(f, _blend(lam, w_early[None], prior, everyone)[0][pos])
                 s = self._score(y, fc, g.s_mae[rows], g.s_mse[rows])[0 if level else 1]
-                scores[lam].append(np.where(np.isfinite(fc).all(axis=1), s, np.nan))
+                heard = (y != 0).any(axis=1)  # a last window without demand: no evidence
+                scores[lam].append(np.where(np.isfinite(fc).all(axis=1) & heard, s, np.nan))
         if not scores[grid[0]]:
             return 0.0, f"the class champion {champion} has no backtest forecasts"
         table = np.stack([np.concatenate(scores[lam]) for lam in grid])

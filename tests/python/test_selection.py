@@ -134,12 +134,11 @@ def test_the_class_champion_is_the_pool_member_best_over_the_class():
 
 
 def test_an_intermittent_class_champion_is_not_handed_to_the_member_that_forecasts_least():
-    # 20 intermittent series: ComboIntermittent 10 % better on 19; on one whose backtest
-    # windows had no demand ComboSimple forecast 0 (score 0) and ComboIntermittent a small
-    # level. In a geometric mean that one series would decide for ComboSimple; the class
-    # averages the scores themselves
+    # 20 intermittent series: ComboIntermittent 10 % better on 19; on one, where demand was
+    # a single small order, ComboSimple all but hit it (0.01). In a geometric mean that one
+    # series would decide for ComboSimple; the class averages the scores themselves
     ids = [f"s{i:02d}" for i in range(20)]
-    rmsse = {"ComboSimple": [0.8] * 19 + [0.0], "ComboIntermittent": [0.72] * 19 + [0.3]}
+    rmsse = {"ComboSimple": [0.8] * 19 + [0.01], "ComboIntermittent": [0.72] * 19 + [0.3]}
     metrics = pd.DataFrame(
         [
             {"series_id": s, "model_name": m, "n_windows": 3, "rmsse": v[i], "status": "ok"}
@@ -156,6 +155,34 @@ def test_an_intermittent_class_champion_is_not_handed_to_the_member_that_forecas
     # the series itself may still leave the champion, by the margin
     assert out.loc["s19", "champion"] == "ComboSimple"
     assert (out.drop(index="s19")["champion"] == "ComboIntermittent").all()
+
+
+def test_a_series_without_demand_in_its_backtest_windows_is_no_evidence():
+    # 12 intermittent series: ComboIntermittent 0.02 better on 10; on 2 the backtest windows
+    # held no demand (wape NaN where the forecast was not 0), where ComboSimple and Naive
+    # forecast 0 and score 0. Counted, those 2 would hand the class to ComboSimple and move
+    # both series to Naive; they are no evidence of either
+    heard, quiet = [f"h{i:02d}" for i in range(10)], ["q0", "q1"]
+    rows = []
+    for s in heard:
+        rows += [("ComboIntermittent", s, 0.70, 0.5), ("ComboSimple", s, 0.72, 0.5)]
+        rows += [("Naive", s, 0.95, 0.6)]
+    for s in quiet:
+        rows += [("ComboIntermittent", s, 0.5, np.nan), ("ComboSimple", s, 0.0, 0.0)]
+        rows += [("Naive", s, 0.0, 0.0)]
+    metrics = pd.DataFrame(rows, columns=["model_name", "series_id", "rmsse", "wape"]).assign(
+        n_windows=3, status="ok", mae=lambda d: d["rmsse"]
+    )
+    profiles = pd.DataFrame({"series_id": heard + quiet, "demand_class": "intermittent"})
+    out = select_champions(metrics, profiles, RMSSE).set_index("series_id")
+    assert (out["class_champion"] == "ComboIntermittent").all()
+    assert (out["champion"] == "ComboIntermittent").all()
+    assert out["reason"].str.contains("lowest mean score over 10 intermittent").all()
+    assert out.loc[quiet, "reason"].str.contains("no demand in its backtest windows").all()
+    # the same rows without wape (no way to tell): the 2 decide, as before
+    out = select_champions(metrics.drop(columns="wape"), profiles, RMSSE).set_index("series_id")
+    assert (out["class_champion"] == "ComboSimple").all()
+    assert (out.loc[quiet, "champion"] != "ComboIntermittent").all()
 
 
 def test_a_series_too_short_to_backtest_gets_its_class_champion():

@@ -170,17 +170,18 @@ def test_a_small_class_learns_with_the_classes_that_share_its_pool():
 
 
 def _last_window_case(
-    n: int, a_after, grid, members=("B", "C"), seed: int = 0, cls: str = "smooth"
+    n: int, a_after, grid, members=("B", "C"), seed: int = 0, cls: str = "smooth", silent=0
 ):
     """3 windows of 6 steps, 2 apart (their last steps overlap the last window), member A
     exact before the last window's origin and `a_after(y, cm)` from it on (in the last
     window and in the earlier windows' steps it overlaps); B and C noisy; the class
     champion CM is the mean of B and C, a combination of `members`; every series of
-    demand class `cls`."""
+    demand class `cls`; the last `silent` series without demand from the origin on."""
     rng = np.random.default_rng(seed)
     h, n_win, step = 6, 3, 2
     y = rng.normal(100, 10, size=(n, n_win * h))
     after = np.array([s >= (n_win - 1 - w) * step for w in range(n_win) for s in range(h)])
+    y[n - silent :, after] = 0.0
     b, c = y + rng.normal(0, 3, y.shape), y + rng.normal(0, 3, y.shape)
     cm = (b + c) / 2
     a = np.where(after, a_after(y, cm), y)
@@ -229,13 +230,14 @@ def test_where_the_learned_weights_hold_on_the_last_window_they_are_used_shrunk(
     assert dict(zip(names, w, strict=True)) == pytest.approx({"A": 0.5, "B": 0.25, "C": 0.25})
 
 
-def _against_champion(factor: np.ndarray, members=("B", "C"), grid=(0.0, 1.0), cls: str = "smooth"):
+def _against_champion(
+    factor: np.ndarray, members=("B", "C"), grid=(0.0, 1.0), cls: str = "smooth", silent=0
+):
     """Grid (0, 1) by default: lambda 1 is A alone, and from the last window's origin on
     series i's error is `factor[i]` times that of the class champion CM: on the last
     window, lambda 1's score over lambda 0's is `factor`."""
-    return _last_window_case(
-        len(factor), lambda y, cm: y + factor[:, None] * (cm - y), grid, members, cls=cls
-    )
+    a_after = lambda y, cm: y + factor[:, None] * (cm - y)  # noqa: E731
+    return _last_window_case(len(factor), a_after, grid, members, cls=cls, silent=silent)
 
 
 def test_a_lambda_above_0_must_beat_the_champion_by_evidence_not_by_chance():
@@ -278,6 +280,18 @@ def test_an_intermittent_class_is_not_decided_by_the_few_series_a_forecast_hits_
         (34 * 1.1 * chosen["last_window"][0.0] + 0) / 40, rel=0.05
     )
     assert (rows["status"] == "skipped").all()
+
+
+def test_a_last_window_without_demand_is_no_evidence_for_a_lambda():
+    # the same 34 and 6, the 6 now without demand in the last window, where the learned
+    # weights forecast 0 and the champion does not: they leave the comparison, and the
+    # weights, 10 % worse on every series with demand, stand aside
+    factor = np.r_[np.full(34, 1.1), np.zeros(6)]
+    stack, _ = _against_champion(factor, silent=6)
+    chosen = stack.chosen["smooth"]
+    assert chosen["series"] == 34
+    assert chosen["lambda"] == 0.0
+    assert chosen["last_window"][1.0] == pytest.approx(1.1 * chosen["last_window"][0.0], 1e-6)
 
 
 def test_a_champion_outside_the_learner_pool_is_compared_with_the_learned_weights_alone():
