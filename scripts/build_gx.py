@@ -382,9 +382,10 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
                 column_B="forecast_max",
                 or_equal=True,
                 ignore_row_if="either_value_is_missing",
-                notes="plausible_max = var max_forecast_multiple x the series' 90th percentile "
-                "of positive demand + 1; null (not judged) for a cold start, which takes its "
-                "level from the product group by design.",
+                notes="plausible_max = var max_forecast_multiple x the larger of the series' "
+                "90th percentile of positive demand and the median of its last var horizon "
+                "periods, + 1; null (not judged) for a cold start, which takes its level from "
+                "the product group by design.",
             ),
         ],
     ),

@@ -1,9 +1,11 @@
 {#- One row per series that must be forecast (not discontinued): its steps
     counted, its largest forecast against its robust history (suite
-    forecast__series). plausible_max = var max_forecast_multiple x the 90th
-    percentile of the series' positive demand + 1, which one absurd period
-    does not raise as it raises the maximum; null (not judged) for a cold
-    start, which takes its level from the product group by design. -#}
+    forecast__series). plausible_max = var max_forecast_multiple x the larger
+    of the 90th percentile of the series' positive demand and the median of
+    its last var horizon periods, + 1: one absurd period raises neither (as it
+    raises the maximum), while a level that has lasted half a horizon (a new
+    customer) raises the median; null (not judged) for a cold start, which
+    takes its level from the product group by design. -#}
 
 with
 
@@ -47,6 +49,29 @@ history as (
 
 ),
 
+latest as (
+
+    select
+        series_id,
+        demand,
+        row_number() over (
+            partition by series_id order by period_start desc
+        ) as periods_back
+    from filled
+
+),
+
+recent as (
+
+    select
+        series_id,
+        median(demand) as recent_median
+    from latest
+    where periods_back <= {{ var('horizon') }}
+    group by all
+
+),
+
 steps as (
 
     select
@@ -66,14 +91,18 @@ final as (
         coalesce(steps.n_steps, 0) as n_steps,
         steps.forecast_max,
         history.history_p90,
+        recent.recent_median,
         case
             when not coalesce(steps.is_cold_start, false)
                 then
-                    {{ var('max_forecast_multiple') }} * history.history_p90 + 1
+                    {{ var('max_forecast_multiple') }}
+                    * greatest(history.history_p90, recent.recent_median)
+                    + 1
         end as plausible_max
     from expected
     left join steps on expected.series_id = steps.series_id
     left join history on expected.series_id = history.series_id
+    left join recent on expected.series_id = recent.series_id
 
 )
 

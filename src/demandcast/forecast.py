@@ -293,7 +293,7 @@ def _champion_forecasts(
         "recorded in fallback_reason; a series none of whose members refit gets the "
         "fallback method (fct_forecast_exceptions)",
     )
-    runaway = _runaway(df, pairs[pairs["ok"]], per.max(), settings.max_forecast_multiple)
+    runaway = _runaway(df, pairs[pairs["ok"]], per.max(), settings)
     failures = raised
     if len(runaway):
         pairs.loc[runaway.index, "ok"] = False
@@ -301,8 +301,9 @@ def _champion_forecasts(
         counts = runaway.groupby("member").size().sort_values(ascending=False)
         emit(
             f"forecast: {len(runaway)} member forecast(s) above the plausible maximum (var "
-            f"max_forecast_multiple {settings.max_forecast_multiple:g} x the series' 90th "
-            "percentile of positive demand + 1) left out of their combinations, recorded in "
+            f"max_forecast_multiple {settings.max_forecast_multiple:g} x the larger of the "
+            "series' 90th percentile of positive demand and its last horizon's median, + 1) "
+            "left out of their combinations, recorded in "
             "fallback_reason: " + ", ".join(f"{m} on {n} series" for m, n in counts.items()),
             warning=True,
         )
@@ -516,21 +517,30 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True)
 
 
-def plausible_max(df: pd.DataFrame, multiple: float) -> pd.Series:
-    """Per series of `df` (unique_id, y): `multiple` x the 90th percentile of its positive
-    demand + 1, the forecast gate's rule (chk_forecast__series); 1 without positive demand."""
-    p90 = df[df["y"] > 0].groupby("unique_id")["y"].quantile(0.9)
-    return multiple * p90.reindex(df["unique_id"].unique()).fillna(0.0) + 1
+def plausible_max(df: pd.DataFrame, multiple: float, horizon: int) -> pd.Series:
+    """Per series of `df` (unique_id, ds, y): `multiple` x the larger of the 90th percentile
+    of its positive demand and the median of its last `horizon` periods, + 1: the forecast
+    gate's rule (chk_forecast__series). One spike raises neither; a level that has lasted
+    half a horizon raises the median. 1 without demand."""
+    ids = df["unique_id"].unique()
+    p90 = df[df["y"] > 0].groupby("unique_id")["y"].quantile(0.9).reindex(ids).fillna(0.0)
+    last = df.sort_values("ds", kind="stable").groupby("unique_id").tail(horizon)
+    recent = last.groupby("unique_id")["y"].median().reindex(ids).fillna(0.0)
+    return multiple * np.maximum(p90, recent) + 1
 
 
 def _runaway(
-    df: pd.DataFrame, pairs: pd.DataFrame, top: pd.Series, multiple: float
+    df: pd.DataFrame, pairs: pd.DataFrame, top: pd.Series, settings: Settings
 ) -> pd.DataFrame:
     """The (series, member) pairs of `pairs` whose largest forecast `top` exceeds the series'
     plausible maximum: index of `pairs`, with the failure columns of _refit_errors."""
     if pairs.empty:
         return pd.DataFrame(columns=["unique_id", "member", "error", "text"])
-    cap = plausible_max(df[df["unique_id"].isin(pairs["unique_id"])], multiple)
+    cap = plausible_max(
+        df[df["unique_id"].isin(pairs["unique_id"])],
+        settings.max_forecast_multiple,
+        settings.horizon,
+    )
     key = pd.MultiIndex.from_frame(pairs[["unique_id", "member"]])
     high = top.reindex(key).to_numpy(dtype=float)
     limit = cap.reindex(pairs["unique_id"]).to_numpy(dtype=float)

@@ -226,7 +226,8 @@ def test_a_runaway_member_is_left_out_and_said_so(tmp_path, champion, caplog):
     fc = forecast_series(series, profiles, champions, settings, catalog).set_index("series_id")
     for sid, y in series.groupby("series_id")["demand"]:
         y = y.to_numpy(dtype=float)
-        cap = settings.max_forecast_multiple * np.quantile(y[y > 0], 0.9) + 1
+        level = max(np.quantile(y[y > 0], 0.9), np.median(y[-settings.horizon :]))
+        cap = settings.max_forecast_multiple * level + 1
         got = fc.loc[sid]
         assert got["forecast"].max() <= cap  # within what the forecast gate allows
         reason = got["fallback_reason"].iloc[0]
@@ -248,6 +249,32 @@ def test_a_runaway_member_is_left_out_and_said_so(tmp_path, champion, caplog):
     kept = forecast_series(series, profiles, champions, loose, catalog)
     assert kept["fallback_reason"].isna().all() and (kept["method"] == "champion").all()
     assert kept["forecast"].max() > fc["forecast"].max() * 100
+
+
+def test_a_level_that_has_lasted_half_a_horizon_is_plausible_a_spike_is_not():
+    # the last 8 of 156 weeks at 30 times the series' level (a new customer): its 90th
+    # percentile is still the old level, the median of its last 13 weeks the new one. Naive
+    # forecasts the new level and is kept; a single spike in the last week is left out
+    series, profiles = synthetic_series(1, 156, seed=4)
+    y = series["demand"].to_numpy(dtype=float)
+    jump = y.copy()
+    jump[-8:] = 30 * np.quantile(y[y > 0], 0.9)
+    spike = y.copy()
+    spike[-1] = 30 * np.quantile(y[y > 0], 0.9)
+    settings = Settings(candidates=("Naive", "HistoricAverage", "SES0.1"))
+    champion = "MeanTopK[Naive|HistoricAverage]"
+    champions = pd.DataFrame(
+        {"series_id": profiles["series_id"], "champion": champion, "n_windows": 3}
+    )
+    for demand, kept in ((jump, True), (spike, False)):
+        fc = forecast_series(series.assign(demand=demand), profiles, champions, settings)
+        reason = fc["fallback_reason"].iloc[0]
+        if kept:
+            assert pd.isna(reason)
+            assert fc["forecast"].to_numpy() == pytest.approx((demand[-1] + demand.mean()) / 2)
+        else:
+            assert reason.startswith("member(s) left out, combined the rest: Naive: forecast")
+            assert fc["forecast"].to_numpy() == pytest.approx(demand.mean())
 
 
 def test_a_top_k_champion_is_rebuilt_from_its_members():
