@@ -381,9 +381,9 @@ def _reason(r, metric: str, settings: Settings) -> str:
             return f"{head} has the lowest {metric}"
         if r.quiet:
             return (
-                f"kept {head}: no demand in its backtest windows, where a forecast of 0 scores "
-                f"best ({r.best}, {metric} {r.best_score:.3f} against {r.default_score:.3f}) "
-                "and tells nothing of the level when demand returns"
+                f"kept {head}: no demand in its backtest windows, where the lowest forecast "
+                f"scores best ({r.best}, {metric} {r.best_score:.3f} against "
+                f"{r.default_score:.3f}) and tells nothing of the level when demand returns"
             )
         gain = 1 - r.best_score / r.default_score if r.default_score > 0 else 0.0
         return (
