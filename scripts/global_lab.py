@@ -366,18 +366,27 @@ def main() -> None:
                     cands[f"{name} + {label}"] = how(np.stack([*members, g], -1), -1)
     if a.trees:  # the catalog's two global models and their combinations, as a build has them
         catalog = load_catalog()
-        models = {}
-        for name in ("GlobalAR", "GlobalGBM"):
+
+        def slots(name: str, predict, label: str) -> np.ndarray:
+            """The catalog's global model `name`, fitted anew per slot, `predict(model,
+            offset)` its forecasts there."""
             g = np.full((len(ids), n_o, h), np.nan)
             t0 = time.process_time()
             for slot in range(n_o):
                 offset = 0 if slot == 0 else h + (slot - 1) * step
                 model = catalog.pooled(name, M, h)
                 model.n_series = len(ys)  # as pooled.fit_panel sets it (GlobalGBM's row share)
-                model.fit(ys, [offset])
-                g[:, slot] = model.predict_batch([y[: len(y) - offset] for y in ys], offset)
-            print(f"{name}: {time.process_time() - t0:.1f} s CPU, every slot", flush=True)
-            models[name] = cands[f"{name} (catalog)"] = g
+                g[:, slot] = predict(model, offset)
+            print(f"{name}{label}: {time.process_time() - t0:.1f} s CPU, every slot", flush=True)
+            return g
+
+        def raw(model, offset: int) -> np.ndarray:
+            model.fit(ys, [offset])
+            return model.predict_batch([y[: len(y) - offset] for y in ys], offset)
+
+        models = {}
+        for name in ("GlobalAR", "GlobalGBM"):
+            models[name] = cands[f"{name} (catalog)"] = slots(name, raw, "")
         both = [models["GlobalAR"], models["GlobalGBM"]]
         cands["ComboGBM: mean of ETS, CES, DOTheta, GlobalGBM"] = np.nanmean(
             np.stack([*local, models["GlobalGBM"]], -1), -1
@@ -424,14 +433,7 @@ def main() -> None:
             extra["GlobalMLP"] = run(GlobalMLP(ar.lags, h, M, max_rows=100_000, n_series=len(ys)))
         if a.deseason:
             for name in ("GlobalAR", "GlobalGBM"):
-                g = np.full((len(ids), n_o, h), np.nan)
-                t0 = time.process_time()
-                for slot in range(n_o):
-                    offset = 0 if slot == 0 else h + (slot - 1) * step
-                    model = catalog.pooled(name, M, h)
-                    model.n_series = len(ys)
-                    g[:, slot] = deseasoned(model, ys, offset, M)
-                print(f"{name} deseasoned: {time.process_time() - t0:.1f} s CPU", flush=True)
+                g = slots(name, lambda m, o: deseasoned(m, ys, o, M), " deseasoned")
                 models[f"{name}_ds"] = cands[f"{name} on the adjusted series"] = g
             ds = [models["GlobalAR_ds"], models["GlobalGBM_ds"]]
             cands["DS ComboGBM"] = np.nanmean(np.stack([*local, ds[1]], -1), -1)

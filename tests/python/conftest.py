@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import io
 import os
 import shutil
@@ -20,6 +21,16 @@ from demandcast.cli import dbt_env, run_dbt
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def load_script(name: str):
+    """scripts/<name>.py as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # dbt's unit tests (`unit_tests:` in the models' yml: hand-made rows, the same in every
 # build) run in the shared build (`built`, `--selector everything`) and the ci-target

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "accuracy.py"
-
-
-def _accuracy():
-    spec = importlib.util.spec_from_file_location("accuracy_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_script
 
 
 def test_machine_busy_counts_this_process_cpu():
     """The machine's busy CPU grows by at least what this process spends spinning, so
     busy minus the build's own CPU is what other processes took meanwhile."""
-    busy = _accuracy().machine_busy_s
+    busy = load_script("accuracy").machine_busy_s
     before_busy, before_self, before_wall = busy(), time.process_time(), time.monotonic()
     while time.process_time() - before_self < 0.5:
         pass

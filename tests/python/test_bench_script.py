@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_automl.py"
-
+from conftest import load_script
 
 GLOBAL = ",".join(
     ["Naive", "SeasonalNaive", "WindowAverage13", "CrostonSBA", "GlobalAR", "AutoETS", "AutoCES"]
@@ -26,9 +22,7 @@ def test_the_plain_reference_fits_what_demandcast_fits_and_picks_the_same_champi
     the same number of fits in the backtest and the forecast, and the same champion on every
     series (the level classes chosen by RMSSE, as demandcast chooses them); with the global
     models (GlobalAR, GlobalGBM: learned across series) and their combinations too."""
-    spec = importlib.util.spec_from_file_location("bench_automl_script", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench_automl")
     out = tmp_path / "bench.json"
     argv = ["--series", "48", "--years", "3", "--source", "synthetic", "--candidates", candidates]
     try:

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "competition_data.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("competition_data_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_script
 
 
 @pytest.mark.parametrize(
@@ -25,7 +14,7 @@ def _script():
 def test_every_series_ends_at_the_origin_and_its_future_follows(
     tmp_path, dataset, series, freq, held_out
 ):
-    counts = _script().write(dataset, tmp_path, end="2025-12-03")
+    counts = load_script("competition_data").write(dataset, tmp_path, end="2025-12-03")
     orders = pd.read_parquet(tmp_path / "orders.parquet")
     actuals = pd.read_parquet(tmp_path / "actuals.parquet")
     assert counts["series"] == series == orders["product_id"].nunique()

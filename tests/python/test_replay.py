@@ -10,18 +10,15 @@ dbt is test_retrain's, `demandcast build --force` test_monitoring's.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import subprocess
 import sys
 
 import duckdb
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_script
 
-_spec = importlib.util.spec_from_file_location("replay", ROOT / "scripts" / "replay.py")
-replay = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(replay)
+replay = load_script("replay")
 
 
 def _orders(raw, rows):
