@@ -88,6 +88,12 @@ def class_scale(scores, demand_class: str):
     return np.log(np.maximum(scores, 1e-9))
 
 
+def class_mean(scores, demand_class: str, axis: int = 0):
+    """The mean of a class's scores on its scale (`class_scale`), back on the scores' own."""
+    mean = class_scale(scores, demand_class).mean(axis=axis)
+    return mean if demand_class in LEVEL_CLASSES else np.exp(mean)
+
+
 _MEMBERS_RE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.]*)\[(?P<members>[^\]]+)\]$")
 
 
@@ -140,8 +146,7 @@ def class_champions(
         sub = sub.loc[:, sub.notna().mean() >= 0.9]  # members that ran on (almost) all
         common = sub.dropna()
         if len(common) >= MIN_POOL_SERIES and common.shape[1] > 0:
-            means = class_scale(common, cls).mean()
-            best = means.idxmin()  # first in catalog order on ties
+            best = class_mean(common, cls).idxmin()  # first in catalog order on ties
             how = "mean" if cls in LEVEL_CLASSES else "geometric mean"
             out[cls] = (best, f"lowest {how} score over {len(common)} {cls} series")
         elif defaults.get(cls):

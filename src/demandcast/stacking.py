@@ -52,7 +52,13 @@ import numpy as np
 import pandas as pd
 
 from demandcast.metrics import METRIC_COLUMNS, score_arrays
-from demandcast.selection import LEVEL_CLASSES, STOOD_ASIDE, class_champions, class_scale
+from demandcast.selection import (
+    LEVEL_CLASSES,
+    STOOD_ASIDE,
+    class_champions,
+    class_mean,
+    class_scale,
+)
 
 LEARNED = "ComboLearned"
 MIN_WEIGHT = 0.05
@@ -355,9 +361,8 @@ class Stacking:
         table = table[:, np.isfinite(table).all(axis=0)]
         if table.shape[1] < MIN_LEARN_SERIES:
             return 0.0, f"{table.shape[1]} series scored on the last window"
-        scaled = class_scale(table, cls)
-        gm = scaled.mean(axis=1) if level else np.exp(scaled.mean(axis=1))
-        evidence = _evidence(scaled, grid)
+        gm = class_mean(table, cls, axis=1)
+        evidence = _evidence(class_scale(table, cls), grid)
         eligible = (np.asarray(grid) == 0) | (evidence >= MIN_EVIDENCE)
         best = int(np.argmin(np.where(eligible, gm, np.inf)))  # the first (smallest) on ties
         text = ", ".join(f"{lam:g}: {s:.4f}" for lam, s in zip(grid, gm, strict=True))
