@@ -37,7 +37,9 @@ trees stacked on the six members' forecasts (ETS, CES, DOTheta, Theta and both g
 models), learned on the backtest windows (the future's on windows 1 to 3; the latest
 window's, its `bt` column, on windows 2 and 3 only, as a build's evidence would be);
 `--deseason` both catalog global models on every cut's seasonally adjusted series (the M4
-benchmarks' 90 % autocorrelation test and classical multiplicative indices), reseasonalised.
+benchmarks' 90 % autocorrelation test and classical multiplicative indices), reseasonalised;
+`--arima` ARIMA per series (the airline model (0,1,1)(0,1,1)m and a narrow stepwise
+AutoARIMA, cached in CACHE/arima_<form>.npy) alone and in the catalog's combinations.
 
 Scores as the other labs: sMAPE pooled over points, MASE per series then averaged
 (selection_lab.score), backtest MASE over the windows for the ranking a build would make.
@@ -126,6 +128,59 @@ def classic_theta(ys, h, step, n_o, cache: Path) -> np.ndarray:
             cut = len(y) if slot == 0 else len(y) - h - (slot - 1) * step
             if cut >= max(h, M // 2):
                 out[i, slot] = Theta(season_length=M).forecast(y=y[:cut], h=h)["mean"]
+    np.save(path, out)
+    return out
+
+
+ARIMA_FORMS = ("airline", "auto")
+
+
+def _arima(form: str):
+    from statsforecast.models import ARIMA, AutoARIMA
+
+    if form == "airline":  # Box & Jenkins' airline model, (0,1,1)(0,1,1)m: ~16 ms a fit
+        return ARIMA(order=(0, 1, 1), seasonal_order=(0, 1, 1), season_length=M)
+    # a narrow stepwise search (~140 ms a monthly fit; the default search ~700 ms)
+    return AutoARIMA(
+        season_length=M,
+        approximation=True,
+        max_p=2,
+        max_q=2,
+        max_P=1,
+        max_Q=1,
+        start_p=1,
+        start_q=1,
+    )
+
+
+def _arima_part(args) -> np.ndarray:
+    form, ys, h, step, n_o = args
+    warnings.filterwarnings("ignore")
+    out = np.full((len(ys), n_o, h), np.nan)
+    for i, y in enumerate(ys):
+        for slot in range(n_o):
+            cut = len(y) if slot == 0 else len(y) - h - (slot - 1) * step
+            if cut >= max(h, M // 2):
+                try:
+                    out[i, slot] = _arima(form).forecast(y=y[:cut], h=h)["mean"]
+                except Exception:  # noqa: BLE001  a failed fit is a missing member
+                    pass
+    return out
+
+
+def arima_slots(form: str, ys, h, step, n_o, cache: Path) -> np.ndarray:
+    """An ARIMA form fitted per series and slot (cached in CACHE/arima_<form>.npy), on two
+    processes; NaN where a fit fails."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = cache / f"arima_{form}.npy"
+    if path.exists():
+        return np.load(path)
+    t0 = time.time()
+    parts = [(form, ys[i : i + 50], h, step, n_o) for i in range(0, len(ys), 50)]
+    with ProcessPoolExecutor(2) as pool:
+        out = np.concatenate(list(pool.map(_arima_part, parts)))
+    print(f"ARIMA {form}: {time.time() - t0:.0f} s wall, two processes", flush=True)
     np.save(path, out)
     return out
 
@@ -288,6 +343,7 @@ def main() -> None:
     p.add_argument("--thief", action="store_true", help="with --trees: ComboTHieF and both")
     p.add_argument("--big-trees", action="store_true", help="with --trees: the trees on more")
     p.add_argument("--mlp", action="store_true", help="with --trees: a global perceptron")
+    p.add_argument("--arima", action="store_true", help="with --trees: ARIMA as a member")
     p.add_argument(
         "--lookbacks",
         action="store_true",
@@ -449,6 +505,28 @@ def main() -> None:
             cands["median of four, both raw, both adjusted"] = np.nanmedian(
                 np.stack([*local, theta, *both, *ds], -1), -1
             )
+        if a.arima:
+            ar = {form: arima_slots(form, ys, h, step, n_o, a.cache) for form in ARIMA_FORMS}
+            for form, g in ar.items():
+                cands[f"ARIMA {form}"] = g
+                cands[f"SCUM: median of ETS, CES, DOTheta, ARIMA {form}"] = np.nanmedian(
+                    np.stack([*local, g], -1), -1
+                )
+                cands[f"mean of ETS, CES, DOTheta, ARIMA {form}"] = np.nanmean(
+                    np.stack([*local, g], -1), -1
+                )
+                cands[f"ComboGBM + ARIMA {form} (mean)"] = np.nanmean(
+                    np.stack([*local, models["GlobalGBM"], g], -1), -1
+                )
+                cands[f"ComboGlobal5 + ARIMA {form} (mean)"] = np.nanmean(
+                    np.stack([*local, *both, g], -1), -1
+                )
+                cands[f"ComboGlobal5Median + ARIMA {form} (median of six)"] = np.nanmedian(
+                    np.stack([*local, *both, g], -1), -1
+                )
+                cands[f"ComboGlobal6Median + ARIMA {form} (median of seven)"] = np.nanmedian(
+                    np.stack([*local, theta, *both, g], -1), -1
+                )
         if a.lookbacks:
             model = catalog.pooled("GlobalGBM", M, h)  # the catalog's is on absolute error
             model.n_series, model.loss = len(ys), "squared_error"
