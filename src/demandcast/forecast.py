@@ -308,13 +308,13 @@ def _champion_forecasts(
             warning=True,
         )
     good = pairs[pairs["ok"]]
+    fail_txt = failures.groupby("unique_id")["text"].agg("; ".join)
 
-    out = _champion_rows(df, champ, pairs, good, fcst, scale, calibration, failures, settings)
+    out = _champion_rows(df, champ, pairs, good, fcst, scale, calibration, fail_txt, settings)
     ids = out["unique_id"].unique()
 
     # series none of whose members refit, and champions the catalog does not know
     failed_ids = np.setdiff1d(known_ids, ids)
-    fail_txt = failures.groupby("unique_id")["text"].agg("; ".join)
     raised_on = set(raised["unique_id"])
 
     def why(i: str) -> str:
@@ -341,10 +341,11 @@ def _champion_rows(
     fcst: pd.DataFrame,
     scale: pd.DataFrame,
     calibration: pd.DataFrame | None,
-    failures: pd.DataFrame,
+    fail_txt: pd.Series,
     settings: Settings,
 ) -> pd.DataFrame:
-    """Forecast and interval rows of the series with at least one member that refit."""
+    """Forecast and interval rows of the series with at least one member that refit;
+    `fail_txt` says per series what left its other members out."""
     h, levels = settings.horizon, list(settings.levels)
     if good.empty:
         return pd.DataFrame(columns=["unique_id", "step", "forecast"])
@@ -388,7 +389,6 @@ def _champion_rows(
     partial = (n_good.reindex(ids) < n_all.reindex(ids)).to_numpy()
     reason = np.full(len(ids), None, dtype=object)
     if partial.any():
-        fail_txt = failures.groupby("unique_id")["text"].agg("; ".join)
         reason[partial] = [
             f"member(s) left out, combined the rest: {fail_txt.get(i, '')}" for i in ids[partial]
         ]
