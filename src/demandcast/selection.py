@@ -278,8 +278,18 @@ def select_champions(
     has_default = np.isfinite(out["default_score"])
     movable = has_default & ~out["quiet"]  # no demand, no evidence to leave the champion
     d = out["default_score"]
-    champion = np.where(has_default, out["default"], out["best"])
-    score = np.where(has_default, d, out["best_score"])
+    # without a class champion's score a series takes its best scorer; a quiet one, whose
+    # best scorer is whatever forecast least, its class's catalog default, else its best
+    # pool member
+    out["prior"] = out["demand_class"].map(catalog.defaults)
+    prior_score = scores.reindex(pd.MultiIndex.from_arrays([out.index, out["prior"].fillna("")]))
+    stand_in = np.where(np.isfinite(prior_score.to_numpy()), out["prior"], out["pool_best"])
+    stand_in_score = np.where(
+        np.isfinite(prior_score.to_numpy()), prior_score.to_numpy(), out["pool_score"]
+    )
+    orphan = ~has_default & out["quiet"] & pd.notna(stand_in)
+    champion = np.where(has_default, out["default"], np.where(orphan, stand_in, out["best"]))
+    score = np.where(has_default, d, np.where(orphan, stand_in_score, out["best_score"]))
     by_pool = movable & (out["pool_score"] < d * (1 - settings.selection_margin))
     champion = np.where(by_pool, out["pool_best"], champion)
     score = np.where(by_pool, out["pool_score"], score)
@@ -374,6 +384,17 @@ def _reason(r, metric: str, settings: Settings) -> str:
                 f"pool member scored: lowest {metric}"
             )
         head = f"{r.default}, standing in for class champion {r.default_barred} (barred)"
+    elif r.quiet and not np.isfinite(r.default_score) and r.champion != r.best:
+        if isinstance(r.default, str):
+            state = r.default_status if isinstance(r.default_status, str) else "not backtested"
+            head = f"class champion {r.default} has no score ({state})"
+        else:
+            head = f"no class champion for demand class {r.demand_class}"
+        what = "its class's catalog default" if r.champion == r.prior else "its best pool member"
+        return (
+            f"{head} and the series no demand in its backtest windows, where the lowest "
+            f"forecast scores best ({r.best}): {what}, {r.champion}"
+        )
     elif r.default is None or (isinstance(r.default, float) and np.isnan(r.default)):
         return f"no class champion for demand class {r.demand_class}: lowest {metric}"
     elif not np.isfinite(r.default_score):

@@ -185,6 +185,33 @@ def test_a_series_without_demand_in_its_backtest_windows_is_no_evidence():
     assert (out.loc[quiet, "champion"] != "ComboIntermittent").all()
 
 
+def test_a_quiet_series_whose_class_champion_failed_takes_its_class_default_not_a_zero():
+    # ComboIntermittent is the class champion (10 series) but failed on q0, whose windows
+    # held no demand: there Naive forecast 0 and scores 0, ComboSimple (the catalog's
+    # intermittent default) scored too. The best scorer would be the forecast of nothing
+    heard = [f"h{i:02d}" for i in range(10)]
+    rows = []
+    for s in heard:
+        rows += [("ComboIntermittent", s, "ok", 0.70, 0.5), ("ComboSimple", s, "ok", 0.72, 0.5)]
+        rows += [("Naive", s, "ok", 0.95, 0.6)]
+    rows += [("ComboIntermittent", "q0", "failed", np.nan, np.nan)]
+    rows += [("ComboSimple", "q0", "ok", 0.3, np.nan), ("Naive", "q0", "ok", 0.0, 0.0)]
+    metrics = pd.DataFrame(rows, columns=["model_name", "series_id", "status", "rmsse", "wape"])
+    metrics = metrics.assign(n_windows=3, mae=lambda d: d["rmsse"])
+    profiles = pd.DataFrame({"series_id": [*heard, "q0"], "demand_class": "intermittent"})
+    out = select_champions(metrics, profiles, RMSSE).set_index("series_id")
+    q0 = out.loc["q0"]
+    assert (q0["class_champion"], q0["champion"]) == ("ComboIntermittent", "ComboSimple")
+    assert "class champion ComboIntermittent has no score (failed)" in q0["reason"]
+    assert "its class's catalog default, ComboSimple" in q0["reason"]
+    # a series with demand in its windows still takes its best scorer there
+    heard_rows = metrics["series_id"] == "q0"
+    loud = metrics.assign(wape=np.where(heard_rows & metrics["wape"].isna(), 0.9, metrics["wape"]))
+    out = select_champions(loud, profiles, RMSSE).set_index("series_id")
+    assert out.loc["q0", "champion"] == "Naive"
+    assert "lowest rmsse" in out.loc["q0", "reason"]
+
+
 def test_a_series_too_short_to_backtest_gets_its_class_champion():
     metrics = pd.DataFrame(
         {
