@@ -7,8 +7,9 @@ and a sentence for planners (`int_forecast__decisions`, `fct_retrain_decisions`)
 - `reselect`: backtest the series (when it can be backtested) and select its champion
   again. Reasons, checked in this order: `retrain_always` (the var retrain), `new_series`
   (no model on record), `settings_changed` / `catalog_changed` (the settings hash differs:
-  any forecasting setting but n_jobs, engine and batch_series, or the resolved catalog
-  entries, pools and defaults), `origin_moved_back` (the champion was selected at a later
+  any forecasting setting but n_jobs, engine, batch_series and the FORECAST_SETTINGS
+  max_forecast_multiple and reconciliation, or the resolved catalog entries, pools and
+  defaults), `origin_moved_back` (the champion was selected at a later
   origin than this run's), `override_ended` (a pin ended), `override_bar` (an override bars the
   champion or one of its members), `backtestable` (last time too short to backtest, a
   cold start or a class champion fitted on all the history, now long enough),
@@ -19,7 +20,9 @@ and a sentence for planners (`int_forecast__decisions`, `fct_retrain_decisions`)
   retrain_decay_ratio x the backtest MASE), `level_shift`, `variance_shift` (the new
   periods against the retrain_shift_window periods before the selection).
 - `refit`: the champion is kept and fitted again on the new history (`new_data`), or on
-  unchanged history whose last forecast is not on record (`last_forecast_missing`); a new
+  unchanged history whose last forecast is not on record (`last_forecast_missing`) or was
+  published under another max_forecast_multiple or reconciliation
+  (`forecast_settings_changed`); a new
   product still too short to backtest gets the cold-start method again on its new
   history (`cold_start`: it has no champion to select until it can be backtested).
 - `reuse`: the history is the same as at the last run (`no_new_data`, by its
@@ -109,6 +112,12 @@ DECISION_COLUMNS = (
 )
 UNHASHED_SETTINGS = ("n_jobs", "engine", "engine_address", "batch_series")
 """Settings that change how fast a run goes, not its numbers: not in the settings hash."""
+FORECAST_SETTINGS = ("max_forecast_multiple", "reconciliation")
+"""Settings that change what a run publishes but not what its backtest measures or its
+selection chooses: recorded with the others (`settings`), not in the settings hash. A
+change of them selects no series again and keeps the backtests on record; a series whose
+history is unchanged is forecast again (held to the new bound, reconciled the new way)
+instead of reusing its last published forecast."""
 OVERRIDE_ACTIONS = ("pin", "bar")
 
 
@@ -130,14 +139,16 @@ class Identity:
 
 
 def settings_identity(settings: Settings, catalog: Catalog) -> Identity:
-    """Hashes of the forecasting settings (all but UNHASHED_SETTINGS) and of the catalog
-    entries the run resolves (with the selection pools, defaults and long season)."""
+    """Hashes of the settings the selection depends on (all but UNHASHED_SETTINGS and
+    FORECAST_SETTINGS) and of the catalog entries the run resolves (with the selection
+    pools, defaults and long season); `settings` records all but UNHASHED_SETTINGS."""
     values = {
         f.name: getattr(settings, f.name)
         for f in dataclasses.fields(Settings)
         if f.name not in UNHASHED_SETTINGS
     }
     text = json.dumps(values, sort_keys=True)
+    selection = {k: v for k, v in values.items() if k not in FORECAST_SETTINGS}
     cands = catalog.resolve(settings.candidates, settings.season_length)
     spec = {
         "candidates": [dataclasses.asdict(c) for c in cands],
@@ -147,7 +158,9 @@ def settings_identity(settings: Settings, catalog: Catalog) -> Identity:
         "long_season": catalog.long_season,
     }
     catalog_hash = _digest(json.dumps(spec, sort_keys=True, default=str))
-    return Identity(_digest(text + catalog_hash), catalog_hash, text)
+    return Identity(
+        _digest(json.dumps(selection, sort_keys=True) + catalog_hash), catalog_hash, text
+    )
 
 
 def fingerprint(first_period: Any, values: np.ndarray) -> str:
@@ -422,13 +435,14 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
         "history_fingerprint"
     )
     same_settings = prev_run is not None and r.get("prev_settings_hash") == r.get("settings_hash")
+    bound = _changed_settings(r.get("prev_settings"), r.get("settings"), FORECAST_SETTINGS)
     has_forecast = bool(r.get("prev_has_forecast"))
     since = f"run {prev_run}" if prev_run else ""
 
     if _given(r.get("pin_model")):
         pin = r["pin_model"]
         text = f"pinned to {pin} by an override: {r.get('pin_reason')}"
-        if same_history and same_settings and prev_champ == pin and has_forecast:
+        if same_history and same_settings and not bound and prev_champ == pin and has_forecast:
             return "reuse", "override_pin", f"{text}; history unchanged since {since}", pin
         return "refit", "override_pin", text, pin
     if policy.retrain == "always":
@@ -445,7 +459,7 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
                 f"the catalog's candidates, pools or defaults changed since {since}",
                 None,
             )
-        changed = _changed_settings(r.get("prev_settings"), r.get("settings"))
+        changed = _changed_settings(r.get("prev_settings"), r.get("settings")) or "settings hash"
         return "reselect", "settings_changed", f"since {since}: {changed}", None
     origin = pd.Timestamp(r["forecast_origin"])
     selected = r.get("prev_selected_origin")
@@ -475,6 +489,13 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
                 f"champion {prev_champ} is barred by an override: {r.get('bar_reason')}",
                 None,
             )
+    if same_history and has_forecast and bound:  # the same history, published another way
+        return (
+            "refit",
+            "forecast_settings_changed",
+            f"history unchanged since {since}, its forecast made again: {bound}",
+            prev_champ,
+        )
     if prev_champ is None:  # a cold start last time (or a backtest that chose nothing)
         if same_history and has_forecast:
             return "reuse", "no_new_data", f"history unchanged since {since}", None
@@ -575,10 +596,13 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
     )
 
 
-def _changed_settings(before: Any, now: Any) -> str:
+def _changed_settings(before: Any, now: Any, only: tuple[str, ...] | None = None) -> str:
+    """'name old -> new, ...' for the settings (of `only`, when given) whose recorded values
+    differ; '' when none does."""
     try:
         old, new = json.loads(before), json.loads(now)
     except (TypeError, ValueError):
         return "settings not on record (a registry row from an earlier version)"
     keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys) or "settings hash"
+    keys = [k for k in keys if only is None or k in only]
+    return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys)

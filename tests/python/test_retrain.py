@@ -104,6 +104,28 @@ def _decide(policy=None, **changes) -> tuple[str, str, str]:
             "settings_changed",
         ),
         ({"settings_hash": "s2", "catalog_hash": "c2"}, "reselect", "catalog_changed"),
+        # another bound (the hash leaves it out): the same champion, its forecast made again
+        (
+            {"history_fingerprint": "old", "settings": json.dumps({"max_forecast_multiple": 5})},
+            "refit",
+            "forecast_settings_changed",
+        ),
+        (
+            {
+                "history_fingerprint": "old",
+                "prev_champion": None,
+                "settings": json.dumps({"max_forecast_multiple": 5}),
+            },
+            "refit",
+            "forecast_settings_changed",
+        ),
+        # another reconciliation: the published forecast was reconciled the old way
+        (
+            {"history_fingerprint": "old", "settings": json.dumps({"reconciliation": "auto"})},
+            "refit",
+            "forecast_settings_changed",
+        ),
+        ({"settings": json.dumps({"max_forecast_multiple": 5})}, "refit", "new_data"),
         ({"prev_selected_origin": pd.Timestamp("2025-07-07")}, "reselect", "origin_moved_back"),
         (
             {"prev_override_action": "pin", "prev_override_model": "Naive"},
@@ -431,6 +453,21 @@ def test_settings_that_change_no_number_leave_the_hash_alone():
     assert fast.catalog_hash != base.catalog_hash
 
 
+def test_settings_that_change_no_selection_are_recorded_but_not_hashed():
+    # the bound and the levels' reconciliation change no backtest and no champion: a
+    # change of them must not select every series again, and the registry still says them
+    catalog = load_catalog()
+    base = retrain.settings_identity(Settings(), catalog)
+    other = retrain.settings_identity(
+        Settings(max_forecast_multiple=4, reconciliation="auto"), catalog
+    )
+    assert other.settings_hash == base.settings_hash
+    assert json.loads(other.settings)["max_forecast_multiple"] == 4.0
+    assert json.loads(other.settings)["reconciliation"] == "auto"
+    margin = retrain.settings_identity(Settings(selection_margin=0.5), catalog)
+    assert margin.settings_hash != base.settings_hash
+
+
 # ------------------------------------------------------------------ real builds
 
 
@@ -440,6 +477,7 @@ class Runs:
     again: Project  # B: the same extract again
     week: Project  # C: the extract with its last week
     override: Project  # E: pin, bar, and a setting changed
+    bound: Project  # F: A's extract again, under another max_forecast_multiple
     outputs: dict[str, str]
     pinned: tuple[str, str]  # series, model
     barred: tuple[str, str]  # series, its champion in A
@@ -502,11 +540,14 @@ def runs(tmp_path_factory) -> Runs:
     override = first.copy_to(work / "e", raw=early)
     override.project_dir = project_dir
     outputs["override"] = _build(override, vars=RETRAIN_VARS[:-1] + ", selection_margin: 0.5}")
+    bound = first.copy_to(work / "f", raw=early)
+    outputs["bound"] = _build(bound, vars=RETRAIN_VARS[:-1] + ", max_forecast_multiple: 9}")
     return Runs(
         first,
         again,
         week,
         override,
+        bound,
         outputs,
         (pinned_series, pin),
         (barred_series, barred_champion),
@@ -610,6 +651,23 @@ def test_a_new_week_refits_the_kept_champions_and_backtests_only_what_is_reselec
         runs.week.published,
     )[0]
     assert mine == rows > 0
+
+
+def test_another_forecast_bound_refits_every_forecast_and_selects_nothing_again(runs):
+    # the bound changes no backtest and no champion: the champions and the backtests on
+    # record are kept; the forecasts are made again, not reused from under the old bound
+    bound = _decisions(runs.bound)
+    assert set(bound["decision"]) == {"refit"}
+    assert set(bound["reason"]) == {"forecast_settings_changed"}
+    assert bound["detail"].str.contains("max_forecast_multiple 10.0 -> 9.0").all()
+    assert not bound["is_backtested"].any() and bound["n_fits"].sum() > 0
+    assert "backtest: 0 series backtested (0 fits)" in runs.outputs["bound"]
+    query = "select series_id, champion from fct_model_registry where run_id = ? order by 1"
+    (first_run,) = runs.first.query("select run_id from publication", runs.first.published)[0]
+    (bound_run,) = runs.bound.query("select run_id from publication", runs.bound.published)[0]
+    before = runs.bound.query(query.replace("?", f"'{first_run}'"))
+    after = runs.bound.query(query.replace("?", f"'{bound_run}'"))
+    assert after == before and len(after) > 0
 
 
 def test_a_setting_change_reselects_and_a_pin_holds_and_shows(runs):
