@@ -459,7 +459,10 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
                 f"the catalog's candidates, pools or defaults changed since {since}",
                 None,
             )
-        changed = _changed_settings(r.get("prev_settings"), r.get("settings")) or "settings hash"
+        changed = _changed_settings(r.get("prev_settings"), r.get("settings")) or (
+            "the settings hash, no recorded setting (a version of demandcast that hashes "
+            "other settings)"
+        )
         return "reselect", "settings_changed", f"since {since}: {changed}", None
     origin = pd.Timestamp(r["forecast_origin"])
     selected = r.get("prev_selected_origin")

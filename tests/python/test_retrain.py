@@ -453,6 +453,13 @@ def test_settings_that_change_no_number_leave_the_hash_alone():
     assert fast.catalog_hash != base.catalog_hash
 
 
+def test_a_hash_that_changed_with_no_recorded_setting_says_so():
+    # an upgrade that hashes other settings: every value recorded is the same
+    decision, reason, detail = _decide(settings_hash="s2")
+    assert (decision, reason) == ("reselect", "settings_changed")
+    assert "the settings hash, no recorded setting" in detail
+
+
 def test_settings_that_change_no_selection_are_recorded_but_not_hashed():
     # the bound and the levels' reconciliation change no backtest and no champion: a
     # change of them must not select every series again, and the registry still says them
