@@ -435,14 +435,17 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
         "history_fingerprint"
     )
     same_settings = prev_run is not None and r.get("prev_settings_hash") == r.get("settings_hash")
-    bound = _changed_settings(r.get("prev_settings"), r.get("settings"), FORECAST_SETTINGS)
+    # settings the hash leaves out that change what is published (FORECAST_SETTINGS)
+    published = prev_run is not None and _changed_settings(
+        r.get("prev_settings"), r.get("settings"), FORECAST_SETTINGS
+    )
     has_forecast = bool(r.get("prev_has_forecast"))
     since = f"run {prev_run}" if prev_run else ""
 
     if _given(r.get("pin_model")):
         pin = r["pin_model"]
         text = f"pinned to {pin} by an override: {r.get('pin_reason')}"
-        if same_history and same_settings and not bound and prev_champ == pin and has_forecast:
+        if same_history and same_settings and not published and prev_champ == pin and has_forecast:
             return "reuse", "override_pin", f"{text}; history unchanged since {since}", pin
         return "refit", "override_pin", text, pin
     if policy.retrain == "always":
@@ -492,11 +495,11 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
                 f"champion {prev_champ} is barred by an override: {r.get('bar_reason')}",
                 None,
             )
-    if same_history and has_forecast and bound:  # the same history, published another way
+    if same_history and has_forecast and published:  # the same history, published another way
         return (
             "refit",
             "forecast_settings_changed",
-            f"history unchanged since {since}, its forecast made again: {bound}",
+            f"history unchanged since {since}, its forecast made again: {published}",
             prev_champ,
         )
     if prev_champ is None:  # a cold start last time (or a backtest that chose nothing)
