@@ -293,12 +293,20 @@ def read_registry_rows(memory: Memory, pairs: pd.DataFrame) -> pd.DataFrame:
 
 def read_forecast_rows(memory: Memory, pairs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Rows of fct_forecast_history for (run_id, series_id) pairs: the forecasts a run
-    reuses. `columns`: the prediction columns to return."""
+    reuses. `columns`: the prediction columns to return. `forecast` is the statistical
+    forecast: the final figure holds a planner's override of the quantity, which is not
+    the model's forecast (the run that reuses it applies the overrides it has, or none);
+    rows appended before the history kept the two apart give the final figure."""
     if pairs.empty or not memory.has("fct_forecast_history"):
         return pd.DataFrame(columns=columns)
     con = memory.con
     con.register("_forecast_pairs", pairs[["run_id", "series_id"]])
-    select = ", ".join(f"h.{c}" for c in columns)
+    statistical = "h.forecast"
+    if "statistical_forecast" in memory.columns("fct_forecast_history"):
+        statistical = "coalesce(h.statistical_forecast, h.forecast)"
+    select = ", ".join(
+        f"{statistical} as forecast" if c == "forecast" else f"h.{c}" for c in columns
+    )
     frame = con.execute(
         f"select {select} from {memory['fct_forecast_history']} as h "
         "inner join _forecast_pairs using (run_id, series_id) order by h.series_id, h.step"

@@ -62,7 +62,8 @@ def _overrides(project: Project, rows: list[tuple]) -> None:
             product_id varchar, period_start date, quantity double, reason varchar,
             set_by varchar)"""
         )
-        con.executemany("insert into planner_overrides values (?, ?, ?, ?, ?, ?)", rows)
+        if rows:
+            con.executemany("insert into planner_overrides values (?, ?, ?, ?, ?, ?)", rows)
 
 
 def test_planner_overrides_of_quantities_end_to_end(built_copy):
@@ -128,6 +129,18 @@ def test_planner_overrides_of_quantities_end_to_end(built_copy):
         project.published,
     )
     assert history == [(2,)]
+
+    # the overrides withdrawn, the same data again: every series reuses its forecast, and
+    # what it reuses is the statistical forecast, not the final figure of the run before
+    _overrides(project, [])
+    result = project.dbt("build", vars=vars)
+    assert result.returncode == 0, result.output[-4000:]
+    again = project.query(
+        f"""select d.reason, f.forecast, f.statistical_forecast, f.override_quantity
+        from fct_demand_forecast as f inner join int_forecast__decisions as d using (series_id)
+        where f.plant_id = '{a[0]}' and f.product_id = '{a[1]}' and f.step = 2""",
+    )
+    assert again == [("no_new_data", a[3], a[3], None)]
 
     last_period = project.query(
         "select max(period_start) + 7, min(period_start) from fct_demand_forecast",
