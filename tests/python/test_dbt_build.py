@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from conftest import BIN, Project, assert_rebuilds_recorded, raw_with_orders
 
-from demandcast.config import Settings
+from demandcast.config import RetrainPolicy, Settings
 
 BI_TABLES = ["fct_demand_forecast", "dim_series", "fct_demand_history", "fct_model_registry"]
 
@@ -204,13 +204,14 @@ def test_the_build_used_two_worker_processes(built):
     assert built.query("select n_jobs from int_run__context") == [(2,)]
 
 
-def test_the_run_context_carries_every_forecasting_setting(built):
+def test_the_run_context_carries_every_forecasting_and_retraining_setting(built):
     # the forecasting models read their Settings from this one row: a setting missing here
     # is its default in the forecast whatever the var (max_forecast_multiple was, the
     # seventeenth session's bound held to 10 while the gate read the var)
     columns = {r[0] for r in built.query("describe int_run__context")}
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    assert fields <= columns, sorted(fields - columns)
+    for cls in (Settings, RetrainPolicy):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        assert fields <= columns, (cls.__name__, sorted(fields - columns))
 
 
 def test_the_gated_default_catalog_build_on_the_ci_target(tmp_path):
