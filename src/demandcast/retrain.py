@@ -22,7 +22,8 @@ and a sentence for planners (`int_forecast__decisions`, `fct_retrain_decisions`)
 - `refit`: the champion is kept and fitted again on the new history (`new_data`), or on
   unchanged history whose last forecast is not on record (`last_forecast_missing`) or was
   published under another max_forecast_multiple or reconciliation
-  (`forecast_settings_changed`); a new
+  (`forecast_settings_changed`) or reconciled (`reconciled_forecast`: with reconciliation
+  auto the published forecast is not the model's, so it is made again); a new
   product still too short to backtest gets the cold-start method again on its new
   history (`cold_start`: it has no champion to select until it can be backtested).
 - `reuse`: the history is the same as at the last run (`no_new_data`, by its
@@ -439,13 +440,15 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
     published = prev_run is not None and _changed_settings(
         r.get("prev_settings"), r.get("settings"), FORECAST_SETTINGS
     )
+    reconciled = _reconciled(r.get("settings"))
     has_forecast = bool(r.get("prev_has_forecast"))
     since = f"run {prev_run}" if prev_run else ""
 
     if _given(r.get("pin_model")):
         pin = r["pin_model"]
         text = f"pinned to {pin} by an override: {r.get('pin_reason')}"
-        if same_history and same_settings and not published and prev_champ == pin and has_forecast:
+        reusable = same_settings and not published and not reconciled
+        if same_history and reusable and prev_champ == pin and has_forecast:
             return "reuse", "override_pin", f"{text}; history unchanged since {since}", pin
         return "refit", "override_pin", text, pin
     if policy.retrain == "always":
@@ -500,6 +503,15 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
             "refit",
             "forecast_settings_changed",
             f"history unchanged since {since}, its forecast made again: {published}",
+            prev_champ,
+        )
+    if same_history and has_forecast and reconciled:
+        return (
+            "refit",
+            "reconciled_forecast",
+            f"history unchanged since {since}, but its published forecast was reconciled "
+            f"(reconciliation {reconciled}): the model's own forecast is made again, not the "
+            "reconciled one reconciled once more",
             prev_champ,
         )
     if prev_champ is None:  # a cold start last time (or a backtest that chose nothing)
@@ -600,6 +612,16 @@ def _decide_one(r: dict, policy: RetrainPolicy) -> tuple[str, str, str, str | No
         f"{n_new:.0f} new period(s) since the selection; champion {prev_champ} kept",
         prev_champ,
     )
+
+
+def _reconciled(settings: Any) -> str:
+    """The run's reconciliation when it may move the base forecasts (not bottom_up): then
+    the forecast a run published is not its model's, and cannot be reused as one."""
+    try:
+        method = json.loads(settings).get("reconciliation", "bottom_up")
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    return "" if method in (None, "bottom_up") else str(method)
 
 
 def _changed_settings(before: Any, now: Any, only: tuple[str, ...] | None = None) -> str:

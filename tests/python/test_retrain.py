@@ -126,6 +126,16 @@ def _decide(policy=None, **changes) -> tuple[str, str, str]:
             "forecast_settings_changed",
         ),
         ({"settings": json.dumps({"max_forecast_multiple": 5})}, "refit", "new_data"),
+        # a reconciled forecast is not the model's: made again, not reconciled once more
+        (
+            {
+                "history_fingerprint": "old",
+                "settings": json.dumps({"reconciliation": "auto"}),
+                "prev_settings": json.dumps({"reconciliation": "auto"}),
+            },
+            "refit",
+            "reconciled_forecast",
+        ),
         ({"prev_selected_origin": pd.Timestamp("2025-07-07")}, "reselect", "origin_moved_back"),
         (
             {"prev_override_action": "pin", "prev_override_model": "Naive"},
@@ -485,6 +495,7 @@ class Runs:
     week: Project  # C: the extract with its last week
     override: Project  # E: pin, bar, and a setting changed
     bound: Project  # F: A's extract again, under another max_forecast_multiple
+    auto: Project  # G: A's extract again, twice, with reconciliation auto
     outputs: dict[str, str]
     pinned: tuple[str, str]  # series, model
     barred: tuple[str, str]  # series, its champion in A
@@ -549,12 +560,16 @@ def runs(tmp_path_factory) -> Runs:
     outputs["override"] = _build(override, vars=RETRAIN_VARS[:-1] + ", selection_margin: 0.5}")
     bound = first.copy_to(work / "f", raw=early)
     outputs["bound"] = _build(bound, vars=RETRAIN_VARS[:-1] + ", max_forecast_multiple: 9}")
+    auto = first.copy_to(work / "g", raw=early)
+    for run in ("auto", "auto_again"):
+        outputs[run] = _build(auto, vars=RETRAIN_VARS[:-1] + ", reconciliation: auto}")
     return Runs(
         first,
         again,
         week,
         override,
         bound,
+        auto,
         outputs,
         (pinned_series, pin),
         (barred_series, barred_champion),
@@ -675,6 +690,23 @@ def test_another_forecast_bound_refits_every_forecast_and_selects_nothing_again(
     before = runs.bound.query(query.replace("?", f"'{first_run}'"))
     after = runs.bound.query(query.replace("?", f"'{bound_run}'"))
     assert after == before and len(after) > 0
+
+
+def test_a_rerun_reconciles_the_models_forecasts_not_the_last_reconciled_ones(runs):
+    # with reconciliation auto the published base is moved by reconciliation: a rerun on
+    # the same data that reused it as the model's forecast reconciled it once more, and
+    # the published forecast drifted run after run
+    assert set(_decisions(runs.auto)["reason"]) == {"reconciled_forecast"}
+    assert "reconciliation:" in runs.outputs["auto_again"]
+    runs_auto = runs.auto.query(
+        "select run_id from fct_forecast_runs order by started_at desc limit 2"
+    )
+    (last,), (before,) = runs_auto
+    sums = runs.auto.query(
+        "select run_id, sum(statistical_forecast), sum(lo_80) from fct_forecast_history"
+        f" where run_id in ('{last}', '{before}') and method = 'champion' group by 1 order by 1"
+    )
+    assert len(sums) == 2 and sums[0][1:] == pytest.approx(sums[1][1:], rel=1e-9), sums
 
 
 def test_a_setting_change_reselects_and_a_pin_holds_and_shows(runs):
