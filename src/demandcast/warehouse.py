@@ -243,17 +243,19 @@ def read_live_errors(
 ) -> pd.DataFrame:
     """Per series: the absolute errors of its champion's forecasts made since it was
     selected (`champions`: series_id, champion, selected_origin) against the actuals in
-    `history` (series_id, period_start, demand). One forecast per origin and period."""
+    `history` (series_id, period_start, demand). One forecast per origin and period: the
+    statistical one (a planner's override of the quantity is not the champion's error)."""
     cols = ["series_id", "n_live_periods", "live_mae"]
     if champions.empty or not memory.has("fct_forecast_history"):
         return pd.DataFrame(columns=cols)
     con = memory.con
+    statistical = _statistical(memory)
     con.register("_live_champions", champions[["series_id", "champion", "selected_origin"]])
     con.register("_live_history", history[["series_id", "period_start", "demand"]])
     frame = con.execute(
         f"""
         with made as (
-            select h.series_id, h.forecast_origin, h.period_start, any_value(h.forecast) as f
+            select h.series_id, h.forecast_origin, h.period_start, any_value({statistical}) as f
             from {memory["fct_forecast_history"]} as h
             inner join _live_champions as c
                 on h.series_id = c.series_id
@@ -291,6 +293,14 @@ def read_registry_rows(memory: Memory, pairs: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _statistical(memory: Memory) -> str:
+    """SQL for fct_forecast_history's (alias h) statistical forecast: its
+    `statistical_forecast`, the final `forecast` on rows appended before that column."""
+    if "statistical_forecast" in memory.columns("fct_forecast_history"):
+        return "coalesce(h.statistical_forecast, h.forecast)"
+    return "h.forecast"
+
+
 def read_forecast_rows(memory: Memory, pairs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Rows of fct_forecast_history for (run_id, series_id) pairs: the forecasts a run
     reuses. `columns`: the prediction columns to return. `forecast` is the statistical
@@ -301,9 +311,7 @@ def read_forecast_rows(memory: Memory, pairs: pd.DataFrame, columns: list[str]) 
         return pd.DataFrame(columns=columns)
     con = memory.con
     con.register("_forecast_pairs", pairs[["run_id", "series_id"]])
-    statistical = "h.forecast"
-    if "statistical_forecast" in memory.columns("fct_forecast_history"):
-        statistical = "coalesce(h.statistical_forecast, h.forecast)"
+    statistical = _statistical(memory)
     select = ", ".join(
         f"{statistical} as forecast" if c == "forecast" else f"h.{c}" for c in columns
     )

@@ -463,6 +463,32 @@ def test_settings_that_change_no_number_leave_the_hash_alone():
     assert fast.catalog_hash != base.catalog_hash
 
 
+def test_live_accuracy_is_the_champions_not_a_planners_override():
+    # two forecasts of the champion since its selection, both 100 where 100 arrived; a
+    # planner overrode the second to 300: the champion's live error is still 0
+    con = duckdb.connect()
+    con.execute(
+        """create table fct_forecast_history as select * from (values
+        ('s', 'AutoETS', 'champion', date '2026-01-05', date '2026-01-12', 100.0, 100.0),
+        ('s', 'AutoETS', 'champion', date '2026-01-05', date '2026-01-19', 300.0, 100.0))
+        as t(series_id, model_name, method, forecast_origin, period_start, forecast,
+             statistical_forecast)"""
+    )
+    memory = wh.Memory(con, {"fct_forecast_history": "main.fct_forecast_history"})
+    champions = pd.DataFrame(
+        {"series_id": ["s"], "champion": ["AutoETS"], "selected_origin": [dt.date(2026, 1, 5)]}
+    )
+    history = pd.DataFrame(
+        {
+            "series_id": ["s", "s"],
+            "period_start": [dt.date(2026, 1, 12), dt.date(2026, 1, 19)],
+            "demand": [100.0, 100.0],
+        }
+    )
+    live = wh.read_live_errors(memory, history, champions)
+    assert live[["n_live_periods", "live_mae"]].values.tolist() == [[2, 0.0]]
+
+
 def test_a_hash_that_changed_with_no_recorded_setting_says_so():
     # an upgrade that hashes other settings: every value recorded is the same
     decision, reason, detail = _decide(settings_hash="s2")
