@@ -1,11 +1,11 @@
-{#- Past forecasts against the actuals since, per run, series and period, with
-    the seasonal naive, pinball loss and scales; this frequency, once (yml). -#}
+{#- The model's past forecasts against the actuals since (the yml says all). -#}
 
 with
 
 history as (
 
-    select * from {{ ref('fct_forecast_history') }}
+    select * replace (coalesce(statistical_forecast, forecast) as forecast)
+    from {{ ref('fct_forecast_history') }}
     where forecast_run_id = run_id
 
 ),
