@@ -282,11 +282,11 @@ def select_champions(
     # best scorer is whatever forecast least, its class's catalog default, else its best
     # pool member
     out["prior"] = out["demand_class"].map(catalog.defaults)
-    prior_score = scores.reindex(pd.MultiIndex.from_arrays([out.index, out["prior"].fillna("")]))
-    stand_in = np.where(np.isfinite(prior_score.to_numpy()), out["prior"], out["pool_best"])
-    stand_in_score = np.where(
-        np.isfinite(prior_score.to_numpy()), prior_score.to_numpy(), out["pool_score"]
-    )
+    prior_key = pd.MultiIndex.from_arrays([out.index, out["prior"].fillna("")])
+    prior_score = scores.reindex(prior_key).to_numpy()
+    scored = np.isfinite(prior_score)
+    stand_in = np.where(scored, out["prior"], out["pool_best"])
+    stand_in_score = np.where(scored, prior_score, out["pool_score"])
     orphan = ~has_default & out["quiet"] & pd.notna(stand_in)
     champion = np.where(has_default, out["default"], np.where(orphan, stand_in, out["best"]))
     score = np.where(has_default, d, np.where(orphan, stand_in_score, out["best_score"]))
