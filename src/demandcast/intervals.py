@@ -10,10 +10,17 @@ series. The interval at level L for a champion is then
 
     forecast[step] + s * quantile_{(1-L)/2 .. (1+L)/2}(r / s | class, candidate, step)
 
-Quantiles per step let the interval widen with the horizon as the backtest
-errors did (never narrowing: a step's quantile is at least the one before);
-signed residuals keep the skew of demand; the per-series scale makes one
-pooled distribution serve series of any size and difficulty.
+The quantiles per step come from a location-scale model across the steps
+(`step_quantiles`): each step has its own median and, on each side of it, its
+own spread (the mean distance of the residuals above it, and of those below),
+while the shape of the tails, which a step's few hundred residuals pin down
+poorly, is pooled over every step. So the interval widens with the horizon as
+the backtest errors did, never narrowing (a step's spread is at least the one
+before); signed residuals keep the skew of demand; the per-series scale makes
+one pooled distribution serve series of any size and difficulty. (Each step's
+own empirical quantiles, made non-narrowing by a running maximum, carried every
+noisy step's excess to the steps after it: over 24 steps Tourism's 80 %
+interval held 84.5 % of the future; see docs/accuracy.md.)
 
 Every interval then: is clipped at 0 with the forecast, contains the forecast,
 and nests (lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95).
@@ -105,15 +112,44 @@ class Calibration:
                 "step": np.arange(1, h + 1),
                 "n_residuals": np.repeat(len(r), h),
             }
-            for lv in levels:  # an interval never narrows with the horizon
-                a = (1 - lv / 100) / 2
-                row[f"lo_{lv}"] = np.minimum.accumulate(np.quantile(r, a, axis=0))
-                row[f"hi_{lv}"] = np.maximum.accumulate(np.quantile(r, 1 - a, axis=0))
+            for lv in levels:
+                row[f"lo_{lv}"], row[f"hi_{lv}"] = step_quantiles(r, (1 - lv / 100) / 2)
             rows.append(pd.DataFrame(row))
         if not rows:
             return pd.DataFrame(columns=cols)
         out = pd.concat(rows, ignore_index=True)
         return out.astype({"step": "int64", "n_residuals": "int64"})[cols]
+
+
+def step_quantiles(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """The lower and upper `a` quantiles of each step of residuals r (rows, steps).
+
+    Per step: the median m, and on each side of it the spread s (the mean distance of
+    the residuals that lie on that side). Over every step at once: the tail t of the
+    distances divided by their step's spread, so the upper quantile is m + s * t with
+    P(residual > m + s * t) = a. The spreads never shrink with the step, and neither
+    does the interval: lower quantiles never rise, upper ones never fall.
+    """
+    # each step's residuals in order: sums that do not depend on the order the rows came in
+    r = np.sort(np.asarray(r, dtype=float), axis=0)
+    loc = np.median(r, axis=0)
+    bounds = []
+    for d in (loc - r, r - loc):  # distances below the median, then above it
+        side = d > 0
+        n = side.sum(axis=0)
+        spread = np.where(side, d, 0.0).sum(axis=0) / np.maximum(n, 1)
+        spread = np.maximum.accumulate(spread)
+        z = (d / np.where(spread > 0, spread, np.inf))[side]
+        share = len(z) / d.size  # of the residuals, those on this side
+        if not len(z):
+            tail = 0.0
+        elif share > a:
+            tail = float(np.quantile(z, 1 - a / share))
+        else:  # too few on this side for the level: its farthest one
+            tail = float(z.max())
+        bounds.append(spread * tail)
+    lo, hi = loc - bounds[0], loc + bounds[1]
+    return np.minimum.accumulate(lo), np.maximum.accumulate(hi)
 
 
 def pooled_bounds(

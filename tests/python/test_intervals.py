@@ -11,7 +11,7 @@ from demandcast.catalog import Guarded
 from demandcast.config import Settings
 from demandcast.forecast import forecast_series
 from demandcast.frames import synthetic_series
-from demandcast.intervals import ALL_CLASSES, Calibration, pooled_bounds
+from demandcast.intervals import ALL_CLASSES, Calibration, pooled_bounds, step_quantiles
 from demandcast.selection import select_champions
 
 
@@ -32,8 +32,36 @@ def test_quantiles_are_per_step_and_also_pooled_over_classes():
     smooth = q[q["demand_class"] == "smooth"].set_index("step")
     assert list(q["demand_class"].unique()) == [ALL_CLASSES, "smooth"]
     assert smooth.loc[1, "n_residuals"] == 100
-    assert smooth.loc[1, "lo_80"] == pytest.approx(np.quantile(np.arange(1, 101), 0.1))
-    assert smooth.loc[2, "hi_80"] == pytest.approx(2 * np.quantile(np.arange(1, 101), 0.9))
+    # step 2's residuals are step 1's doubled: the same shape, twice the spread
+    assert smooth.loc[2, "hi_80"] == pytest.approx(2 * smooth.loc[1, "hi_80"])
+    assert smooth.loc[2, "lo_80"] == smooth.loc[1, "lo_80"]  # a lower bound never rises
+    # and of an even spread 1..100, the 10 % and 90 % quantiles, near enough
+    assert smooth.loc[1, "lo_80"] == pytest.approx(np.quantile(np.arange(1, 101), 0.1), abs=1)
+    assert smooth.loc[1, "hi_80"] == pytest.approx(np.quantile(np.arange(1, 101), 0.9), abs=1)
+
+
+def test_step_quantiles_hold_their_level_where_each_steps_own_quantiles_overshoot():
+    """24 steps of errors alike, 555 rows (Tourism's class size): each step's own
+    quantiles under a running maximum carry every noisy step's excess onward."""
+    rng = np.random.default_rng(1)
+    past, future = rng.standard_t(4, (555, 24)), rng.standard_t(4, (200_000, 24))
+    for a, level in ((0.1, 0.80), (0.025, 0.95)):
+        lo, hi = step_quantiles(past, a)
+        held = ((future >= lo) & (future <= hi)).mean()
+        own_lo = np.minimum.accumulate(np.quantile(past, a, axis=0))
+        own_hi = np.maximum.accumulate(np.quantile(past, 1 - a, axis=0))
+        own = ((future >= own_lo) & (future <= own_hi)).mean()
+        assert abs(held - level) < 0.015
+        assert own - level > held - level + 0.005
+
+
+def test_step_quantiles_keep_the_skew_and_ignore_the_row_order():
+    rng = np.random.default_rng(2)
+    r = rng.exponential(1.0, (400, 6)) - 0.5  # a long upper tail
+    lo, hi = step_quantiles(r, 0.05)
+    assert hi[0] - np.median(r[:, 0]) > 2 * (np.median(r[:, 0]) - lo[0])
+    again = step_quantiles(r[rng.permutation(400)], 0.05)
+    assert np.array_equal(lo, again[0]) and np.array_equal(hi, again[1])
 
 
 def test_residuals_are_divided_by_the_geometric_mean_of_the_two_scales():
@@ -57,14 +85,15 @@ def test_pooled_bounds_scale_per_series_and_fall_back_to_all_classes():
         table=table,
         levels=[80],
     )
-    lo1 = np.quantile(np.arange(1, 301), 0.1)
+    lo1 = table.query("demand_class == 'smooth' and step == 1")["lo_80"].item()
     assert out["lo_80"][0, 0] == pytest.approx(10 + lo1)
     assert out["lo_80"][1, 0] == pytest.approx(10 + 2 * lo1)  # twice the scale
     assert np.isnan(out["hi_80"][2]).all()  # no rows for the model at all
     lumpy = pooled_bounds(
         forecast[:1], np.ones(1), np.array(["lumpy"]), np.array(["M"]), table, [80]
     )
-    assert lumpy["lo_80"][0, 0] == pytest.approx(10 + lo1)  # the '*' rows
+    star = table.query("demand_class == '*' and step == 1")["lo_80"].item()
+    assert lumpy["lo_80"][0, 0] == pytest.approx(10 + star)  # the '*' rows
 
 
 def test_small_classes_use_the_rows_pooled_over_all_classes():
@@ -123,5 +152,7 @@ def test_an_interval_never_narrows_with_the_horizon():
     f = np.zeros((300, 2, 1))
     cal.add(np.repeat("smooth", 300), ["M"], y, f, np.ones(300), np.ones((300, 1)), 1)
     q = cal.quantiles([80]).query("demand_class == 'smooth'").set_index("step")
-    assert q.loc[2, "hi_80"] == q.loc[1, "hi_80"]
-    assert q.loc[2, "lo_80"] == pytest.approx(np.quantile(r, 0.1))  # the smaller lower bound
+    assert q.loc[2, "hi_80"] >= q.loc[1, "hi_80"]
+    assert q.loc[2, "lo_80"] <= q.loc[1, "lo_80"]
+    # the median moved down to 150.5, the spreads stayed step 1's: the band moved down
+    assert q.loc[2, "lo_80"] < q.loc[1, "lo_80"] - 100

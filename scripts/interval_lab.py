@@ -1,0 +1,179 @@
+"""Interval lab: the pooled conformal intervals of a kept build, recomputed by other rules.
+
+The point forecasts of a build do not depend on how the residual quantiles per step are
+estimated, so a rule for them can be scored without building again: this script reads a
+build kept by `scripts/accuracy.py --keep` (its backtest residuals, the champions'
+interval scales, the published forecast), recomputes every pooled conformal interval
+with each rule through demandcast.intervals' own `pooled_bounds` and `finalize`, and
+scores them on the held-out future: the share of actuals inside the 80 % and 95 %
+intervals, and the 95 % interval score (width plus 40 times each miss, over the series'
+in-sample seasonal-naive MAE, the mean over series of its mean over steps; on these
+scales, not `demandcast evaluate`'s MSIS). Series whose interval is not the pooled one
+(cold starts, fallbacks, native intervals, steps held flat) keep the published one.
+
+Rules (lower, upper quantile per step of the scaled residuals, never narrowing):
+- `shipped`: demandcast.intervals.step_quantiles, what the build ships;
+- `running-max`: each step's own empirical quantiles, a running maximum (minimum) over
+  the steps (what shipped before the nineteenth session); the first line checks that it
+  reproduces the build's intervals when the build is of that code;
+- `isotonic`: each step's own quantiles, the least-squares monotone fit;
+- `window-1`, `window-2`: each step's quantiles of the residuals of the steps within 1
+  (2) of it, then the running maximum.
+
+    .venv/bin/python scripts/accuracy.py --data DIR --vars '{...}' --keep   # prints the path
+    .venv/bin/python scripts/interval_lab.py --db KEPT.duckdb --actuals DIR/actuals.parquet
+    # the demo's realised future: --actuals WORK/demo/truth.parquet (the daily truth)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+
+from demandcast.evaluate import demo_actuals
+from demandcast.intervals import ALL_CLASSES, finalize, pooled_bounds, step_quantiles
+from demandcast.selection import parse_champion
+
+LEVELS = (80, 95)
+BOUNDS = [f"{side}_{lv}" for lv in LEVELS for side in ("lo", "hi")]
+
+
+def running_max(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = np.quantile(r, a, axis=0), np.quantile(r, 1 - a, axis=0)
+    return np.minimum.accumulate(lo), np.maximum.accumulate(hi)
+
+
+def isotonic(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = np.quantile(r, a, axis=0), np.quantile(r, 1 - a, axis=0)
+    x = np.arange(len(lo))
+    down, up = IsotonicRegression(increasing=False), IsotonicRegression(increasing=True)
+    return down.fit_transform(x, lo), up.fit_transform(x, hi)
+
+
+def window(k: int):
+    def rule(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
+        h = r.shape[1]
+        near = [r[:, max(0, s - k) : s + k + 1].ravel() for s in range(h)]
+        lo, hi = np.array([np.quantile(v, [a, 1 - a]) for v in near]).T
+        return np.minimum.accumulate(lo), np.maximum.accumulate(hi)
+
+    return rule
+
+
+RULES = {
+    "shipped": step_quantiles,
+    "running-max": running_max,
+    "isotonic": isotonic,
+    "window-1": window(1),
+    "window-2": window(2),
+}
+
+
+def quantile_table(parts: dict[tuple[str, str], np.ndarray], rule) -> pd.DataFrame:
+    """intervals.Calibration.quantiles' table, by `rule`."""
+    pooled: dict[tuple[str, str], list[np.ndarray]] = {}
+    for (cls, name), r in parts.items():
+        pooled.setdefault((cls, name), []).append(r)
+        pooled.setdefault((ALL_CLASSES, name), []).append(r)
+    frames = []
+    for (cls, name), rs in pooled.items():
+        r = np.concatenate(rs).astype(float)
+        h = r.shape[1]
+        row = {"demand_class": cls, "model_name": name, "step": np.arange(1, h + 1)}
+        row["n_residuals"] = len(r)
+        for lv in LEVELS:
+            row[f"lo_{lv}"], row[f"hi_{lv}"] = rule(r, (1 - lv / 100) / 2)
+        frames.append(pd.DataFrame(row))
+    return pd.concat(frames, ignore_index=True)
+
+
+def load(db: Path, actuals: Path) -> dict:
+    con = duckdb.connect(str(db), read_only=True)
+    h = con.execute("select max(step) from fct_demand_forecast").fetchone()[0]
+    bt = con.execute(
+        "select demand_class, model_name, residuals from int_forecast__backtest"
+        " where residuals is not null"
+    ).df()
+    parts = {
+        key: np.concatenate([np.frombuffer(b, dtype="<f4") for b in g["residuals"]]).reshape(-1, h)
+        for key, g in bt.groupby(["demand_class", "model_name"])
+    }
+    champ = con.execute(
+        "select series_id, champion, interval_scale, scale_mae from int_forecast__champions"
+    ).df()
+    fc = con.execute(
+        f"""select series_id, plant_id, product_id, period_start, step, demand_class,
+            statistical_forecast as f, {", ".join(BOUNDS)},
+            method = 'champion' and fallback_reason is null as pooled, forecast_origin
+        from fct_demand_forecast"""
+    ).df()
+    act = pd.read_parquet(actuals)
+    if "y" not in act.columns:  # the demo's daily truth
+        act = demo_actuals(actuals, "week", fc["forecast_origin"].max(), h)
+    act = act.astype({"plant_id": str, "product_id": str})
+    for frame in (act, fc):
+        frame["period_start"] = pd.to_datetime(frame["period_start"])
+    keys = ["plant_id", "product_id", "period_start"]
+    fc = fc.merge(act[[*keys, "y"]], on=keys)
+    wide = {k: fc.pivot(index="series_id", columns="step", values=k) for k in ["f", "y", *BOUNDS]}
+    ids = wide["f"].index
+    champ = champ.set_index("series_id").reindex(ids)
+    first = fc.groupby("series_id").agg(cls=("demand_class", "first"), pooled=("pooled", "all"))
+    first = first.reindex(ids)
+    return {
+        "parts": parts,
+        "ids": ids,
+        "wide": {k: v.reindex(ids).to_numpy(dtype=float) for k, v in wide.items()},
+        "scale": champ["interval_scale"].to_numpy(dtype=float),
+        "scale_mae": champ["scale_mae"].to_numpy(dtype=float),
+        "model": np.array([parse_champion(c)[0] for c in champ["champion"].fillna("")]),
+        "cls": first["cls"].to_numpy(),
+        "pooled": first["pooled"].to_numpy(dtype=bool) & champ["interval_scale"].notna().to_numpy(),
+    }
+
+
+def score(d: dict, rule) -> dict:
+    f, y = d["wide"]["f"], d["wide"]["y"]
+    table = quantile_table(d["parts"], rule)
+    new = pooled_bounds(f, d["scale"], d["cls"], d["model"], table, LEVELS)
+    _, new = finalize(f, new, LEVELS)
+    b = {
+        k: np.where(d["pooled"][:, None] & np.isfinite(new[k]), new[k], d["wide"][k])
+        for k in BOUNDS
+    }
+    seen = np.isfinite(y)
+    out = {}
+    for lv in LEVELS:
+        inside = (b[f"lo_{lv}"] <= y) & (y <= b[f"hi_{lv}"])
+        out[f"coverage_{lv}"] = round(100 * float(inside[seen].mean()), 1)
+    lo, hi = b["lo_95"], b["hi_95"]
+    interval = (hi - lo) + 40 * np.maximum(lo - y, 0) + 40 * np.maximum(y - hi, 0)
+    ok = seen.all(axis=1) & (d["scale_mae"] > 0)
+    out["interval_score_95"] = round(float((interval[ok] / d["scale_mae"][ok, None]).mean()), 3)
+    change = max(np.nanmax(np.abs(b[k] - d["wide"][k])) for k in BOUNDS)
+    out["largest_change_from_build"] = float(change)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, required=True, help="a build kept by accuracy.py --keep")
+    ap.add_argument("--actuals", type=Path, required=True)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    d = load(args.db, args.actuals)
+    result = {"series": len(d["ids"]), "pooled_series": int(d["pooled"].sum())}
+    result |= {name: score(d, rule) for name, rule in RULES.items()}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
