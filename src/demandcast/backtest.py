@@ -27,7 +27,11 @@ How the work is organised:
   on.
 - Combinations (fixed members, and the per-series top-k by the selection
   metric) are built from the members' backtest forecasts and scored on the
-  same windows.
+  same windows. A member whose forecast of a window rises above the series'
+  plausible maximum as it stood at the window's origin (`max_forecast_multiple`,
+  the forecast step's runaway rule) is left out of the combinations for that
+  window, which combine the rest, as the forecast does; the member's own row
+  keeps its score.
 - Global models (GlobalAR, GlobalGBM: pooled.py) are no StatsForecast model:
   they are learned once on the whole panel at each window's offset from the
   series' end (`fit_pooled`, before the batches) and forecast every series of a
@@ -65,7 +69,7 @@ from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, to_sf
 from demandcast.intervals import Calibration
-from demandcast.metrics import METRIC_COLUMNS, score_arrays, seasonal_scales
+from demandcast.metrics import METRIC_COLUMNS, plausible_max, score_arrays, seasonal_scales
 from demandcast.pooled import GlobalModel, fit_panel, learners
 from demandcast.progress import Progress, emit, report_failures
 from demandcast.race import Race
@@ -91,6 +95,8 @@ class BacktestStats:
     n_series: int = 0
     n_calls: int = 0
     n_fits: int = 0
+    n_runaway: int = 0
+    """Member forecasts of a window above the plausible maximum, left out of combinations."""
 
 
 def run_backtest(
@@ -177,6 +183,7 @@ def _run(
     combos = [c for c in cands if c.is_combination]
     plan = _plan(series, profiles, settings, singles, race)
     stats.n_series += len(plan)
+    runaways_before = stats.n_runaway
     if plan.empty:
         return pd.DataFrame(columns=list(BACKTEST_COLUMNS))
     df = to_sf(series, ids=plan.index)
@@ -220,6 +227,13 @@ def _run(
         "series x candidate rows: "
         + ", ".join(f"{status.get(k, 0):,} {k}" for k in ("ok", "skipped", "failed"))
     )
+    if n_runaway := stats.n_runaway - runaways_before:
+        emit(
+            f"backtest: {n_runaway:,} window forecast(s) of a member above the series' "
+            f"plausible maximum (var max_forecast_multiple {settings.max_forecast_multiple:g}) "
+            "left out of the combinations that hold the member, as the forecast leaves "
+            "them out"
+        )
     report_failures(
         "backtest",
         zip(failed["model_name"], failed["error_message"], strict=True),
@@ -446,11 +460,16 @@ def _backtest_group(
     calibration.add(classes, names, y, f, s_mae, base["mae"], n_win, ids=ids)
     crit = _criterion(base, settings.selection_metric, failed)
     window_crit = _window_criteria(y, f, s_mae, s_mse, n_win, h, settings, failed, crit)
+    kept, n_high = _without_runaways(f, df, ids, n_win, settings)
+    stats.n_runaway += n_high
     combined = {}
     for combo in combos:
         if combo.is_learned:
             continue
-        fc, why = _combine(combo, f, names, crit, window_crit, settings.ensemble_top_k)
+        fc, why = _combine(combo, kept, names, crit, window_crit, settings.ensemble_top_k)
+        if kept is not f:  # a window whose members all ran away: as they forecast it
+            whole, _ = _combine(combo, f, names, crit, window_crit, settings.ensemble_top_k)
+            fc = np.where(np.isnan(fc), whole, fc)
         res = score_arrays(y, fc[:, :, None], s_mae, s_mse)
         bad = ~np.isfinite(fc).all(axis=1)[:, None]
         msgs = {(i, 0): why[i] for i in np.nonzero(bad[:, 0])[0]}
@@ -622,6 +641,33 @@ def _window_criteria(
         res = score_arrays(y[:, rest], f[:, rest, :], s_mae, s_mse)
         out.append((c, _criterion(res, settings.selection_metric, failed)))
     return out
+
+
+def _without_runaways(
+    f: np.ndarray, df: pd.DataFrame, ids: np.ndarray, n_win: int, settings: Settings
+) -> tuple[np.ndarray, int]:
+    """f (series, windows*h, models) with NaN for a model's window whose forecast rises
+    above the series' plausible maximum over the history before that window's origin
+    (metrics.plausible_max, the forecast step's rule), f itself when none does; and how
+    many (series, window, model) it left out."""
+    n, t, m = f.shape
+    h = t // n_win
+    if not n or not m:
+        return f, 0
+    frame = df[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"], kind="stable")
+    from_end = frame.groupby("unique_id", sort=False).cumcount(ascending=False).to_numpy()
+    caps = np.empty((n, n_win))
+    for w in range(n_win):  # window w (oldest first) starts `offset` periods from the end
+        offset = h + (n_win - 1 - w) * settings.step_size
+        before = frame[from_end >= offset]
+        cap = plausible_max(before, settings.max_forecast_multiple, settings.horizon)
+        caps[:, w] = cap.reindex(ids).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        top = np.nanmax(np.where(np.isfinite(f), f, -np.inf).reshape(n, n_win, h, m), axis=2)
+    high = top > caps[:, :, None]  # (series, window, model); NaN caps never
+    if not high.any():
+        return f, 0
+    return np.where(np.repeat(high, h, axis=1), np.nan, f), int(high.sum())
 
 
 def _combine(

@@ -57,7 +57,7 @@ from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, future_periods, to_sf
 from demandcast.intervals import finalize, normal_bounds, pooled_bounds
-from demandcast.metrics import seasonal_scales
+from demandcast.metrics import plausible_max, seasonal_scales
 from demandcast.pooled import GlobalModel
 from demandcast.progress import Progress, emit, report_failures
 from demandcast.selection import parse_champion
@@ -515,18 +515,6 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
         agg = "median" if how == "median" else "mean"
         parts.append(grp.groupby(keys, sort=False)[value].agg(agg).reset_index())
     return pd.concat(parts, ignore_index=True)
-
-
-def plausible_max(df: pd.DataFrame, multiple: float, horizon: int) -> pd.Series:
-    """Per series of `df` (unique_id, ds, y): `multiple` x the larger of the 90th percentile
-    of its positive demand and the median of its last `horizon` periods, + 1: the forecast
-    gate's rule (chk_forecast__series). One spike raises neither; a level that has lasted
-    half a horizon raises the median. 1 without demand."""
-    ids = df["unique_id"].unique()
-    p90 = df[df["y"] > 0].groupby("unique_id")["y"].quantile(0.9).reindex(ids).fillna(0.0)
-    last = df.sort_values("ds", kind="stable").groupby("unique_id").tail(horizon)
-    recent = last.groupby("unique_id")["y"].median().reindex(ids).fillna(0.0)
-    return multiple * np.maximum(p90, recent) + 1
 
 
 def _runaway(

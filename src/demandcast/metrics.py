@@ -110,6 +110,18 @@ def seasonal_scales(history: pd.DataFrame, season_length: int) -> pd.DataFrame:
     )
 
 
+def plausible_max(df: pd.DataFrame, multiple: float, horizon: int) -> pd.Series:
+    """Per series of `df` (unique_id, ds, y): `multiple` x the larger of the 90th percentile
+    of its positive demand and the median of its last `horizon` periods, + 1: the forecast
+    gate's rule (chk_forecast__series). One spike raises neither; a level that has lasted
+    half a horizon raises the median. 1 without demand."""
+    ids = df["unique_id"].unique()
+    p90 = df[df["y"] > 0].groupby("unique_id")["y"].quantile(0.9).reindex(ids).fillna(0.0)
+    last = df.sort_values("ds", kind="stable").groupby("unique_id").tail(horizon)
+    recent = last.groupby("unique_id")["y"].median().reindex(ids).fillna(0.0)
+    return multiple * np.maximum(p90, recent) + 1
+
+
 def score_arrays(
     y: np.ndarray, f: np.ndarray, scale_mae: np.ndarray, scale_mse: np.ndarray
 ) -> dict[str, np.ndarray]:

@@ -114,11 +114,13 @@ DECISION_COLUMNS = (
 UNHASHED_SETTINGS = ("n_jobs", "engine", "engine_address", "batch_series")
 """Settings that change how fast a run goes, not its numbers: not in the settings hash."""
 FORECAST_SETTINGS = ("max_forecast_multiple", "reconciliation")
-"""Settings that change what a run publishes but not what its backtest measures or its
-selection chooses: recorded with the others (`settings`), not in the settings hash. A
-change of them selects no series again and keeps the backtests on record; a series whose
-history is unchanged is forecast again (held to the new bound, reconciled the new way)
-instead of reusing its last published forecast."""
+"""Settings that change what a run publishes, not how its candidates forecast: recorded
+with the others (`settings`), not in the settings hash. A change of them selects no series
+again and keeps the backtests on record (the bound also leaves a runaway member out of a
+backtest window's combinations: the scores on record keep the bound they were measured
+under until the series is next selected); a series whose history is unchanged is forecast
+again (held to the new bound, reconciled the new way) instead of reusing its last
+published forecast."""
 OVERRIDE_ACTIONS = ("pin", "bar")
 
 

@@ -169,3 +169,42 @@ def test_combinations_are_scored_on_the_same_windows():
     members = ["SESOptimized", "WindowAverage13", "CrostonOptimized", "TSB0.1_0.1"]
     sid = out["series_id"].iloc[0]
     assert r[(sid, "ComboLevel")] == pytest.approx(np.mean([r[(sid, m)] for m in members]))
+
+
+def test_a_member_that_runs_away_in_a_window_is_left_out_of_its_combinations(tmp_path, caplog):
+    """The forecast step's runaway rule, in the backtest: Rocket doubles its last value
+    every period (test_forecast.Rocket), far above every window's plausible maximum."""
+    caplog.set_level("INFO", logger="demandcast.progress")
+    path = tmp_path / "catalog.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            candidates:
+              - {name: Rocket, model: "test_forecast:Rocket"}
+              - {name: Rocket2, model: "test_forecast:Rocket"}
+              - {name: Naive, model: Naive}
+              - {name: ComboRocket, combine: mean, members: [Rocket, Naive]}
+              - {name: ComboRockets, combine: mean, members: [Rocket, Rocket2]}
+            defaults: {smooth: Naive, erratic: Naive, intermittent: Naive, lumpy: Naive}
+            """
+        )
+    )
+    catalog = load_catalog(path)
+    rng = np.random.default_rng(4)
+    series, profiles = _frame({f"S{i}": rng.uniform(50, 100, 156) for i in range(3)})
+    settings = Settings(candidates="all", n_jobs=1)
+    out = run_backtest(series, profiles, settings, catalog).set_index(["series_id", "model_name"])
+    for sid in profiles["series_id"]:
+        naive, rocket = out.loc[(sid, "Naive"), "mae"], out.loc[(sid, "Rocket"), "mae"]
+        # Naive carries the combination in every window, as it does in the forecast
+        assert out.loc[(sid, "ComboRocket"), "mae"] == pytest.approx(naive)
+        assert rocket > 100 * naive  # the member's own row keeps its score
+        # every member ran away: the combination as they forecast it
+        assert out.loc[(sid, "ComboRockets"), "mae"] == pytest.approx(rocket)
+    # 3 series x 3 windows x (Rocket, Rocket2)
+    assert any(m.startswith("backtest: 18 window forecast(s) of a member") for m in caplog.messages)
+    # a multiple that allows the runaway keeps it in the combination
+    loose = settings.with_(max_forecast_multiple=1e6)
+    again = run_backtest(series, profiles, loose, catalog).set_index(["series_id", "model_name"])
+    sid = profiles["series_id"].iloc[0]
+    assert again.loc[(sid, "ComboRocket"), "mae"] > 10 * again.loc[(sid, "Naive"), "mae"]
