@@ -429,3 +429,30 @@ def test_combination_long_season_members_must_be_single_candidates(tmp_path):
     assert [c.name for c in catalog.resolve(["C"], 52)] == ["A", "D", "C"]
     assert [c.members for c in catalog.resolve(["C"], 52) if c.is_combination] == [("A", "D")]
     assert [c.name for c in catalog.resolve(["C"], 12)] == ["A", "B", "C"]
+
+
+def _window(kwargs: dict) -> int:
+    """The window_size of an entry's kwargs, or of the model it wraps (0: none)."""
+    inner = kwargs.get("model")
+    nested = _window(inner.get("kwargs", {})) if isinstance(inner, dict) else 0
+    return int(kwargs.get("window_size") or nested)
+
+
+@pytest.mark.parametrize("season_length", [12, 52])
+def test_a_window_model_is_skipped_on_a_history_shorter_than_its_window(season_length):
+    # a window average on fewer periods than its window forecasts NaN: the entry must say
+    # so (min_history, or seasons), so the backtest skips it instead of recording it failed
+    cat = load_catalog()
+    seen = 0
+    for cand in cat.resolve("full", season_length=season_length):
+        w = _window(cand.kwargs)
+        if cand.is_combination or not w:
+            continue
+        seasonal = cand.model == "SeasonalWindowAverage"
+        need = w * season_length if seasonal else w
+        assert cand.required_history(season_length) >= need, cand.name
+        model = cat.build(cand.name, season_length=season_length)
+        y = 10 + np.arange(need, dtype=float) % 7
+        assert np.isfinite(model.forecast(y=y, h=6)["mean"]).all(), cand.name
+        seen += 1
+    assert seen >= 6
