@@ -1,10 +1,6 @@
-{#- Series a planner should look at, and why (exception_type): discontinued
-    (no forecast), cold_start, fallback (a failed refit), member_left_out (a
-    champion forecast without a member that raised at refit or went above
-    max_forecast_multiple), inactive (forecast though silent for
-    lifecycle_periods, not discontinued by the master), candidate_failed (in
-    the backtest), runner_up (scored at most runner_up_flag_ratio times the
-    kept champion; the report and the BI app flag these), launch. -#}
+{#- Series a planner should look at, and why: discontinued, cold_start,
+    fallback, member_left_out, inactive, candidate_failed, launch, runner_up
+    (the report and BI app flag it; not where the windows held no demand). -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -138,6 +134,10 @@ runner_up as (
         champion_score > 0
         and runner_up_score
         <= {{ var('runner_up_flag_ratio') }} * champion_score
+        and series_id not in (  -- no demand in its windows: a 0 scores best
+            select quiet.series_id from metrics as quiet
+            where quiet.wape is null and quiet.mae > 0
+        )
 
 ),
 
