@@ -59,7 +59,10 @@
         'launches': ['plant_id', 'product_id', 'launch_date', 'analog_product_id'],
     } -%}
     {#- columns a file may leave out (null stands in) -#}
-    {%- set optional_columns = ['analog_product_id'] -%}
+    {%- set optional_columns = {
+        'products': ['launch_date', 'discontinued_date'],
+        'launches': ['analog_product_id'],
+    } -%}
     {%- set statements = ['create schema if not exists raw'] -%}
     {%- set readers = {} -%}
     {%- for name, columns in contract.items() -%}
@@ -108,7 +111,8 @@
             {%- endfor -%}
             {%- set missing = [] -%}
             {%- for column in columns -%}
-                {%- if column not in present and column not in optional_columns -%}
+                {%- if column not in present
+                    and column not in optional_columns.get(name, []) -%}
                     {%- do missing.append(column) -%}
                 {%- endif -%}
             {%- endfor -%}

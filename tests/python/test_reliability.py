@@ -813,6 +813,25 @@ def test_extract_an_extra_column_named_filename_is_ignored(built_copy, tmp_path)
     ]
 
 
+def test_extract_a_product_master_without_launch_or_discontinued_dates_builds(built_copy, tmp_path):
+    """A product master of ids, names and groups only: its launch and discontinued dates are
+    unknown (null), not a stop."""
+    raw = _raw_copy(built_copy, tmp_path)
+    products = raw / "products.parquet"
+    plain = tmp_path / "plain.csv"
+    duckdb.connect().execute(
+        f"copy (select product_id, product_name, product_group from '{products}') to '{plain}'"
+    )
+    products.unlink()
+    shutil.move(plain, raw / "products.csv")
+    result = built_copy.dbt("build", "--select", "stg_erp__products", raw=raw)
+    assert result.returncode == 0, result.output[-3000:]
+    rows = built_copy.query(
+        "select count(*), count(launch_date), count(discontinued_date) from stg_erp__products"
+    )
+    assert rows[0][0] > 0 and rows[0][1:] == (0, 0)
+
+
 @pytest.mark.parametrize("damage", ["truncated", "not parquet", "corrupt footer", "corrupt pages"])
 def test_extract_an_unreadable_parquet_file_is_named_with_what_to_do(built_copy, tmp_path, damage):
     raw = _raw_copy(built_copy, tmp_path)
