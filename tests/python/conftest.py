@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,6 +217,16 @@ def assert_rebuilds_recorded(con, run_id: str, n: int):
     assert list(rebuilt["model_name"]) == list(recorded["model_name"])
     np.testing.assert_array_equal(rebuilt[cols].to_numpy(float), recorded[cols].to_numpy(float))
     return rebuilt
+
+
+def catalog_from(tmp_path: Path, body: str):
+    """A catalog of its own for a test: `body` (YAML, indented as it likes) written to
+    tmp_path/catalog.yml and loaded."""
+    from demandcast.catalog import load_catalog
+
+    path = tmp_path / "catalog.yml"
+    path.write_text(textwrap.dedent(body))
+    return load_catalog(path)
 
 
 def raw_with_orders(src: Path, dst: Path, orders_sql: str, fmt: str = "parquet") -> Path:

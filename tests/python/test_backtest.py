@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import catalog_from
 
 from demandcast.backtest import BACKTEST_COLUMNS, BacktestStats, run_backtest
 from demandcast.catalog import load_catalog
@@ -121,20 +120,17 @@ def test_routing_skips_expensive_candidates_on_intermittent_series():
 
 def test_a_candidate_that_raises_is_recorded_and_does_not_fail_the_run(tmp_path, caplog):
     caplog.set_level("INFO", logger="demandcast.progress")
-    path = tmp_path / "catalog.yml"
-    path.write_text(
-        textwrap.dedent(
-            """
+    catalog = catalog_from(
+        tmp_path,
+        """
             candidates:
               - {name: Naive, model: Naive}
               - {name: HistoricAverage, model: HistoricAverage}
               - name: Fragile
                 model: conftest:RaisesOnBigValues
             defaults: {smooth: HistoricAverage}
-            """
-        )
+            """,
     )
-    catalog = load_catalog(path)
     rng = np.random.default_rng(1)
     series, profiles = _frame(
         {"small": rng.uniform(1, 5, 120), "big": rng.uniform(1, 5, 120) + 1000.0}
@@ -175,10 +171,9 @@ def test_a_member_that_runs_away_in_a_window_is_left_out_of_its_combinations(tmp
     """The forecast step's runaway rule, in the backtest: Rocket doubles its last value
     every period (test_forecast.Rocket), far above every window's plausible maximum."""
     caplog.set_level("INFO", logger="demandcast.progress")
-    path = tmp_path / "catalog.yml"
-    path.write_text(
-        textwrap.dedent(
-            """
+    catalog = catalog_from(
+        tmp_path,
+        """
             candidates:
               - {name: Rocket, model: "test_forecast:Rocket"}
               - {name: Rocket2, model: "test_forecast:Rocket"}
@@ -186,10 +181,8 @@ def test_a_member_that_runs_away_in_a_window_is_left_out_of_its_combinations(tmp
               - {name: ComboRocket, combine: mean, members: [Rocket, Naive]}
               - {name: ComboRockets, combine: mean, members: [Rocket, Rocket2]}
             defaults: {smooth: Naive, erratic: Naive, intermittent: Naive, lumpy: Naive}
-            """
-        )
+            """,
     )
-    catalog = load_catalog(path)
     rng = np.random.default_rng(4)
     series, profiles = _frame({f"S{i}": rng.uniform(50, 100, 156) for i in range(3)})
     settings = Settings(candidates="all", n_jobs=1)

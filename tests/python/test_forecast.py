@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import catalog_from
 
 from demandcast.backtest import run_backtest
-from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.forecast import forecast_series, prediction_columns
 from demandcast.frames import profile_series, synthetic_series
@@ -162,18 +160,15 @@ class Boom:
 
 def test_champion_failing_at_refit_falls_back_with_the_reason(tmp_path, caplog):
     caplog.set_level("INFO", logger="demandcast.progress")
-    path = tmp_path / "catalog.yml"
-    path.write_text(
-        textwrap.dedent(
-            """
+    catalog = catalog_from(
+        tmp_path,
+        """
             candidates:
               - {name: Boom, model: "test_forecast:Boom"}
               - {name: Naive, model: Naive, intervals: native}
             defaults: {smooth: Boom, erratic: Boom, intermittent: Boom, lumpy: Boom}
-            """
-        )
+            """,
     )
-    catalog = load_catalog(path)
     series, profiles = synthetic_series(4, 156, seed=1)
     settings = Settings(candidates="all", selection_margin=0.99)
     champions, fc = _pipeline(series, profiles, settings, catalog)
@@ -215,9 +210,7 @@ defaults: {smooth: Naive, erratic: Naive, intermittent: Naive, lumpy: Naive}
 @pytest.mark.parametrize("champion", ["ComboRocket", "Rocket"])
 def test_a_runaway_member_is_left_out_and_said_so(tmp_path, champion, caplog):
     caplog.set_level("INFO", logger="demandcast.progress")
-    path = tmp_path / "catalog.yml"
-    path.write_text(ROCKET_CATALOG)
-    catalog = load_catalog(path)
+    catalog = catalog_from(tmp_path, ROCKET_CATALOG)
     series, profiles = synthetic_series(3, 156, seed=4)
     settings = Settings(candidates="all")
     champions = pd.DataFrame(
