@@ -141,12 +141,8 @@ def step_quantiles(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
         spread = np.maximum.accumulate(spread)
         z = (d / np.where(spread > 0, spread, np.inf))[side]
         share = len(z) / d.size  # of the residuals, those on this side
-        if not len(z):
-            tail = 0.0
-        elif share > a:
-            tail = float(np.quantile(z, 1 - a / share))
-        else:  # too few on this side for the level: its farthest one
-            tail = float(z.max())
+        # a side holding no more than `a` of them: the quantile is the median itself
+        tail = float(np.quantile(z, 1 - a / share)) if share > a else 0.0
         bounds.append(spread * tail)
     lo, hi = loc - bounds[0], loc + bounds[1]
     return np.minimum.accumulate(lo), np.maximum.accumulate(hi)

@@ -62,6 +62,10 @@ def test_step_quantiles_keep_the_skew_and_ignore_the_row_order():
     assert hi[0] - np.median(r[:, 0]) > 2 * (np.median(r[:, 0]) - lo[0])
     again = step_quantiles(r[rng.permutation(400)], 0.05)
     assert np.array_equal(lo, again[0]) and np.array_equal(hi, again[1])
+    # 299 of 300 at 0 (a forecast of 0 where nothing was ordered): as np.quantile says, no
+    # 2.5 % tail on either side
+    lumpy = np.r_[np.zeros((299, 3)), np.ones((1, 3))]
+    assert [q.tolist() for q in step_quantiles(lumpy, 0.025)] == [[0.0] * 3, [0.0] * 3]
 
 
 def test_residuals_are_divided_by_the_geometric_mean_of_the_two_scales():
