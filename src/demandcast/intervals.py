@@ -127,8 +127,9 @@ def step_quantiles(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
     Per step: the median m, and on each side of it the spread s (the mean distance of
     the residuals that lie on that side). Over every step at once: the tail t of the
     distances divided by their step's spread, so the upper quantile is m + s * t with
-    P(residual > m + s * t) = a. The spreads never shrink with the step, and neither
-    does the interval: lower quantiles never rise, upper ones never fall.
+    P(residual > m + s * t) = a (a side holding no more than `a` of the residuals: m, as
+    the empirical quantile). The spreads never shrink with the step, and neither does the
+    interval: lower quantiles never rise, upper ones never fall.
     """
     # each step's residuals in order: sums that do not depend on the order the rows came in
     r = np.sort(np.asarray(r, dtype=float), axis=0)
