@@ -12,10 +12,11 @@ scales, not `demandcast evaluate`'s MSIS). Series whose interval is not the pool
 (cold starts, fallbacks, native intervals, steps held flat) keep the published one.
 
 Rules (lower, upper quantile per step of the scaled residuals, never narrowing):
-- `shipped`: demandcast.intervals.step_quantiles, what the build ships;
+- `shipped`: demandcast.intervals.step_quantiles, what the build ships (its
+  `largest_change_from_build` is 0 on a build of this code: the check that the lab
+  recomputes the build's own intervals);
 - `running-max`: each step's own empirical quantiles, a running maximum (minimum) over
-  the steps (what shipped before the nineteenth session); the first line checks that it
-  reproduces the build's intervals when the build is of that code;
+  the steps (what shipped before the nineteenth session);
 - `isotonic`: each step's own quantiles, the least-squares monotone fit;
 - `window-1`, `window-2`: each step's quantiles of the residuals of the steps within 1
   (2) of it, then the running maximum.
@@ -37,7 +38,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from demandcast.evaluate import demo_actuals
-from demandcast.intervals import ALL_CLASSES, finalize, pooled_bounds, step_quantiles
+from demandcast.intervals import Calibration, finalize, pooled_bounds, step_quantiles
 from demandcast.selection import parse_champion
 
 LEVELS = (80, 95)
@@ -75,24 +76,6 @@ RULES = {
 }
 
 
-def quantile_table(parts: dict[tuple[str, str], np.ndarray], rule) -> pd.DataFrame:
-    """intervals.Calibration.quantiles' table, by `rule`."""
-    pooled: dict[tuple[str, str], list[np.ndarray]] = {}
-    for (cls, name), r in parts.items():
-        pooled.setdefault((cls, name), []).append(r)
-        pooled.setdefault((ALL_CLASSES, name), []).append(r)
-    frames = []
-    for (cls, name), rs in pooled.items():
-        r = np.concatenate(rs).astype(float)
-        h = r.shape[1]
-        row = {"demand_class": cls, "model_name": name, "step": np.arange(1, h + 1)}
-        row["n_residuals"] = len(r)
-        for lv in LEVELS:
-            row[f"lo_{lv}"], row[f"hi_{lv}"] = rule(r, (1 - lv / 100) / 2)
-        frames.append(pd.DataFrame(row))
-    return pd.concat(frames, ignore_index=True)
-
-
 def load(db: Path, actuals: Path) -> dict:
     con = duckdb.connect(str(db), read_only=True)
     h = con.execute("select max(step) from fct_demand_forecast").fetchone()[0]
@@ -100,10 +83,10 @@ def load(db: Path, actuals: Path) -> dict:
         "select demand_class, model_name, residuals from int_forecast__backtest"
         " where residuals is not null"
     ).df()
-    parts = {
-        key: np.concatenate([np.frombuffer(b, dtype="<f4") for b in g["residuals"]]).reshape(-1, h)
-        for key, g in bt.groupby(["demand_class", "model_name"])
-    }
+    residuals = Calibration()  # as the build's int_forecast__calibration pools them
+    for (cls, name), g in bt.groupby(["demand_class", "model_name"]):
+        values = np.concatenate([np.frombuffer(b, dtype="<f4") for b in g["residuals"]])
+        residuals.add_scaled(cls, name, values.reshape(-1, h))
     champ = con.execute(
         "select series_id, champion, interval_scale, scale_mae from int_forecast__champions"
     ).df()
@@ -127,7 +110,7 @@ def load(db: Path, actuals: Path) -> dict:
     first = fc.groupby("series_id").agg(cls=("demand_class", "first"), pooled=("pooled", "all"))
     first = first.reindex(ids)
     return {
-        "parts": parts,
+        "residuals": residuals,
         "ids": ids,
         "wide": {k: v.reindex(ids).to_numpy(dtype=float) for k, v in wide.items()},
         "scale": champ["interval_scale"].to_numpy(dtype=float),
@@ -140,7 +123,7 @@ def load(db: Path, actuals: Path) -> dict:
 
 def score(d: dict, rule) -> dict:
     f, y = d["wide"]["f"], d["wide"]["y"]
-    table = quantile_table(d["parts"], rule)
+    table = d["residuals"].quantiles(LEVELS, rule)
     new = pooled_bounds(f, d["scale"], d["cls"], d["model"], table, LEVELS)
     _, new = finalize(f, new, LEVELS)
     b = {

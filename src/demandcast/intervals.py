@@ -28,7 +28,7 @@ and nests (lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -91,11 +91,18 @@ class Calibration:
                 np.asarray(rows, dtype=np.float32)
             )
 
-    def quantiles(self, levels: Sequence[float]) -> pd.DataFrame:
+    def quantiles(
+        self,
+        levels: Sequence[float],
+        rule: Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> pd.DataFrame:
         """One row per (demand_class, model_name, step): n_residuals, lo_<L>, hi_<L>.
 
-        Each candidate also gets rows pooled over all classes (demand_class '*').
+        Each candidate also gets rows pooled over all classes (demand_class '*'). `rule`
+        turns residuals (rows, steps) and a tail share into the lower and upper quantile
+        of each step: `step_quantiles` unless given (scripts/interval_lab.py tries others).
         """
+        rule = rule or step_quantiles
         pooled: dict[tuple[str, str], list[np.ndarray]] = {}
         for (cls, name), parts in self._parts.items():
             pooled.setdefault((cls, name), []).extend(parts)
@@ -113,7 +120,7 @@ class Calibration:
                 "n_residuals": np.repeat(len(r), h),
             }
             for lv in levels:
-                row[f"lo_{lv}"], row[f"hi_{lv}"] = step_quantiles(r, (1 - lv / 100) / 2)
+                row[f"lo_{lv}"], row[f"hi_{lv}"] = rule(r, (1 - lv / 100) / 2)
             rows.append(pd.DataFrame(row))
         if not rows:
             return pd.DataFrame(columns=cols)
