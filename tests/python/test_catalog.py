@@ -456,3 +456,25 @@ def test_a_window_model_is_skipped_on_a_history_shorter_than_its_window(season_l
         assert np.isfinite(model.forecast(y=y, h=6)["mean"]).all(), cand.name
         seen += 1
     assert seen >= 6
+
+
+@pytest.mark.parametrize("season_length", [12, 52])
+def test_an_ets_form_is_skipped_on_a_history_its_fit_refuses(season_length):
+    # StatsForecast's ETS refuses n <= its parameters + 4 ("tiny datasets": alpha and the
+    # level, 2 more for a trend or a season, 1 for damping); the entry must need more
+    cat = load_catalog()
+    seen = 0
+    for cand in cat.resolve("full", season_length=season_length):
+        if cand.model != "AutoETS":
+            continue
+        form = cand.kwargs["model"]
+        n_pars = (
+            2 + 2 * (form[1] in "AM") + 2 * (form[2] in "AM") + int(cand.kwargs.get("damped", 0))
+        )
+        need = cand.required_history(season_length)
+        assert need >= n_pars + 5, cand.name
+        y = 10 + np.arange(need, dtype=float) % 7
+        model = cat.build(cand.name, season_length=season_length)
+        assert np.isfinite(model.forecast(y=y, h=6)["mean"]).all(), cand.name
+        seen += 1
+    assert seen >= 3
