@@ -121,6 +121,8 @@
                     "demandcast: raw file '" ~ reader.pattern ~ "' (" ~ name
                     ~ ") is missing the column(s) " ~ missing | join(', ')
                     ~ ". Its contract is: " ~ columns | join(', ')
+                    ~ ((" (" ~ optional_columns[name] | join(', ')
+                        ~ " may be left out)") if name in optional_columns else "")
                     ~ " (extra columns are ignored).") }}
             {%- endif -%}
             {%- set selected = [] -%}

@@ -13,7 +13,9 @@ competitions; this script writes one monthly subset as
 Every series ends in `--end` (default 2025-12), so one forecast origin fits all.
 `--dataset m3-other` writes M3's 174 'other' series (a frequency above monthly, which the
 competition does not name; 63 to 96 periods, 8 held out) as consecutive weeks ending in
-the week of `--end`: real series through the weekly engine (frequency week, season 52).
+the week of `--end`: real series through the weekly engine (frequency week, season 52);
+`--weeks` dates any of the others so too (a monthly series read as weeks: its own
+season of 12 unknown to the weekly engine, which must not force one of 52 on it).
 Build and score it with:
 
     .venv/bin/python scripts/competition_data.py --dataset m3 --out data/m3_monthly
@@ -57,11 +59,12 @@ def categories(dataset: str) -> dict[str, str]:
     return {str(first(v["sn"])): str(first(v["type"])) for v in data.values()}
 
 
-def write(dataset: str, out: Path, end: str = "2025-12-01") -> dict:
-    """Write orders, master data and actuals of one competition's monthly series to `out`."""
+def write(dataset: str, out: Path, end: str = "2025-12-01", weeks: bool = False) -> dict:
+    """Write orders, master data and actuals of one competition's monthly series to `out`
+    (`weeks`: dated as consecutive weeks, as m3-other always is)."""
     out.mkdir(parents=True, exist_ok=True)
     end_ts = pd.Timestamp(end)
-    weekly = dataset == "m3-other"
+    weekly = weeks or dataset == "m3-other"
     # the period `end` falls in: its week's Monday, its month's first day
     end_ts = end_ts.to_period("W-SUN" if weekly else "M").start_time
     freq = "W-MON" if weekly else "MS"
@@ -107,8 +110,13 @@ def main() -> None:
     parser.add_argument(
         "--end", default="2025-12-01", help="the month (the week for m3-other) every series ends in"
     )
+    parser.add_argument(
+        "--weeks",
+        action="store_true",
+        help="date the series as consecutive weeks (real series through the weekly engine)",
+    )
     args = parser.parse_args()
-    print(write(args.dataset, args.out, args.end))
+    print(write(args.dataset, args.out, args.end, args.weeks))
 
 
 if __name__ == "__main__":

@@ -405,11 +405,11 @@ def _reason(r, metric: str, settings: Settings) -> str:
     if r.champion == r.default:
         if r.best == r.default:
             return f"{head} has the lowest {metric}"
-        if r.quiet:
+        if r.quiet:  # scores near 0: significant digits, not "0.000 against 0.000"
             return (
                 f"kept {head}: no demand in its backtest windows, where the lowest forecast "
-                f"scores best ({r.best}, {metric} {r.best_score:.3f} against "
-                f"{r.default_score:.3f}) and tells nothing of the level when demand returns"
+                f"scores best ({r.best}, {metric} {r.best_score:.3g} against "
+                f"{r.default_score:.3g}) and tells nothing of the level when demand returns"
             )
         gain = 1 - r.best_score / r.default_score if r.default_score > 0 else 0.0
         return (

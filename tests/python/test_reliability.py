@@ -830,6 +830,15 @@ def test_extract_a_product_master_without_launch_or_discontinued_dates_builds(bu
         "select count(*), count(launch_date), count(discontinued_date) from stg_erp__products"
     )
     assert rows[0][0] > 0 and rows[0][1:] == (0, 0)
+    # a column that may not be left out stops it, and the error says which ones may
+    duckdb.connect().execute(
+        f"copy (select product_id, product_name from '{raw / 'products.csv'}') to '{plain}'"
+    )
+    shutil.move(plain, raw / "products.csv")
+    result = built_copy.dbt("build", "--select", "stg_erp__products", raw=raw)
+    assert result.returncode != 0
+    assert "is missing the column(s) product_group." in result.output, result.output[-3000:]
+    assert "(launch_date, discontinued_date may be left out)" in result.output
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not parquet", "corrupt footer", "corrupt pages"])

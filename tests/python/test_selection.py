@@ -167,8 +167,8 @@ def test_a_series_without_demand_in_its_backtest_windows_is_no_evidence():
     for s in heard:
         rows += [("ComboIntermittent", s, 0.70, 0.5), ("ComboSimple", s, 0.72, 0.5)]
         rows += [("Naive", s, 0.95, 0.6)]
-    for s in quiet:
-        rows += [("ComboIntermittent", s, 0.5, np.nan), ("ComboSimple", s, 0.0, 0.0)]
+    for s, score in zip(quiet, [0.5, 0.00021], strict=True):
+        rows += [("ComboIntermittent", s, score, np.nan), ("ComboSimple", s, 0.0, 0.0)]
         rows += [("Naive", s, 0.0, 0.0)]
     metrics = pd.DataFrame(rows, columns=["model_name", "series_id", "rmsse", "wape"]).assign(
         n_windows=3, status="ok", mae=lambda d: d["rmsse"]
@@ -179,6 +179,8 @@ def test_a_series_without_demand_in_its_backtest_windows_is_no_evidence():
     assert (out["champion"] == "ComboIntermittent").all()
     assert out["reason"].str.contains("lowest mean score over 10 intermittent").all()
     assert out.loc[quiet, "reason"].str.contains("no demand in its backtest windows").all()
+    # a score near 0 keeps its digits: not "rmsse 0.000 against 0.000"
+    assert "rmsse 0 against 0.00021)" in out.loc["q1", "reason"], out.loc["q1", "reason"]
     # the same rows without wape (no way to tell): the 2 decide, as before
     out = select_champions(metrics.drop(columns="wape"), profiles, RMSSE).set_index("series_id")
     assert (out["class_champion"] == "ComboSimple").all()
