@@ -21,6 +21,10 @@ Rules (lower, upper quantile per step of the scaled residuals, never narrowing):
 - `window-1`, `window-2`: each step's quantiles of the residuals of the steps within 1
   (2) of it, then the running maximum.
 
+`--lowo` adds `shipped` on the residuals rescaled as the twentieth session's backtest
+scales them (each window by the MAE of the series' other windows): for a build of the
+code before it; a build since has its residuals scaled so already.
+
     .venv/bin/python scripts/accuracy.py --data DIR --vars '{...}' --keep   # prints the path
     .venv/bin/python scripts/interval_lab.py --db KEPT.duckdb --actuals DIR/actuals.parquet
     # the demo's realised future: --actuals WORK/demo/truth.parquet (the daily truth)
@@ -76,7 +80,23 @@ RULES = {
 }
 
 
-def load(db: Path, actuals: Path) -> dict:
+def without_own_window(values: np.ndarray, h: int) -> np.ndarray:
+    """One series' scaled residuals (windows * h), each window's rescaled as if the series'
+    scale had come from its other windows' errors only: r * sqrt(m_all / m_others), m the
+    mean absolute scaled residual (the scale s = sqrt(scale_mae * mae) is a constant of
+    the series, so mae's share of it can be recomputed from the scaled residuals)."""
+    r = values.reshape(-1, h).astype(float)
+    if len(r) < 2:
+        return r
+    a = np.abs(r).sum(axis=1)
+    m_all = a.sum() / r.size
+    m_others = (a.sum() - a) / (r.size - h)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.sqrt(np.where(m_others > 0, m_all / m_others, 1.0))
+    return r * f[:, None]
+
+
+def load(db: Path, actuals: Path, lowo: bool = False) -> dict:
     con = duckdb.connect(str(db), read_only=True)
     h = con.execute("select max(step) from fct_demand_forecast").fetchone()[0]
     bt = con.execute(
@@ -85,7 +105,10 @@ def load(db: Path, actuals: Path) -> dict:
     ).df()
     residuals = Calibration()  # as the build's int_forecast__calibration pools them
     for (cls, name), g in bt.groupby(["demand_class", "model_name"]):
-        values = np.concatenate([np.frombuffer(b, dtype="<f4") for b in g["residuals"]])
+        parts = [np.frombuffer(b, dtype="<f4") for b in g["residuals"]]
+        if lowo:
+            parts = [without_own_window(v, h).ravel() for v in parts]
+        values = np.concatenate(parts)
         residuals.add_scaled(cls, name, values.reshape(-1, h))
     champ = con.execute(
         "select series_id, champion, interval_scale, scale_mae from int_forecast__champions"
@@ -149,10 +172,18 @@ def main() -> None:
     ap.add_argument("--db", type=Path, required=True, help="a build kept by accuracy.py --keep")
     ap.add_argument("--actuals", type=Path, required=True)
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--lowo",
+        action="store_true",
+        help="also the shipped rule on residuals whose scale leaves their own window out",
+    )
     args = ap.parse_args()
     d = load(args.db, args.actuals)
     result = {"series": len(d["ids"]), "pooled_series": int(d["pooled"].sum())}
     result |= {name: score(d, rule) for name, rule in RULES.items()}
+    if args.lowo:
+        d["residuals"] = load(args.db, args.actuals, lowo=True)["residuals"]
+        result["shipped, each window scaled by the others"] = score(d, step_quantiles)
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
