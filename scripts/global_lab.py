@@ -327,6 +327,31 @@ def stack(cands, members, ys, by, sc, h, step, y_fut) -> None:
     print(f"mean of the six, last window MASE {np.nanmean(last):.4f}")
 
 
+def by_group(cands: dict, groups: np.ndarray, by: np.ndarray, sc: np.ndarray, least: int) -> None:
+    """The class champion's rule per product group: each group of at least `least` series
+    takes the pool combination with the lowest backtest geometric-mean MASE over its own
+    series; a smaller group the whole set's. The pool: the catalog's combinations above."""
+    pool = {n: f for n, f in cands.items() if n.startswith(("Combo", "mean of ETS", "median of"))}
+    pool = {n: f for n, f in pool.items() if "+" not in n}
+    per = {n: bt_mase(f, by, sc) for n, f in pool.items()}
+    common = np.all([np.isfinite(v) & (v > 0) for v in per.values()], axis=0)
+
+    def best(mask: np.ndarray) -> str:
+        gm = {n: float(np.exp(np.log(v[mask & common]).mean())) for n, v in per.items()}
+        return min(gm, key=gm.get)
+
+    whole = best(np.ones(len(groups), bool))
+    out = pool[whole].copy()
+    print(f"\nby group (at least {least} series; whole set: {whole}):")
+    for g in sorted(set(groups)):
+        mask = groups == g
+        name = best(mask) if (mask & common).sum() >= least else whole
+        out[mask] = pool[name][mask]
+        print(f"  {g} ({mask.sum()}): {name}")
+    cands[f"class champion per product group (at least {least} series)"] = out
+    cands[f"class champion of the whole set ({whole})"] = pool[whole]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True)
@@ -363,6 +388,12 @@ def main() -> None:
         "--stack",
         action="store_true",
         help="with --trees: trees stacked on the members' forecasts (learned on the backtest)",
+    )
+    p.add_argument(
+        "--by-group",
+        type=int,
+        metavar="N",
+        help="with --trees: the class champion chosen per product group of at least N series",
     )
     a = p.parse_args()
     h = a.horizon
@@ -549,6 +580,12 @@ def main() -> None:
             cands[f"median of ComboMedian4's four, both and {name}"] = np.nanmedian(
                 np.stack([*local, theta, *both, g], -1), -1
             )
+    if a.by_group:
+        import pandas as pd
+
+        prod = pd.read_csv(a.data / "products.csv", dtype=str).set_index("product_id")
+        groups = np.array([prod["product_group"].get(u.split("/", 1)[1], "") for u in ids])
+        by_group(cands, groups, by, sc, a.by_group)
     if a.pooling:
         pooling(cands, by, sc)
     if a.stack:

@@ -8,13 +8,17 @@ from conftest import load_script
 
 
 @pytest.mark.parametrize(
-    ("dataset", "series", "freq", "held_out"),
-    [("m1", 617, "MS", 18), ("m3-other", 174, "W-MON", 8)],
+    ("dataset", "series", "freq", "held_out", "weeks"),
+    [
+        ("m1", 617, "MS", 18, False),
+        ("m3-other", 174, "W-MON", 8, False),
+        ("m1", 617, "W-MON", 18, True),  # monthly series dated as weeks (--weeks)
+    ],
 )
 def test_every_series_ends_at_the_origin_and_its_future_follows(
-    tmp_path, dataset, series, freq, held_out
+    tmp_path, dataset, series, freq, held_out, weeks
 ):
-    counts = load_script("competition_data").write(dataset, tmp_path, end="2025-12-03")
+    counts = load_script("competition_data").write(dataset, tmp_path, "2025-12-03", weeks)
     orders = pd.read_parquet(tmp_path / "orders.parquet")
     actuals = pd.read_parquet(tmp_path / "actuals.parquet")
     assert counts["series"] == series == orders["product_id"].nunique()
