@@ -47,7 +47,7 @@ BIN = Path(sys.executable).parent
 END_DATE = "2026-11-22"
 # Held-out evaluation builds at origins in the past: the extract is stale on purpose.
 EVALUATION_VARS = {"max_staleness_periods": None}
-BASELINES = ("seasonal_naive", "theta", "class_default", "plain_mean")
+BASELINES = ("seasonal_naive", "zero", "theta", "class_default", "plain_mean")
 COLUMNS = ("smape", "mase", "wape", "bias", "coverage_80", "coverage_95", "msis_95")
 
 

@@ -2,7 +2,9 @@
 
 What is scored is what the warehouse holds: `fct_demand_forecast` joined to the
 actuals by one SQL query (`_score_sql`) that scores the baselines too (seasonal
-naive, in SQL; Theta and each demand class's default, refit in Python on
+naive and a forecast of zero, in SQL: zero is what MASE rewards on intermittent
+demand, so a forecast should beat it on RMSSE and spl there; Theta and each
+demand class's default, refit in Python on
 `fct_demand_history` up to the origin), so every row of the report comes from
 the same function. Groups: overall, demand_class, method and step, where the
 class and method are the pipeline's for the series, so within a group every
@@ -21,7 +23,7 @@ pinball loss max(q(y-p), (q-1)(y-p)), divided by the MASE scale, averaged over
 series; the quantiles are the median (the point forecast) and, per level L,
 (1-L)/2 and (1+L)/2 (lo_L, hi_L); spl_L is the same over L's two quantiles
 alone (so spl = (mase/2 + 2 * sum of spl_L) / (1 + 2 * levels)). A source
-without intervals (the seasonal naive) has none; with no levels there is no
+without intervals (the seasonal naive, zero) has none; with no levels there is no
 spl column. RMSSE and spl are metrics.score_frame's, in SQL (tests hold them
 equal); unlike MASE, neither rewards forecasting zero for intermittent demand.
 """
@@ -39,7 +41,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-SOURCES = ("forecast", "seasonal_naive", "theta", "class_default", "plain_mean")
+SOURCES = ("forecast", "seasonal_naive", "zero", "theta", "class_default", "plain_mean")
 PLAIN_MEAN = ("AutoETS", "AutoCES", "AutoTheta")
 """The plain StatsForecast combination of the `plain_mean` baseline (--plain-mean): these
 models with the run's season length, as StatsForecast runs them, averaged."""
@@ -142,7 +144,8 @@ def _load_actuals(con: duckdb.DuckDBPyConnection, path: str | Path, ctx: dict) -
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> None:
-    """Temp tables keys, act, scale and fc (the pipeline's forecast and the seasonal naive)."""
+    """Temp tables keys, act, scale and fc (the pipeline's forecast, the seasonal naive and
+    zero)."""
     m, origin = int(ctx["season_length"]), {"origin": str(ctx["forecast_origin"])}
     bounds = ", ".join(f'"lo_{lv}", "hi_{lv}"' for lv in levels)
     con.execute(f"""
@@ -192,7 +195,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> No
         from keys as k
         left join hist as hs on hs.series_id = k.series_id and hs.n >= {m}
             and hs.rn = {m} - ((k.step - 1) % {m})
-        left join hist as h1 on h1.series_id = k.series_id and h1.rn = 1;""")
+        left join hist as h1 on h1.series_id = k.series_id and h1.rn = 1;
+        insert into fc by name
+        select 'zero' as source, series_id, period_start, step, 0.0 as forecast from keys;""")
 
 
 def _score_sql(levels: list[str]) -> str:

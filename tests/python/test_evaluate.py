@@ -155,7 +155,7 @@ def test_known_answers(tiny: tuple[Path, Path]) -> None:
     assert snaive["smape"] == pytest.approx((200 / 25 + 600 / 47 + 200 + 200) / 4)
     assert snaive["rmsse"] == pytest.approx((math.sqrt(10 / 2 / 4) + math.sqrt(32 / 2 / 6.5)) / 2)
     assert snaive["coverage_80"] is None and snaive["msis_95"] is None and snaive["spl"] is None
-    assert {r["source"] for r in result["rows"]} == {"forecast", "seasonal_naive"}
+    assert {r["source"] for r in result["rows"]} == {"forecast", "seasonal_naive", "zero"}
 
 
 # An intermittent series (season 4): history 0 0 4 0 0 0 0 4, so the lag-4 differences are
@@ -186,7 +186,12 @@ def test_on_intermittent_demand_zero_wins_mase_but_loses_rmsse_and_spl(tmp_path:
         result = evaluate(db, csv, baselines=False)
         scored[name] = _row(result, "forecast", "overall", "all")
         scored["seasonal naive"] = _row(result, "seasonal_naive", "overall", "all")
+        scored["zero baseline"] = _row(result, "zero", "overall", "all")
     zero, mean, snaive = scored["zero"], scored["mean"], scored["seasonal naive"]
+    # the zero baseline scores as the warehouse that forecast zero, whatever the forecast
+    for k in ("mase", "rmsse", "smape", "wape", "bias"):
+        assert scored["zero baseline"][k] == pytest.approx(zero[k]), k
+    assert scored["zero baseline"]["coverage_80"] is None
     # zero: e 0 -4 0 0 (MAE 1, MSE 4); mean: e 1 -3 1 1 (MAE 1.5, MSE 3)
     assert (zero["mase"], mean["mase"]) == (pytest.approx(1 / 2), pytest.approx(1.5 / 2))
     assert zero["rmsse"] == pytest.approx(math.sqrt(4 / 8))
@@ -381,7 +386,13 @@ def test_evaluate_the_demo_build(built, tmp_path: Path) -> None:
     assert cli.main([*argv, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     rows = result["rows"]
-    assert {r["source"] for r in rows} == {"forecast", "seasonal_naive", "theta", "class_default"}
+    assert {r["source"] for r in rows} == {
+        "forecast",
+        "seasonal_naive",
+        "zero",
+        "theta",
+        "class_default",
+    }
     assert {r["group"] for r in rows} == {"overall", "demand_class", "method", "step"}
     overall = next(r for r in rows if r["source"] == "forecast" and r["group"] == "overall")
     assert overall["n_series"] > 0 and overall["n_points"] > 0
@@ -391,7 +402,7 @@ def test_evaluate_the_demo_build(built, tmp_path: Path) -> None:
         if r["source"] == "forecast":
             for level in levels:
                 assert 0 <= r[f"coverage_{level}"] <= 1
-        if r["source"] == "seasonal_naive":  # no intervals, no pinball loss
+        if r["source"] in ("seasonal_naive", "zero"):  # no intervals, no pinball loss
             assert r["spl"] is None and r["rmsse"] > 0
         else:  # the forecast and the baselines with intervals: spl, its median part mase / 2
             assert r["rmsse"] > 0 and r["spl"] > 0
