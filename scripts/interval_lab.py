@@ -21,9 +21,9 @@ Rules (lower, upper quantile per step of the scaled residuals, never narrowing):
 - `window-1`, `window-2`: each step's quantiles of the residuals of the steps within 1
   (2) of it, then the running maximum.
 
-`--lowo` adds `shipped` on the residuals rescaled as the twentieth session's backtest
-scales them (each window by the MAE of the series' other windows): for a build of the
-code before it; a build since has its residuals scaled so already.
+Every rule pools the residuals as the build does, each window as if scaled by the MAE
+of its series' other windows (intervals.by_other_windows; the twentieth session);
+`--before` adds `shipped` on the residuals as kept, one scale a series (the rule before).
 
     .venv/bin/python scripts/accuracy.py --data DIR --vars '{...}' --keep   # prints the path
     .venv/bin/python scripts/interval_lab.py --db KEPT.duckdb --actuals DIR/actuals.parquet
@@ -80,23 +80,7 @@ RULES = {
 }
 
 
-def without_own_window(values: np.ndarray, h: int) -> np.ndarray:
-    """One series' scaled residuals (windows * h), each window's rescaled as if the series'
-    scale had come from its other windows' errors only: r * sqrt(m_all / m_others), m the
-    mean absolute scaled residual (the scale s = sqrt(scale_mae * mae) is a constant of
-    the series, so mae's share of it can be recomputed from the scaled residuals)."""
-    r = values.reshape(-1, h).astype(float)
-    if len(r) < 2:
-        return r
-    a = np.abs(r).sum(axis=1)
-    m_all = a.sum() / r.size
-    m_others = (a.sum() - a) / (r.size - h)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.sqrt(np.where(m_others > 0, m_all / m_others, 1.0))
-    return r * f[:, None]
-
-
-def load(db: Path, actuals: Path, lowo: bool = False) -> dict:
+def load(db: Path, actuals: Path, other_windows: bool = True) -> dict:
     con = duckdb.connect(str(db), read_only=True)
     h = con.execute("select max(step) from fct_demand_forecast").fetchone()[0]
     bt = con.execute(
@@ -105,11 +89,8 @@ def load(db: Path, actuals: Path, lowo: bool = False) -> dict:
     ).df()
     residuals = Calibration()  # as the build's int_forecast__calibration pools them
     for (cls, name), g in bt.groupby(["demand_class", "model_name"]):
-        parts = [np.frombuffer(b, dtype="<f4") for b in g["residuals"]]
-        if lowo:
-            parts = [without_own_window(v, h).ravel() for v in parts]
-        values = np.concatenate(parts)
-        residuals.add_scaled(cls, name, values.reshape(-1, h))
+        blobs = [np.frombuffer(b, dtype="<f4") for b in g["residuals"]]
+        residuals.add_series(cls, name, blobs, h, other_windows)
     champ = con.execute(
         "select series_id, champion, interval_scale, scale_mae from int_forecast__champions"
     ).df()
@@ -173,17 +154,17 @@ def main() -> None:
     ap.add_argument("--actuals", type=Path, required=True)
     ap.add_argument("--json", type=Path)
     ap.add_argument(
-        "--lowo",
+        "--before",
         action="store_true",
-        help="also the shipped rule on residuals whose scale leaves their own window out",
+        help="also the shipped rule on residuals scaled by one scale a series (before)",
     )
     args = ap.parse_args()
     d = load(args.db, args.actuals)
     result = {"series": len(d["ids"]), "pooled_series": int(d["pooled"].sum())}
     result |= {name: score(d, rule) for name, rule in RULES.items()}
-    if args.lowo:
-        d["residuals"] = load(args.db, args.actuals, lowo=True)["residuals"]
-        result["shipped, each window scaled by the others"] = score(d, step_quantiles)
+    if args.before:
+        d["residuals"] = load(args.db, args.actuals, other_windows=False)["residuals"]
+        result["shipped, each window scaled by its own series' scale"] = score(d, step_quantiles)
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

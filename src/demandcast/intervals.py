@@ -11,8 +11,10 @@ series. The interval at level L for a champion is then
     forecast[step] + s * quantile_{(1-L)/2 .. (1+L)/2}(r / s | class, candidate, step)
 
 The future's errors are not in the s that scales them; so a backtest window's
-residuals are divided by the s of the series' other windows (their MAE in
-place of mae, where it is above 0), not by one their own errors went into. A
+residuals are pooled as if divided by the s of the series' other windows
+(their MAE in place of mae, where it is above 0: `by_other_windows`), not by
+one their own errors went into (the residuals kept per series stay divided
+by s, so the window forecasts can be read back from them). A
 window whose errors ran large no longer shrinks its own residuals by raising
 s: with s from every window the pooled residuals were lighter-tailed than
 the future's errors, and a weekly build of M1's series held 76 % in its 80 %
@@ -36,7 +38,7 @@ and nests (lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,7 +56,8 @@ class Calibration:
 
     `keep_series=True` also keeps each series' own scaled residuals (`series_residuals`),
     so a later run can pool them again without backtesting the series (pipeline.py keeps
-    them in the warehouse and gives them back through `add_scaled`).
+    them in the warehouse and gives them back through `add_series`; levels.py reads the
+    window forecasts back from them).
     """
 
     def __init__(self, keep_series: bool = False) -> None:
@@ -79,30 +82,40 @@ class Calibration:
         n, t = y.shape
         h = t // n_windows
         for j, name in enumerate(names):
-            e = (y - f[:, :, j]).reshape(n, n_windows, h)
             with np.errstate(invalid="ignore", divide="ignore"):
-                scale = np.broadcast_to(np.sqrt(scale_mae * mae[:, j])[:, None], e.shape[:2])
-                if n_windows > 1:  # each window by the MAE of the others (see the module)
-                    a = np.abs(e).sum(axis=2)
-                    others = (a.sum(axis=1, keepdims=True) - a) / ((n_windows - 1) * h)
-                    scale = np.where(others > 0, np.sqrt(scale_mae[:, None] * others), scale)
-                r = e / np.where(scale > 0, scale, np.nan)[:, :, None]
-            r = r.astype(np.float32)
+                scale = np.sqrt(scale_mae * mae[:, j])
+                r = (y - f[:, :, j]) / np.where(scale > 0, scale, np.nan)[:, None]
+            r = r.reshape(n, n_windows, h).astype(np.float32)
             ok = np.isfinite(r).all(axis=(1, 2))
+            pooled = by_other_windows(r)
             for cls in np.unique(classes[ok]):
-                rows = r[ok & (classes == cls)].reshape(-1, h)
+                rows = pooled[ok & (classes == cls)].reshape(-1, h)
                 self._parts.setdefault((str(cls), name), []).append(rows)
             if self.series_residuals is not None and ids is not None:
-                for i in np.nonzero(ok)[0]:
+                for i in np.nonzero(ok)[0]:  # as kept: divided by the series' one s
                     self.series_residuals[(str(ids[i]), name)] = r[i].reshape(-1)
 
-    def add_scaled(self, demand_class: str, name: str, rows: np.ndarray) -> None:
-        """Residuals already scaled (rows of `h` steps, a series' windows one after the
-        other), as `add` pools them: a series carried from an earlier backtest."""
-        if len(rows):
-            self._parts.setdefault((str(demand_class), name), []).append(
-                np.asarray(rows, dtype=np.float32)
-            )
+    def add_series(
+        self,
+        demand_class: str,
+        name: str,
+        residuals: Iterable[np.ndarray],
+        h: int,
+        other_windows: bool = True,
+    ) -> None:
+        """Kept residuals, each one series' windows of `h` steps one after the other, divided
+        by its one s (as `series_residuals` keeps them), pooled as `add` pools them: series
+        carried from an earlier backtest. `other_windows=False` pools them as kept (the rule
+        before the twentieth session; scripts/interval_lab.py compares the two)."""
+        by_length: dict[int, list[np.ndarray]] = {}
+        for v in residuals:
+            by_length.setdefault(len(v), []).append(np.asarray(v, dtype=np.float32))
+        parts = []
+        for length, values in sorted(by_length.items()):
+            r = np.stack(values).reshape(len(values), length // h, h)
+            parts.append((by_other_windows(r) if other_windows else r).reshape(-1, h))
+        if parts:
+            self._parts.setdefault((str(demand_class), name), []).append(np.concatenate(parts))
 
     def quantiles(
         self,
@@ -139,6 +152,24 @@ class Calibration:
             return pd.DataFrame(columns=cols)
         out = pd.concat(rows, ignore_index=True)
         return out.astype({"step": "int64", "n_residuals": "int64"})[cols]
+
+
+def by_other_windows(r: np.ndarray) -> np.ndarray:
+    """Residuals (series, windows, h), each series' divided by its one scale s, as if each
+    window had been divided by the s of the series' other windows: r * sqrt(m / m_others),
+    m the mean |r| over all its windows and m_others over the other windows (s = sqrt(
+    scale_mae * mae) with mae the mean |y - f| of the same points, so mae's part of s comes
+    back from r). Where the other windows' errors are all 0, s stands (a factor of 1)."""
+    r = np.asarray(r, dtype=np.float64)
+    n_windows, h = r.shape[1], r.shape[2]
+    if n_windows < 2:
+        return r.astype(np.float32)
+    a = np.abs(r).sum(axis=2)
+    total = a.sum(axis=1, keepdims=True)
+    others = (total - a) / ((n_windows - 1) * h)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(others > 0, np.sqrt(total / (n_windows * h) / others), 1.0)
+    return (r * factor[:, :, None]).astype(np.float32)
 
 
 def step_quantiles(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:

@@ -411,8 +411,8 @@ def calibration_run(run: Any, backtest: pd.DataFrame) -> pd.DataFrame:
     calibration = Calibration()
     rows = backtest[backtest["residuals"].notna()]
     for (cls, name), grp in rows.groupby(["demand_class", "model_name"], sort=True):
-        values = np.concatenate([np.frombuffer(b, dtype="<f4") for b in grp["residuals"]])
-        calibration.add_scaled(cls, name, values.reshape(-1, settings.horizon))
+        blobs = [np.frombuffer(b, dtype="<f4") for b in grp["residuals"]]
+        calibration.add_series(cls, name, blobs, settings.horizon)
     return _typed_calibration(calibration.quantiles(settings.levels))
 
 

@@ -11,7 +11,13 @@ from demandcast.catalog import Guarded
 from demandcast.config import Settings
 from demandcast.forecast import forecast_series
 from demandcast.frames import synthetic_series
-from demandcast.intervals import ALL_CLASSES, Calibration, pooled_bounds, step_quantiles
+from demandcast.intervals import (
+    ALL_CLASSES,
+    Calibration,
+    by_other_windows,
+    pooled_bounds,
+    step_quantiles,
+)
 from demandcast.selection import select_champions
 
 
@@ -78,21 +84,25 @@ def test_residuals_are_divided_by_the_geometric_mean_of_the_two_scales():
     assert np.allclose(q[["lo_95", "hi_95"]].to_numpy(), 1.0)
 
 
-def test_a_windows_residuals_are_scaled_by_the_other_windows_errors():
-    # one series, 3 windows of 1 step, errors 1, 1 and 4; scale_mae 2. Each window is
-    # divided by sqrt(2 * the MAE of the other two): sqrt(5), sqrt(5), sqrt(2)
+def test_a_windows_residuals_are_pooled_as_scaled_by_the_other_windows_errors():
+    # one series, 3 windows of 1 step, errors 1, 1 and 4; scale_mae 2, mae 2. Kept as the
+    # levels read forecasts back: divided by s = sqrt(2 * 2). Pooled: each window divided
+    # by sqrt(2 * the MAE of the other two): sqrt(5), sqrt(5), sqrt(2)
     cal = Calibration(keep_series=True)
     y = np.array([[1.0, 1.0, 4.0]])
     cal.add(np.array(["smooth"]), ["M"], y, np.zeros((1, 3, 1)), np.array([2.0]),
             np.array([[2.0]]), 3, ids=np.array(["s"]))  # fmt: skip
-    r = cal.series_residuals[("s", "M")]
-    assert r == pytest.approx([1 / np.sqrt(5), 1 / np.sqrt(5), 4 / np.sqrt(2)], rel=1e-6)
+    kept = cal.series_residuals[("s", "M")]
+    assert kept == pytest.approx([0.5, 0.5, 2.0])
+    want = [1 / np.sqrt(5), 1 / np.sqrt(5), 4 / np.sqrt(2)]
+    assert by_other_windows(kept.reshape(1, 3, 1)).ravel() == pytest.approx(want, rel=1e-6)
+    # a run pools kept residuals (carried from the warehouse) exactly as the backtest's own
+    again = Calibration()
+    again.add_series("smooth", "M", [kept], h=1)
+    assert np.array_equal(np.concatenate(cal._parts[("smooth", "M")]),
+                          np.concatenate(again._parts[("smooth", "M")]))  # fmt: skip
     # where the other windows had no error, the series' own scale stands in
-    cal = Calibration(keep_series=True)
-    y = np.array([[0.0, 0.0, 3.0]])
-    cal.add(np.array(["smooth"]), ["M"], y, np.zeros((1, 3, 1)), np.array([1.0]),
-            np.array([[1.0]]), 3, ids=np.array(["s"]))  # fmt: skip
-    assert cal.series_residuals[("s", "M")] == pytest.approx([0.0, 0.0, 3.0])
+    assert by_other_windows(np.array([[[0.0], [0.0], [3.0]]])).ravel() == pytest.approx([0, 0, 3])
 
 
 def test_intervals_hold_their_level_when_the_error_level_moves_between_windows():
