@@ -80,7 +80,7 @@ RULES = {
 }
 
 
-def load(db: Path, actuals: Path, other_windows: bool = True) -> dict:
+def load(db: Path, actuals: Path) -> dict:
     con = duckdb.connect(str(db), read_only=True)
     h = con.execute("select max(step) from fct_demand_forecast").fetchone()[0]
     bt = con.execute(
@@ -88,9 +88,11 @@ def load(db: Path, actuals: Path, other_windows: bool = True) -> dict:
         " where residuals is not null"
     ).df()
     residuals = Calibration()  # as the build's int_forecast__calibration pools them
+    before = Calibration()  # as they are kept: one scale a series (the rule before)
     for (cls, name), g in bt.groupby(["demand_class", "model_name"]):
         blobs = [np.frombuffer(b, dtype="<f4") for b in g["residuals"]]
-        residuals.add_series(cls, name, blobs, h, other_windows)
+        residuals.add_series(cls, name, blobs, h)
+        before.add_series(cls, name, blobs, h, other_windows=False)
     champ = con.execute(
         "select series_id, champion, interval_scale, scale_mae from int_forecast__champions"
     ).df()
@@ -115,6 +117,7 @@ def load(db: Path, actuals: Path, other_windows: bool = True) -> dict:
     first = first.reindex(ids)
     return {
         "residuals": residuals,
+        "before": before,
         "ids": ids,
         "wide": {k: v.reindex(ids).to_numpy(dtype=float) for k, v in wide.items()},
         "scale": champ["interval_scale"].to_numpy(dtype=float),
@@ -163,7 +166,7 @@ def main() -> None:
     result = {"series": len(d["ids"]), "pooled_series": int(d["pooled"].sum())}
     result |= {name: score(d, rule) for name, rule in RULES.items()}
     if args.before:
-        d["residuals"] = load(args.db, args.actuals, other_windows=False)["residuals"]
+        d["residuals"] = d["before"]
         result["shipped, each window scaled by its own series' scale"] = score(d, step_quantiles)
     print(json.dumps(result, indent=1))
     if args.json:
