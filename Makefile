@@ -99,11 +99,14 @@ REPLAY_ARGS ?= --demo --plants 2 --products 300 --origins 8
 replay: setup  ## weekly replay: CPU, fits, decisions and MASE per run (58 min on 2 loaded cores)
 	$(BIN)/python scripts/replay.py $(REPLAY_ARGS) --work data/replay --json reports/replay.json
 
-competition: setup  ## M1, M3, Tourism monthly and M3's other series (as weeks) in the input shape, with their futures
+competition: setup  ## M1, M3, Tourism monthly (also dated as weeks) and M3's other series (as weeks) in the input shape, with their futures
 	$(BIN)/python scripts/competition_data.py --dataset m1 --out data/m1_monthly
 	$(BIN)/python scripts/competition_data.py --dataset m3 --out data/m3_monthly
 	$(BIN)/python scripts/competition_data.py --dataset tourism --out data/tourism_monthly
 	$(BIN)/python scripts/competition_data.py --dataset m3-other --out data/m3_other_weekly
+	$(BIN)/python scripts/competition_data.py --dataset m1 --weeks --out data/m1_as_weeks
+	$(BIN)/python scripts/competition_data.py --dataset m3 --weeks --out data/m3_as_weeks
+	$(BIN)/python scripts/competition_data.py --dataset tourism --weeks --out data/tourism_as_weeks
 
 clean:
 	rm -rf target logs warehouse/*.duckdb* reports data
