@@ -48,7 +48,19 @@ END_DATE = "2026-11-22"
 # Held-out evaluation builds at origins in the past: the extract is stale on purpose.
 EVALUATION_VARS = {"max_staleness_periods": None}
 BASELINES = ("seasonal_naive", "zero", "theta", "class_default", "plain_mean")
-COLUMNS = ("smape", "mase", "wape", "bias", "coverage_80", "coverage_95", "msis_95")
+SPARSE_BASELINES = ("croston", "sba", "croston_optimized", "tsb", "adida", "imapa")
+"""With --sparse: `demandcast evaluate --plain-sparse`'s plain intermittent-demand methods."""
+COLUMNS = (
+    "smape",
+    "mase",
+    "wape",
+    "bias",
+    "coverage_80",
+    "coverage_95",
+    "msis_95",
+    "rmsse",
+    "spl",
+)
 
 
 def machine_busy_s() -> float | None:
@@ -91,10 +103,12 @@ def build(raw: Path, db: Path, dbt_vars: dict, work: Path) -> dict:
     return run
 
 
-def evaluate(db: Path, actuals: Path, out: Path, baselines: bool) -> dict:
-    """`demandcast evaluate` on a built warehouse; its JSON report."""
+def evaluate(db: Path, actuals: Path, out: Path, baselines: bool, sparse: bool = False) -> dict:
+    """`demandcast evaluate` on a built warehouse; its JSON report (`sparse`: with the plain
+    intermittent-demand methods among the baselines)."""
     cmd = [str(BIN / "demandcast"), "evaluate", "--db", str(db), "--actuals", str(actuals)]
     cmd += ["--json", str(out)] + (["--plain-mean"] if baselines else ["--no-baselines"])
+    cmd += ["--plain-sparse"] if baselines and sparse else []
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.read_text())
 
@@ -164,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--config", action="append", default=[], help="NAME={var: value, ...}: an ablation"
     )
+    ap.add_argument(
+        "--sparse",
+        action="store_true",
+        help="also score each plain intermittent-demand method (evaluate --plain-sparse)",
+    )
     ap.add_argument("--json", type=Path, default=ROOT / "reports" / "accuracy.json")
     ap.add_argument(
         "--keep", action="store_true", help="keep the built warehouses (their path is printed)"
@@ -193,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         origins = [0]
         cases = [(args.data, args.data / "actuals.parquet")]
 
+    baselines = BASELINES + (SPARSE_BASELINES if args.sparse else ())
     results = []
     for i, (name, extra) in enumerate(configs):
         runs = []
@@ -200,10 +220,11 @@ def main(argv: list[str] | None = None) -> int:
             db = work / f"{name}_{origin}.duckdb"
             run = build(raw, db, {**base, **extra}, work)
             if run["returncode"] == 0:
-                report = evaluate(db, actuals, work / f"{name}_{origin}.json", baselines=i == 0)
+                out = work / f"{name}_{origin}.json"
+                report = evaluate(db, actuals, out, baselines=i == 0, sparse=args.sparse)
                 run["forecast"] = overall(report, "forecast")
                 if i == 0:
-                    run["baselines"] = {s: overall(report, s) for s in BASELINES}
+                    run["baselines"] = {s: overall(report, s) for s in baselines}
             if args.keep:
                 print(f"kept {db}", flush=True)
             else:
@@ -212,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"config": name, "vars": {**base, **extra}, "runs": runs})
         print(_row(name, runs), flush=True)
     if results and "baselines" in results[0]["runs"][0]:
-        for source in BASELINES:
+        for source in baselines:
             rows = [{"forecast": r["baselines"][source]} for r in results[0]["runs"]]
             print(_row(f"baseline: {source}", rows), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)

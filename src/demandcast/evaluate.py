@@ -41,7 +41,26 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-SOURCES = ("forecast", "seasonal_naive", "zero", "theta", "class_default", "plain_mean")
+PLAIN_SPARSE = {
+    "croston": ("CrostonClassic", {}),
+    "sba": ("CrostonSBA", {}),
+    "croston_optimized": ("CrostonOptimized", {}),
+    "tsb": ("TSB", {"alpha_d": 0.1, "alpha_p": 0.1}),
+    "adida": ("ADIDA", {}),
+    "imapa": ("IMAPA", {}),
+}
+"""The `--plain-sparse` baselines: each plain StatsForecast intermittent-demand method alone
+on every series (TSB at the textbook smoothing 0.1 for both size and chance of an order),
+the simplest methods a forecast of sparse demand must beat."""
+SOURCES = (
+    "forecast",
+    "seasonal_naive",
+    "zero",
+    "theta",
+    "class_default",
+    "plain_mean",
+    *PLAIN_SPARSE,
+)
 PLAIN_MEAN = ("AutoETS", "AutoCES", "AutoTheta")
 """The plain StatsForecast combination of the `plain_mean` baseline (--plain-mean): these
 models with the run's season length, as StatsForecast runs them, averaged."""
@@ -308,10 +327,15 @@ def _counts(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def _python_baselines(
-    con: duckdb.DuckDBPyConnection, run: Any, m: int, plain_mean: bool = False
+    con: duckdb.DuckDBPyConnection,
+    run: Any,
+    m: int,
+    plain_mean: bool = False,
+    plain_sparse: bool = False,
 ) -> None:
     """Theta and the class default (and with `plain_mean` the plain mean of AutoETS, AutoCES
-    and AutoTheta), refit on the history up to the origin, inserted into fc."""
+    and AutoTheta, with `plain_sparse` each of PLAIN_SPARSE), refit on the history up to the
+    origin, inserted into fc."""
     from statsforecast import StatsForecast
     from statsforecast.models import Theta
 
@@ -344,6 +368,8 @@ def _python_baselines(
     frames = [("theta", theta), ("class_default", default)]
     if plain_mean:
         frames.append(("plain_mean", _plain_mean(history, settings, m)))
+    if plain_sparse:
+        frames.extend(_plain_sparse(history, settings))
     for name, frame in frames:
         cols = ["series_id", "step", "forecast", *(c for c in bounds if c in frame.columns)]
         con.register("baseline", frame[cols])
@@ -375,12 +401,28 @@ def _plain_mean(history: pd.DataFrame, settings: Any, m: int) -> pd.DataFrame:
     )
 
 
+def _plain_sparse(history: pd.DataFrame, settings: Any) -> list[tuple[str, pd.DataFrame]]:
+    """Each PLAIN_SPARSE method, as plain StatsForecast runs it, on every series."""
+    from statsforecast import StatsForecast
+    from statsforecast import models as sf_models
+
+    from demandcast.frames import to_sf
+
+    models = [getattr(sf_models, m)(alias=s, **kw) for s, (m, kw) in PLAIN_SPARSE.items()]
+    sf = StatsForecast(models=models, freq=settings.freq, n_jobs=settings.n_jobs)
+    res = sf.forecast(df=to_sf(history), h=settings.horizon)
+    res = res.sort_values(["unique_id", "ds"]).rename(columns={"unique_id": "series_id"})
+    res["step"] = res.groupby("series_id").cumcount() + 1
+    return [(s, res.assign(forecast=res[s])) for s in PLAIN_SPARSE]
+
+
 def evaluate(
     db: str | Path,
     actuals: str | Path,
     season_length: int | None = None,
     baselines: bool = True,
     plain_mean: bool = False,
+    plain_sparse: bool = False,
 ) -> dict:
     """Score the warehouse's forecast (and baselines) against the actuals; a JSON-able dict."""
     from demandcast.warehouse import read_run
@@ -405,7 +447,7 @@ def evaluate(
         _load_actuals(con, actuals, ctx)
         _prepare(con, ctx, levels)
         if baselines:
-            _python_baselines(con, run, ctx["season_length"], plain_mean)
+            _python_baselines(con, run, ctx["season_length"], plain_mean, plain_sparse)
         cur = con.execute(_score_sql(levels))
         names = [d[0] for d in cur.description]
         rows = [{k: _finite(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
@@ -573,12 +615,25 @@ def main(argv: list[str] | None = None) -> int:
         help="also score the plain StatsForecast mean of AutoETS, AutoCES and AutoTheta "
         "(slow at a season of 52: AutoETS searches seasonal forms)",
     )
+    add(
+        "--plain-sparse",
+        action="store_true",
+        help="also score each plain StatsForecast intermittent-demand method alone: Croston, "
+        "SBA, optimized Croston, TSB, ADIDA, IMAPA",
+    )
     args = parser.parse_args(argv)
     db = readable_db(locate(args.target, args.db).warehouse, "the warehouse")
     actuals = existing_file(Path(args.actuals).resolve(), "the actuals file", "")
     print(f"evaluate: reading fct_demand_forecast of the working warehouse {db}", flush=True)
     try:
-        result = evaluate(db, actuals, args.season_length, not args.no_baselines, args.plain_mean)
+        result = evaluate(
+            db,
+            actuals,
+            args.season_length,
+            not args.no_baselines,
+            args.plain_mean,
+            args.plain_sparse,
+        )
     except duckdb.CatalogException as exc:
         raise UserError(
             f"{db}: {str(exc).splitlines()[0]} Evaluate reads the working warehouse a build "

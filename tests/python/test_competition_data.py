@@ -32,3 +32,31 @@ def test_every_series_ends_at_the_origin_and_its_future_follows(
     first = pd.to_datetime(actuals[actuals["step"] == 1]["period_start"])
     assert (first == origin + pd.tseries.frequencies.to_offset(freq)).all()
     assert actuals.groupby("product_id")["step"].max().eq(held_out).all()
+
+
+def test_a_wide_csv_holds_out_its_last_months_and_leaves_out_gaps_and_empty_histories(tmp_path):
+    source = tmp_path / "parts.csv"
+    source.write_text(
+        "Part,Jan-98,Feb-98,Mar-98,Apr-98,May-98\n"
+        "11,0,2,0,1,3\n"  # kept: demand before the held-out months
+        "12,0,0,0,4,0\n"  # left out: no demand in its history
+        "13,1,0,,,\n"  # left out: months missing
+        "14,5,0,0,0,0\n"  # kept: its future may be all zero
+    )
+    out = tmp_path / "out"
+    counts = load_script("competition_data").write(
+        "wide", out, "2025-12-01", source=source, holdout=2
+    )
+    assert counts == {"series": 2, "order_lines": 6, "actuals": 4}
+    orders = pd.read_parquet(out / "orders.parquet")
+    actuals = pd.read_parquet(out / "actuals.parquet")
+    assert orders.groupby("product_id")["quantity"].apply(list).to_dict() == {
+        "11": [0.0, 2.0, 0.0],
+        "14": [5.0, 0.0, 0.0],
+    }
+    assert (pd.to_datetime(orders["order_date"]).max()) == pd.Timestamp("2025-12-01")
+    assert actuals[actuals["product_id"] == "11"]["y"].tolist() == [1.0, 3.0]
+    assert actuals["period_start"].astype(str).unique().tolist() == ["2026-01-01", "2026-02-01"]
+    products = pd.read_csv(out / "products.csv")
+    assert products["product_group"].unique().tolist() == ["PARTS"]
+    assert pd.read_csv(out / "plants.csv")["plant_id"].tolist() == ["PARTS"]

@@ -454,6 +454,42 @@ def test_the_plain_mean_baseline_is_the_mean_of_plain_ets_ces_and_autotheta() ->
     assert got.to_numpy() == pytest.approx(others[["CES", "AutoTheta"]].mean(axis=1).to_numpy())
 
 
+def test_the_plain_sparse_baselines_are_each_intermittent_method_alone() -> None:
+    """`evaluate --plain-sparse`: every PLAIN_SPARSE method as plain StatsForecast runs it."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import ADIDA, IMAPA, TSB, CrostonClassic, CrostonSBA
+
+    from demandcast.config import Settings
+    from demandcast.evaluate import PLAIN_SPARSE, SOURCES, _plain_sparse
+
+    rng = np.random.default_rng(7)
+    periods = pd.date_range("2021-01-01", periods=40, freq="MS")
+    demand = rng.poisson(0.4, (2, 40)) * rng.integers(1, 6, (2, 40))
+    history = pd.concat(
+        pd.DataFrame({"series_id": s, "period_start": periods.date, "demand": d.astype(float)})
+        for s, d in zip(("a", "b"), demand, strict=True)
+    )
+    settings = Settings(frequency="month", horizon=6, season_length=12, n_jobs=1)
+    got = dict(_plain_sparse(history, settings))
+    assert set(got) == set(PLAIN_SPARSE) and set(PLAIN_SPARSE) <= set(SOURCES)
+    df = history.rename(columns={"series_id": "unique_id", "period_start": "ds", "demand": "y"})
+    df["ds"] = pd.to_datetime(df["ds"])
+    models = [CrostonClassic(), CrostonSBA(), TSB(alpha_d=0.1, alpha_p=0.1), ADIDA(), IMAPA()]
+    plain = StatsForecast(models=models, freq="MS").forecast(df=df, h=6)
+    for source, column in (
+        ("croston", "CrostonClassic"),
+        ("sba", "CrostonSBA"),
+        ("tsb", "TSB"),
+        ("adida", "ADIDA"),
+        ("imapa", "IMAPA"),
+    ):
+        frame = got[source].sort_values(["series_id", "step"])
+        assert frame["step"].tolist() == [1, 2, 3, 4, 5, 6] * 2
+        assert frame["forecast"].to_numpy() == pytest.approx(plain[column].to_numpy())
+    # the methods differ: a baseline is not the same forecast six times
+    assert got["croston"]["forecast"].to_numpy() != pytest.approx(got["sba"]["forecast"].to_numpy())
+
+
 def test_each_level_is_scored_against_the_actuals_summed_the_same_way(tmp_path: Path) -> None:
     """The total of A and B against A's and B's actuals summed, scaled by their summed
     history: by hand, lag-4 differences of 10 20 30 40 12 27 39 46 average 6; the total's
