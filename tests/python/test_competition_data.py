@@ -60,3 +60,25 @@ def test_a_wide_csv_holds_out_its_last_months_and_leaves_out_gaps_and_empty_hist
     products = pd.read_csv(out / "products.csv")
     assert products["product_group"].unique().tolist() == ["PARTS"]
     assert pd.read_csv(out / "plants.csv")["plant_id"].tolist() == ["PARTS"]
+
+
+def test_a_wide_csv_with_its_future_in_another_file_keeps_each_rows_own_length(tmp_path):
+    """M4's layout: rows padded with empty fields to the longest, the future in a test file."""
+    train, test = tmp_path / "Weekly-train.csv", tmp_path / "Weekly-test.csv"
+    train.write_text('"V1","V2","V3","V4","V5"\n"W1","3","4","5","6"\n"W2","7.5","8",,\n')
+    test.write_text('"V1","V2","V3"\n"W1","7","8"\n"W2","9","9.5"\n')
+    out = tmp_path / "out"
+    load_script("competition_data").write(
+        "wide", out, "2025-12-01", weeks=True, source=train, future=test
+    )
+    orders = pd.read_parquet(out / "orders.parquet")
+    actuals = pd.read_parquet(out / "actuals.parquet")
+    assert orders.groupby("product_id")["quantity"].apply(list).to_dict() == {
+        "W1": [3.0, 4.0, 5.0, 6.0],
+        "W2": [7.5, 8.0],
+    }
+    assert set(pd.to_datetime(orders["order_date"]).dt.dayofweek) == {0}  # weeks from Monday
+    assert actuals.groupby("product_id")["y"].apply(list).to_dict() == {
+        "W1": [7.0, 8.0],
+        "W2": [9.0, 9.5],
+    }
