@@ -60,24 +60,36 @@ def load_wide(
     files) the whole row is the history. A row is its values up to its last one (M4's files
     pad shorter series with empty fields); a row with an empty field before that, shorter
     than `min_length`, without demand in its history or without a future is left out."""
-    frame = pd.read_csv(path, index_col=0)
-    ahead = pd.read_csv(future, index_col=0) if future else None
+    rows, ahead = _read_rows(path), _read_rows(future) if future else None
     group = path.stem.upper()
     out = []
-    for sid, row in zip(frame.index, frame.to_numpy(dtype=float), strict=True):
+    for sid, row in rows.items():
         filled = np.flatnonzero(~np.isnan(row))
         values = row[: filled[-1] + 1] if len(filled) else row[:0]
         if len(values) < max(min_length, 1) or np.isnan(values).any():
             continue
         if ahead is None:
             x, xx = values[:-holdout], values[-holdout:]
-        elif sid in ahead.index:
-            x, xx = values, ahead.loc[sid].dropna().to_numpy(dtype=float)
+        elif sid in ahead:
+            x, xx = values, ahead[sid][~np.isnan(ahead[sid])]
         else:
             continue
         if len(xx) and (x > 0).any():
             out.append(SimpleNamespace(x=x, xx=xx, sn=str(sid), description=None, type=group))
     return out
+
+
+def _read_rows(path: Path) -> dict[str, np.ndarray]:
+    """A wide CSV's rows by their first field, the header skipped; rows may differ in length
+    and an empty field is NaN."""
+    import csv
+
+    with open(path, newline="") as f:
+        lines = csv.reader(f)
+        next(lines)
+        return {
+            r[0]: np.array([float(v) if v.strip() else np.nan for v in r[1:]]) for r in lines if r
+        }
 
 
 def categories(dataset: str) -> dict[str, str]:
