@@ -109,8 +109,13 @@ def no_demand_in_windows(metrics: pd.DataFrame) -> pd.Index:
     """Series whose backtest windows held no demand: there a candidate's wape is NaN (sum
     |error| over a sum of actuals of 0, metrics.py) unless it forecast 0 throughout. On such
     a series every forecast of 0 scores perfectly: its scores say which candidate forecasts
-    least, not which forecasts demand, so it neither chooses a class champion nor moves
-    off its own (a paused series keeps a forecast of its class's method)."""
+    least, not which forecasts demand, so it never moves off its class champion (a paused
+    series keeps a forecast of its class's method). Nor does it choose a smooth or erratic
+    class's champion, whose geometric mean a score of 0 would decide alone; in an
+    intermittent or lumpy class, whose scores are averaged as they are, it votes like any
+    other: months without demand are what such series mostly have, and a champion chosen
+    only on the windows that held some forecasts too high for the others (on Hyndman's car
+    parts, 2,503 series: 42 % of them ordered nothing in the 6 months held out)."""
     if "wape" not in metrics.columns:
         return pd.Index([], dtype=object)
     mae = metrics["mae"] if "mae" in metrics.columns else pd.Series(1.0, index=metrics.index)
@@ -214,7 +219,8 @@ def select_champions(
     m = m.sort_values(["series_id", "score", "_order", "model_name"], kind="stable")
 
     quiet = no_demand_in_windows(m)
-    heard = m[~m["series_id"].isin(quiet)]
+    votes = demand_class.reindex(m["series_id"]).isin(LEVEL_CLASSES).to_numpy()
+    heard = m[~m["series_id"].isin(quiet).to_numpy() | votes]
     series_class = demand_class.reindex(heard["series_id"].unique())
     learned = frozenset(c.name for c in catalog.candidates.values() if c.is_learned)
     per_class = class_champions(heard, series_class, catalog.pool, catalog.defaults, learned)

@@ -273,8 +273,9 @@ class Stacking:
             classes.append(g.classes.astype(str))
             for name, fc in g.combos.items():
                 score = np.where(level, *(self._score(g.y, fc, g.s_mae, g.s_mse)))
-                # a series without demand in its windows chooses nothing (selection.py)
-                heard = (g.y != 0).any(axis=1)
+                # a series without demand in its windows chooses nothing in a smooth or
+                # erratic class (selection.no_demand_in_windows)
+                heard = (g.y != 0).any(axis=1) | level
                 ok = np.isfinite(fc).all(axis=1) & np.isfinite(score) & heard
                 frames.append(
                     pd.DataFrame({"series_id": g.ids[ok].astype(str), "model_name": name}).assign(
@@ -353,7 +354,8 @@ class Stacking:
                 else:
                     fc = _weighted(f, _blend(lam, w_early[None], prior, everyone)[0][pos])
                 s = self._score(y, fc, g.s_mae[rows], g.s_mse[rows])[0 if level else 1]
-                heard = (y != 0).any(axis=1)  # a last window without demand: no evidence
+                # a last window without demand: no evidence, but in a level class
+                heard = (y != 0).any(axis=1) | level
                 scores[lam].append(np.where(np.isfinite(fc).all(axis=1) & heard, s, np.nan))
         if not scores[grid[0]]:
             return 0.0, f"the class champion {champion} has no backtest forecasts"

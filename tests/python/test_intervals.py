@@ -101,8 +101,14 @@ def test_a_windows_residuals_are_pooled_as_scaled_by_the_other_windows_errors():
     again.add_series("smooth", "M", [kept], h=1)
     assert np.array_equal(np.concatenate(cal._parts[("smooth", "M")]),
                           np.concatenate(again._parts[("smooth", "M")]))  # fmt: skip
-    # where the other windows had no error, the series' own scale stands in
-    assert by_other_windows(np.array([[[0.0], [0.0], [3.0]]])).ravel() == pytest.approx([0, 0, 3])
+    # where the other windows had (nearly) no error, their scale says nothing: the window
+    # is taken as if they had a third of the series' mean error, a factor of sqrt(3) at
+    # most, not the thousands a forecast of 0 against months without demand gave
+    for quiet in (0.0, 1e-6):
+        r = np.array([[[quiet], [quiet], [3.0]]])
+        assert by_other_windows(r).ravel() == pytest.approx(
+            [quiet * np.sqrt(2 / 3), quiet * np.sqrt(2 / 3), 3 * np.sqrt(3)], rel=1e-3
+        )
 
 
 def test_intervals_hold_their_level_when_the_error_level_moves_between_windows():
