@@ -17,6 +17,7 @@ final as (
         current_timestamp as started_at,
         cast({{ var('max_duplicate_share') }} as double)
             as max_duplicate_share,
+        cast({{ sql_string(var('min_order_date')) }} as date) as min_order_date,
         cast({{ var('allow_negative_demand') }} as boolean)
             as allow_negative_demand,
         cast({{ var('max_staleness_periods') or 'null' }} as integer)

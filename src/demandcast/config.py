@@ -625,6 +625,7 @@ _OTHER_VARS = {
     "lifecycle_periods": _count(1),
     "discontinued_after_periods": _count(1),
     "max_duplicate_share": _between(0.0, 1.0),
+    "min_order_date": _date,
     "allow_negative_demand": _bool,
     "gate_modes": _gate_modes,
     "outlier_ratio": _between(1.0, None),

@@ -42,7 +42,7 @@ STAGES = ("orders", "products", "plants", "run", "series", "backtest", "forecast
 MODES = ("fail", "warn")
 SAMPLE_ROWS = 5
 KEEP_RUNS = 30  # validation results kept per suite (older ones are pruned)
-MIN_ORDER_DATE = dt.date(2000, 1, 1)  # an order dated before this is a mistyped year
+MIN_ORDER_DATE = dt.date(2000, 1, 1)  # var min_order_date's default: before, a mistyped year
 RESULTS_TABLE = "main.gate_results"
 RESULT_COLUMNS = [
     "run_id",
@@ -139,7 +139,7 @@ def suite_parameters(
     staleness = started.get("max_staleness_periods")
     return {
         "run_date": _date(started.get("run_date") or dt.date.today()),
-        "min_order_date": _date(MIN_ORDER_DATE),
+        "min_order_date": _date(started.get("min_order_date")) or _date(MIN_ORDER_DATE),
         "max_duplicate_share": _number(started.get("max_duplicate_share"), 0.01),
         # null var: not checked
         "max_staleness_periods": _number(staleness, math.inf),

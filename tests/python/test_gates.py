@@ -483,6 +483,21 @@ def test_thresholds_are_suite_parameters(ctx):
     assert check(ctx, "series", frame, min_demand=-np.inf)[1] is None
     stale = FRAMES["run"]().assign(stale_periods=400)
     assert check(ctx, "run", stale, max_staleness_periods=np.inf)[1] is None  # var null
+    old = _set(FRAMES["orders__dates"](), _first, "order_date", pd.Timestamp("1995-03-06"))
+    assert "order_date" in check(ctx, "orders__dates", old)[1]  # before 2000-01-01
+    assert check(ctx, "orders__dates", old, min_order_date=pd.Timestamp("1990-01-01"))[1] is None
+
+
+def test_the_earliest_order_date_is_the_runs_var(tmp_path):
+    """var min_order_date (int_run__started) sets the dates gate's lower bound; a warehouse
+    of a run before the var existed gets its default, 2000-01-01."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _started(con)
+    con.execute("create table int_run__context as select date '2024-02-05' as forecast_origin")
+    assert gates.suite_parameters(con)["min_order_date"] == pd.Timestamp("2000-01-01")
+    con.execute("alter table int_run__started add column min_order_date date")
+    con.execute("update int_run__started set min_order_date = date '1976-01-05'")
+    assert gates.suite_parameters(con)["min_order_date"] == pd.Timestamp("1976-01-05")
 
 
 def test_a_missing_parameter_is_named(ctx):
