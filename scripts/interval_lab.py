@@ -25,6 +25,15 @@ Every rule pools the residuals as the build does, each window as if scaled by th
 of its series' other windows (intervals.by_other_windows; the twentieth session);
 `--before` adds `shipped` on the residuals as kept, one scale a series (the rule before).
 
+`--sparse-scales` compares, for the intermittent and lumpy series only, other per-series
+scales s in place of the build's sqrt(scale_mae * mae) (the shipped step rule): each
+series' kept residuals are multiplied by its old s over the new one before pooling, and
+its future interval is its forecast plus the new s times the pooled quantiles. Scored on
+those series: the share held and the mean pinball loss of each level's two bounds
+(`spl_<level>`, over the seasonal-naive MAE, as `demandcast evaluate`'s spl_<level>) and
+the interval score at 95 %. The history's standard deviation is over every period up to
+the forecast origin.
+
     .venv/bin/python scripts/accuracy.py --data DIR --vars '{...}' --keep   # prints the path
     .venv/bin/python scripts/interval_lab.py --db KEPT.duckdb --actuals DIR/actuals.parquet
     # the demo's realised future: --actuals WORK/demo/truth.parquet (the daily truth)
@@ -116,6 +125,8 @@ def load(db: Path, actuals: Path) -> dict:
     first = fc.groupby("series_id").agg(cls=("demand_class", "first"), pooled=("pooled", "all"))
     first = first.reindex(ids)
     return {
+        "db": db,
+        "h": h,
         "residuals": residuals,
         "before": before,
         "ids": ids,
@@ -151,6 +162,78 @@ def score(d: dict, rule) -> dict:
     return out
 
 
+SPARSE = ("intermittent", "lumpy")
+SPARSE_SCALES = {  # (scale_mae, mae, root of the RMSSE scale, the history's sd) -> s
+    "shipped: sqrt(scale_mae * mae)": lambda sm, mae, rm, sd: np.sqrt(sm * mae),
+    "scale_mae": lambda sm, mae, rm, sd: sm,
+    "sd": lambda sm, mae, rm, sd: sd,
+    "sqrt(sd * mae)": lambda sm, mae, rm, sd: np.sqrt(sd * mae),
+    "sqrt(sqrt(scale_mse) * mae)": lambda sm, mae, rm, sd: np.sqrt(rm * mae),
+}
+
+
+def sparse_scales(d: dict) -> dict:
+    """The sparse series' intervals with each of SPARSE_SCALES (see the module's doc)."""
+    con = duckdb.connect(str(d["db"]), read_only=True)
+    bt = con.execute(
+        """select series_id, demand_class, model_name, mae, mae / mase as scale_mae,
+            rmse / rmsse as root_mse, residuals
+        from int_forecast__backtest
+        where residuals is not null and mase > 0 and rmsse > 0"""
+    ).df()
+    sd = (
+        con.execute(
+            """select series_id, stddev_samp(demand) as sd from fct_demand_history
+        where period_start <= (select max(forecast_origin) from fct_demand_forecast)
+        group by all"""
+        )
+        .df()
+        .set_index("series_id")["sd"]
+    )
+    champ = con.execute("select series_id, champion from int_forecast__champions").df()
+    con.close()
+    bt["sd"] = sd.reindex(bt["series_id"]).to_numpy()
+    ids, f, y = d["ids"], d["wide"]["f"], d["wide"]["y"]
+    sparse = np.isin(d["cls"], SPARSE) & d["pooled"]
+    name = pd.Series([parse_champion(c)[0] for c in champ["champion"].fillna("")],
+                     index=champ["series_id"]).reindex(ids)  # fmt: skip
+    own = bt.set_index(["series_id", "model_name"])
+    own = own[~own.index.duplicated()].reindex(pd.MultiIndex.from_arrays([ids, name]))
+
+    def args(t: pd.DataFrame) -> tuple[np.ndarray, ...]:
+        return tuple(t[c].to_numpy(dtype=float) for c in ("scale_mae", "mae", "root_mse", "sd"))
+
+    old_s = SPARSE_SCALES["shipped: sqrt(scale_mae * mae)"]
+    out = {}
+    for rule, scale_of in SPARSE_SCALES.items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = old_s(*args(bt)) / scale_of(*args(bt))
+            scale = np.where(sparse, scale_of(*args(own)), d["scale"])
+        cal = Calibration()
+        for (cls, model), g in bt.assign(factor=factor).groupby(["demand_class", "model_name"]):
+            ok = np.isfinite(g["factor"]) & (g["factor"] > 0)
+            blobs = [np.frombuffer(b, dtype="<f4") * k for b, k in zip(
+                g["residuals"][ok], g["factor"][ok], strict=True)]  # fmt: skip
+            cal.add_series(cls, model, blobs, d["h"])
+        table = cal.quantiles(LEVELS, step_quantiles)
+        new = pooled_bounds(f, scale, d["cls"], d["model"], table, LEVELS)
+        _, new = finalize(f, new, LEVELS)
+        rows = sparse & np.isfinite(scale) & np.isfinite(y).all(axis=1) & (d["scale_mae"] > 0)
+        yy, sm = y[rows], d["scale_mae"][rows, None]
+        res = {"series": int(rows.sum())}
+        for lv in LEVELS:
+            lo, hi, a = new[f"lo_{lv}"][rows], new[f"hi_{lv}"][rows], (100 - lv) / 200
+            res[f"coverage_{lv}"] = round(100 * float(((lo <= yy) & (yy <= hi)).mean()), 1)
+            loss = np.maximum(a * (yy - lo), (a - 1) * (yy - lo))
+            loss += np.maximum((1 - a) * (yy - hi), -a * (yy - hi))
+            res[f"spl_{lv}"] = round(float((loss / 2 / sm).mean(axis=1).mean()), 4)
+        lo, hi = new["lo_95"][rows], new["hi_95"][rows]
+        score = (hi - lo) + 40 * (np.maximum(lo - yy, 0) + np.maximum(yy - hi, 0))
+        res["interval_score_95"] = round(float((score / sm).mean(axis=1).mean()), 3)
+        out[rule] = res
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, required=True, help="a build kept by accuracy.py --keep")
@@ -161,6 +244,11 @@ def main() -> None:
         action="store_true",
         help="also the shipped rule on residuals scaled by one scale a series (before)",
     )
+    ap.add_argument(
+        "--sparse-scales",
+        action="store_true",
+        help="also the intermittent and lumpy series' intervals with other per-series scales",
+    )
     args = ap.parse_args()
     d = load(args.db, args.actuals)
     result = {"series": len(d["ids"]), "pooled_series": int(d["pooled"].sum())}
@@ -168,6 +256,9 @@ def main() -> None:
     if args.before:
         d["residuals"] = d["before"]
         result["shipped, each window scaled by its own series' scale"] = score(d, step_quantiles)
+    if args.sparse_scales:
+        d["residuals"] = None
+        result["sparse series, per-series scale"] = sparse_scales(d)
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
