@@ -212,6 +212,7 @@ def select_champions(
     demand_class = prof["demand_class"].astype(str)
     # intermittent and lumpy series: a score a forecast of zero does not win
     by_level = demand_class.reindex(m["series_id"]).isin(LEVEL_CLASSES).to_numpy()
+    m["by_level"] = by_level
     m["metric"] = np.where(by_level, level_metric, metric)
     m["score"] = np.where(by_level, selection_score(m, level_metric), selection_score(m, metric))
     m = m[(m["status"] == "ok") & np.isfinite(m["score"])]
@@ -219,8 +220,7 @@ def select_champions(
     m = m.sort_values(["series_id", "score", "_order", "model_name"], kind="stable")
 
     quiet = no_demand_in_windows(m)
-    votes = demand_class.reindex(m["series_id"]).isin(LEVEL_CLASSES).to_numpy()
-    heard = m[~m["series_id"].isin(quiet).to_numpy() | votes]
+    heard = m[~m["series_id"].isin(quiet) | m["by_level"]]
     series_class = demand_class.reindex(heard["series_id"].unique())
     learned = frozenset(c.name for c in catalog.candidates.values() if c.is_learned)
     per_class = class_champions(heard, series_class, catalog.pool, catalog.defaults, learned)
