@@ -31,8 +31,11 @@ series' kept residuals are multiplied by its old s over the new one before pooli
 its future interval is its forecast plus the new s times the pooled quantiles. Scored on
 those series: the share held and the mean pinball loss of each level's two bounds
 (`spl_<level>`, over the seasonal-naive MAE, as `demandcast evaluate`'s spl_<level>) and
-the interval score at 95 %. The history's standard deviation is over every period up to
-the forecast origin.
+the interval score at 95 %. The history's standard deviation `sd` is over every period up
+to the forecast origin (in the backtest's residuals too, which then see their own windows),
+`sd before the backtest` over the periods before the first backtest origin, the span of the
+build's other scales; the last rule scales the residuals by the one and the future by the
+other, as a build could.
 
     .venv/bin/python scripts/accuracy.py --data DIR --vars '{...}' --keep   # prints the path
     .venv/bin/python scripts/interval_lab.py --db KEPT.duckdb --actuals DIR/actuals.parquet
@@ -163,12 +166,21 @@ def score(d: dict, rule) -> dict:
 
 
 SPARSE = ("intermittent", "lumpy")
-SPARSE_SCALES = {  # (scale_mae, mae, root of the RMSSE scale, the history's sd) -> s
-    "shipped: sqrt(scale_mae * mae)": lambda sm, mae, rm, sd: np.sqrt(sm * mae),
-    "scale_mae": lambda sm, mae, rm, sd: sm,
-    "sd": lambda sm, mae, rm, sd: sd,
-    "sqrt(sd * mae)": lambda sm, mae, rm, sd: np.sqrt(sd * mae),
-    "sqrt(sqrt(scale_mse) * mae)": lambda sm, mae, rm, sd: np.sqrt(rm * mae),
+
+
+def _geo(base: str):
+    return lambda v: np.sqrt(v[base] * v["mae"])
+
+
+SPARSE_SCALES = {  # name: (s of the backtest's residuals, s of the future), from a series'
+    # columns (see sparse_scales)
+    "shipped: sqrt(scale_mae * mae)": (_geo("scale_mae"),) * 2,
+    "scale_mae": (lambda v: v["scale_mae"],) * 2,
+    "sd": (lambda v: v["sd"],) * 2,
+    "sqrt(sd * mae)": (_geo("sd"),) * 2,
+    "sqrt(sd before the backtest * mae)": (_geo("sd_before"),) * 2,
+    "sqrt(sd * mae), the residuals' sd from before the backtest": (_geo("sd_before"), _geo("sd")),
+    "sqrt(sqrt(scale_mse) * mae)": (_geo("root_mse"),) * 2,
 }
 
 
@@ -181,18 +193,29 @@ def sparse_scales(d: dict) -> dict:
         from int_forecast__backtest
         where residuals is not null and mase > 0 and rmsse > 0"""
     ).df()
+    # the history's standard deviation to the forecast origin (sd), and before the first
+    # backtest origin (sd_before: the span of the backtest's other scales, the last
+    # horizon + (n_windows - 1) * step_size periods left out)
     sd = (
         con.execute(
-            """select series_id, stddev_samp(demand) as sd from fct_demand_history
-        where period_start <= (select max(forecast_origin) from fct_demand_forecast)
-        group by all"""
+            """with h as (
+            select series_id, demand, row_number() over (
+                partition by series_id order by period_start desc) as back
+            from fct_demand_history
+            where period_start <= (select max(forecast_origin) from fct_demand_forecast)
+        )
+        select series_id, stddev_samp(demand) as sd,
+            stddev_samp(demand) filter (where back > (
+                select horizon + (n_windows - 1) * step_size from int_run__context)) as sd_before
+        from h group by all"""
         )
         .df()
-        .set_index("series_id")["sd"]
+        .set_index("series_id")
     )
     champ = con.execute("select series_id, champion from int_forecast__champions").df()
     con.close()
-    bt["sd"] = sd.reindex(bt["series_id"]).to_numpy()
+    for col in ("sd", "sd_before"):
+        bt[col] = sd[col].reindex(bt["series_id"]).to_numpy()
     ids, f, y = d["ids"], d["wide"]["f"], d["wide"]["y"]
     sparse = np.isin(d["cls"], SPARSE) & d["pooled"]
     name = pd.Series([parse_champion(c)[0] for c in champ["champion"].fillna("")],
@@ -200,15 +223,16 @@ def sparse_scales(d: dict) -> dict:
     own = bt.set_index(["series_id", "model_name"])
     own = own[~own.index.duplicated()].reindex(pd.MultiIndex.from_arrays([ids, name]))
 
-    def args(t: pd.DataFrame) -> tuple[np.ndarray, ...]:
-        return tuple(t[c].to_numpy(dtype=float) for c in ("scale_mae", "mae", "root_mse", "sd"))
+    def args(t: pd.DataFrame) -> dict[str, np.ndarray]:
+        cols = ("scale_mae", "mae", "root_mse", "sd", "sd_before")
+        return {c: t[c].to_numpy(dtype=float) for c in cols}
 
-    old_s = SPARSE_SCALES["shipped: sqrt(scale_mae * mae)"]
+    old_s = SPARSE_SCALES["shipped: sqrt(scale_mae * mae)"][0]
     out = {}
-    for rule, scale_of in SPARSE_SCALES.items():
+    for rule, (scale_of, future_scale_of) in SPARSE_SCALES.items():
         with np.errstate(divide="ignore", invalid="ignore"):
-            factor = old_s(*args(bt)) / scale_of(*args(bt))
-            scale = np.where(sparse, scale_of(*args(own)), d["scale"])
+            factor = old_s(args(bt)) / scale_of(args(bt))
+            scale = np.where(sparse, future_scale_of(args(own)), d["scale"])
         cal = Calibration()
         for (cls, model), g in bt.assign(factor=factor).groupby(["demand_class", "model_name"]):
             ok = np.isfinite(g["factor"]) & (g["factor"] > 0)
