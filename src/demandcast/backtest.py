@@ -68,7 +68,7 @@ from demandcast.catalog import (
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, to_sf
-from demandcast.intervals import Calibration
+from demandcast.intervals import Calibration, interval_base
 from demandcast.metrics import METRIC_COLUMNS, plausible_max, score_arrays, seasonal_scales
 from demandcast.pooled import GlobalModel, fit_panel, learners
 from demandcast.progress import Progress, emit, report_failures
@@ -457,7 +457,8 @@ def _backtest_group(
             f"lags and {h} of horizon before every backtest origin"
         )
     classes = members["demand_class"].reindex(ids).to_numpy()
-    calibration.add(classes, names, y, f, s_mae, base["mae"], n_win, ids=ids)
+    s_int = interval_base(scales, classes)
+    calibration.add(classes, names, y, f, s_int, base["mae"], n_win, ids=ids)
     crit = _criterion(base, settings.selection_metric, failed)
     window_crit = _window_criteria(y, f, s_mae, s_mse, n_win, h, settings, failed, crit)
     kept, n_high = _without_runaways(f, df, ids, n_win, settings)
@@ -476,7 +477,7 @@ def _backtest_group(
         block = _rows(ids, [combo.name], n_win, res, bad, msgs)
         block.loc[bad[:, 0], "status"] = "skipped"
         blocks.append(block)
-        calibration.add(classes, [combo.name], y, fc[:, :, None], s_mae, res["mae"], n_win, ids=ids)
+        calibration.add(classes, [combo.name], y, fc[:, :, None], s_int, res["mae"], n_win, ids=ids)
         combined[combo.name] = fc
     if stacking is not None:
         stacking.add(ids, classes, names, y, f, failed, s_mae, s_mse, n_win, combined)

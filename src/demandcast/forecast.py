@@ -56,7 +56,7 @@ from demandcast.catalog import MAX_ERROR_RERUNS, Catalog, Guarded, error_of, loa
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, future_periods, to_sf
-from demandcast.intervals import finalize, normal_bounds, pooled_bounds
+from demandcast.intervals import SPREAD_CLASSES, finalize, normal_bounds, pooled_bounds
 from demandcast.metrics import plausible_max, seasonal_scales
 from demandcast.pooled import GlobalModel
 from demandcast.progress import Progress, emit, report_failures
@@ -201,10 +201,21 @@ def _interval_scales(
 ) -> pd.DataFrame:
     """Per series: demand class and the scale of its pooled conformal interval; a series
     without one (too short to backtest) gets its MASE scale times the square root of its
-    class's `ratios`."""
+    class's `ratios`. An intermittent or lumpy series' scale sqrt(base * mae) takes its base
+    from the whole history to the origin (intervals.interval_base: the standard deviation),
+    where its backtest's residuals were scaled by the history before the first backtest
+    origin: the latest periods say most of the size of the orders to come."""
     out = pd.DataFrame(index=champ.index)
     out["demand_class"] = prof["demand_class"].reindex(champ.index).astype(str).to_numpy()
     given = champ.reindex(columns=["interval_scale"])["interval_scale"].astype(float)
+    sparse = given.notna() & out["demand_class"].isin(SPREAD_CLASSES)
+    if sparse.any():
+        ids = given.index[sparse]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mae = given[ids] ** 2 / champ["scale_mae"].reindex(ids).astype(float)
+        sd = seasonal_scales(df[df["unique_id"].isin(ids)], settings.season_length)["scale_sd"]
+        scale = np.sqrt(sd.reindex(ids).to_numpy() * mae.to_numpy())
+        given[ids] = np.where(np.isfinite(scale) & (scale > 0), scale, given[ids])
     missing = given.isna() & champ["champion"].notna()
     if missing.any():
         per_class, overall = ratios

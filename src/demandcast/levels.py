@@ -47,6 +47,7 @@ from scipy import sparse
 
 from demandcast.catalog import Catalog, Guarded, load_catalog
 from demandcast.config import Settings
+from demandcast.intervals import interval_base
 from demandcast.metrics import seasonal_scales
 from demandcast.progress import emit
 from demandcast.selection import parse_champion
@@ -348,9 +349,9 @@ def champion_windows(
     settings: Settings,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each base series' champion forecasts on the windows `pos` (n_windows, h), read
-    back from its scaled backtest residuals r = (y - f) / sqrt(scale_mae * mae) (the
-    backtest's Calibration), and a mask of the series that had them; the others get
-    the seasonal naive of each window."""
+    back from its scaled backtest residuals r = (y - f) / sqrt(base * mae) (the
+    backtest's Calibration; base intervals.interval_base), and a mask of the series that
+    had them; the others get the seasonal naive of each window."""
     h, m = settings.horizon, settings.season_length
     w = len(pos)
     out = np.concatenate([_seasonal_naive(y, p[0], h, m) for p in pos], axis=1)
@@ -368,14 +369,22 @@ def champion_windows(
     first_train = int(pos[0, 0])
     if first_train <= 0:
         return out, have
-    scale = node_scales(y[:, :first_train], m, starts)["scale_mae"].to_numpy()
+    # the backtest's base of s = sqrt(base * mae) (intervals.interval_base), by the class
+    # each memory row was backtested in
+    scales = node_scales(y[:, :first_train], m, starts)
     actual = y[:, pos.ravel()]
-    for sid, mae, blob in mem[["series_id", "mae", "residuals"]].itertuples(index=False):
+    if "demand_class" not in mem.columns:
+        mem = mem.assign(demand_class="")
+    rows = mem[["series_id", "demand_class", "mae", "residuals"]]
+    base = {
+        c: interval_base(scales, np.full(len(scales), c)) for c in rows["demand_class"].unique()
+    }
+    for sid, cls, mae, blob in rows.itertuples(index=False):
         i = row_of.get(sid)
         r = np.frombuffer(blob, dtype="<f4").astype(float)
-        if i is None or len(r) != w * h or not (mae > 0 and scale[i] > 0):
+        if i is None or len(r) != w * h or not (mae > 0 and base[cls][i] > 0):
             continue
-        out[i] = actual[i] - r * np.sqrt(scale[i] * mae)
+        out[i] = actual[i] - r * np.sqrt(base[cls][i] * mae)
         have[i] = True
     return out, have
 

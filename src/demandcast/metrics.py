@@ -65,7 +65,9 @@ METRIC_COLUMNS = ("mae", "rmse", "bias", "smape", "wape", "mase", "rmsse")
 def seasonal_scales(history: pd.DataFrame, season_length: int) -> pd.DataFrame:
     """Per-series MASE / RMSSE denominators from a unique_id/ds/y history frame.
 
-    Returns a frame indexed by unique_id with scale_mae, scale_mse, scale_lag.
+    Returns a frame indexed by unique_id with scale_mae, scale_mse, scale_lag, and
+    scale_sd: the history's standard deviation (scale_mae where that is 0), the interval
+    scale's base of intermittent and lumpy series (intervals.interval_base).
     """
     df = history.sort_values(["unique_id", "ds"], kind="stable")
     codes, ids = pd.factorize(df["unique_id"], sort=True)
@@ -104,8 +106,12 @@ def seasonal_scales(history: pd.DataFrame, season_length: int) -> pd.DataFrame:
     bad = ~(scale_mae > 0) | ~(scale_mse > 0)
     scale_mae = np.where(bad, 1.0, scale_mae)
     scale_mse = np.where(bad, 1.0, scale_mse)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(codes, weights=y, minlength=len(ids)) / n
+        sd = np.sqrt(np.maximum(lvl_mse - mean * mean, 0.0))
+    scale_sd = np.where(sd > 0, sd, scale_mae)
     return pd.DataFrame(
-        {"scale_mae": scale_mae, "scale_mse": scale_mse, "scale_lag": lag},
+        {"scale_mae": scale_mae, "scale_mse": scale_mse, "scale_lag": lag, "scale_sd": scale_sd},
         index=pd.Index(ids, name="unique_id"),
     )
 

@@ -112,12 +112,15 @@ def test_a_large_hierarchy_is_a_sparse_sum():
     assert np.array_equal(np.asarray(tree.S.sum(axis=1)).ravel()[:3], [10000, 5000, 5000])
 
 
-def test_the_champions_window_forecasts_come_back_from_the_backtest_memory() -> None:
+@pytest.mark.parametrize("demand_class", ["smooth", "intermittent"])
+def test_the_champions_window_forecasts_come_back_from_the_backtest_memory(demand_class) -> None:
     """The backtest keeps each candidate's scaled residuals; the levels read the window
-    forecasts back from them: equal to StatsForecast's own cross-validation."""
+    forecasts back from them: equal to StatsForecast's own cross-validation. A sparse
+    class's residuals are scaled by the history's standard deviation, not its MASE scale
+    (intervals.interval_base): read back by the same."""
     history = _history()
     profiles = SERIES[["series_id"]].assign(
-        demand_class="smooth", lifecycle="active", is_backtestable=True
+        demand_class=demand_class, lifecycle="active", is_backtestable=True
     )
     settings = SETTINGS.with_(candidates=("Theta", "SeasonalNaive"))
     calibration = Calibration(keep_series=True)

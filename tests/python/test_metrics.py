@@ -56,6 +56,8 @@ def test_scale_is_seasonal_naive_error_of_the_history():
     assert scales.loc["a", "scale_lag"] == 2
     assert scales.loc["a", "scale_mae"] == pytest.approx(2.0)
     assert scales.loc["a", "scale_mse"] == pytest.approx(6.0)
+    # and the history's standard deviation (population): mean 11 / 3, mean square 17
+    assert scales.loc["a", "scale_sd"] == pytest.approx(np.sqrt(17 - (11 / 3) ** 2))
 
 
 def test_scale_falls_back_to_naive_1_when_history_is_not_longer_than_a_season():
@@ -76,6 +78,9 @@ def test_zero_scale_is_guarded():
     assert scales.loc["flat", "scale_mse"] == pytest.approx(25.0)
     # all zero: 1, so MASE is the MAE in demand units rather than infinite
     assert scales.loc["zeros", "scale_mae"] == 1.0
+    # no spread at all: the standard deviation falls back to the MASE scale
+    assert scales.loc["flat", "scale_sd"] == pytest.approx(5.0)
+    assert scales.loc["zeros", "scale_sd"] == 1.0
     # alternating with period 2: seasonal errors 0 -> naive-1 errors (all 1)
     assert scales.loc["alt", "scale_mae"] == pytest.approx(1.0)
     assert (scales[["scale_mae", "scale_mse"]] > 0).all().all()
