@@ -41,6 +41,7 @@ import duckdb
 import yaml
 
 from demandcast.cli import dbt_env
+from demandcast.evaluate import PLAIN_SPARSE
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -48,7 +49,7 @@ END_DATE = "2026-11-22"
 # Held-out evaluation builds at origins in the past: the extract is stale on purpose.
 EVALUATION_VARS = {"max_staleness_periods": None}
 BASELINES = ("seasonal_naive", "zero", "theta", "class_default", "plain_mean")
-SPARSE_BASELINES = ("croston", "sba", "croston_optimized", "tsb", "adida", "imapa")
+SPARSE_BASELINES = tuple(PLAIN_SPARSE)
 """With --sparse: `demandcast evaluate --plain-sparse`'s plain intermittent-demand methods."""
 COLUMNS = (
     "smape",

@@ -56,7 +56,13 @@ from demandcast.catalog import MAX_ERROR_RERUNS, Catalog, Guarded, error_of, loa
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, future_periods, to_sf
-from demandcast.intervals import SPREAD_CLASSES, finalize, normal_bounds, pooled_bounds
+from demandcast.intervals import (
+    SPREAD_CLASSES,
+    finalize,
+    normal_bounds,
+    pooled_bounds,
+    rebased,
+)
 from demandcast.metrics import plausible_max, seasonal_scales
 from demandcast.pooled import GlobalModel
 from demandcast.progress import Progress, emit, report_failures
@@ -211,11 +217,9 @@ def _interval_scales(
     sparse = given.notna() & out["demand_class"].isin(SPREAD_CLASSES)
     if sparse.any():
         ids = given.index[sparse]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mae = given[ids] ** 2 / champ["scale_mae"].reindex(ids).astype(float)
         sd = seasonal_scales(df[df["unique_id"].isin(ids)], settings.season_length)["scale_sd"]
-        scale = np.sqrt(sd.reindex(ids).to_numpy() * mae.to_numpy())
-        given[ids] = np.where(np.isfinite(scale) & (scale > 0), scale, given[ids])
+        scale_mae = champ["scale_mae"].reindex(ids).astype(float)
+        given[ids] = rebased(given[ids], scale_mae, sd.reindex(ids))
     missing = given.isna() & champ["champion"].notna()
     if missing.any():
         per_class, overall = ratios

@@ -44,6 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from demandcast.selection import LEVEL_CLASSES
+
 ALL_CLASSES = "*"
 """The demand_class of the calibration rows pooled over every class (the fallback)."""
 MIN_RESIDUALS = 200
@@ -154,10 +156,10 @@ class Calibration:
         return out.astype({"step": "int64", "n_residuals": "int64"})[cols]
 
 
-SPREAD_CLASSES = ("intermittent", "lumpy")
+SPREAD_CLASSES = LEVEL_CLASSES
 """Demand classes whose interval scale is s = sqrt(sd * mae), the history's standard deviation
-in place of the seasonal-naive MAE (selection.LEVEL_CLASSES): on sparse demand the seasonal
-differences of mostly-zero months say little of the size of the orders that come."""
+in place of the seasonal-naive MAE (the classes selected on RMSSE): on sparse demand the
+seasonal differences of mostly-zero months say little of the size of the orders that come."""
 
 
 def interval_base(scales: pd.DataFrame, demand_class) -> np.ndarray:
@@ -168,6 +170,16 @@ def interval_base(scales: pd.DataFrame, demand_class) -> np.ndarray:
     (scripts/interval_lab.py --sparse-scales; the demo's two origins 0 to 7 %)."""
     sparse = np.isin(np.asarray(demand_class, dtype=object).astype(str), SPREAD_CLASSES)
     return np.where(sparse, scales["scale_sd"].to_numpy(float), scales["scale_mae"].to_numpy(float))
+
+
+def rebased(interval_scale, scale_mae, base) -> np.ndarray:
+    """s = sqrt(base * mae) from a champion's interval_scale = sqrt(scale_mae * mae): the same
+    backtest MAE on another base (the forecast's standard deviation of the whole history
+    for SPREAD_CLASSES); interval_scale itself where that gives no positive scale."""
+    given = np.asarray(interval_scale, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.sqrt(np.asarray(base, dtype=float) * given**2 / np.asarray(scale_mae, dtype=float))
+    return np.where(np.isfinite(s) & (s > 0), s, given)
 
 
 def by_other_windows(r: np.ndarray) -> np.ndarray:
