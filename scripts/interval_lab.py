@@ -26,9 +26,11 @@ of its series' other windows (intervals.by_other_windows; the twentieth session)
 `--before` adds `shipped` on the residuals as kept, one scale a series (the rule before).
 
 `--sparse-scales` compares, for the intermittent and lumpy series only, other per-series
-scales s in place of the build's sqrt(scale_mae * mae) (the shipped step rule): each
-series' kept residuals are multiplied by its old s over the new one before pooling, and
-its future interval is its forecast plus the new s times the pooled quantiles. Scored on
+scales s in place of the build's (intervals.interval_base: the residuals divided by
+sqrt(sd before the first backtest origin * mae), the future scaled by sqrt(sd * mae)):
+each series' kept residuals are multiplied by the build's s over the new one before
+pooling, and its future interval is its forecast plus the new s times the pooled
+quantiles (the step rule as shipped). Read a build of d009d8d or later. Scored on
 those series: the share held and the mean pinball loss of each level's two bounds
 (`spl_<level>`, over the seasonal-naive MAE, as `demandcast evaluate`'s spl_<level>) and
 the interval score at 95 %. The history's standard deviation `sd` is over every period up
@@ -54,7 +56,15 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from demandcast.evaluate import demo_actuals
-from demandcast.intervals import Calibration, finalize, pooled_bounds, step_quantiles
+from demandcast.intervals import (
+    SPREAD_CLASSES,
+    Calibration,
+    finalize,
+    pooled_bounds,
+    rebased,
+    step_quantiles,
+)
+from demandcast.metrics import seasonal_scales
 from demandcast.selection import parse_champion
 
 LEVELS = (80, 95)
@@ -127,6 +137,25 @@ def load(db: Path, actuals: Path) -> dict:
     champ = champ.set_index("series_id").reindex(ids)
     first = fc.groupby("series_id").agg(cls=("demand_class", "first"), pooled=("pooled", "all"))
     first = first.reindex(ids)
+    # the history's standard deviation to the forecast origin, and before the first backtest
+    # origin (the span of the backtest's scales: the last horizon + (n_windows - 1) *
+    # step_size periods left out), metrics.seasonal_scales' as the build's
+    m, back = con.execute(
+        "select season_length, horizon + (n_windows - 1) * step_size from int_run__context"
+    ).fetchone()
+    hist = con.execute(
+        """select series_id as unique_id, period_start as ds, demand as y,
+            count(*) over (partition by series_id) - row_number() over (
+                partition by series_id order by period_start) as after
+        from fct_demand_history
+        where period_start <= (select max(forecast_origin) from fct_demand_forecast)"""
+    ).df()
+    sd = seasonal_scales(hist, m)["scale_sd"].reindex(ids)
+    sd_before = seasonal_scales(hist[hist["after"] >= back], m)["scale_sd"].reindex(ids)
+    con.close()
+    scale = champ["interval_scale"].to_numpy(dtype=float)
+    sparse = np.isin(first["cls"].to_numpy().astype(str), SPREAD_CLASSES)
+    scale = np.where(sparse, rebased(scale, champ["scale_mae"], sd), scale)  # as the forecast
     return {
         "db": db,
         "h": h,
@@ -134,7 +163,9 @@ def load(db: Path, actuals: Path) -> dict:
         "before": before,
         "ids": ids,
         "wide": {k: v.reindex(ids).to_numpy(dtype=float) for k, v in wide.items()},
-        "scale": champ["interval_scale"].to_numpy(dtype=float),
+        "scale": scale,
+        "sd": sd,
+        "sd_before": sd_before,
         "scale_mae": champ["scale_mae"].to_numpy(dtype=float),
         "model": np.array([parse_champion(c)[0] for c in champ["champion"].fillna("")]),
         "cls": first["cls"].to_numpy(),
@@ -165,21 +196,21 @@ def score(d: dict, rule) -> dict:
     return out
 
 
-SPARSE = ("intermittent", "lumpy")
-
-
 def _geo(base: str):
     return lambda v: np.sqrt(v[base] * v["mae"])
 
 
+SHIPPED = (
+    "shipped: the residuals by sqrt(sd before the backtest * mae), the future by sqrt(sd * mae)"
+)
 SPARSE_SCALES = {  # name: (s of the backtest's residuals, s of the future), from a series'
     # columns (see sparse_scales)
-    "shipped: sqrt(scale_mae * mae)": (_geo("scale_mae"),) * 2,
+    SHIPPED: (_geo("sd_before"), _geo("sd")),
+    "sqrt(scale_mae * mae) (before d009d8d)": (_geo("scale_mae"),) * 2,
     "scale_mae": (lambda v: v["scale_mae"],) * 2,
     "sd": (lambda v: v["sd"],) * 2,
     "sqrt(sd * mae)": (_geo("sd"),) * 2,
     "sqrt(sd before the backtest * mae)": (_geo("sd_before"),) * 2,
-    "sqrt(sd * mae), the residuals' sd from before the backtest": (_geo("sd_before"), _geo("sd")),
     "sqrt(sqrt(scale_mse) * mae)": (_geo("root_mse"),) * 2,
 }
 
@@ -193,31 +224,12 @@ def sparse_scales(d: dict) -> dict:
         from int_forecast__backtest
         where residuals is not null and mase > 0 and rmsse > 0"""
     ).df()
-    # the history's standard deviation to the forecast origin (sd), and before the first
-    # backtest origin (sd_before: the span of the backtest's other scales, the last
-    # horizon + (n_windows - 1) * step_size periods left out)
-    sd = (
-        con.execute(
-            """with h as (
-            select series_id, demand, row_number() over (
-                partition by series_id order by period_start desc) as back
-            from fct_demand_history
-            where period_start <= (select max(forecast_origin) from fct_demand_forecast)
-        )
-        select series_id, stddev_samp(demand) as sd,
-            stddev_samp(demand) filter (where back > (
-                select horizon + (n_windows - 1) * step_size from int_run__context)) as sd_before
-        from h group by all"""
-        )
-        .df()
-        .set_index("series_id")
-    )
     champ = con.execute("select series_id, champion from int_forecast__champions").df()
     con.close()
     for col in ("sd", "sd_before"):
-        bt[col] = sd[col].reindex(bt["series_id"]).to_numpy()
+        bt[col] = d[col].reindex(bt["series_id"]).to_numpy()
     ids, f, y = d["ids"], d["wide"]["f"], d["wide"]["y"]
-    sparse = np.isin(d["cls"], SPARSE) & d["pooled"]
+    sparse = np.isin(d["cls"], SPREAD_CLASSES) & d["pooled"]
     name = pd.Series([parse_champion(c)[0] for c in champ["champion"].fillna("")],
                      index=champ["series_id"]).reindex(ids)  # fmt: skip
     own = bt.set_index(["series_id", "model_name"])
@@ -227,11 +239,12 @@ def sparse_scales(d: dict) -> dict:
         cols = ("scale_mae", "mae", "root_mse", "sd", "sd_before")
         return {c: t[c].to_numpy(dtype=float) for c in cols}
 
-    old_s = SPARSE_SCALES["shipped: sqrt(scale_mae * mae)"][0]
+    kept = SPARSE_SCALES[SHIPPED][0]  # what the build divided the sparse residuals by
+    bt_sparse = bt["demand_class"].isin(SPREAD_CLASSES).to_numpy()
     out = {}
     for rule, (scale_of, future_scale_of) in SPARSE_SCALES.items():
         with np.errstate(divide="ignore", invalid="ignore"):
-            factor = old_s(args(bt)) / scale_of(args(bt))
+            factor = np.where(bt_sparse, kept(args(bt)) / scale_of(args(bt)), 1.0)
             scale = np.where(sparse, future_scale_of(args(own)), d["scale"])
         cal = Calibration()
         for (cls, model), g in bt.assign(factor=factor).groupby(["demand_class", "model_name"]):
