@@ -184,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also score each plain intermittent-demand method (evaluate --plain-sparse)",
     )
+    ap.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="score the builds only (the baselines refit plain models: minutes on long series)",
+    )
     ap.add_argument("--json", type=Path, default=ROOT / "reports" / "accuracy.json")
     ap.add_argument(
         "--keep", action="store_true", help="keep the built warehouses (their path is printed)"
@@ -222,9 +227,10 @@ def main(argv: list[str] | None = None) -> int:
             run = build(raw, db, {**base, **extra}, work)
             if run["returncode"] == 0:
                 out = work / f"{name}_{origin}.json"
-                report = evaluate(db, actuals, out, baselines=i == 0, sparse=args.sparse)
+                with_baselines = i == 0 and not args.no_baselines
+                report = evaluate(db, actuals, out, baselines=with_baselines, sparse=args.sparse)
                 run["forecast"] = overall(report, "forecast")
-                if i == 0:
+                if with_baselines:
                     run["baselines"] = {s: overall(report, s) for s in baselines}
             if args.keep:
                 print(f"kept {db}", flush=True)
