@@ -56,6 +56,20 @@ cluster through StatsForecast's Fugue backend (demandcast.distributed; optional 
 `demandcast[dask]`, `demandcast[ray]`)."""
 
 
+def default_step(horizon: int, season_length: int, n_windows: int) -> int:
+    """Periods between two backtest origins when step_size is null: a third of the horizon
+    (rounded up), or more where the windows would not span a season, so that they together
+    cover at least season_length periods: 20 weeks for a 13-week horizon at 52 (windows of
+    13 weeks over the last 53), 3 months for a 6-month horizon at 12. The errors of the last
+    23 weeks understate the next quarter's: on M4's 359 weekly series the 80 % interval held
+    74.1 % of the future with windows 5 weeks apart and 81.2 % with 20, and sMAPE fell from
+    7.20 to 6.79 (the windows then judge the candidates over the year; docs/accuracy.md)."""
+    step = -(-horizon // 3)
+    if n_windows > 1 and season_length > horizon:
+        step = max(step, -(-(season_length - horizon) // (n_windows - 1)))
+    return step
+
+
 @dataclass(frozen=True)
 class Settings:
     """Knobs of one forecasting run; defaults suit weekly demand.
@@ -69,7 +83,8 @@ class Settings:
     - step_size: periods between two backtest origins. Default: a third of the
       horizon (rounded up), so the windows stay close to the forecast origin
       and every series with a little more than one window of history gets
-      several of them.
+      several of them; where the horizon is shorter than a season, at least
+      enough for the windows to span a season (`default_step`).
     - selection_metric: the score selection minimises. Default 'mase': scale
       free and robust to one bad window. MASE rewards forecasting zero on
       intermittent series; selection there chooses among level combinations
@@ -164,7 +179,8 @@ class Settings:
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "an integer >= 1")
         if self.step_size is None:
-            object.__setattr__(self, "step_size", -(-self.horizon // 3))
+            step = default_step(self.horizon, self.season_length, self.n_windows)
+            object.__setattr__(self, "step_size", step)
         _check(
             isinstance(self.step_size, int) and self.step_size >= 1,
             "step_size",

@@ -294,7 +294,8 @@ def test_settings_parse_var_strings():
     )
     assert (s.horizon, s.levels, s.candidates, s.n_jobs) == (13, (80, 95), "fast", 2)
     assert s.route_by_class is False and s.selection_margin == 0.2
-    assert s.step_size == 5 and s.min_train_length == 26  # defaults derive from the horizon
+    # defaults derive from the horizon and the season: windows 20 weeks apart span a year
+    assert s.step_size == 20 and s.min_train_length == 26
     listed = Settings.from_mapping({"candidates": '["Naive", "SeasonalNaive"]'})
     assert listed.candidates == ("Naive", "SeasonalNaive")
 

@@ -104,7 +104,7 @@ def test_each_engine_setting_takes_its_default_from_dbt_project_yml():
             ), f.name
     for f in fields(RetrainPolicy):
         assert getattr(policy, f.name) == defaults[f.name], f.name
-    assert (engine.n_jobs, engine.min_train_length, engine.step_size) == (-1, 26, 5)
+    assert (engine.n_jobs, engine.min_train_length, engine.step_size) == (-1, 26, 20)
 
 
 def test_the_build_reads_derived_defaults_from_the_engine():
