@@ -154,7 +154,7 @@ class Settings:
     horizon: int = PROJECT_VARS["horizon"]
     season_length: int = PROJECT_VARS["season_length"]
     n_windows: int = PROJECT_VARS["n_windows"]
-    step_size: int | None = PROJECT_VARS["step_size"]  # null: a third of the horizon
+    step_size: int | None = PROJECT_VARS["step_size"]  # null: default_step
     selection_metric: str = PROJECT_VARS["selection_metric"]
     candidates: str | tuple[str, ...] = PROJECT_VARS["candidates"]
     levels: tuple[int, ...] = tuple(PROJECT_VARS["levels"])
