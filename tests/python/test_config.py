@@ -11,7 +11,14 @@ import yaml
 from conftest import ROOT
 
 from demandcast import config
-from demandcast.config import PROJECT_VARS, VAR_NAMES, RetrainPolicy, Settings, check_vars
+from demandcast.config import (
+    PROJECT_VARS,
+    VAR_NAMES,
+    RetrainPolicy,
+    Settings,
+    check_vars,
+    default_step,
+)
 from demandcast.dbt_plugin import check_vars_json, setting_json, var_names_json
 
 
@@ -121,3 +128,14 @@ def test_every_var_is_documented_and_the_readme_counts_them():
     assert set(PROJECT_VARS) <= rows, sorted(set(PROJECT_VARS) - rows)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"All {len(PROJECT_VARS)} vars, grouped" in readme
+
+
+def test_the_default_step_spans_a_season_where_the_horizon_does_not():
+    # a third of the horizon where the windows already span a season (monthly, daily)
+    assert [default_step(h, m, 3) for h, m in ((18, 12), (24, 12), (14, 7))] == [6, 8, 5]
+    # otherwise far enough apart that they do: 13 weeks at 52 over the last 53 weeks
+    assert default_step(13, 52, 3) == 20 and default_step(6, 12, 3) == 3
+    for h, m, n in ((13, 52, 3), (8, 52, 3), (13, 52, 4), (4, 52, 2), (6, 12, 5)):
+        step = default_step(h, m, n)
+        assert (n - 1) * step + h >= m and (n - 1) * (step - 1) + h < m, (h, m, n)
+    assert default_step(13, 52, 1) == 5  # one window: no span to reach
