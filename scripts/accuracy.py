@@ -27,14 +27,17 @@ when that is near 0).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -91,8 +94,10 @@ def build(raw: Path, db: Path, dbt_vars: dict, work: Path) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = None if busy is None else machine_busy_s() - busy
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode:
+    if done.returncode:  # the work folder goes unless --keep: the end of dbt's output here
         (work / "dbt.log").write_text(done.stdout + done.stderr)
+        tail = (done.stdout + done.stderr).splitlines()[-30:]
+        print(f"dbt build failed ({done.returncode}):", *tail, sep="\n", file=sys.stderr)
     run = {"returncode": done.returncode, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1)}
     if busy is not None:
         run["other_cpu_s"] = round(max(busy - cpu, 0.0), 1)
@@ -169,6 +174,20 @@ def demo_origin(demo: Path, weeks_back: int, horizon: int, work: Path) -> tuple[
     return raw, actuals
 
 
+@contextlib.contextmanager
+def workspace(keep: bool) -> Iterator[Path]:
+    """A fresh folder for the builds (warehouses, their published copies, validation results,
+    the demo's data), removed afterwards, whatever happened, unless `keep`."""
+    work = Path(tempfile.mkdtemp(prefix="demandcast-accuracy-"))
+    try:
+        yield work
+    finally:
+        if keep:
+            print(f"kept {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, help="raw folder with actuals.parquet beside the orders")
@@ -196,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.data and not args.demo:
         ap.error("give --data DIR or --demo")
+    if args.data and not (args.data / "actuals.parquet").is_file():
+        ap.error(f"--data {args.data}: no actuals.parquet there (the held-out future to score)")
     base = yaml.safe_load(args.vars) or {}
     configs = [("default", {})]
     for text in args.config:
@@ -204,45 +225,47 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(extra, dict):
             ap.error(f"--config {text!r}: expected NAME={{var: value, ...}}")
         configs.append((name, extra))
-    work = Path(tempfile.mkdtemp(prefix="demandcast-accuracy-"))
-    if args.demo:
-        from demandcast.demo import write_demo
+    with workspace(args.keep) as work:
+        if args.demo:
+            from demandcast.demo import write_demo
 
-        demo = work / "demo"
-        # the end date the README figures were measured with
-        write_demo(demo, n_plants=2, n_products=args.products, years=3, seed=42, end_date=END_DATE)
-        horizon = int(base.get("horizon", 13))
-        origins = [int(w) for w in args.origins.split(",")]
-        cases = [demo_origin(demo, w, horizon, work) for w in origins]
-    else:
-        origins = [0]
-        cases = [(args.data, args.data / "actuals.parquet")]
+            demo = work / "demo"
+            # the end date the README figures were measured with
+            write_demo(
+                demo, n_plants=2, n_products=args.products, years=3, seed=42, end_date=END_DATE
+            )
+            horizon = int(base.get("horizon", 13))
+            origins = [int(w) for w in args.origins.split(",")]
+            cases = [demo_origin(demo, w, horizon, work) for w in origins]
+        else:
+            origins = [0]
+            cases = [(args.data, args.data / "actuals.parquet")]
 
-    baselines = BASELINES + (SPARSE_BASELINES if args.sparse else ())
-    results = []
-    for i, (name, extra) in enumerate(configs):
-        runs = []
-        for origin, (raw, actuals) in zip(origins, cases, strict=True):
-            db = work / f"{name}_{origin}.duckdb"
-            run = build(raw, db, {**base, **extra}, work)
-            if run["returncode"] == 0:
-                out = work / f"{name}_{origin}.json"
-                with_baselines = i == 0 and not args.no_baselines
-                report = evaluate(db, actuals, out, baselines=with_baselines, sparse=args.sparse)
-                run["forecast"] = overall(report, "forecast")
-                if with_baselines:
-                    run["baselines"] = {s: overall(report, s) for s in baselines}
-            if args.keep:
-                print(f"kept {db}", flush=True)
-            else:
-                db.unlink(missing_ok=True)
-            runs.append({"origin_weeks_back": origin, **run})
-        results.append({"config": name, "vars": {**base, **extra}, "runs": runs})
-        print(_row(name, runs), flush=True)
-    if results and "baselines" in results[0]["runs"][0]:
-        for source in baselines:
-            rows = [{"forecast": r["baselines"][source]} for r in results[0]["runs"]]
-            print(_row(f"baseline: {source}", rows), flush=True)
+        baselines = BASELINES + (SPARSE_BASELINES if args.sparse else ())
+        results = []
+        for i, (name, extra) in enumerate(configs):
+            runs = []
+            for origin, (raw, actuals) in zip(origins, cases, strict=True):
+                db = work / f"{name}_{origin}.duckdb"
+                run = build(raw, db, {**base, **extra}, work)
+                if run["returncode"] == 0:
+                    out = work / f"{name}_{origin}.json"
+                    with_baselines = i == 0 and not args.no_baselines
+                    report = evaluate(
+                        db, actuals, out, baselines=with_baselines, sparse=args.sparse
+                    )
+                    run["forecast"] = overall(report, "forecast")
+                    if with_baselines:
+                        run["baselines"] = {s: overall(report, s) for s in baselines}
+                if args.keep:
+                    print(f"kept {db}", flush=True)
+                runs.append({"origin_weeks_back": origin, **run})
+            results.append({"config": name, "vars": {**base, **extra}, "runs": runs})
+            print(_row(name, runs), flush=True)
+        if results and "baselines" in results[0]["runs"][0]:
+            for source in baselines:
+                rows = [{"forecast": r["baselines"][source]} for r in results[0]["runs"]]
+                print(_row(f"baseline: {source}", rows), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0 if all(r["returncode"] == 0 for c in results for r in c["runs"]) else 1

@@ -510,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="run demandcast and the plain reference this many times, alternating",
     )
+    ap.add_argument(
+        "--n-windows", type=int, help="backtest windows (default: the project's n_windows)"
+    )
     ap.add_argument("--no-reference", action="store_true", help="demandcast alone")
     ap.add_argument(
         "--unrouted",
@@ -524,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     series, profiles = make_data(args)
     prep_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     wanted = tuple(args.candidates.split(",")) if "," in args.candidates else args.candidates
-    settings = Settings(n_jobs=args.n_jobs, candidates=wanted)
+    windows = {"n_windows": args.n_windows} if args.n_windows else {}  # the step follows it
+    settings = Settings(n_jobs=args.n_jobs, candidates=wanted, **windows)
     if not args.no_reference:
         # the plain reference neither races candidates nor learns ComboLearned's weights,
         # and scores by MASE (RMSSE for the level classes): demandcast does the same work,
