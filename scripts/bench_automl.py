@@ -98,13 +98,18 @@ def _cpu() -> float:
 def make_data(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
     if args.source == "synthetic":
         return synthetic_series(args.series, 52 * args.years, seed=args.seed)
-    out = Path(tempfile.mkdtemp(prefix="demandcast-bench-"))
     n_plants = max(1, args.series // 500)
-    write_demo(
-        out, n_plants=n_plants, n_products=args.series // n_plants, years=args.years, seed=args.seed
-    )
-    orders = pd.read_parquet(out / "orders.parquet")
-    products = pd.read_parquet(out / "products.parquet")
+    with tempfile.TemporaryDirectory(prefix="demandcast-bench-") as folder:
+        out = Path(folder)
+        write_demo(
+            out,
+            n_plants=n_plants,
+            n_products=args.series // n_plants,
+            years=args.years,
+            seed=args.seed,
+        )
+        orders = pd.read_parquet(out / "orders.parquet")
+        products = pd.read_parquet(out / "products.parquet")
     return series_from_orders(orders, products)
 
 

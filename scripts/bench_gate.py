@@ -46,18 +46,20 @@ def measure(lines: int, every_column: bool) -> dict:
 
     con = duckdb.connect()
     con.execute(TABLE.format(n=lines))
-    work = Path(tempfile.mkdtemp(prefix="bench_gate_"))
-    ctx = gates.context(work / "results", work / "docs")
     if every_column:
         gates._columns = lambda suite, key: None  # as before: the whole table
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    start = time.perf_counter()
-    relation = con.table("int_orders__screened")
-    frame, report, _ = gates.validate(ctx, "orders", relation, gates.suite_parameters(con), "bench")
+    with tempfile.TemporaryDirectory(prefix="bench_gate_") as work:
+        ctx = gates.context(Path(work) / "results", Path(work) / "docs")
+        start = time.perf_counter()
+        relation = con.table("int_orders__screened")
+        params = gates.suite_parameters(con)
+        frame, report, _ = gates.validate(ctx, "orders", relation, params, "bench")
+        seconds = time.perf_counter() - start
     return {
         "lines": lines,
         "columns": "every column" if every_column else "the suite's columns",
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "before_mib": before,
         "passed": bool(frame["success"].all()) and report is None,
