@@ -11,7 +11,9 @@ class and method are the pipeline's for the series, so within a group every
 source is scored on the same series.
 
 sMAPE = mean 200|y-f|/(|y|+|f|) (0 where both are 0); WAPE = sum|e|/sum|y|;
-bias = sum(f-y)/sum(y); coverage_L = share of lo_L <= y <= hi_L; MASE and MSIS
+bias = sum(f-y)/sum(y); coverage_L = share of lo_L <= y <= hi_L, upper_L = share of
+y <= hi_L (the upper bound alone: nominally (1+L)/2; on sparse demand lo_L is 0 on most
+points, no lower tail is left out there, and coverage_L runs over L); MASE and MSIS
 (M4) are per series, divided by the in-sample mean |y_t - y_(t-m)| of the
 history up to the origin (lag 1 when the history is not longer than m; a zero
 scale falls back to lag 1, then mean |y|, then 1, as in metrics.py), then
@@ -232,7 +234,8 @@ def _score_sql(levels: list[str]) -> str:
         )
         per_point.append(
             f"({hi} - {lo}) + {w!r} * (greatest({lo} - a.y, 0) + greatest(a.y - {hi}, 0)) "
-            f"as is_{k}, (a.y between {lo} and {hi})::double as cov_{k}"
+            f"as is_{k}, (a.y between {lo} and {hi})::double as cov_{k}, "
+            f"(a.y <= {hi})::double as up_{k}"
         )
         # pinball loss max(q (y - p), (q - 1) (y - p)) at q = (1 - L)/2 (lo) and (1 + L)/2 (hi)
         q_lo, q_hi = (100 - float(lv)) / 200, (100 + float(lv)) / 200
@@ -244,10 +247,10 @@ def _score_sql(levels: list[str]) -> str:
             + f" as pb_{k}"
         )
         pinball.append(f"pb_{k}")
-        pooled.append(f"avg(cov_{k}) as coverage_{k}")
+        pooled.append(f"avg(cov_{k}) as coverage_{k}, avg(up_{k}) as upper_{k}")
         per_series.append(f"avg(is_{k}) / any_value(scale) as msis_{k}")
         per_series.append(f"avg(pb_{k}) / 2 / any_value(scale) as spl_{k}")
-        cov.append(f"p.coverage_{k}")
+        cov.append(f"p.coverage_{k}, p.upper_{k}")
         msis.append(f"avg(s.msis_{k}) as msis_{k}")
         spl.append(f"avg(s.spl_{k}) as spl_{k}")
     if levels:  # the mean over the 1 + 2 * len(levels) quantiles, per point, then per series

@@ -111,6 +111,9 @@ def test_known_answers(tiny: tuple[Path, Path]) -> None:
     assert overall["bias"] == pytest.approx(1 / 38)
     assert overall["coverage_80"] == pytest.approx(0.5)
     assert overall["coverage_95"] == pytest.approx(0.5)
+    # at or below hi alone: B's September (0 under lo 4 and 3) counts, A's October (25) not
+    assert overall["upper_80"] == pytest.approx(0.75)
+    assert overall["upper_95"] == pytest.approx(0.75)
     # MSIS 80 (2/a = 10): A (4 + 3 + 10*4) / 2 / 2; B (2 + 10*4 + 1) / 2 / 2.5
     assert overall["msis_80"] == pytest.approx((47 / 4 + 43 / 5) / 2)
     # MSIS 95 (2/a = 40): A (8 + 7 + 40*2) / 2 / 2; B (4 + 40*3 + 2) / 2 / 2.5
@@ -298,7 +301,9 @@ def test_the_text_and_json_reports_carry_the_new_columns(tiny, tmp_path, capsys)
         "wape",
         "bias",
         "coverage_80",
+        "upper_80",
         "coverage_95",
+        "upper_95",
         "msis_80",
         "msis_95",
         "spl",
