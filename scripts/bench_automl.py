@@ -633,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "args": vars(args),
+                "windows": {"n_windows": settings.n_windows, "step_size": settings.step_size},
                 "series": int(len(profiles)),
                 "classes": {k: int(v) for k, v in classes.items()},
                 "stages": rows,

@@ -14,17 +14,19 @@ GLOBAL = ",".join(
 )
 
 
-@pytest.mark.parametrize("candidates", ["fast", GLOBAL])
+@pytest.mark.parametrize(("candidates", "windows"), [("fast", 2), (GLOBAL, None)])
 def test_the_plain_reference_fits_what_demandcast_fits_and_picks_the_same_champions(
-    tmp_path, candidates
+    tmp_path, candidates, windows
 ):
     """A benchmark's reference must do the same work: on a small panel of every demand class
     the same number of fits in the backtest and the forecast, and the same champion on every
     series (the level classes chosen by RMSSE, as demandcast chooses them); with the global
-    models (GlobalAR, GlobalGBM: learned across series) and their combinations too."""
+    models (GlobalAR, GlobalGBM: learned across series) and their combinations too; with
+    `--n-windows` both run that many windows, the step following them as the product's does."""
     bench = load_script("bench_automl")
     out = tmp_path / "bench.json"
     argv = ["--series", "48", "--years", "3", "--source", "synthetic", "--candidates", candidates]
+    argv += ["--n-windows", str(windows)] if windows else []
     try:
         assert bench.main([*argv, "--n-jobs", "1", "--json", str(out)]) == 0
     finally:
@@ -36,3 +38,5 @@ def test_the_plain_reference_fits_what_demandcast_fits_and_picks_the_same_champi
     assert fits["demandcast: backtest"] == fits[f"{plain}: backtest"] > 0
     assert fits["demandcast: forecast"] == fits[f"{plain}: forecast"] > 0
     assert report["same_champion_share"] == [1.0]
+    # the project's 3 windows 20 weeks apart at h 13, season 52; 2 windows: 39 apart
+    assert report["windows"] == {"n_windows": windows or 3, "step_size": 39 if windows else 20}
