@@ -164,9 +164,9 @@ def _load_actuals(con: duckdb.DuckDBPyConnection, path: str | Path, ctx: dict) -
         raise ValueError(f"{path}: more than one actual for {dup}")
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> None:
-    """Temp tables keys, act, scale and fc (the pipeline's forecast, the seasonal naive and
-    zero)."""
+def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str], season: int) -> None:
+    """Temp tables keys, act, scale (at the lag ctx['season_length']) and fc (the pipeline's
+    forecast, the seasonal naive at `season`, the run's, and zero)."""
     m, origin = int(ctx["season_length"]), {"origin": str(ctx["forecast_origin"])}
     bounds = ", ".join(f'"lo_{lv}", "hi_{lv}"' for lv in levels)
     con.execute(f"""
@@ -214,8 +214,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> No
         select 'seasonal_naive' as source, k.series_id, k.period_start, k.step,
             coalesce(hs.demand, h1.demand) as forecast
         from keys as k
-        left join hist as hs on hs.series_id = k.series_id and hs.n >= {m}
-            and hs.rn = {m} - ((k.step - 1) % {m})
+        left join hist as hs on hs.series_id = k.series_id and hs.n >= {season}
+            and hs.rn = {season} - ((k.step - 1) % {season})
         left join hist as h1 on h1.series_id = k.series_id and h1.rn = 1;
         insert into fc by name
         select 'zero' as source, series_id, period_start, step, 0.0 as forecast from keys;""")
@@ -448,9 +448,11 @@ def evaluate(
                 )
                 ctx["run_id"], ctx["forecast_origin"] = run_id, origin
         _load_actuals(con, actuals, ctx)
-        _prepare(con, ctx, levels)
+        # the baselines are the run's season's models whatever lag scales the errors
+        season = int(run.get("season_length"))
+        _prepare(con, ctx, levels, season)
         if baselines:
-            _python_baselines(con, run, ctx["season_length"], plain_mean, plain_sparse)
+            _python_baselines(con, run, season, plain_mean, plain_sparse)
         cur = con.execute(_score_sql(levels))
         names = [d[0] for d in cur.description]
         rows = [{k: _finite(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
@@ -610,7 +612,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Parquet/CSV: period_start, product_id, plant_id, y [, step]; or demo truth.parquet",
     )
     add("--json", help="also write the results to this JSON file")
-    add("--season-length", type=int, help="MASE/RMSSE/MSIS/spl scale lag (default: the run's)")
+    add(
+        "--season-length",
+        type=int,
+        help="MASE/RMSSE/MSIS/spl scale lag (default: the run's season); the baselines keep "
+        "the run's season (1: M4's weekly MASE)",
+    )
     add("--no-baselines", action="store_true", help="skip the Theta and class-default refits")
     add(
         "--plain-mean",

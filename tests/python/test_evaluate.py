@@ -356,10 +356,20 @@ def test_a_forecast_of_an_earlier_run_is_flagged(tiny: tuple[Path, Path]) -> Non
     assert any("holds run run-1" in w for w in result["warnings"])
 
 
-def test_season_length_override_changes_the_scale(tiny: tuple[Path, Path]) -> None:
+def test_season_length_override_changes_the_scale_not_the_baselines(
+    tiny: tuple[Path, Path],
+) -> None:
     # lag 1 on A: |diffs| 10, 10, 10, 28, 10, 10, 10 -> 88 / 7
     result = evaluate(*tiny, season_length=1, baselines=False)
     assert _row(result, "forecast", "demand_class", "smooth")["mase"] == pytest.approx(3 * 7 / 88)
+    # the seasonal naive stays the run's season's (4; the refit baselines get it the same
+    # way): the same forecasts, so the same scale-free WAPE, whatever lag scales the errors
+    lag1, own = (
+        _row(r, "seasonal_naive", "overall", "all")
+        for r in (result, evaluate(*tiny, baselines=False))
+    )
+    assert lag1["wape"] == pytest.approx(own["wape"])
+    assert lag1["mase"] != pytest.approx(own["mase"])
 
 
 def test_actuals_without_a_column_are_refused(tiny: tuple[Path, Path], tmp_path: Path) -> None:
