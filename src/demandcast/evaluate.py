@@ -164,10 +164,11 @@ def _load_actuals(con: duckdb.DuckDBPyConnection, path: str | Path, ctx: dict) -
         raise ValueError(f"{path}: more than one actual for {dup}")
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str], season: int) -> None:
-    """Temp tables keys, act, scale (at the lag ctx['season_length']) and fc (the pipeline's
-    forecast, the seasonal naive at `season`, the run's, and zero)."""
-    m, origin = int(ctx["season_length"]), {"origin": str(ctx["forecast_origin"])}
+def _prepare(con: duckdb.DuckDBPyConnection, ctx: dict, levels: list[str]) -> None:
+    """Temp tables keys, act, scale (at the lag ctx['scale_lag']) and fc (the pipeline's
+    forecast, the seasonal naive at the run's season, and zero)."""
+    m, origin = int(ctx["scale_lag"]), {"origin": str(ctx["forecast_origin"])}
+    season = int(ctx["season_length"])
     bounds = ", ".join(f'"lo_{lv}", "hi_{lv}"' for lv in levels)
     con.execute(f"""
         create temp table keys as select series_id, plant_id, product_id, period_start, step,
@@ -435,7 +436,9 @@ def evaluate(
         run = read_run(con.sql("select * from wh.int_run__context"))
         ctx = {k: run.get(k) for k in ("run_id", "frequency", "horizon")}
         ctx["forecast_origin"] = str(pd.Timestamp(run.get("forecast_origin")).date())
-        ctx["season_length"] = int(season_length or run.get("season_length"))
+        # the baselines are the run's season's models whatever lag scales the errors
+        ctx["season_length"] = int(run.get("season_length"))
+        ctx["scale_lag"] = int(season_length or ctx["season_length"])
         ctx["levels"] = levels = interval_levels(con, forecast_with_intervals(con, "wh."))
         warnings = []
         for run_id, origin in con.execute(
@@ -448,11 +451,9 @@ def evaluate(
                 )
                 ctx["run_id"], ctx["forecast_origin"] = run_id, origin
         _load_actuals(con, actuals, ctx)
-        # the baselines are the run's season's models whatever lag scales the errors
-        season = int(run.get("season_length"))
-        _prepare(con, ctx, levels, season)
+        _prepare(con, ctx, levels)
         if baselines:
-            _python_baselines(con, run, season, plain_mean, plain_sparse)
+            _python_baselines(con, run, ctx["season_length"], plain_mean, plain_sparse)
         cur = con.execute(_score_sql(levels))
         names = [d[0] for d in cur.description]
         rows = [{k: _finite(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
@@ -461,7 +462,7 @@ def evaluate(
             "select count(*) from duckdb_tables() where database_name = 'wh' "
             "and table_name = 'fct_demand_forecast_levels'"
         ).fetchone()[0]
-        by_level = score_levels(con, ctx["season_length"]) if found else []
+        by_level = score_levels(con, ctx["scale_lag"]) if found else []
     if counts["n_step_mismatch"]:
         warnings.append(
             f"{counts['n_step_mismatch']} actuals give another step than the forecast for their "
@@ -557,7 +558,8 @@ def format_report(result: dict) -> str:
     ctx, counts = result["context"], result["counts"]
     out = [
         f"run {ctx['run_id']}  origin {ctx['forecast_origin']}  {ctx['frequency']}  "
-        f"horizon {ctx['horizon']}  season_length {ctx['season_length']}",
+        f"horizon {ctx['horizon']}  season_length {ctx['season_length']}  "
+        f"scale lag {ctx['scale_lag']}",
         *(f"warning: {w}" for w in result["warnings"]),
         "  ".join(f"{k} {v}" for k, v in counts.items() if k != "series_missing_forecast"),
     ]

@@ -13,7 +13,7 @@ import pytest
 
 from demandcast import cli
 from demandcast import evaluate as evaluate_module
-from demandcast.evaluate import demo_actuals, evaluate
+from demandcast.evaluate import demo_actuals, evaluate, format_report
 from demandcast.metrics import score_frame, seasonal_scales
 
 # Monthly, origin 2024-08-01, horizon 2, season 4. A has 8 periods (seasonal scale:
@@ -370,6 +370,8 @@ def test_season_length_override_changes_the_scale_not_the_baselines(
     )
     assert lag1["wape"] == pytest.approx(own["wape"])
     assert lag1["mase"] != pytest.approx(own["mase"])
+    assert (result["context"]["season_length"], result["context"]["scale_lag"]) == (4, 1)
+    assert "season_length 4  scale lag 1" in format_report(result)
 
 
 def test_actuals_without_a_column_are_refused(tiny: tuple[Path, Path], tmp_path: Path) -> None:
