@@ -31,6 +31,16 @@
 {%- endmacro %}
 
 
+{#- "top_<level>" of `relation_alias`, for each level: the calibration's L
+    quantile, the upper bound of an interval from zero (var
+    intervals_from_zero). -#}
+{% macro top_columns(relation_alias) -%}
+    {%- for level in interval_levels() %}
+        {{ relation_alias }}."top_{{ level }}",
+    {%- endfor %}
+{%- endmacro %}
+
+
 {#- lo_80, hi_80, lo_95, hi_95 of `relation_alias`: the fixed interval
     columns of fct_demand_forecast's contract, null for a level the var
     `levels` leaves out (fct_demand_forecast_intervals holds every level). -#}

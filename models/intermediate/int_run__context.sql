@@ -79,6 +79,9 @@ final as (
         cast({{ var('backtest_refit') }} as boolean) as backtest_refit,
         cast({{ var('ensemble_top_k') }} as integer) as ensemble_top_k,
         cast({{ var('route_by_class') }} as boolean) as route_by_class,
+        cast(
+            {{ var('intervals_from_zero') }} as boolean
+        ) as intervals_from_zero,
         -- the bound a forecast is held to: the forecast step's, as the gate's
         started.max_forecast_multiple,
         -- when a series is selected again (retrain.py)

@@ -28,6 +28,7 @@ final as (
         calibration.model_name,
         calibration.step,
         {{ interval_columns('calibration') }}
+        {{ top_columns('calibration') }}
         calibration.n_residuals
     from calibration
     cross join context

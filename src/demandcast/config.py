@@ -128,6 +128,12 @@ class Settings:
       (a champion none of whose members stays within it gets the fallback method), and
       fallback_reason says so: one model's runaway forecast on one series neither reaches
       the planners nor stops the publication of every other series.
+    - intervals_from_zero: true (default) makes an interval whose lower bound is 0 the
+      interval from zero that holds its level L, [0, L quantile], not [0, (1 + L)/2
+      quantile], which holds the chance of zero demand too; the lower bound is 0 where
+      the pooled residuals put it there or at least (1 - L)/2 of the series' last
+      max(season_length, horizon) periods had no demand (intervals.py); false keeps
+      the central quantiles everywhere.
     - single_margin: the same for any candidate outside the pool (single
       models, per-series top-k, plug-ins). Default 0.9: on real monthly data a
       single model that wins a few backtest windows by less is mostly noise.
@@ -172,6 +178,7 @@ class Settings:
     intermittent_metric: str = PROJECT_VARS["intermittent_metric"]
     reconciliation: str = PROJECT_VARS["reconciliation"]
     max_forecast_multiple: float = PROJECT_VARS["max_forecast_multiple"]
+    intervals_from_zero: bool = PROJECT_VARS["intervals_from_zero"]
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
@@ -257,7 +264,7 @@ class Settings:
             self.race_share,
             "a number in [0, 1]",
         )
-        for name in ("route_by_class", "backtest_refit"):
+        for name in ("route_by_class", "backtest_refit", "intervals_from_zero"):
             _check(
                 isinstance(getattr(self, name), bool), name, getattr(self, name), "true or false"
             )
@@ -429,6 +436,7 @@ _PARSERS = {
     "intermittent_metric": _str,
     "reconciliation": _str,
     "max_forecast_multiple": _float,
+    "intervals_from_zero": _bool,
 }
 
 

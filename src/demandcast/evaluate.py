@@ -12,8 +12,9 @@ source is scored on the same series.
 
 sMAPE = mean 200|y-f|/(|y|+|f|) (0 where both are 0); WAPE = sum|e|/sum|y|;
 bias = sum(f-y)/sum(y); coverage_L = share of lo_L <= y <= hi_L, upper_L = share of
-y <= hi_L (the upper bound alone: nominally (1+L)/2; on sparse demand lo_L is 0 on most
-points, no lower tail is left out there, and coverage_L runs over L); MASE and MSIS
+y <= hi_L (the upper bound alone: nominally (1+L)/2 where lo_L is above 0, L where it is 0
+under the var intervals_from_zero, the interval from zero; with central intervals on
+sparse demand, whose lo_L is 0 on most points, coverage_L runs over L); MASE and MSIS
 (M4) are per series, divided by the in-sample mean |y_t - y_(t-m)| of the
 history up to the origin (lag 1 when the history is not longer than m; a zero
 scale falls back to lag 1, then mean |y|, then 1, as in metrics.py), then
@@ -23,7 +24,8 @@ per series, the squared scale taken from the same lag or fallback as MASE's
 loss, M5 style) = per series, the mean over the run's quantiles of the mean
 pinball loss max(q(y-p), (q-1)(y-p)), divided by the MASE scale, averaged over
 series; the quantiles are the median (the point forecast) and, per level L,
-(1-L)/2 and (1+L)/2 (lo_L, hi_L); spl_L is the same over L's two quantiles
+(1-L)/2 and (1+L)/2 (lo_L, hi_L, on every point: an interval from zero's hi_L is
+scored as the central quantile it stands in for); spl_L is the same over L's two quantiles
 alone (so spl = (mase/2 + 2 * sum of spl_L) / (1 + 2 * levels)). A source
 without intervals (the seasonal naive, zero) has none; with no levels there is no
 spl column. RMSSE and spl are metrics.score_frame's, in SQL (tests hold them

@@ -62,6 +62,7 @@ from demandcast.intervals import (
     normal_bounds,
     pooled_bounds,
     rebased,
+    zero_floor,
 )
 from demandcast.metrics import plausible_max, seasonal_scales
 from demandcast.pooled import GlobalModel
@@ -384,17 +385,24 @@ def _champion_rows(
     is_native = np.isin(ids, native_ids) & ~np.isfinite(bounds[f"lo_{levels[0]}"]).all(axis=1)
     if is_native.any():
         nat = fcst[fcst["unique_id"].isin(ids[is_native])]
-        for key in bounds:
+        for key in bounds:  # the model's own lo_ and hi_; no top_ (a central interval)
+            if key not in nat.columns:
+                bounds[key][is_native] = np.nan
+                continue
             piv = nat.pivot(index="unique_id", columns="step", values=key).reindex(ids[is_native])
             bounds[key][is_native] = piv.to_numpy()
     # last resort (no residuals, or non-finite native bounds): Gaussian on recent spread
-    missing = ~np.isfinite(np.stack([bounds[k] for k in bounds])).all(axis=(0, 2))
+    central = [k for k in bounds if not k.startswith("top_")]
+    missing = ~np.isfinite(np.stack([bounds[k] for k in central])).all(axis=(0, 2))
     if missing.any():
         sigma = _recent_sigma(df, ids[missing], h)
         rough = normal_bounds(mean[missing], sigma, levels)
         for key in bounds:
             bounds[key][missing] = rough[key]
-    mean, bounds = finalize(mean, bounds, levels)
+    if settings.intervals_from_zero:  # demand's own zeros: its lower quantiles at 0
+        window = max(settings.season_length, h)
+        bounds = zero_floor(bounds, _zero_share(df, ids, window), levels)
+    mean, bounds = finalize(mean, bounds, levels, settings.intervals_from_zero)
     reach = sc["reach"].to_numpy(dtype=int)
     mean, bounds = _hold_flat(mean, reach), {k: _hold_flat(v, reach) for k, v in bounds.items()}
 
@@ -599,6 +607,15 @@ def _frame(ids: np.ndarray, mean: np.ndarray, bounds: dict, levels) -> pd.DataFr
     return out
 
 
+def _zero_share(df: pd.DataFrame, ids: np.ndarray, window: int) -> np.ndarray:
+    """Per series of `ids`, the share of its last `window` periods without demand (0 for a
+    series without history)."""
+    own = df[df["unique_id"].isin(ids)].groupby("unique_id", sort=True).tail(window)
+    zero = (own["y"].to_numpy() == 0).astype(float)
+    share = pd.Series(zero, index=own["unique_id"].to_numpy()).groupby(level=0).mean()
+    return share.reindex(ids).fillna(0.0).to_numpy()
+
+
 def _recent_sigma(df: pd.DataFrame, ids: np.ndarray, h: int) -> np.ndarray:
     """The Gaussian last resort's spread: the last h periods' standard deviation, the whole
     history's where those did not vary (a series that paused is still forecast, and its
@@ -668,7 +685,7 @@ def _baseline_rows(
     h, levels = settings.horizon, list(settings.levels)
     mean = np.repeat(b["level"].to_numpy()[:, None], h, axis=1)
     bounds = normal_bounds(mean, b["sigma"].to_numpy(), levels)
-    mean, bounds = finalize(mean, bounds, levels)
+    mean, bounds = finalize(mean, bounds, levels, settings.intervals_from_zero)
     out = _frame(ids, mean, bounds, levels)
     out["model_name"] = model_name
     out["method"] = method

@@ -34,6 +34,16 @@ interval held 84.5 % of the future; see docs/accuracy.md.)
 
 Every interval then: is clipped at 0 with the forecast, contains the forecast,
 and nests (lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95).
+
+Intervals from zero (`from_zero`, the var `intervals_from_zero`). Demand is never below 0.
+Where the central interval's lower bound, the (1 - L)/2 quantile, is at or below 0, the
+interval [0, (1 + L)/2 quantile] holds the probability of zero demand too, (1 + L)/2 of
+it, not L: on sparse demand most periods' 80 % intervals held 88 to 93 % of the future.
+There the interval is [0, L quantile] instead (`top_<L>`), the interval from zero that
+holds L; above 0 the central one stands. So lo_L is 0 exactly where hi_L is the L
+quantile, and every interval holds L (docs/accuracy.md, "Intervals from zero"). Whether
+demand's (1 - L)/2 quantile is 0 is read from the pooled residuals and from the series
+itself (`zero_floor`): at least (1 - L)/2 of its recent periods without demand.
 """
 
 from __future__ import annotations
@@ -46,6 +56,9 @@ from scipy.stats import norm
 
 from demandcast.selection import LEVEL_CLASSES
 
+SIDES = ("lo", "hi", "top")
+"""The bounds per level: the central interval's lo_ and hi_, and top_, the L quantile (the
+upper bound of the interval from zero)."""
 ALL_CLASSES = "*"
 """The demand_class of the calibration rows pooled over every class (the fallback)."""
 MIN_RESIDUALS = 200
@@ -124,7 +137,8 @@ class Calibration:
         levels: Sequence[float],
         rule: Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> pd.DataFrame:
-        """One row per (demand_class, model_name, step): n_residuals, lo_<L>, hi_<L>.
+        """One row per (demand_class, model_name, step): n_residuals, lo_<L>, hi_<L>, top_<L>
+        (the L quantile: the upper bound of the interval from zero, `finalize`).
 
         Each candidate also gets rows pooled over all classes (demand_class '*'). `rule`
         turns residuals (rows, steps) and a tail share into the lower and upper quantile
@@ -136,7 +150,7 @@ class Calibration:
             pooled.setdefault((cls, name), []).extend(parts)
             pooled.setdefault((ALL_CLASSES, name), []).extend(parts)
         cols = ["demand_class", "model_name", "step", "n_residuals"]
-        cols += [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
+        cols += [f"{side}_{lv}" for lv in levels for side in ("lo", "hi", "top")]
         rows = []
         for (cls, name), parts in sorted(pooled.items()):
             r = np.concatenate(parts)
@@ -149,6 +163,7 @@ class Calibration:
             }
             for lv in levels:
                 row[f"lo_{lv}"], row[f"hi_{lv}"] = rule(r, (1 - lv / 100) / 2)
+                row[f"top_{lv}"] = rule(r, 1 - lv / 100)[1] if lv > 50 else row[f"hi_{lv}"]
             rows.append(pd.DataFrame(row))
         if not rows:
             return pd.DataFrame(columns=cols)
@@ -241,13 +256,15 @@ def pooled_bounds(
     table: pd.DataFrame | None,
     levels: Sequence[float],
 ) -> dict[str, np.ndarray]:
-    """Bounds forecast + scale * q[step] from a Calibration table; NaN where it has no row.
+    """Bounds forecast + scale * q[step] from a Calibration table (lo_, hi_ and top_ per
+    level); NaN where it has no row (top_: where it has no top_ column, a table from before
+    intervals from zero).
 
     forecast (series, h); scale, demand_class, model (series,). A (class, model) with
     fewer than MIN_RESIDUALS residuals uses the model's rows pooled over all classes.
     """
     n, h = forecast.shape
-    out = {f"{side}_{lv}": np.full((n, h), np.nan) for lv in levels for side in ("lo", "hi")}
+    out = {f"{side}_{lv}": np.full((n, h), np.nan) for lv in levels for side in SIDES}
     if table is None or table.empty or n == 0:
         return out
     t = table[table["n_residuals"] >= MIN_RESIDUALS]
@@ -261,14 +278,16 @@ def pooled_bounds(
         grp = grp.reindex(steps).ffill()  # a longer horizon than backtested: the last step's
         s = scale[idx][:, None]
         for key in out:
-            out[key][idx] = forecast[idx] + s * grp[key].to_numpy(dtype=float)[None, :]
+            if key in grp:
+                out[key][idx] = forecast[idx] + s * grp[key].to_numpy(dtype=float)[None, :]
     return out
 
 
 def normal_bounds(
     forecast: np.ndarray, sigma: np.ndarray, levels: Sequence[float]
 ) -> dict[str, np.ndarray]:
-    """Gaussian bounds forecast +- z * sigma (sigma per series, or per series x step)."""
+    """Gaussian bounds forecast +- z * sigma (sigma per series, or per series x step), and
+    top_<L> at the L quantile."""
     sigma = np.asarray(sigma, dtype=float)
     if sigma.ndim == 1:
         sigma = sigma[:, None]
@@ -277,20 +296,48 @@ def normal_bounds(
         z = norm.ppf(0.5 + lv / 200)
         out[f"lo_{lv}"] = forecast - z * sigma
         out[f"hi_{lv}"] = forecast + z * sigma
+        out[f"top_{lv}"] = forecast + (norm.ppf(lv / 100) if lv > 50 else z) * sigma
+    return out
+
+
+def zero_floor(
+    bounds: dict[str, np.ndarray], zero_share: np.ndarray, levels: Sequence[float]
+) -> dict[str, np.ndarray]:
+    """lo_L at most 0 for the series (rows) whose share of periods without demand is at
+    least (1 - L)/2: there demand's (1 - L)/2 quantile is 0, whatever the pooled residuals'
+    smooth model of the lower tail says (pooled over a class, it puts lo_80 above 0 on
+    series with a period in four without demand); `finalize` then makes it the interval
+    from zero."""
+    share = np.asarray(zero_share, dtype=float)[:, None]
+    out = dict(bounds)
+    for lv in levels:
+        lo = bounds[f"lo_{lv}"]
+        out[f"lo_{lv}"] = np.where(
+            (share >= (1 - lv / 100) / 2) & np.isfinite(lo), np.minimum(lo, 0.0), lo
+        )
     return out
 
 
 def finalize(
-    forecast: np.ndarray, bounds: dict[str, np.ndarray], levels: Sequence[float]
+    forecast: np.ndarray,
+    bounds: dict[str, np.ndarray],
+    levels: Sequence[float],
+    from_zero: bool = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Clip at 0 and order: lo_wide <= lo_narrow <= forecast <= hi_narrow <= hi_wide."""
+    """Clip at 0 and order: lo_wide <= lo_narrow <= forecast <= hi_narrow <= hi_wide.
+    `from_zero`: where lo_L is 0, hi_L is the L quantile (`top_<L>` of `bounds`, where
+    finite) instead of the (1 + L)/2 one: the interval from zero that holds L (above)."""
     f = np.maximum(forecast, 0.0)
     lo_prev, hi_prev = f, f
     out = {}
     for lv in sorted(levels):  # narrow to wide
         lo = np.maximum(bounds[f"lo_{lv}"], 0.0)
-        hi = np.maximum(bounds[f"hi_{lv}"], 0.0)
         lo = np.minimum(np.where(np.isfinite(lo), lo, lo_prev), lo_prev)
+        hi = bounds[f"hi_{lv}"]
+        top = bounds.get(f"top_{lv}")
+        if from_zero and top is not None:
+            hi = np.where((lo <= 0) & np.isfinite(top), top, hi)
+        hi = np.maximum(hi, 0.0)
         hi = np.maximum(np.where(np.isfinite(hi), hi, hi_prev), hi_prev)
         out[f"lo_{lv}"], out[f"hi_{lv}"] = lo, hi
         lo_prev, hi_prev = lo, hi

@@ -8,8 +8,8 @@ and a sentence for planners (`int_forecast__decisions`, `fct_retrain_decisions`)
   again. Reasons, checked in this order: `retrain_always` (the var retrain), `new_series`
   (no model on record), `settings_changed` / `catalog_changed` (the settings hash differs:
   any forecasting setting but n_jobs, engine, batch_series and the FORECAST_SETTINGS
-  max_forecast_multiple and reconciliation, or the resolved catalog entries, pools and
-  defaults), `origin_moved_back` (the champion was selected at a later
+  max_forecast_multiple, reconciliation and intervals_from_zero, or the resolved catalog
+  entries, pools and defaults), `origin_moved_back` (the champion was selected at a later
   origin than this run's), `override_ended` (a pin ended), `override_bar` (an override bars the
   champion or one of its members), `backtestable` (last time too short to backtest, a
   cold start or a class champion fitted on all the history, now long enough),
@@ -21,7 +21,7 @@ and a sentence for planners (`int_forecast__decisions`, `fct_retrain_decisions`)
   periods against the retrain_shift_window periods before the selection).
 - `refit`: the champion is kept and fitted again on the new history (`new_data`), or on
   unchanged history whose last forecast is not on record (`last_forecast_missing`) or was
-  published under another max_forecast_multiple or reconciliation
+  published under another max_forecast_multiple, reconciliation or intervals_from_zero
   (`forecast_settings_changed`) or reconciled (`reconciled_forecast`: with reconciliation
   auto the published forecast is not the model's, so it is made again); a new
   product still too short to backtest gets the cold-start method again on its new
@@ -113,7 +113,7 @@ DECISION_COLUMNS = (
 )
 UNHASHED_SETTINGS = ("n_jobs", "engine", "engine_address", "batch_series")
 """Settings that change how fast a run goes, not its numbers: not in the settings hash."""
-FORECAST_SETTINGS = ("max_forecast_multiple", "reconciliation")
+FORECAST_SETTINGS = ("max_forecast_multiple", "reconciliation", "intervals_from_zero")
 """Settings that change what a run publishes, not how its candidates forecast: recorded
 with the others (`settings`), not in the settings hash. A change of them selects no series
 again and keeps the backtests on record (the bound also leaves a runaway member out of a

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from statsforecast.models import AutoCES, AutoETS
 
 from demandcast.backtest import run_backtest
 from demandcast.catalog import Guarded
 from demandcast.config import Settings
-from demandcast.forecast import forecast_series
+from demandcast.forecast import _zero_share, forecast_series
 from demandcast.frames import synthetic_series, to_sf
 from demandcast.intervals import (
     ALL_CLASSES,
     SPREAD_CLASSES,
     Calibration,
     by_other_windows,
+    finalize,
     pooled_bounds,
     step_quantiles,
+    zero_floor,
 )
 from demandcast.metrics import seasonal_scales
 from demandcast.selection import select_champions
@@ -189,6 +192,7 @@ def test_champion_intervals_are_the_pooled_quantiles_times_the_series_scale():
     pooled = table[(table["demand_class"] == ALL_CLASSES) & (table["n_residuals"] >= 200)]
     assert len(pooled)  # 90 series x 3 windows
     q = table.set_index(["demand_class", "model_name", "step"])["hi_95"]
+    top = table.set_index(["demand_class", "model_name", "step"])["top_95"]
     got = fc[fc["method"] == "champion"].merge(champions, on="series_id")
     got = got.merge(profiles[["series_id", "demand_class"]], on="series_id")
     # an intermittent or lumpy series' scale: the whole history's standard deviation in
@@ -200,7 +204,7 @@ def test_champion_intervals_are_the_pooled_quantiles_times_the_series_scale():
         sparse, np.sqrt(sd.reindex(got["series_id"]).to_numpy() * mae), got["interval_scale"]
     )
     assert sparse.any() and (~sparse).any()
-    n_checked = 0
+    n_checked = {"central": 0, "from zero": 0}
     for row in got.itertuples():
         key = (row.demand_class, row.champion, row.step)
         ok = (
@@ -208,11 +212,101 @@ def test_champion_intervals_are_the_pooled_quantiles_times_the_series_scale():
             and table.set_index(["demand_class", "model_name", "step"]).loc[key, "n_residuals"]
             >= 200
         )
-        quantile = q[key] if ok else q.get((ALL_CLASSES, row.champion, row.step), np.nan)
+        # an interval whose lower bound is 0 runs to the 0.95 quantile (intervals from zero)
+        kind, col = ("from zero", top) if row.lo_95 == 0 else ("central", q)
+        quantile = col[key] if ok else col.get((ALL_CLASSES, row.champion, row.step), np.nan)
         if row.forecast > 0 and quantile > 0 and np.isfinite(row.interval_scale):
             assert row.hi_95 == pytest.approx(row.forecast + row.interval_scale * quantile)
-            n_checked += 1
-    assert n_checked > 0
+            n_checked[kind] += 1
+    assert min(n_checked.values()) > 0, n_checked
+
+
+def test_top_is_the_level_quantile_the_interval_from_zero_runs_to():
+    q = _calibration().quantiles([80, 95]).query("demand_class == 'smooth'").set_index("step")
+    for lv in (80, 95):
+        assert q.loc[1, f"top_{lv}"] == pytest.approx(
+            np.quantile(np.arange(1, 101), lv / 100), abs=1.5
+        )
+        assert q.loc[1, f"lo_{lv}"] < q.loc[1, f"top_{lv}"] < q.loc[1, f"hi_{lv}"]
+
+
+def test_an_interval_from_zero_holds_its_level_where_the_central_one_holds_more():
+    """Demand that is zero half the time, otherwise spread: the 80 % central interval's
+    lower bound is at the floor, so [0, 90th percentile] holds 90 % of the future; the
+    interval from zero, [0, 80th percentile], holds 80 %. Where demand is never zero
+    (lower bound above 0) both are the central interval."""
+    rng = np.random.default_rng(7)
+
+    def demand(n, p_zero):
+        return np.where(rng.random((n, 1)) < p_zero, 0.0, rng.gamma(2.0, 5.0, (n, 1)) + 20)
+
+    for p_zero, held_from_zero, held_central in ((0.5, 0.80, 0.90), (0.0, 0.80, 0.80)):
+        n = 4000
+        cal = Calibration()
+        f = np.full((n, 1, 1), 30 * (1 - p_zero))  # the forecast: the mean demand
+        cal.add(np.repeat("lumpy", n), ["M"], demand(n, p_zero), f, np.ones(n), np.ones((n, 1)), 1)
+        table = cal.quantiles([80])
+        future = demand(n, p_zero)
+        bounds = pooled_bounds(
+            f[:, :, 0], np.ones(n), np.repeat("lumpy", n), np.repeat("M", n), table, [80]
+        )
+        for from_zero, want in ((True, held_from_zero), (False, held_central)):
+            _, b = finalize(f[:, :, 0], bounds, [80], from_zero)
+            held = ((future >= b["lo_80"]) & (future <= b["hi_80"])).mean()
+            assert held == pytest.approx(want, abs=0.025), (p_zero, from_zero, held)
+            if p_zero == 0.0:
+                assert (b["lo_80"] > 0).all()
+
+
+def test_finalize_takes_the_level_quantile_only_where_the_interval_starts_at_zero():
+    forecast = np.array([[5.0, 1.0, 0.0]])
+    bounds = {
+        "lo_80": np.array([[3.0, -2.0, -1.0]]),
+        "hi_80": np.array([[8.0, 4.0, 2.0]]),
+        "top_80": np.array([[7.0, 3.0, np.nan]]),  # no top: the central bound stands
+        "lo_95": np.array([[-1.0, -4.0, -2.0]]),
+        "hi_95": np.array([[10.0, 6.0, 3.0]]),
+        "top_95": np.array([[9.0, 5.0, 2.5]]),
+    }
+    _, b = finalize(forecast, bounds, [80, 95], from_zero=True)
+    assert b["lo_80"].tolist() == [[3.0, 0.0, 0.0]] and b["hi_80"].tolist() == [[8.0, 3.0, 2.0]]
+    assert b["lo_95"].tolist() == [[0.0, 0.0, 0.0]] and b["hi_95"].tolist() == [[9.0, 5.0, 2.5]]
+    _, b = finalize(forecast, bounds, [80, 95])  # central everywhere
+    assert b["hi_80"].tolist() == [[8.0, 4.0, 2.0]] and b["hi_95"].tolist() == [[10.0, 6.0, 3.0]]
+
+
+def test_a_series_with_enough_periods_without_demand_gets_intervals_from_zero():
+    """Pooled over a class, the residuals' lower quantile can put lo_80 above 0 for a
+    series with a period in four without demand; its own zeros say demand's 10th
+    percentile is 0: lo_80 goes to 0, and with it hi_80 to the 0.8 quantile."""
+    bounds = {
+        "lo_80": np.array([[2.0, 2.0], [2.0, 2.0], [np.nan, np.nan]]),
+        "hi_80": np.array([[9.0, 9.0]] * 3),
+        "top_80": np.array([[7.0, 7.0]] * 3),
+        "lo_95": np.array([[1.0, 1.0]] * 3),
+        "hi_95": np.array([[12.0, 12.0]] * 3),
+        "top_95": np.array([[10.0, 10.0]] * 3),
+    }
+    # a quarter of the periods without demand; one in twenty; a series with no bounds
+    floored = zero_floor(bounds, np.array([0.25, 0.05, 0.5]), [80, 95])
+    assert floored["lo_80"][0].tolist() == [0.0, 0.0] and floored["lo_80"][1].tolist() == [2, 2]
+    assert floored["lo_95"][:2].tolist() == [[0.0, 0.0], [0.0, 0.0]]  # 5 % >= 2.5 %
+    assert np.isnan(floored["lo_80"][2]).all()  # no bound to move: the fallbacks decide
+    _, b = finalize(np.full((3, 2), 5.0), floored, [80, 95], from_zero=True)
+    assert b["hi_80"][:2].tolist() == [[7.0, 7.0], [9.0, 9.0]]
+    assert b["hi_95"][:2].tolist() == [[10.0, 10.0], [10.0, 10.0]]
+
+
+def test_the_zero_share_counts_the_last_periods_only():
+    df = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 6 + ["b"] * 2,
+            "ds": list(range(6)) + [0, 1],
+            "y": [0, 0, 0, 5, 0, 5, 3, 0],
+        }
+    )
+    got = _zero_share(df, np.array(["a", "b", "c"], dtype=object), 4)
+    assert got.tolist() == [0.5, 0.5, 0.0]
 
 
 def test_an_interval_never_narrows_with_the_horizon():

@@ -125,6 +125,12 @@ def _decide(policy=None, **changes) -> tuple[str, str, str]:
             "refit",
             "forecast_settings_changed",
         ),
+        # intervals from zero switched off (or on): the same champions, new intervals
+        (
+            {"history_fingerprint": "old", "settings": json.dumps({"intervals_from_zero": False})},
+            "refit",
+            "forecast_settings_changed",
+        ),
         ({"settings": json.dumps({"max_forecast_multiple": 5})}, "refit", "new_data"),
         # a reconciled forecast is not the model's: made again, not reconciled once more
         (
