@@ -631,6 +631,7 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
     if registry.empty:
         raise ValueError(f"run {run_id}: no registry row with a champion for these series")
     values = json.loads(registry["settings"].iloc[0])
+    values.setdefault("intervals_from_zero", False)  # a run from before the var: central
     settings = Settings(**{**values, "n_jobs": 1})
     origin = pd.Timestamp(registry["forecast_origin"].iloc[0])
     # a global member (pooled.py) learned from every backtested series of its classes
