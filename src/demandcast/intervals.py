@@ -41,7 +41,8 @@ interval [0, (1 + L)/2 quantile] holds the probability of zero demand too, (1 + 
 it, not L: on sparse demand most periods' 80 % intervals held 88 to 93 % of the future.
 There the interval is [0, L quantile] instead (`top_<L>`), the interval from zero that
 holds L; above 0 the central one stands. So lo_L is 0 exactly where hi_L is the L
-quantile, and every interval holds L (docs/accuracy.md, "Intervals from zero"). Whether
+quantile, and both kinds hold L where their quantiles are right (docs/accuracy.md,
+"Intervals from zero"). Whether
 demand's (1 - L)/2 quantile is 0 is read from the pooled residuals and from the series
 itself (`zero_floor`): at least (1 - L)/2 of its recent periods without demand.
 """
