@@ -789,6 +789,53 @@ def test_a_past_forecast_is_rebuilt_from_the_registry_and_the_history(runs):
             assert len(assert_rebuilds_recorded(con, run_id, 5)) == 5 * 13
 
 
+def test_a_run_from_before_intervals_from_zero_is_rebuilt_with_central_intervals(
+    runs, tmp_path
+):
+    """A run recorded before the var (no intervals_from_zero in its settings, its
+    calibration's top_ columns null, as the memory appends new columns) published central
+    intervals: rebuilt so, where this run's intervals start at 0 the rebuilt upper bound
+    is the (1 + L)/2 quantile, above the L quantile the run published."""
+    from demandcast import pipeline
+
+    db = tmp_path / "old.duckdb"
+    shutil.copy(runs.week.db, db)
+    with duckdb.connect(str(db)) as con:
+        (run_id,) = con.execute("select run_id from int_run__context").fetchone()
+        recorded = con.execute(
+            "select h.series_id, h.step, h.lo_80, h.hi_80 from fct_forecast_history h"
+            " join fct_model_registry r using (run_id, series_id) where h.run_id = ?"
+            " and r.interval_scale is not null order by 1, 2",
+            [run_id],
+        ).df()
+        from_zero = recorded[recorded["lo_80"] == 0]
+        ids = sorted(from_zero["series_id"].unique())
+        assert ids, "the demo run has no interval that starts at 0"
+        settings = con.execute(
+            "select settings from fct_model_registry where run_id = ? limit 1", [run_id]
+        ).fetchone()[0]
+        old = {k: v for k, v in json.loads(settings).items() if k != "intervals_from_zero"}
+        con.execute(
+            "update fct_model_registry set settings = ? where run_id = ?",
+            [json.dumps(old), run_id],
+        )
+        con.execute(
+            "update demandcast_calibration_memory set top_80 = null, top_95 = null"
+            " where run_id = ?",
+            [run_id],
+        )
+        rebuilt = pipeline.rebuild_forecast(con, run_id, ids)
+    was = from_zero[from_zero["series_id"].isin(ids)]
+    both = was.astype({"series_id": str, "step": int}).merge(
+        rebuilt.astype({"series_id": str, "step": int}), on=["series_id", "step"]
+    )
+    assert len(both) == len(was) > 0
+    assert (both["hi_80_y"] >= both["hi_80_x"] - 1e-9).all()
+    assert (both["hi_80_y"] > both["hi_80_x"] + 1e-9).any()
+    # and no lower bound taken to 0 by the series' own zeros: the pooled residuals' alone
+    assert (both["lo_80_y"] > 0).any()
+
+
 def test_the_registry_records_what_each_model_was_fitted_on(runs):
     rows = runs.week.query(
         "select count(*), count(settings_hash), count(history_fingerprint),"
