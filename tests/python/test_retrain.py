@@ -789,9 +789,7 @@ def test_a_past_forecast_is_rebuilt_from_the_registry_and_the_history(runs):
             assert len(assert_rebuilds_recorded(con, run_id, 5)) == 5 * 13
 
 
-def test_a_run_from_before_intervals_from_zero_is_rebuilt_with_central_intervals(
-    runs, tmp_path
-):
+def test_a_run_from_before_intervals_from_zero_is_rebuilt_with_central_intervals(runs, tmp_path):
     """A run recorded before the var (no intervals_from_zero in its settings, its
     calibration's top_ columns null, as the memory appends new columns) published central
     intervals: rebuilt so, where this run's intervals start at 0 the rebuilt upper bound
