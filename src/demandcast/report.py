@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import html
+import json
 import math
 import re
 import time
@@ -348,6 +349,18 @@ def _history_matrix(
     return periods, matrix.reindex(index=ids, columns=pd.to_datetime(periods))
 
 
+def _intervals_from_zero(con: duckdb.DuckDBPyConnection, run: Run) -> bool:
+    """Whether the published run made its intervals from zero (var intervals_from_zero),
+    from its settings in fct_model_registry; False for a run from before the var."""
+    if "fct_model_registry" not in _tables(con):
+        return False
+    row = con.execute(
+        "select settings from fct_model_registry where run_id = ? and settings is not null limit 1",
+        [run.row.get("run_id")],
+    ).fetchone()
+    return bool(row and json.loads(row[0]).get("intervals_from_zero", False))
+
+
 def _forecast_matrices(
     con: duckdb.DuckDBPyConnection, horizon: int, levels: list[str]
 ) -> tuple[list[Any], dict[str, pd.DataFrame]]:
@@ -658,10 +671,18 @@ def _series_section(
         if len(cards) < n_all
         else ""
     )
+    from_zero = ""
+    if levels and _intervals_from_zero(con, run) and (fc[f"lo_{levels[0]}"] == 0).any().any():
+        lv = levels[0]
+        from_zero = (
+            " Where demand is often zero a band starts at 0 and its top is the level's "
+            f"percentile ({_e(lv)} % of periods at or below the top of the {_e(lv)} % band); "
+            "elsewhere the band is central."
+        )
     head = (
         f'<h2 id="series">Series</h2><p>Largest first (total demand to date). The last '
         f"{len(hist_periods)} {word} of history, the forecast from the origin, and its "
-        f"prediction intervals.{capped}</p>"
+        f"prediction intervals.{from_zero}{capped}</p>"
         f'<div class="tools"><input id="q" type="search" autocomplete="off" '
         f'placeholder="Filter by any word on a card" aria-label="Filter series">'
         f'<span id="n">{len(cards):,} of {len(cards):,} series</span>'

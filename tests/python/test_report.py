@@ -210,6 +210,27 @@ def test_report_is_self_contained(page, built):
     assert text.count('<svg class="plot"') == n_series
     assert "None yet" in text  # one run: no forecast has met its actuals
     assert "expectations held in run" in text
+    # sparse demo series' intervals start at 0 (var intervals_from_zero): the page says
+    # what the top of such a band is
+    (n_zero,) = built.query(
+        "select count(*) from fct_demand_forecast where lo_80 = 0", built.published
+    )[0]
+    assert n_zero > 0 and "a band starts at 0 and its top is the level's percentile" in text
+    assert "(80 % of periods at or below the top of the 80 % band)" in text
+
+
+def test_central_intervals_get_no_word_about_bands_from_zero(built, tmp_path):
+    """A run with intervals_from_zero false (or from before the var) published central
+    intervals: the page does not say their tops are the level's percentile."""
+    copy = tmp_path / "central.duckdb"
+    shutil.copy(built.published, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "update fct_model_registry set settings = json_object('intervals_from_zero', false)"
+        )
+    report.write_report(copy, tmp_path / "central.html", warehouse=built.db)
+    text = (tmp_path / "central.html").read_text()
+    assert "prediction intervals." in text and "a band starts at 0" not in text
 
 
 def test_report_in_chromium(page, built, browser, tmp_path):
