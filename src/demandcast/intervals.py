@@ -151,7 +151,7 @@ class Calibration:
             pooled.setdefault((cls, name), []).extend(parts)
             pooled.setdefault((ALL_CLASSES, name), []).extend(parts)
         cols = ["demand_class", "model_name", "step", "n_residuals"]
-        cols += [f"{side}_{lv}" for lv in levels for side in ("lo", "hi", "top")]
+        cols += [f"{side}_{lv}" for lv in levels for side in SIDES]
         rows = []
         for (cls, name), parts in sorted(pooled.items()):
             r = np.concatenate(parts)
