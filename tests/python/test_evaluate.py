@@ -114,6 +114,11 @@ def test_known_answers(tiny: tuple[Path, Path]) -> None:
     # at or below hi alone: B's September (0 under lo 4 and 3) counts, A's October (25) not
     assert overall["upper_80"] == pytest.approx(0.75)
     assert overall["upper_95"] == pytest.approx(0.75)
+    # A's actuals are never 0 (L), B's always (1): an interval that holds 0 holds both of B's
+    assert overall["floor_80"] == pytest.approx((2 * 0.8 + 2 * 1.0) / 4)
+    assert overall["floor_95"] == pytest.approx((2 * 0.95 + 2 * 1.0) / 4)
+    by_class = _row(result, "forecast", "demand_class", "smooth")
+    assert by_class["floor_80"] == pytest.approx(0.8)
     # MSIS 80 (2/a = 10): A (4 + 3 + 10*4) / 2 / 2; B (2 + 10*4 + 1) / 2 / 2.5
     assert overall["msis_80"] == pytest.approx((47 / 4 + 43 / 5) / 2)
     # MSIS 95 (2/a = 40): A (8 + 7 + 40*2) / 2 / 2; B (4 + 40*3 + 2) / 2 / 2.5
@@ -302,8 +307,10 @@ def test_the_text_and_json_reports_carry_the_new_columns(tiny, tmp_path, capsys)
         "bias",
         "coverage_80",
         "upper_80",
+        "floor_80",
         "coverage_95",
         "upper_95",
+        "floor_95",
         "msis_80",
         "msis_95",
         "spl",
