@@ -2,7 +2,8 @@
     season length, by demand class x model x horizon step, and every roll-up
     of those three ('all' for a class or model, step 0 for all steps):
     MAE, WAPE, bias, MASE, RMSSE, sMAPE, the scaled pinball loss, interval
-    coverage and the value added over the seasonal naive forecast. -#}
+    coverage (and the coverage floor of intervals that contain 0) and the
+    value added over the seasonal naive forecast. -#}
 
 with
 
@@ -76,6 +77,20 @@ per_forecast as (
             else model_name
         end as model_name,
         case when grouping(step) = 1 then 0 else step end as step,
+        {%- for level in interval_levels() %}
+            -- an interval that contains 0 holds every 0: this forecast's
+            -- periods hold at least its share of zeros, or L where fewer
+            count("within_{{ level }}") as "n_within_{{ level }}",
+            count("within_{{ level }}") * greatest(
+                avg(
+                    case
+                        when "within_{{ level }}" is not null
+                            then cast(demand = 0 as double)
+                    end
+                ),
+                {{ level }} / 100
+            ) as "floor_held_{{ level }}",
+        {%- endfor %}
         sqrt(avg(error * error) / any_value(rmsse_scale)) as rmsse
     from periods
     group by  -- noqa: AM06
@@ -97,6 +112,12 @@ per_cell as (
         demand_class,
         model_name,
         step,
+        {%- for level in interval_levels() %}
+            (
+                sum("floor_held_{{ level }}")
+                / nullif(sum("n_within_{{ level }}"), 0)
+            ) as "coverage_floor_{{ level }}",
+        {%- endfor %}
         avg(rmsse) as rmsse
     from per_forecast
     group by all
@@ -131,6 +152,7 @@ final as (
         pooled.spl,
         {%- for level in interval_levels() %}
             pooled."coverage_{{ level }}",
+            per_cell."coverage_floor_{{ level }}",
         {%- endfor %}
 
         -- forecast value added over the seasonal naive

@@ -286,6 +286,9 @@ def _check_one_definition_with_metrics_py(project: Project) -> None:
         by_series = con.sql("select * from mon_accuracy__by_series").df()
         (overall,) = con.sql("""select mase, rmsse, smape, spl from mon_accuracy__by_segment
             where demand_class = 'all' and model_name = 'all' and step = 0""").fetchall()
+        (floors,) = con.sql("""select coverage_floor_80, coverage_floor_95
+            from mon_accuracy__by_segment
+            where demand_class = 'all' and model_name = 'all' and step = 0""").fetchall()
     both = by_series.merge(
         pd.concat(mine), on=["run_id", "series_id"], suffixes=("", "_py"), validate="1:1"
     )
@@ -308,6 +311,14 @@ def _check_one_definition_with_metrics_py(project: Project) -> None:
             np.average(both["smape_py"], weights=w),
             np.average(both["spl_py"], weights=w),
         ),
+        rel=1e-12,
+    )
+    # the coverage floor: per run and series the larger of L and its share of zeros
+    zeros = scored[scored["within_80"].notna()].groupby(["run_id", "series_id"])["demand"]
+    share, n = zeros.apply(lambda d: float((d == 0).mean())), zeros.size()
+    assert (share > 0.8).any() and (share < 0.8).any()  # both sides of the larger of
+    assert floors == pytest.approx(
+        tuple(float((np.maximum(share, lv) * n).sum() / n.sum()) for lv in (0.8, 0.95)),
         rel=1e-12,
     )
 
