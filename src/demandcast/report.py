@@ -391,7 +391,8 @@ def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
         f"{horizon} {word}, a runner-up the backtest scored far better than the champion "
         "(<code>runner_up</code> in the exceptions, var <code>runner_up_flag_ratio</code>), live "
         "accuracy (MASE) over 1.5 times the backtest's, drifted demand, or a planner's override. "
-        "Each links to its card.</p>"
+        f"Discontinued products without demand in the last {horizon} {word} are not listed "
+        "(nothing to plan; their cards keep their flags). Each links to its card.</p>"
         + _table(
             [
                 "product",
@@ -650,7 +651,10 @@ def _series_section(
             f'<article id="s{i}" data-k="{_e(key)}"><h3>{title} <span>· {plant}</span></h3>'
             f"{lines}{svg}</article>"
         )
-        if flags:
+        # a discontinued product without a forecast or recent demand: nothing left to plan
+        # (its card keeps its flags); one whose demand goes on is listed
+        ended = row.lifecycle == "discontinued" and forecast is None and last_total == 0
+        if flags and not ended:
             attention.append(
                 [
                     f'<a href="#s{i}">{title}</a>',

@@ -408,6 +408,26 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
             """select product_id, count(distinct series_id), sum(forecast)
             from fct_demand_forecast group by 1 order by 3 desc limit 1"""
         ).fetchone()
+        ended = [  # discontinued, no forecast, no demand in the last horizon
+            s
+            for (s,) in con.execute(
+                """select s.series_id from dim_series as s
+                where s.lifecycle = 'discontinued'
+                and s.series_id not in (select series_id from fct_demand_forecast)
+                and coalesce((select sum(h.demand) from fct_demand_history as h
+                    where h.series_id = s.series_id and h.period_start in (
+                        select distinct period_start from fct_demand_history order by 1 desc
+                        limit (select max(step) from fct_demand_forecast))), 0) = 0
+                order by 1"""
+            ).fetchall()
+        ]
+        assert len(ended) >= 2
+        still = ended.pop()  # a discontinued product whose demand goes on: still listed
+        con.execute(
+            """update fct_demand_history set demand = 3 where series_id = ?
+            and period_start = (select max(period_start) from fct_demand_history)""",
+            [still],
+        )
         grand, n_plants = con.execute(
             """select sum(forecast) filter (where level = 'total'),
             count(distinct level_key) filter (where level = 'plant')
@@ -428,6 +448,12 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
     assert html.unescape(description).lower() in html.unescape(card)
     assert f"backtest mase {mase:.2f}" in card and "runner-up naive scored 80% better" in card
     assert look.count("runner-up Naive") == 1  # the halved series' is not listed
+    # a discontinued product with no demand left is on its card, not in the list
+    card_of = {k.split(" ", 1)[0]: sid for sid, k in cards.items()}
+    for series in ended:
+        assert "exception: discontinued" in cards[card_of[series.lower()]]
+        assert f'href="#{card_of[series.lower()]}"' not in look
+    assert f'href="#{card_of[still.lower()]}"' in look
     # totals: the coherent levels' total, each plant and each product group
     totals = text[text.index('id="levels"') : text.index('id="products"')]
     assert re.search(
