@@ -296,20 +296,29 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
         {limit}""").df()
 
 
-def _flags(row: Any, next_total: float | None, last_total: float) -> list[str]:
-    """What should make a planner look at a series, in words (empty: nothing)."""
+def _flags(
+    row: Any, next_total: float | None, last_total: float, earlier_total: float | None = None
+) -> list[str]:
+    """What should make a planner look at a series, in words (empty: nothing). A forecast
+    under half or over twice the last periods' demand is flagged unless the same periods a
+    season earlier (`earlier_total`, where the history reaches them) were within that
+    range of it too: a season's usual dip or peak is no surprise."""
 
     def known(value: Any) -> bool:
         return value is not None and not pd.isna(value)
 
+    def within(reference: float | None) -> bool:
+        return known(reference) and reference > 0 and 0.5 <= next_total / reference <= 2
+
     flags = []
     if known(row.exceptions):
         flags.append(f"exception: {row.exceptions}")
-    if next_total is not None and last_total > 0:
+    if next_total is not None and last_total > 0 and not within(earlier_total):
+        also = " and a season earlier" if known(earlier_total) else ""
         if next_total < 0.5 * last_total:
-            flags.append("forecast under half the last periods")
+            flags.append(f"forecast under half the last periods{also}")
         elif next_total > 2 * last_total:
-            flags.append("forecast over twice the last periods")
+            flags.append(f"forecast over twice the last periods{also}")
     if known(row.runner_up_flagged) and bool(row.runner_up_flagged):  # the warehouse's rule
         better = f" {1 - row.runner_up_ratio:.0%}" if known(row.runner_up_ratio) else ""
         flags.append(f"runner-up {row.runner_up} scored{better} better")
@@ -388,7 +397,8 @@ def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
     return (
         f"{title}<p>{len(rows):,} series, largest first: exceptions "
         "(<code>fct_forecast_exceptions</code>), a forecast under half or over twice the last "
-        f"{horizon} {word}, a runner-up the backtest scored far better than the champion "
+        f"{horizon} {word} and the same {word} a season earlier (where the history has them: a "
+        "season's usual dip or peak is not flagged), a runner-up the backtest scored far better than the champion "
         "(<code>runner_up</code> in the exceptions, var <code>runner_up_flag_ratio</code>), live "
         "accuracy (MASE) over 1.5 times the backtest's, drifted demand, or a planner's override. "
         f"Discontinued products without demand in the last {horizon} {word} are not listed "
@@ -417,22 +427,59 @@ _RECENT = """recent as (
             group by 1)"""
 
 
+# the same periods as the forecast's, `back` periods (whole seasons) earlier: of the last
+# `back` periods of history, the first `horizon`
+_EARLIER = """earlier as (
+            select series_id, sum(demand) as earlier_total from fct_demand_history
+            where period_start in (select period_start from (select distinct period_start
+                from fct_demand_history order by 1 desc limit ?) order by 1 limit ?)
+            group by 1)"""
+
+
+def _seasons_back(con: duckdb.DuckDBPyConnection, run: Run) -> int:
+    """Periods between a forecast period and the same period of the season the totals compare
+    it with: the fewest whole seasons that reach before the origin over the whole horizon (52
+    weeks for 13 weeks ahead, 24 months for 18); 0 where the history is shorter or the run
+    has no season."""
+    m = int(run.season_length or 0)
+    if m <= 1:
+        return 0
+    back = m * math.ceil(run.horizon / m)
+    (n,) = con.execute("select count(distinct period_start) from fct_demand_history").fetchone()
+    return back if n >= back else 0
+
+
+def _compared(back: int, word: str, horizon: int) -> tuple[list[str], str]:
+    """The totals' headers of the span a season earlier, and the words that explain them."""
+    if not back:
+        return [], ""
+    return [f"{back} {word} earlier", f"change on {back} {word} earlier"], (
+        f", and the demand of the forecast's {horizon} {word} as they were {back} {word} "
+        "earlier (seasonal demand set against its own season)"
+    )
+
+
 def _products_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
-    """Totals per product across its plants: the last horizon's demand and the forecast."""
+    """Totals per product across its plants: the last horizon's demand, the same periods a
+    season earlier, and the forecast."""
     word = PERIOD_WORD.get(run.frequency, "periods")
+    back = _seasons_back(con, run)
     frame = con.execute(
-        f"""with {_RECENT}
+        f"""with {_RECENT}, {_EARLIER}
         select s.product_id, any_value(s.product_name) as product_name,
             any_value(s.product_group) as product_group, count(*) as plants,
-            sum(r.last_total) as last_total, sum(f.next_total) as next_total
+            sum(r.last_total) as last_total, sum(e.earlier_total) as earlier_total,
+            sum(f.next_total) as next_total
         from dim_series as s
         left join recent as r using (series_id)
+        left join earlier as e using (series_id)
         left join (select series_id, sum(forecast) as next_total from fct_demand_forecast
             group by 1) as f using (series_id)
         group by s.product_id
         order by next_total desc nulls last, s.product_id""",
-        [run.horizon],
+        [run.horizon, back, run.horizon],
     ).df()
+    headers, words = _compared(back, word, run.horizon)
     rows = [
         [
             _e(r.product_name or r.product_id),
@@ -442,13 +489,14 @@ def _products_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
             _num(r.last_total),
             _num(r.next_total),
             _pct(r.next_total / r.last_total - 1) if r.last_total else "–",
+            *_earlier_cells(back, r.earlier_total, r.next_total),
         ]
         for r in frame.itertuples(index=False)
     ]
     return (
         f'<h2 id="products">Products across plants</h2><p>Each product\'s demand summed over '
         f"its plants: the last {run.horizon} {word} of history and the forecast of the next "
-        f"{run.horizon}, largest forecast first.</p>"
+        f"{run.horizon}{words}; largest forecast first.</p>"
         + _table(
             [
                 "product",
@@ -458,11 +506,20 @@ def _products_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
                 f"last {run.horizon} {word}",
                 f"next {run.horizon} {word}",
                 "change",
+                *headers,
             ],
             rows,
             numeric_from=3,
         )
     )
+
+
+def _earlier_cells(back: int, earlier: Any, next_total: Any) -> list[str]:
+    """The cells of the span a season earlier: its demand and the forecast's change on it."""
+    if not back:
+        return []
+    known = earlier is not None and not pd.isna(earlier) and earlier
+    return [_num(earlier), _pct(next_total / earlier - 1) if known else "–"]
 
 
 def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
@@ -471,25 +528,31 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
     if "fct_demand_forecast_levels" not in _tables(con):
         return ""
     word = PERIOD_WORD.get(run.frequency, "periods")
+    back = _seasons_back(con, run)
     frame = con.execute(
-        f"""with {_RECENT},
-        base as (select * from recent where series_id in (select level_key
+        f"""with {_RECENT}, {_EARLIER},
+        base as (select series_id, r.last_total, e.earlier_total
+            from recent as r full join earlier as e using (series_id)
+            where series_id in (select level_key
             from fct_demand_forecast_levels where level = 'plant_product')),
         last_by as (
-            select 'total' as level, 'total' as level_key, sum(r.last_total) as last_total
+            select 'total' as level, 'total' as level_key, sum(r.last_total) as last_total,
+                sum(r.earlier_total) as earlier_total
             from base as r
             union all
-            select 'plant', s.plant_id, sum(r.last_total) from base as r
+            select 'plant', s.plant_id, sum(r.last_total), sum(r.earlier_total) from base as r
             join dim_series as s using (series_id) group by 2
             union all
-            select 'product_group', coalesce(s.product_group, '(no group)'), sum(r.last_total)
+            select 'product_group', coalesce(s.product_group, '(no group)'), sum(r.last_total),
+                sum(r.earlier_total)
             from base as r join dim_series as s using (series_id) group by 2),
         names as (select plant_id as level_key, any_value(plant_name) as name
             from dim_series group by 1)
         select l.level, l.level_key, coalesce(n.name, l.level_key) as name,
             any_value(l.n_series) as n_series, sum(l.forecast) as next_total,
             any_value(l.reconciliation) as reconciliation,
-            any_value(l.backtest_mase) as backtest_mase, any_value(b.last_total) as last_total
+            any_value(l.backtest_mase) as backtest_mase, any_value(b.last_total) as last_total,
+            any_value(b.earlier_total) as earlier_total
         from fct_demand_forecast_levels as l
         left join last_by as b using (level, level_key)
         left join names as n on l.level = 'plant' and l.level_key = n.level_key
@@ -497,10 +560,11 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
         group by l.level, l.level_key, n.name
         order by case l.level when 'total' then 0 when 'plant' then 1 else 2 end,
             next_total desc, l.level_key""",
-        [run.horizon],
+        [run.horizon, back, run.horizon],
     ).df()
     if frame.empty:
         return ""
+    headers, words = _compared(back, word, run.horizon)
     label = {"total": "total", "plant": "plant", "product_group": "product group"}
     rows = [
         [
@@ -510,6 +574,7 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
             _num(r.last_total),
             _num(r.next_total),
             _pct(r.next_total / r.last_total - 1) if r.last_total else "–",
+            *_earlier_cells(back, r.earlier_total, r.next_total),
             _num(r.backtest_mase, 2),
         ]
         for r in frame.itertuples(index=False)
@@ -519,7 +584,8 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
         f'<h2 id="levels">Totals</h2><p>The forecast at the total, per plant and per product '
         f"group (table <code>fct_demand_forecast_levels</code>, one coherent set: every level "
         f"adds up to the total; reconciliation <code>{_e(how)}</code>), beside the last "
-        f"{run.horizon} {word} of demand. Backtest MASE: the level's, mean over its nodes.</p>"
+        f"{run.horizon} {word} of demand{words}. Backtest MASE: the level's, mean over its "
+        "nodes.</p>"
         + _table(
             [
                 "level",
@@ -528,6 +594,7 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
                 f"last {run.horizon} {word}",
                 f"next {run.horizon} {word}",
                 "change",
+                *headers,
                 "backtest MASE",
             ],
             rows,
@@ -584,8 +651,10 @@ def _series_section(
     series = _series_frame(con, max_series)
     ids = series["series_id"].tolist()
     levels = sorted(interval_levels(con, forecast_with_intervals(con)), key=float)
+    back = _seasons_back(con, run)
     n_hist = history_periods or max(2 * run.season_length, 2 * run.horizon)
     hist_periods, history = _history_matrix(con, ids, n_hist)
+    back = back if back <= len(hist_periods) else 0  # a window too short to reach it
     fc_periods, fc = _forecast_matrices(con, run.horizon, levels)
     word = PERIOD_WORD.get(run.frequency, "periods")
     labels = (
@@ -618,18 +687,25 @@ def _series_section(
         svg = _plot(hist, forecast, bands or [], labels, run.horizon)
         recent = hist[-run.horizon :]
         last_total = float(np.nansum(recent))
+        # the forecast's periods a season earlier (_seasons_back), where the window has them
+        span = hist[len(hist) - back : len(hist) - back + run.horizon] if back else hist[:0]
+        earlier = float(span.sum()) if len(span) and not np.isnan(span).any() else None
         if forecast is not None:
             outlook = (
                 f"next {len(forecast)} {word} <b>{_num(forecast.sum())}</b> · last "
                 f"{len(recent)} {word} {_num(last_total)}"
             )
+            if earlier is not None:
+                outlook += f" · those {word} {back} {word} earlier {_num(earlier)}"
             if row.forecast_change is not None and not pd.isna(row.forecast_change):
                 outlook += f" · since the last run {row.forecast_change:+,.0f}"
             model = f"{_e(row.model_description)} ({_e(row.model_name)}, {_e(row.method)})"
         else:
             outlook = f"last {len(recent)} {word} {_num(last_total)}"
             model = "no forecast" + (": discontinued" if row.lifecycle == "discontinued" else "")
-        flags = _flags(row, None if forecast is None else float(forecast.sum()), last_total)
+        flags = _flags(
+            row, None if forecast is None else float(forecast.sum()), last_total, earlier
+        )
         trust = f"backtest MASE {_num(row.backtest_mase, 2)} · live MASE {_num(row.live_mase, 2)}"
         title = _e(row.product_name or row.product_id)
         plant = _e(row.plant_name or row.plant_id)

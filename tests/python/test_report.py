@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import numpy as np
@@ -428,6 +429,12 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
             and period_start = (select max(period_start) from fct_demand_history)""",
             [still],
         )
+        (earlier,) = con.execute(  # the total's demand a season (52 weeks) before its horizon
+            """select sum(demand) from fct_demand_history where series_id in (select level_key
+                from fct_demand_forecast_levels where level = 'plant_product')
+            and period_start in (select period_start from (select distinct period_start
+                from fct_demand_history order by 1 desc limit 52) order by 1 limit 13)"""
+        ).fetchone()
         grand, n_plants = con.execute(
             """select sum(forecast) filter (where level = 'total'),
             count(distinct level_key) filter (where level = 'plant')
@@ -462,10 +469,40 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
         totals,
     ), totals[:2000]
     assert totals.count("<td>plant</td>") == n_plants and "<td>product group</td>" in totals
+    assert "<th class=n>52 weeks earlier</th>" in totals
+    total_row = totals[totals.index("<td>total</td>") :].split("</tr>")[0]
+    assert f"<td class=n>{earlier:,.0f}</td>" in total_row
+    assert f"<td class=n>{100 * (grand / earlier - 1):.1f} %</td>" in total_row
     products = text[text.index('id="products"') : text.index('id="leaderboard"')]
     row = re.search(rf"<td>{re.escape(product)}</td>.*?</tr>", products)
     assert row and f"<td class=n>{plants}</td>" in row.group(0)
     assert f"<td class=n>{total:,.0f}</td>" in row.group(0)
+
+
+def test_a_seasons_usual_dip_or_peak_is_not_flagged():
+    """A forecast under half or over twice the last periods is flagged only when the same
+    periods a season earlier do not bear it out (or the history does not reach them)."""
+    row = SimpleNamespace(
+        exceptions=None,
+        runner_up_flagged=None,
+        live_mase=None,
+        backtest_mase=None,
+        is_drifted=None,
+        n_overrides=0,
+    )
+    assert report._flags(row, 40.0, 100.0, 50.0) == []  # last winter was as low
+    assert report._flags(row, 250.0, 100.0, 200.0) == []  # and last summer as high
+    assert report._flags(row, 40.0, 100.0, 100.0) == [
+        "forecast under half the last periods and a season earlier"
+    ]
+    assert report._flags(row, 250.0, 100.0, 100.0) == [
+        "forecast over twice the last periods and a season earlier"
+    ]
+    assert report._flags(row, 40.0, 100.0, 0.0) == [
+        "forecast under half the last periods and a season earlier"
+    ]
+    assert report._flags(row, 40.0, 100.0) == ["forecast under half the last periods"]
+    assert report._flags(row, 60.0, 100.0) == []
 
 
 def test_max_series_and_cli(built, tmp_path, capsys):
