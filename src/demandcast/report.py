@@ -397,12 +397,13 @@ def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
     return (
         f"{title}<p>{len(rows):,} series, largest first: exceptions "
         "(<code>fct_forecast_exceptions</code>), a forecast under half or over twice the last "
-        f"{horizon} {word} and the same {word} a season earlier (where the history has them: a "
-        "season's usual dip or peak is not flagged), a runner-up the backtest scored far better than the champion "
-        "(<code>runner_up</code> in the exceptions, var <code>runner_up_flag_ratio</code>), live "
-        "accuracy (MASE) over 1.5 times the backtest's, drifted demand, or a planner's override. "
-        f"Discontinued products without demand in the last {horizon} {word} are not listed "
-        "(nothing to plan; their cards keep their flags). Each links to its card.</p>"
+        f"{horizon} {word} and the same {word} a season earlier (where the history has "
+        "them: a season's usual dip or peak is not flagged), a runner-up the backtest "
+        "scored far better than the champion (<code>runner_up</code> in the exceptions, "
+        "var <code>runner_up_flag_ratio</code>), live accuracy (MASE) over 1.5 times the "
+        "backtest's, drifted demand, or a planner's override. Discontinued products without "
+        f"demand in the last {horizon} {word} are not listed (nothing to plan; their cards "
+        "keep their flags). Each links to its card.</p>"
         + _table(
             [
                 "product",
