@@ -9,7 +9,14 @@ with
 
 periods as (
 
-    select * from {{ ref('mon_forecast_accuracy') }}
+    select
+        *,
+        -- each run's forecast of a series: its share of actuals at 0 over all
+        -- its periods (a step's cell holds one of them)
+        avg(cast(demand = 0 as double))
+            over (partition by run_id, series_id)
+            as zero_share
+    from {{ ref('mon_forecast_accuracy') }}
 
 ),
 
@@ -46,6 +53,13 @@ pooled as (
         avg(pinball_loss / mase_scale) as spl,
         {%- for level in interval_levels() %}
             avg(cast("within_{{ level }}" as double)) as "coverage_{{ level }}",
+            -- an interval that contains 0 holds every 0
+            avg(
+                case
+                    when "within_{{ level }}" is not null
+                        then greatest(zero_share, {{ level }} / 100)
+                end
+            ) as "coverage_floor_{{ level }}",
         {%- endfor %}
         avg(seasonal_naive_abs_error / mase_scale) as seasonal_naive_mase,
         1 - sum(abs_error)
@@ -77,20 +91,6 @@ per_forecast as (
             else model_name
         end as model_name,
         case when grouping(step) = 1 then 0 else step end as step,
-        {%- for level in interval_levels() %}
-            -- an interval that contains 0 holds every 0: this forecast's
-            -- periods hold at least its share of zeros, or L where fewer
-            count("within_{{ level }}") as "n_within_{{ level }}",
-            count("within_{{ level }}") * greatest(
-                avg(
-                    case
-                        when "within_{{ level }}" is not null
-                            then cast(demand = 0 as double)
-                    end
-                ),
-                {{ level }} / 100
-            ) as "floor_held_{{ level }}",
-        {%- endfor %}
         sqrt(avg(error * error) / any_value(rmsse_scale)) as rmsse
     from periods
     group by  -- noqa: AM06
@@ -112,12 +112,6 @@ per_cell as (
         demand_class,
         model_name,
         step,
-        {%- for level in interval_levels() %}
-            (
-                sum("floor_held_{{ level }}")
-                / nullif(sum("n_within_{{ level }}"), 0)
-            ) as "coverage_floor_{{ level }}",
-        {%- endfor %}
         avg(rmsse) as rmsse
     from per_forecast
     group by all
@@ -152,7 +146,7 @@ final as (
         pooled.spl,
         {%- for level in interval_levels() %}
             pooled."coverage_{{ level }}",
-            per_cell."coverage_floor_{{ level }}",
+            pooled."coverage_floor_{{ level }}",
         {%- endfor %}
 
         -- forecast value added over the seasonal naive

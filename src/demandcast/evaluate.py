@@ -15,10 +15,10 @@ bias = sum(f-y)/sum(y); coverage_L = share of lo_L <= y <= hi_L, upper_L = share
 y <= hi_L (the upper bound alone: nominally (1+L)/2 where lo_L is above 0, L where it is 0
 under the var intervals_from_zero, the interval from zero; with central intervals on
 sparse demand, whose lo_L is 0 on most points, coverage_L runs over L); floor_L = per
-series the larger of L and the share of its actuals that are 0, averaged over points: the
-coverage of intervals that contain 0 and hold L wherever they can (an interval holding 0
-holds every 0, so a series with more zeros than L holds more; on the car parts, 71 % zeros,
-floor_80 is 0.858); MASE and MSIS
+series the larger of L and the share of all its actuals that are 0 (in a step's row too),
+averaged over points: the coverage of intervals that contain 0 and hold L wherever they
+can (an interval holding 0 holds every 0, so a series with more zeros than L holds more;
+on the car parts, 71 % zeros, floor_80 is 0.858); MASE and MSIS
 (M4) are per series, divided by the in-sample mean |y_t - y_(t-m)| of the
 history up to the origin (lag 1 when the history is not longer than m; a zero
 scale falls back to lag 1, then mean |y|, then 1, as in metrics.py), then
@@ -258,11 +258,12 @@ def _score_sql(levels: list[str]) -> str:
         cov.append(f"p.coverage_{k}, p.upper_{k}")
         # an interval that contains 0 holds every 0: a series whose actuals are 0 more often
         # than L holds at least that share, whatever its upper bound
-        per_series.append(
-            f"case when avg(cov_{k}) is not null then count(*) * greatest("
-            f"avg((y = 0)::double), {float(lv) / 100!r}) end as held_{k}"
+        # its series' share of zeros over all its points (a step holds one per series)
+        pooled.append(
+            f"avg(case when cov_{k} is not null then greatest(zero_share, "
+            f"{float(lv) / 100!r}) end) as floor_{k}"
         )
-        cov.append(f"sum(s.held_{k}) / sum(s.n_points) as floor_{k}")
+        cov.append(f"p.floor_{k}")
         per_series.append(f"avg(is_{k}) / any_value(scale) as msis_{k}")
         per_series.append(f"avg(pb_{k}) / 2 / any_value(scale) as spl_{k}")
         msis.append(f"avg(s.msis_{k}) as msis_{k}")
@@ -278,7 +279,9 @@ def _score_sql(levels: list[str]) -> str:
     with j as (
         select fc.source, fc.series_id, fc.step, k.demand_class, k.method, a.y,
             fc.forecast as f, abs(fc.forecast - a.y) as ae,
-            (fc.forecast - a.y) * (fc.forecast - a.y) as se, sc.scale, sc.scale_mse{sep(per_point)}
+            (fc.forecast - a.y) * (fc.forecast - a.y) as se, sc.scale, sc.scale_mse,
+            avg((a.y = 0)::double) over (partition by fc.source, fc.series_id)
+                as zero_share{sep(per_point)}
         from fc
         join act as a on a.series_id = fc.series_id and a.period_start = fc.period_start
         join keys as k on k.series_id = fc.series_id and k.period_start = fc.period_start
@@ -293,8 +296,8 @@ def _score_sql(levels: list[str]) -> str:
     ),
     per_series as (
         select source, grp, grp_value, series_id,
-            avg(ae) / any_value(scale) as mase, sqrt(avg(se) / any_value(scale_mse)) as rmsse,
-            count(*) as n_points{sep(per_series)}
+            avg(ae) / any_value(scale) as mase, sqrt(avg(se) / any_value(scale_mse)) as rmsse
+            {sep(per_series)}
         from g group by all
     ),
     pooled as (

@@ -878,18 +878,31 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
         else ", null as mase, null as fva"
     )
 
+    # the floor of each level: per run and series the larger of L and its share of actuals
+    # at 0 over all its periods (an interval that contains 0 holds every 0), averaged over
+    # the group's periods
+    floors = "".join(
+        f', avg(case when "within_{lv}" is not null then greatest(zero_share, '
+        f'{float(lv) / 100!r}) end) as "floor_{lv}"'
+        for lv in levels
+    )
+
     def grouped(by: str) -> pd.DataFrame:
         return con.execute(f"""
+            with periods as (
+                select *, avg((demand = 0)::double) over (partition by run_id, series_id)
+                    as zero_share
+                from mon_forecast_accuracy)
             select {by} as g, count(*) as n, count(distinct series_id) as series,
                 sum(abs_error) / nullif(sum(abs(demand)), 0) as wape,
                 sum(error) / nullif(sum(abs(demand)), 0) as bias,
-                avg(abs_error) as mae {scaled} {cover}
-            from mon_forecast_accuracy group by all order by 1""").df()
+                avg(abs_error) as mae {scaled} {cover} {floors}
+            from periods group by all order by 1""").df()
 
     span = con.execute("""select count(distinct run_id), min(period_start), max(period_start)
         from mon_forecast_accuracy""").fetchone()
     header_tail = ["forecasts", "series", "WAPE", "bias", "MAE", "MASE", "FVA"] + [
-        f"within {lv} %" for lv in levels
+        h for lv in levels for h in (f"within {lv} %", f"floor {lv} %")
     ]
 
     def rows(frame: pd.DataFrame) -> list[list[str]]:
@@ -905,7 +918,7 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
                 _num(r["mase"], 3),
                 _num(r["fva"], 3),
             ]
-            + [_pct(r[f"cov_{lv}"]) for lv in levels]
+            + [_pct(r[f"{k}_{lv}"]) for lv in levels for k in ("cov", "floor")]
             for _, r in frame.iterrows()
         ]
 
@@ -914,7 +927,10 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
         f"{_date(span[2])}. WAPE = sum |error| / sum |actual|; bias = sum error / sum |actual|; "
         "MASE = mean |error| / the series' in-sample seasonal naive error up to the origin; "
         "FVA = the seasonal naive forecast's MASE from the same origin minus the forecast's "
-        "(above 0: the forecast did better). Per series and run: "
+        "(above 0: the forecast did better). Floor L %: the least an interval that contains "
+        "0 can hold here, per run and series the larger of L and its share of actuals at 0 "
+        "(every 0 is inside): where demand is often 0, within L % runs over L by that much "
+        "when the intervals are right. Per series and run: "
         "<code>mon_accuracy__by_series</code>.</p>"
         "<h3>By demand class</h3>"
         + _table(["demand class", *header_tail], rows(grouped("demand_class")))

@@ -221,6 +221,22 @@ def test_on_intermittent_demand_zero_wins_mase_but_loses_rmsse_and_spl(tmp_path:
     assert snaive["spl"] is None
 
 
+def test_the_coverage_floor_takes_each_series_share_of_zeros_over_all_its_periods(
+    tmp_path: Path,
+) -> None:
+    """I's actuals 0 4 0 0: three in four at 0, under 80 % and over 95 %. Its floor is 0.8
+    and 0.75 -> 0.95 on every row, a step's too (whose one actual says nothing of a share)."""
+    db, csv = _warehouse(
+        tmp_path, INTERMITTENT, _flat_forecast(1, 0, 3, 0, 4), INTERMITTENT_ACTUALS, 4
+    )
+    result = evaluate(db, csv, baselines=False)
+    for group, value in (("overall", "all"), ("step", "1"), ("step", "2")):
+        row = _row(result, "forecast", group, value)
+        assert row["floor_80"] == pytest.approx(0.8), (group, value)
+        assert row["floor_95"] == pytest.approx(0.95), (group, value)
+    assert _row(result, "forecast", "step", "1")["coverage_80"] == 1.0
+
+
 def test_evaluate_is_metrics_py_on_the_same_data(tmp_path: Path) -> None:
     """One definition: evaluate's SQL gives, per series, the MASE, RMSSE, sMAPE, spl and
     spl_L of metrics.score_frame over metrics.seasonal_scales of the same history, through

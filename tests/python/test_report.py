@@ -336,11 +336,18 @@ def test_accuracy_and_warn_gates(built, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     shutil.copy(built.db, warehouse)
     with duckdb.connect(str(published)) as con:
+        # the first series sold nothing after step 1: a share of 0s over its periods of
+        # (h - 1) / h, its floor on every step (step 1's actual is no 0), the others' 0.8
         con.execute("""insert into mon_forecast_accuracy by name
             select 'old-run' as run_id, series_id, period_start, step, model_name, method,
-                forecast, forecast + 1 as demand, -1.0 as error, 1.0 as abs_error,
+                forecast, case when series_id = (select min(series_id) from
+                fct_demand_forecast) and step > 1 then 0 else forecast + 1 end as demand,
+                -1.0 as error, 1.0 as abs_error,
                 step % 2 = 0 as within_80, true as within_95, demand_class,
                 forecast_origin from fct_demand_forecast""")
+        n_step1, h = con.execute(
+            "select count(*) filter (where step = 1), max(step) from fct_demand_forecast"
+        ).fetchone()
     with duckdb.connect(str(warehouse)) as con:
         run_id = con.execute("select run_id from demandcast_runs").fetchone()[0]
         con.execute(
@@ -357,6 +364,10 @@ def test_accuracy_and_warn_gates(built, tmp_path):
     assert "By demand class" in text and "By horizon step" in text
     assert ">MASE</th>" in text and ">FVA</th>" in text
     assert "1 past run(s)" in text
+    steps = text[text.index("By horizon step") :]
+    step1 = steps[steps.index("<tr><td>1</td>") :].split("</tr>")[0]
+    floor = 100 * ((h - 1) / h + 0.8 * (n_step1 - 1)) / n_step1
+    assert f"<td class=n>{floor:.1f} %</td>" in step1, step1
     assert "expect_warned_rule" in text and "3 of 9" in text
     assert "later-run" in text and "not published" in text
 
