@@ -352,6 +352,31 @@ def by_group(cands: dict, groups: np.ndarray, by: np.ndarray, sc: np.ndarray, le
     cands[f"class champion of the whole set ({whole})"] = pool[whole]
 
 
+def stage(data: Path, h: int, cache: Path) -> dict:
+    """What every run of the lab starts from: the set's series (`ids`, `df`, the actuals
+    `act`), temporal_lab's cached fits as arrays (`A`, `G`, `CPU`; slot 0 the future, 1 + w
+    backtest window w, 0 the latest), the MASE scales `sc`, the future's actuals `y_fut`, each
+    series' history `ys`, the windows' `step` and their actuals `by` (series, window, h)."""
+    H = M * -(-h // M)
+    df, act = load(data)
+    ids = np.array(sorted(act["unique_id"].unique()))
+    df = df[df["unique_id"].isin(ids)]
+    fits = fit_all(df, h, H, cache, 2)
+    A, G, CPU = arrays(fits, ids, H, 4)
+    sc = scales(df).reindex(ids).to_numpy()
+    y_fut = act.pivot(index="unique_id", columns="step", values="y").reindex(ids).to_numpy(float)
+    by_id = {u: g["y"].to_numpy(float) for u, g in df.groupby("unique_id")}
+    ys = [by_id[u] for u in ids]
+    step = -(-h // 3)
+    by = np.full((len(ids), 3, h), np.nan)  # backtest actuals per window
+    for i, y in enumerate(ys):
+        for w in range(min(3, max(0, (len(y) - h - max(h, M // 2)) // step + 1))):
+            cut = len(y) - h - w * step
+            by[i, w] = y[cut : cut + h]
+    return dict(ids=ids, df=df, act=act, A=A, G=G, CPU=CPU, sc=sc, y_fut=y_fut, ys=ys,
+                step=step, by=by)  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True)
@@ -397,23 +422,10 @@ def main() -> None:
     )
     a = p.parse_args()
     h = a.horizon
+    st = stage(a.data, h, a.cache)
+    ids, A, G, CPU = st["ids"], st["A"], st["G"], st["CPU"]
+    sc, y_fut, ys, step, by, n_o = st["sc"], st["y_fut"], st["ys"], st["step"], st["by"], 4
     H = M * -(-h // M)
-    df, act = load(a.data)
-    ids = np.array(sorted(act["unique_id"].unique()))
-    df = df[df["unique_id"].isin(ids)]
-    fits = fit_all(df, h, H, a.cache, 2)
-    n_o = 4  # slot 0 the future, 1 + w backtest window w (0 the latest)
-    A, G, CPU = arrays(fits, ids, H, n_o)
-    sc = scales(df).reindex(ids).to_numpy()
-    y_fut = act.pivot(index="unique_id", columns="step", values="y").reindex(ids).to_numpy(float)
-    by_id = {u: g["y"].to_numpy(float) for u, g in df.groupby("unique_id")}
-    ys = [by_id[u] for u in ids]
-    step = -(-h // 3)
-    by = np.full((len(ids), 3, h), np.nan)  # backtest actuals per window
-    for i, y in enumerate(ys):
-        for w in range(min(3, max(0, (len(y) - h - max(h, M // 2)) // step + 1))):
-            cut = len(y) - h - w * step
-            by[i, w] = y[cut : cut + h]
     base = {SHORT[m]: A[m][1][..., :h] for m in MODELS}
     hier = [thief(G[m], H)[..., :h] for m in ("AutoETS", "AutoCES")]
     theta = classic_theta(ys, h, step, n_o, a.cache)

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from global_lab import classic_theta  # noqa: E402
-from temporal_lab import MODELS, SHORT, M, arrays, fit_all, load, scales, score  # noqa: E402
+from global_lab import classic_theta, stage  # noqa: E402
+from temporal_lab import MODELS, SHORT, M, score  # noqa: E402
 
 from demandcast.catalog import load_catalog  # noqa: E402
 
@@ -51,23 +51,9 @@ POOL8 = POOL6 + ["ComboGlobal", "ComboGlobalMedian"]
 def build(a) -> dict:
     """global_lab.main()'s arrays, trimmed to what the pool needs."""
     h = a.horizon
-    H = M * -(-h // M)
-    df, act = load(a.data)
-    ids = np.array(sorted(act["unique_id"].unique()))
-    df = df[df["unique_id"].isin(ids)]
-    fits = fit_all(df, h, H, a.cache, 2)
-    n_o = 4  # slot 0 the future, 1 + w backtest window w (0 the latest)
-    A, _, _ = arrays(fits, ids, H, n_o)
-    sc = scales(df).reindex(ids).to_numpy()
-    y_fut = act.pivot(index="unique_id", columns="step", values="y").reindex(ids).to_numpy(float)
-    by_id = {u: g["y"].to_numpy(float) for u, g in df.groupby("unique_id")}
-    ys = [by_id[u] for u in ids]
-    step = -(-h // 3)
-    by = np.full((len(ids), 3, h), np.nan)  # backtest actuals per window
-    for i, y in enumerate(ys):
-        for w in range(min(3, max(0, (len(y) - h - max(h, M // 2)) // step + 1))):
-            cut = len(y) - h - w * step
-            by[i, w] = y[cut : cut + h]
+    st = stage(a.data, h, a.cache)
+    ids, A, sc, y_fut = st["ids"], st["A"], st["sc"], st["y_fut"]
+    ys, step, by, n_o = st["ys"], st["step"], st["by"], 4
     base = {SHORT[m]: A[m][1][..., :h] for m in MODELS}
     theta = classic_theta(ys, h, step, n_o, a.cache)
     catalog = load_catalog()
