@@ -266,19 +266,23 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
         from fct_forecast_exceptions group by 1""",
         "null as exceptions, null as runner_up_flagged",
     )
+    decided = (  # a copy from before the retraining decisions has none
+        "r.decision" if "decision" in _columns(con, "fct_model_registry") else "null"
+    )
     registry = part(
         "fct_model_registry",
-        """select r.series_id, r.runner_up,
-            r.runner_up_score / nullif(r.champion_score, 0) as runner_up_ratio
+        f"""select r.series_id, r.runner_up,
+            r.runner_up_score / nullif(r.champion_score, 0) as runner_up_ratio,
+            {decided} as decision
         from fct_model_registry as r join publication as p on r.run_id = p.run_id""",
-        "null as runner_up, null as runner_up_ratio",
+        "null as runner_up, null as runner_up_ratio, null as decision",
     )
     return con.execute(f"""
         select s.series_id, s.plant_id, s.plant_name, s.product_id, s.product_name,
             s.product_group, s.demand_class, s.lifecycle, s.total_demand,
             f.model_name, f.method, f.model_description, f.backtest_mase, f.n_overrides,
             f.forecast_change, l.live_mase, d.is_drifted, e.exceptions, e.runner_up_flagged,
-            r.runner_up, r.runner_up_ratio
+            r.runner_up, r.runner_up_ratio, r.decision
         from dim_series as s
         left join (
             select series_id, any_value(model_name) as model_name, any_value(method) as method,
@@ -294,6 +298,12 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
         left join {registry} as r using (series_id)
         order by s.total_demand desc nulls last, s.series_id
         {limit}""").df()
+
+
+DRIFT_RESELECTED = "demand drifted (its model chosen again this run)"
+"""A drift flag the run already answered: the series was re-selected on the changed history
+(fct_model_registry's decision reselect). On its card; it lists a series in Needs a look only
+beside another flag."""
 
 
 def _flags(
@@ -326,7 +336,7 @@ def _flags(
     if known(live) and known(backtest) and live > 1.5 * backtest:
         flags.append("live accuracy far below the backtest's")
     if known(row.is_drifted) and bool(row.is_drifted):
-        flags.append("demand drifted")
+        flags.append(DRIFT_RESELECTED if row.decision == "reselect" else "demand drifted")
     if known(row.n_overrides) and row.n_overrides > 0:
         flags.append(f"{int(row.n_overrides)} period(s) overridden")
     return flags
@@ -401,7 +411,8 @@ def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
         "them: a season's usual dip or peak is not flagged), a runner-up the backtest "
         "scored far better than the champion (<code>runner_up</code> in the exceptions, "
         "var <code>runner_up_flag_ratio</code>), live accuracy (MASE) over 1.5 times the "
-        "backtest's, drifted demand, or a planner's override. Discontinued products without "
+        "backtest's, drifted demand (unless this run chose its model again on it), or a "
+        "planner's override. Discontinued products without "
         f"demand in the last {horizon} {word} are not listed (nothing to plan; their cards "
         "keep their flags). Each links to its card.</p>"
         + _table(
@@ -731,7 +742,7 @@ def _series_section(
         # a discontinued product without a forecast or recent demand: nothing left to plan
         # (its card keeps its flags); one whose demand goes on is listed
         ended = row.lifecycle == "discontinued" and forecast is None and last_total == 0
-        if flags and not ended:
+        if any(f != DRIFT_RESELECTED for f in flags) and not ended:
             attention.append(
                 [
                     f'<a href="#s{i}">{title}</a>',

@@ -490,6 +490,48 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
     assert f"<td class=n>{total:,.0f}</td>" in row.group(0)
 
 
+def test_drift_the_run_answered_is_on_the_card_not_in_needs_a_look(built, tmp_path):
+    """Two series nothing flags: both drift; the one this run selected its model again for
+    (decision reselect) keeps the flag on its card and stays out of Needs a look, the one
+    whose model was carried (reuse) is listed."""
+    published = tmp_path / "p.duckdb"
+    shutil.copy(built.published, published)
+    out = tmp_path / "r.html"
+
+    def written() -> tuple[str, str, dict[str, str]]:
+        """The page, its Needs a look section, and each series' card id."""
+        report.write_report(published, out, warehouse=built.db)
+        text = out.read_text()
+        cards = re.findall(r'<article id="(s\d+)" data-k="([^"]*)"', text)
+        look = text[text.index('id="attention"') : text.index('id="gates"')]
+        return text, look, {k.split(" ", 1)[0]: sid for sid, k in cards}
+
+    _, look, card_of = written()
+    with duckdb.connect(str(published)) as con:
+        quiet = [
+            s
+            for (s,) in con.execute(
+                """select r.series_id from fct_model_registry as r
+                join publication as p using (run_id) order by 1"""
+            ).fetchall()
+            if f'href="#{card_of[s.lower()]}"' not in look
+        ]
+        reselected, reused = quiet[:2]
+        con.execute(
+            "update mon_demand_drift set is_drifted = series_id in (?, ?)", [reselected, reused]
+        )
+        con.execute(
+            """update fct_model_registry set decision = case series_id when ? then 'reselect'
+            else 'reuse' end where run_id = (select run_id from publication)""",
+            [reselected],
+        )
+    text, look, card_of = written()
+    assert f'href="#{card_of[reused.lower()]}"' in look
+    assert f'href="#{card_of[reselected.lower()]}"' not in look
+    card = re.search(rf'<article id="{card_of[reselected.lower()]}".*?</article>', text, re.S)
+    assert report.DRIFT_RESELECTED in html.unescape(card.group(0))
+
+
 def test_a_seasons_usual_dip_or_peak_is_not_flagged():
     """A forecast under half or over twice the last periods is flagged only when the same
     periods a season earlier do not bear it out (or the history does not reach them)."""
