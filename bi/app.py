@@ -61,7 +61,8 @@ EXCEPTIONS = {  # bi/queries/<name>.sql: (title, what it lists)
     "drifted": (
         "Drift flags",
         "Recent demand against the series' own past: level shift in standard deviations, "
-        "spread ratio, change in the share of periods without demand.",
+        "spread ratio, change in the share of periods without demand; and this run's "
+        "decision (reselect: the model was chosen again on the changed history, listed last).",
     ),
     "lifecycle": (
         "Inactive, new and cold-start series",

@@ -102,3 +102,46 @@ def test_bi_lists_the_runner_ups_the_report_flags(built, tmp_path):
     assert ids == [(listed,)]
     lifecycle = con.execute((ROOT / "bi" / "queries" / "lifecycle.sql").read_text()).df()
     assert "runner_up" not in set(lifecycle["kind"])
+
+
+def test_bi_drift_list_carries_the_runs_decision(built, tmp_path):
+    """The drift list says whether this run selected each series' model again (reselect,
+    listed last: the report keeps those out of Needs a look) or carried it."""
+    import shutil
+
+    published = tmp_path / "p.duckdb"
+    shutil.copy(built.published, published)
+    with duckdb.connect(str(published)) as con:
+        drifted = [
+            s
+            for (s,) in con.execute(
+                "select series_id from mon_demand_drift where is_drifted order by 1"
+            ).fetchall()
+        ]
+        assert len(drifted) >= 2
+        con.execute(
+            """update fct_model_registry set decision = case when series_id = ? then 'reuse'
+            else 'reselect' end where run_id = (select run_id from publication)""",
+            [drifted[-1]],
+        )
+    sys.path.insert(0, str(ROOT / "bi"))
+    try:
+        from app import open_published
+    finally:
+        sys.path.remove(str(ROOT / "bi"))
+    con = open_published(str(published))
+    rows = con.execute((ROOT / "bi" / "queries" / "drifted.sql").read_text()).df()
+    assert len(rows) == len(drifted)
+    (n_reselected,) = con.execute(
+        "select count(*) from demandcast.registry where decision = 'reselect' and series_id"
+        " in (select series_id from demandcast.drift where is_drifted)"
+    ).fetchone()
+    assert n_reselected >= 1
+    # carried first, then re-selected, then the series without a model (discontinued)
+    assert rows["decision"].tolist() == ["reuse"] + ["reselect"] * n_reselected + [None] * (
+        len(drifted) - 1 - n_reselected
+    )
+    first = con.execute(
+        "select plant_id, product_id from demandcast.series where series_id = ?", [drifted[-1]]
+    ).fetchone()
+    assert tuple(rows.loc[0, ["plant_id", "product_id"]]) == first
