@@ -257,8 +257,8 @@ def _score_sql(levels: list[str]) -> str:
         pooled.append(f"avg(cov_{k}) as coverage_{k}, avg(up_{k}) as upper_{k}")
         cov.append(f"p.coverage_{k}, p.upper_{k}")
         # an interval that contains 0 holds every 0: a series whose actuals are 0 more often
-        # than L holds at least that share, whatever its upper bound
-        # its series' share of zeros over all its points (a step holds one per series)
+        # than L holds at least that share, whatever its upper bound (the share over all
+        # its points: a step's row holds one per series)
         pooled.append(
             f"avg(case when cov_{k} is not null then greatest(zero_share, "
             f"{float(lv) / 100!r}) end) as floor_{k}"
