@@ -57,6 +57,16 @@ def test_published_copy_opens_in_duckdb_1_0(built):
     assert old["tables"]["fct_demand_forecast"] > 0 and old["forecast"]
 
 
+def _open_as_the_app(published):
+    """The published copy as bi/app.py opens it (its views of schema `demandcast`)."""
+    sys.path.insert(0, str(ROOT / "bi"))
+    try:
+        from app import open_published
+    finally:
+        sys.path.remove(str(ROOT / "bi"))
+    return open_published(str(published))
+
+
 def test_bi_lists_the_runner_ups_the_report_flags(built, tmp_path):
     """One rule for a runner-up far better than the champion: the BI app's exceptions page
     lists exactly the series fct_forecast_exceptions lists as runner_up (the report flags
@@ -86,12 +96,7 @@ def test_bi_lists_the_runner_ups_the_report_flags(built, tmp_path):
             values (?, 'runner_up', 'Naive', 'scored 80 % better')""",
             [listed],
         )
-    sys.path.insert(0, str(ROOT / "bi"))
-    try:
-        from app import open_published
-    finally:
-        sys.path.remove(str(ROOT / "bi"))
-    con = open_published(str(published))
+    con = _open_as_the_app(published)
     runner_up = con.execute((ROOT / "bi" / "queries" / "runner_up.sql").read_text()).df()
     assert runner_up["runner_up"].tolist() == ["Naive"]
     assert runner_up["runner_up_better"].round(6).tolist() == [0.8]
@@ -124,12 +129,7 @@ def test_bi_drift_list_carries_the_runs_decision(built, tmp_path):
             else 'reselect' end where run_id = (select run_id from publication)""",
             [drifted[-1]],
         )
-    sys.path.insert(0, str(ROOT / "bi"))
-    try:
-        from app import open_published
-    finally:
-        sys.path.remove(str(ROOT / "bi"))
-    con = open_published(str(published))
+    con = _open_as_the_app(published)
     rows = con.execute((ROOT / "bi" / "queries" / "drifted.sql").read_text()).df()
     assert len(rows) == len(drifted)
     (n_reselected,) = con.execute(
