@@ -57,14 +57,19 @@ def test_published_copy_opens_in_duckdb_1_0(built):
     assert old["tables"]["fct_demand_forecast"] > 0 and old["forecast"]
 
 
-def _open_as_the_app(published):
-    """The published copy as bi/app.py opens it (its views of schema `demandcast`)."""
+def _app():
+    """bi/app.py as a module (importing it draws nothing outside `streamlit run`)."""
     sys.path.insert(0, str(ROOT / "bi"))
     try:
-        from app import open_published
+        import app
     finally:
         sys.path.remove(str(ROOT / "bi"))
-    return open_published(str(published))
+    return app
+
+
+def _open_as_the_app(published):
+    """The published copy as bi/app.py opens it (its views of schema `demandcast`)."""
+    return _app().open_published(str(published))
 
 
 def test_bi_lists_the_runner_ups_the_report_flags(built, tmp_path):
@@ -109,7 +114,7 @@ def test_bi_lists_the_runner_ups_the_report_flags(built, tmp_path):
     assert "runner_up" not in set(lifecycle["kind"])
 
 
-def test_bi_drift_list_carries_the_runs_decision(built, tmp_path):
+def test_bi_drift_list_carries_the_runs_decision(built, tmp_path, monkeypatch):
     """The drift list says whether this run selected each series' model again (reselect,
     listed last: the report keeps those out of Needs a look) or carried it."""
     import shutil
@@ -145,3 +150,8 @@ def test_bi_drift_list_carries_the_runs_decision(built, tmp_path):
         "select plant_id, product_id from demandcast.series where series_id = ?", [drifted[-1]]
     ).fetchone()
     assert tuple(rows.loc[0, ["plant_id", "product_id"]]) == first
+    # the overview counts the drift the run did not answer: all but the re-selected
+    monkeypatch.setenv("DEMANDCAST_PUBLISHED", str(published))
+    counts = dict(_app().attention_counts().itertuples(index=False))
+    assert counts["Drift flags (model not selected again this run)"] == len(drifted) - n_reselected
+    assert "Drift flags" not in counts
