@@ -64,6 +64,7 @@ from demandcast.catalog import (
     Guarded,
     error_of,
     load_catalog,
+    trimmed_mean,
 )
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
@@ -681,7 +682,7 @@ def _combine(
 ) -> tuple[np.ndarray, list[str]]:
     """A combination's backtest forecasts (series, T) and why a series has none."""
     n, t = f.shape[:2]
-    agg = np.nanmean if combo.combine == "mean" else np.nanmedian
+    agg = {"mean": np.nanmean, "trimmed": trimmed_mean}.get(combo.combine, np.nanmedian)
     ok = np.isfinite(crit)
     if combo.is_top_k:
         if not names:

@@ -39,6 +39,7 @@ NATIVE_SETS = ("default", "learned", "champion", "thief")
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _SEASON_MODES = ("none", "optional", "required")
+COMBINE_MODES = ("mean", "median", "trimmed", "learned")
 _ENTRY_KEYS = {
     "name",
     "model",
@@ -56,6 +57,22 @@ _ENTRY_KEYS = {
     "full_only_below_long_season",
     "forward",
 }
+
+
+def trimmed_mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The mean of the finite values along `axis` left after the highest and the lowest are
+    dropped (a combination's `combine: trimmed`): one member running away, or collapsing,
+    moves it no more than a median would, while the middle members still average. Three
+    values give their median; one or two, their mean; none, NaN."""
+    ok = np.isfinite(values)
+    n = ok.sum(axis=axis)
+    total = np.where(ok, values, 0.0).sum(axis=axis)
+    with np.errstate(all="ignore"):
+        high = np.where(ok, values, -np.inf).max(axis=axis)
+        low = np.where(ok, values, np.inf).min(axis=axis)
+        trimmed = (total - high - low) / (n - 2)
+        plain = total / n
+    return np.where(n >= 3, trimmed, np.where(n > 0, plain, np.nan))
 
 
 @dataclass(frozen=True)
@@ -428,8 +445,8 @@ def _parse_entry(entry: Any, where: str) -> Candidate:
     combine = entry.get("combine")
     members: tuple[str, ...] | str = ()
     if combine is not None:
-        if combine not in ("mean", "median", "learned"):
-            raise ValueError(f"{where}: combine must be 'mean', 'median' or 'learned'")
+        if combine not in COMBINE_MODES:
+            raise ValueError(f"{where}: combine must be one of {', '.join(COMBINE_MODES)}")
         members = entry.get("members")
         if combine == "learned":
             if members != "learned":

@@ -524,8 +524,9 @@ def _pooled_member(
 
 
 def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
-    """Per key: the value of a single member, the mean / median over members, or their
-    weighted mean (a learned combination: the weights of the members that refit)."""
+    """Per key: the value of a single member, the mean / median / trimmed mean
+    (catalog.trimmed_mean) over members, or their weighted mean (a learned combination: the
+    weights of the members that refit)."""
     parts = []
     for how, grp in frame.groupby("combine", sort=True):
         if how == "learned":
@@ -534,6 +535,13 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
             sums = g.groupby(keys, sort=False)[["_wx", "_w"]].sum()
             out = (sums["_wx"] / sums["_w"]).rename(value).reset_index()
             parts.append(out)
+            continue
+        if how == "trimmed":
+            g = grp.groupby(keys, sort=False)[value].agg(["sum", "min", "max", "count"])
+            n = g["count"].to_numpy(dtype=float)
+            with np.errstate(all="ignore"):
+                v = np.where(n >= 3, (g["sum"] - g["min"] - g["max"]) / (n - 2), g["sum"] / n)
+            parts.append(pd.Series(v, index=g.index, name=value).reset_index())
             continue
         agg = "median" if how == "median" else "mean"
         parts.append(grp.groupby(keys, sort=False)[value].agg(agg).reset_index())

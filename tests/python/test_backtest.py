@@ -201,3 +201,19 @@ def test_a_member_that_runs_away_in_a_window_is_left_out_of_its_combinations(tmp
     again = run_backtest(series, profiles, loose, catalog).set_index(["series_id", "model_name"])
     sid = profiles["series_id"].iloc[0]
     assert again.loc[(sid, "ComboRocket"), "mae"] > 10 * again.loc[(sid, "Naive"), "mae"]
+
+
+def test_a_trimmed_combination_is_backtested_on_its_middle_members():
+    from demandcast.backtest import _combine
+
+    combo = load_catalog().candidates["ComboGlobal5Trim"]
+    names = list(combo.members)
+    rng = np.random.default_rng(3)
+    f = rng.gamma(2.0, 10.0, size=(4, 6, 5))  # series, window points, members
+    crit = np.ones((4, 5))
+    crit[1, 4] = np.nan  # a member that failed on series 1 is left out there
+    out, _ = _combine(combo, f, names, crit, [], 2)
+    s = np.sort(f, axis=2)
+    np.testing.assert_allclose(out[[0, 2, 3]], s[[0, 2, 3], :, 1:-1].mean(axis=2))
+    four = np.sort(f[1, :, :4], axis=1)
+    np.testing.assert_allclose(out[1], four[:, 1:-1].mean(axis=1))

@@ -13,6 +13,7 @@ from demandcast.catalog import (
     TemporalHierarchy,
     describe,
     load_catalog,
+    trimmed_mean,
 )
 from demandcast.config import Settings
 from demandcast.plugins.example import DampedSeasonalAverage
@@ -278,6 +279,39 @@ def test_catalog_structure_errors_name_the_problem(tmp_path):
     )
     with pytest.raises(ValueError, match="combination 'C'"):
         load_catalog(combo)
+
+
+def test_a_trimmed_mean_drops_the_highest_and_the_lowest_member(tmp_path):
+    nan = np.nan
+    x = np.array(
+        [
+            [1.0, 2.0, 3.0, 100.0, nan],  # 100 and 1 dropped: the mean of 2 and 3
+            [5.0, 1.0, 9.0, 3.0, 7.0],  # the mean of 3, 5 and 7 (the median of five is 5 too)
+            [0.0, 0.0, 10.0, 30.0, 2.0],  # the mean of 0, 2, 10: not the median (2)
+            [4.0, nan, 8.0, nan, 6.0],  # three: their median
+            [4.0, nan, 8.0, nan, nan],  # two: their mean
+            [nan, nan, 7.0, nan, nan],  # one: itself
+            [nan] * 5,
+        ]
+    )
+    got = trimmed_mean(x, axis=1)
+    np.testing.assert_allclose(got[:6], [2.5, 5.0, 4.0, 6.0, 6.0, 7.0])
+    assert np.isnan(got[6])
+    # along another axis, and the catalog's combination that uses it
+    np.testing.assert_allclose(trimmed_mean(x[:3].T, axis=0), got[:3])
+    combo = load_catalog().candidates["ComboGlobal5Trim"]
+    assert combo.combine == "trimmed" and len(combo.members) == 5
+    bad = _write(
+        tmp_path,
+        """
+        candidates:
+          - {name: A, model: Naive}
+          - {name: B, model: Naive}
+          - {name: C, combine: trim, members: [A, B]}
+        """,
+    )
+    with pytest.raises(ValueError, match="combine must be one of mean, median, trimmed"):
+        load_catalog(bad)
 
 
 def test_settings_parse_var_strings():

@@ -356,3 +356,36 @@ def test_combo_plain_forecasts_the_plain_statsforecast_mean(frequency, m):
     expected = np.maximum(plain.sort_values(["unique_id", "ds"])[list(PLAIN_MEAN)].mean(axis=1), 0)
     assert (fc["model_name"] == "ComboPlain").all() and fc["fallback_reason"].isna().all()
     assert fc["forecast"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-9, abs=1e-9)
+
+
+def test_a_trimmed_champion_forecasts_the_mean_of_its_middle_members(tmp_path):
+    cat = catalog_from(
+        tmp_path,
+        """
+        candidates:
+          - {name: Naive, model: Naive}
+          - {name: HistoricAverage, model: HistoricAverage}
+          - {name: SES0.1, model: SimpleExponentialSmoothing, kwargs: {alpha: 0.1}}
+          - {name: SES0.5, model: SimpleExponentialSmoothing, kwargs: {alpha: 0.5}}
+          - {name: WindowAverage4, model: WindowAverage, kwargs: {window_size: 4}}
+          - name: Trim
+            combine: trimmed
+            members: [Naive, HistoricAverage, SES0.1, SES0.5, WindowAverage4]
+        """,
+    )
+    series, profiles = synthetic_series(3, 156, seed=5)
+    names = ["Naive", "HistoricAverage", "SES0.1", "SES0.5", "WindowAverage4"]
+    settings = Settings(candidates=(*names, "Trim"))
+
+    def forecast(champion: str) -> np.ndarray:
+        champions = pd.DataFrame(
+            {"series_id": profiles["series_id"], "champion": champion, "n_windows": 3}
+        )
+        fc = forecast_series(series, profiles, champions, settings, cat)
+        return fc.sort_values(["series_id", "period_start"])["forecast"].to_numpy()
+
+    members = np.sort(np.stack([forecast(n) for n in names]), axis=0)
+    expected = members[1:-1].mean(axis=0)  # the lowest and the highest of five dropped
+    got = forecast("Trim")
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+    assert not np.allclose(got, members[2])  # not the median of the five
