@@ -264,9 +264,13 @@
             "update main.demandcast_runs set status = 'not published',"
             ~ " finished_at = current_timestamp, message = " ~ sql_string(why)
             ~ " where run_id = " ~ sql_string(invocation_id)) -%}
+        {%- set kept = run_query("select count(*) from glob("
+            ~ sql_string(path) ~ ")").columns[0].values()[0] -%}
         {%- do exceptions.warn("demandcast: run " ~ invocation_id
             ~ " NOT published: " ~ why ~ ". " ~ path
-            ~ " still holds the last good run.") -%}
+            ~ (" still holds the last good run." if kept
+            else " does not exist: no run of this target has been published"
+            ~ " yet.")) -%}
         {{ return('') }}
     {%- endif -%}
     {#- the run is marked published only once its copy is in place; a copy that

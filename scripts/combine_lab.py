@@ -87,6 +87,10 @@ def main() -> None:
         r = score(combos[champ][:, 0], y, sc)
         label = "with ComboGlobal5Trim" if "ComboGlobal5Trim" in pool else "step_lab's pool8"
         print(f"  class champion, {label:22s}: {champ:20s} {r['smape']:7.3f} {r['mase']:7.4f}")
+        fut = {n: score(combos[n][:, 0], y, sc) for n in pool}
+        best = min(fut, key=lambda n: fut[n]["mase"])
+        r = fut[best]
+        print(f"  hindsight, the future's best: {best:20s} {r['smape']:7.3f} {r['mase']:7.4f}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,15 @@
     win of MeanTopK), and its backtest scores on the same series as every
     other ranked candidate: the candidates that scored on at least 90 % of
     the class's backtested series are ranked, on the series all of them
-    scored. With bias as the selection metric the score is |bias|. -#}
+    scored. The score is the metric that selects the class's champions:
+    intermittent_metric for intermittent and lumpy series, selection_metric
+    for the other classes and for 'all'. With bias the score is |bias|. -#}
 
 {%- set metric = var('selection_metric') | string | lower %}
+{%- set sparse_metric = var('intermittent_metric') | string | lower %}
+{%- set sparse_classes = "('intermittent', 'lumpy')" %}
+{%- set score = 'abs(bias)' if metric == 'bias' else metric %}
+{%- set sparse_score = 'abs(bias)' if sparse_metric == 'bias' else sparse_metric %}
 
 with
 
@@ -16,11 +22,12 @@ metrics as (
         model_name,
         demand_class,
         is_champion,
-        {% if metric == 'bias' -%}
-            abs(bias)
-        {%- else -%}
-            {{ metric }}
-        {%- endif %} as score,
+        case
+            when demand_class in {{ sparse_classes }}
+                then {{ sparse_score }}
+            else {{ score }}
+        end as score,
+        {{ score }} as overall_score,
         mase,
         rmsse,
         wape,
@@ -40,7 +47,8 @@ scored as (
         model_name,
         'all' as demand_class,
         is_champion,
-        score,
+        overall_score as score,
+        overall_score,
         mase,
         rmsse,
         wape,
@@ -151,7 +159,11 @@ final as (
         by_candidate.n_wins,
         cast(by_candidate.n_wins as double) / by_candidate.n_series
             as win_share,
-        {{ sql_string(metric) }} as selection_metric,
+        case
+            when by_candidate.demand_class in {{ sparse_classes }}
+                then {{ sql_string(sparse_metric) }}
+            else {{ sql_string(metric) }}
+        end as selection_metric,
         on_compared.n_compared,
         on_compared.mean_score,
         on_compared.median_score,

@@ -153,7 +153,11 @@ def forecast_series(
     baseline = _window_average(recent, prof, active, settings)
     cold_ids = todo.difference(fit.index)
     if len(cold_ids):
-        parts.append(_baseline_rows(baseline, cold_ids, settings, COLD_START_MODEL, "cold_start"))
+        rows = _baseline_rows(baseline, cold_ids, settings, COLD_START_MODEL, "cold_start")
+        rows["fallback_reason"] = (
+            _cold_start_reasons(recent, prof, settings).reindex(rows["unique_id"]).to_numpy()
+        )
+        parts.append(rows)
     cold_from_failure = pd.concat(failed) if failed else pd.Series(dtype=object)
     if len(cold_from_failure):
         rows = _baseline_rows(
@@ -683,6 +687,19 @@ def _window_average(
     floor = np.sqrt(stats["level"].clip(lower=0))
     stats["sigma"] = np.maximum(sd, floor) * np.sqrt(1 + 1 / stats["n_hist"])
     return stats[["level", "sigma"]]
+
+
+def _cold_start_reasons(recent: pd.DataFrame, prof: pd.DataFrame, settings: Settings) -> pd.Series:
+    """Why a series has no champion, and what its cold start is: per series of `recent`."""
+    n = recent["n_hist"].astype(int)
+    k = n.clip(upper=settings.horizon)
+    new = prof["lifecycle"].reindex(n.index).eq("new") if "lifecycle" in prof else n < 0
+    said = np.where(
+        new,
+        "a new product: " + n.astype(str) + " period(s) of history, too few to backtest",
+        "no candidate succeeded in its backtest",
+    )
+    return pd.Series(said, index=n.index) + "; the mean of its last " + k.astype(str) + " period(s)"
 
 
 def _baseline_rows(

@@ -32,8 +32,9 @@ across plants, product group across plants and the total.
 - Intervals: the base series keep their champion's pooled conformal intervals, moved
   by what reconciliation moved the point. An aggregate node's interval is the point
   plus the quantiles of the chosen method's backtest errors at its level, scaled per
-  node (its seasonal-naive MAE), pooled over the level's nodes, windows and steps.
-  Interval bounds are not coherent (no interval sums of intervals are).
+  node (its seasonal-naive MAE), pooled over the level's nodes, windows and steps,
+  widened where needed to hold the point (lo <= forecast <= hi). Interval bounds are
+  not coherent (no interval sums of intervals are).
 """
 
 from __future__ import annotations
@@ -660,8 +661,11 @@ def _frame(
             s = node_scale[r[sel]]
             lo[sel] = out["forecast"].to_numpy()[sel] + q_lo * s
             hi[sel] = out["forecast"].to_numpy()[sel] + q_hi * s
-        out[f"lo_{lv}"] = np.maximum(lo, 0.0)
-        out[f"hi_{lv}"] = np.maximum(hi, out["forecast"].to_numpy())
+        # the interval holds its point: a level whose backtest errors lie mostly on one
+        # side (a bottom-up total that ran low) would otherwise put lo above the forecast
+        point = out["forecast"].to_numpy()
+        out[f"lo_{lv}"] = np.minimum(np.maximum(lo, 0.0), point)
+        out[f"hi_{lv}"] = np.maximum(hi, point)
     out["bottom_up_forecast"] = bu[r, step - 1]
     out["own_forecast"] = y_hat[r, step - 1]  # a node of one series: its champion's
     out["reconciliation"] = chosen

@@ -38,8 +38,11 @@ one model per offset from one pass over the series.
 from __future__ import annotations
 
 import math
+import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -174,7 +177,8 @@ class GlobalGBM(GlobalModel):
     n_series: int = 0
     """The series the fit will see (to share `max_rows` among them); 0: unknown, keep all."""
     n_threads: int | None = None
-    """OpenMP threads of the trees (the run's n_jobs); None: every core."""
+    """OpenMP threads of the trees (the run's n_jobs); None: every core. Fewer where other
+    work holds cores when the trees start (`tree_threads`)."""
     models: dict[int, list[Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -204,7 +208,7 @@ class GlobalGBM(GlobalModel):
     def _threads(self) -> Any:
         from threadpoolctl import threadpool_limits
 
-        return threadpool_limits(self.n_threads, user_api="openmp")
+        return threadpool_limits(tree_threads(self.n_threads), user_api="openmp")
 
     def _trees(self, x: np.ndarray, t: np.ndarray) -> list[Any]:
         from sklearn.ensemble import HistGradientBoostingRegressor
@@ -232,6 +236,33 @@ class GlobalGBM(GlobalModel):
 
 MODELS: dict[str, type[GlobalModel]] = {"GlobalAR": GlobalAR, "GlobalGBM": GlobalGBM}
 """The catalog's `model` names of the global models."""
+
+
+def busy_cores(loadavg: str = "/proc/loadavg", looks: int = 3) -> int:
+    """Tasks running on the machine now besides this one: the least over `looks` reads of
+    Linux's run-queue count (/proc/loadavg's fourth field, 'running/total', which counts
+    the reader), 10 ms apart. 0 where it cannot be read (not Linux)."""
+    seen = []
+    for k in range(looks):
+        try:
+            running = Path(loadavg).read_text().split()[3].split("/")[0]
+            seen.append(int(running) - 1)
+        except (OSError, IndexError, ValueError):
+            return 0
+        if k + 1 < looks:
+            time.sleep(0.01)
+    return max(0, min(seen))
+
+
+def tree_threads(wanted: int | None, cores: int | None = None, busy: int | None = None) -> int:
+    """The trees' OpenMP threads: `wanted` (None: every core), but no more than the cores
+    other work leaves free. The trees run many short parallel loops whose threads wait for
+    each other spinning: with one core of two taken by another process, two threads took
+    2.3 times the wall time and 2.6 times the CPU of one (docs/benchmarks.md, "The trees'
+    threads"), while on an idle machine two save a third of the wall time."""
+    cores = cores or os.cpu_count() or 1
+    busy = busy_cores() if busy is None else busy
+    return max(1, min(wanted or cores, cores - busy))
 
 
 def lags_for(season_length: int, seasons: int, min_lags: int) -> int:

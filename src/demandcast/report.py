@@ -821,10 +821,16 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
             _num(r.n_wins),
             _pct(r.win_share),
             _num(r.n_series),
+            _e(METRIC_NAMES.get(r.selection_metric, r.selection_metric or "")),
             _num(r.median_score, 3),
         ]
         for r in winners.itertuples(index=False)
     ]
+    sparse = winners[winners["demand_class"].isin(("intermittent", "lumpy"))]
+    other = {METRIC_NAMES.get(m, m) for m in sparse["selection_metric"].dropna()} - {metric}
+    picked = _e(metric) + (
+        f" ({_e(', '.join(sorted(other)))} for intermittent and lumpy series)" if other else ""
+    )
     header = [
         "model",
         "series won",
@@ -841,7 +847,7 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
         f"<p>Every candidate's backtest, most series won first; scores are over the "
         f"series compared (those every ranked candidate of the class scored), so "
         f"candidates are compared on the same series; the champion of each series "
-        f"was picked on {_e(metric)}.</p>"
+        f"was picked on {picked}.</p>"
         + _table(
             [
                 "demand class",
@@ -849,7 +855,8 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
                 "series won",
                 "win share",
                 "series scored",
-                f"median {_e(metric)}",
+                "selected on",
+                "median score",
             ],
             by_class,
             numeric_from=2,

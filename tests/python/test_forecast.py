@@ -87,6 +87,12 @@ def test_cold_start_for_new_and_short_series():
     # 3 of 13 periods of its own history: their mean
     assert cold["forecast"].iloc[0] == pytest.approx(6.0)
     assert (cold["hi_95"] > cold["hi_80"]).all() and (cold["lo_80"] < 6.0).all()
+    # and it says why (fct_forecast_exceptions' detail is this)
+    assert profiles.set_index("series_id").loc["new", "lifecycle"] == "new"
+    assert set(cold["fallback_reason"]) == {
+        "a new product: 3 period(s) of history, too few to backtest;"
+        " the mean of its last 3 period(s)"
+    }
 
 
 def test_a_new_product_in_a_group_of_big_sellers_keeps_its_own_level():

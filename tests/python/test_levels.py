@@ -281,3 +281,19 @@ def test_the_published_levels_add_up_to_fct_demand_forecast(built) -> None:
         or hi_95 is null) from fct_demand_forecast_levels where level = 'total'""")[0]
     assert n_total > 0 and no_interval == 0
     assert "reconciliation:" in built.output
+
+
+def test_an_aggregate_interval_holds_its_point_when_the_backtest_ran_low() -> None:
+    """On a steep trend the backtest's (seasonal naive) windows all run low, so the
+    aggregates' error quantiles are all positive: lo is raised no higher than the point."""
+    history = _history()
+    months = history.groupby("series_id").cumcount().to_numpy()
+    history = history.assign(demand=history["demand"] * 1.1**months)
+    preds, champions = _base_forecasts(SETTINGS.horizon)
+    out = levels.reconcile_levels(history, SERIES, preds, champions, pd.DataFrame(), SETTINGS)
+    total = out[out["level"] == "total"]
+    for lv in SETTINGS.levels:
+        assert (out[f"lo_{lv}"] <= out["forecast"] + 1e-9).all(), lv
+        assert (out[f"lo_{lv}"] <= out[f"hi_{lv}"]).all(), lv
+    # the clamp was needed: the total's 80 % interval starts at its point
+    np.testing.assert_allclose(total["lo_80"], total["forecast"])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import duckdb
 import numpy as np
@@ -14,7 +17,7 @@ from demandcast.catalog import load_catalog
 from demandcast.config import Settings
 from demandcast.forecast import forecast_series
 from demandcast.frames import SeriesBatches, synthetic_series
-from demandcast.pooled import GlobalAR, GlobalGBM
+from demandcast.pooled import GlobalAR, GlobalGBM, busy_cores, tree_threads
 
 POOLED = ("AutoETS", "GlobalAR", "ComboGlobal")
 
@@ -274,3 +277,23 @@ def test_a_panel_too_short_to_learn_from_skips_the_global_model_with_the_reason(
     assert rows.loc[~routed, "error_message"].str.contains("52 periods of lags and 13").all()
     assert (~routed).sum() == 4
     assert (out.loc[out["model_name"] == "Naive", "status"] == "ok").all()
+
+
+def test_the_trees_take_no_more_threads_than_other_work_leaves_free(tmp_path):
+    assert tree_threads(None, cores=2, busy=0) == 2
+    assert tree_threads(2, cores=2, busy=1) == 1  # one core taken: one thread, no spinning
+    assert tree_threads(None, cores=8, busy=3) == 5 and tree_threads(4, cores=8, busy=3) == 4
+    assert tree_threads(2, cores=2, busy=5) == 1  # never none
+    # Linux's run-queue count counts its reader: '3/120' is two others
+    fake = tmp_path / "loadavg"
+    fake.write_text("1.52 1.10 0.90 3/120 4242\n")
+    assert busy_cores(str(fake)) == 2
+    assert busy_cores(str(tmp_path / "missing")) == 0
+    # a process spinning beside this one is seen (the least of three looks)
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert busy_cores() >= 1
+    finally:
+        spin.kill()
+        spin.wait()

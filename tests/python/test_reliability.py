@@ -151,10 +151,19 @@ def test_a_staging_error_is_named_first_with_its_message_then_the_skipped(built_
     for word in words:
         assert word in first, (word, said)
     assert rest.index("stg_erp__orders") < rest.index("(skipped)"), said
+    assert said.endswith("_published.duckdb still holds the last good run."), said
     ((status, message),) = built_copy.query(
         "select status, message from demandcast_runs order by started_at desc limit 1"
     )
     assert status == "not published" and message.startswith("stg_erp__orders (error): ")
+    # a target that has never published says so, not that a last good run is kept
+    built_copy.published.unlink()
+    result = built_copy.dbt("build", raw=raw)
+    (said,) = [line for line in result.output.splitlines() if "NOT published:" in line]
+    assert said.endswith(
+        "_published.duckdb does not exist: no run of this target has been published yet."
+    ), said
+    assert not built_copy.published.exists()
 
 
 def test_two_orders_files_stop_the_run_naming_both(built_copy, tmp_path):

@@ -218,6 +218,16 @@ def test_report_is_self_contained(page, built):
     )[0]
     assert n_zero > 0 and "a band starts at 0 and its top is the level's percentile" in text
     assert "(80 % of periods at or below the top of the 80 % band)" in text
+    # the leaderboard says which metric picked each class: RMSSE for the sparse ones
+    board = text[text.index('id="leaderboard"') :]
+    classes = built.query(
+        "select distinct demand_class, selection_metric from fct_model_leaderboard"
+        " where demand_class in ('intermittent', 'lumpy', 'smooth')",
+        built.published,
+    )
+    assert ("smooth", "mase") in classes and ("intermittent", "rmsse") in classes, classes
+    assert "picked on MASE (RMSSE for intermittent and lumpy series)" in board
+    assert "<td>intermittent</td>" in board and "<td class=n>RMSSE</td>" in board
 
 
 def test_central_intervals_get_no_word_about_bands_from_zero(built, tmp_path):
