@@ -258,7 +258,7 @@ def tree_threads(wanted: int | None, cores: int | None = None, busy: int | None 
     """The trees' OpenMP threads: `wanted` (None: every core), but no more than the cores
     other work leaves free. The trees run many short parallel loops whose threads wait for
     each other spinning: with one core of two taken by another process, two threads took
-    2.3 times the wall time and 2.6 times the CPU of one (docs/benchmarks.md, "The trees'
+    2.1 times the wall time and 2.6 times the CPU of one (docs/benchmarks.md, "The trees'
     threads"), while on an idle machine two save a third of the wall time."""
     cores = cores or os.cpu_count() or 1
     busy = busy_cores() if busy is None else busy
