@@ -1,7 +1,7 @@
 -- Every level of fct_demand_forecast_levels sums to its 'total' in every
 -- period, and its base level is fct_demand_forecast's statistical forecast
--- (launches and planners' overrides aside): a row per period and level that
--- does not add up (relative tolerance 1e-9).
+-- (planners' overrides aside; planned launches included): a row per period
+-- and level that does not add up (relative tolerance 1e-9).
 with
 
 levels as (
@@ -45,7 +45,6 @@ sums as (
         -- the statistical forecast: a planner's override is not reconciled
         sum(statistical_forecast) as forecast
     from base
-    where method != 'launch'  -- a planned launch has no series in the levels
     group by all
 
 )

@@ -146,6 +146,19 @@ def test_the_built_demo_forecasts_its_planned_launches_in_the_published_tables(l
         ("PL02|P00018", "LaunchCurve", 13, 1),
     ]
     assert all(r[4] > 0 and r[5] and r[6] for r in forecast)
+    # every level counts them: the launches are base rows and PL02's total holds them
+    levels = built.query(
+        "select (select sum(forecast) from fct_demand_forecast_levels where level = 'total'),"
+        " (select sum(forecast) from fct_demand_forecast),"
+        " (select sum(forecast) from fct_demand_forecast_levels where level = 'plant'"
+        "  and level_key = 'PL02'),"
+        " (select sum(forecast) from fct_demand_forecast where plant_id = 'PL02'),"
+        " (select count(*) from fct_demand_forecast_levels where level = 'plant_product'"
+        "  and level_key in ('PL02|P00015', 'PL02|P00018'))",
+        built.published,
+    )[0]
+    assert levels[0] == pytest.approx(levels[1]) and levels[2] == pytest.approx(levels[3])
+    assert levels[4] == 26
     exceptions = built.query(
         "select series_id, model_name, lifecycle from fct_forecast_exceptions"
         " where exception_type = 'launch' order by 1",
