@@ -405,7 +405,7 @@ def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
     if not rows:
         return f"{title}<p>No series is flagged.</p>"
     return (
-        f"{title}<p>{len(rows):,} series, largest first: exceptions "
+        f"{title}<p>{len(rows):,} series, largest first (total demand to date): exceptions "
         "(<code>fct_forecast_exceptions</code>), a forecast under half or over twice the last "
         f"{horizon} {word} and the same {word} a season earlier (where the history has "
         "them: a season's usual dip or peak is not flagged), a runner-up the backtest "
@@ -414,7 +414,8 @@ def _attention_section(rows: list[list[str]], word: str, horizon: int) -> str:
         "backtest's, drifted demand (unless this run chose its model again on it), or a "
         "planner's override. Discontinued products without "
         f"demand in the last {horizon} {word} are not listed (nothing to plan; their cards "
-        "keep their flags). Each links to its card.</p>"
+        "keep their flags), nor planned launches, which have a section of their own "
+        '(<a href="#launches">Launches</a>). Each links to its card.</p>'
         + _table(
             [
                 "product",
@@ -647,7 +648,7 @@ def _launches_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
         f"<code>fct_demand_forecast</code>; from its first orders a product is forecast as a "
         f"new series). Forecast: the next {run.horizon} {word} summed.</p>"
         + _table(
-            ["product", "plant", "group", "model", "first period", "forecast", "how"],
+            ["product", "plant", "group", "model", "first forecast period", "forecast", "how"],
             rows,
             numeric_from=5,
         )
@@ -951,7 +952,11 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
         "when the intervals are right. Per series and run: "
         "<code>mon_accuracy__by_series</code>.</p>"
         "<h3>By demand class</h3>"
-        + _table(["demand class", *header_tail], rows(grouped("demand_class")))
+        + _table(
+            ["demand class", *header_tail],
+            # a planned launch has no demand class yet
+            rows(grouped("coalesce(demand_class, 'launch (no class yet)')")),
+        )
         + "<h3>By horizon step</h3>"
         + _table(["step", *header_tail], rows(grouped("step")))
     )

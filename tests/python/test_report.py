@@ -618,3 +618,17 @@ def test_edge_case_plots_render(browser, tmp_path):
     browser.open(page)
     assert browser.js("document.querySelectorAll('svg.plot').length") == len(EDGE_CASES)
     assert browser.errors() == []
+
+
+def test_accuracy_by_class_names_the_launches_row():
+    """A launch has no demand class yet: its scored periods get a row that says so."""
+    con = duckdb.connect()
+    con.execute("""create table mon_forecast_accuracy as select * from (values
+        ('r1', 'A|P1', 1, date '2025-01-06', 10.0, 2.0, 2.0, 'smooth', true),
+        ('r1', 'B|L', 1, date '2025-01-06', 4.0, 1.0, -1.0, null, false))
+        as t(run_id, series_id, step, period_start, demand, abs_error, error, demand_class,
+             within_80)""")
+    page = report._accuracy_section(con)
+    by_class = page.split("By demand class")[1].split("By horizon step")[0]
+    assert "<td>launch (no class yet)</td>" in by_class and "<td></td>" not in by_class
+    assert "<td>smooth</td>" in by_class
