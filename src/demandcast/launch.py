@@ -12,7 +12,9 @@ with the data are not used: their first periods are not a launch.
   holds no launch at all), and the interval at level L is the empirical (1-L)/2 and
   (1+L)/2 quantiles of those y[k]: the spread of the group's launches, level included.
 - With `analog_product_id` (model `LaunchAnalog`): the analog's own curve at that plant
-  (its first plant with orders otherwise), times the ratio of the median launch level
+  (its first plant launched inside the data otherwise; an analog whose series all start
+  with the data has no launch to copy, and the product gets its group's curve, as
+  fallback_reason says), times the ratio of the median launch level
   (mean of y over the curve) of the product's group to that of the analog's group (1 when
   they are the same group); its intervals are the analog group's quantiles of y[k] times
   the analog's (scaled) launch level over that group's median launch level: the spread of
@@ -131,6 +133,9 @@ def forecast_launches(
     if todo.empty:
         return pd.DataFrame(columns=prediction_columns(levels))
     curves = launch_curves(history, h)
+    starts = pd.to_datetime(history["period_start"])
+    first = starts.groupby(history["series_id"]).min()
+    launched = set(first.index[first > starts.min()].astype(str))
     groups = series.set_index("series_id")["product_group"]
     profiles = group_profiles(curves, groups, levels)
     periods = future_periods(pd.Series([pd.Timestamp(origin)], index=["x"]), h, settings.frequency)
@@ -145,8 +150,15 @@ def forecast_launches(
         bounds = {f"{s}_{lv}": prof[f"{s}_{lv}"][at] for lv in levels for s in ("lo", "hi")}
         name, how = "LaunchCurve", _curve_words(used, prof["n"])
         analog = launch.analog_product_id
+        analog_id = None
         if isinstance(analog, str) and analog:
-            analog_id = _analog_series(series, launch.plant_id, analog)
+            analog_id = _analog_series(series, launch.plant_id, analog, launched)
+            if analog_id is None:
+                how += (
+                    f"; the analog {analog}'s series start with the data, so their first "
+                    "periods are no launch"
+                )
+        if analog_id is not None:
             a_group = product_groups.get(analog)
             a_prof, _ = profile_for(profiles, a_group)
             scale = 1.0
@@ -195,11 +207,16 @@ def _curve_words(used: str, n: int) -> str:
     return f"the launch curve of {where} ({n} launches in the data)"
 
 
-def _analog_series(series: pd.DataFrame, plant_id, analog) -> str:
-    """The analog's series at the plant, else its first series (by series_id)."""
-    rows = series[series["product_id"] == analog].sort_values("series_id")
+def _analog_series(series: pd.DataFrame, plant_id, analog, launched: set) -> str | None:
+    """The analog's series at the plant, else its first series (by series_id), among those
+    launched inside the data (`launched`): a series that starts with the data has a first
+    period that is the data's start (often part of a period), not a launch. None if the
+    analog has no such series."""
+    rows = series[(series["product_id"] == analog) & series["series_id"].isin(launched)]
+    rows = rows.sort_values("series_id")
     here = rows[rows["plant_id"] == plant_id]
-    return str((here if len(here) else rows)["series_id"].iloc[0])
+    pick = here if len(here) else rows
+    return str(pick["series_id"].iloc[0]) if len(pick) else None
 
 
 def backtest_launches(

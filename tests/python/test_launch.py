@@ -52,18 +52,28 @@ def test_a_launch_follows_its_groups_curve_or_its_analog_scaled_and_is_zero_befo
     origin = DATA_START + 59 * WEEK
     launches = pd.DataFrame(
         {
-            "series_id": ["P|NEW", "P|ANA", "P|A1"],
+            "series_id": ["P|NEW", "P|ANA", "P|A1", "P|ANO"],
             "plant_id": "P",
-            "product_id": ["NEW", "ANA", "A1"],
-            "launch_date": [origin + 2 * WEEK + pd.Timedelta(days=3), origin + WEEK, origin],
-            "analog_product_id": [None, "X", None],
+            "product_id": ["NEW", "ANA", "A1", "ANO"],
+            "launch_date": [
+                origin + 2 * WEEK + pd.Timedelta(days=3),
+                origin + WEEK,
+                origin,
+                origin + WEEK,
+            ],
+            "analog_product_id": [None, "X", None, "O"],
         }
     )
-    groups = pd.Series({"NEW": "a", "ANA": "a", "A1": "a", "X": "b"})
+    groups = pd.Series({"NEW": "a", "ANA": "a", "A1": "a", "X": "b", "ANO": "a", "O": "a"})
     out = forecast_launches(launches, history, series, groups, origin, settings)
 
     # A1 has orders: it is a series, not a launch
-    assert set(out["series_id"]) == {"P|NEW", "P|ANA"}
+    assert set(out["series_id"]) == {"P|NEW", "P|ANA", "P|ANO"}
+    # the analog O started with the data: its first weeks are no launch; the group's curve
+    ano = out[out["series_id"] == "P|ANO"].set_index("step")
+    assert (ano["model_name"] == "LaunchCurve").all()
+    assert ano["forecast"].tolist() == pytest.approx([20.0] * 4)
+    assert "the analog O's series start with the data" in ano.loc[1, "fallback_reason"]
     assert (out["method"] == "launch").all()
     new = out[out["series_id"] == "P|NEW"].set_index("step")
     # launched in the week of step 2: nothing before; then the mean of the group's three
