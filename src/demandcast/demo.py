@@ -399,15 +399,21 @@ def _launches_table(cat: dict, cal: _Calendar, ids: dict) -> pa.Table:
     forecast as a series at the end, as a launch at an origin before its first order); and,
     with two plants or more, two products of the first plant rolled out to the last one
     after the history ends: one following its own first periods at the first plant
-    (analog_product_id), one its group's launch curve."""
+    (analog_product_id; one launched inside the history where there is one), one its
+    group's launch curve."""
     plant, product = cat["series_plant"], cat["series_product"]
     recent = cat["launch_day"][product] >= cal.n_hist - 730
     day = list(cat["launch_day"][product][recent])
     plants, products = list(plant[recent]), list(product[recent])
     analogs: list[int] = [-1] * len(products)
     last = plant.max()
-    own = np.setdiff1d(product[plant == 0], product[plant == last])
-    own = own[cat["launch_day"][own] < 0][:2] if last > 0 else own[:0]
+    only = np.setdiff1d(product[plant == 0], product[plant == last])
+    when = cat["launch_day"][only]
+    # the analog's own first periods must be a launch: one launched inside the history, a
+    # horizon or more before its end (a series that starts with the data is no launch)
+    inside = only[(when > 0) & (when < cal.n_hist - 91)][:1]
+    before = only[when < 0][: 2 - len(inside)]
+    own = np.concatenate([inside, before]) if last > 0 else only[:0]
     for k, p in enumerate(own):
         plants.append(last)
         products.append(p)

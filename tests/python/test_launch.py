@@ -150,11 +150,20 @@ def test_the_built_demo_forecasts_its_planned_launches_in_the_published_tables(l
         " from fct_demand_forecast where method = 'launch' group by all order by 1",
         built.published,
     )
-    # the small demo's two roll-outs to its second plant (demo.py), one with an analog
+    # the small demo's two roll-outs to its second plant (demo.py): one with an analog, its
+    # own first weeks at the first plant, where it launched inside the history (the
+    # first weeks of a series that starts with the data are no launch), one on its group's
+    # launch curve
     assert [(r[0], r[1], r[2], r[3]) for r in forecast] == [
-        ("PL02|P00015", "LaunchAnalog", 13, 1),
-        ("PL02|P00018", "LaunchCurve", 13, 1),
+        ("PL02|P00015", "LaunchCurve", 13, 1),
+        ("PL02|P00020", "LaunchAnalog", 13, 1),
     ]
+    (why,) = built.query(
+        "select distinct fallback_reason from fct_demand_forecast"
+        " where series_id = 'PL02|P00020'",
+        built.published,
+    )[0]
+    assert "the first periods of PL01|P00020" in why, why
     assert all(r[4] > 0 and r[5] and r[6] for r in forecast)
     # every level counts them: the launches are base rows and PL02's total holds them
     levels = built.query(
@@ -164,7 +173,7 @@ def test_the_built_demo_forecasts_its_planned_launches_in_the_published_tables(l
         "  and level_key = 'PL02'),"
         " (select sum(forecast) from fct_demand_forecast where plant_id = 'PL02'),"
         " (select count(*) from fct_demand_forecast_levels where level = 'plant_product'"
-        "  and level_key in ('PL02|P00015', 'PL02|P00018'))",
+        "  and level_key in ('PL02|P00015', 'PL02|P00020'))",
         built.published,
     )[0]
     assert levels[0] == pytest.approx(levels[1]) and levels[2] == pytest.approx(levels[3])
@@ -175,8 +184,8 @@ def test_the_built_demo_forecasts_its_planned_launches_in_the_published_tables(l
         built.published,
     )
     assert exceptions == [
-        ("PL02|P00015", "LaunchAnalog", "launch"),
-        ("PL02|P00018", "LaunchCurve", "launch"),
+        ("PL02|P00015", "LaunchCurve", "launch"),
+        ("PL02|P00020", "LaunchAnalog", "launch"),
     ]
     # the report lists them, each under its product and plant
     from demandcast import report
