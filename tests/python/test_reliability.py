@@ -419,6 +419,10 @@ def test_a_short_extract_is_refused_a_horizon_past_its_history_and_publishes_at_
     assert result.returncode == 0, result.output[-4000:]
     assert "published to" in result.output and "NOT published" not in result.output
     pub = built_copy.published
+    # the log's count is the file's
+    (said,) = [x for x in result.output.splitlines() if " published to " in x]
+    n_said = int(said.rsplit(" (", 1)[1].split(" tables")[0])
+    assert built_copy.query("select count(*) from duckdb_tables()", pub) == [(n_said,)], said
     assert built_copy.query("select horizon, season_length from publication", pub) == [(largest, 1)]
     assert built_copy.query("select count(*) from fct_backtest_metrics", pub) == [(0,)]
     # the contracted columns stay lo_80 ... hi_95, null; the levels asked for are published
