@@ -11,7 +11,8 @@
 {%- set sparse_metric = var('intermittent_metric') | string | lower %}
 {%- set sparse_classes = "('intermittent', 'lumpy')" %}
 {%- set score = 'abs(bias)' if metric == 'bias' else metric %}
-{%- set sparse_score = 'abs(bias)' if sparse_metric == 'bias' else sparse_metric %}
+{%- set sparse_score =
+    'abs(bias)' if sparse_metric == 'bias' else sparse_metric %}
 
 with
 

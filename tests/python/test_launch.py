@@ -159,8 +159,7 @@ def test_the_built_demo_forecasts_its_planned_launches_in_the_published_tables(l
         ("PL02|P00020", "LaunchAnalog", 13, 1),
     ]
     (why,) = built.query(
-        "select distinct fallback_reason from fct_demand_forecast"
-        " where series_id = 'PL02|P00020'",
+        "select distinct fallback_reason from fct_demand_forecast where series_id = 'PL02|P00020'",
         built.published,
     )[0]
     assert "the first periods of PL01|P00020" in why, why
