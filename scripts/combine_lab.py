@@ -22,7 +22,6 @@ Results: docs/accuracy.md, "Trimmed means (twenty-sixth session)".
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_lab import POOL8, build, choose, combinations  # noqa: E402
+from step_lab import POOL8, arguments, choose, combinations, members  # noqa: E402
 from temporal_lab import score  # noqa: E402
 
 from demandcast.catalog import trimmed_mean  # noqa: E402
@@ -58,18 +57,8 @@ def robust(d: dict) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--horizon", type=int, required=True)
-    p.add_argument("--cache", type=Path, required=True, help="scripts/temporal_lab.py's cache")
-    p.add_argument("--members", type=Path, help="npz of the members' arrays (written / reused)")
-    a = p.parse_args()
-    if a.members and a.members.exists():
-        d = dict(np.load(a.members, allow_pickle=True))
-    else:
-        d = build(a)
-        if a.members:
-            np.savez(a.members, **d)
+    a = arguments(__doc__).parse_args()
+    d = members(a)
     h = a.horizon
     by, sc, y = d["by"], d["sc"], d["y_fut"]
     every = list(range(h))

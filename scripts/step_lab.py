@@ -72,6 +72,27 @@ def build(a) -> dict:
     return dict(ids=ids, sc=sc, y_fut=y_fut[:, :h], by=by, theta=theta, **base, **glob)
 
 
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The labs' common options: the data, the horizon, temporal_lab's cache, the members."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--horizon", type=int, required=True)
+    p.add_argument("--cache", type=Path, required=True, help="scripts/temporal_lab.py's cache")
+    p.add_argument("--members", type=Path, help="npz of the members' arrays (written / reused)")
+    return p
+
+
+def members(a: argparse.Namespace) -> dict:
+    """build(a)'s arrays, from a.members when that file exists (written there otherwise)."""
+    if a.members and a.members.exists():
+        print(f"members from {a.members}")
+        return dict(np.load(a.members, allow_pickle=True))
+    d = build(a)
+    if a.members:
+        np.savez(a.members, **d)
+    return d
+
+
 def combinations(d: dict) -> dict[str, np.ndarray]:
     """The pool's combinations, exactly as global_lab.main() forms them."""
     local = [d["ETS"], d["DOTheta"], d["CES"]]
@@ -180,21 +201,11 @@ def evaluate(d: dict, pool_names: list[str], agg: str, combos: dict) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--horizon", type=int, required=True)
-    p.add_argument("--cache", type=Path, required=True, help="scripts/temporal_lab.py's cache")
-    p.add_argument("--members", type=Path, help="npz of the members' arrays (written / reused)")
+    p = arguments(__doc__)
     p.add_argument("--json", type=Path)
     a = p.parse_args()
     t0, w0 = time.process_time(), time.time()
-    if a.members and a.members.exists():
-        d = dict(np.load(a.members, allow_pickle=True))
-        print(f"members from {a.members}")
-    else:
-        d = build(a)
-        if a.members:
-            np.savez(a.members, **d)
+    d = members(a)
     build_cpu, build_wall = time.process_time() - t0, time.time() - w0
     combos = combinations(d)
     h = a.horizon
