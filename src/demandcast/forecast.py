@@ -52,7 +52,14 @@ import numpy as np
 import pandas as pd
 
 from demandcast.backtest import fit_pooled
-from demandcast.catalog import MAX_ERROR_RERUNS, Catalog, Guarded, error_of, load_catalog
+from demandcast.catalog import (
+    MAX_ERROR_RERUNS,
+    Catalog,
+    Guarded,
+    error_of,
+    load_catalog,
+    trimmed_mean,
+)
 from demandcast.config import Settings
 from demandcast.distributed import Engine, open_engine
 from demandcast.frames import SeriesBatches, future_periods, to_sf
@@ -540,12 +547,12 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
             out = (sums["_wx"] / sums["_w"]).rename(value).reset_index()
             parts.append(out)
             continue
-        if how == "trimmed":
-            g = grp.groupby(keys, sort=False)[value].agg(["sum", "min", "max", "count"])
-            n = g["count"].to_numpy(dtype=float)
-            with np.errstate(all="ignore"):
-                v = np.where(n >= 3, (g["sum"] - g["min"] - g["max"]) / (n - 2), g["sum"] / n)
-            parts.append(pd.Series(v, index=g.index, name=value).reset_index())
+        if how == "trimmed":  # one row per key, one column per member
+            wide = grp.pivot_table(
+                index=keys, columns="member", values=value, aggfunc="first", dropna=False
+            )
+            v = trimmed_mean(wide.to_numpy(dtype=float), axis=1)
+            parts.append(pd.Series(v, index=wide.index, name=value).reset_index())
             continue
         agg = "median" if how == "median" else "mean"
         parts.append(grp.groupby(keys, sort=False)[value].agg(agg).reset_index())
