@@ -327,7 +327,7 @@
         ~ " finished_at = current_timestamp, message = " ~ sql_string(path)
         ~ " where run_id = " ~ sql_string(invocation_id)) -%}
     {{ log("demandcast: run " ~ invocation_id ~ " published to " ~ path
-        ~ " (" ~ (published | length + 2) ~ " tables: the run's and publication,"
-        ~ " publication_gates)", info=true) }}
+        ~ " (" ~ (published | length + 2) ~ " tables: the run's " ~ published | length
+        ~ ", publication and publication_gates)", info=true) }}
     {{ return('') }}
 {% endmacro %}
