@@ -164,11 +164,15 @@
 
 
 {#- A node's error on one line, at most 400 characters, without dbt's first
-    line when that only repeats the node ("Runtime Error in model x (path)"). -#}
+    line when that only repeats the node ("Runtime Error in model x (path)"),
+    nor a gate report's rule and why lines (the full report follows in dbt's
+    output): the line keeps what failed, the values seen and the rows. -#}
 {% macro error_text(message, name) %}
     {%- set lines = [] -%}
     {%- for line in (message | string).splitlines() if line.strip() -%}
-        {%- do lines.append(line.strip()) -%}
+        {%- if not line.strip().startswith(('rule: ', 'why: ')) -%}
+            {%- do lines.append(line.strip()) -%}
+        {%- endif -%}
     {%- endfor -%}
     {%- if lines | length > 1 and name in lines[0] and lines[0].endswith(')') -%}
         {%- set lines = lines[1:] -%}

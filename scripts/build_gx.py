@@ -136,8 +136,8 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
     ),
     "chk_orders__dates": (
         "orders__dates",
-        ["order_date", "first_order_line_id"],
-        "One row per distinct order date, with its number of lines.",
+        ["order_date", "first_order_line_id", "first_source_file", "first_source_row"],
+        "One row per distinct order date, with its number of lines and where the first is.",
         [
             gxe.ExpectColumnValuesToBeBetween(
                 column="order_date",

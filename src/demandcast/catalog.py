@@ -306,7 +306,8 @@ def describe(model_name: str | None, path: str | Path | None = None) -> str | No
     for member in members:  # a top-k's names, or ComboLearned's 'lambda=L:champion', 'name*weight'
         if member.startswith("lambda="):
             lam, _, champion = member.removeprefix("lambda=").partition(":")
-            parts.append(f"{float(lam):.0%} learned, the rest as {champion}")
+            share = f"{1 - float(lam):.0%} spread equally over {champion}'s members"
+            parts.append(f"{float(lam):.0%} learned, {share}, in the weights")
             continue
         base, _, weight = member.partition("*")
         part = describe(base, path) or base

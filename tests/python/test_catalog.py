@@ -386,7 +386,8 @@ def test_every_entry_is_described_in_a_planners_words():
         ": CES (complex exponential smoothing) (25%); last value repeated (75%)"
     )
     assert describe("ComboLearned[lambda=0.5:ComboMean|AutoCES*0.25|Naive*0.75]").endswith(
-        ": 50% learned, the rest as ComboMean; CES (complex exponential smoothing) (25%); "
+        ": 50% learned, 50% spread equally over ComboMean's members, in the weights; "
+        "CES (complex exponential smoothing) (25%); "
         "last value repeated (75%)"
     )
     assert describe("ColdStartAverage").startswith("average level of similar series")

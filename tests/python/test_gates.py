@@ -96,6 +96,8 @@ FRAMES = {
         order_date=pd.to_datetime(["2024-01-01", "2024-02-05"]),
         n_lines=[3, 4],
         first_order_line_id=[1, 6],
+        first_source_file=["orders.csv", "orders.csv"],
+        first_source_row=[1, 6],
     ),
     "orders__series": lambda: _frame(
         plant_id=["P1", "P2"],
