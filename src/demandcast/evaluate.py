@@ -506,8 +506,11 @@ def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
     """Per level of wh.fct_demand_forecast_levels and source (LEVEL_SOURCES): sMAPE, MASE
     and RMSSE of each node against the actuals of its base series summed the same way
     (the same summing matrix, levels.hierarchy), averaged over the level's nodes; a node
-    is scored on the periods every one of its series has an actual for. Scales: the
-    node's summed history up to the origin (levels.node_scales)."""
+    is scored on the periods every one of its series has an actual for (a planned launch,
+    lifecycle 'launch' in dim_series, has none before its first order: 0 there). Scales:
+    the node's summed history up to the origin (levels.node_scales); a node of launches
+    alone has no history to scale by and is not scored (its demand counts in the nodes
+    above it)."""
     from demandcast.levels import LEVELS, hierarchy, node_scales
     from demandcast.metrics import score_frame
 
@@ -516,9 +519,11 @@ def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
         + ", ".join(f"{c} as {s}" for s, c in LEVEL_SOURCES.items())
         + " from wh.fct_demand_forecast_levels"
     ).df()
+    has = {c for (c,) in con.execute("select column_name from (describe wh.dim_series)").fetchall()}
+    lifecycle = "lifecycle" if "lifecycle" in has else "null::varchar as lifecycle"
     series = con.execute(
-        "select series_id, plant_id, product_id, product_group from wh.dim_series "
-        "where series_id in (select series_id from keys)"
+        f"select series_id, plant_id, product_id, product_group, {lifecycle} "
+        "from wh.dim_series where series_id in (select series_id from keys)"
     ).df()
     tree = hierarchy(series)
     ids = pd.Index(tree.base_ids)
@@ -528,11 +533,15 @@ def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
         return frame.pivot_table(index="series_id", columns="period_start", values=value)
 
     act = wide("select series_id, period_start, y from act", "y").reindex(ids)
+    is_launch = ids.isin(series.loc[series["lifecycle"].eq("launch"), "series_id"].astype(str))
+    act.loc[is_launch] = act.loc[is_launch].fillna(0.0)
+    launches_only = (tree.S @ (~is_launch).astype(float)) == 0
     missing = tree.S @ act.isna().to_numpy(dtype=float)
     y = np.where(missing > 0, np.nan, tree.S @ act.fillna(0.0).to_numpy())
     hist = wide("select series_id, period_start, demand from hist", "demand").reindex(ids)
     scales = node_scales(tree.S @ hist.fillna(0.0).to_numpy(), m)
     nodes = tree.nodes[["level", "level_key", "row"]]
+    nodes = nodes[~launches_only[nodes["row"].to_numpy()]]
     truth = pd.DataFrame(y, columns=pd.to_datetime(act.columns)).stack().rename("y")
     truth = truth.rename_axis(["row", "period_start"]).reset_index()
     df = fc.assign(period_start=pd.to_datetime(fc["period_start"])).merge(

@@ -296,6 +296,7 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
         left join {drift} as d using (series_id)
         left join {exceptions} as e using (series_id)
         left join {registry} as r using (series_id)
+        where s.lifecycle is distinct from 'launch'  -- the launches have their own section
         order by s.total_demand desc nulls last, s.series_id
         {limit}""").df()
 
@@ -660,7 +661,9 @@ def _series_section(
 ) -> tuple[str, str, int, int]:
     """The series cards, largest first; returns (html, the section of flagged series, cards
     shown, series in the run)."""
-    n_all = con.execute("select count(*) from dim_series").fetchone()[0]
+    n_all = con.execute(
+        "select count(*) from dim_series where lifecycle is distinct from 'launch'"
+    ).fetchone()[0]
     series = _series_frame(con, max_series)
     ids = series["series_id"].tolist()
     levels = sorted(interval_levels(con, forecast_with_intervals(con)), key=float)

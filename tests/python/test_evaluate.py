@@ -556,3 +556,35 @@ def test_each_level_is_scored_against_the_actuals_summed_the_same_way(tmp_path: 
     assert total["smape"] == pytest.approx((600 / 29 + 600 / 47) / 2)
     assert rows[("total", "bottom_up")]["mase"] == pytest.approx((6 + 5) / 2 / 6)
     assert "by level" in evaluate_module.format_report(result)
+
+
+def test_a_planned_launch_counts_as_zero_before_its_first_order_in_the_levels(tmp_path: Path):
+    """A planned launch L (dim_series lifecycle 'launch': no history, no actual yet) is in
+    the total's forecast: the total is still scored, L's missing actuals counting 0, and
+    L's own node, with no history to scale by, is not."""
+    history = {k: HISTORY[k] for k in ("A", "B")}
+    forecast = [r for r in FORECAST if r[0] in ("A", "B")]
+    forecast += [("L", "2024-09-01", 1, 2, 1, 3, 0, 4, "launch", None)]
+    forecast += [("L", "2024-10-01", 2, 2, 1, 3, 0, 4, "launch", None)]
+    actuals = [("A", "2024-09-01", 13, 1), ("A", "2024-10-01", 25, 2)]
+    actuals += [("B", "2024-09-01", 0, 1), ("B", "2024-10-01", 0, 2)]
+    db, csv = _warehouse(tmp_path, history, forecast, actuals)
+    with duckdb.connect(str(db)) as con:
+        con.execute("""create table dim_series as select * from (values
+            ('PL1|A', 'PL1', 'A', 'G', 'active'), ('PL1|B', 'PL1', 'B', 'G', 'new'),
+            ('PL1|L', 'PL1', 'L', 'G', 'launch'))
+            as t (series_id, plant_id, product_id, product_group, lifecycle)""")
+        con.execute("""create table fct_demand_forecast_levels as select * from (values
+            ('total', 'total', date '2024-09-01', 18.0, 21.0, 17.0),
+            ('total', 'total', date '2024-10-01', 24.0, 22.0, 24.0),
+            ('plant_product', 'PL1|A', date '2024-09-01', 14.0, 14.0, 14.0),
+            ('plant_product', 'PL1|A', date '2024-10-01', 20.0, 20.0, 20.0),
+            ('plant_product', 'PL1|L', date '2024-09-01', 2.0, 2.0, 2.0),
+            ('plant_product', 'PL1|L', date '2024-10-01', 2.0, 2.0, 2.0))
+            as t (level, level_key, period_start, forecast, bottom_up_forecast, own_forecast)""")
+    result = evaluate(db, csv, baselines=False)
+    rows = {(r["level"], r["source"]): r for r in result["levels"]}
+    total = rows[("total", "reconciled")]
+    assert total["n_nodes"] == 1 and total["n_points"] == 2
+    assert total["mase"] == pytest.approx(0.5)  # 18, 24 against 13 + 0 + 0, 25 + 0 + 0
+    assert rows[("plant_product", "reconciled")]["n_nodes"] == 1  # A; L has no scale
