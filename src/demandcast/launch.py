@@ -165,9 +165,7 @@ def forecast_launches(
             if group != a_group and a_prof["level"] > 0:
                 scale = prof["level"] / a_prof["level"]
             own = first_periods(history, analog_id, h) * scale
-            # the analog group's spread of launches, at the analog's (scaled) level
-            spread = own.mean() / a_prof["level"] if a_prof["level"] > 0 else 1.0
-            bounds = {key: a_prof[key][at] * spread for key in bounds}
+            bounds = _around(own, a_prof, bounds, at)
             mean, name = own[at], "LaunchAnalog"
             how = f"the first periods of {analog_id}, scaled by {scale:.3g} (group medians)"
         on = pd.Timestamp(launch.launch_date).date()
@@ -192,6 +190,20 @@ def forecast_launches(
     for col in ("series_id", "model_name", "method", "fallback_reason"):
         out[col] = out[col].astype("string")
     return out[prediction_columns(levels)]
+
+
+def _around(own: np.ndarray, prof: dict, keys, at: np.ndarray) -> dict:
+    """An analog launch's bounds: the analog group's quantiles over its mean at each period
+    after launch, times the analog's own (scaled) value there, so the band sits around the
+    analog's periods with the group's relative spread. Where the group's mean is 0: its
+    quantiles at the analog's mean level over the group's median launch level."""
+    mean = prof["mean"][at]
+    level = own.mean() / prof["level"] if prof["level"] > 0 else 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            key: np.where(mean > 0, own[at] * prof[key][at] / mean, prof[key][at] * level)
+            for key in keys
+        }
 
 
 def profile_for(profiles: dict, group) -> tuple[dict, str]:

@@ -99,6 +99,15 @@ def test_a_launch_follows_its_groups_curve_or_its_analog_scaled_and_is_zero_befo
     assert (ana["model_name"] == "LaunchAnalog").all()
     assert "first periods of P|X" in ana.loc[1, "fallback_reason"]
     assert (ana["hi_95"] >= ana["hi_80"]).all() and (ana["hi_80"] >= ana["forecast"]).all()
+    # its band: group b's quantiles over its mean (of 100, 200 and X's k-th week), each week,
+    # around X's own weeks; strictly around the point, not clamped onto it
+    b = np.array([[100.0, 200.0, k] for k in (1, 2, 3, 4)])
+    for lv in (80, 95):
+        a = (1 - lv / 100) / 2
+        for side, q in (("lo", a), ("hi", 1 - a)):
+            want = ana["forecast"].to_numpy() * np.quantile(b, q, axis=1) / b.mean(axis=1)
+            np.testing.assert_allclose(ana[f"{side}_{lv}"].to_numpy(), want, rtol=1e-9)
+    assert (ana["lo_80"] < ana["forecast"]).all() and (ana["forecast"] < ana["hi_80"]).all()
     # the warehouse types, with rows and without
     for frame in (out, out.iloc[:0]):
         table = as_arrow(frame, settings.levels)
