@@ -163,21 +163,22 @@
 {% endmacro %}
 
 
-{#- A node's error on one line, at most 400 characters, without dbt's first
+{#- A node's error on one line, at most 600 characters, without dbt's first
     line when that only repeats the node ("Runtime Error in model x (path)"),
-    nor a gate report's rule and why lines (the full report follows in dbt's
-    output): the line keeps what failed, the values seen and the rows. -#}
+    nor a gate report's rule, why and Data Docs lines (the full report follows
+    in dbt's output): the line keeps what failed, the values seen and the
+    rows, file and row included. -#}
 {% macro error_text(message, name) %}
     {%- set lines = [] -%}
     {%- for line in (message | string).splitlines() if line.strip() -%}
-        {%- if not line.strip().startswith(('rule: ', 'why: ')) -%}
+        {%- if not line.strip().startswith(('rule: ', 'why: ', 'Data Docs: ')) -%}
             {%- do lines.append(line.strip()) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if lines | length > 1 and name in lines[0] and lines[0].endswith(')') -%}
         {%- set lines = lines[1:] -%}
     {%- endif -%}
-    {{ return(lines | join(' ') | truncate(400, true, '...', 0)) }}
+    {{ return(lines | join(' ') | truncate(600, true, '...', 0)) }}
 {% endmacro %}
 
 

@@ -1,6 +1,8 @@
 {#- Series a planner should look at, and why: discontinued, cold_start,
     fallback, member_left_out, inactive, candidate_failed, launch, runner_up
-    (the report and BI app flag it; not where the windows held no demand). -#}
+    (the report and BI app flag it; not where the windows held no demand),
+    unknown_product (its orders name a product the products file does not
+    list: no name or group, forecast as usual). -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -32,6 +34,36 @@ context as (
 champions as (
 
     select * from {{ ref('int_forecast__champions') }}
+
+),
+
+master as (
+
+    select * from {{ ref('stg_erp__products') }}
+
+),
+
+master_size as (
+
+    select count(*) as n_products from master
+
+),
+
+unlisted_lines as (
+
+    -- order lines of products the products file does not list (none when
+    -- there is no products file: then no product has a name)
+    select
+        ordered.product_id,
+        count(*) as n_lines,
+        arg_min(ordered.source_file, ordered.order_line_id) as first_file,
+        arg_min(ordered.source_row, ordered.order_line_id) as first_row
+    from {{ ref('int_orders__screened') }} as ordered
+    anti join master
+        on ordered.product_id = master.product_id
+    cross join master_size
+    where master_size.n_products > 0
+    group by all
 
 ),
 
@@ -76,11 +108,40 @@ inactive as (
                 || cast(series.last_demand_period as varchar)
                 || ')'
         end
-        || '; the product master does not discontinue it' as detail
+        || if(
+            series.product_id in (
+                select unlisted_lines.product_id from unlisted_lines
+            ),
+            '; the product master does not list it',
+            '; the product master does not discontinue it'
+        ) as detail
     from series
     left join forecast_models
         on series.series_id = forecast_models.series_id
     where series.is_inactive
+
+),
+
+unknown_product as (
+
+    select
+        series.series_id,
+        forecast_models.model_name,
+        'unknown_product' as exception_type,
+        printf(
+            'product %s is not in the products file (%d order line(s), the'
+            || ' first %s row %d): no name or group; forecast as usual, add it'
+            || ' to the product master or correct the id',
+            series.product_id,
+            unlisted_lines.n_lines,
+            unlisted_lines.first_file,
+            unlisted_lines.first_row
+        ) as detail
+    from series
+    inner join unlisted_lines
+        on series.product_id = unlisted_lines.product_id
+    left join forecast_models
+        on series.series_id = forecast_models.series_id
 
 ),
 
@@ -152,6 +213,8 @@ unioned as (
     select * from failed_candidates
     union all
     select * from runner_up
+    union all
+    select * from unknown_product
 
 ),
 

@@ -293,7 +293,7 @@ def describe(model_name: str | None, path: str | Path | None = None) -> str | No
     from demandcast.selection import parse_champion
 
     own = {
-        COLD_START_MODEL: "average level of similar series (too little history of its own)",
+        COLD_START_MODEL: "average of its own last periods (too little history to choose a model)",
         FALLBACK_MODEL: "average of recent periods (the chosen method failed)",
         "LaunchCurve": "launch curve of its product group (no orders yet)",
         "LaunchAnalog": "an analog product's first periods, scaled (no orders yet)",
@@ -306,8 +306,8 @@ def describe(model_name: str | None, path: str | Path | None = None) -> str | No
     for member in members:  # a top-k's names, or ComboLearned's 'lambda=L:champion', 'name*weight'
         if member.startswith("lambda="):
             lam, _, champion = member.removeprefix("lambda=").partition(":")
-            share = f"{1 - float(lam):.0%} spread equally over {champion}'s members"
-            parts.append(f"{float(lam):.0%} learned, {share}, in the weights")
+            if float(lam) < 1:  # the weights below already hold the champion's share
+                parts.append(f"{float(lam):.0%} learned, {1 - float(lam):.0%} as {champion}")
             continue
         base, _, weight = member.partition("*")
         part = describe(base, path) or base

@@ -238,20 +238,38 @@ MODELS: dict[str, type[GlobalModel]] = {"GlobalAR": GlobalAR, "GlobalGBM": Globa
 """The catalog's `model` names of the global models."""
 
 
-def busy_cores(loadavg: str = "/proc/loadavg", looks: int = 3) -> int:
-    """Tasks running on the machine now besides this one: the least over `looks` reads of
-    Linux's run-queue count (/proc/loadavg's fourth field, 'running/total', which counts
-    the reader), 10 ms apart. 0 where it cannot be read (not Linux)."""
+def busy_cores(
+    loadavg: str = "/proc/loadavg", looks: int = 3, tasks: str = "/proc/self/task"
+) -> int:
+    """Tasks of other processes running on the machine now: the most over `looks` reads of
+    Linux's run-queue count (/proc/loadavg's fourth field, 'running/total'), 10 ms apart,
+    less this process's own running threads (`tasks`: the reader, and OpenMP threads still
+    spinning after the last parallel loop). The most, not the least: a busy machine's
+    count dips between its tasks' time slices, and one thread too few costs a fifth of the
+    trees' time where one too many cost ten times it (docs/benchmarks.md, "The trees'
+    threads"). 0 where it cannot be read (not Linux)."""
     seen = []
     for k in range(looks):
         try:
             running = Path(loadavg).read_text().split()[3].split("/")[0]
-            seen.append(int(running) - 1)
+            seen.append(int(running) - max(1, _running_threads(tasks)))
         except (OSError, IndexError, ValueError):
             return 0
         if k + 1 < looks:
             time.sleep(0.01)
-    return max(0, min(seen))
+    return max(0, max(seen))
+
+
+def _running_threads(tasks: str) -> int:
+    """Threads of this process in state R (running or runnable), from /proc/<pid>/task."""
+    n = 0
+    for stat in Path(tasks).glob("*/stat"):
+        try:
+            text = stat.read_text()
+            n += text[text.rindex(")") + 2] == "R"
+        except (OSError, ValueError, IndexError):
+            continue
+    return n
 
 
 def tree_threads(wanted: int | None, cores: int | None = None, busy: int | None = None) -> int:

@@ -335,7 +335,9 @@ def shift_stats(series: pd.DataFrame, selected: pd.Series, window: int) -> pd.Da
     after it (n_new_periods), and the new periods against the `window` periods up to it:
     level_shift_z = |mean_new - mean_ref| / sqrt(s2 (1/n_new + 1/n_ref)) and
     variance_ratio = var_new / s2, where s2 is the reference variance, at least its mean
-    (counts vary at least that much)."""
+    (counts vary at least that much) and at least 3 / n_ref (the rule of three: a rate
+    that showed no demand in n_ref periods is below that, 95 % sure), so a series whose
+    demand resumes after a reference without any gets a finite z, not infinity."""
     cols = ["series_id", "n_new_periods", "level_shift_z", "variance_ratio"]
     if selected.empty:
         return pd.DataFrame(columns=cols)
@@ -359,6 +361,8 @@ def shift_stats(series: pd.DataFrame, selected: pd.Series, window: int) -> pd.Da
     mean_ref = g_ref.mean().reindex(out.index)
     var_new = g_new.var(ddof=1).reindex(out.index)
     s2 = np.maximum(g_ref.var(ddof=1).reindex(out.index).fillna(0), mean_ref.clip(lower=0))
+    with np.errstate(divide="ignore"):
+        s2 = np.maximum(s2, 3 / n_ref)
     diff = (mean_new - mean_ref).abs()
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(s2 * (1 / out["n_new_periods"] + 1 / n_ref))

@@ -386,11 +386,15 @@ def test_every_entry_is_described_in_a_planners_words():
         ": CES (complex exponential smoothing) (25%); last value repeated (75%)"
     )
     assert describe("ComboLearned[lambda=0.5:ComboMean|AutoCES*0.25|Naive*0.75]").endswith(
-        ": 50% learned, 50% spread equally over ComboMean's members, in the weights; "
-        "CES (complex exponential smoothing) (25%); "
+        ": 50% learned, 50% as ComboMean; CES (complex exponential smoothing) (25%); "
         "last value repeated (75%)"
     )
-    assert describe("ColdStartAverage").startswith("average level of similar series")
+    # fully learned: the weights alone, no note a planner cannot read
+    assert describe("ComboLearned[lambda=1:ComboMean|AutoCES*0.25|Naive*0.75]").endswith(
+        "series: CES (complex exponential smoothing) (25%); last value repeated (75%)"
+    )
+    # a cold start is the mean of its own last periods (forecast.py), not of other series
+    assert describe("ColdStartAverage").startswith("average of its own last periods")
     assert describe("WindowAverage").endswith("(the chosen method failed)")
     assert describe("NotInTheCatalog") == "NotInTheCatalog"
     assert describe(None) is None

@@ -284,12 +284,19 @@ def test_the_trees_take_no_more_threads_than_other_work_leaves_free(tmp_path):
     assert tree_threads(2, cores=2, busy=1) == 1  # one core taken: one thread, no spinning
     assert tree_threads(None, cores=8, busy=3) == 5 and tree_threads(4, cores=8, busy=3) == 4
     assert tree_threads(2, cores=2, busy=5) == 1  # never none
-    # Linux's run-queue count counts its reader: '3/120' is two others
+    # Linux's run-queue count counts this process's running threads: '3/120' with the
+    # reader alone running is two others; with a second thread of ours running, one
     fake = tmp_path / "loadavg"
     fake.write_text("1.52 1.10 0.90 3/120 4242\n")
-    assert busy_cores(str(fake)) == 2
+    ours = tmp_path / "task"
+    for tid, state in (("10", "R"), ("11", "S"), ("12", "S")):
+        (ours / tid).mkdir(parents=True)
+        (ours / tid / "stat").write_text(f"{tid} (python (x)) {state} 1 2 3\n")
+    assert busy_cores(str(fake), tasks=str(ours)) == 2
+    (ours / "11" / "stat").write_text("11 (python (x)) R 1 2 3\n")
+    assert busy_cores(str(fake), tasks=str(ours)) == 1
     assert busy_cores(str(tmp_path / "missing")) == 0
-    # a process spinning beside this one is seen (the least of three looks)
+    # a process spinning beside this one is seen
     spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)

@@ -124,8 +124,9 @@ ORDERS = {
 }
 
 
-# a gate's one-line summary keeps the value seen (its rule and why are in the report below)
-ONE_LINE = {"date in the future": "e.g. 2099-01-01"}
+# a gate's one-line summary keeps the value seen and the line's file and row (its rule and
+# why are in the report below)
+ONE_LINE = {"date in the future": ["e.g. 2099-01-01", "/raw/orders.parquet"]}
 
 # its build is test_check_labels_its_report_with_the_failed_run's, which checks the same
 CHECKED = "null product id"
@@ -140,7 +141,8 @@ def test_bad_orders_stop_the_build_and_publish_nothing(case, built_copy, tmp_pat
     _stopped(built_copy, before, result, *words, code=code[0] if code else 1)
     if case in ONE_LINE:  # the NOT published line itself names the value seen
         (said,) = [line for line in result.output.splitlines() if "NOT published:" in line]
-        assert ONE_LINE[case] in said, said
+        for word in ONE_LINE[case]:
+            assert word in said, (word, said)
 
 
 def test_a_staging_error_is_named_first_with_its_message_then_the_skipped(built_copy, tmp_path):

@@ -369,6 +369,12 @@ def test_shift_stats_compare_the_new_periods_with_the_window_before_the_selectio
     shifted = series.assign(demand=np.r_[np.full(5, 10.0), np.full(35, 30.0)] + noise)
     later = retrain.shift_stats(shifted, pd.Series({"s": periods[33]}), window=26).iloc[0]
     assert later["n_new_periods"] == 6 and later["level_shift_z"] < 1
+    # demand that resumes after a window without any: a large, finite shift (the reference
+    # variance at least 3 / 26, the rule of three), never infinity in the warehouse
+    resumed = series.assign(demand=np.r_[np.zeros(30), np.full(10, 5.0)])
+    back = retrain.shift_stats(resumed, selected, window=26).iloc[0]
+    assert back["level_shift_z"] == pytest.approx(5 / np.sqrt(3 / 26 * (1 / 10 + 1 / 26)))
+    assert np.isfinite(back["variance_ratio"]) and back["variance_ratio"] == 0.0
 
 
 def test_the_fingerprint_is_the_history_and_nothing_else():
