@@ -66,7 +66,8 @@ EXCEPTIONS = {  # bi/queries/<name>.sql: (title, what it lists)
     ),
     "lifecycle": (
         "Inactive, new and cold-start series",
-        "Series that are new, silent, without a champion's forecast, or forecast by their "
+        "Series that are new, silent, planned launches, of a product the products file does "
+        "not list (unknown_product), without a champion's forecast, or forecast by their "
         "champion without a member that failed or ran away (member_left_out).",
     ),
 }

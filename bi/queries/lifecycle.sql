@@ -1,5 +1,6 @@
--- Inactive, new and cold-start series, every other series without a champion's forecast, and
--- champions forecast without a member (a better runner-up has its own list: runner_up.sql).
+-- Inactive, new and cold-start series, planned launches, products the master does not list,
+-- every other series without a champion's forecast, and champions forecast without a member
+-- (a better runner-up has its own list: runner_up.sql).
 select
     s.plant_id, s.product_id, s.product_name,
     s.link,
