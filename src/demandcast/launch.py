@@ -167,7 +167,13 @@ def forecast_launches(
             own = first_periods(history, analog_id, h) * scale
             bounds = _around(own, a_prof, bounds, at)
             mean, name = own[at], "LaunchAnalog"
-            how = f"the first periods of {analog_id}, scaled by {scale:.3g} (group medians)"
+            if group == a_group:
+                how = f"the first periods of {analog_id}, as sold (the same product group)"
+            else:
+                how = (
+                    f"the first periods of {analog_id}, scaled by {scale:.3g}: group "
+                    f"{group}'s median launch level over group {a_group}'s"
+                )
         on = pd.Timestamp(launch.launch_date).date()
         pre = k < 0
         mean = np.where(pre, 0.0, mean)

@@ -620,13 +620,19 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
 def _launches_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
     """Planned launches without orders yet (method launch in fct_demand_forecast)."""
     word = PERIOD_WORD.get(run.frequency, "periods")
+    # the launch date: dim_series lists the launches (since the twenty-seventh session);
+    # in an older published file, the first period forecast above 0
     frame = con.execute(
         """select f.product_id, any_value(f.product_name) as product_name,
             any_value(f.plant_name) as plant_name, any_value(f.plant_id) as plant_id,
             any_value(f.product_group) as product_group, any_value(f.model_name) as model_name,
-            any_value(f.model_description) as model_description, min(f.period_start) as first,
+            any_value(f.model_description) as model_description,
+            coalesce(any_value(s.launch_date), min(f.period_start) filter (where f.forecast > 0))
+                as launch,
             sum(f.forecast) as next_total, any_value(f.fallback_reason) as detail
-        from fct_demand_forecast as f where f.method = 'launch'
+        from fct_demand_forecast as f
+        left join dim_series as s using (series_id)
+        where f.method = 'launch'
         group by f.series_id, f.product_id order by next_total desc, f.series_id"""
     ).df()
     if frame.empty:
@@ -637,9 +643,9 @@ def _launches_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
             _e(r.plant_name or r.plant_id),
             _e(r.product_group),
             _e(r.model_description or r.model_name),
-            _e(_date(r.first)),
-            _num(r.next_total),
+            _e(_date(r.launch)),
             _e(r.detail or ""),
+            _num(r.next_total),
         ]
         for r in frame.itertuples(index=False)
     ]
@@ -649,9 +655,9 @@ def _launches_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
         f"<code>fct_demand_forecast</code>; from its first orders a product is forecast as a "
         f"new series). Forecast: the next {run.horizon} {word} summed.</p>"
         + _table(
-            ["product", "plant", "group", "model", "first forecast period", "forecast", "how"],
+            ["product", "plant", "group", "model", "launch", "how", "forecast"],
             rows,
-            numeric_from=5,
+            numeric_from=6,
         )
     )
 

@@ -95,7 +95,9 @@ def test_a_launch_follows_its_groups_curve_or_its_analog_scaled_and_is_zero_befo
     # launched in step 1's week: X's first weeks 1, 2, 3, 4, scaled by group a's median
     # launch level (20) over group b's (the median of 100, 200 and X's 2.5)
     assert ana["forecast"].tolist() == pytest.approx([0.2, 0.4, 0.6, 0.8])
-    assert "scaled by 0.2 " in ana.loc[1, "fallback_reason"]
+    assert "scaled by 0.2: group a's median launch level over group b's" in (
+        ana.loc[1, "fallback_reason"]
+    )
     assert (ana["model_name"] == "LaunchAnalog").all()
     assert "first periods of P|X" in ana.loc[1, "fallback_reason"]
     assert (ana["hi_95"] >= ana["hi_80"]).all() and (ana["hi_80"] >= ana["forecast"]).all()
@@ -203,6 +205,10 @@ def test_the_built_demo_forecasts_its_planned_launches_in_the_published_tables(l
     launches = page.read_text().split('id="launches"')[1].split("<h2")[0]
     assert "2 planned launch(es)" in launches
     assert launches.count("<tr>") == 3  # the header and one row per launch
+    dates = built.query(
+        "select launch_date from dim_series where lifecycle = 'launch'", built.published
+    )
+    assert len(dates) == 2 and all(f"<td>{d}</td>" in launches for (d,) in dates)
     history = built.query(
         "select count(*) from fct_forecast_history where method = 'launch'", built.published
     )
