@@ -95,8 +95,9 @@ def test_a_launch_follows_its_groups_curve_or_its_analog_scaled_and_is_zero_befo
     # launched in step 1's week: X's first weeks 1, 2, 3, 4, scaled by group a's median
     # launch level (20) over group b's (the median of 100, 200 and X's 2.5)
     assert ana["forecast"].tolist() == pytest.approx([0.2, 0.4, 0.6, 0.8])
-    assert "scaled by 0.2: group a's median launch level over group b's" in (
-        ana.loc[1, "fallback_reason"]
+    assert (
+        "scaled by 0.2: group a's median launch level over group b's"
+        in (ana.loc[1, "fallback_reason"])
     )
     assert (ana["model_name"] == "LaunchAnalog").all()
     assert "first periods of P|X" in ana.loc[1, "fallback_reason"]
