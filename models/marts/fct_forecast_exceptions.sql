@@ -180,7 +180,10 @@ runner_up as (
         printf(
             'the backtest scored the runner-up %s %d %% better than'
             || ' the champion %s (%s %.3f against %.3f), which the'
-            || ' selection kept (fct_model_registry.reason says why)',
+            || ' selection kept: a series leaves its class''s method only'
+            || ' for one scoring under %d %% of it (vars selection_margin,'
+            || ' single_margin), as a few backtest windows cannot tell skill'
+            || ' from luck (fct_model_registry.reason has the details)',
             runner_up,
             cast(
                 round(100 * (1 - runner_up_score / champion_score)) as integer
@@ -188,7 +191,8 @@ runner_up as (
             champion,
             selection_metric,
             runner_up_score,
-            champion_score
+            champion_score,
+            cast(round(100 * (1 - {{ var('single_margin') }})) as integer)
         ) as detail
     from champions
     where
