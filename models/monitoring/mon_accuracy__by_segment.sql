@@ -28,7 +28,7 @@ pooled as (
         season_length,
         case
             when grouping(demand_class) = 1 then 'all'
-            else coalesce(demand_class, 'unknown')
+            else coalesce(demand_class, 'launch')  -- a launch: no class yet
         end as demand_class,
         case
             when grouping(model_name) = 1 then 'all'
@@ -84,7 +84,7 @@ per_forecast as (
         season_length,
         case
             when grouping(demand_class) = 1 then 'all'
-            else coalesce(demand_class, 'unknown')
+            else coalesce(demand_class, 'launch')  -- a launch: no class yet
         end as demand_class,
         case
             when grouping(model_name) = 1 then 'all'
