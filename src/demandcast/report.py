@@ -1025,8 +1025,9 @@ def _gates_section(warehouse: str | Path | None, run_id: str) -> str:
         .agg(n=("ok", "size"), passed=("ok", "sum"))
         .reset_index()
     )
+    said = {"fail": "blocks the run", "warn": "warns only"}  # the var gate_modes' words
     rows = [
-        [_e(r.suite), _e(r.mode), _num(r.n), _num(r.passed), _num(r.n - r.passed)]
+        [_e(r.suite), _e(said.get(r.mode, r.mode)), _num(r.n), _num(r.passed), _num(r.n - r.passed)]
         for r in summary.itertuples(index=False)
     ]
     failed = results[results["success"].eq(False)]
@@ -1053,7 +1054,9 @@ def _gates_section(warehouse: str | Path | None, run_id: str) -> str:
     return (
         f"{title}{note}<p>{passed} of {total} expectations held in run {_e(run_id)} "
         f"(from <code>{_e(path)}</code>).</p>"
-        + _table(["suite", "mode", "expectations", "held", "failed"], rows, numeric_from=2)
+        + _table(
+            ["suite", "when one fails", "expectations", "held", "failed"], rows, numeric_from=2
+        )
         + failing
     )
 

@@ -379,6 +379,8 @@ def test_accuracy_and_warn_gates(built, tmp_path):
     floor = 100 * ((h - 1) / h + 0.8 * (n_step1 - 1)) / n_step1
     assert f"<td class=n>{floor:.1f} %</td>" in step1, step1
     assert "expect_warned_rule" in text and "3 of 9" in text
+    assert "<td>series</td><td>warns only</td>" in text  # the mode in words
+    assert "<td>orders</td><td>blocks the run</td>" in text
     assert "later-run" in text and "not published" in text
 
     # without --warehouse, or with one that is not there: said so, the page still written
