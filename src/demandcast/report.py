@@ -307,6 +307,13 @@ DRIFT_RESELECTED = "demand drifted (its model chosen again this run)"
 beside another flag."""
 
 
+def _as_many(total: float, n: int, periods: int) -> float:
+    """A total over `n` periods as over `periods` (at the same rate) where there were fewer:
+    a series with one week of history is compared with a 13-week forecast at 13 times that
+    week, not at the week alone."""
+    return total * periods / n if 0 < n < periods else total
+
+
 def _flags(
     row: Any, next_total: float | None, last_total: float, earlier_total: float | None = None
 ) -> list[str]:
@@ -709,13 +716,14 @@ def _series_section(
         svg = _plot(hist, forecast, bands or [], labels, run.horizon)
         recent = hist[-run.horizon :]
         last_total = float(np.nansum(recent))
+        n_recent = int(np.isfinite(recent).sum())  # a new series has fewer than the horizon
         # the forecast's periods a season earlier (_seasons_back), where the window has them
         span = hist[len(hist) - back : len(hist) - back + run.horizon] if back else hist[:0]
         earlier = float(span.sum()) if len(span) and not np.isnan(span).any() else None
         if forecast is not None:
             outlook = (
                 f"next {len(forecast)} {word} <b>{_num(forecast.sum())}</b> · last "
-                f"{len(recent)} {word} {_num(last_total)}"
+                f"{n_recent} {word} {_num(last_total)}"
             )
             if earlier is not None:
                 outlook += f" · those {word} {back} {word} earlier {_num(earlier)}"
@@ -723,11 +731,11 @@ def _series_section(
                 outlook += f" · since the last run {row.forecast_change:+,.0f}"
             model = f"{_e(row.model_description)} ({_e(row.model_name)}, {_e(row.method)})"
         else:
-            outlook = f"last {len(recent)} {word} {_num(last_total)}"
+            outlook = f"last {n_recent} {word} {_num(last_total)}"
             model = "no forecast" + (": discontinued" if row.lifecycle == "discontinued" else "")
-        flags = _flags(
-            row, None if forecast is None else float(forecast.sum()), last_total, earlier
-        )
+        ahead = None if forecast is None else float(forecast.sum())
+        n_ahead = 0 if forecast is None else len(forecast)
+        flags = _flags(row, ahead, _as_many(last_total, n_recent, n_ahead), earlier)
         trust = f"backtest MASE {_num(row.backtest_mase, 2)} · live MASE {_num(row.live_mase, 2)}"
         title = _e(row.product_name or row.product_id)
         plant = _e(row.plant_name or row.plant_id)

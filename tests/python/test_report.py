@@ -567,6 +567,11 @@ def test_a_seasons_usual_dip_or_peak_is_not_flagged():
         "forecast under half the last periods and a season earlier"
     ]
     assert report._flags(row, 40.0, 100.0) == ["forecast under half the last periods"]
+    # a series with one week of history: 195 over 13 weeks against 15 in its one week is the
+    # same rate, no flag; against 15 as if over 13 weeks it was "over twice"
+    assert report._as_many(15.0, 1, 13) == 195.0 and report._as_many(15.0, 13, 13) == 15.0
+    assert report._flags(row, 195.0, report._as_many(15.0, 1, 13)) == []
+    assert report._flags(row, 195.0, 15.0) == ["forecast over twice the last periods"]
     assert report._flags(row, 60.0, 100.0) == []
 
 
