@@ -245,6 +245,8 @@ def _interval_scales(
     length = df.groupby("unique_id").size().reindex(champ.index).fillna(0).to_numpy()
     tested = pd.to_numeric(champ.reindex(columns=["n_windows"])["n_windows"]).fillna(0) > 0
     out["reach"] = np.where(tested, settings.horizon, np.clip(length, 1, settings.horizon))
+    out["tested"] = tested.to_numpy()
+    out["length"] = length
     return out
 
 
@@ -425,6 +427,14 @@ def _champion_rows(
     if partial.any():
         reason[partial] = [
             f"member(s) left out, combined the rest: {fail_txt.get(i, '')}" for i in ids[partial]
+        ]
+    untested = ~sc["tested"].fillna(True).to_numpy(dtype=bool) & pd.isna(reason)
+    if untested.any():  # say why backtest_mase is empty: too short to backtest
+        need = settings.min_train_length + h
+        reason[untested] = [
+            f"not backtested: {n:.0f} period(s) of history, {need} needed to backtest; its "
+            "class's champion, fitted on all it has"
+            for n in sc["length"].to_numpy()[untested]
         ]
     out["fallback_reason"] = reason.repeat(h)
     held = out["step"].to_numpy() > reach.repeat(h)

@@ -143,10 +143,15 @@ def test_a_series_not_backtested_is_held_flat_past_its_own_length():
     held = fc.loc[21:, ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]]
     assert (held == fc.loc[20, held.columns]).all().all()
     assert fc.loc[21:, "fallback_reason"].str.startswith("held flat after step 20").all()
-    assert fc.loc[:20, "fallback_reason"].isna().all()
+    # within reach it says why it has no backtest score (fct_demand_forecast.backtest_mase)
+    assert (
+        fc.loc[:20, "fallback_reason"] == "not backtested: 20 period(s) of history, 61 needed "
+        "to backtest; its class's champion, fitted on all it has"
+    ).all()
     backtested = champions.assign(n_windows=2)
     fc = forecast_series(series, profiles, backtested, settings).set_index("step")
     assert fc.loc[60, "forecast"] > fc.loc[20, "forecast"]  # trusted the whole horizon
+    assert fc["fallback_reason"].isna().all()
 
 
 class Boom:
