@@ -120,6 +120,7 @@
                 {{ exceptions.raise_compiler_error(
                     "demandcast: raw file '" ~ reader.pattern ~ "' (" ~ name
                     ~ ") is missing the column(s) " ~ missing | join(', ')
+                    ~ "; it has: " ~ present | join(', ')
                     ~ ". Its contract is: " ~ columns | join(', ')
                     ~ ((" (" ~ optional_columns[name] | join(', ')
                         ~ " may be left out)") if name in optional_columns else "")

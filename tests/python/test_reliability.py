@@ -82,7 +82,7 @@ ORDERS = {
     "missing column": (
         "select * exclude (quantity) from orders",
         "parquet",
-        ["orders.parquet", "quantity", "missing"],
+        ["orders.parquet", "quantity", "missing", "it has: order_id, order_date"],
         2,
     ),
     "unparseable date": (
