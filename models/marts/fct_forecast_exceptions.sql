@@ -1,8 +1,6 @@
 {#- Series a planner should look at, and why: discontinued, cold_start,
-    fallback, member_left_out, inactive, candidate_failed, launch, runner_up
-    (the report and BI app flag it; not where the windows held no demand),
-    unknown_product (its orders name a product the products file does not
-    list: no name or group, forecast as usual). -#}
+    fallback, member_left_out, inactive, candidate_failed, runner_up (not where
+    the windows held no demand); launch, unknown_product (from the inputs). -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -31,39 +29,10 @@ context as (
 
 ),
 
-champions as (
+inputs as (
 
-    select * from {{ ref('int_forecast__champions') }}
-
-),
-
-master as (
-
-    select * from {{ ref('stg_erp__products') }}
-
-),
-
-master_size as (
-
-    select count(*) as n_products from master
-
-),
-
-unlisted_lines as (
-
-    -- order lines of products the products file does not list (none when
-    -- there is no products file: then no product has a name)
-    select
-        ordered.product_id,
-        count(*) as n_lines,
-        arg_min(ordered.source_file, ordered.order_line_id) as first_file,
-        arg_min(ordered.source_row, ordered.order_line_id) as first_row
-    from {{ ref('int_orders__screened') }} as ordered
-    anti join master
-        on ordered.product_id = master.product_id
-    cross join master_size
-    where master_size.n_products > 0
-    group by all
+    -- unknown_product and launch rows
+    select * from {{ ref('int_forecast__input_exceptions') }}
 
 ),
 
@@ -108,40 +77,17 @@ inactive as (
                 || cast(series.last_demand_period as varchar)
                 || ')'
         end
-        || if(
-            series.product_id in (
-                select unlisted_lines.product_id from unlisted_lines
-            ),
-            '; the product master does not list it',
-            '; the product master does not discontinue it'
-        ) as detail
+        || '; the product master does not '
+        || if(unlisted.series_id is null, 'discontinue', 'list')
+        || ' it' as detail
     from series
     left join forecast_models
         on series.series_id = forecast_models.series_id
+    left join inputs as unlisted
+        on
+            series.series_id = unlisted.series_id
+            and unlisted.exception_type = 'unknown_product'
     where series.is_inactive
-
-),
-
-unknown_product as (
-
-    select
-        series.series_id,
-        forecast_models.model_name,
-        'unknown_product' as exception_type,
-        printf(
-            'product %s is not in the products file (%d order line(s), the'
-            || ' first %s row %d): no name or group; forecast as usual, add it'
-            || ' to the product master or correct the id',
-            series.product_id,
-            unlisted_lines.n_lines,
-            unlisted_lines.first_file,
-            unlisted_lines.first_row
-        ) as detail
-    from series
-    inner join unlisted_lines
-        on series.product_id = unlisted_lines.product_id
-    left join forecast_models
-        on series.series_id = forecast_models.series_id
 
 ),
 
@@ -194,7 +140,7 @@ runner_up as (
             champion_score,
             cast(round(100 * (1 - {{ var('single_margin') }})) as integer)
         ) as detail
-    from champions
+    from {{ ref('int_forecast__champions') }}
     where
         champion_score > 0
         and runner_up_score
@@ -217,8 +163,6 @@ unioned as (
     select * from failed_candidates
     union all
     select * from runner_up
-    union all
-    select * from unknown_product
 
 ),
 
@@ -240,28 +184,14 @@ final as (
         on unioned.series_id = series.series_id
     cross join context
 
-),
-
-launched as (
-
-    select distinct
-        launches.series_id,
-        planned.plant_id,
-        planned.product_id,
-        'launch' as exception_type,
-        launches.model_name,
-        launches.fallback_reason as detail,
-        'launch' as lifecycle,
-        context.run_id,
-        context.forecast_origin
-    from {{ ref('int_forecast__launches') }} as launches
-    inner join {{ ref('stg_erp__launches') }} as planned
-        on launches.series_id = planned.series_id
-    cross join context
-
 )
 
--- by name: the launches leave the series' columns null
+-- by name: the inputs' rows carry their own lifecycle and class
 select * from final  -- noqa: AM07
 union all by name
-select * from launched
+select
+    inputs.*,  -- noqa: AM04
+    context.run_id,
+    context.forecast_origin
+from inputs
+cross join context
