@@ -109,6 +109,10 @@
                 {%- do types.update({value | lower:
                     described.columns[1].values()[loop.index0]}) -%}
             {%- endfor -%}
+            {%- set shown = [] -%}  {#- the file's own columns, not the reader's -#}
+            {%- for value in present if not value.startswith('_demandcast') -%}
+                {%- do shown.append(value) -%}
+            {%- endfor -%}
             {%- set missing = [] -%}
             {%- for column in columns -%}
                 {%- if column not in present
@@ -120,7 +124,7 @@
                 {{ exceptions.raise_compiler_error(
                     "demandcast: raw file '" ~ reader.pattern ~ "' (" ~ name
                     ~ ") is missing the column(s) " ~ missing | join(', ')
-                    ~ "; it has: " ~ present | join(', ')
+                    ~ "; it has: " ~ shown | join(', ')
                     ~ ". Its contract is: " ~ columns | join(', ')
                     ~ ((" (" ~ optional_columns[name] | join(', ')
                         ~ " may be left out)") if name in optional_columns else "")

@@ -858,7 +858,9 @@ def test_extract_a_product_master_without_launch_or_discontinued_dates_builds(bu
     shutil.move(plain, raw / "products.csv")
     result = built_copy.dbt("build", "--select", "stg_erp__products", raw=raw)
     assert result.returncode != 0
-    assert "is missing the column(s) product_group." in result.output, result.output[-3000:]
+    assert "is missing the column(s) product_group; it has: product_id, product_name." in (
+        result.output
+    ), result.output[-3000:]
     assert "(launch_date, discontinued_date may be left out)" in result.output
 
 
