@@ -247,7 +247,8 @@ def busy_cores(
     spinning after the last parallel loop). The most, not the least: a busy machine's
     count dips between its tasks' time slices, and one thread too few costs a fifth of the
     trees' time where one too many cost ten times it (docs/benchmarks.md, "The trees'
-    threads"). 0 where it cannot be read (not Linux)."""
+    threads"). Work of this process's other threads (a model dbt runs beside this one)
+    is not seen: it is short beside the backtest's. 0 where it cannot be read."""
     seen = []
     for k in range(looks):
         try:
