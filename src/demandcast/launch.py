@@ -16,9 +16,9 @@ with the data are not used: their first periods are not a launch.
   with the data has no launch to copy, and the product gets its group's curve, as
   fallback_reason says), times the ratio of the median launch level
   (mean of y over the curve) of the product's group to that of the analog's group (1 when
-  they are the same group); its intervals are the analog group's quantiles of y[k] times
-  the analog's (scaled) launch level over that group's median launch level: the spread of
-  the group's launches at the analog's level.
+  they are the same group); its intervals are the analog group's quantiles of y[k] over
+  the group's mean y[k], times the analog's own (scaled) y[k]: the group's relative spread
+  around the analog's periods.
 - Periods before the launch period forecast 0; beyond the curve's length its last value.
 
 The rows follow the `int_forecast__predictions` contract with method 'launch';
@@ -40,6 +40,14 @@ MIN_CURVES = 3  # a group with fewer launch curves borrows every group's
 ALL = "\x00all"  # the pooled curves' key
 
 
+def launched_inside(history: pd.DataFrame) -> pd.Series:
+    """series_id -> first period, of the series whose first period is after the data's
+    first (launched inside the data: a series that starts with the data has no launch)."""
+    starts = pd.to_datetime(history["period_start"])
+    first = starts.groupby(history["series_id"]).min()
+    return first[first > starts.min()]
+
+
 def launch_curves(history: pd.DataFrame, h: int, before=None) -> pd.DataFrame:
     """series_id x k (0..h-1) -> demand in the k-th period from the first order, for the
     series whose first period is after the data's first (launched inside the data) and,
@@ -48,14 +56,14 @@ def launch_curves(history: pd.DataFrame, h: int, before=None) -> pd.DataFrame:
     df = history[["series_id", "period_start", "demand"]].copy()
     df["period_start"] = pd.to_datetime(df["period_start"])
     df = df.sort_values(["series_id", "period_start"], kind="stable")
-    first = df.groupby("series_id")["period_start"].transform("min")
-    launched = first > df["period_start"].min()
+    inside = launched_inside(df)
     if before is not None:
         before = pd.Timestamp(before)
-        launched &= first < before
+        inside = inside[inside < before]
         df = df[df["period_start"] < before]
-    if launched.reindex(df.index).any():
-        df = df[launched.reindex(df.index).to_numpy()]
+    launched = df["series_id"].isin(inside.index)
+    if launched.any():
+        df = df[launched.to_numpy()]
     df = df.assign(k=df.groupby("series_id").cumcount())
     df = df[df["k"] < h]
     return df.pivot(index="series_id", columns="k", values="demand").reindex(columns=range(h))
@@ -133,9 +141,7 @@ def forecast_launches(
     if todo.empty:
         return pd.DataFrame(columns=prediction_columns(levels))
     curves = launch_curves(history, h)
-    starts = pd.to_datetime(history["period_start"])
-    first = starts.groupby(history["series_id"]).min()
-    launched = set(first.index[first > starts.min()].astype(str))
+    launched = set(launched_inside(history).index.astype(str))
     groups = series.set_index("series_id")["product_group"]
     profiles = group_profiles(curves, groups, levels)
     periods = future_periods(pd.Series([pd.Timestamp(origin)], index=["x"]), h, settings.frequency)
@@ -246,10 +252,9 @@ def backtest_launches(
     actual, the launch forecast and bounds, and the naive baseline (the median first-period
     demand of the same curves, flat). `groups`: series_id -> product group."""
     df = history.assign(period_start=pd.to_datetime(history["period_start"]))
-    first = df.groupby("series_id")["period_start"].min()
-    start = df["period_start"].min()
+    first = launched_inside(df)
     rows = []
-    for sid, f in first[(first >= pd.Timestamp(since)) & (first > start)].sort_values().items():
+    for sid, f in first[first >= pd.Timestamp(since)].sort_values().items():
         curves = launch_curves(df, h, before=f)
         if curves.empty:
             continue
