@@ -193,9 +193,35 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
     ),
     "int_run__context": (
         "run",
-        ["run_id", "forecast_origin", "data_start_period", "data_end_period", "run_period"],
-        "The run's one row: its forecast origin against the data and the run date.",
         [
+            "run_id",
+            "forecast_origin",
+            "data_start_period",
+            "data_end_period",
+            "run_period",
+            "n_order_dates",
+        ],
+        "The run's one row: its forecast origin against the data and the run date, its "
+        "frequency against the data's.",
+        [
+            gxe.ExpectColumnPairValuesToBeInSet(
+                column_A="frequency",
+                column_B="data_cadence",
+                value_pairs_set=[
+                    ("day", "day"),
+                    ("week", "day"),
+                    ("week", "week"),
+                    ("month", "day"),
+                    ("month", "week"),
+                    ("month", "month"),
+                ],
+                ignore_row_if="either_value_is_missing",
+                notes="The orders are dated once a month (data_cadence month: the first or last "
+                "day of each month) or once a week, but var frequency asks for finer periods: "
+                "most periods would be invented zeros and every series would look "
+                "intermittent. Set var frequency to the data's cadence, with its season_length "
+                "and horizon (monthly: frequency month, season_length 12).",
+            ),
             gxe.ExpectColumnValuesToNotBeNull(
                 column="forecast_origin",
                 notes="No forecast origin means no usable order line dated up to the run date.",

@@ -33,13 +33,51 @@ bounds as (
 
 ),
 
+order_dates as (
+
+    select distinct order_date from orders
+
+),
+
+-- how often the orders are dated: monthly data (dated on the first or the
+-- last day of each month) or weekly data (one weekday) at a finer var
+-- frequency would be forecast as mostly empty periods; the run gate holds
+-- frequency to it. Under 6 distinct dates it is not judged (null).
+cadence as (
+
+    select
+        count(*) as n_order_dates,
+        avg(case
+            when
+                day(order_date) = 1 or order_date = last_day(order_date)
+                then 1.0
+            else 0.0
+        end) as month_edge_share,
+        max(n_weekday) / count(*) as weekday_share
+    from (
+        select
+            order_date,
+            count(*) over (partition by isodow(order_date)) as n_weekday
+        from order_dates
+    )
+
+),
+
 origin as (
 
     select
-        data_start_date,
-        data_end_date,
-        {{ origin_period('data_end_date') }} as forecast_origin
+        bounds.data_start_date,
+        bounds.data_end_date,
+        {{ origin_period('bounds.data_end_date') }} as forecast_origin,
+        cadence.n_order_dates,
+        case
+            when cadence.n_order_dates < 6 then null
+            when cadence.month_edge_share >= 0.9 then 'month'
+            when cadence.weekday_share >= 0.9 then 'week'
+            else 'day'
+        end as data_cadence
     from bounds
+    cross join cadence
 
 ),
 
@@ -107,6 +145,8 @@ final as (
         ) as memory_keep_runs,
         origin.data_start_date,
         origin.data_end_date,
+        origin.n_order_dates,
+        origin.data_cadence,
         -- what the run gate holds the origin to
         {{ period_start('origin.data_start_date') }} as data_start_period,
         {{ period_start('origin.data_end_date') }} as data_end_period,

@@ -114,6 +114,9 @@ FRAMES = {
         data_end_period=[ORIGIN],
         run_period=[ORIGIN + 2 * WEEK],
         stale_periods=[2],
+        frequency=["week"],
+        n_order_dates=[30],
+        data_cadence=["day"],
     ),
     "series": series,
     "series__series": lambda: _frame(
@@ -283,6 +286,18 @@ CASES = {
         "data_end_period, forecast_origin",
     ),
     "stale extract": ("run", lambda f: f.assign(stale_periods=40), BETWEEN, "stale_periods"),
+    "monthly data forecast weekly": (
+        "run",
+        lambda f: f.assign(data_cadence="month"),
+        "expect_column_pair_values_to_be_in_set",
+        "frequency, data_cadence",
+    ),
+    "weekly data forecast daily": (
+        "run",
+        lambda f: f.assign(frequency="day", data_cadence="week"),
+        "expect_column_pair_values_to_be_in_set",
+        "frequency, data_cadence",
+    ),
     "a period far above its series' median": (
         "series",
         lambda f: _set(f, _first, "demand", 1e9),
@@ -467,6 +482,13 @@ def test_a_relation_is_read_for_the_columns_the_suite_names_only(ctx):
     assert list(gates._as_frame(relation, columns).columns) == [
         c for c in frame.columns if c in columns
     ]
+
+
+def test_a_rule_gx_has_no_sentence_for_is_told_by_its_why(ctx):
+    _, report = check(ctx, "run", FRAMES["run"]().assign(data_cadence="month"))
+    assert "why: The orders are dated once a month" in report
+    assert "rule:" not in report  # not GX's call spelled out
+    assert "e.g. [week, month]" in report
 
 
 def test_pair_failures_show_both_values_by_key(ctx):

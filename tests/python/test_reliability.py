@@ -364,6 +364,29 @@ def test_a_stale_extract_stops_the_run_gate(built_copy, tmp_path):
     _stopped(built_copy, before, result, "Gate 'run' failed", "stale_periods", code=1)
 
 
+def test_monthly_orders_at_the_weekly_default_stop_the_run_gate(built_copy, tmp_path):
+    """Orders dated on the 1st of each month, built with the weekly defaults: the run gate
+    says the data is monthly and what to set, rather than forecasting weeks of zeros."""
+    raw = raw_with_orders(
+        built_copy.raw,
+        tmp_path / "raw",
+        "select * replace (cast(date_trunc('month', order_date) as date) as order_date) "
+        "from orders",
+    )
+    before = built_copy.published_digest()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        "Gate 'run' failed",
+        "frequency, data_cadence",
+        "[week, month]",
+        "frequency month",
+        code=1,
+    )
+
+
 # --- SQL from input ------------------------------------------------------------------
 
 
