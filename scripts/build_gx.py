@@ -265,12 +265,6 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
                 column="demand", notes="Gap filling writes a zero, never a null."
             ),
             gxe.ExpectColumnValuesToNotBeInSet(column="demand", value_set=INF),
-            gxe.ExpectColumnValuesToBeBetween(
-                column="demand",
-                min_value=P("min_demand"),
-                notes="Net demand below zero means a period's returns exceeded its sales; set "
-                "var allow_negative_demand to accept it.",
-            ),
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="plausible_max",
                 column_B="demand",
@@ -279,6 +273,27 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
                 notes="plausible_max = var outlier_ratio x the median of the series' positive "
                 "periods (series with 5 or more). A period far above it sums implausible "
                 "lines; fix them or raise outlier_ratio.",
+            ),
+        ],
+    ),
+    "chk_series__demand": (
+        "series__demand",
+        [
+            "series_id",
+            "period_start",
+            "largest_return",
+            "return_source_file",
+            "return_source_row",
+        ],
+        "One row per series and period with net demand below zero; its largest return line.",
+        [
+            gxe.ExpectColumnValuesToBeBetween(
+                column="demand",
+                min_value=P("min_demand"),
+                notes="Net demand below zero means a period's returns exceeded its sales (a "
+                "return booked to the wrong product, plant or period; the largest return line "
+                "is named by file and row); fix it, or set var allow_negative_demand to accept "
+                "it.",
             ),
         ],
     ),

@@ -11,6 +11,7 @@ def model(dbt, session):
     tables = {
         "int_run__context": dbt.ref("int_run__context"),
         "int_series__filled": dbt.ref("int_series__filled"),
+        "chk_series__demand": dbt.ref("chk_series__demand"),
         "chk_series__series": dbt.ref("chk_series__series"),
         "chk_series__products": dbt.ref("chk_series__products"),
     }

@@ -119,6 +119,14 @@ FRAMES = {
         data_cadence=["day"],
     ),
     "series": series,
+    "series__demand": lambda: _frame(  # clean: no period below zero
+        series_id=pd.Series([], dtype=str),
+        period_start=pd.Series([], dtype="datetime64[us]"),
+        demand=pd.Series([], dtype=float),
+        largest_return=pd.Series([], dtype=float),
+        return_source_file=pd.Series([], dtype=str),
+        return_source_row=pd.Series([], dtype="Int64"),
+    ),
     "series__series": lambda: _frame(
         series_id=SERIES,
         first_index=0,
@@ -193,6 +201,16 @@ def _drop_first(f):
     return f.iloc[1:].reset_index(drop=True)
 
 
+NEGATIVE = pd.DataFrame(
+    {
+        "series_id": ["P1|A"],
+        "period_start": pd.Series([ORIGIN - WEEK], dtype="datetime64[us]"),
+        "demand": [-3.0],
+        "largest_return": [-20.0],
+        "return_source_file": ["orders.csv"],
+        "return_source_row": [812],
+    }
+)
 BETWEEN = "expect_column_values_to_be_between"
 NOT_NULL = "expect_column_values_to_not_be_null"
 PAIR = "expect_column_pair_values_a_to_be_greater_than_b"
@@ -304,7 +322,7 @@ CASES = {
         PAIR,
         "plausible_max, demand",
     ),
-    "negative demand": ("series", lambda f: _set(f, _first, "demand", -3.0), BETWEEN, "demand"),
+    "negative demand": ("series__demand", lambda f: NEGATIVE, BETWEEN, "demand"),
     "null demand": ("series", lambda f: _set(f, _first, "demand", np.nan), NOT_NULL, "demand"),
     "repeated series period": (
         "series",
@@ -491,6 +509,13 @@ def test_a_rule_gx_has_no_sentence_for_is_told_by_its_why(ctx):
     assert "e.g. [week, month]" in report
 
 
+def test_a_negative_period_names_its_largest_return_line(ctx):
+    _, report = check(ctx, "series__demand", NEGATIVE)
+    row = next(line.split() for line in report.splitlines() if line.strip().startswith("P1|A"))
+    assert row == ["P1|A", str((ORIGIN - WEEK).date()), "-20", "orders.csv", "812", "-3"]
+    assert "set var allow_negative_demand" in report
+
+
 def test_pair_failures_show_both_values_by_key(ctx):
     frame = FRAMES["forecast__series"]()
     frame.loc[1, "forecast_max"] = 1e6
@@ -502,9 +527,7 @@ def test_pair_failures_show_both_values_by_key(ctx):
 def test_thresholds_are_suite_parameters(ctx):
     lines = FRAMES["orders__lines"]().assign(duplicate_share=0.1)
     assert check(ctx, "orders__lines", lines, max_duplicate_share=0.2)[1] is None
-    frame = series()
-    frame.loc[0, "demand"] = -3.0
-    assert check(ctx, "series", frame, min_demand=-np.inf)[1] is None
+    assert check(ctx, "series__demand", NEGATIVE, min_demand=-np.inf)[1] is None
     stale = FRAMES["run"]().assign(stale_periods=400)
     assert check(ctx, "run", stale, max_staleness_periods=np.inf)[1] is None  # var null
     old = _set(FRAMES["orders__dates"](), _first, "order_date", pd.Timestamp("1995-03-06"))
@@ -677,6 +700,7 @@ TABLES = {
     "stg_erp__plants": "plants",
     "int_run__context": "run",
     "int_series__filled": "series",
+    "chk_series__demand": "series__demand",
     "chk_series__series": "series__series",
     "chk_series__products": "series__products",
     "int_forecast__backtest": "backtest",
@@ -719,7 +743,7 @@ def test_check_passes_a_good_warehouse_and_writes_offline_data_docs(tmp_path, ca
 def test_check_fails_a_bad_warehouse_naming_each_failure(tmp_path, capsys):
     def spoil(frames):
         frames["chk_orders__dates"].loc[0, "order_date"] = pd.Timestamp("2025-06-01")
-        frames["int_series__filled"].loc[0, "demand"] = -3.0
+        frames["chk_series__demand"] = NEGATIVE
 
     db = _warehouse(tmp_path / "bad.duckdb", spoil, drop=("int_forecast__predictions",))
     assert gates.check_warehouse(db, tmp_path / "docs") == 1
@@ -727,7 +751,7 @@ def test_check_fails_a_bad_warehouse_naming_each_failure(tmp_path, capsys):
     assert (
         "orders__dates        1 of 1 failed: expect_column_values_to_be_between(order_date)" in out
     )
-    assert "series               1 of 10 failed" in out, out
+    assert "series__demand       1 of 1 failed" in out, out
     assert "forecast             missing: no table main.int_forecast__predictions" in out
     assert "Traceback" not in out
 

@@ -364,6 +364,30 @@ def test_a_stale_extract_stops_the_run_gate(built_copy, tmp_path):
     _stopped(built_copy, before, result, "Gate 'run' failed", "stale_periods", code=1)
 
 
+def test_a_week_returned_beyond_its_sales_names_the_return_line(built_copy, tmp_path):
+    """One return larger than its week's sales (the product's history as a whole still sold
+    more): gate series stops it by series and week, naming the return's file and row."""
+    raw = raw_with_orders(
+        built_copy.raw,
+        tmp_path / "raw",
+        "select * from orders union all"
+        " select 'X-RETURN', week, product_id, plant_id, -sold - 50 from ("
+        "  select product_id, plant_id, cast(date_trunc('week', order_date) as date) as week,"
+        "  sum(quantity) as sold from orders"
+        "  where order_date >= (select max(order_date) - 100 from orders)"
+        "  group by all order by sold desc limit 1)",
+    )
+    rows = duckdb.sql(f"select count(*) from '{raw}/orders.parquet'").fetchall()[0][0]
+    before = built_copy.published_digest()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy, before, result, "Gate 'series__demand' failed", "return_source_row", code=1
+    )
+    line = next(x for x in result.output.splitlines() if x.strip().startswith("PL"))
+    file, row, demand = line.split()[-3:]  # the return is the file's last row; the week -50
+    assert file.endswith("/raw/orders.parquet") and [row, demand] == [f"{rows:,}", "-50"], line
+
+
 def test_monthly_orders_at_the_weekly_default_stop_the_run_gate(built_copy, tmp_path):
     """Orders dated on the 1st of each month, built with the weekly defaults: the run gate
     says the data is monthly and what to set, rather than forecasting weeks of zeros."""
