@@ -35,7 +35,10 @@ bounds as (
 
 order_dates as (
 
-    select distinct order_date from orders
+    select
+        order_date,
+        count(*) over (partition by isodow(order_date)) as n_on_weekday
+    from (select distinct order_date from orders) as distinct_dates
 
 ),
 
@@ -53,13 +56,8 @@ cadence as (
                 then 1.0
             else 0.0
         end) as month_edge_share,
-        max(n_weekday) / count(*) as weekday_share
-    from (
-        select
-            order_date,
-            count(*) over (partition by isodow(order_date)) as n_weekday
-        from order_dates
-    )
+        max(n_on_weekday) / count(*) as weekday_share
+    from order_dates
 
 ),
 
