@@ -879,7 +879,12 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
             by_class,
             numeric_from=2,
         )
-        + f"<details><summary>All {len(rows)} candidates</summary>{_table(header, rows)}</details>"
+        + f"<details><summary>All {len(rows)} candidates, over every class</summary>"
+        "<p>A candidate run on some classes only (a class's combination) is scored in its "
+        "class above, not here: here the candidates run on nearly every series are "
+        "compared on the same series. Series too short to backtest take their class's "
+        "champion and count in no candidate's wins.</p>"
+        f"{_table(header, rows)}</details>"
     )
 
 
