@@ -19,10 +19,42 @@
     interval ({{ n }}) {{ frequency() }}
 {%- endmacro %}
 
+{#- How often order dates fall, from the distinct dates of `dates` (a
+    relation or subquery with a column order_date): 'month' when 90 % or more
+    of them are the first or the last day of a month, 'week' when 90 % or more
+    fall on one weekday, else 'day'; null under 6 distinct dates. A scalar
+    subquery. (cli.past_build_vars says the same in Python's SQL.) -#}
+{% macro date_cadence(dates) -%}
+    (
+        select
+            case
+                when count(*) < 6 then null
+                when
+                    avg(case
+                        when day(d) = 1 or d = last_day(d) then 1.0 else 0.0
+                    end) >= 0.9
+                    then 'month'
+                when max(n_on_weekday) >= 0.9 * count(*) then 'week'
+                else 'day'
+            end
+        from (
+            select
+                d,
+                count(*) over (partition by isodow(d)) as n_on_weekday
+            from (
+                select distinct cast(order_date as date) as d from {{ dates }}
+            ) as distinct_dates
+            where d is not null
+        ) as by_weekday
+    )
+{%- endmacro %}
+
 {#- The forecast origin for a history ending on the date `data_end`: the var
-    forecast_origin's period, else the last complete period (the one holding
-    data_end when data_end is its last day, else the one before). -#}
-{% macro origin_period(data_end) -%}
+    forecast_origin's period, else the last complete period: the one holding
+    data_end when data_end is its last day, or when the orders are dated once
+    a period (`cadence`, from date_cadence, equal to var frequency: monthly
+    totals dated on the 1st), else the one before. -#}
+{% macro origin_period(data_end, cadence='null') -%}
     {%- if var('forecast_origin') -%}
         {{ period_start("cast(" ~ sql_string(var('forecast_origin')) ~ " as date)") }}
     {%- else -%}
@@ -30,6 +62,7 @@
             when
                 {{ period_start(data_end ~ ' + 1') }}
                 > {{ period_start(data_end) }}
+                or {{ cadence }} = '{{ frequency() }}'
                 then {{ period_start(data_end) }}
             else
                 cast(

@@ -1,6 +1,7 @@
 {#- One row that every later stage reads: the run id, the frequency, the
     forecast origin (start of the last period in the history; by default the
-    last complete period in the data) and the forecasting settings. -#}
+    last complete period in the data: macro origin_period), how often the
+    orders are dated, and the forecasting settings. -#}
 -- depends_on: {{ ref('gate_orders') }}
 
 with
@@ -28,54 +29,26 @@ bounds as (
 
     select
         min(order_date) as data_start_date,
-        max(order_date) as data_end_date
+        max(order_date) as data_end_date,
+        count(distinct order_date) as n_order_dates,
+        -- how often the orders are dated: monthly data (on the first or the
+        -- last day of each month) or weekly data (one weekday) at a finer
+        -- var frequency would be forecast as mostly empty periods (the run
+        -- gate stops it); at this frequency, its last period is complete
+        {{ date_cadence('orders') }} as data_cadence
     from orders
-
-),
-
-order_dates as (
-
-    select
-        order_date,
-        count(*) over (partition by isodow(order_date)) as n_on_weekday
-    from (select distinct order_date from orders) as distinct_dates
-
-),
-
--- how often the orders are dated: monthly data (dated on the first or the
--- last day of each month) or weekly data (one weekday) at a finer var
--- frequency would be forecast as mostly empty periods; the run gate holds
--- frequency to it. Under 6 distinct dates it is not judged (null).
-cadence as (
-
-    select
-        count(*) as n_order_dates,
-        avg(case
-            when
-                day(order_date) = 1 or order_date = last_day(order_date)
-                then 1.0
-            else 0.0
-        end) as month_edge_share,
-        max(n_on_weekday) / count(*) as weekday_share
-    from order_dates
 
 ),
 
 origin as (
 
     select
-        bounds.data_start_date,
-        bounds.data_end_date,
-        {{ origin_period('bounds.data_end_date') }} as forecast_origin,
-        cadence.n_order_dates,
-        case
-            when cadence.n_order_dates < 6 then null
-            when cadence.month_edge_share >= 0.9 then 'month'
-            when cadence.weekday_share >= 0.9 then 'week'
-            else 'day'
-        end as data_cadence
+        data_start_date,
+        data_end_date,
+        n_order_dates,
+        data_cadence,
+        {{ origin_period('data_end_date', 'data_cadence') }} as forecast_origin
     from bounds
-    cross join cadence
 
 ),
 

@@ -440,9 +440,14 @@ def past_build_vars(
             from {reader}) where d <= current_date""").fetchone()
         if end is None:
             raise ValueError(f"no dated order lines in '{raw}'")
+        (cadence,) = con.execute(_cadence_sql(reader)).fetchone()
         start, after = f"date_trunc('{frequency}', $end)", f"date_trunc('{frequency}', $end + 1)"
-        current = f"""case when {after} > {start} then {start}
-            else {start} - interval 1 {frequency} end"""
+        current = (
+            start  # dated once a period at this frequency: the last period is complete
+            if cadence == frequency
+            else f"case when {after} > {start} then {start}"
+            f" else {start} - interval 1 {frequency} end"
+        )
         params = {"end": end}
     origins = [
         str(o)
@@ -462,6 +467,22 @@ def past_build_vars(
         )
         for o in origins
     ]
+
+
+def _cadence_sql(reader: str) -> str:
+    """How often the order dates fall, as the dbt macro date_cadence says it: 'month' when
+    90 % or more of the distinct dates are the first or last day of a month, 'week' when 90 %
+    or more fall on one weekday, else 'day'; null under 6 dates. Dated once a period at the
+    run's frequency, the data's last period is complete."""
+    return f"""select case
+            when count(*) < 6 then null
+            when avg(case when day(d) = 1 or d = last_day(d) then 1.0 else 0.0 end) >= 0.9
+                then 'month'
+            when max(n_on_weekday) >= 0.9 * count(*) then 'week'
+            else 'day' end
+        from (select d, count(*) over (partition by isodow(d)) as n_on_weekday
+            from (select distinct try_cast(order_date as date) as d from {reader})
+            where d is not null)"""
 
 
 def _published_origins(

@@ -97,6 +97,15 @@ def test_past_origins_lie_horizon_periods_apart_before_the_current_one(tmp_path)
     assert [o for o, _ in cli.past_build_vars(ROOT, env, "{frequency: month}", None, 1)] == [
         "2025-01-01"
     ]
+    # monthly totals dated on the 1st: their last month is complete (int_run__context alike)
+    duckdb.sql(
+        "copy (select cast(date '2025-01-01' + to_months(cast(i as integer)) as date)"
+        " as order_date, 'P1' as product_id, 'A' as plant_id, 1 as quantity"
+        f" from range(12) as t (i)) to '{tmp_path / 'orders.parquet'}'"
+    )  # January to December 2025: the current origin is December, 13 months before it
+    assert [o for o, _ in cli.past_build_vars(ROOT, env, "{frequency: month}", None, 1)] == [
+        "2024-11-01"
+    ]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ValueError, match="no orders file"):
