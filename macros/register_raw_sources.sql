@@ -8,8 +8,9 @@
     column analog_product_id (null stands in). A missing file or column, two
     files of one name (orders.parquet and orders.csv), a Parquet file that
     cannot be read, a timestamp with time zone whose zone the file does not
-    name, or a products or plants file none of whose ids is in the orders
-    stops the run before any table is touched, in one line naming the file.
+    name, or a products or plants file with no id or none of whose ids is in
+    the orders stops the run before any table is touched, in one line naming
+    the file.
     Extra columns are ignored (one named filename too: the reader's own
     column has a name no extract uses). -#}
 
@@ -193,7 +194,8 @@
 {% endmacro %}
 
 {#- Ids are text: products.product_id 21 and orders.product_id '00021' are
-    two ids. A products or plants file none of whose ids is in the orders
+    two ids. A products or plants file without ids (a header-only export)
+    stops the run; one none of whose ids is in the orders
     (a lost leading zero, ids of another system) stops the run, naming both
     forms. -#}
 {% macro check_ids_match(orders, master, name, key) %}
@@ -211,6 +213,13 @@
         ~ " where m_id = (select min(m_id) from near)), (select min(id) from o))") -%}
     {%- set row = found.rows[0] -%}
     {#- an empty orders extract is the orders gate's to name -#}
+    {%- if row[0] == 0 and row[3] is not none -%}
+        {{ exceptions.raise_compiler_error(
+            "demandcast: raw file '" ~ master.reader.pattern ~ "' (" ~ name
+            ~ ") holds no " ~ key ~ " (a header-only or failed export?); the"
+            ~ " run would go on as without the file, every " ~ key ~ " unknown to"
+            ~ " it. Re-export it, or remove the file to run without one.") }}
+    {%- endif -%}
     {%- if row[0] > 0 and row[1] == 0 and row[3] is not none -%}
         {{ exceptions.raise_compiler_error(
             "demandcast: raw file '" ~ master.reader.pattern ~ "': " ~ name ~ "."

@@ -870,6 +870,22 @@ def test_extract_plant_ids_matching_no_order_stop_the_run_naming_both_forms(buil
     )
 
 
+def test_a_header_only_products_file_stops_the_run_before_any_table(built_copy, tmp_path):
+    """An empty export of the product master is not "no products file": the run would
+    forget every discontinued date and product name without a word."""
+    raw = _raw_with_master(built_copy, tmp_path, products_sql="select * from products limit 0")
+    before = built_copy.published_digest()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy,
+        before,
+        result,
+        f"raw file '{raw}/products.csv' (products) holds no product_id",
+        "remove the file to run without one",
+        code=2,
+    )
+
+
 def test_extract_an_extra_column_named_filename_is_ignored(built_copy, tmp_path):
     raw = raw_with_orders(
         built_copy.raw, tmp_path / "raw", "select *, 'erp_export.csv' as filename from orders"
