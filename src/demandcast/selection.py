@@ -105,9 +105,16 @@ def parse_champion(champion: str) -> tuple[str, list[str]]:
     return match["name"], match["members"].split("|")
 
 
-def no_demand_in_windows(metrics: pd.DataFrame) -> pd.Index:
+# windows holding under this share of a series' mean demand are as good as empty
+QUIET_SHARE = 0.1
+
+
+def no_demand_in_windows(metrics: pd.DataFrame, mean_demand: pd.Series | None = None) -> pd.Index:
     """Series whose backtest windows held no demand: there a candidate's wape is NaN (sum
-    |error| over a sum of actuals of 0, metrics.py) unless it forecast 0 throughout. On such
+    |error| over a sum of actuals of 0, metrics.py) unless it forecast 0 throughout; or,
+    given each series' `mean_demand` over its history, windows that held under QUIET_SHARE
+    of it a period (mae / wape is the windows' mean actual): a lumpy pump selling 1.4 a week,
+    whose windows held 2 units in 39 weeks, chose a forecast of 6e-08 there. On such
     a series every forecast of 0 scores perfectly: its scores say which candidate forecasts
     least, not which forecasts demand, so it never moves off its class champion (a paused
     series keeps a forecast of its class's method). Nor does it choose a smooth or erratic
@@ -120,7 +127,13 @@ def no_demand_in_windows(metrics: pd.DataFrame) -> pd.Index:
         return pd.Index([], dtype=object)
     mae = metrics["mae"] if "mae" in metrics.columns else pd.Series(1.0, index=metrics.index)
     hit = metrics["wape"].isna() & (mae > 0)
-    return pd.Index(metrics.loc[hit, "series_id"].astype(str).unique())
+    quiet = set(metrics.loc[hit, "series_id"].astype(str))
+    if mean_demand is not None and "mae" in metrics.columns:
+        rows = metrics[(metrics["wape"] > 0) & (mae > 0)]
+        held = (rows["mae"] / rows["wape"]).groupby(rows["series_id"].astype(str)).median()
+        usual = mean_demand.reindex(held.index)
+        quiet |= set(held.index[(held < QUIET_SHARE * usual).to_numpy()])
+    return pd.Index(sorted(quiet), dtype=object)
 
 
 def class_champions(
@@ -219,7 +232,8 @@ def select_champions(
     m["_order"] = m["model_name"].map(order).fillna(len(order))
     m = m.sort_values(["series_id", "score", "_order", "model_name"], kind="stable")
 
-    quiet = no_demand_in_windows(m)
+    mean_demand = prof["mean_demand"].astype(float) if "mean_demand" in prof.columns else None
+    quiet = no_demand_in_windows(m, mean_demand)
     heard = m[~m["series_id"].isin(quiet) | m["by_level"]]
     series_class = demand_class.reindex(heard["series_id"].unique())
     learned = frozenset(c.name for c in catalog.candidates.values() if c.is_learned)
@@ -398,7 +412,7 @@ def _reason(r, metric: str, settings: Settings) -> str:
             head = f"no class champion for demand class {r.demand_class}"
         what = "its class's catalog default" if r.champion == r.prior else "its best pool member"
         return (
-            f"{head} and the series no demand in its backtest windows, where the lowest "
+            f"{head} and the series (almost) no demand in its backtest windows, where the lowest "
             f"forecast scores best ({r.best}): {what}, {r.champion}"
         )
     elif r.default is None or (isinstance(r.default, float) and np.isnan(r.default)):
@@ -413,8 +427,8 @@ def _reason(r, metric: str, settings: Settings) -> str:
             return f"{head} has the lowest {metric}"
         if r.quiet:  # scores near 0: significant digits, not "0.000 against 0.000"
             return (
-                f"kept {head}: no demand in its backtest windows, where the lowest forecast "
-                f"scores best ({r.best}, {metric} {r.best_score:.3g} against "
+                f"kept {head}: (almost) no demand in its backtest windows, where the lowest "
+                f"forecast scores best ({r.best}, {metric} {r.best_score:.3g} against "
                 f"{r.default_score:.3g}) and tells nothing of the level when demand returns"
             )
         gain = 1 - r.best_score / r.default_score if r.default_score > 0 else 0.0

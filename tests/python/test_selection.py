@@ -193,6 +193,31 @@ def test_a_series_without_demand_in_its_backtest_windows_votes_but_never_moves()
     assert "rmsse 0 against 0.00021)" in out.loc["q1", "reason"], out.loc["q1", "reason"]
 
 
+def test_windows_with_a_tenth_of_the_usual_demand_are_no_evidence_to_leave_the_champion():
+    # a lumpy series selling 1.44 a period whose windows held 0.05 a period (mae / wape):
+    # SESOptimized, which followed them down to 0, scores 0.028 against the class
+    # champion's 0.396, yet says nothing of the level when demand returns; at 0.2 a
+    # period (a seventh of the mean, above a tenth) the same scores move it
+    heard = [f"h{i:02d}" for i in range(10)]
+    rows = []
+    for s in heard:
+        rows += [("ComboSimple", s, 0.70, 0.7, 0.5), ("SESOptimized", s, 0.80, 0.8, 0.6)]
+    for s, held in (("thin", 0.05), ("fair", 0.2)):
+        rows += [("ComboSimple", s, 0.396, 0.9, 0.9 / held)]
+        rows += [("SESOptimized", s, 0.028, 0.06, 0.06 / held)]
+    metrics = pd.DataFrame(rows, columns=["model_name", "series_id", "rmsse", "mae", "wape"])
+    metrics = metrics.assign(n_windows=3, status="ok")
+    profiles = pd.DataFrame(
+        {"series_id": [*heard, "thin", "fair"], "demand_class": "lumpy", "mean_demand": 1.44}
+    )
+    out = select_champions(metrics, profiles, RMSSE).set_index("series_id")
+    assert out.loc["thin", "champion"] == "ComboSimple"
+    assert "(almost) no demand in its backtest windows" in out.loc["thin", "reason"]
+    assert out.loc["fair", "champion"] == "SESOptimized"
+    without = select_champions(metrics, profiles.drop(columns="mean_demand"), RMSSE)
+    assert without.set_index("series_id").loc["thin", "champion"] == "SESOptimized"
+
+
 def test_a_quiet_series_whose_class_champion_failed_takes_its_class_default_not_a_zero():
     # ComboIntermittent is the class champion (10 series) but failed on q0, whose windows
     # held no demand: there Naive forecast 0 and scores 0, ComboSimple (the catalog's
