@@ -851,8 +851,8 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
     )
     header = [
         "model",
-        "series won",
-        "win share",
+        "series chosen for",
+        "share chosen",
         "series scored",
         "series compared",
         f"median {_e(metric)}",
@@ -862,16 +862,19 @@ def _leaderboard_section(con: duckdb.DuckDBPyConnection) -> str:
     ]
     return (
         '<h2 id="leaderboard">Model leaderboard</h2>'
-        f"<p>Every candidate's backtest, most series won first; scores are over the "
-        f"series compared (those every ranked candidate of the class scored), so "
-        f"candidates are compared on the same series; the champion of each series "
-        f"was picked on {picked}.</p>"
+        f"<p>Every candidate's backtest, the one chosen for most series first. Chosen "
+        f"is not scored best: a series keeps its class's champion unless another "
+        f"candidate scores far better (vars selection_margin, single_margin: under 10 % "
+        f"of its score by default), as a few backtest windows cannot tell skill from "
+        f"luck. Scores are over the series compared (those every ranked "
+        f"candidate of the class scored), so candidates are compared on the same "
+        f"series; the champion of each series was picked on {picked}.</p>"
         + _table(
             [
                 "demand class",
                 "most chosen",
-                "series won",
-                "win share",
+                "series chosen for",
+                "share chosen",
                 "series scored",
                 "selected on",
                 "median score",
