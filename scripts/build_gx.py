@@ -148,6 +148,22 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
             ),
         ],
     ),
+    "chk_orders__periods": (
+        "orders__periods",
+        ["period_start", "n_lines", "median_lines"],
+        "One row per period from the first order to the last; its lines against the median "
+        "period's.",
+        [
+            gxe.ExpectColumnValuesToBeBetween(
+                column="lines_unexplained",
+                min_value=P("min_period_lines"),
+                notes="Not one order line in a period inside the extract, and no dip around the "
+                "same time a year before or after (a shutdown): a failed or partial export. "
+                "Every series would take a zero there. Re-export those periods, or set var "
+                "allow_empty_periods to accept them (a one-off closure).",
+            ),
+        ],
+    ),
     "chk_orders__series": (
         "orders__series",
         ["plant_id", "product_id"],

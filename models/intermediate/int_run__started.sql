@@ -20,6 +20,8 @@ final as (
         cast({{ sql_string(var('min_order_date')) }} as date) as min_order_date,
         cast({{ var('allow_negative_demand') }} as boolean)
             as allow_negative_demand,
+        cast({{ var('allow_empty_periods') }} as boolean)
+            as allow_empty_periods,
         cast({{ var('max_staleness_periods') or 'null' }} as integer)
             as max_staleness_periods,
         cast({{ var('max_forecast_multiple') }} as double)

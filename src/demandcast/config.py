@@ -651,6 +651,7 @@ _OTHER_VARS = {
     "max_duplicate_share": _between(0.0, 1.0),
     "min_order_date": _date,
     "allow_negative_demand": _bool,
+    "allow_empty_periods": _bool,
     "gate_modes": _gate_modes,
     "outlier_ratio": _between(1.0, None),
     "outlier_action": _one_of(OUTLIER_ACTIONS),

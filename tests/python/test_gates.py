@@ -33,6 +33,7 @@ PARAMETERS = {
     "max_duplicate_share": 0.01,
     "max_staleness_periods": 13.0,
     "min_demand": 0,
+    "min_period_lines": 1,
     "forecast_origin": ORIGIN,
     "horizon": HORIZON,
 }
@@ -98,6 +99,13 @@ FRAMES = {
         first_order_line_id=[1, 6],
         first_source_file=["orders.csv", "orders.csv"],
         first_source_row=[1, 6],
+    ),
+    "orders__periods": lambda: _frame(
+        period_start=pd.Series([ORIGIN - 2 * WEEK, ORIGIN - WEEK, ORIGIN], dtype="datetime64[us]"),
+        n_lines=[6, 0, 7],
+        median_lines=6.0,
+        year_share=[None, 0.1, None],  # the empty week: low a year before too (a shutdown)
+        lines_unexplained=[6, None, 7],
     ),
     "orders__series": lambda: _frame(
         plant_id=["P1", "P2"],
@@ -302,6 +310,12 @@ CASES = {
         lambda f: f.assign(forecast_origin=ORIGIN + WEEK),
         PAIR,
         "data_end_period, forecast_origin",
+    ),
+    "a period without an order line": (
+        "orders__periods",
+        lambda f: f.assign(year_share=[None, 0.9, None], lines_unexplained=[6, 0, 7]),
+        BETWEEN,
+        "lines_unexplained",
     ),
     "stale extract": ("run", lambda f: f.assign(stale_periods=40), BETWEEN, "stale_periods"),
     "monthly data forecast weekly": (
@@ -528,6 +542,8 @@ def test_thresholds_are_suite_parameters(ctx):
     lines = FRAMES["orders__lines"]().assign(duplicate_share=0.1)
     assert check(ctx, "orders__lines", lines, max_duplicate_share=0.2)[1] is None
     assert check(ctx, "series__demand", NEGATIVE, min_demand=-np.inf)[1] is None
+    gap = FRAMES["orders__periods"]().assign(lines_unexplained=[6, 0, 7])
+    assert check(ctx, "orders__periods", gap, min_period_lines=0)[1] is None  # var allows
     stale = FRAMES["run"]().assign(stale_periods=400)
     assert check(ctx, "run", stale, max_staleness_periods=np.inf)[1] is None  # var null
     old = _set(FRAMES["orders__dates"](), _first, "order_date", pd.Timestamp("1995-03-06"))
@@ -695,6 +711,7 @@ TABLES = {
     "int_orders__screened": "orders",
     "chk_orders__lines": "orders__lines",
     "chk_orders__dates": "orders__dates",
+    "chk_orders__periods": "orders__periods",
     "chk_orders__series": "orders__series",
     "stg_erp__products": "products",
     "stg_erp__plants": "plants",

@@ -388,6 +388,28 @@ def test_a_week_returned_beyond_its_sales_names_the_return_line(built_copy, tmp_
     assert file.endswith("/raw/orders.parquet") and [row, demand] == [f"{rows:,}", "-50"], line
 
 
+def test_weeks_missing_from_the_extract_stop_the_orders_gate(built_copy, tmp_path):
+    """21 days without a single order line mid-extract (a failed export): the orders
+    gate names them; the demo's year-end shutdown, low every year, is not one (var
+    allow_empty_periods would accept them: test_gates)."""
+    raw = raw_with_orders(
+        built_copy.raw,
+        tmp_path / "raw",
+        "select * from orders where order_date not between"
+        " (select max(order_date) - 60 from orders) and (select max(order_date) - 40 from orders)",
+    )
+    before = built_copy.published_digest()
+    result = built_copy.dbt("build", raw=raw)
+    _stopped(
+        built_copy, before, result, "Gate 'orders__periods' failed", "lines_unexplained", code=1
+    )
+    gaps = [
+        x.split() for x in result.output.splitlines() if re.match(r"\s+20\d\d-\d\d-\d\d\s+0\s", x)
+    ]
+    # 21 days: two whole weeks without a line (the days either side fall in weeks with some)
+    assert [g[:2] for g in gaps] == [[g[0], "0"] for g in gaps] and len(gaps) == 2, gaps
+
+
 def test_monthly_orders_at_the_weekly_default_stop_the_run_gate(built_copy, tmp_path):
     """Orders dated on the 1st of each month, built with the weekly defaults: the run gate
     says the data is monthly and what to set, rather than forecasting weeks of zeros."""
