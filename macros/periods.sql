@@ -20,7 +20,7 @@
 {%- endmacro %}
 
 {#- How often order dates fall, from the distinct dates of `dates` (a
-    relation or subquery with a column order_date): 'month' when 90 % or more
+    relation with a column order_date of type date): 'month' when 90 % or more
     of them are the first or the last day of a month, 'week' when 90 % or more
     fall on one weekday, else 'day'; null under 6 distinct dates. A scalar
     subquery. (cli.past_build_vars says the same in Python's SQL.) -#}
@@ -42,7 +42,7 @@
                 d,
                 count(*) over (partition by isodow(d)) as n_on_weekday
             from (
-                select distinct cast(order_date as date) as d from {{ dates }}
+                select order_date as d from {{ dates }} group by order_date
             ) as distinct_dates
             where d is not null
         ) as by_weekday

@@ -66,14 +66,16 @@
 
 {#- on-run-start, once the raw files are registered: the horizon may not
     exceed the longest series' history (from the first order's period to the
-    forecast origin); refused in one line naming the largest allowed. -#}
+    forecast origin); refused in one line naming the largest allowed. (The
+    coalesce keeps DuckDB 2.0 from reading a CSV's dates as a strict cast
+    under the try_cast, which fails on a bad date before staging names it.) -#}
 {% macro check_horizon() %}
     {%- if not execute or flags.WHICH not in data_commands() -%}
         {{ return('') }}
     {%- endif -%}
     {%- set found = run_query(
-        "with dated as (select try_cast(order_date as date) as order_date"
-        ~ " from raw.orders), bounds as (select min(order_date) as first_date,"
+        "with dated as (select try_cast(coalesce(order_date, null) as date)"
+        ~ " as order_date from raw.orders), bounds as (select min(order_date) as first_date,"
         ~ " max(order_date) as last_date, " ~ date_cadence('dated')
         ~ " as cadence from dated where order_date <= current_date)"
         ~ " select datediff('" ~ frequency() ~ "', "

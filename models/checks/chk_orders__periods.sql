@@ -2,8 +2,9 @@
     (up to the run date): its order lines, against the median period's. A
     period without a single line in the middle of an extract is a failed or
     partial export (suite orders__periods), unless demand dips around the
-    same time a year before or after too (a plant's shutdown, a holiday):
-    lines_unexplained is then null. -#}
+    same time a year before or after too (a plant's shutdown, a holiday), or
+    the orders are dated less often than var frequency (the run gate's to
+    name): lines_unexplained is then null. -#}
 
 {%- set year = {'day': 364, 'week': 52, 'month': 12}[frequency()] %}
 
@@ -15,18 +16,42 @@ started as (
 
 ),
 
-lines as (
+dated as (
 
-    select
-        {{ period_start('orders.order_date') }} as period_start,
-        count(*) as n_lines
+    select orders.order_date
     from {{ ref('int_orders__screened') }} as orders
     cross join started
     where
         not orders.is_duplicate
         and orders.order_date between started.min_order_date
         and started.run_date
+
+),
+
+lines as (
+
+    select
+        {{ period_start('order_date') }} as period_start,
+        count(*) as n_lines
+    from dated
     group by all
+
+),
+
+found_cadence as (
+
+    select coalesce({{ date_cadence('dated') }}, 'day') as data_cadence
+
+),
+
+cadence as (
+
+    -- orders dated less often than var frequency (monthly totals forecast
+    -- weekly) leave most periods empty: the run gate names that instead
+    select
+        case data_cadence when 'month' then 3 when 'week' then 2 else 1 end
+        > {{ {'day': 1, 'week': 2, 'month': 3}[frequency()] }} as is_coarser
+    from found_cadence
 
 ),
 
@@ -81,10 +106,13 @@ final as (
         counted.median_lines,
         around_a_year.year_share,
         case
-            when coalesce(around_a_year.year_share, 1) >= 0.5
+            when
+                coalesce(around_a_year.year_share, 1) >= 0.5
+                and not cadence.is_coarser
                 then counted.n_lines
         end as lines_unexplained
     from counted
+    cross join cadence
     left join around_a_year
         on counted.period_start = around_a_year.period_start
 

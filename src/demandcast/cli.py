@@ -473,7 +473,9 @@ def _cadence_sql(reader: str) -> str:
     """How often the order dates fall, as the dbt macro date_cadence says it: 'month' when
     90 % or more of the distinct dates are the first or last day of a month, 'week' when 90 %
     or more fall on one weekday, else 'day'; null under 6 dates. Dated once a period at the
-    run's frequency, the data's last period is complete."""
+    run's frequency, the data's last period is complete. (The coalesce keeps DuckDB 2.0 from
+    reading a CSV's dates as a strict cast under the try_cast: a bad date is staging's to
+    name.)"""
     return f"""select case
             when count(*) < 6 then null
             when avg(case when day(d) = 1 or d = last_day(d) then 1.0 else 0.0 end) >= 0.9
@@ -481,7 +483,8 @@ def _cadence_sql(reader: str) -> str:
             when max(n_on_weekday) >= 0.9 * count(*) then 'week'
             else 'day' end
         from (select d, count(*) over (partition by isodow(d)) as n_on_weekday
-            from (select distinct try_cast(order_date as date) as d from {reader})
+            from (select try_cast(coalesce(order_date, null) as date) as d from {reader}
+                group by 1)
             where d is not null)"""
 
 
