@@ -12,7 +12,9 @@
     the orders stops the run before any table is touched, in one line naming
     the file.
     Extra columns are ignored (one named filename too: the reader's own
-    column has a name no extract uses). -#}
+    column has a name no extract uses), but for raw_row_hash: the hash of a
+    line's raw columns, the orders' contract columns left out (staging
+    compares those parsed and trimmed, so 'P1 ' and 'P1' lines are one). -#}
 
 
 {#- The reader of raw file `name`: the project's one finder
@@ -148,8 +150,9 @@
                 ~ selected | join(', ')
                 ~ ', _demandcast_file as source_file'
                 ~ ', ' ~ reader.row ~ ' as source_row'
-                ~ ', hash(*columns(* exclude (_demandcast_file'
+                ~ ', hash(0, *columns(* exclude (_demandcast_file'
                 ~ (', file_row_number' if 'file_row_number' in reader.row else '')
+                ~ ((', ' ~ contract.orders | join(', ')) if name == 'orders' else '')
                 ~ '))) as raw_row_hash'
                 ~ ' from ' ~ reader.sql) -%}
         {%- endif -%}

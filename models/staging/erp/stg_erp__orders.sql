@@ -41,8 +41,12 @@ flagged as (
         plant_id,
         quantity,
         quantity < 0 as is_return,
+        -- an exact duplicate: the same line once ids are trimmed and the
+        -- date and quantity parsed ('P1 ' is 'P1'), extra columns alike
         row_number() over (
-            partition by raw_row_hash order by source_file, source_row
+            partition by
+                raw_row_hash, order_date, product_id, plant_id, quantity
+            order by source_file, source_row
         ) > 1 as is_duplicate
 
     from renamed
