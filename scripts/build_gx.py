@@ -123,14 +123,16 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
     ),
     "chk_orders__lines": (
         "orders__lines",
-        [],
-        "One row for the whole extract: lines, exact duplicates and their share.",
+        ["n_lines", "duplicate_file", "duplicate_file_duplicates", "duplicate_file_lines"],
+        "One row for the whole extract: lines, exact duplicates and their share, and the file "
+        "holding the most duplicates.",
         [
             gxe.ExpectColumnValuesToBeBetween(
                 column="duplicate_share",
                 max_value=P("max_duplicate_share"),
                 notes="Above the threshold (var max_duplicate_share) the extract is suspect (a "
-                "file loaded twice, a bad join upstream).",
+                "file loaded twice, a bad join upstream). duplicate_file holds the most: when all "
+                "its lines repeat earlier ones, it is a copy; remove it.",
             ),
         ],
     ),

@@ -92,7 +92,14 @@ def _frame(**columns) -> pd.DataFrame:
 
 FRAMES = {
     "orders": orders,
-    "orders__lines": lambda: _frame(n_lines=[19], n_duplicates=[0], duplicate_share=[0.0]),
+    "orders__lines": lambda: _frame(
+        n_lines=[19],
+        n_duplicates=[0],
+        duplicate_share=[0.0],
+        duplicate_file=pd.Series([None], dtype=object),
+        duplicate_file_duplicates=pd.Series([None], dtype="Int64"),
+        duplicate_file_lines=pd.Series([None], dtype="Int64"),
+    ),
     "orders__dates": lambda: _frame(
         order_date=pd.to_datetime(["2024-01-01", "2024-02-05"]),
         n_lines=[3, 4],
@@ -521,6 +528,21 @@ def test_a_rule_gx_has_no_sentence_for_is_told_by_its_why(ctx):
     assert "why: The orders are dated once a month" in report
     assert "rule:" not in report  # not GX's call spelled out
     assert "e.g. [week, month]" in report
+
+
+def test_a_file_loaded_twice_is_named_with_its_duplicates(ctx):
+    lines = FRAMES["orders__lines"]().assign(
+        n_lines=40,
+        n_duplicates=20,
+        duplicate_share=0.5,
+        duplicate_file="orders/2026-11 (1).parquet",
+        duplicate_file_duplicates=20,
+        duplicate_file_lines=20,
+    )
+    _, report = check(ctx, "orders__lines", lines)
+    row = report.splitlines()[-1].split()  # the keys, then the share
+    assert row == ["40", "orders/2026-11", "(1).parquet", "20", "20", "0.5"], row
+    assert "it is a copy; remove it" in report
 
 
 def test_a_negative_period_names_its_largest_return_line(ctx):
