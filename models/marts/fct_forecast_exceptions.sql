@@ -93,15 +93,17 @@ inactive as (
 
 not_champion as (
 
-    select distinct
+    -- the first step's reason (a later week's may add a plant closure's)
+    select
         series_id,
         model_name,
         if(method = 'champion', 'member_left_out', method) as exception_type,
-        fallback_reason as detail
+        arg_min(fallback_reason, step) as detail
     from predictions
     where
         method != 'champion'
         or starts_with(fallback_reason, 'member(s) left out')
+    group by all
 
 ),
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from demandcast import closures
 from demandcast import warehouse as wh
 from demandcast.backtest import (
     BACKTEST_COLUMNS,
@@ -587,6 +588,8 @@ def forecast_run(
         calibration=calibration,
         fit_ids=set(live) - set(reuse["series_id"]),
     )
+    if settings.frequency == "week" and len(fresh):
+        fresh = _with_closures(series, fresh, settings)
     cols = prediction_columns(settings.levels)
     pairs = reuse.rename(columns={"previous_run_id": "run_id"})[["run_id", "series_id"]]
     carried = wh.read_forecast_rows(memory, pairs, cols)
@@ -610,6 +613,35 @@ def forecast_run(
             f"forecast: {len(reuse)} series reuse their last forecast "
             f"({reuse['previous_run_id'].nunique()} earlier run(s)), nothing fitted for them"
         )
+    return out
+
+
+def _with_closures(series: Any, fresh: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The fresh forecast with each plant's recurring closures applied (closures.py): the
+    plants' weekly totals are read from the series (a relation or a frame)."""
+    if isinstance(series, pd.DataFrame):
+        frame = series.assign(series_id=series["series_id"].astype(str))
+        totals = frame.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
+        plant_of = frame.drop_duplicates("series_id").set_index("series_id")["plant_id"]
+    else:
+        totals = series.aggregate(
+            "plant_id, period_start, sum(demand) as demand", "plant_id, period_start"
+        ).df()
+        pairs = series.project("series_id, plant_id").distinct().df()
+        plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
+    out, factors = closures.apply(fresh, plant_of, totals, settings.levels)
+    if len(factors):
+        weeks = ", ".join(
+            sorted(
+                {
+                    f"{p} {w:%Y-%m-%d}"
+                    for p, w in zip(
+                        factors["plant_id"], pd.to_datetime(factors["period_start"]), strict=True
+                    )
+                }
+            )
+        )
+        emit(f"forecast: recurring plant closures scale the forecast of {weeks}")
     return out
 
 
