@@ -18,7 +18,7 @@ by_file as (
         count(*) as n_lines,
         count(*) filter (where is_duplicate) as n_duplicates
     from orders
-    group by source_file
+    group by all
 
 ),
 
