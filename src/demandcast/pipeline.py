@@ -618,7 +618,10 @@ def forecast_run(
 
 def _with_closures(series: Any, fresh: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """The fresh forecast with each plant's recurring closures applied (closures.py): the
-    plants' weekly totals are read from the series (a relation or a frame)."""
+    plants' weekly totals are read from the series (a relation or a frame, with plant_id;
+    without one, as some callers' frames are, there is no plant to look at)."""
+    if "plant_id" not in series.columns:
+        return fresh
     if isinstance(series, pd.DataFrame):
         frame = series.assign(series_id=series["series_id"].astype(str))
         totals = frame.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
@@ -629,19 +632,23 @@ def _with_closures(series: Any, fresh: pd.DataFrame, settings: Settings) -> pd.D
         ).df()
         pairs = series.project("series_id, plant_id").distinct().df()
         plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
+    return _closed(fresh, plant_of, totals, settings)
+
+
+def _closed(
+    fresh: pd.DataFrame, plant_of: pd.Series, totals: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
     out, factors = closures.apply(fresh, plant_of, totals, settings.levels)
     if len(factors):
-        weeks = ", ".join(
-            sorted(
-                {
-                    f"{p} {w:%Y-%m-%d}"
-                    for p, w in zip(
-                        factors["plant_id"], pd.to_datetime(factors["period_start"]), strict=True
-                    )
-                }
-            )
+        weeks = sorted(
+            {
+                f"{p} {w:%Y-%m-%d}"
+                for p, w in zip(
+                    factors["plant_id"], pd.to_datetime(factors["period_start"]), strict=True
+                )
+            }
         )
-        emit(f"forecast: recurring plant closures scale the forecast of {weeks}")
+        emit(f"forecast: recurring plant closures scale the forecast of {', '.join(weeks)}")
     return out
 
 
@@ -701,7 +708,7 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
         lifecycle="active", product_group=None, is_backtestable=wanted["n_windows"] > 0
     )
     champions = registry[["series_id", "champion", "interval_scale", "scale_mae"]]
-    return forecast_series(
+    out = forecast_series(
         history,
         profiles,
         champions,
@@ -709,3 +716,13 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
         calibration=calibration,
         fit_ids=set(registry["series_id"].astype(str)),
     )
+    if settings.frequency == "week" and len(out):  # the plants' closures, as the run did
+        totals = con.execute(
+            "select plant_id, period_start, sum(demand) as demand from main.fct_demand_history"
+            " where period_start <= ? group by all",
+            [origin.date()],
+        ).df()
+        pairs = con.execute("select distinct series_id, plant_id from main.fct_demand_history").df()
+        plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
+        out = _closed(out, plant_of, totals, settings)
+    return out
