@@ -90,7 +90,7 @@ ORDERS = {
         " then '2024-02-30' else cast(order_date as varchar) end as order_date,"
         " product_id, plant_id, quantity from orders",
         "csv",
-        ["orders.csv", "order_date", "2024-02-30"],
+        ["orders.csv", "order_date", "2024-02-30", "expected YYYY-MM-DD"],
     ),
     "text quantity": (
         "select order_id, order_date, product_id, plant_id,"
@@ -104,7 +104,7 @@ ORDERS = {
         " case when order_id = (select max(order_id) from orders) then '12,5'"
         " else cast(quantity as varchar) end as quantity from orders",
         "csv",
-        ["orders.csv", "quantity", "12,5"],
+        ["orders.csv", "quantity", "12,5", "with a decimal point, e.g. 12.5"],
     ),
     "one line of 1e12": (
         _busy_line("1e12"),
