@@ -683,6 +683,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
     if not result["rows"]:
-        print("no actual matched a forecast period: nothing scored")
+        print(
+            "no actual matched a forecast period: nothing scored (are the actuals at the "
+            "build's frequency, dated after its forecast origin, and is --db the target "
+            "that forecast them?)"
+        )
         return 1
     return 0

@@ -761,9 +761,13 @@ def _series_section(
         # (its card keeps its flags); one whose demand goes on is listed
         ended = row.lifecycle == "discontinued" and forecast is None and last_total == 0
         if any(f != DRIFT_RESELECTED for f in flags) and not ended:
+            named = row.product_name and row.product_name != row.product_id
             attention.append(
                 [
-                    f'<a href="#s{i}">{title}</a>',
+                    # the id beside a name: two products may share one (M1's two
+                    # "FRANCE PRIVATE COMPANY DATA" series)
+                    f'<a href="#s{i}">{title}</a>'
+                    + (f" <small>{_e(row.product_id)}</small>" if named else ""),
                     plant,
                     _e("; ".join(flags)),
                     _num(row.backtest_mase, 2),

@@ -480,6 +480,7 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
     assert html.unescape(description).lower() in html.unescape(card)
     assert f"backtest mase {mase:.2f}" in card and "runner-up naive scored 80% better" in card
     assert look.count("runner-up Naive") == 1  # the halved series' is not listed
+    assert f"<small>{runner.split('|')[1]}</small>" in look  # the id beside its name
     # a discontinued product with no demand left is on its card, not in the list
     card_of = {k.split(" ", 1)[0]: sid for sid, k in cards.items()}
     for series in ended:
