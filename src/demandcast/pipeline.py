@@ -716,7 +716,9 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
         calibration=calibration,
         fit_ids=set(registry["series_id"].astype(str)),
     )
-    if settings.frequency == "week" and len(out):  # the plants' closures, as the run did
+    columns = set(con.execute("select * from main.fct_demand_history limit 0").df().columns)
+    if settings.frequency == "week" and len(out) and "plant_id" in columns:
+        # the plants' closures, as the run did (a memory without plants: none)
         totals = con.execute(
             "select plant_id, period_start, sum(demand) as demand from main.fct_demand_history"
             " where period_start <= ? group by all",
