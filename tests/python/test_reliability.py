@@ -116,6 +116,14 @@ ORDERS = {
         "parquet",
         ["plausible_max", "1e+06", "outlier_ratio"],
     ),
+    # monthly totals at the weekly default: the run gate names the cadence and what to set,
+    # rather than forecasting weeks of zeros
+    "orders dated on the 1st of each month": (
+        "select * replace (cast(date_trunc('month', order_date) as date) as order_date)"
+        " from orders",
+        "parquet",
+        ["Gate 'run' failed", "frequency, data_cadence", "[week, month]", "frequency month"],
+    ),
     "empty orders file": (
         "select * from orders where false",
         "parquet",
@@ -412,29 +420,6 @@ def test_weeks_missing_from_the_extract_stop_the_orders_gate(built_copy, tmp_pat
     ]
     # 21 days: two whole weeks without a line (the days either side fall in weeks with some)
     assert [g[:2] for g in gaps] == [[g[0], "0"] for g in gaps] and len(gaps) == 2, gaps
-
-
-def test_monthly_orders_at_the_weekly_default_stop_the_run_gate(built_copy, tmp_path):
-    """Orders dated on the 1st of each month, built with the weekly defaults: the run gate
-    says the data is monthly and what to set, rather than forecasting weeks of zeros."""
-    raw = raw_with_orders(
-        built_copy.raw,
-        tmp_path / "raw",
-        "select * replace (cast(date_trunc('month', order_date) as date) as order_date) "
-        "from orders",
-    )
-    before = built_copy.published_digest()
-    result = built_copy.dbt("build", raw=raw)
-    _stopped(
-        built_copy,
-        before,
-        result,
-        "Gate 'run' failed",
-        "frequency, data_cadence",
-        "[week, month]",
-        "frequency month",
-        code=1,
-    )
 
 
 # --- SQL from input ------------------------------------------------------------------
