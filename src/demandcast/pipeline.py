@@ -638,6 +638,7 @@ def _with_closures(series: Any, fresh: pd.DataFrame, settings: Settings) -> pd.D
 def _closed(
     fresh: pd.DataFrame, plant_of: pd.Series, totals: pd.DataFrame, settings: Settings
 ) -> pd.DataFrame:
+    """closures.apply, with the weeks it scaled named in dbt's log."""
     out, factors = closures.apply(fresh, plant_of, totals, settings.levels)
     if len(factors):
         weeks = sorted(
