@@ -543,6 +543,29 @@ def _earlier_cells(back: int, earlier: Any, next_total: Any) -> list[str]:
     return [_num(earlier), _pct(next_total / earlier - 1) if known else "–"]
 
 
+def _closures_said(con: duckdb.DuckDBPyConnection) -> str:
+    """The weeks a recurring plant closure scaled (closures.py), one line per plant and
+    week with what the history showed; '' where none."""
+    rows = con.execute(
+        """select f.plant_id, f.period_start, any_value(f.fallback_reason)
+        from fct_demand_forecast as f
+        where f.fallback_reason like '%plant closure: %'
+        group by all order by 1, 2"""
+    ).fetchall()
+    if not rows:
+        return ""
+    items = "".join(
+        f"<li>{_e(plant)}, week of {week}: "
+        f"{_e(reason[reason.index('plant closure: ') + len('plant closure: ') :])}</li>"
+        for plant, week, reason in rows
+    )
+    return (
+        "<p>Recurring plant closures (a week that dipped on the same dates in two of the "
+        "last three years) scale these weeks' forecast for every series of the plant:</p>"
+        f"<ul>{items}</ul>"
+    )
+
+
 def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
     """The forecast summed at the total, per plant and per product group
     (fct_demand_forecast_levels, one coherent set), beside the last horizon's demand."""
@@ -607,6 +630,7 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
         f"adds up to the total; reconciliation <code>{_e(how)}</code>), beside the last "
         f"{run.horizon} {word} of demand{words}. Backtest MASE: the level's, mean over its "
         "nodes.</p>"
+        + _closures_said(con)
         + _table(
             [
                 "level",

@@ -99,3 +99,23 @@ def con_relation_gives_the_same(series: pd.DataFrame, fresh: pd.DataFrame) -> bo
     a = _with_closures(rel, fresh, Settings(frequency="week"))
     b = _with_closures(series, fresh, Settings(frequency="week"))
     return a["forecast"].tolist() == b["forecast"].tolist() == [10.0, 10.0]
+
+
+def test_the_report_names_each_plant_week_a_closure_scaled():
+    import duckdb
+
+    from demandcast import report
+
+    con = duckdb.connect()
+    said = "plant closure: the same week of the year held 2024-12-30 20%"
+    con.execute(
+        """create table fct_demand_forecast as select * from (values
+        ('P1', date '2025-12-29', $said), ('P1', date '2025-12-29', 'not backtested; ' || $said),
+        ('P1', date '2026-01-05', null)) as t (plant_id, period_start, fallback_reason)""",
+        {"said": said},
+    )
+    said = report._closures_said(con)
+    assert said.count("<li>") == 1
+    assert "<li>P1, week of 2025-12-29: the same week of the year held 2024-12-30 20%" in said
+    con.execute("delete from fct_demand_forecast where fallback_reason is not null")
+    assert report._closures_said(con) == ""
