@@ -29,6 +29,7 @@ DIP_RATIO = 0.6  # a week under this share of its neighbours' demand dips
 MIN_YEARS = 2  # years that must show the dip
 YEARS_BACK = 3
 NEIGHBOURS = 4  # weeks either side for a week's usual level
+FACTOR_COLUMNS = ["plant_id", "period_start", "factor", "detail"]
 
 
 def week_ratios(totals: pd.DataFrame) -> pd.Series:
@@ -60,7 +61,7 @@ def closure_factors(totals: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
     ratios = week_ratios(totals)
     rows = []
     if ratios.empty:
-        return pd.DataFrame(columns=["plant_id", "period_start", "factor", "detail"])
+        return pd.DataFrame(columns=FACTOR_COLUMNS)
     for plant, week in (
         future[["plant_id", "period_start"]].drop_duplicates().itertuples(index=False)
     ):
@@ -85,7 +86,7 @@ def closure_factors(totals: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
                     f"neighbouring weeks' demand; forecast scaled by {factor:.2f}",
                 )
             )
-    return pd.DataFrame(rows, columns=["plant_id", "period_start", "factor", "detail"])
+    return pd.DataFrame(rows, columns=FACTOR_COLUMNS)
 
 
 def apply(
@@ -95,7 +96,7 @@ def apply(
     recurring closure's factor applied to the forecast and its intervals, the reason said
     in fallback_reason; and the factors found (closure_factors)."""
     if forecast.empty:
-        return forecast, closure_factors(totals, forecast.assign(plant_id=[]))
+        return forecast, pd.DataFrame(columns=FACTOR_COLUMNS)
     out = forecast.copy()
     out["plant_id"] = out["series_id"].astype(str).map(plant_of)
     weeks = pd.to_datetime(out["period_start"])
