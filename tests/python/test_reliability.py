@@ -862,39 +862,37 @@ def test_extract_product_ids_matching_no_order_stop_the_run_naming_both_forms(bu
     assert built_copy.db.stat().st_mtime == mtime
 
 
-def test_extract_plant_ids_matching_no_order_stop_the_run_naming_both_forms(built_copy, tmp_path):
-    raw = _raw_with_master(
-        built_copy,
-        tmp_path,
-        plants_sql="select * replace (cast(substr(plant_id, 3) as integer) as plant_id)"
-        " from plants",
-    )
-    before = built_copy.published_digest()
-    result = built_copy.dbt("build", raw=raw)
-    _stopped(
-        built_copy,
-        before,
-        result,
-        f"raw file '{raw}/plants.csv': plants.plant_id '1' matches no orders.plant_id",
-        "orders have 'PL01'",
-        code=2,
-    )
+# a master file the run cannot use as it is: (products_sql, plants_sql, words given the
+# raw folder), each stopped at on-run-start (exit 2)
+MASTERS = {
+    "plant ids matching no order, both forms named": (
+        None,
+        "select * replace (cast(substr(plant_id, 3) as integer) as plant_id) from plants",
+        lambda raw: [
+            f"raw file '{raw}/plants.csv': plants.plant_id '1' matches no orders.plant_id",
+            "orders have 'PL01'",
+        ],
+    ),
+    # an empty export of the product master is not "no products file": the run would
+    # forget every discontinued date and product name without a word
+    "a header-only products file": (
+        "select * from products limit 0",
+        None,
+        lambda raw: [
+            f"raw file '{raw}/products.csv' (products) holds no product_id",
+            "remove the file to run without one",
+        ],
+    ),
+}
 
 
-def test_a_header_only_products_file_stops_the_run_before_any_table(built_copy, tmp_path):
-    """An empty export of the product master is not "no products file": the run would
-    forget every discontinued date and product name without a word."""
-    raw = _raw_with_master(built_copy, tmp_path, products_sql="select * from products limit 0")
+@pytest.mark.parametrize("case", list(MASTERS))
+def test_an_unusable_master_file_stops_the_run_before_any_table(case, built_copy, tmp_path):
+    products_sql, plants_sql, words = MASTERS[case]
+    raw = _raw_with_master(built_copy, tmp_path, products_sql=products_sql, plants_sql=plants_sql)
     before = built_copy.published_digest()
     result = built_copy.dbt("build", raw=raw)
-    _stopped(
-        built_copy,
-        before,
-        result,
-        f"raw file '{raw}/products.csv' (products) holds no product_id",
-        "remove the file to run without one",
-        code=2,
-    )
+    _stopped(built_copy, before, result, *words(raw), code=2)
 
 
 def test_extract_an_extra_column_named_filename_is_ignored(built_copy, tmp_path):
