@@ -15,11 +15,20 @@ def model(dbt, session):
     champions = dbt.ref("int_forecast__champions").df()
     decisions = dbt.ref("int_forecast__decisions").df()
     calibration = dbt.ref("int_forecast__calibration").df()
+    days = dbt.ref("int_orders__plant_days")  # the plants' days, for recurring closures
 
     def history():  # the reused forecasts: built downstream (none on a first run)
         return dbt.source("memory", "fct_forecast_history")
 
     memory = Memory.of_sources(session, fct_forecast_history=history)
     return pipeline.forecast_run(
-        session, run, series, profiles, champions, decisions, calibration, memory=memory
+        session,
+        run,
+        series,
+        profiles,
+        champions,
+        decisions,
+        calibration,
+        memory=memory,
+        days=days,
     )

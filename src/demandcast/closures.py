@@ -16,11 +16,31 @@ week 1 the next. So it is found on the plant's own totals, by the calendar dates
   weekday the dates fall on: the median of three years scales the partial week by about
   what it lost.)
 
+Where the orders are dated by the day (`day_factors`, the plant's daily totals), the
+closure is found day by day instead, and a week is scaled by the share of its usual
+demand that falls on closed days: a closure of 24 December to 1 January closes 4 of the
+days of a week that starts on 21 December, whatever it closed in earlier years.
+
+- a plant's working days are the weekdays that usually hold 1/14 of its week or more (the
+  median of each weekday over the last NEIGHBOURS * 2 weeks);
+- each past working day's ratio to the median of the same weekday NEIGHBOURS weeks
+  either side; a day off inside a closure (a weekend between two closed working days)
+  counts as closed, at their ratio, and a day off beside one closed day as closed where
+  it dipped too (a closure that began on a Sunday); other days off tell nothing;
+- a future day is closed where the same date dipped under DIP_RATIO in MIN_YEARS of the
+  last YEARS_BACK years or more, and so did their median; the week's factor is the
+  usual-share-weighted mean of its days' factors (the median ratio on a closed day, 1
+  on the others);
+- a plant whose working days dip without recurring (more than DAY_NOISE of them: too few
+  order lines a day to read a single day) keeps the weekly rule.
+
 Weekly frequency only: a monthly season holds a date-fixed closure already, and a daily
 calendar has its own (weekends) that the daily models see.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,7 +48,8 @@ import pandas as pd
 DIP_RATIO = 0.6  # a week under this share of its neighbours' demand dips
 MIN_YEARS = 2  # years that must show the dip
 YEARS_BACK = 3
-NEIGHBOURS = 4  # weeks either side for a week's usual level
+NEIGHBOURS = 4  # weeks either side for a week's (a weekday's) usual level
+DAY_NOISE = 0.02  # at most this share of a plant's working days dips without recurring
 FACTOR_COLUMNS = ["plant_id", "period_start", "factor", "detail"]
 
 
@@ -54,17 +75,127 @@ def week_ratios(totals: pd.DataFrame) -> pd.Series:
     return pd.concat(out)
 
 
-def closure_factors(totals: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
+@dataclass
+class DayCalendar:
+    """A plant's days: `weights`, the usual share of its week per weekday (Monday first);
+    `ratio`, per date, a working day's demand over its usual level (a day off inside a
+    closure: its closed neighbours' mean), NaN elsewhere; `noise`, the share of working
+    days that dipped under DIP_RATIO while the same date a year before or after did not."""
+
+    weights: np.ndarray
+    ratio: pd.Series
+    noise: float
+
+
+def day_calendars(days: pd.DataFrame) -> dict[str, DayCalendar]:
+    """Per plant (days: plant_id, order_date, demand, the plant's daily totals), its
+    DayCalendar."""
+    out = {}
+    lag = 7 * NEIGHBOURS
+    for plant, g in days.groupby("plant_id", sort=True):
+        s = g.groupby(pd.to_datetime(g["order_date"]))["demand"].sum().astype(float)
+        s = s.sort_index().asfreq("D", fill_value=0.0)
+        v, n = s.to_numpy(), len(s)
+        recent = s.iloc[-2 * lag :]
+        usual = recent.groupby(recent.index.weekday).median().reindex(range(7), fill_value=0.0)
+        weights = usual.to_numpy() / usual.sum() if usual.sum() > 0 else np.full(7, 1 / 7)
+        working = weights >= 1 / 14
+        ratio = np.full(n, np.nan)
+        if n > 2 * lag:
+            at = np.arange(lag, n - lag)
+            around = np.stack([v[at + 7 * k] for k in range(-NEIGHBOURS, NEIGHBOURS + 1) if k], 1)
+            level = np.median(around, axis=1)
+            ok = level > 0
+            ratio[at[ok]] = v[at[ok]] / level[ok]
+        weekday = s.index.weekday.to_numpy()
+        own = ratio.copy()
+        ratio[~working[weekday]] = np.nan
+        work = np.flatnonzero(working[weekday])
+        for i in np.flatnonzero(~working[weekday]):  # a day off at the edge of a closure
+            before, after = work[work < i], work[work > i]
+            pair = np.array(
+                [
+                    ratio[before[-1]] if len(before) and i - before[-1] <= 3 else np.nan,
+                    ratio[after[0]] if len(after) and after[0] - i <= 3 else np.nan,
+                ]
+            )
+            if np.all(pair < DIP_RATIO):  # between two closed days: closed at their mean
+                ratio[i] = float(pair.mean())
+            elif np.any(pair < DIP_RATIO) and own[i] < DIP_RATIO:  # beside one, dipping too
+                ratio[i] = own[i]
+        r = pd.Series(ratio, index=s.index)
+        on = r[working[weekday]].dropna()
+        other = [r.reindex(on.index + pd.DateOffset(years=k)).to_numpy() for k in (-1, 1)]
+        known = np.isfinite(other[0]) | np.isfinite(other[1])
+        recurs = (other[0] < DIP_RATIO) | (other[1] < DIP_RATIO)
+        lone = (on.to_numpy() < DIP_RATIO) & ~recurs & known
+        noise = float(lone.sum() / known.sum()) if known.any() else 1.0
+        out[plant] = DayCalendar(weights, r, noise)
+    return out
+
+
+def _day_factor(cal: DayCalendar, week: pd.Timestamp) -> tuple[float, list, set]:
+    """The week's factor from the plant's days: its days' usual shares, each closed day's
+    at the median of what the same date held YEARS_BACK years back; the closed days
+    (date, ratio) and the years that showed them."""
+    num = den = 0.0
+    closed, years = [], set()
+    for i in range(7):
+        day = week + pd.Timedelta(days=i)
+        w = float(cal.weights[day.weekday()])
+        seen = []
+        for k in range(1, YEARS_BACK + 1):
+            then = day - pd.DateOffset(years=k)
+            r = cal.ratio.get(then, np.nan)
+            if np.isfinite(r):
+                seen.append((then.year, float(r)))
+        f = 1.0
+        if seen and sum(r < DIP_RATIO for _, r in seen) >= MIN_YEARS:
+            median = float(np.median([r for _, r in seen]))
+            if median < DIP_RATIO:
+                f = median
+                closed.append((day, median))
+                years |= {y for y, r in seen if r < DIP_RATIO}
+        num, den = num + w * f, den + w
+    return (num / den if den > 0 else 1.0), closed, years
+
+
+def _day_detail(cal: DayCalendar, closed: list, years: set, factor: float) -> str:
+    first, last = closed[0][0], closed[-1][0]
+    span = f"{first.day} {first:%b}" + ("" if first == last else f" to {last.day} {last:%b}")
+    share = sum(float(cal.weights[d.weekday()]) for d, _ in closed) / float(cal.weights.sum())
+    depth = float(np.median([r for _, r in closed]))
+    return (
+        f"plant closure: {span} closed on the same dates in "
+        f"{', '.join(str(y) for y in sorted(years))} (at {depth:.0%} of a usual day); "
+        f"{len(closed)} of the week's days, {share:.0%} of its usual demand; "
+        f"forecast scaled by {factor:.2f}"
+    )
+
+
+def closure_factors(
+    totals: pd.DataFrame, future: pd.DataFrame, days: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The factor for each (plant_id, period_start) of `future` that a recurring closure
     dips: plant_id, period_start, factor, detail (the years and their ratios, in words).
-    Weeks without one are left out."""
+    Weeks without one are left out. `days` (plant_id, order_date, demand: daily totals,
+    where the orders are dated by the day): a plant's closures found day by day, where
+    its days are steady enough (DAY_NOISE); the weekly rule otherwise."""
+    calendars = day_calendars(days) if days is not None and len(days) else {}
+    calendars = {p: c for p, c in calendars.items() if c.noise <= DAY_NOISE}
     ratios = week_ratios(totals)
     rows = []
-    if ratios.empty:
+    if ratios.empty and not calendars:
         return pd.DataFrame(columns=FACTOR_COLUMNS)
     for plant, week in (
         future[["plant_id", "period_start"]].drop_duplicates().itertuples(index=False)
     ):
+        if plant in calendars:
+            factor, closed, years = _day_factor(calendars[plant], pd.Timestamp(week))
+            if closed and factor < 1:
+                detail = _day_detail(calendars[plant], closed, years, factor)
+                rows.append((plant, week, factor, detail))
+            continue
         thursday = pd.Timestamp(week) + pd.Timedelta(days=3)
         seen = []
         for k in range(1, YEARS_BACK + 1):
@@ -90,17 +221,22 @@ def closure_factors(totals: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
 
 
 def apply(
-    forecast: pd.DataFrame, plant_of: pd.Series, totals: pd.DataFrame, levels: tuple
+    forecast: pd.DataFrame,
+    plant_of: pd.Series,
+    totals: pd.DataFrame,
+    levels: tuple,
+    days: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`forecast` (series_id, period_start, forecast, lo_*/hi_*, fallback_reason) with each
     recurring closure's factor applied to the forecast and its intervals, the reason said
-    in fallback_reason; and the factors found (closure_factors)."""
+    in fallback_reason; and the factors found (closure_factors, with the daily totals
+    `days` where there are some)."""
     if forecast.empty:
         return forecast, pd.DataFrame(columns=FACTOR_COLUMNS)
     out = forecast.copy()
     out["plant_id"] = out["series_id"].astype(str).map(plant_of)
     weeks = pd.to_datetime(out["period_start"])
-    factors = closure_factors(totals, out.assign(period_start=weeks))
+    factors = closure_factors(totals, out.assign(period_start=weeks), days)
     if factors.empty:
         return forecast, factors
     key = factors.assign(period_start=pd.to_datetime(factors["period_start"])).set_index(

@@ -566,10 +566,13 @@ def forecast_run(
     calibration: pd.DataFrame | None = None,
     catalog: Catalog | None = None,
     memory: wh.Memory | None = None,
+    days: Any = None,
 ) -> pd.DataFrame:
     """`int_forecast__predictions`: the forecast of every series but those reused, whose
     rows come from their last run's forecast (fct_forecast_history); n_refits per series.
-    `calibration`: int_forecast__calibration (calibration_run)."""
+    `calibration`: int_forecast__calibration (calibration_run); `days`:
+    int_orders__plant_days (a relation or a frame), the plants' daily totals that a
+    recurring closure's days are read from."""
     memory = memory or wh.Memory.of_warehouse(con)
     settings = run.settings
     dec = decisions.assign(series_id=decisions["series_id"].astype(str))
@@ -589,7 +592,7 @@ def forecast_run(
         fit_ids=set(live) - set(reuse["series_id"]),
     )
     if settings.frequency == "week" and len(fresh):
-        fresh = _with_closures(series, fresh, settings)
+        fresh = _with_closures(series, fresh, settings, days)
     cols = prediction_columns(settings.levels)
     pairs = reuse.rename(columns={"previous_run_id": "run_id"})[["run_id", "series_id"]]
     carried = wh.read_forecast_rows(memory, pairs, cols)
@@ -616,12 +619,17 @@ def forecast_run(
     return out
 
 
-def _with_closures(series: Any, fresh: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def _with_closures(
+    series: Any, fresh: pd.DataFrame, settings: Settings, days: Any = None
+) -> pd.DataFrame:
     """The fresh forecast with each plant's recurring closures applied (closures.py): the
     plants' weekly totals are read from the series (a relation or a frame, with plant_id;
-    without one, as some callers' frames are, there is no plant to look at)."""
+    without one, as some callers' frames are, there is no plant to look at), their days
+    from `days` (plant_id, order_date, demand; a relation or a frame) where given."""
     if "plant_id" not in series.columns:
         return fresh
+    if days is not None and not isinstance(days, pd.DataFrame):
+        days = days.project("plant_id, order_date, demand").df()
     if isinstance(series, pd.DataFrame):
         frame = series.assign(series_id=series["series_id"].astype(str))
         totals = frame.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
@@ -632,14 +640,18 @@ def _with_closures(series: Any, fresh: pd.DataFrame, settings: Settings) -> pd.D
         ).df()
         pairs = series.project("series_id, plant_id").distinct().df()
         plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
-    return _closed(fresh, plant_of, totals, settings)
+    return _closed(fresh, plant_of, totals, settings, days)
 
 
 def _closed(
-    fresh: pd.DataFrame, plant_of: pd.Series, totals: pd.DataFrame, settings: Settings
+    fresh: pd.DataFrame,
+    plant_of: pd.Series,
+    totals: pd.DataFrame,
+    settings: Settings,
+    days: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """closures.apply, with the weeks it scaled named in dbt's log."""
-    out, factors = closures.apply(fresh, plant_of, totals, settings.levels)
+    out, factors = closures.apply(fresh, plant_of, totals, settings.levels, days)
     if len(factors):
         weeks = sorted(
             {
@@ -727,5 +739,20 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
         ).df()
         pairs = con.execute("select distinct series_id, plant_id from main.fct_demand_history").df()
         plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
-        out = _closed(out, plant_of, totals, settings)
+        out = _closed(out, plant_of, totals, settings, _days_before(con, origin))
     return out
+
+
+def _days_before(con: Any, origin: pd.Timestamp) -> pd.DataFrame | None:
+    """The plants' daily totals of the weeks up to `origin` (int_orders__plant_days, as the
+    run read them; None on a warehouse without it)."""
+    import duckdb
+
+    try:
+        return con.execute(
+            "select plant_id, order_date, demand from main.int_orders__plant_days"
+            " where order_date < ?",
+            [(origin + pd.Timedelta(days=7)).date()],
+        ).df()
+    except duckdb.Error:
+        return None

@@ -560,7 +560,7 @@ def _closures_said(con: duckdb.DuckDBPyConnection) -> str:
         for plant, week, reason in rows
     )
     return (
-        "<p>Recurring plant closures (a week that dipped on the same dates in two of the "
+        "<p>Recurring plant closures (days that dipped on the same dates in two of the "
         "last three years) scale these weeks' forecast for every series of the plant:</p>"
         f"<ul>{items}</ul>"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from demandcast import closures
 
@@ -119,3 +120,98 @@ def test_the_report_names_each_plant_week_a_closure_scaled():
     assert "<li>P1, week of 2025-12-29: the same week of the year held 2024-12-30 20%" in said
     con.execute("delete from fct_demand_forecast where fallback_reason is not null")
     assert report._closures_said(con) == ""
+
+
+def _days(
+    closed: tuple[str, str] = ("12-24", "01-01"), holidays: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """A plant's daily totals 2022-2025: 100 a weekday, 5 a weekend day, a tenth of that on
+    the closure's dates (24 December to 1 January by default) and on `holidays` (MM-DD)."""
+    dates = pd.date_range("2022-01-03", "2025-12-14", freq="D")
+    demand = np.where(dates.weekday < 5, 100.0, 5.0)
+    md = dates.strftime("%m-%d")
+    shut = (md >= closed[0]) | (md <= closed[1]) if closed else np.zeros(len(dates), bool)
+    shut |= np.isin(md, list(holidays))
+    demand[shut] *= 0.1
+    return pd.DataFrame({"plant_id": "P1", "order_date": dates, "demand": demand})
+
+
+def _weeks_of(days: pd.DataFrame) -> pd.DataFrame:
+    monday = days["order_date"] - pd.to_timedelta(days["order_date"].dt.weekday, unit="D")
+    totals = days.assign(period_start=monday).groupby(["plant_id", "period_start"])
+    return totals["demand"].sum().reset_index()
+
+
+FUTURE = pd.DataFrame(
+    {"plant_id": "P1", "period_start": pd.date_range("2025-12-15", periods=26, freq="7D")}
+)
+
+
+def test_the_days_scale_a_partly_closed_week_by_the_share_of_its_days_closed():
+    days = _days()
+    factors = closures.closure_factors(_weeks_of(days), FUTURE, days).set_index("period_start")
+    # 2025-12-22: Monday to Tuesday open, Wednesday 24 to Sunday 28 closed (the weekend
+    # between two closed days with them); 2025-12-29: Monday 29 to Thursday 1 closed
+    assert list(factors.index) == list(pd.to_datetime(["2025-12-22", "2025-12-29"]))
+    usual = 5 * 100 + 2 * 5
+    assert factors.loc["2025-12-22", "factor"] == pytest.approx((200 + 0.1 * 310) / usual)
+    assert factors.loc["2025-12-29", "factor"] == pytest.approx((100 + 10 + 0.1 * 400) / usual)
+    said = factors.loc["2025-12-22", "detail"]
+    assert said.startswith("plant closure: 24 Dec to 28 Dec closed on the same dates in")
+    assert "5 of the week's days" in said and "scaled by 0.45" in said
+    # the weekly rule, without the days, scales the partial week by its years' median
+    weekly = closures.closure_factors(_weeks_of(days), FUTURE).set_index("period_start")
+    assert weekly.loc["2025-12-22", "detail"].startswith("plant closure: the same week")
+
+
+def test_a_one_day_holiday_only_the_days_can_see_and_no_dip_without_recurrence():
+    days = _days(closed=(), holidays=("05-01",))
+    factors = closures.closure_factors(_weeks_of(days), FUTURE, days)
+    # 1 May 2026 is a Friday: a fifth of the week's usual weekdays at a tenth
+    assert factors["period_start"].tolist() == [pd.Timestamp("2026-04-27")]
+    assert factors["factor"].iloc[0] == pytest.approx((400 + 10 + 10) / 510)
+    assert closures.closure_factors(_weeks_of(days), FUTURE).empty  # 0.82 of a week
+    once = days.copy()
+    once.loc[once["order_date"] != pd.Timestamp("2025-05-01"), "demand"] = np.where(
+        once["order_date"].dt.weekday < 5, 100.0, 5.0
+    )[once["order_date"] != pd.Timestamp("2025-05-01")]
+    assert closures.closure_factors(_weeks_of(once), FUTURE, once).empty
+
+
+def test_a_plant_whose_days_dip_at_random_keeps_the_weekly_rule():
+    days = _days()
+    rng = np.random.default_rng(7)
+    noisy = days["order_date"].dt.weekday < 5
+    days.loc[noisy, "demand"] *= rng.choice([1.0, 0.3], size=int(noisy.sum()), p=[0.9, 0.1])
+    calendar = closures.day_calendars(days)["P1"]
+    assert calendar.noise > closures.DAY_NOISE
+    factors = closures.closure_factors(_weeks_of(days), FUTURE, days)
+    weekly = factors["detail"].str.startswith("plant closure: the same week")
+    assert len(factors) and weekly.all()
+
+
+def test_the_forecast_step_reads_the_days_from_a_relation_or_a_frame():
+    import duckdb
+
+    from demandcast.config import Settings
+    from demandcast.pipeline import _with_closures
+
+    days = _days()
+    series = _weeks_of(days).assign(series_id="P1|A")
+    fresh = pd.DataFrame(
+        {
+            "series_id": "P1|A",
+            "period_start": [pd.Timestamp("2025-12-22").date()],
+            "forecast": [51.0],
+            "lo_80": [40.8],
+            "hi_80": [61.2],
+            "lo_95": [30.6],
+            "hi_95": [71.4],
+            "fallback_reason": [None],
+        }
+    )
+    settings = Settings(frequency="week")
+    a = _with_closures(series, fresh, settings, days)
+    b = _with_closures(series, fresh, settings, duckdb.connect().from_df(days))
+    assert a["forecast"].iloc[0] == b["forecast"].iloc[0] == pytest.approx(51 * 231 / 510)
+    assert a["lo_80"].iloc[0] == pytest.approx(40.8 * 231 / 510)
