@@ -514,10 +514,14 @@ def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
     from demandcast.levels import LEVELS, hierarchy, node_scales
     from demandcast.metrics import score_frame
 
+    described = con.execute("describe wh.fct_demand_forecast_levels").fetchall()
+    columns = {row[0] for row in described}
+    levels = sorted(c[3:] for c in columns if c.startswith("lo_") and f"hi_{c[3:]}" in columns)
+    picked = [f"{c} as {s}" for s, c in LEVEL_SOURCES.items()]
+    picked += [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
     fc = con.execute(
-        "select level, level_key, period_start, "
-        + ", ".join(f"{c} as {s}" for s, c in LEVEL_SOURCES.items())
-        + " from wh.fct_demand_forecast_levels"
+        f"select level, level_key, period_start, {', '.join(picked)}"
+        " from wh.fct_demand_forecast_levels"
     ).df()
     has = {c for (c,) in con.execute("select column_name from (describe wh.dim_series)").fetchall()}
     lifecycle = "lifecycle" if "lifecycle" in has else "null::varchar as lifecycle"
@@ -560,6 +564,15 @@ def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
             if scored.empty:
                 continue
             per = score_frame(scored, scales, id_col="node", forecast_col=source)
+            y = scored["y"].to_numpy(dtype=float)
+            held = {  # the share of points inside the level's interval: reconciled only
+                f"coverage_{lv}": float(
+                    np.mean((scored[f"lo_{lv}"].to_numpy(float) <= y) & (y <= scored[f"hi_{lv}"]))
+                )
+                if source == "reconciled"
+                else None
+                for lv in levels
+            }
             out.append(
                 {
                     "level": level,
@@ -568,6 +581,7 @@ def score_levels(con: duckdb.DuckDBPyConnection, m: int) -> list[dict]:
                     "n_points": len(scored),
                     "smape": 100 * float(per["smape"].mean()),  # percent, as _score_sql's
                     **{k: float(per[k].mean()) for k in ("mase", "rmsse")},
+                    **held,
                 }
             )
     return out

@@ -544,9 +544,10 @@ def test_each_level_is_scored_against_the_actuals_summed_the_same_way(tmp_path: 
             ('PL1|A', 'PL1', 'A', 'G'), ('PL1|B', 'PL1', 'B', 'G'))
             as t (series_id, plant_id, product_id, product_group)""")
         con.execute("""create table fct_demand_forecast_levels as select * from (values
-            ('total', 'total', date '2024-09-01', 16.0, 19.0, 15.0),
-            ('total', 'total', date '2024-10-01', 22.0, 20.0, 22.0))
-            as t (level, level_key, period_start, forecast, bottom_up_forecast, own_forecast)""")
+            ('total', 'total', date '2024-09-01', 16.0, 19.0, 15.0, 14.0, 18.0, 12.0, 20.0),
+            ('total', 'total', date '2024-10-01', 22.0, 20.0, 22.0, 20.0, 26.0, 18.0, 28.0))
+            as t (level, level_key, period_start, forecast, bottom_up_forecast, own_forecast,
+                lo_80, hi_80, lo_95, hi_95)""")
     result = evaluate(db, csv, baselines=False)
     rows = {(r["level"], r["source"]): r for r in result["levels"]}
     assert set(rows) == {("total", s) for s in evaluate_module.LEVEL_SOURCES}
@@ -555,7 +556,11 @@ def test_each_level_is_scored_against_the_actuals_summed_the_same_way(tmp_path: 
     assert total["mase"] == pytest.approx(0.5)
     assert total["smape"] == pytest.approx((600 / 29 + 600 / 47) / 2)
     assert rows[("total", "bottom_up")]["mase"] == pytest.approx((6 + 5) / 2 / 6)
-    assert "by level" in evaluate_module.format_report(result)
+    # 13 lies under the 80 % interval (14 to 18), inside the 95 % one; 25 inside both
+    assert (total["coverage_80"], total["coverage_95"]) == (0.5, 1.0)
+    assert rows[("total", "own")]["coverage_80"] is None  # the sums have no interval
+    report = evaluate_module.format_report(result)
+    assert "by level" in report and "coverage_80" in report
 
 
 def test_a_planned_launch_counts_as_zero_before_its_first_order_in_the_levels(tmp_path: Path):
