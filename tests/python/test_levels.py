@@ -283,9 +283,10 @@ def test_the_published_levels_add_up_to_fct_demand_forecast(built) -> None:
     assert "reconciliation:" in built.output
 
 
-def test_an_aggregate_interval_holds_its_point_when_the_backtest_ran_low() -> None:
+def test_an_aggregate_interval_is_as_wide_either_side_when_the_backtest_ran_low() -> None:
     """On a steep trend the backtest's (seasonal naive) windows all run low, so the
-    aggregates' error quantiles are all positive: lo is raised no higher than the point."""
+    aggregates' errors are all positive: the interval is their size either side of the
+    point (signed quantiles would start it at the point, and hold nothing below)."""
     history = _history()
     months = history.groupby("series_id").cumcount().to_numpy()
     history = history.assign(demand=history["demand"] * 1.1**months)
@@ -295,5 +296,9 @@ def test_an_aggregate_interval_holds_its_point_when_the_backtest_ran_low() -> No
     for lv in SETTINGS.levels:
         assert (out[f"lo_{lv}"] <= out["forecast"] + 1e-9).all(), lv
         assert (out[f"lo_{lv}"] <= out[f"hi_{lv}"]).all(), lv
-    # the clamp was needed: the total's 80 % interval starts at its point
-    np.testing.assert_allclose(total["lo_80"], total["forecast"])
+    for lv in SETTINGS.levels:
+        half = total[f"hi_{lv}"] - total["forecast"]
+        assert (half > 0).all(), lv
+        np.testing.assert_allclose(total[f"lo_{lv}"], np.maximum(total["forecast"] - half, 0))
+        assert (total[f"lo_{lv}"] < total["forecast"]).all(), lv
+    assert (total["hi_95"] > total["hi_80"]).all()
