@@ -16,7 +16,7 @@ week 1 the next. So it is found on the plant's own totals, by the calendar dates
   weekday the dates fall on: the median of three years scales the partial week by about
   what it lost.)
 
-Where the orders are dated by the day (`day_factors`, the plant's daily totals), the
+Where the orders are dated by the day (`day_calendars`, the plant's daily totals), the
 closure is found day by day instead, and a week is scaled by the share of its usual
 demand that falls on closed days: a closure of 24 December to 1 January closes 4 of the
 days of a week that starts on 21 December, whatever it closed in earlier years.
