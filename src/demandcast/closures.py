@@ -137,7 +137,7 @@ def day_calendars(days: pd.DataFrame) -> dict[str, DayCalendar]:
 def _day_factor(cal: DayCalendar, week: pd.Timestamp) -> tuple[float, list, set]:
     """The week's factor from the plant's days: its days' usual shares, each closed day's
     at the median of what the same date held YEARS_BACK years back; the closed days
-    (date, ratio) and the years that showed them."""
+    (date, ratio) and the years back (1 to YEARS_BACK) that showed them."""
     num = den = 0.0
     closed, years = [], set()
     for i in range(7):
@@ -148,7 +148,7 @@ def _day_factor(cal: DayCalendar, week: pd.Timestamp) -> tuple[float, list, set]
             then = day - pd.DateOffset(years=k)
             r = cal.ratio.get(then, np.nan)
             if np.isfinite(r):
-                seen.append((then.year, float(r)))
+                seen.append((k, float(r)))
         f = 1.0
         if seen and sum(r < DIP_RATIO for _, r in seen) >= MIN_YEARS:
             median = float(np.median([r for _, r in seen]))
@@ -166,8 +166,8 @@ def _day_detail(cal: DayCalendar, closed: list, years: set, factor: float) -> st
     share = sum(float(cal.weights[d.weekday()]) for d, _ in closed) / float(cal.weights.sum())
     depth = float(np.median([r for _, r in closed]))
     return (
-        f"plant closure: {span} closed on the same dates in "
-        f"{', '.join(str(y) for y in sorted(years))} (at {depth:.0%} of a usual day); "
+        f"plant closure: {span} closed on the same dates in {len(years)} of the last "
+        f"{YEARS_BACK} years (at {depth:.0%} of a usual day); "
         f"{len(closed)} of the week's days, {share:.0%} of its usual demand; "
         f"forecast scaled by {factor:.2f}"
     )
