@@ -134,12 +134,13 @@ def day_calendars(days: pd.DataFrame) -> dict[str, DayCalendar]:
     return out
 
 
-def _day_factor(cal: DayCalendar, week: pd.Timestamp) -> tuple[float, list, set]:
+def _day_factor(cal: DayCalendar, week: pd.Timestamp) -> tuple[float, list, set, set]:
     """The week's factor from the plant's days: its days' usual shares, each closed day's
     at the median of what the same date held YEARS_BACK years back; the closed days
-    (date, ratio) and the years back (1 to YEARS_BACK) that showed them."""
+    (date, ratio), the years back (1 to YEARS_BACK) that showed them closed and those
+    with a record of them."""
     num = den = 0.0
-    closed, years = [], set()
+    closed, years, known = [], set(), set()
     for i in range(7):
         day = week + pd.Timedelta(days=i)
         w = float(cal.weights[day.weekday()])
@@ -156,19 +157,20 @@ def _day_factor(cal: DayCalendar, week: pd.Timestamp) -> tuple[float, list, set]
                 f = median
                 closed.append((day, median))
                 years |= {y for y, r in seen if r < DIP_RATIO}
+                known |= {y for y, _ in seen}
         num, den = num + w * f, den + w
-    return (num / den if den > 0 else 1.0), closed, years
+    return (num / den if den > 0 else 1.0), closed, years, known
 
 
-def _day_detail(cal: DayCalendar, closed: list, years: set, factor: float) -> str:
+def _day_detail(cal: DayCalendar, closed: list, years: set, known: set, factor: float) -> str:
     first, last = closed[0][0], closed[-1][0]
     span = f"{first.day} {first:%b}" + ("" if first == last else f" to {last.day} {last:%b}")
     share = sum(float(cal.weights[d.weekday()]) for d, _ in closed) / float(cal.weights.sum())
     depth = float(np.median([r for _, r in closed]))
     return (
-        f"plant closure: {span} closed on the same dates in {len(years)} of the last "
-        f"{YEARS_BACK} years (at {depth:.0%} of a usual day); "
-        f"{len(closed)} of the week's days, {share:.0%} of its usual demand; "
+        f"plant closure: {span} closed on the same dates in {len(years)} of the "
+        f"{len(known)} earlier years on record (at {depth:.0%} of a usual day); those "
+        f"{len(closed)} days usually carry {share:.0%} of the week's demand; "
         f"forecast scaled by {factor:.2f}"
     )
 
@@ -191,9 +193,9 @@ def closure_factors(
         future[["plant_id", "period_start"]].drop_duplicates().itertuples(index=False)
     ):
         if plant in calendars:
-            factor, closed, years = _day_factor(calendars[plant], pd.Timestamp(week))
+            factor, closed, years, known = _day_factor(calendars[plant], pd.Timestamp(week))
             if closed and factor < 1:
-                detail = _day_detail(calendars[plant], closed, years, factor)
+                detail = _day_detail(calendars[plant], closed, years, known, factor)
                 rows.append((plant, week, factor, detail))
             continue
         thursday = pd.Timestamp(week) + pd.Timedelta(days=3)

@@ -157,8 +157,11 @@ def test_the_days_scale_a_partly_closed_week_by_the_share_of_its_days_closed():
     assert factors.loc["2025-12-22", "factor"] == pytest.approx((200 + 0.1 * 310) / usual)
     assert factors.loc["2025-12-29", "factor"] == pytest.approx((100 + 10 + 0.1 * 400) / usual)
     said = factors.loc["2025-12-22", "detail"]
-    assert said.startswith("plant closure: 24 Dec to 28 Dec closed on the same dates in 3 of")
-    assert "5 of the week's days" in said and "scaled by 0.45" in said
+    assert said.startswith(
+        "plant closure: 24 Dec to 28 Dec closed on the same dates in 3 of the 3 earlier years"
+    )
+    assert "those 5 days usually carry 61% of the week's demand" in said
+    assert said.endswith("scaled by 0.45")
     # the weekly rule, without the days, scales the partial week by its years' median
     weekly = closures.closure_factors(_weeks_of(days), FUTURE).set_index("period_start")
     assert weekly.loc["2025-12-22", "detail"].startswith("plant closure: the same week")
