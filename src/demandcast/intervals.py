@@ -209,13 +209,15 @@ def by_other_windows(r: np.ndarray) -> np.ndarray:
     factor turned one such window into a residual of 28,779 that widened the last step's
     interval of every series of its class (Hyndman's car parts)."""
     r = np.asarray(r, dtype=np.float64)
-    n_windows, h = r.shape[1], r.shape[2]
+    n_windows = r.shape[1]
     if n_windows < 2:
         return r.astype(np.float32)
-    a = np.abs(r).sum(axis=2)
-    total = a.sum(axis=1, keepdims=True)
-    mean = total / (n_windows * h)
-    others = np.maximum((total - a) / ((n_windows - 1) * h), mean / n_windows)
+    # NaN: a residual left out (a closure week, pipeline._without_closures)
+    a, c = np.nansum(np.abs(r), axis=2), np.isfinite(r).sum(axis=2)
+    total, count = a.sum(axis=1, keepdims=True), c.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total / count
+        others = np.maximum((total - a) / (count - c), mean / n_windows)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(others > 0, np.sqrt(mean / others), 1.0)
     return (r * factor[:, :, None]).astype(np.float32)
@@ -232,8 +234,10 @@ def step_quantiles(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
     interval: lower quantiles never rise, upper ones never fall.
     """
     # each step's residuals in order: sums that do not depend on the order the rows came in
+    # (NaN, a residual left out, sorts last and lies on neither side)
     r = np.sort(np.asarray(r, dtype=float), axis=0)
-    loc = np.median(r, axis=0)
+    known = np.isfinite(r)
+    loc = np.nanmedian(r, axis=0) if not known.all() else np.median(r, axis=0)
     bounds = []
     for d in (loc - r, r - loc):  # distances below the median, then above it
         side = d > 0
@@ -241,7 +245,7 @@ def step_quantiles(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
         spread = np.where(side, d, 0.0).sum(axis=0) / np.maximum(n, 1)
         spread = np.maximum.accumulate(spread)
         z = (d / np.where(spread > 0, spread, np.inf))[side]
-        share = len(z) / d.size  # of the residuals, those on this side
+        share = len(z) / max(int(known.sum()), 1)  # of the residuals, those on this side
         # a side holding no more than `a` of them: the quantile is the median itself
         tail = float(np.quantile(z, 1 - a / share)) if share > a else 0.0
         bounds.append(spread * tail)

@@ -404,17 +404,74 @@ def _with_residuals(
     return rows.assign(demand_class=ids.map(classes).to_numpy(), residuals=blobs)
 
 
-def calibration_run(run: Any, backtest: pd.DataFrame) -> pd.DataFrame:
+def calibration_run(run: Any, backtest: pd.DataFrame, series: Any = None) -> pd.DataFrame:
     """`int_forecast__calibration`: the pooled residual quantiles per demand class,
     candidate and horizon step (intervals.Calibration) over the scaled residuals of every
-    row of int_forecast__backtest (demand_class, model_name, residuals), fresh or carried."""
+    row of int_forecast__backtest (demand_class, model_name, residuals; with series_id and
+    backtest_origin, the residuals dated in a recurring plant closure are left out: see
+    _without_closures), fresh or carried. `series`: int_series__filled (a relation or a
+    frame, with plant_id), the plants' weekly totals the closures are found on."""
     settings = run.settings
     calibration = Calibration()
     rows = backtest[backtest["residuals"].notna()]
+    closed = _past_closures(series, settings) if series is not None else {}
     for (cls, name), grp in rows.groupby(["demand_class", "model_name"], sort=True):
         blobs = [np.frombuffer(b, dtype="<f4") for b in grp["residuals"]]
+        if closed and "backtest_origin" in grp.columns:
+            blobs = _without_closures(blobs, grp, closed, settings)
         calibration.add_series(cls, name, blobs, settings.horizon)
     return _typed_calibration(calibration.quantiles(settings.levels))
+
+
+def _past_closures(series: Any, settings: Settings) -> dict[str, dict[str, set]]:
+    """At a weekly frequency, per plant the Mondays a recurring closure dipped
+    (closures.past_closures) and the series of the plant: {'plants': {series_id: plant},
+    'weeks': {plant: {Monday, ...}}}; {} where there are none (or no plants)."""
+    if settings.frequency != "week" or "plant_id" not in series.columns:
+        return {}
+    if isinstance(series, pd.DataFrame):
+        frame = series.assign(series_id=series["series_id"].astype(str))
+        totals = frame.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
+        pairs = frame[["series_id", "plant_id"]].drop_duplicates()
+    else:
+        totals = series.aggregate(
+            "plant_id, period_start, sum(demand) as demand", "plant_id, period_start"
+        ).df()
+        pairs = series.project("series_id, plant_id").distinct().df()
+    weeks: dict[str, set] = {}
+    for plant, monday in closures.past_closures(totals):
+        weeks.setdefault(plant, set()).add(pd.Timestamp(monday))
+    if not weeks:
+        return {}
+    plants = dict(zip(pairs["series_id"].astype(str), pairs["plant_id"], strict=True))
+    return {"plants": plants, "weeks": weeks}
+
+
+def _without_closures(
+    blobs: list[np.ndarray], rows: pd.DataFrame, closed: dict, settings: Settings
+) -> list[np.ndarray]:
+    """Each row's residuals with those dated in a past closure week of its plant set to
+    NaN. The backtest forecast those weeks unscaled, as no forecast of them is (the
+    forecast step scales them), and their residuals (a year-end shutdown: demand at a
+    fifth of the forecast) widened every later step's interval of every series. A row's
+    windows (len / h of them) end at its backtest_origin, step_size apart."""
+    h, step = settings.horizon, settings.step_size
+    out = []
+    for blob, sid, origin in zip(
+        blobs, rows["series_id"].astype(str), rows["backtest_origin"], strict=True
+    ):
+        weeks = closed["weeks"].get(closed["plants"].get(sid))
+        n = len(blob) // h
+        if not weeks or n == 0 or pd.isna(origin):
+            out.append(blob)
+            continue
+        offsets = np.concatenate([1 - h - (n - 1 - w) * step + np.arange(h) for w in range(n)])
+        dates = pd.Timestamp(origin) + pd.to_timedelta(7 * offsets, unit="D")
+        hit = np.asarray(dates.isin(list(weeks)))
+        if hit.any():
+            blob = np.where(hit, np.nan, blob).astype("<f4")
+        out.append(blob)
+    return out
 
 
 def _typed_calibration(table: pd.DataFrame) -> pd.DataFrame:

@@ -218,3 +218,26 @@ def test_the_forecast_step_reads_the_days_from_a_relation_or_a_frame():
     b = _with_closures(series, fresh, settings, duckdb.connect().from_df(days))
     assert a["forecast"].iloc[0] == b["forecast"].iloc[0] == pytest.approx(51 * 231 / 510)
     assert a["lo_80"].iloc[0] == pytest.approx(40.8 * 231 / 510)
+
+
+def test_the_calibration_leaves_out_the_residuals_of_past_closure_weeks():
+    from demandcast import pipeline
+    from demandcast.config import Settings
+
+    totals = _plant(WEEKS, ["2022-12-29", "2023-12-28", "2024-12-31"])
+    assert sorted(w for _, w in closures.past_closures(totals)) == list(
+        pd.to_datetime(["2022-12-26", "2023-12-25", "2024-12-30"])
+    )
+    series = totals.assign(series_id="P1|A")
+    settings = Settings(frequency="week", horizon=4, n_windows=2, step_size=2)
+    closed = pipeline._past_closures(series, settings)
+    # two windows of 4 weeks, 2 apart, the last ending at 2025-01-13: 2024-12-09 to
+    # 2024-12-30 and 2024-12-23 to 2025-01-13; the closure week 2024-12-30 is the first's
+    # fourth step and the second's second
+    rows = pd.DataFrame({"series_id": ["P1|A", "P2|A"], "backtest_origin": ["2025-01-13"] * 2})
+    rows["backtest_origin"] = pd.to_datetime(rows["backtest_origin"])
+    blob = np.arange(8, dtype="<f4")
+    out = pipeline._without_closures([blob, blob], rows, closed, settings)
+    assert np.isnan(out[0]).tolist() == [False] * 3 + [True, False, True, False, False]
+    assert np.array_equal(out[1], blob)  # another plant: nothing left out
+    assert pipeline._past_closures(series, Settings(frequency="month")) == {}

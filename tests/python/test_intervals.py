@@ -320,3 +320,28 @@ def test_an_interval_never_narrows_with_the_horizon():
     assert q.loc[2, "lo_80"] <= q.loc[1, "lo_80"]
     # the median moved down to 150.5, the spreads stayed step 1's: the band moved down
     assert q.loc[2, "lo_80"] < q.loc[1, "lo_80"] - 100
+
+
+def test_residuals_left_out_count_nowhere():
+    # NaN is a residual left out (a closure week, pipeline._without_closures): rows left
+    # out at every step give the quantiles of the rows kept; a row left out at one step
+    # still counts at the others
+    rng = np.random.default_rng(3)
+    r = rng.normal(size=(400, 3))
+    holes = r.copy()
+    holes[::7] = np.nan
+    for got, want in zip(
+        step_quantiles(holes, 0.1), step_quantiles(r[np.arange(400) % 7 != 0], 0.1), strict=True
+    ):
+        assert got == pytest.approx(want)
+    one_step = r.copy()
+    one_step[::7, 2] = np.nan
+    lo, hi = step_quantiles(one_step, 0.1)
+    assert np.isfinite(lo).all() and np.isfinite(hi).all() and (lo < 0).all() and (hi > 0).all()
+    # the other-windows factor counts only the residuals there are: window 1's own mean
+    # error 11 / 5 against its other windows' 10 / 4 (12 / 6 and 10 / 4 with none left out)
+    w = np.array([[[1.0, np.nan], [1.0, 1.0], [4.0, 4.0]]])  # 3 windows of 2 steps
+    full = np.array([[[1.0, 1.0], [1.0, 1.0], [4.0, 4.0]]])
+    assert np.isnan(by_other_windows(w)[0, 0, 1])
+    assert by_other_windows(w)[0, 0, 0] == pytest.approx(np.sqrt((11 / 5) / (10 / 4)), rel=1e-6)
+    assert by_other_windows(full)[0, 0, 0] == pytest.approx(np.sqrt((12 / 6) / (10 / 4)), rel=1e-6)
