@@ -30,7 +30,8 @@ across plants, product group across plants and the total.
   the one its own last output (`previous`, the model's table) holds takes them from
   there instead of fitting again (a build with no new data fits nothing).
 - Intervals: the base series keep their champion's pooled conformal intervals, moved
-  by what reconciliation moved the point. An aggregate node's interval is the point
+  by what reconciliation moved the point (and so does an aggregate of one series, a
+  product sold in one plant). An aggregate node's interval is the point
   plus and minus the level's quantile of the absolute backtest errors of the chosen
   method, scaled per node (its seasonal-naive MAE), pooled over the level's nodes,
   windows and steps: symmetric, because a level of few nodes (the total is one) has the
@@ -643,17 +644,22 @@ def _frame(
     err = (actual_bt - rec_bt) / node_scale[:, None]
     base_iv = preds.set_index(["series_id", "step"])
     shift = rec[r, step - 1] - y_hat[r, step - 1]
-    is_base = (out["level"] == BASE).to_numpy()
+    # a base series, or an aggregate of one (a product sold in one plant): the series'
+    # own interval, so a drill-down from product to plant x product keeps it
+    n_agg = tree.n_aggregates
+    is_base = r >= n_agg
+    series_of = tree.base_ids[np.where(is_base, r - n_agg, 0)]
     for lv in levels:
         lo, hi = np.full(len(out), np.nan), np.full(len(out), np.nan)
-        keys = pd.MultiIndex.from_arrays([out["level_key"][is_base], step[is_base]])
+        keys = pd.MultiIndex.from_arrays([series_of[is_base], step[is_base]])
         lo[is_base] = base_iv[f"lo_{lv}"].reindex(keys).to_numpy(dtype=float) + shift[is_base]
         hi[is_base] = base_iv[f"hi_{lv}"].reindex(keys).to_numpy(dtype=float) + shift[is_base]
         for level, _ in LEVELS:
             if level == BASE:
                 continue
-            sel = (out["level"] == level).to_numpy()
-            nodes_r = np.unique(r[sel])
+            at_level = (out["level"] == level).to_numpy()
+            nodes_r = np.unique(r[at_level])
+            sel = at_level & ~(is_base & np.isfinite(lo))  # pooled where no own interval
             e = err[nodes_r].ravel()
             e = e[np.isfinite(e)]
             if len(e) == 0:

@@ -219,6 +219,18 @@ def test_every_level_adds_up_and_bottom_up_keeps_the_base() -> None:
         np.testing.assert_allclose(base["forecast_x"], base["forecast_y"])
     evidence = out.drop_duplicates("level").set_index("level")
     assert evidence.loc[levels.BASE, "backtest_mase"] <= evidence.loc[levels.BASE, "bottom_up_mase"]
+    # an aggregate of one series (P2, P3 and P|4 are sold in one plant) keeps its interval
+    one = out[(out["level"] == "product") & (out["n_series"] == 1)].set_index(
+        ["product_id", "step"]
+    )
+    base = out[out["level"] == levels.BASE].set_index(["product_id", "step"])
+    assert len(one) == 3 * h
+    for lv in SETTINGS.levels:
+        cols = [f"lo_{lv}", f"hi_{lv}"]
+        np.testing.assert_allclose(one[cols].to_numpy(), base.loc[one.index, cols].to_numpy())
+    assert not np.allclose(  # while a product of two plants pools its level's errors
+        out.loc[out["level_key"] == "P1", "hi_80"].to_numpy(), 2 * 20.0
+    )
 
 
 def test_the_aggregates_forecasts_are_reused_only_from_the_same_inputs() -> None:
