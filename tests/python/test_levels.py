@@ -173,7 +173,7 @@ def test_reconciliation_is_kept_only_where_it_does_not_lose_at_the_base() -> Non
     assert levels._choose(better_above.assign(mint_shrink=np.nan)) == ["wls_struct", "bottom_up"]
 
 
-def test_a_level_with_no_scored_node_has_no_mean_and_no_warning() -> None:
+def test_a_level_with_no_scored_node_has_no_median_and_no_warning() -> None:
     tree = levels.hierarchy(SERIES)
     n = tree.S.shape[0]
     own = np.full(n, np.nan)  # forecasts of their own at the base only
@@ -187,6 +187,11 @@ def test_a_level_with_no_scored_node_has_no_mean_and_no_warning() -> None:
     assert per.loc[["total", "plant"], "own"].isna().all()  # sums of several series
     total = tree.nodes.loc[tree.nodes["level"] == "total", "row"].to_numpy()
     assert per.loc["total", "bottom_up"] == pytest.approx(bu[total].mean())
+    # a level's figure is its nodes' median: one node with a scale near 0 does not decide it
+    bu[base_rows[0]] = 1e6
+    per = levels._per_level(tree, {"bottom_up": bu})
+    assert per.loc[levels.BASE, "bottom_up"] == pytest.approx(np.median(bu[base_rows]))
+    assert per.loc[levels.BASE, "bottom_up"] < 3
 
 
 def test_a_node_with_no_scored_period_has_no_mase_and_no_warning() -> None:
