@@ -629,9 +629,8 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
         f"group (table <code>fct_demand_forecast_levels</code>, one coherent set: every level "
         f"adds up to the total; reconciliation <code>{_e(how)}</code>), beside the last "
         f"{run.horizon} {word} of demand{words}. Backtest MASE: the level's (the median over "
-        "its nodes) of the forecasts summed from the series, against a seasonal naive of the "
-        "node's own summed demand: above 1 where the series' errors do not cancel in the sum."
-        "</p>"
+        "its nodes) of the published forecast, against the seasonal naive of each node's own "
+        "summed demand (above 1: less accurate than it in the backtest).</p>"
         + _closures_said(con)
         + _table(
             [
