@@ -1,6 +1,7 @@
 {#- Series a planner should look at, and why: discontinued, cold_start,
     fallback, member_left_out, inactive, candidate_failed, runner_up (not where
-    the windows held no demand); launch, unknown_product (from the inputs). -#}
+    the windows held (almost) no demand); launch, unknown_product (from the
+    inputs). -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -147,10 +148,9 @@ runner_up as (
         champion_score > 0
         and runner_up_score
         <= {{ var('runner_up_flag_ratio') }} * champion_score
-        and series_id not in (  -- no demand in its windows: a 0 scores best
-            select quiet.series_id from metrics as quiet
-            where quiet.wape is null and quiet.mae > 0
-        )
+        -- windows with (almost) no demand, where a 0 scores best: the selection
+        -- kept the class's method for that reason, not for the margins
+        and coalesce(reason, '') not like '%(almost) no demand in its backtest windows%'
 
 ),
 
