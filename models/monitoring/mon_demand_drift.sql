@@ -156,9 +156,13 @@ final as (
         flagged.is_level_shift,
         flagged.is_variance_shift,
         flagged.is_zero_share_shift,
-        flagged.is_level_shift
-        or flagged.is_variance_shift
-        or flagged.is_zero_share_shift as is_drifted
+        -- a discontinued product's demand is meant to fall: not drifted
+        (
+            flagged.is_level_shift
+            or flagged.is_variance_shift
+            or flagged.is_zero_share_shift
+        )
+        and coalesce(series.lifecycle, '') != 'discontinued' as is_drifted
     from flagged
     inner join series
         on flagged.series_id = series.series_id
