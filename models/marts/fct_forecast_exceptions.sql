@@ -150,7 +150,7 @@ runner_up as (
         <= {{ var('runner_up_flag_ratio') }} * champion_score
         -- windows with (almost) no demand, where a 0 scores best: the selection
         -- kept the class's method for that reason, not for the margins
-        and coalesce(reason, '') not like '%(almost) no demand in its backtest windows%'
+        and coalesce(reason, '') not like '%(almost) no demand in its%'
 
 ),
 
