@@ -1,7 +1,10 @@
 """Forecast the planned launches that have no orders yet (stg_erp__launches) from the
-launch curves of their product group or an analog's first periods (demandcast.launch)."""
+launch curves of their product group or an analog's first periods (demandcast.launch),
+each plant's recurring closures applied as to every series of the plant
+(demandcast.pipeline.with_closures)."""
 
 from demandcast.launch import as_arrow, forecast_launches
+from demandcast.pipeline import with_closures
 from demandcast.warehouse import read_run
 
 
@@ -14,4 +17,13 @@ def model(dbt, session):
     products = dbt.ref("stg_erp__products").df().set_index("product_id")["product_group"]
     origin = run.get("forecast_origin")
     frame = forecast_launches(launches, history, series, products, origin, run.settings)
+    if run.settings.frequency == "week" and len(frame):
+        plants = launches.set_index(launches["series_id"].astype(str))["plant_id"]
+        frame = with_closures(
+            dbt.ref("int_series__filled"),
+            frame,
+            run.settings,
+            dbt.ref("int_orders__plant_days"),
+            plants,
+        )
     return session.from_arrow(as_arrow(frame, run.settings.levels))

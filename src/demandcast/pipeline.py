@@ -649,7 +649,7 @@ def forecast_run(
         fit_ids=set(live) - set(reuse["series_id"]),
     )
     if settings.frequency == "week" and len(fresh):
-        fresh = _with_closures(series, fresh, settings, days)
+        fresh = with_closures(series, fresh, settings, days)
     cols = prediction_columns(settings.levels)
     pairs = reuse.rename(columns={"previous_run_id": "run_id"})[["run_id", "series_id"]]
     carried = wh.read_forecast_rows(memory, pairs, cols)
@@ -676,13 +676,19 @@ def forecast_run(
     return out
 
 
-def _with_closures(
-    series: Any, fresh: pd.DataFrame, settings: Settings, days: Any = None
+def with_closures(
+    series: Any,
+    fresh: pd.DataFrame,
+    settings: Settings,
+    days: Any = None,
+    plants: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The fresh forecast with each plant's recurring closures applied (closures.py): the
     plants' weekly totals are read from the series (a relation or a frame, with plant_id;
     without one, as some callers' frames are, there is no plant to look at), their days
-    from `days` (plant_id, order_date, demand; a relation or a frame) where given."""
+    from `days` (plant_id, order_date, demand; a relation or a frame) where given.
+    `plants` (series_id -> plant_id): the plant of each forecast series, where they are
+    not the series' own (the launches, which have no history yet)."""
     if "plant_id" not in series.columns:
         return fresh
     if days is not None and not isinstance(days, pd.DataFrame):
@@ -697,6 +703,8 @@ def _with_closures(
         ).df()
         pairs = series.project("series_id, plant_id").distinct().df()
         plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
+    if plants is not None:
+        plant_of = plants.set_axis(plants.index.astype(str))
     return _closed(fresh, plant_of, totals, settings, days)
 
 

@@ -63,9 +63,9 @@ def test_the_forecast_and_its_intervals_are_scaled_and_the_reason_said():
 
 
 def test_the_forecast_step_scales_a_weekly_forecast_from_the_series_own_history():
-    # pipeline._with_closures reads the plants' totals from the series it forecasts
+    # pipeline.with_closures reads the plants' totals from the series it forecasts
     from demandcast.config import Settings
-    from demandcast.pipeline import _with_closures
+    from demandcast.pipeline import with_closures
 
     totals = _plant(WEEKS, ["2022-12-29", "2023-12-28", "2024-12-31"])
     series = pd.concat(
@@ -83,7 +83,7 @@ def test_the_forecast_step_scales_a_weekly_forecast_from_the_series_own_history(
             "fallback_reason": [None, None],
         }
     )
-    out = _with_closures(series, fresh, Settings(frequency="week"))
+    out = with_closures(series, fresh, Settings(frequency="week"))
     assert out["forecast"].tolist() == [10.0, 10.0]
     assert con_relation_gives_the_same(series, fresh)
 
@@ -93,12 +93,12 @@ def con_relation_gives_the_same(series: pd.DataFrame, fresh: pd.DataFrame) -> bo
     import duckdb
 
     from demandcast.config import Settings
-    from demandcast.pipeline import _with_closures
+    from demandcast.pipeline import with_closures
 
     con = duckdb.connect()
     rel = con.from_df(series)
-    a = _with_closures(rel, fresh, Settings(frequency="week"))
-    b = _with_closures(series, fresh, Settings(frequency="week"))
+    a = with_closures(rel, fresh, Settings(frequency="week"))
+    b = with_closures(series, fresh, Settings(frequency="week"))
     return a["forecast"].tolist() == b["forecast"].tolist() == [10.0, 10.0]
 
 
@@ -197,7 +197,7 @@ def test_the_forecast_step_reads_the_days_from_a_relation_or_a_frame():
     import duckdb
 
     from demandcast.config import Settings
-    from demandcast.pipeline import _with_closures
+    from demandcast.pipeline import with_closures
 
     days = _days()
     series = _weeks_of(days).assign(series_id="P1|A")
@@ -214,8 +214,8 @@ def test_the_forecast_step_reads_the_days_from_a_relation_or_a_frame():
         }
     )
     settings = Settings(frequency="week")
-    a = _with_closures(series, fresh, settings, days)
-    b = _with_closures(series, fresh, settings, duckdb.connect().from_df(days))
+    a = with_closures(series, fresh, settings, days)
+    b = with_closures(series, fresh, settings, duckdb.connect().from_df(days))
     assert a["forecast"].iloc[0] == b["forecast"].iloc[0] == pytest.approx(51 * 231 / 510)
     assert a["lo_80"].iloc[0] == pytest.approx(40.8 * 231 / 510)
 
@@ -241,3 +241,29 @@ def test_the_calibration_leaves_out_the_residuals_of_past_closure_weeks():
     assert np.isnan(out[0]).tolist() == [False] * 3 + [True, False, True, False, False]
     assert np.array_equal(out[1], blob)  # another plant: nothing left out
     assert pipeline._past_closures(series, Settings(frequency="month")) == {}
+
+
+def test_a_launch_is_scaled_by_its_plant_s_closure_though_it_has_no_history():
+    from demandcast.config import Settings
+    from demandcast.pipeline import with_closures
+
+    days = _days()
+    series = _weeks_of(days).assign(series_id="P1|A")
+    launch = pd.DataFrame(
+        {
+            "series_id": ["P1|NEW"],
+            "period_start": [pd.Timestamp("2025-12-29").date()],
+            "forecast": [10.0],
+            "lo_80": [5.0],
+            "hi_80": [20.0],
+            "lo_95": [2.0],
+            "hi_95": [30.0],
+            "fallback_reason": ["the launch curve of group G"],
+        }
+    )
+    settings = Settings(frequency="week")
+    # without its plant the launch is no series of any plant: nothing to scale
+    assert with_closures(series, launch, settings, days)["forecast"].iloc[0] == 10.0
+    out = with_closures(series, launch, settings, days, pd.Series({"P1|NEW": "P1"}))
+    assert out["forecast"].iloc[0] == pytest.approx(10.0 * 150 / 510)
+    assert out["fallback_reason"].iloc[0].startswith("the launch curve of group G; plant closure")
