@@ -79,18 +79,20 @@ unknown_product as (
 
 launched as (
 
-    select distinct
+    select
         launches.series_id,
         planned.plant_id,
         planned.product_id,
         'launch' as exception_type,
         launches.model_name,
-        launches.fallback_reason as detail,
+        -- the first week's words: a later week's add a plant closure's
+        arg_min(launches.fallback_reason, launches.step) as detail,
         'launch' as lifecycle,
         null::varchar as demand_class
     from {{ ref('int_forecast__launches') }} as launches
     inner join {{ ref('stg_erp__launches') }} as planned
         on launches.series_id = planned.series_id
+    group by all
 
 ),
 
