@@ -429,22 +429,26 @@ def _past_closures(series: Any, settings: Settings) -> dict[str, dict[str, set]]
     'weeks': {plant: {Monday, ...}}}; {} where there are none (or no plants)."""
     if settings.frequency != "week" or "plant_id" not in series.columns:
         return {}
+    totals, plant_of = _plant_totals(series)
+    weeks: dict[str, set] = {}
+    for plant, monday in closures.past_closures(totals):
+        weeks.setdefault(plant, set()).add(pd.Timestamp(monday))
+    return {"plants": plant_of.to_dict(), "weeks": weeks} if weeks else {}
+
+
+def _plant_totals(series: Any) -> tuple[pd.DataFrame, pd.Series]:
+    """The plants' totals per period (plant_id, period_start, demand) of the series (a
+    relation or a frame, with plant_id) and each series' plant (series_id -> plant_id)."""
     if isinstance(series, pd.DataFrame):
         frame = series.assign(series_id=series["series_id"].astype(str))
         totals = frame.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
-        pairs = frame[["series_id", "plant_id"]].drop_duplicates()
+        pairs = frame[["series_id", "plant_id"]].drop_duplicates("series_id")
     else:
         totals = series.aggregate(
             "plant_id, period_start, sum(demand) as demand", "plant_id, period_start"
         ).df()
         pairs = series.project("series_id, plant_id").distinct().df()
-    weeks: dict[str, set] = {}
-    for plant, monday in closures.past_closures(totals):
-        weeks.setdefault(plant, set()).add(pd.Timestamp(monday))
-    if not weeks:
-        return {}
-    plants = dict(zip(pairs["series_id"].astype(str), pairs["plant_id"], strict=True))
-    return {"plants": plants, "weeks": weeks}
+    return totals, pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
 
 
 def _without_closures(
@@ -693,16 +697,7 @@ def with_closures(
         return fresh
     if days is not None and not isinstance(days, pd.DataFrame):
         days = days.project("plant_id, order_date, demand").df()
-    if isinstance(series, pd.DataFrame):
-        frame = series.assign(series_id=series["series_id"].astype(str))
-        totals = frame.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
-        plant_of = frame.drop_duplicates("series_id").set_index("series_id")["plant_id"]
-    else:
-        totals = series.aggregate(
-            "plant_id, period_start, sum(demand) as demand", "plant_id, period_start"
-        ).df()
-        pairs = series.project("series_id, plant_id").distinct().df()
-        plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
+    totals, plant_of = _plant_totals(series)
     if plants is not None:
         plant_of = plants.set_axis(plants.index.astype(str))
     return _closed(fresh, plant_of, totals, settings, days)
