@@ -53,6 +53,21 @@ DAY_NOISE = 0.02  # at most this share of a plant's working days dips without re
 FACTOR_COLUMNS = ["plant_id", "period_start", "factor", "detail"]
 
 
+def _neighbour_ratios(v: np.ndarray, stride: int) -> np.ndarray:
+    """Each value over the median of its NEIGHBOURS neighbours either side, `stride`
+    apart (a week's weeks: 1; a day's same weekday: 7); NaN at the ends and where that
+    median is 0."""
+    lag = stride * NEIGHBOURS
+    ratio = np.full(len(v), np.nan)
+    at = np.arange(lag, len(v) - lag)
+    if len(at):
+        around = np.stack([v[at + stride * k] for k in range(-NEIGHBOURS, NEIGHBOURS + 1) if k])
+        level = np.median(around, axis=0)
+        ok = level > 0
+        ratio[at[ok]] = v[at[ok]] / level[ok]
+    return ratio
+
+
 def week_ratios(totals: pd.DataFrame) -> pd.Series:
     """Per plant and week (plant_id, period_start: Monday, demand: the plant's total), the
     week's demand over the median of its NEIGHBOURS weeks either side; NaN where a
@@ -61,14 +76,7 @@ def week_ratios(totals: pd.DataFrame) -> pd.Series:
     for plant, g in totals.groupby("plant_id", sort=True):
         s = g.set_index(pd.to_datetime(g["period_start"]))["demand"].astype(float)
         s = s.sort_index().asfreq("7D", fill_value=0.0)
-        v = s.to_numpy()
-        n = len(v)
-        ratio = np.full(n, np.nan)
-        for i in range(NEIGHBOURS, n - NEIGHBOURS):
-            around = np.r_[v[i - NEIGHBOURS : i], v[i + 1 : i + 1 + NEIGHBOURS]]
-            usual = np.median(around)
-            if usual > 0:
-                ratio[i] = v[i] / usual
+        ratio = _neighbour_ratios(s.to_numpy(), 1)
         out.append(pd.Series(ratio, index=pd.MultiIndex.from_product([[plant], s.index])))
     if not out:
         return pd.Series(dtype=float)
@@ -115,18 +123,11 @@ def day_calendars(days: pd.DataFrame) -> dict[str, DayCalendar]:
     for plant, g in days.groupby("plant_id", sort=True):
         s = g.groupby(pd.to_datetime(g["order_date"]))["demand"].sum().astype(float)
         s = s.sort_index().asfreq("D", fill_value=0.0)
-        v, n = s.to_numpy(), len(s)
         recent = s.iloc[-2 * lag :]
         usual = recent.groupby(recent.index.weekday).median().reindex(range(7), fill_value=0.0)
         weights = usual.to_numpy() / usual.sum() if usual.sum() > 0 else np.full(7, 1 / 7)
         working = weights >= 1 / 14
-        ratio = np.full(n, np.nan)
-        if n > 2 * lag:
-            at = np.arange(lag, n - lag)
-            around = np.stack([v[at + 7 * k] for k in range(-NEIGHBOURS, NEIGHBOURS + 1) if k], 1)
-            level = np.median(around, axis=1)
-            ok = level > 0
-            ratio[at[ok]] = v[at[ok]] / level[ok]
+        ratio = _neighbour_ratios(s.to_numpy(), 7)
         weekday = s.index.weekday.to_numpy()
         own = ratio.copy()
         ratio[~working[weekday]] = np.nan

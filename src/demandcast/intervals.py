@@ -218,7 +218,6 @@ def by_other_windows(r: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = total / count
         others = np.maximum((total - a) / (count - c), mean / n_windows)
-    with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(others > 0, np.sqrt(mean / others), 1.0)
     return (r * factor[:, :, None]).astype(np.float32)
 
