@@ -1,16 +1,10 @@
-{#- The forecast planners read: one row per series and future period of the
-    latest good run, so a BI tool needs no join: the plant's and product's
-    names, group, demand class and lifecycle (from dim_series); the
-    statistical forecast, a planner's override of the quantity and the final
-    forecast planners plan with; intervals (of the statistical forecast); the
-    model behind it in planner words and its backtest MASE; the run before
-    this one and its forecast of the same period; and when the forecast was
-    made: a series whose forecast this run reused keeps the run that made it
-    (forecast_run_id) and that run's start. The forecast is the base level of
-    the coherent set (int_forecast__levels). Planned launches without orders
-    yet (int_forecast__launches, method launch) follow, with the same columns.
-    Built only when the forecast gate has passed, so a failed run leaves it as
-    it was. -#}
+{#- The forecast planners read, one row per series and future period of the
+    latest good run (columns: _forecast__models.yml): names and segments from
+    dim_series; the final forecast (an override, else the statistical one, the
+    base level of int_forecast__levels) and intervals; the model, its backtest
+    MASE and a plant closure's factor; the run before and its forecast; the run
+    that made a reused forecast. Planned launches without orders yet follow
+    (int_forecast__launches). Built only when the forecast gate has passed. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -22,8 +16,7 @@ predictions as (
 ),
 
 coherent as (
-    -- the base level of the coherent set (int_forecast__levels): the champion's
-    -- forecast, moved by reconciliation only where that won its backtest
+    -- the coherent set's base level: moved by reconciliation where that won
 
     select * from {{ ref('int_forecast__levels') }}
     where level = 'plant_product'
@@ -63,6 +56,12 @@ overrides as (
 previous as (
 
     select * from {{ ref('int_forecast__previous') }}
+
+),
+
+closures as (
+
+    select * from {{ ref('int_forecast__closures') }}
 
 ),
 
@@ -106,6 +105,7 @@ final as (
         ) as model_description,
         predictions.method,
         predictions.fallback_reason,
+        closures.closure_factor,
         case
             when predictions.method = 'champion' then champions.champion_mase
         end as backtest_mase,
@@ -143,6 +143,10 @@ final as (
         on
             predictions.series_id = previous.series_id
             and predictions.period_start = previous.period_start
+    left join closures
+        on
+            series.plant_id = closures.plant_id
+            and predictions.period_start = closures.period_start
 
 ),
 
@@ -167,6 +171,7 @@ launched as (
         ) as model_description,
         launches.method,
         launches.fallback_reason,
+        closures.closure_factor,
         context.run_id,
         context.forecast_origin,
         context.run_id as forecast_run_id,
@@ -179,6 +184,10 @@ launched as (
         on planned.product_id = products.product_id
     left join {{ ref('stg_erp__plants') }} as plants
         on planned.plant_id = plants.plant_id
+    left join closures
+        on
+            planned.plant_id = closures.plant_id
+            and launches.period_start = closures.period_start
     cross join context
     cross join previous_run
 

@@ -1,7 +1,7 @@
 """Forecast the planned launches that have no orders yet (stg_erp__launches) from the
 launch curves of their product group or an analog's first periods (demandcast.launch),
-each plant's recurring closures applied as to every series of the plant
-(demandcast.pipeline.with_closures)."""
+each plant's recurring closures (int_forecast__closures) applied as to every series of
+the plant (demandcast.pipeline.with_closures)."""
 
 from demandcast.launch import as_arrow, forecast_launches
 from demandcast.pipeline import with_closures
@@ -23,7 +23,7 @@ def model(dbt, session):
             dbt.ref("int_series__filled"),
             frame,
             run.settings,
-            dbt.ref("int_orders__plant_days"),
-            plants,
+            plants=plants,
+            factors=dbt.ref("int_forecast__closures").df(),
         )
     return session.from_arrow(as_arrow(frame, run.settings.levels))

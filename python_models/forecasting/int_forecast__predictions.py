@@ -15,7 +15,7 @@ def model(dbt, session):
     champions = dbt.ref("int_forecast__champions").df()
     decisions = dbt.ref("int_forecast__decisions").df()
     calibration = dbt.ref("int_forecast__calibration").df()
-    days = dbt.ref("int_orders__plant_days")  # the plants' days, for recurring closures
+    closures = dbt.ref("int_forecast__closures").df()  # recurring plant closures
 
     def history():  # the reused forecasts: built downstream (none on a first run)
         return dbt.source("memory", "fct_forecast_history")
@@ -30,5 +30,5 @@ def model(dbt, session):
         decisions,
         calibration,
         memory=memory,
-        days=days,
+        closure_weeks=closures,
     )

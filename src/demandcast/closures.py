@@ -244,29 +244,20 @@ def closure_factors(
 
 
 def apply(
-    forecast: pd.DataFrame,
-    plant_of: pd.Series,
-    totals: pd.DataFrame,
-    levels: tuple,
-    days: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    forecast: pd.DataFrame, plant_of: pd.Series, factors: pd.DataFrame, levels: tuple
+) -> pd.DataFrame:
     """`forecast` (series_id, period_start, forecast, lo_*/hi_*, fallback_reason) with each
-    recurring closure's factor applied to the forecast and its intervals, the reason said
-    in fallback_reason; and the factors found (closure_factors, with the daily totals
-    `days` where there are some)."""
-    if forecast.empty:
-        return forecast, pd.DataFrame(columns=FACTOR_COLUMNS)
+    closure factor of its plant's week (`factors`, closure_factors' columns) applied to the
+    forecast and its intervals, the reason said in fallback_reason."""
+    if forecast.empty or factors.empty:
+        return forecast
     out = forecast.copy()
-    out["plant_id"] = out["series_id"].astype(str).map(plant_of)
-    weeks = pd.to_datetime(out["period_start"])
-    factors = closure_factors(totals, out.assign(period_start=weeks), days)
-    if factors.empty:
-        return forecast, factors
+    plant = out["series_id"].astype(str).map(plant_of)
     key = factors.assign(period_start=pd.to_datetime(factors["period_start"])).set_index(
         ["plant_id", "period_start"]
     )
-    idx = pd.MultiIndex.from_arrays([out["plant_id"], weeks])
-    factor = key["factor"].reindex(idx).to_numpy()
+    idx = pd.MultiIndex.from_arrays([plant, pd.to_datetime(out["period_start"])])
+    factor = key["factor"].reindex(idx).to_numpy(dtype=float)
     hit = np.isfinite(factor)
     cols = ["forecast"] + [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
     for col in cols:
@@ -278,4 +269,4 @@ def apply(
         np.where(before.isna(), detail, before.astype(str) + "; " + detail.astype(str)),
         before,
     )
-    return out.drop(columns="plant_id"), factors
+    return out

@@ -440,15 +440,12 @@ def _plant_totals(series: Any) -> tuple[pd.DataFrame, pd.Series]:
     """The plants' totals per period (plant_id, period_start, demand) of the series (a
     relation or a frame, with plant_id) and each series' plant (series_id -> plant_id)."""
     if isinstance(series, pd.DataFrame):
-        frame = series.assign(series_id=series["series_id"].astype(str))
-        totals = frame.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
-        pairs = frame[["series_id", "plant_id"]].drop_duplicates("series_id")
+        totals = series.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
     else:
         totals = series.aggregate(
             "plant_id, period_start, sum(demand) as demand", "plant_id, period_start"
         ).df()
-        pairs = series.project("series_id, plant_id").distinct().df()
-    return totals, pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
+    return totals, _plant_of(series)
 
 
 def _without_closures(
@@ -628,12 +625,14 @@ def forecast_run(
     catalog: Catalog | None = None,
     memory: wh.Memory | None = None,
     days: Any = None,
+    closure_weeks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__predictions`: the forecast of every series but those reused, whose
     rows come from their last run's forecast (fct_forecast_history); n_refits per series.
-    `calibration`: int_forecast__calibration (calibration_run); `days`:
-    int_orders__plant_days (a relation or a frame), the plants' daily totals that a
-    recurring closure's days are read from."""
+    `calibration`: int_forecast__calibration (calibration_run); `closure_weeks`:
+    int_forecast__closures (closures_run), the factors of the plants' recurring
+    closures; without it they are found here, from the series and `days`
+    (int_orders__plant_days, a relation or a frame: the plants' daily totals)."""
     memory = memory or wh.Memory.of_warehouse(con)
     settings = run.settings
     dec = decisions.assign(series_id=decisions["series_id"].astype(str))
@@ -653,7 +652,7 @@ def forecast_run(
         fit_ids=set(live) - set(reuse["series_id"]),
     )
     if settings.frequency == "week" and len(fresh):
-        fresh = with_closures(series, fresh, settings, days)
+        fresh = with_closures(series, fresh, settings, days, factors=closure_weeks)
     cols = prediction_columns(settings.levels)
     pairs = reuse.rename(columns={"previous_run_id": "run_id"})[["run_id", "series_id"]]
     carried = wh.read_forecast_rows(memory, pairs, cols)
@@ -680,47 +679,115 @@ def forecast_run(
     return out
 
 
+CLOSURE_COLUMNS = {
+    "plant_id": "string",
+    "period_start": "object",
+    "step": "int64",
+    "closure_factor": "float64",
+    "closure_reason": "string",
+}
+
+
+def closures_run(run: Any, series: Any, days: Any = None) -> pd.DataFrame:
+    """`int_forecast__closures`: each plant's weeks of the horizon that a recurring closure
+    dips (closures.closure_factors): plant_id, period_start, step, closure_factor (what
+    the plant's forecast of the week is scaled by) and closure_reason (the years it
+    dipped, in words). Weekly frequency only; no rows otherwise, nor for data without
+    plants. `series`: int_series__filled (a relation or a frame, with plant_id); `days`:
+    int_orders__plant_days (a relation or a frame)."""
+    settings = run.settings
+    origin = run.get("forecast_origin")
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in CLOSURE_COLUMNS.items()})
+    if settings.frequency != "week" or origin is None or "plant_id" not in series.columns:
+        return empty
+    if days is not None and not isinstance(days, pd.DataFrame):
+        days = days.project("plant_id, order_date, demand").df()
+    totals, _ = _plant_totals(series)
+    steps = np.arange(1, settings.horizon + 1)
+    weeks = pd.Timestamp(origin) + pd.to_timedelta(7 * steps, unit="D")
+    plants = totals["plant_id"].drop_duplicates()
+    future = pd.DataFrame(
+        {
+            "plant_id": np.repeat(plants.to_numpy(), len(steps)),
+            "period_start": np.tile(weeks, len(plants)),
+        }
+    )
+    factors = closures.closure_factors(totals, future, days)
+    if factors.empty:
+        return empty
+    start = pd.to_datetime(factors["period_start"])
+    out = pd.DataFrame(
+        {
+            "plant_id": factors["plant_id"].astype(str),
+            "period_start": start.dt.date,
+            "step": ((start - pd.Timestamp(origin)).dt.days // 7).astype("int64"),
+            "closure_factor": factors["factor"].astype(float),
+            "closure_reason": factors["detail"],
+        }
+    )
+    out = out.sort_values(["plant_id", "step"], kind="stable").reset_index(drop=True)
+    return out.astype(CLOSURE_COLUMNS)
+
+
 def with_closures(
     series: Any,
     fresh: pd.DataFrame,
     settings: Settings,
     days: Any = None,
     plants: pd.Series | None = None,
+    factors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The fresh forecast with each plant's recurring closures applied (closures.py): the
-    plants' weekly totals are read from the series (a relation or a frame, with plant_id;
-    without one, as some callers' frames are, there is no plant to look at), their days
-    from `days` (plant_id, order_date, demand; a relation or a frame) where given.
-    `plants` (series_id -> plant_id): the plant of each forecast series, where they are
-    not the series' own (the launches, which have no history yet)."""
+    """The fresh forecast with each plant's recurring closures applied (closures.py):
+    `factors` where given (int_forecast__closures: plant_id, period_start,
+    closure_factor, closure_reason), else found on the plants' weekly totals, read from
+    the series (a relation or a frame, with plant_id; without one, as some callers'
+    frames are, there is no plant to look at), and their days from `days` (plant_id,
+    order_date, demand; a relation or a frame) where given. `plants` (series_id ->
+    plant_id): the plant of each forecast series, where they are not the series' own
+    (the launches, which have no history yet)."""
     if "plant_id" not in series.columns:
         return fresh
+    if factors is not None:
+        factors = factors.rename(columns={"closure_factor": "factor", "closure_reason": "detail"})
+        plant_of = plants if plants is not None else _plant_of(series)
+        plant_of = plant_of.set_axis(plant_of.index.astype(str))
+        return _closed(fresh, plant_of, factors, settings.levels)
     if days is not None and not isinstance(days, pd.DataFrame):
         days = days.project("plant_id, order_date, demand").df()
     totals, plant_of = _plant_totals(series)
     if plants is not None:
         plant_of = plants.set_axis(plants.index.astype(str))
-    return _closed(fresh, plant_of, totals, settings, days)
+    weeks = fresh.assign(
+        plant_id=fresh["series_id"].astype(str).map(plant_of),
+        period_start=pd.to_datetime(fresh["period_start"]),
+    )
+    factors = closures.closure_factors(totals, weeks, days)
+    return _closed(fresh, plant_of, factors, settings.levels)
+
+
+def _plant_of(series: Any) -> pd.Series:
+    """Each series' plant (series_id -> plant_id) of the series (a relation or a frame)."""
+    if isinstance(series, pd.DataFrame):
+        pairs = series[["series_id", "plant_id"]].drop_duplicates("series_id")
+    else:
+        pairs = series.project("series_id, plant_id").distinct().df()
+    return pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
 
 
 def _closed(
-    fresh: pd.DataFrame,
-    plant_of: pd.Series,
-    totals: pd.DataFrame,
-    settings: Settings,
-    days: pd.DataFrame | None = None,
+    fresh: pd.DataFrame, plant_of: pd.Series, factors: pd.DataFrame, levels: tuple
 ) -> pd.DataFrame:
     """closures.apply, with the weeks it scaled named in dbt's log."""
-    out, factors = closures.apply(fresh, plant_of, totals, settings.levels, days)
-    if len(factors):
-        weeks = sorted(
-            {
-                f"{p} {w:%Y-%m-%d}"
-                for p, w in zip(
-                    factors["plant_id"], pd.to_datetime(factors["period_start"]), strict=True
-                )
-            }
-        )
+    if factors.empty or fresh.empty:
+        return fresh
+    out = closures.apply(fresh, plant_of, factors, levels)
+    plants = set(out["series_id"].astype(str).map(plant_of).dropna())
+    weeks = sorted(
+        f"{p} {w:%Y-%m-%d}"
+        for p, w in zip(factors["plant_id"], pd.to_datetime(factors["period_start"]), strict=True)
+        if p in plants
+    )
+    if weeks:
         emit(f"forecast: recurring plant closures scale the forecast of {', '.join(weeks)}")
     return out
 
@@ -799,7 +866,12 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
         ).df()
         pairs = con.execute("select distinct series_id, plant_id from main.fct_demand_history").df()
         plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
-        out = _closed(out, plant_of, totals, settings, _days_before(con, origin))
+        weeks = out.assign(
+            plant_id=out["series_id"].astype(str).map(plant_of),
+            period_start=pd.to_datetime(out["period_start"]),
+        )
+        factors = closures.closure_factors(totals, weeks, _days_before(con, origin))
+        out = _closed(out, plant_of, factors, settings.levels)
     return out
 
 

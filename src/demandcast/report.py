@@ -549,7 +549,7 @@ def _closures_said(con: duckdb.DuckDBPyConnection) -> str:
     rows = con.execute(
         """select f.plant_id, f.period_start, any_value(f.fallback_reason)
         from fct_demand_forecast as f
-        where f.fallback_reason like '%plant closure: %'
+        where f.closure_factor is not null and f.fallback_reason like '%plant closure: %'
         group by all order by 1, 2"""
     ).fetchall()
     if not rows:

@@ -54,12 +54,17 @@ def test_the_forecast_and_its_intervals_are_scaled_and_the_reason_said():
         }
     )
     plant_of = pd.Series({"P1|A": "P1", "P2|A": "P2"})
-    out, factors = closures.apply(fc, plant_of, totals, (80,))
-    assert out["forecast"].tolist() == [50.0, 10.0, 50.0]  # P2 has no closure on record
+    future = fc.assign(
+        plant_id=fc["series_id"].map(plant_of), period_start=pd.to_datetime(fc["period_start"])
+    )
+    factors = closures.closure_factors(totals, future)
+    assert len(factors) == 1  # P2 has no closure on record
+    out = closures.apply(fc, plant_of, factors, (80,))
+    assert out["forecast"].tolist() == [50.0, 10.0, 50.0]
     assert out[["lo_80", "hi_80"]].iloc[1].tolist() == [8.0, 12.0]
     assert out["fallback_reason"].iloc[1].startswith("plant closure: the same week")
     assert out["fallback_reason"].isna().tolist() == [True, False, True]
-    assert len(factors) == 1
+    assert closures.apply(fc, plant_of, factors.iloc[:0], (80,)) is fc
 
 
 def test_the_forecast_step_scales_a_weekly_forecast_from_the_series_own_history():
@@ -102,6 +107,57 @@ def con_relation_gives_the_same(series: pd.DataFrame, fresh: pd.DataFrame) -> bo
     return a["forecast"].tolist() == b["forecast"].tolist() == [10.0, 10.0]
 
 
+def test_the_closures_of_a_run_are_each_plant_week_of_its_horizon_that_dips():
+    # int_forecast__closures: what the forecast and the launches are scaled by, and what
+    # fct_demand_forecast's closure_factor says
+    import duckdb
+
+    from demandcast.config import Settings
+    from demandcast.pipeline import closures_run, with_closures
+
+    totals = _plant(WEEKS, ["2022-12-29", "2023-12-28", "2024-12-31"])
+    series = pd.concat(
+        [
+            totals.assign(series_id="P1|A"),
+            totals.assign(series_id="P2|A", plant_id="P2", demand=100.0),
+        ]
+    )
+
+    class Run(dict):
+        settings = Settings(frequency="week", horizon=4)
+
+    run = Run(forecast_origin=pd.Timestamp("2025-12-15").date())
+    weeks = closures_run(run, duckdb.connect().from_df(series))
+    assert weeks[["plant_id", "step", "closure_factor"]].values.tolist() == [["P1", 2, 0.2]]
+    assert weeks["period_start"].tolist() == [pd.Timestamp("2025-12-29").date()]
+    assert weeks["closure_reason"].iloc[0].startswith("plant closure: the same week")
+    assert str(weeks["closure_factor"].dtype) == "float64"
+    # the forecast scaled by the table gives what finding them in place gives
+    fresh = pd.DataFrame(
+        {
+            "series_id": ["P1|A", "P1|A", "P2|A"],
+            "period_start": [pd.Timestamp(d).date() for d in ("2025-12-22", "2025-12-29")]
+            + [pd.Timestamp("2025-12-29").date()],
+            "forecast": [50.0] * 3,
+            "lo_80": [40.0] * 3,
+            "hi_80": [60.0] * 3,
+            "lo_95": [30.0] * 3,
+            "hi_95": [70.0] * 3,
+            "fallback_reason": [None] * 3,
+        }
+    )
+    by_table = with_closures(series, fresh, run.settings, factors=weeks)
+    in_place = with_closures(series, fresh, run.settings)
+    pd.testing.assert_frame_equal(by_table, in_place)
+    assert by_table["forecast"].tolist() == [50.0, 10.0, 50.0]
+    # no rows, typed, at a monthly frequency or without plants
+    Run.settings = Settings(frequency="month", season_length=12, horizon=4)
+    assert closures_run(run, series).empty
+    Run.settings = Settings(frequency="week", horizon=4)
+    empty = closures_run(run, series.drop(columns="plant_id"))
+    assert empty.empty and list(empty.columns)[3] == "closure_factor"
+
+
 def test_the_report_names_each_plant_week_a_closure_scaled():
     import duckdb
 
@@ -111,8 +167,10 @@ def test_the_report_names_each_plant_week_a_closure_scaled():
     said = "plant closure: the same week of the year held 2024-12-30 20%"
     con.execute(
         """create table fct_demand_forecast as select * from (values
-        ('P1', date '2025-12-29', $said), ('P1', date '2025-12-29', 'not backtested; ' || $said),
-        ('P1', date '2026-01-05', null)) as t (plant_id, period_start, fallback_reason)""",
+        ('P1', date '2025-12-29', $said, 0.2),
+        ('P1', date '2025-12-29', 'not backtested; ' || $said, 0.2),
+        ('P1', date '2026-01-05', null, null))
+        as t (plant_id, period_start, fallback_reason, closure_factor)""",
         {"said": said},
     )
     said = report._closures_said(con)
