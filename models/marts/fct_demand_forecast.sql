@@ -1,10 +1,9 @@
 {#- The forecast planners read, one row per series and future period of the
-    latest good run (columns: _forecast__models.yml): names and segments from
-    dim_series; the final forecast (an override, else the statistical one, the
-    base level of int_forecast__levels) and intervals; the model, its backtest
-    MASE and a plant closure's factor; the run before and its forecast; the run
-    that made a reused forecast. Planned launches without orders yet follow
-    (int_forecast__launches). Built only when the forecast gate has passed. -#}
+    latest good run (columns: _forecast__models.yml): names and segments; the
+    final forecast (an override, else the statistical one: the base level of
+    int_forecast__levels) and intervals; the model, its backtest MASE, a plant
+    closure's factor; the run before and its forecast. Planned launches without
+    orders yet follow. Built only when the forecast gate has passed. -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -16,7 +15,6 @@ predictions as (
 ),
 
 coherent as (
-    -- the coherent set's base level: moved by reconciliation where that won
 
     select * from {{ ref('int_forecast__levels') }}
     where level = 'plant_product'
@@ -100,6 +98,7 @@ final as (
 
         -- provenance
         predictions.model_name,
+        split_part(predictions.model_name, '[', 1) as model_family,
         demandcast_model_description(
             predictions.model_name
         ) as model_description,
@@ -166,6 +165,7 @@ launched as (
         launches.forecast as statistical_forecast,
         {{ contract_interval_columns('launches') }}
         launches.model_name,
+        launches.model_name as model_family,
         demandcast_model_description(
             launches.model_name
         ) as model_description,
