@@ -1,8 +1,9 @@
 {#- Every run in fct_forecast_history, one row each, in the order they ran:
     the run before it of the same frequency (previous_run_id), whether it is
     the live run of its forecast origin (the latest: a rebuild at the same
-    origin supersedes the run before it), and whether its forecast repeats
-    the previous run's in every row (a rebuild with nothing new). Rebuilt
+    origin supersedes the run before it), how many of its forecasts changed
+    since the previous run and how many are new, and whether its forecast
+    repeats the previous run's in every row (a rebuild with nothing new). Rebuilt
     from the history each run. -#}
 
 with
@@ -20,16 +21,20 @@ runs as (
 ),
 
 changed as (
+    -- per run, the rows the previous run forecast too whose forecast or model
+    -- differ from its, and the rows it has no row for (new periods or series)
 
-    -- per run, the rows whose forecast or model differ from the previous
-    -- run's for the same series and period, or that it has no row for
     select
         runs.run_id,
         count(*) filter (
             where
-            previous.forecast is distinct from history.forecast
-            or previous.model_name is distinct from history.model_name
-        ) as n_changed
+            previous.run_id is not null
+            and (
+                previous.forecast is distinct from history.forecast
+                or previous.model_name is distinct from history.model_name
+            )
+        ) as n_changed,
+        count(*) filter (where previous.run_id is null) as n_new
     from runs
     inner join history
         on runs.run_id = history.run_id
@@ -52,7 +57,10 @@ final as (
         runs.horizon,
         runs.started_at,
         runs.n_series,
-        changed.n_changed as n_changed_forecasts,
+        case
+            when runs.previous_run_id is not null then changed.n_changed
+        end as n_changed_forecasts,
+        changed.n_new as n_new_forecasts,
         row_number() over (
             partition by runs.frequency, runs.forecast_origin
             order by runs.started_at desc, runs.run_id desc
@@ -62,6 +70,7 @@ final as (
                 then
                     runs.forecast_origin = previous.forecast_origin
                     and changed.n_changed = 0
+                    and changed.n_new = 0
                     and runs.n_series = previous.n_series
         end as repeats_previous_run
     from runs

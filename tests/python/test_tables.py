@@ -115,14 +115,15 @@ def test_planner_overrides_of_quantities_end_to_end(built_copy):
     (second_run,) = project.query("select run_id from publication", project.published)[0]
     runs = project.query(
         """select run_id, previous_run_id, is_live_for_origin, repeats_previous_run,
-            n_changed_forecasts from fct_forecast_runs order by started_at""",
+            n_changed_forecasts, n_new_forecasts from fct_forecast_runs order by started_at""",
         project.published,
     )
     assert [r[:4] for r in runs] == [
         (first_run, None, False, None),
         (second_run, first_run, True, False),
     ]
-    assert runs[1][4] == 2  # the two overridden periods
+    assert runs[1][4:] == (2, 0)  # the two overridden periods; the same origin: none new
+    assert runs[0][4] is None and runs[0][5] > 0  # a first run: every row new
     history = project.query(
         "select count(*) from fct_forecast_history where override_quantity is not null"
         f" and run_id = '{second_run}'",
