@@ -118,9 +118,11 @@ def _period_index(dates, frequency: str) -> np.ndarray:
 
 
 def first_periods(history: pd.DataFrame, series_id: str, h: int) -> np.ndarray:
-    """One series' demand in its first h periods (the last one repeated past its end)."""
+    """One series' demand in its first h periods (the last one repeated past its end);
+    a period left out (NaN: a past plant closure) takes its neighbours' level."""
     y = history.loc[history["series_id"] == series_id].sort_values("period_start")["demand"]
-    y = y.to_numpy(dtype=float)[:h]
+    y = y.astype(float).reset_index(drop=True).interpolate(limit_direction="both")
+    y = y.fillna(0.0).to_numpy(dtype=float)[:h]
     return np.concatenate([y, np.full(h - len(y), y[-1] if len(y) else 0.0)])
 
 
@@ -134,7 +136,8 @@ def forecast_launches(
 ) -> pd.DataFrame:
     """Prediction rows (method 'launch') for the launches without a series in `series`.
     `launches`: series_id, plant_id, product_id, launch_date, analog_product_id;
-    `history`: series_id, period_start, demand (zeros filled); `series`: series_id,
+    `history`: series_id, period_start, demand (zeros filled; NaN in a week left out of
+    the curves: pipeline.without_past_closures); `series`: series_id,
     plant_id, product_id, product_group; `product_groups`: product_id -> product group."""
     levels, h = list(settings.levels), settings.horizon
     todo = launches[~launches["series_id"].isin(series["series_id"])]

@@ -436,6 +436,25 @@ def _past_closures(series: Any, settings: Settings) -> dict[str, dict[str, set]]
     return {"plants": plant_of.to_dict(), "weeks": weeks} if weeks else {}
 
 
+def without_past_closures(history: pd.DataFrame, series: Any, settings: Settings) -> pd.DataFrame:
+    """`history` (series_id, period_start, demand) with the demand of each past week a
+    recurring closure of the series' plant dipped (closures.past_closures) set to NaN:
+    the launch curves leave those weeks out (a launch whose first weeks fell in last
+    year's shutdown otherwise carried the dip into every launch of its group, and the
+    forecast step scaled the future's closure week again). `series`: int_series__filled
+    (a relation or a frame, with plant_id). Unchanged at another frequency."""
+    closed = _past_closures(series, settings)
+    if not closed or history.empty:
+        return history
+    plant = history["series_id"].astype(str).map(closed["plants"])
+    pairs = {(p, w) for p, weeks in closed["weeks"].items() for w in weeks}
+    hit = [
+        (p, pd.Timestamp(w)) in pairs
+        for p, w in zip(plant, pd.to_datetime(history["period_start"]), strict=True)
+    ]
+    return history.assign(demand=history["demand"].astype(float).mask(np.asarray(hit)))
+
+
 def _plant_totals(series: Any) -> tuple[pd.DataFrame, pd.Series]:
     """The plants' totals per period (plant_id, period_start, demand) of the series (a
     relation or a frame, with plant_id) and each series' plant (series_id -> plant_id)."""

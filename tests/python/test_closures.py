@@ -325,3 +325,44 @@ def test_a_launch_is_scaled_by_its_plant_s_closure_though_it_has_no_history():
     out = with_closures(series, launch, settings, days, pd.Series({"P1|NEW": "P1"}))
     assert out["forecast"].iloc[0] == pytest.approx(10.0 * 150 / 510)
     assert out["fallback_reason"].iloc[0].startswith("the launch curve of group G; plant closure")
+
+
+def test_a_launch_curve_leaves_out_the_weeks_of_last_year_s_closure():
+    # a launch whose first weeks held last year's shutdown carried the dip into its
+    # group's curve, and the forecast step scaled the future's closure week again
+    from demandcast.config import Settings
+    from demandcast.launch import first_periods, launch_curves
+    from demandcast.pipeline import without_past_closures
+
+    totals = _plant(WEEKS, ["2022-12-29", "2023-12-28", "2024-12-31"])
+    closed = pd.Timestamp("2024-12-30")
+    launched = WEEKS[WEEKS >= pd.Timestamp("2024-12-16")]  # its third week is the closure
+    new = pd.DataFrame(
+        {
+            "series_id": "P1|NEW",
+            "period_start": launched,
+            "demand": np.where(launched == closed, 2.0, 10.0),
+        }
+    )
+    other = new.assign(series_id="P2|NEW", demand=10.0)  # P2 has no closure
+    series = pd.concat(
+        [
+            totals.assign(series_id="P1|A"),
+            totals.assign(series_id="P2|A", plant_id="P2", demand=100.0),
+            new.assign(plant_id="P1"),
+            other.assign(plant_id="P2"),
+        ]
+    )
+    history = series[["series_id", "period_start", "demand"]]
+    settings = Settings(frequency="week", horizon=4)
+    out = without_past_closures(history, series, settings)
+    hit = out["demand"].isna()
+    assert set(out.loc[hit, "series_id"]) == {"P1|A", "P1|NEW"}  # P2's weeks stay
+    assert closed in set(out.loc[hit & (out["series_id"] == "P1|NEW"), "period_start"])
+    assert out.loc[~hit, "demand"].equals(history.loc[~hit.to_numpy(), "demand"].astype(float))
+    curves = launch_curves(out, 4)
+    assert curves.loc["P1|NEW"].tolist()[:2] == [10.0, 10.0] and np.isnan(curves.loc["P1|NEW", 2])
+    assert first_periods(out, "P1|NEW", 4).tolist() == [10.0, 10.0, 10.0, 10.0]
+    assert first_periods(history, "P1|NEW", 4).tolist() == [10.0, 10.0, 2.0, 10.0]
+    monthly = Settings(frequency="month", season_length=12)
+    assert without_past_closures(history, series, monthly) is history
