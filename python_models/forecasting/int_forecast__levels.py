@@ -27,6 +27,15 @@ def model(dbt, session):
         ).df()
     except duckdb.Error:
         previous = None
+    closures = dbt.ref("int_forecast__closures").df()  # the plants' closure weeks
     return levels.levels_run(
-        session, run, series, profiles, predictions, champions, backtest, previous=previous
+        session,
+        run,
+        series,
+        profiles,
+        predictions,
+        champions,
+        backtest,
+        previous=previous,
+        closures=closures,
     )

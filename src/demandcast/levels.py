@@ -37,6 +37,11 @@ across plants, product group across plants and the total.
   windows and steps: symmetric, because a level of few nodes (the total is one) has the
   errors of a few windows, whose sign is theirs, not the future's. Interval bounds are
   not coherent (no interval sums of intervals are).
+- Plant closures: in a week a recurring closure scaled its plant's series
+  (int_forecast__closures), an aggregate's own forecast and its interval's half-width
+  are scaled by the share of its bottom-up forecast the closure left (its series'
+  scaled forecasts over their sum unscaled): its own model cannot see the closure, and
+  its backtest errors are those of usual weeks.
 """
 
 from __future__ import annotations
@@ -439,10 +444,13 @@ def reconcile_levels(
     catalog: Catalog | None = None,
     backtest_origin: Any = None,
     previous: pd.DataFrame | None = None,
+    closures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per node of every level and future period (LEVEL_COLUMNS, lo_/hi_ per
     interval level, EVIDENCE_COLUMNS, REUSE_COLUMNS); `previous`: this model's last
-    output, whose aggregate forecasts are reused when their inputs are the same.
+    output, whose aggregate forecasts are reused when their inputs are the same;
+    `closures`: int_forecast__closures (plant_id, step, closure_factor), the plants'
+    weeks a recurring closure scaled the base forecasts of.
     `history`: series_id, period_start, demand up to the origin; `series`: series_id,
     plant_id, product_id, product_group of the base series (those in `predictions`);
     `memory`: the base series' backtest memory rows; `backtest_origin`: the origin their
@@ -517,7 +525,10 @@ def reconcile_levels(
     y_hat = np.vstack([own_fut, base_pred])
     y_hat = np.where(np.isfinite(y_hat), y_hat, 0.0)
     bu = S @ y_hat[n_agg:]
-    y_hat[:n_agg] = np.where(np.isfinite(own_fut), own_fut, bu[:n_agg])
+    # a plant closure scaled the base forecasts of its weeks: the aggregates' own models
+    # (which cannot see it) and their intervals are scaled by the share it left of theirs
+    closed = _closure_shares(S, y_hat[n_agg:], series, ids, closures, h)
+    y_hat[:n_agg] = np.where(np.isfinite(own_fut), own_fut * closed[:n_agg], bu[:n_agg])
     for chosen in ranked:
         try:
             rec = _reconcile(chosen, S, y_hat, actual_bt, hat_bt)
@@ -550,7 +561,33 @@ def reconcile_levels(
         node_scale,
         chosen,
         per_level,
+        closed,
     ).assign(**_reuse_columns(tree, own_fut, own_bt, key, settings))
+
+
+def _closure_shares(
+    S: Any,
+    base: np.ndarray,
+    series: pd.DataFrame,
+    ids: np.ndarray,
+    closures: pd.DataFrame | None,
+    h: int,
+) -> np.ndarray:
+    """Per node and step, the share of its bottom-up forecast a recurring plant closure
+    left: the sum of its series' closure-scaled forecasts over the sum of them unscaled
+    (each over its plant's closure_factor of the step); 1 where no closure scaled any of
+    them, or where the node forecasts nothing."""
+    shares = np.ones((S.shape[0], h))
+    if closures is None or closures.empty:
+        return shares
+    plant = series.assign(series_id=series["series_id"].astype(str)).set_index("series_id")
+    plant_of = plant["plant_id"][~plant.index.duplicated()].reindex(ids).astype(object)
+    factor = closures.pivot_table(index="plant_id", columns="step", values="closure_factor")
+    factor = factor.reindex(index=plant_of.to_numpy(), columns=range(1, h + 1)).to_numpy()
+    factor = np.where(np.isfinite(factor) & (factor > 0), factor, 1.0)
+    scaled, usual = S @ base, S @ (base / factor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(usual > 0, np.minimum(scaled / usual, 1.0), 1.0)
 
 
 def _reuse_columns(
@@ -634,6 +671,7 @@ def _frame(
     node_scale: np.ndarray,
     chosen: str,
     per_level: pd.DataFrame,
+    closed: np.ndarray | None = None,
 ) -> pd.DataFrame:
     h = settings.horizon
     nodes = tree.nodes
@@ -676,6 +714,8 @@ def _frame(
             # errors, and their sign is the windows' (M1's bottom-up total ran low in all
             # three, high in the future: signed quantiles held 2 of its 18 months)
             q = np.quantile(np.abs(e), lv / 100) * node_scale[r[sel]]
+            if closed is not None:  # a closure week: the share of the node it left
+                q = q * closed[r[sel], step[sel] - 1]
             lo[sel] = out["forecast"].to_numpy()[sel] - q
             hi[sel] = out["forecast"].to_numpy()[sel] + q
         point = out["forecast"].to_numpy()
@@ -733,6 +773,7 @@ def levels_run(
     backtest: Any,
     catalog: Catalog | None = None,
     previous: pd.DataFrame | None = None,
+    closures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__levels`: the run's base forecasts and the backtest of their series
     (int_forecast__backtest with its scaled residuals, a DuckDB relation: this run's
@@ -754,5 +795,14 @@ def levels_run(
         origin = origin.iloc[0] if len(origin) else None
     info = profiles[["series_id", "plant_id", "product_id", "product_group"]]
     return reconcile_levels(
-        history, info, predictions, champions, memory, settings, catalog, origin, previous
+        history,
+        info,
+        predictions,
+        champions,
+        memory,
+        settings,
+        catalog,
+        origin,
+        previous,
+        closures,
     )

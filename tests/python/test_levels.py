@@ -319,3 +319,41 @@ def test_an_aggregate_interval_is_as_wide_either_side_when_the_backtest_ran_low(
         np.testing.assert_allclose(total[f"lo_{lv}"], np.maximum(total["forecast"] - half, 0))
         assert (total[f"lo_{lv}"] < total["forecast"]).all(), lv
     assert (total["hi_95"] > total["hi_80"]).all()
+
+
+def test_a_plant_closure_scales_its_aggregates_own_forecast_and_interval() -> None:
+    """Plant A's step 3 is a closure week at 0.2: its series' forecasts arrive scaled
+    (int_forecast__predictions); the aggregates' own models cannot see it, so their
+    forecasts and the half-width of their intervals take the share of their bottom-up
+    forecast the closure left (plant A 0.2, the total less; plant B and the other steps
+    as without it)."""
+    history = _history()
+    h = SETTINGS.horizon
+    preds, champions = _base_forecasts(h)
+    plain = levels.reconcile_levels(history, SERIES, preds, champions, pd.DataFrame(), SETTINGS)
+    closures = pd.DataFrame({"plant_id": ["A"], "step": [3], "closure_factor": [0.2]})
+    in_a = preds["series_id"].str.startswith("A|") & (preds["step"] == 3)
+    cols = ["forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    shut = preds.copy()
+    shut.loc[in_a, cols] = shut.loc[in_a, cols] * 0.2
+    out = levels.reconcile_levels(
+        history, SERIES, shut, champions, pd.DataFrame(), SETTINGS, closures=closures
+    )
+    key = ["level", "level_key", "step"]
+    a, b = plain.set_index(key), out.set_index(key)
+    assert b.loc[("plant", "A", 3), "own_forecast"] == pytest.approx(
+        0.2 * a.loc[("plant", "A", 3), "own_forecast"]
+    )
+    share = (3 * 12 * 0.2 + 2 * 12) / (5 * 12)  # the total: A's three series at 0.2 of 12
+    assert b.loc[("total", "total", 3), "own_forecast"] == pytest.approx(
+        share * a.loc[("total", "total", 3), "own_forecast"]
+    )
+    for node, scale in [(("plant", "A", 3), 0.2), (("total", "total", 3), share)]:
+        for lv in SETTINGS.levels:
+            half = b.loc[node, f"hi_{lv}"] - b.loc[node, "forecast"]
+            assert half == pytest.approx(
+                scale * (a.loc[node, f"hi_{lv}"] - a.loc[node, "forecast"])
+            )
+    for node in [("plant", "B", 3), ("plant", "A", 2), ("total", "total", 4)]:
+        assert b.loc[node, "own_forecast"] == pytest.approx(a.loc[node, "own_forecast"])
+        assert b.loc[node, "hi_80"] == pytest.approx(a.loc[node, "hi_80"])
