@@ -17,30 +17,17 @@ negative as (
 
 ),
 
-orders as (
-
-    select * from {{ ref('int_orders__screened') }}
-
-),
-
-context as (
-
-    select * from {{ ref('int_run__context') }}
-
-),
-
-usable as (
+returns as (
+    -- the usable lines that are returns (int_orders__usable)
 
     select
-        {{ series_id('orders.plant_id', 'orders.product_id') }} as series_id,
-        {{ period_start('orders.order_date') }} as period_start,
-        orders.order_line_id,
-        orders.quantity,
-        orders.source_file,
-        orders.source_row
-    from orders
-    cross join context
-    where {{ usable_order_line() }} and orders.quantity < 0
+        series_id,
+        period_start,
+        quantity,
+        source_file,
+        source_row
+    from {{ ref('int_orders__usable') }}
+    where quantity < 0
 
 ),
 
@@ -50,14 +37,14 @@ final as (
         negative.series_id,
         negative.period_start,
         negative.demand,
-        min(usable.quantity) as largest_return,
-        arg_min(usable.source_file, usable.quantity) as return_source_file,
-        arg_min(usable.source_row, usable.quantity) as return_source_row
+        min(returns.quantity) as largest_return,
+        arg_min(returns.source_file, returns.quantity) as return_source_file,
+        arg_min(returns.source_row, returns.quantity) as return_source_row
     from negative
-    left join usable
+    left join returns
         on
-            negative.series_id = usable.series_id
-            and negative.period_start = usable.period_start
+            negative.series_id = returns.series_id
+            and negative.period_start = returns.period_start
     group by all
 
 )

@@ -2,14 +2,13 @@
     orders are dated by the day (data_cadence 'day'; none otherwise): the
     forecast step reads a recurring closure's days from it (a plant shut
     from 24 December to 1 January closes part of one week and all of the
-    next). Duplicates and lines without a key are left out, as in
-    int_orders__aggregated. -#}
+    next). The usable lines, as int_orders__aggregated sums them. -#}
 
 with
 
-orders as (
+usable as (
 
-    select * from {{ ref('int_orders__screened') }}
+    select * from {{ ref('int_orders__usable') }}
 
 ),
 
@@ -19,28 +18,16 @@ context as (
 
 ),
 
-usable as (
-
-    select
-        orders.plant_id,
-        orders.order_date,
-        orders.quantity
-    from orders
-    cross join context
-    where
-        {{ usable_order_line() }}
-        and context.data_cadence = 'day'
-
-),
-
 final as (
 
     select
-        plant_id,
-        order_date,
-        sum(quantity) as demand,
+        usable.plant_id,
+        usable.order_date,
+        sum(usable.quantity) as demand,
         count(*) as n_lines
     from usable
+    cross join context
+    where context.data_cadence = 'day'
     group by all
 
 )
