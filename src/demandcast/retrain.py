@@ -154,7 +154,10 @@ def settings_identity(settings: Settings, catalog: Catalog) -> Identity:
     selection = {k: v for k, v in values.items() if k not in FORECAST_SETTINGS}
     cands = catalog.resolve(settings.candidates, settings.season_length)
     spec = {
-        "candidates": [dataclasses.asdict(c) for c in cands],
+        # a description is planner words, not the model: rewording one reselects nothing
+        "candidates": [
+            {k: v for k, v in dataclasses.asdict(c).items() if k != "description"} for c in cands
+        ],
         "pool": {k: list(v) for k, v in catalog.pool.items()},
         "learn": {k: list(v) for k, v in catalog.learn.items()},
         "defaults": catalog.defaults,

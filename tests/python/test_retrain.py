@@ -10,6 +10,7 @@ other series is re-selected, the pinned one is not).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -473,6 +474,22 @@ def test_settings_that_change_no_number_leave_the_hash_alone():
     )
     fast = retrain.settings_identity(Settings(candidates="fast"), catalog)
     assert fast.catalog_hash != base.catalog_hash
+    # a candidate reworded for planners is the same model: nothing to select again
+    reworded = dataclasses.replace(
+        catalog,
+        candidates={
+            name: dataclasses.replace(c, description=c.description + " (reworded)")
+            for name, c in catalog.candidates.items()
+        },
+    )
+    assert retrain.settings_identity(Settings(), reworded) == base
+    kwargs = dict(catalog.candidates["Theta"].kwargs or {}) | {"decomposition_type": "additive"}
+    other = dataclasses.replace(
+        catalog,
+        candidates=catalog.candidates
+        | {"Theta": dataclasses.replace(catalog.candidates["Theta"], kwargs=kwargs)},
+    )
+    assert retrain.settings_identity(Settings(), other).catalog_hash != base.catalog_hash
 
 
 def test_live_accuracy_is_the_champions_not_a_planners_override():
