@@ -104,7 +104,7 @@ final as (
         ) as model_description,
         predictions.method,
         predictions.fallback_reason,
-        closures.closure_factor,
+        {{ closure_factor('predictions.fallback_reason') }},
         case
             when predictions.method = 'champion' then champions.champion_mase
         end as backtest_mase,
@@ -171,7 +171,7 @@ launched as (
         ) as model_description,
         launches.method,
         launches.fallback_reason,
-        closures.closure_factor,
+        {{ closure_factor('launches.fallback_reason') }},
         context.run_id,
         context.forecast_origin,
         context.run_id as forecast_run_id,

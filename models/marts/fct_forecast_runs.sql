@@ -34,7 +34,8 @@ changed as (
                 or previous.model_name is distinct from history.model_name
             )
         ) as n_changed,
-        count(*) filter (where previous.run_id is null) as n_new
+        count(*) filter (where previous.run_id is null) as n_new,
+        count(previous.run_id) as n_compared
     from runs
     inner join history
         on runs.run_id = history.run_id
@@ -58,7 +59,7 @@ final as (
         runs.started_at,
         runs.n_series,
         case
-            when runs.previous_run_id is not null then changed.n_changed
+            when changed.n_compared > 0 then changed.n_changed
         end as n_changed_forecasts,
         changed.n_new as n_new_forecasts,
         row_number() over (

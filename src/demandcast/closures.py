@@ -248,7 +248,8 @@ def apply(
 ) -> pd.DataFrame:
     """`forecast` (series_id, period_start, forecast, lo_*/hi_*, fallback_reason) with each
     closure factor of its plant's week (`factors`, closure_factors' columns) applied to the
-    forecast and its intervals, the reason said in fallback_reason."""
+    forecast and its intervals, the reason said in fallback_reason (not on a row of zeros,
+    which nothing scales)."""
     if forecast.empty or factors.empty:
         return forecast
     out = forecast.copy()
@@ -258,8 +259,9 @@ def apply(
     )
     idx = pd.MultiIndex.from_arrays([plant, pd.to_datetime(out["period_start"])])
     factor = key["factor"].reindex(idx).to_numpy(dtype=float)
-    hit = np.isfinite(factor)
     cols = ["forecast"] + [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
+    # a row of zeros (a launch before its date) has nothing to scale, nor a reason to
+    hit = np.isfinite(factor) & (out[cols].to_numpy(dtype=float) > 0).any(axis=1)
     for col in cols:
         out.loc[hit, col] = out.loc[hit, col].to_numpy(dtype=float) * factor[hit]
     detail = key["detail"].reindex(idx).to_numpy()

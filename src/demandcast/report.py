@@ -281,7 +281,8 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
         select s.series_id, s.plant_id, s.plant_name, s.product_id, s.product_name,
             s.product_group, s.demand_class, s.lifecycle, s.total_demand,
             f.model_name, f.method, f.model_description, f.backtest_mase, f.n_overrides,
-            f.forecast_change, l.live_mase, d.is_drifted, e.exceptions, e.runner_up_flagged,
+            f.forecast_change, f.closures, l.live_mase, d.is_drifted, e.exceptions,
+            e.runner_up_flagged,
             r.runner_up, r.runner_up_ratio, r.decision
         from dim_series as s
         left join (
@@ -289,7 +290,11 @@ def _series_frame(con: duckdb.DuckDBPyConnection, max_series: int | None) -> pd.
                 any_value({col("model_description", "model_name")}) as model_description,
                 any_value({col("backtest_mase")}) as backtest_mase,
                 count({col("override_quantity")}) as n_overrides,
-                sum({col("forecast_change")}) as forecast_change
+                sum({col("forecast_change")}) as forecast_change,
+                string_agg(
+                    strftime(period_start, '%-d %b') || ' ×'
+                    || printf('%.2f', {col("closure_factor")}), ', ' order by period_start
+                ) filter ({col("closure_factor")} is not null) as closures
             from fct_demand_forecast group by series_id
         ) as f using (series_id)
         left join {live} as l using (series_id)
@@ -595,7 +600,8 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
         select l.level, l.level_key, coalesce(n.name, l.level_key) as name,
             any_value(l.n_series) as n_series, sum(l.forecast) as next_total,
             any_value(l.reconciliation) as reconciliation,
-            any_value(l.backtest_mase) as backtest_mase, any_value(b.last_total) as last_total,
+            any_value(l.backtest_mase) as backtest_mase, any_value(l.own_mase) as own_mase,
+            any_value(b.last_total) as last_total,
             any_value(b.earlier_total) as earlier_total
         from fct_demand_forecast_levels as l
         left join last_by as b using (level, level_key)
@@ -619,18 +625,35 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
             _num(r.next_total),
             _pct(r.next_total / r.last_total - 1) if r.last_total else "–",
             *_earlier_cells(back, r.earlier_total, r.next_total),
-            _num(r.backtest_mase, 2),
+            # one figure a level: on its first row only, not read as each node's own
+            _num(r.backtest_mase, 2) if first else "",
         ]
-        for r in frame.itertuples(index=False)
+        for r, first in zip(
+            frame.itertuples(index=False), ~frame["level"].duplicated(), strict=True
+        )
     ]
     how = frame["reconciliation"].iloc[0]
+    total = frame[frame["level"] == "total"]
+    own = ""
+    if (
+        len(total)
+        and pd.notna(total["own_mase"].iloc[0])
+        and pd.notna(total["backtest_mase"].iloc[0])
+    ):
+        own = (
+            f" At the total, a model fitted on the summed demand itself scored "
+            f"{_num(total['own_mase'].iloc[0], 2)} in the same backtest, against "
+            f"{_num(total['backtest_mase'].iloc[0], 2)} for the sum of the series' forecasts "
+            "published here (column <code>own_forecast</code>; var "
+            "<code>reconciliation: auto</code> lets the backtest choose a reconciliation)."
+        )
     return (
         f'<h2 id="levels">Totals</h2><p>The forecast at the total, per plant and per product '
         f"group (table <code>fct_demand_forecast_levels</code>, one coherent set: every level "
         f"adds up to the total; reconciliation <code>{_e(how)}</code>), beside the last "
-        f"{run.horizon} {word} of demand{words}. Backtest MASE: the level's (the median over "
-        "its nodes) of the published forecast, against the seasonal naive of each node's own "
-        "summed demand (above 1: less accurate than it in the backtest).</p>"
+        f"{run.horizon} {word} of demand{words}. Backtest MASE: one figure a level, the median "
+        "over its nodes, of the published forecast against the seasonal naive of each node's "
+        f"own summed demand (above 1: less accurate than it in the backtest).{own}</p>"
         + _closures_said(con)
         + _table(
             [
@@ -641,7 +664,7 @@ def _levels_section(con: duckdb.DuckDBPyConnection, run: Run) -> str:
                 f"next {run.horizon} {word}",
                 "change",
                 *headers,
-                "backtest MASE",
+                "level's backtest MASE",
             ],
             rows,
             numeric_from=2,
@@ -754,6 +777,8 @@ def _series_section(
                 outlook += f" · those {word} {back} {word} earlier {_num(earlier)}"
             if row.forecast_change is not None and not pd.isna(row.forecast_change):
                 outlook += f" · since the last run {row.forecast_change:+,.0f}"
+            if isinstance(row.closures, str):  # the weeks a plant closure scaled, and by
+                outlook += f" · plant closure {_e(row.closures)}"
             model = f"{_e(row.model_description)} ({_e(row.model_name)}, {_e(row.method)})"
         else:
             outlook = f"last {n_recent} {word} {_num(last_total)}"

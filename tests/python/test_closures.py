@@ -325,6 +325,10 @@ def test_a_launch_is_scaled_by_its_plant_s_closure_though_it_has_no_history():
     out = with_closures(series, launch, settings, days, pd.Series({"P1|NEW": "P1"}))
     assert out["forecast"].iloc[0] == pytest.approx(10.0 * 150 / 510)
     assert out["fallback_reason"].iloc[0].startswith("the launch curve of group G; plant closure")
+    # before its launch date a launch forecasts zeros: nothing to scale, nor to say
+    before = launch.assign(**{c: 0.0 for c in ("forecast", "lo_80", "hi_80", "lo_95", "hi_95")})
+    out = with_closures(series, before, settings, days, pd.Series({"P1|NEW": "P1"}))
+    assert out["fallback_reason"].iloc[0] == "the launch curve of group G"
 
 
 def test_a_launch_curve_leaves_out_the_weeks_of_last_year_s_closure():

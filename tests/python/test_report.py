@@ -499,6 +499,10 @@ def test_needs_a_look_trust_and_products(built, tmp_path):
     total_row = totals[totals.index("<td>total</td>") :].split("</tr>")[0]
     assert f"<td class=n>{earlier:,.0f}</td>" in total_row
     assert f"<td class=n>{100 * (grand / earlier - 1):.1f} %</td>" in total_row
+    # the level's backtest MASE, one figure a level: on its first row only
+    plant_rows = [r for r in totals.split("</tr>") if "<td>plant</td>" in r]
+    assert re.search(r"<td class=n>\d\.\d\d</td>$", plant_rows[0])
+    assert all(r.endswith("<td class=n></td>") for r in plant_rows[1:]), plant_rows
     products = text[text.index('id="products"') : text.index('id="leaderboard"')]
     row = re.search(rf"<td>{re.escape(product)}</td>.*?</tr>", products)
     assert row and f"<td class=n>{plants}</td>" in row.group(0)
