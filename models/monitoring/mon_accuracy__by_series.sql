@@ -77,7 +77,9 @@ final as (
 
         -- what was scored
         n_periods,
-        n_periods = horizon as is_complete,
+        -- the horizon's last period has arrived (a launch's periods before
+        -- its first order have no actual: they are not scored)
+        last_step = horizon as is_complete,
         first_step,
         last_step,
         demand_total,

@@ -157,7 +157,11 @@ final as (
         scored.forecast_origin,
         scored.model_name,
         scored.method,
-        scored.demand_class,
+        -- a planned launch forecast before its first orders has no class yet
+        coalesce(
+            scored.demand_class,
+            case when scored.method = 'launch' then 'launch' end
+        ) as demand_class,
 
         -- forecast against demand
         scored.forecast,
