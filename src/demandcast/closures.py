@@ -247,8 +247,9 @@ def apply(
     forecast: pd.DataFrame, plant_of: pd.Series, factors: pd.DataFrame, levels: tuple
 ) -> pd.DataFrame:
     """`forecast` (series_id, period_start, forecast, lo_*/hi_*, fallback_reason) with each
-    closure factor of its plant's week (`factors`, closure_factors' columns) applied to the
-    forecast and its intervals, the reason said in fallback_reason (not on a row of zeros,
+    closure factor of its plant's week (`factors`, closure_factors' columns) applied: the
+    forecast times the factor, each interval bound's distance from it times the factor's
+    square root (not below 0); the reason said in fallback_reason (not on a row of zeros,
     which nothing scales)."""
     if forecast.empty or factors.empty:
         return forecast
@@ -262,8 +263,16 @@ def apply(
     cols = ["forecast"] + [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
     # a row of zeros (a launch before its date) has nothing to scale, nor a reason to
     hit = np.isfinite(factor) & (out[cols].to_numpy(dtype=float) > 0).any(axis=1)
-    for col in cols:
-        out.loc[hit, col] = out.loc[hit, col].to_numpy(dtype=float) * factor[hit]
+    # the point by the factor; each bound's distance from it by the factor's square root:
+    # a closure thins the week's orders, and the spread of a sum of orders grows with the
+    # square root of their number (a compound Poisson's variance is linear in its rate),
+    # so a week at a fifth of its orders is relatively noisier than a usual one
+    point = out.loc[hit, "forecast"].to_numpy(dtype=float)
+    f = factor[hit]
+    for col in cols[1:]:
+        bound = out.loc[hit, col].to_numpy(dtype=float)
+        out.loc[hit, col] = np.maximum(point * f + (bound - point) * np.sqrt(f), 0.0)
+    out.loc[hit, "forecast"] = point * f
     detail = key["detail"].reindex(idx).to_numpy()
     before = out["fallback_reason"].astype("object")
     out["fallback_reason"] = np.where(

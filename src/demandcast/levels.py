@@ -38,10 +38,11 @@ across plants, product group across plants and the total.
   errors of a few windows, whose sign is theirs, not the future's. Interval bounds are
   not coherent (no interval sums of intervals are).
 - Plant closures: in a week a recurring closure scaled its plant's series
-  (int_forecast__closures), an aggregate's own forecast and its interval's half-width
-  are scaled by the share of its bottom-up forecast the closure left (its series'
-  scaled forecasts over their sum unscaled): its own model cannot see the closure, and
-  its backtest errors are those of usual weeks.
+  (int_forecast__closures), an aggregate's own forecast is scaled by the share of its
+  bottom-up forecast the closure left (its series' scaled forecasts over their sum
+  unscaled), and its interval's half-width by that share's square root, as the
+  series' are (closures.apply): its own model cannot see the closure, and its backtest
+  errors are those of usual weeks.
 """
 
 from __future__ import annotations
@@ -714,8 +715,8 @@ def _frame(
             # errors, and their sign is the windows' (M1's bottom-up total ran low in all
             # three, high in the future: signed quantiles held 2 of its 18 months)
             q = np.quantile(np.abs(e), lv / 100) * node_scale[r[sel]]
-            if closed is not None:  # a closure week: the share of the node it left
-                q = q * closed[r[sel], step[sel] - 1]
+            if closed is not None:  # a closure week: as its series' (closures.apply)
+                q = q * np.sqrt(closed[r[sel], step[sel] - 1])
             lo[sel] = out["forecast"].to_numpy()[sel] - q
             hi[sel] = out["forecast"].to_numpy()[sel] + q
         point = out["forecast"].to_numpy()

@@ -324,9 +324,9 @@ def test_an_aggregate_interval_is_as_wide_either_side_when_the_backtest_ran_low(
 def test_a_plant_closure_scales_its_aggregates_own_forecast_and_interval() -> None:
     """Plant A's step 3 is a closure week at 0.2: its series' forecasts arrive scaled
     (int_forecast__predictions); the aggregates' own models cannot see it, so their
-    forecasts and the half-width of their intervals take the share of their bottom-up
-    forecast the closure left (plant A 0.2, the total less; plant B and the other steps
-    as without it)."""
+    forecasts take the share of their bottom-up forecast the closure left (plant A 0.2,
+    the total less; plant B and the other steps as without it), and the half-width of
+    their intervals its square root, as the series' (closures.apply)."""
     history = _history()
     h = SETTINGS.horizon
     preds, champions = _base_forecasts(h)
@@ -352,7 +352,7 @@ def test_a_plant_closure_scales_its_aggregates_own_forecast_and_interval() -> No
         for lv in SETTINGS.levels:
             half = b.loc[node, f"hi_{lv}"] - b.loc[node, "forecast"]
             assert half == pytest.approx(
-                scale * (a.loc[node, f"hi_{lv}"] - a.loc[node, "forecast"])
+                np.sqrt(scale) * (a.loc[node, f"hi_{lv}"] - a.loc[node, "forecast"])
             )
     for node in [("plant", "B", 3), ("plant", "A", 2), ("total", "total", 4)]:
         assert b.loc[node, "own_forecast"] == pytest.approx(a.loc[node, "own_forecast"])
