@@ -112,9 +112,8 @@ scored as (
         arrived.demand,
         scales.mase_scale,
         scales.rmsse_scale,
-        -- seasonal naive from the same origin: the value one season (or
-        -- more, past a season's steps) before the period; the origin's own
-        -- value (naive-1) when the history is shorter than a season
+        -- seasonal naive from the same origin: the value a season (or more)
+        -- before the period; naive-1 when the history is shorter than a season
         case
             when scales.origin_period_number >= history.season_length
                 then
@@ -157,10 +156,8 @@ final as (
         scored.forecast_origin,
         scored.model_name,
         scored.method,
-        -- a planned launch forecast before its first orders has no class yet
-        coalesce(
-            scored.demand_class,
-            case when scored.method = 'launch' then 'launch' end
+        coalesce(  -- a launch before its first orders: no class yet
+            scored.demand_class, if(scored.method = 'launch', 'launch', null)
         ) as demand_class,
 
         -- forecast against demand
@@ -172,8 +169,7 @@ final as (
             scored.demand between scored."lo_{{ level }}"
             and scored."hi_{{ level }}" as "within_{{ level }}",
         {%- endfor %}
-        -- pinball loss max(q (y - p), (q - 1) (y - p)), mean over the median
-        -- (the forecast) and per level L (1 - L)/2 at lo_L, (1 + L)/2 at hi_L
+        -- pinball loss: the median (forecast), (1 -+ L)/2 at lo_L and hi_L
         (
             0.5 * abs(scored.forecast - scored.demand)
             {%- for level in interval_levels() %}
