@@ -49,12 +49,34 @@
     )
 {%- endmacro %}
 
+{#- The latest ISO weekday (1 Monday .. 7 Sunday) holding at least 1/14 of
+    the order lines of `dates` (a relation with a column order_date): the
+    last working day of the data's week (5 for a plant that ships Monday to
+    Friday, 7 for one that ships every day). A scalar subquery. -#}
+{% macro last_workday(dates) -%}
+    (
+        select max(weekday)
+        from (
+            select
+                isodow(order_date) as weekday,
+                count(*) as n_lines,
+                sum(count(*)) over () as n_all
+            from {{ dates }}
+            where order_date is not null
+            group by 1
+        ) as by_weekday
+        where n_lines >= n_all / 14.0
+    )
+{%- endmacro %}
+
 {#- The forecast origin for a history ending on the date `data_end`: the var
     forecast_origin's period, else the last complete period: the one holding
-    data_end when data_end is its last day, or when the orders are dated once
-    a period (`cadence`, from date_cadence, equal to var frequency: monthly
-    totals dated on the 1st), else the one before. -#}
-{% macro origin_period(data_end, cadence='null') -%}
+    data_end when data_end is its last day, or at a weekly frequency its
+    last working day or later (`workday`, from last_workday: a plant shut at
+    weekends completes its week on Friday), or when the orders are dated
+    once a period (`cadence`, from date_cadence, equal to var frequency:
+    monthly totals dated on the 1st), else the one before. -#}
+{% macro origin_period(data_end, cadence='null', workday='7') -%}
     {%- if var('forecast_origin') -%}
         {{ period_start("cast(" ~ sql_string(var('forecast_origin')) ~ " as date)") }}
     {%- else -%}
@@ -63,6 +85,9 @@
                 {{ period_start(data_end ~ ' + 1') }}
                 > {{ period_start(data_end) }}
                 or {{ cadence }} = '{{ frequency() }}'
+                {%- if frequency() == 'week' %}
+                    or isodow({{ data_end }}) >= coalesce({{ workday }}, 7)
+                {%- endif %}
                 then {{ period_start(data_end) }}
             else
                 cast(

@@ -77,11 +77,12 @@
         "with dated as (select try_cast(coalesce(order_date, null) as date)"
         ~ " as order_date from raw.orders), bounds as (select min(order_date) as first_date,"
         ~ " max(order_date) as last_date, " ~ date_cadence('dated')
-        ~ " as cadence from dated where order_date <= current_date)"
+        ~ " as cadence, " ~ last_workday('dated') ~ " as workday"
+        ~ " from dated where order_date <= current_date)"
         ~ " select datediff('" ~ frequency() ~ "', "
         ~ period_start('first_date') ~ ", "
-        ~ origin_period('last_date', 'cadence') ~ ") + 1, "
-        ~ origin_period('last_date', 'cadence') ~ " from bounds") -%}
+        ~ origin_period('last_date', 'cadence', 'workday') ~ ") + 1, "
+        ~ origin_period('last_date', 'cadence', 'workday') ~ " from bounds") -%}
     {%- set longest = found.columns[0].values()[0] -%}
     {%- if longest is not none and longest >= 1 and var('horizon') | int > longest -%}
         {{ exceptions.raise_compiler_error(

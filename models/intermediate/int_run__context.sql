@@ -35,7 +35,10 @@ bounds as (
         -- last day of each month) or weekly data (one weekday) at a finer
         -- var frequency would be forecast as mostly empty periods (the run
         -- gate stops it); at this frequency, its last period is complete
-        {{ date_cadence('orders') }} as data_cadence
+        {{ date_cadence('orders') }} as data_cadence,
+        -- the week's last working day: a plant shut at weekends ends its
+        -- week on Friday, and an extract to Sunday holds no later order
+        {{ last_workday('orders') }} as last_workday
     from orders
 
 ),
@@ -47,7 +50,8 @@ origin as (
         data_end_date,
         n_order_dates,
         data_cadence,
-        {{ origin_period('data_end_date', 'data_cadence') }} as forecast_origin
+        {{ origin_period('data_end_date', 'data_cadence', 'last_workday') }}
+            as forecast_origin
     from bounds
 
 ),

@@ -441,11 +441,14 @@ def past_build_vars(
         if end is None:
             raise ValueError(f"no dated order lines in '{raw}'")
         (cadence,) = con.execute(_cadence_sql(reader)).fetchone()
+        (workday,) = con.execute(_workday_sql(reader)).fetchone()
         start, after = f"date_trunc('{frequency}', $end)", f"date_trunc('{frequency}', $end + 1)"
+        # the week's last working day or later completes it (a plant shut at weekends)
+        done = f" or isodow($end) >= {int(workday or 7)}" if frequency == "week" else ""
         current = (
             start  # dated once a period at this frequency: the last period is complete
             if cadence == frequency
-            else f"case when {after} > {start} then {start}"
+            else f"case when {after} > {start}{done} then {start}"
             f" else {start} - interval 1 {frequency} end"
         )
         params = {"end": end}
@@ -467,6 +470,16 @@ def past_build_vars(
         )
         for o in origins
     ]
+
+
+def _workday_sql(reader: str) -> str:
+    """The latest ISO weekday holding at least 1/14 of the order lines, as the dbt macro
+    last_workday says it (5 for a plant shut at weekends: its week is complete on Friday)."""
+    return f"""select max(wd) from (
+            select isodow(d) as wd, count(*) as n, sum(count(*)) over () as n_all
+            from (select try_cast(coalesce(order_date, null) as date) as d from {reader})
+            where d is not null and d <= current_date group by 1)
+        where n >= n_all / 14.0"""
 
 
 def _cadence_sql(reader: str) -> str:
