@@ -394,12 +394,19 @@ def _jsonable(value: Any) -> Any:
 
 def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame) -> None:
     """Append to main.gate_results (a dbt source) on its own cursor: it commits even when the
-    gate then fails its node and dbt rolls the model back."""
+    gate then fails its node and dbt rolls the model back. A run's earlier results of the
+    same tables are replaced: a build of a selection that leaves int_run__started out
+    validates under the run id of the last whole build, which would otherwise hold a
+    table's results twice (and a later copy of them, each expectation twice)."""
     for attempt in range(5):
         cursor = con.cursor()
         try:
             cursor.execute(_CREATE_RESULTS)
             cursor.register("_gate_results_new", results[RESULT_COLUMNS])
+            cursor.execute(
+                f"""delete from {RESULTS_TABLE} where (run_id, table_name) in (
+                select distinct run_id, table_name from _gate_results_new)"""
+            )
             cursor.execute(f"insert into {RESULTS_TABLE} by name select * from _gate_results_new")
             return
         except duckdb.TransactionException:  # two gates creating the table at once
@@ -516,13 +523,7 @@ def _passed_before(con: duckdb.DuckDBPyConnection, table: str, digest: str) -> p
             order by r.started_at desc limit 1)""",
         {"table": table, "digest": digest},
     ).df()
-    if frame.empty:
-        return None
-    # a build of a selection that leaves int_run__started out validates under the run id
-    # of the last whole build, so that run may hold a table's results twice: the latest
-    frame = frame.sort_values("validated_at", kind="stable")
-    frame = frame.drop_duplicates(["suite", "expectation", "column_name"], keep="last")
-    return frame[RESULT_COLUMNS].reset_index(drop=True)
+    return None if frame.empty else frame[RESULT_COLUMNS]
 
 
 def prune(results_dir: Path, keep: int = KEEP_RUNS) -> None:
