@@ -429,7 +429,7 @@ def _past_closures(series: Any, settings: Settings) -> dict[str, dict[str, set]]
     'weeks': {plant: {Monday, ...}}}; {} where there are none (or no plants)."""
     if settings.frequency != "week" or "plant_id" not in series.columns:
         return {}
-    totals, plant_of = _plant_totals(series)
+    totals, plant_of = _plant_totals(series), _plant_of(series)
     weeks: dict[str, set] = {}
     for plant, monday in closures.past_closures(totals):
         weeks.setdefault(plant, set()).add(pd.Timestamp(monday))
@@ -455,16 +455,16 @@ def without_past_closures(history: pd.DataFrame, series: Any, settings: Settings
     return history.assign(demand=history["demand"].astype(float).mask(np.asarray(hit)))
 
 
-def _plant_totals(series: Any) -> tuple[pd.DataFrame, pd.Series]:
+def _plant_totals(series: Any) -> pd.DataFrame:
     """The plants' totals per period (plant_id, period_start, demand) of the series (a
-    relation or a frame, with plant_id) and each series' plant (series_id -> plant_id)."""
+    relation or a frame, with plant_id)."""
     if isinstance(series, pd.DataFrame):
         totals = series.groupby(["plant_id", "period_start"], as_index=False)["demand"].sum()
     else:
         totals = series.aggregate(
             "plant_id, period_start, sum(demand) as demand", "plant_id, period_start"
         ).df()
-    return totals, _plant_of(series)
+    return totals
 
 
 def _without_closures(
@@ -643,15 +643,13 @@ def forecast_run(
     calibration: pd.DataFrame | None = None,
     catalog: Catalog | None = None,
     memory: wh.Memory | None = None,
-    days: Any = None,
     closure_weeks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`int_forecast__predictions`: the forecast of every series but those reused, whose
     rows come from their last run's forecast (fct_forecast_history); n_refits per series.
     `calibration`: int_forecast__calibration (calibration_run); `closure_weeks`:
     int_forecast__closures (closures_run), the factors of the plants' recurring
-    closures; without it they are found here, from the series and `days`
-    (int_orders__plant_days, a relation or a frame: the plants' daily totals)."""
+    closures; without it they are found here, on the series' weekly totals."""
     memory = memory or wh.Memory.of_warehouse(con)
     settings = run.settings
     dec = decisions.assign(series_id=decisions["series_id"].astype(str))
@@ -671,7 +669,7 @@ def forecast_run(
         fit_ids=set(live) - set(reuse["series_id"]),
     )
     if settings.frequency == "week" and len(fresh):
-        fresh = with_closures(series, fresh, settings, days, factors=closure_weeks)
+        fresh = with_closures(series, fresh, settings, factors=closure_weeks)
     cols = prediction_columns(settings.levels)
     pairs = reuse.rename(columns={"previous_run_id": "run_id"})[["run_id", "series_id"]]
     carried = wh.read_forecast_rows(memory, pairs, cols)
@@ -721,7 +719,7 @@ def closures_run(run: Any, series: Any, days: Any = None) -> pd.DataFrame:
         return empty
     if days is not None and not isinstance(days, pd.DataFrame):
         days = days.project("plant_id, order_date, demand").df()
-    totals, _ = _plant_totals(series)
+    totals = _plant_totals(series)
     steps = np.arange(1, settings.horizon + 1)
     weeks = pd.Timestamp(origin) + pd.to_timedelta(7 * steps, unit="D")
     plants = totals["plant_id"].drop_duplicates()
@@ -766,22 +764,26 @@ def with_closures(
     (the launches, which have no history yet)."""
     if "plant_id" not in series.columns:
         return fresh
+    plant_of = plants if plants is not None else _plant_of(series)
+    plant_of = plant_of.set_axis(plant_of.index.astype(str))
     if factors is not None:
         factors = factors.rename(columns={"closure_factor": "factor", "closure_reason": "detail"})
-        plant_of = plants if plants is not None else _plant_of(series)
-        plant_of = plant_of.set_axis(plant_of.index.astype(str))
-        return _closed(fresh, plant_of, factors, settings.levels)
-    if days is not None and not isinstance(days, pd.DataFrame):
-        days = days.project("plant_id, order_date, demand").df()
-    totals, plant_of = _plant_totals(series)
-    if plants is not None:
-        plant_of = plants.set_axis(plants.index.astype(str))
-    weeks = fresh.assign(
-        plant_id=fresh["series_id"].astype(str).map(plant_of),
-        period_start=pd.to_datetime(fresh["period_start"]),
-    )
-    factors = closures.closure_factors(totals, weeks, days)
+    else:
+        if days is not None and not isinstance(days, pd.DataFrame):
+            days = days.project("plant_id, order_date, demand").df()
+        factors = _factors_of(fresh, plant_of, _plant_totals(series), days)
     return _closed(fresh, plant_of, factors, settings.levels)
+
+
+def _factors_of(
+    forecast: pd.DataFrame, plant_of: pd.Series, totals: pd.DataFrame, days: Any
+) -> pd.DataFrame:
+    """closures.closure_factors for the plants' weeks the forecast rows fall in."""
+    weeks = forecast.assign(
+        plant_id=forecast["series_id"].astype(str).map(plant_of),
+        period_start=pd.to_datetime(forecast["period_start"]),
+    )
+    return closures.closure_factors(totals, weeks, days)
 
 
 def _plant_of(series: Any) -> pd.Series:
@@ -885,11 +887,7 @@ def rebuild_forecast(con: Any, run_id: str, series_ids: Any = None) -> pd.DataFr
         ).df()
         pairs = con.execute("select distinct series_id, plant_id from main.fct_demand_history").df()
         plant_of = pairs.set_index(pairs["series_id"].astype(str))["plant_id"]
-        weeks = out.assign(
-            plant_id=out["series_id"].astype(str).map(plant_of),
-            period_start=pd.to_datetime(out["period_start"]),
-        )
-        factors = closures.closure_factors(totals, weeks, _days_before(con, origin))
+        factors = _factors_of(out, plant_of, totals, _days_before(con, origin))
         out = _closed(out, plant_of, factors, settings.levels)
     return out
 
