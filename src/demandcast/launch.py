@@ -28,6 +28,8 @@ series like any other (cold start, then its own models).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -76,12 +78,16 @@ def group_profiles(curves: pd.DataFrame, groups: pd.Series, levels) -> dict:
     out = {}
     for name, rows in [(ALL, curves), *curves.groupby(group.to_numpy())]:
         values = rows.to_numpy(dtype=float)
-        prof = {"n": len(rows), "mean": np.nanmean(values, axis=0) if len(rows) else None}
-        prof["level"] = float(np.nanmedian(np.nanmean(values, axis=1))) if len(rows) else 0.0
-        for lv in levels:
-            a = (1 - lv / 100) / 2
-            prof[f"lo_{lv}"] = np.nanquantile(values, a, axis=0)
-            prof[f"hi_{lv}"] = np.nanquantile(values, 1 - a, axis=0)
+        # a step no curve reached is NaN (numpy warns of the empty slice): `_filled` fills it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            prof = {"n": len(rows), "mean": np.nanmean(values, axis=0) if len(rows) else None}
+            level = np.nanmedian(np.nanmean(values, axis=1)) if len(rows) else 0.0
+            prof["level"] = float(level) if np.isfinite(level) else 0.0
+            for lv in levels:
+                a = (1 - lv / 100) / 2
+                prof[f"lo_{lv}"] = np.nanquantile(values, a, axis=0)
+                prof[f"hi_{lv}"] = np.nanquantile(values, 1 - a, axis=0)
         out[name] = _filled(prof, levels)
     return out
 

@@ -4,6 +4,7 @@ launches input's checks, and the launch rows in the built and published tables."
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,13 @@ from conftest import SMALL_DEMO, Project
 
 from demandcast.config import Settings
 from demandcast.demo import write_demo
-from demandcast.launch import as_arrow, backtest_launches, forecast_launches, launch_scores
+from demandcast.launch import (
+    as_arrow,
+    backtest_launches,
+    forecast_launches,
+    group_profiles,
+    launch_scores,
+)
 
 WEEK = pd.Timedelta(weeks=1)
 DATA_START = pd.Timestamp("2024-01-01")  # a Monday
@@ -121,6 +128,19 @@ def test_a_launch_follows_its_groups_curve_or_its_analog_scaled_and_is_zero_befo
             "double",
         ]
         assert table.num_rows == len(frame)
+
+
+def test_steps_no_curve_reached_take_the_last_reached_step_without_numpy_warnings():
+    # two launches of two and one periods, a horizon of four: steps 3 and 4 have no curve
+    curves = pd.DataFrame(
+        [[1.0, 2.0, np.nan, np.nan], [3.0, np.nan, np.nan, np.nan]], index=["P|a", "P|b"]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice", "All-NaN slice"
+        prof = group_profiles(curves, pd.Series({"P|a": "g", "P|b": "g"}), [80])["g"]
+    assert prof["mean"].tolist() == [2.0, 2.0, 2.0, 2.0]
+    assert prof["level"] == 2.25  # the median of the curves' means, 1.5 and 3
+    assert prof["hi_80"].tolist() == pytest.approx([2.8, 2.0, 2.0, 2.0])
 
 
 def test_backtest_uses_only_the_launches_before_each_and_scores_against_a_naive_level():
