@@ -236,7 +236,13 @@ def step_quantiles(r: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
     # (NaN, a residual left out, sorts last and lies on neither side)
     r = np.sort(np.asarray(r, dtype=float), axis=0)
     known = np.isfinite(r)
-    loc = np.nanmedian(r, axis=0) if not known.all() else np.median(r, axis=0)
+    if known.all():
+        loc = np.median(r, axis=0)
+    else:  # a step with no residual at all takes its neighbour's median (else NaN ran on)
+        loc = np.full(r.shape[1], np.nan)
+        some = known.any(axis=0)
+        loc[some] = np.nanmedian(r[:, some], axis=0)
+        loc = pd.Series(loc).ffill().bfill().fillna(0.0).to_numpy()
     bounds = []
     for d in (loc - r, r - loc):  # distances below the median, then above it
         side = d > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -338,6 +340,16 @@ def test_residuals_left_out_count_nowhere():
     one_step[::7, 2] = np.nan
     lo, hi = step_quantiles(one_step, 0.1)
     assert np.isfinite(lo).all() and np.isfinite(hi).all() and (lo < 0).all() and (hi > 0).all()
+    # a step with none kept (every window's week shut) takes the step before's quantiles, and
+    # the steps after it keep their own (a NaN there ran on to the horizon's end)
+    no_step = r.copy()
+    no_step[:, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lo, hi = step_quantiles(no_step, 0.1)
+    kept = step_quantiles(r[:, [0, 2]], 0.1)
+    assert lo[[0, 2]] == pytest.approx(kept[0]) and hi[[0, 2]] == pytest.approx(kept[1])
+    assert (lo[1], hi[1]) == pytest.approx((lo[0], hi[0]))
     # the other-windows factor counts only the residuals there are: window 1's own mean
     # error 11 / 5 against its other windows' 10 / 4 (12 / 6 and 10 / 4 with none left out)
     w = np.array([[[1.0, np.nan], [1.0, 1.0], [4.0, 4.0]]])  # 3 windows of 2 steps
