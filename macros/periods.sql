@@ -23,7 +23,7 @@
     relation with a column order_date of type date): 'month' when 90 % or more
     of them are the first or the last day of a month, 'week' when 90 % or more
     fall on one weekday, else 'day'; null under 6 distinct dates. A scalar
-    subquery. (cli.past_build_vars says the same in Python's SQL.) -#}
+    subquery. (cli.past_build_vars renders this macro too.) -#}
 {% macro date_cadence(dates) -%}
     (
         select

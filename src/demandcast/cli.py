@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -440,8 +441,14 @@ def past_build_vars(
             from {reader}) where d <= current_date""").fetchone()
         if end is None:
             raise ValueError(f"no dated order lines in '{raw}'")
-        (cadence,) = con.execute(_cadence_sql(reader)).fetchone()
-        (workday,) = con.execute(_workday_sql(reader)).fetchone()
+        # how often the orders are dated, and the week's last working day: the project's own
+        # macros, as int_run__context reads them (the lines up to the run's date)
+        macros = _period_macros(project)
+        dated = f"""(select * from (select try_cast(coalesce(order_date, null) as date)
+            as order_date from {reader}) where order_date <= current_date)"""
+        cadence, workday = con.execute(
+            f"select {macros.date_cadence(dated)}, {macros.last_workday(dated)}"
+        ).fetchone()
         start, after = f"date_trunc('{frequency}', $end)", f"date_trunc('{frequency}', $end + 1)"
         # the week's last working day or later completes it (a plant shut at weekends)
         done = f" or isodow($end) >= {int(workday or 7)}" if frequency == "week" else ""
@@ -472,33 +479,14 @@ def past_build_vars(
     ]
 
 
-def _workday_sql(reader: str) -> str:
-    """The latest ISO weekday holding at least 1/14 of the order lines, as the dbt macro
-    last_workday says it (5 for a plant shut at weekends: its week is complete on Friday)."""
-    return f"""select max(wd) from (
-            select isodow(d) as wd, count(*) as n, sum(count(*)) over () as n_all
-            from (select try_cast(coalesce(order_date, null) as date) as d from {reader})
-            where d is not null and d <= current_date group by 1)
-        where n >= n_all / 14.0"""
+def _period_macros(project: Path) -> Any:
+    """The project's macros/periods.sql as a Jinja module: its macros that build SQL from
+    their arguments alone (date_cadence, last_workday) render here as dbt renders them, so
+    the origins of `--past-origins` follow the same rules as the build's."""
+    import jinja2
 
-
-def _cadence_sql(reader: str) -> str:
-    """How often the order dates fall, as the dbt macro date_cadence says it: 'month' when
-    90 % or more of the distinct dates are the first or last day of a month, 'week' when 90 %
-    or more fall on one weekday, else 'day'; null under 6 dates. Dated once a period at the
-    run's frequency, the data's last period is complete. (The coalesce keeps DuckDB 2.0 from
-    reading a CSV's dates as a strict cast under the try_cast: a bad date is staging's to
-    name.)"""
-    return f"""select case
-            when count(*) < 6 then null
-            when avg(case when day(d) = 1 or d = last_day(d) then 1.0 else 0.0 end) >= 0.9
-                then 'month'
-            when max(n_on_weekday) >= 0.9 * count(*) then 'week'
-            else 'day' end
-        from (select d, count(*) over (partition by isodow(d)) as n_on_weekday
-            from (select try_cast(coalesce(order_date, null) as date) as d from {reader}
-                group by 1)
-            where d is not null)"""
+    text = (project / "macros" / "periods.sql").read_text(encoding="utf-8")
+    return jinja2.Environment().from_string(text).module
 
 
 def _published_origins(

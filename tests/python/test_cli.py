@@ -97,6 +97,17 @@ def test_past_origins_lie_horizon_periods_apart_before_the_current_one(tmp_path)
     assert [o for o, _ in cli.past_build_vars(ROOT, env, "{frequency: month}", None, 1)] == [
         "2025-01-01"
     ]
+    # a plant shipping Monday to Friday, the extract to Friday 27 February: the week is
+    # complete on its last working day (the macro last_workday, rendered from the project)
+    duckdb.sql(
+        "copy (select d as order_date, 'P1' as product_id, 'A' as plant_id, 1 as quantity"
+        " from (select cast(date '2026-02-02' + cast(i as integer) as date) as d"
+        " from range(26) as t (i)) where isodow(d) <= 5)"
+        f" to '{tmp_path / 'orders.parquet'}'"
+    )
+    assert [o for o, _ in cli.past_build_vars(ROOT, env, "{frequency: week}", None, 1)] == [
+        "2025-11-24"
+    ]
     # monthly totals dated on the 1st: their last month is complete (int_run__context alike)
     duckdb.sql(
         "copy (select cast(date '2025-01-01' + to_months(cast(i as integer)) as date)"
