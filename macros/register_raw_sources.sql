@@ -14,7 +14,9 @@
     Extra columns are ignored (one named filename too: the reader's own
     column has a name no extract uses), but for raw_row_hash: the hash of a
     line's raw columns, the orders' contract columns left out (staging
-    compares those parsed and trimmed, so 'P1 ' and 'P1' lines are one). -#}
+    compares those parsed and trimmed, so 'P1 ' and 'P1' lines are one);
+    null for an orders file with no extra column (nothing tells two equal
+    lines of it apart: staging keeps both). -#}
 
 
 {#- The reader of raw file `name`: the project's one finder
@@ -145,15 +147,24 @@
                 {%- endif -%}
             {%- endfor -%}
             {%- do readers.update({name: {'reader': reader, 'types': types}}) -%}
+            {#- the orders' extra columns (an order number): none, no hash -#}
+            {%- set extra = [] -%}
+            {%- for column in shown if column not in contract.orders
+                and column != 'file_row_number' -%}
+                {%- do extra.append(column) -%}
+            {%- endfor -%}
+            {%- set row_hash = 'cast(null as ubigint)'
+                if name == 'orders' and not extra else
+                'hash(0, *columns(* exclude (_demandcast_file'
+                ~ (', file_row_number' if 'file_row_number' in reader.row else '')
+                ~ ((', ' ~ contract.orders | join(', ')) if name == 'orders' else '')
+                ~ ')))' -%}
             {%- do statements.append(
                 'create or replace view raw.' ~ name ~ ' as select '
                 ~ selected | join(', ')
                 ~ ', _demandcast_file as source_file'
                 ~ ', ' ~ reader.row ~ ' as source_row'
-                ~ ', hash(0, *columns(* exclude (_demandcast_file'
-                ~ (', file_row_number' if 'file_row_number' in reader.row else '')
-                ~ ((', ' ~ contract.orders | join(', ')) if name == 'orders' else '')
-                ~ '))) as raw_row_hash'
+                ~ ', ' ~ row_hash ~ ' as raw_row_hash'
                 ~ ' from ' ~ reader.sql) -%}
         {%- endif -%}
     {%- endfor -%}

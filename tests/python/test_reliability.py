@@ -906,6 +906,30 @@ def test_extract_an_extra_column_named_filename_is_ignored(built_copy, tmp_path)
     ]
 
 
+def test_extract_equal_lines_of_the_four_columns_alone_are_two_orders(built_copy, tmp_path):
+    """Without a column that tells its lines apart (an order number), two equal lines of a
+    file are two orders of one size on one day, both kept; a day exported twice (its lines
+    appended again) is found all the same. With an order number, an exact duplicate is a
+    line exported twice (test_dbt_build: the demo's order_id)."""
+    columns = "order_date, product_id, plant_id, quantity"
+    raw = raw_with_orders(
+        built_copy.raw,
+        tmp_path / "raw",
+        f"select {columns} from orders union all"
+        f" select {columns} from orders where order_date = date '2025-06-02'",
+    )
+    result = built_copy.dbt("build", "--select", "stg_erp__orders", raw=raw)
+    assert result.returncode == 0, result.output[-3000:]
+    (day,) = duckdb.sql(
+        f"select count(*) from '{built_copy.raw}/orders.parquet' where order_date = '2025-06-02'"
+    ).fetchall()[0]
+    equal, duplicates, on_the_day = built_copy.query(
+        f"select count(*) - count(distinct ({columns})), count(*) filter (is_duplicate),"
+        " count(*) filter (is_duplicate and order_date = '2025-06-02') from stg_erp__orders"
+    )[0]
+    assert day > 10 and equal > day and duplicates == on_the_day == day
+
+
 def test_extract_a_product_master_without_launch_or_discontinued_dates_builds(built_copy, tmp_path):
     """A product master of ids, names and groups only: its launch and discontinued dates are
     unknown (null), not a stop."""
