@@ -134,6 +134,7 @@ lifecycles as (
                 then 'new'
             else 'active'
         end as lifecycle,
+        products.discontinued_date,
         classified.n_nonzero = 0
         or classified.trailing_zero_periods
         >= {{ var('lifecycle_periods') }} as is_paused,
@@ -169,6 +170,7 @@ final as (
         demand_class,
         trailing_zero_periods,
         lifecycle,
+        discontinued_date,
         is_paused and lifecycle <> 'discontinued' as is_inactive,
         is_backtestable,
         total_demand,

@@ -1,7 +1,7 @@
-{#- Series a planner should look at, and why: discontinued, cold_start,
-    fallback, member_left_out, inactive, candidate_failed, runner_up (not where
-    the windows held (almost) no demand); launch, unknown_product (from the
-    inputs). -#}
+{#- Series a planner should look at, and why: discontinued (or in the
+    horizon: 0 after), cold_start, fallback, member_left_out, inactive,
+    candidate_failed, runner_up (not where the windows held (almost) no
+    demand); launch, unknown_product (from the inputs). -#}
 -- depends_on: {{ ref('gate_forecast') }}
 
 with
@@ -15,12 +15,6 @@ series as (
 predictions as (
 
     select * from {{ ref('int_forecast__predictions') }}
-
-),
-
-metrics as (
-
-    select * from {{ ref('int_forecast__backtest') }}
 
 ),
 
@@ -43,9 +37,16 @@ discontinued as (
         series_id,
         cast(null as varchar) as model_name,
         'discontinued' as exception_type,
-        'no forecast: the product is discontinued' as detail
+        if(
+            lifecycle = 'discontinued',
+            'no forecast: the product is discontinued',
+            'forecast 0 after ' || discontinued_date
+            || ', the product master''s discontinued_date'
+        ) as detail
     from series
-    where lifecycle = 'discontinued'
+    where
+        lifecycle = 'discontinued' or discontinued_date
+        < (select max(f.period_start) from predictions as f)
 
 ),
 
@@ -115,7 +116,7 @@ failed_candidates as (
         model_name,
         'candidate_failed' as exception_type,
         error_message as detail
-    from metrics
+    from {{ ref('int_forecast__backtest') }}
     where status = 'failed'
 
 ),

@@ -79,6 +79,8 @@ from demandcast.stacking import parse_weights
 
 COLD_START_MODEL = "ColdStartAverage"
 FALLBACK_MODEL = "WindowAverage"
+DISCONTINUED_NOTE = "discontinued: the product master ends it on "
+"""fallback_reason of a period after its product's discontinued_date (`until_discontinued`)."""
 SMALL_CALL = 200  # series; below this a StatsForecast call runs in-process (no pool start-up)
 
 
@@ -96,6 +98,28 @@ def prediction_columns(levels) -> list[str]:
     for lv in levels:
         cols += [f"lo_{lv}", f"hi_{lv}"]
     return [*cols, "model_name", "method", "fallback_reason"]
+
+
+def until_discontinued(forecast: pd.DataFrame, profiles: pd.DataFrame) -> pd.DataFrame:
+    """Every period that starts after its product's discontinued_date (the product master's,
+    a column of `profiles`: int_series__profiled) forecast 0, its bounds too, and
+    fallback_reason saying so: a product the master ends inside the horizon. (One
+    discontinued on or before the origin gets no forecast at all.)"""
+    if forecast.empty or "discontinued_date" not in profiles:
+        return forecast
+    ends = profiles.set_index(profiles["series_id"].astype(str))["discontinued_date"].dropna()
+    end = pd.to_datetime(forecast["series_id"].astype(str).map(ends))
+    note = DISCONTINUED_NOTE + end.dt.strftime("%Y-%m-%d")
+    reason = forecast["fallback_reason"].astype("string")
+    noted = reason.str.contains(DISCONTINUED_NOTE, regex=False).fillna(False)
+    after = ((pd.to_datetime(forecast["period_start"]) > end) & ~noted).to_numpy()
+    if not after.any():  # none, or a reused forecast that says so already
+        return forecast
+    out = forecast.copy()
+    values = [c for c in out.columns if c == "forecast" or c.startswith(("lo_", "hi_"))]
+    out.loc[after, values] = 0.0
+    out.loc[after, "fallback_reason"] = (reason[after] + "; " + note[after]).fillna(note[after])
+    return out
 
 
 def forecast_series(

@@ -46,6 +46,7 @@ from demandcast.forecast import (
     forecast_series,
     pooled_members,
     prediction_columns,
+    until_discontinued,
 )
 from demandcast.frames import SeriesBatches
 from demandcast.intervals import Calibration
@@ -683,6 +684,7 @@ def forecast_run(
         carried["period_start"] = pd.to_datetime(carried["period_start"]).dt.date
     parts = [p for p in (fresh, carried) if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    out = until_discontinued(out, profiles)
     out = out.sort_values(["series_id", "step"], kind="stable").reset_index(drop=True)
     out["step"] = out["step"].astype("int64")
     for col in ("series_id", "model_name", "method", "fallback_reason"):

@@ -9,7 +9,7 @@ from conftest import catalog_from
 
 from demandcast.backtest import run_backtest
 from demandcast.config import Settings
-from demandcast.forecast import forecast_series, prediction_columns
+from demandcast.forecast import forecast_series, prediction_columns, until_discontinued
 from demandcast.frames import profile_series, synthetic_series
 from demandcast.intervals import finalize
 from demandcast.selection import select_champions
@@ -66,6 +66,31 @@ def test_intervals_are_nested_non_negative_and_never_missing(run):
     assert (
         fc["model_name"] == fc["series_id"].map(run[3].set_index("series_id")["champion"])
     ).all()
+
+
+def test_periods_after_the_masters_discontinued_date_are_zero_and_say_so(run):
+    *_, forecast = run
+    ids = forecast["series_id"].drop_duplicates().tolist()[:2]
+    weeks = sorted(forecast["period_start"].unique())
+    # the first series' product ends inside its third week: from the fourth on, 0; the
+    # second's ends on the horizon's last week's start: nothing changes
+    ends = pd.DataFrame(
+        {"series_id": ids, "discontinued_date": [weeks[2] + pd.Timedelta(days=2), weeks[-1]]}
+    )
+    out = until_discontinued(forecast, ends)
+    values = [c for c in out.columns if c == "forecast" or c.startswith(("lo_", "hi_"))]
+    ended = (out["series_id"] == ids[0]).to_numpy() & (out["period_start"] > weeks[2]).to_numpy()
+    assert ended.sum() == len(weeks) - 3
+    assert (out.loc[ended, values] == 0).all().all()
+    assert (
+        out.loc[ended, "fallback_reason"]
+        .str.endswith(f"the product master ends it on {(weeks[2] + pd.Timedelta(days=2)):%Y-%m-%d}")
+        .all()
+    )
+    pd.testing.assert_frame_equal(out[~ended], forecast[~ended])
+    assert forecast.loc[ended, "forecast"].gt(0).any()  # the input is untouched
+    # a reused forecast that says so already is left as it is: the note once
+    pd.testing.assert_frame_equal(until_discontinued(out, ends), out)
 
 
 def test_cold_start_for_new_and_short_series():
