@@ -11,6 +11,14 @@
     {{ return(freq) }}
 {%- endmacro %}
 
+{#- The var season_length, or where it is null the frequency's own cycle:
+    52 weeks, 12 months, 7 days (config.SEASONS says the same). -#}
+{% macro season_length() -%}
+    {%- set given = var('season_length') -%}
+    {{ return(given if given is not none
+        else {'day': 7, 'week': 52, 'month': 12}[frequency()]) }}
+{%- endmacro %}
+
 {% macro period_start(expr) -%}
     cast(date_trunc('{{ frequency() }}', {{ expr }}) as date)
 {%- endmacro %}

@@ -66,7 +66,7 @@ final as (
             origin.forecast_origin + {{ period_interval() }} as date
         ) as forecast_start,
         cast({{ var('horizon') }} as integer) as horizon,
-        cast({{ var('season_length') }} as integer) as season_length,
+        cast({{ season_length() }} as integer) as season_length,
         -- the forecasting knobs, recorded with the run and read by the
         -- Python models (validated there, with the var named); a null var's
         -- default comes from the engine's settings (macro setting)

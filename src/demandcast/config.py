@@ -47,6 +47,9 @@ PROJECT_VARS: dict[str, Any] = _project_vars()
 
 FREQUENCIES: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS"}
 """Our frequency names and the pandas offsets of their period starts."""
+SEASONS: dict[str, int] = {"day": 7, "week": 52, "month": 12}
+"""season_length when the var is null: the year in weeks and months, the week in days (the
+macro season_length says the same for int_run__context)."""
 
 METRICS: tuple[str, ...] = ("mae", "rmse", "bias", "smape", "wape", "mase", "rmsse")
 RECONCILIATIONS: tuple[str, ...] = ("bottom_up", "auto")
@@ -158,7 +161,7 @@ class Settings:
 
     frequency: str = PROJECT_VARS["frequency"]
     horizon: int = PROJECT_VARS["horizon"]
-    season_length: int = PROJECT_VARS["season_length"]
+    season_length: int | None = PROJECT_VARS["season_length"]  # null: SEASONS[frequency]
     n_windows: int = PROJECT_VARS["n_windows"]
     step_size: int | None = PROJECT_VARS["step_size"]  # null: default_step
     selection_metric: str = PROJECT_VARS["selection_metric"]
@@ -182,6 +185,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check(self.frequency in FREQUENCIES, "frequency", self.frequency, list(FREQUENCIES))
+        if self.season_length is None:
+            object.__setattr__(self, "season_length", SEASONS[self.frequency])
         for name in ("horizon", "season_length", "n_windows", "ensemble_top_k", "batch_series"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "an integer >= 1")

@@ -98,13 +98,13 @@ def test_null_means_the_default_and_a_set_or_list_of_candidates_is_checked():
 
 
 def test_each_engine_setting_takes_its_default_from_dbt_project_yml():
-    """The dataclasses' defaults are dbt_project.yml's values; the two derived from other
+    """The dataclasses' defaults are dbt_project.yml's values; the three derived from other
     vars are null there and computed by Settings."""
     defaults = _project_defaults()
     engine, policy = Settings(), RetrainPolicy()
     for f in fields(Settings):
-        if f.name in ("step_size", "min_train_length"):
-            assert defaults[f.name] is None, f"{f.name}: derived from horizon and season"
+        if f.name in ("step_size", "min_train_length", "season_length"):
+            assert defaults[f.name] is None, f"{f.name}: derived from other vars"
         else:
             assert f.default == (
                 tuple(defaults[f.name]) if f.name == "levels" else defaults[f.name]
@@ -120,6 +120,13 @@ def test_the_build_reads_derived_defaults_from_the_engine():
     assert setting_json(json.dumps(_project_defaults()), "min_train_length") == "26"
     assert setting_json(json.dumps({"n_jobs": 2}), "n_jobs") == "2"
     assert setting_json(json.dumps({}), "n_jobs") == "-1"
+    # season_length null follows the frequency (the macro season_length alike)
+    for frequency, season in (("week", "52"), ("month", "12"), ("day", "7")):
+        given = {**_project_defaults(), "frequency": frequency}
+        assert setting_json(json.dumps(given), "season_length") == season
+    assert (
+        setting_json(json.dumps({"frequency": "month", "season_length": 1}), "season_length") == "1"
+    )
 
 
 def test_every_var_is_documented_and_the_readme_counts_them():
