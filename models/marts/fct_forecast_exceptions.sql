@@ -18,12 +18,6 @@ predictions as (
 
 ),
 
-context as (
-
-    select * from {{ ref('int_run__context') }}
-
-),
-
 inputs as (
 
     -- unknown_product and launch rows
@@ -39,7 +33,12 @@ discontinued as (
         'discontinued' as exception_type,
         if(
             lifecycle = 'discontinued',
-            'no forecast: the product is discontinued',
+            'no forecast: the product is discontinued' || if(
+                last_demand_period > discontinued_date,
+                ' (on ' || discontinued_date || '), yet it has demand after it,'
+                || ' the last in the period starting ' || last_demand_period,
+                ''
+            ),
             'forecast 0 after ' || discontinued_date
             || ', the product master''s discontinued_date'
         ) as detail
@@ -185,7 +184,7 @@ final as (
     from unioned
     inner join series
         on unioned.series_id = series.series_id
-    cross join context
+    cross join {{ ref('int_run__context') }} as context
 
 )
 
@@ -197,4 +196,4 @@ select
     context.run_id,
     context.forecast_origin
 from inputs
-cross join context
+cross join {{ ref('int_run__context') }} as context
