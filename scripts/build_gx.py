@@ -166,6 +166,22 @@ SUITES: dict[str, tuple[str, list[str], str, list]] = {
             ),
         ],
     ),
+    "chk_orders__plants": (
+        "orders__plants",
+        ["plant_id", "last_period", "extract_last_period"],
+        "One row per plant; its last period with an order line against the extract's.",
+        [
+            gxe.ExpectColumnValuesToBeBetween(
+                column="silent_unexplained",
+                max_value=P("max_silent_periods"),
+                notes="A plant that shipped in nine periods of ten over the year has no order "
+                "line in its last periods while the other plants do, and it shipped in those "
+                "periods a year before: its part of the export failed or stopped early. Every "
+                "series of the plant would take zeros there. Re-export the plant's orders, or "
+                "set var allow_empty_periods to accept the silence (a plant that closed).",
+            ),
+        ],
+    ),
     "chk_orders__series": (
         "orders__series",
         ["plant_id", "product_id"],

@@ -13,6 +13,7 @@ def model(dbt, session):
         "chk_orders__lines": dbt.ref("chk_orders__lines"),
         "chk_orders__dates": dbt.ref("chk_orders__dates"),
         "chk_orders__periods": dbt.ref("chk_orders__periods"),
+        "chk_orders__plants": dbt.ref("chk_orders__plants"),
         "chk_orders__series": dbt.ref("chk_orders__series"),
         "stg_erp__products": dbt.ref("stg_erp__products"),
         "stg_erp__plants": dbt.ref("stg_erp__plants"),

@@ -145,6 +145,7 @@ def suite_parameters(
         "max_staleness_periods": _number(staleness, math.inf),
         "min_demand": -math.inf if started.get("allow_negative_demand") is True else 0,
         "min_period_lines": 0 if started.get("allow_empty_periods") is True else 1,
+        "max_silent_periods": math.inf if started.get("allow_empty_periods") is True else 1,
         "forecast_origin": _date(run.get("forecast_origin")),
         "horizon": None if _missing(run.get("horizon")) else int(run["horizon"]),
     }

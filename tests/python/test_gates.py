@@ -34,6 +34,7 @@ PARAMETERS = {
     "max_staleness_periods": 13.0,
     "min_demand": 0,
     "min_period_lines": 1,
+    "max_silent_periods": 1,
     "forecast_origin": ORIGIN,
     "horizon": HORIZON,
 }
@@ -113,6 +114,15 @@ FRAMES = {
         median_lines=6.0,
         year_share=[None, 0.1, None],  # the empty week: low a year before too (a shutdown)
         lines_unexplained=[6, None, 7],
+    ),
+    "orders__plants": lambda: _frame(
+        plant_id=["P1", "P2", "P3"],
+        last_period=pd.Series([ORIGIN, ORIGIN - WEEK, ORIGIN - 3 * WEEK], dtype="datetime64[us]"),
+        extract_last_period=pd.Series([ORIGIN] * 3, dtype="datetime64[us]"),
+        silent_periods=[0, 1, 3],
+        periods_in_year=[52, 51, 30],
+        periods_year_before=[0, 1, 3],
+        silent_unexplained=[0, 1, None],  # P3 ships in 30 weeks of 52: not a steady plant
     ),
     "orders__series": lambda: _frame(
         plant_id=["P1", "P2"],
@@ -323,6 +333,12 @@ CASES = {
         lambda f: f.assign(year_share=[None, 0.9, None], lines_unexplained=[6, 0, 7]),
         BETWEEN,
         "lines_unexplained",
+    ),
+    "a steady plant silent at the extract's end": (
+        "orders__plants",
+        lambda f: f.assign(silent_unexplained=[0, 1, 3]),
+        BETWEEN,
+        "silent_unexplained",
     ),
     "stale extract": ("run", lambda f: f.assign(stale_periods=40), BETWEEN, "stale_periods"),
     "monthly data forecast weekly": (
@@ -566,6 +582,8 @@ def test_thresholds_are_suite_parameters(ctx):
     assert check(ctx, "series__demand", NEGATIVE, min_demand=-np.inf)[1] is None
     gap = FRAMES["orders__periods"]().assign(lines_unexplained=[6, 0, 7])
     assert check(ctx, "orders__periods", gap, min_period_lines=0)[1] is None  # var allows
+    silent = FRAMES["orders__plants"]().assign(silent_unexplained=[0, 1, 3])
+    assert check(ctx, "orders__plants", silent, max_silent_periods=np.inf)[1] is None
     stale = FRAMES["run"]().assign(stale_periods=400)
     assert check(ctx, "run", stale, max_staleness_periods=np.inf)[1] is None  # var null
     old = _set(FRAMES["orders__dates"](), _first, "order_date", pd.Timestamp("1995-03-06"))
@@ -741,6 +759,7 @@ TABLES = {
     "chk_orders__lines": "orders__lines",
     "chk_orders__dates": "orders__dates",
     "chk_orders__periods": "orders__periods",
+    "chk_orders__plants": "orders__plants",
     "chk_orders__series": "orders__series",
     "stg_erp__products": "products",
     "stg_erp__plants": "plants",

@@ -124,6 +124,13 @@ ORDERS = {
         "parquet",
         ["Gate 'run' failed", "frequency, data_cadence", "[week, month]", "frequency month"],
     ),
+    # one plant's part of the export stopped three weeks early: its series would take zeros
+    "a plant's last three weeks missing": (
+        "select * from orders where not (plant_id = (select min(plant_id) from orders)"
+        " and order_date > (select max(order_date) - 21 from orders))",
+        "parquet",
+        ["Gate 'orders__plants' failed", "silent_unexplained", "allow_empty_periods"],
+    ),
     "empty orders file": (
         "select * from orders where false",
         "parquet",
