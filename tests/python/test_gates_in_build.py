@@ -84,7 +84,7 @@ def test_clean_build_passes_every_gate(built):
         path.stem: len(json.loads(path.read_text())["expectations"])
         for path in (ROOT / "gx" / "expectations").glob("*.json")
     }
-    assert len(suites) == 19
+    assert len(suites) == 20
     assert {s: n for s, n, _ in rows} == suites
     assert all(failed == 0 for _, _, failed in rows), rows
     # each validation stored its result in GX's store; var data_docs false: no Data Docs
