@@ -57,6 +57,15 @@
     )
 {%- endmacro %}
 
+{#- Whether the orders of `dates` (as date_cadence reads them) are dated
+    less often than var frequency (monthly totals forecast weekly): most
+    periods are then empty, which the run gate names. A boolean expression. -#}
+{% macro coarser_than_frequency(dates) -%}
+    case coalesce({{ date_cadence(dates) }}, 'day')
+        when 'month' then 3 when 'week' then 2 else 1
+    end > {{ {'day': 1, 'week': 2, 'month': 3}[frequency()] }}
+{%- endmacro %}
+
 {#- The latest ISO weekday (1 Monday .. 7 Sunday) holding at least 1/14 of
     the order lines of `dates` (a relation with a column order_date): the
     last working day of the data's week (5 for a plant that ships Monday to

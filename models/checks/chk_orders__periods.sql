@@ -38,20 +38,11 @@ lines as (
 
 ),
 
-found_cadence as (
-
-    select coalesce({{ date_cadence('dated') }}, 'day') as data_cadence
-
-),
-
 cadence as (
 
     -- orders dated less often than var frequency (monthly totals forecast
     -- weekly) leave most periods empty: the run gate names that instead
-    select
-        case data_cadence when 'month' then 3 when 'week' then 2 else 1 end
-        > {{ {'day': 1, 'week': 2, 'month': 3}[frequency()] }} as is_coarser
-    from found_cadence
+    select {{ coarser_than_frequency('dated') }} as is_coarser
 
 ),
 

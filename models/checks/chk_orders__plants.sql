@@ -45,10 +45,7 @@ plant_periods as (
 coarser as (
 
     -- orders dated less often than var frequency leave most periods empty
-    select
-        case coalesce({{ date_cadence('dated') }}, 'day')
-            when 'month' then 3 when 'week' then 2 else 1
-        end > {{ {'day': 1, 'week': 2, 'month': 3}[frequency()] }} as is_coarser
+    select {{ coarser_than_frequency('dated') }} as is_coarser
 
 ),
 
